@@ -1,0 +1,108 @@
+"""The `aigc` command: argument parsing only; each sub-command's work lives in `aigc.commands`.
+
+    aigc train {gan,vae,classifier} --data PATH     train a model (also the shipped ones)
+    aigc sample MODEL --n 64 --seed 0 --out grid.png
+    aigc evaluate MODEL --n 10000                    FID / precision / recall as JSON
+    aigc finetune MODEL                              ratings → reward → weighted fine-tune
+    aigc ratings export|stats, aigc db upgrade       the feedback database
+    aigc serve [app flags]                           the web studio (same as `python app.py`)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from aigc import commands
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a GAN, VAE or the evaluation classifier")
+    p.add_argument("kind", choices=["gan", "vae", "classifier"])
+    p.add_argument("--data", default=None, help="Fashion-MNIST/MNIST IDX folder, a folder of images, or 'synthetic' (default: find Fashion-MNIST)")
+    p.add_argument("--size", type=int, default=28, choices=[28, 32, 64], help="image size")
+    p.add_argument("--channels", type=int, default=1, choices=[1, 3])
+    p.add_argument("--limit", type=int, default=None, help="use only the first N training images")
+    p.add_argument("--epochs", type=float, default=10.0)
+    p.add_argument("--steps", type=int, default=None, help="number of steps (overrides --epochs)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default per kind)")
+    p.add_argument("--latent-dim", type=int, default=None)
+    p.add_argument("--width", type=int, default=None, help="base channel width")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--name", default=None, help="model name (default: the kind)")
+    p.add_argument("--out", default=None, help="run folder for logs, sample grids and resumable checkpoints (default runs/NAME)")
+    p.add_argument("--save", default=None, help="final checkpoint path (default OUT/NAME.safetensors)")
+    p.add_argument("--init", default=None, help="start from this checkpoint (continue training)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run from OUT/last.safetensors")
+    p.add_argument("--checkpoint-every", type=int, default=1000)
+    p.add_argument("--sample-every", type=int, default=500)
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 … (default: cuda when present)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--dry-run", action="store_true", help="3 steps of a tiny model on synthetic data, end to end")
+    p.set_defaults(func=commands.cmd_train)
+
+
+def _add_sample(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sample", help="write a grid of samples to a PNG")
+    p.add_argument("model", help="model name (fashion-gan, fashion-vae, …) or checkpoint path")
+    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--truncation", type=float, default=None)
+    p.add_argument("--out", default="grid.png")
+    p.add_argument("--nrow", type=int, default=None)
+    p.add_argument("--upscale", type=int, default=1)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=commands.cmd_sample)
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="FID, precision and recall against Fashion-MNIST test images (JSON)")
+    p.add_argument("model")
+    p.add_argument("--n", type=int, default=10000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", default=None)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--update-card", action="store_true", help="store the figures in the checkpoint and its model card")
+    p.set_defaults(func=commands.cmd_evaluate)
+
+
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="launch the web studio (same flags as `python app.py`)", add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=commands.cmd_serve)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aigc", description="AIGC Studio: sample, explore, rate and fine-tune generative image models.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_train(sub)
+    _add_sample(sub)
+    _add_evaluate(sub)
+    _add_serve(sub)
+    for optional in ("aigc.finetune_cli", "feedback_db.cli"):
+        try:
+            module = __import__(optional, fromlist=["add_commands"])
+        except ImportError:
+            continue
+        module.add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    args = build_parser().parse_args(argv)
+    from aigc.checkpoint import CheckpointError
+    from aigc.data import DatasetError
+
+    try:
+        return int(args.func(args) or 0)
+    except (CheckpointError, DatasetError, ValueError) as exc:
+        print(f"aigc {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""What each `aigc` sub-command does, given its parsed arguments. Parsing lives in `cli.py`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+
+from aigc.cards import write_card
+from aigc.checkpoint import CheckpointRecord, load_module
+from aigc.data import load_dataset, synthetic_dataset
+from aigc.images import save_grid
+from aigc.latent import vae_dimension_kl
+from aigc.models import CONFIGS, MODELS
+from aigc.pipeline import load_model, pick_device
+from aigc.train import TrainConfig, finish_record, save_final, train
+
+
+def _model_config(args: argparse.Namespace, channels: int, size: int):
+    overrides = {"image_size": size, "channels": channels}
+    if args.latent_dim and args.kind != "classifier":
+        overrides["latent_dim"] = args.latent_dim
+    if args.width:
+        key = {"gan": "g_width", "vae": "width", "classifier": "width"}[args.kind]
+        overrides[key] = args.width
+        if args.kind == "gan":
+            overrides["d_width"] = args.width
+    if args.dry_run:
+        overrides.update({"gan": {"g_width": 8, "d_width": 8}, "vae": {"width": 8, "hidden": 32}, "classifier": {"width": 8, "embed_dim": 16}}[args.kind])
+    return CONFIGS[args.kind](**overrides)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    name = args.name or f"{args.kind}"
+    out_dir = Path(args.out or f"runs/{name}")
+    if args.dry_run:
+        dataset = synthetic_dataset(n=64, size=args.size, channels=args.channels)
+    else:
+        dataset = load_dataset(args.data, size=args.size, channels=args.channels, limit=args.limit)
+    print(f"data: {dataset.name}, {len(dataset)} images {tuple(dataset.images.shape[1:])}", file=sys.stderr)
+    cfg = TrainConfig(
+        out_dir=str(out_dir), epochs=args.epochs, steps=3 if args.dry_run else args.steps, batch_size=16 if args.dry_run else args.batch_size,
+        lr=args.lr, seed=args.seed, checkpoint_every=args.checkpoint_every, sample_every=args.sample_every,
+        threads=args.threads, device=str(pick_device(args.device)), progress=not args.quiet, resume=args.resume,
+    )
+    torch.manual_seed(args.seed)
+    if args.init:
+        model, parent = load_module(args.init)
+        record = CheckpointRecord(kind=model.kind, config=parent.config, name=name, dataset=dataset.name, parent=parent.name)
+    else:
+        model = MODELS[args.kind](_model_config(args, dataset.channels, dataset.size))
+        record = CheckpointRecord(kind=args.kind, config={}, name=name, dataset=dataset.name)
+    result = train(model, dataset, cfg, record)
+    if result.interrupted:
+        return 130
+    command = "aigc " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv and "aigc" in sys.argv[0] else " ".join(shlex.quote(a) for a in sys.argv)
+    finish_record(record, result, cfg, command=command, device=cfg.device)
+    if model.kind == "vae":
+        record.extra["latent_kl"] = [round(float(v), 5) for v in vae_dimension_kl(model.cpu(), dataset.images[:10000])]
+    if model.kind == "classifier" and not args.dry_run and args.data != "synthetic":
+        record.extra["test_accuracy"] = classifier_accuracy(model, load_dataset(args.data, size=args.size, channels=args.channels, split="test"))
+        print(f"test accuracy: {record.extra['test_accuracy']:.4f}", file=sys.stderr)
+    save_path = Path(args.save) if args.save else out_dir / f"{name}.safetensors"
+    save_final(save_path, model, record)
+    write_card(save_path, record)
+    print(json.dumps({"checkpoint": str(save_path), "steps": result.steps, "wall_time_s": round(result.wall_time_s, 1), "images_per_s": round(result.images_per_s, 1), **result.final_losses}))
+    return 0
+
+
+def classifier_accuracy(model: torch.nn.Module, dataset) -> float:
+    model.eval().cpu()
+    correct = 0
+    with torch.inference_mode():
+        for i in range(0, len(dataset), 1000):
+            logits = model(dataset.images[i : i + 1000])
+            correct += int((logits.argmax(1) == dataset.labels[i : i + 1000]).sum())
+    return correct / len(dataset)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    model = load_model(args.model, device=args.device)
+    images = model.sample(args.n, args.seed, truncation=args.truncation)
+    path = save_grid(images, args.out, nrow=args.nrow, upscale=args.upscale)
+    print(json.dumps({"model": model.name, "n": args.n, "seed": args.seed, "out": str(path)}))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from aigc.metrics import evaluate_model
+
+    report = evaluate_model(args.model, n=args.n, seed=args.seed, data=args.data, device=args.device)
+    print(json.dumps(report))
+    if args.update_card:
+        _store_metrics(args.model, report)
+    return 0
+
+
+def _store_metrics(model_name: str, report: dict) -> None:
+    """Write measured metrics into the checkpoint record and its card (weights unchanged)."""
+    from aigc.checkpoint import read_checkpoint, save_tensors
+    from aigc.pipeline import resolve_model_path
+
+    path = resolve_model_path(model_name)
+    tensors, record, _ = read_checkpoint(path)
+    record.extra["metrics"] = {k: v for k, v in report.items() if isinstance(v, (int, float))}
+    save_tensors(path, tensors, record)
+    write_card(path, record)
+    print(f"metrics written into {path} and {path.with_suffix('.md')}", file=sys.stderr)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """`aigc serve ...` is `python app.py ...`: app.py is installed as a top-level module."""
+    import app
+
+    return app.main(args.rest)

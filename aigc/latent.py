@@ -1,0 +1,96 @@
+"""The latent space: seeds → z, interpolation, principal GAN directions, VAE dimension order.
+
+z for (seed, n) is drawn on the CPU from its own `torch.Generator`, so the same seed gives the
+same images on any device and two users never share randomness.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def seeded_latents(seed: int, n: int, dim: int, truncation: float | None = None) -> torch.Tensor:
+    """(n, dim) standard-normal latents from `seed`; truncation resamples |z| > t (BigGAN's trick)."""
+    gen = torch.Generator().manual_seed(int(seed) % (2**63))
+    z = torch.randn(n, dim, generator=gen)
+    if truncation is not None and truncation > 0:
+        for _ in range(100):
+            outside = z.abs() > truncation
+            if not outside.any():
+                break
+            z[outside] = torch.randn(int(outside.sum()), generator=gen)
+        z.clamp_(-truncation, truncation)
+    return z
+
+
+def lerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    return (1 - t) * a + t * b
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """Spherical interpolation: keeps the norm a Gaussian latent expects (White 2016)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    if na == 0 or nb == 0:
+        return lerp(a, b, t).astype(np.float32)
+    cos = np.clip(np.dot(a / na, b / nb), -1.0, 1.0)
+    omega = np.arccos(cos)
+    if omega < 1e-6:
+        return lerp(a, b, t).astype(np.float32)
+    return ((np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)).astype(np.float32)
+
+
+def interpolation_path(a: np.ndarray, b: np.ndarray, steps: int) -> np.ndarray:
+    """(steps, D) slerp path from a to b inclusive."""
+    return np.stack([slerp(a, b, t) for t in np.linspace(0.0, 1.0, max(2, steps))])
+
+
+def gan_directions(generator: nn.Module, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k principal directions of the generator's first-layer activations, pulled back to z.
+
+    GANSpace (Härkönen et al. 2020) runs PCA on early-layer activations of many samples. Our first
+    layer is linear (h = W z) and z is isotropic, so cov(h) = W Wᵀ and its principal axes pulled back
+    to z are exactly W's right singular vectors: the same answer without sampling. Returns
+    (directions (k, D) unit rows, their share of explained variance (k,)).
+    """
+    linear = next(m for m in generator.modules() if isinstance(m, nn.Linear))
+    w = linear.weight.detach().double().cpu()  # (H, D)
+    _, s, vh = torch.linalg.svd(w, full_matrices=False)
+    var = s.pow(2)
+    k = min(k, vh.shape[0])
+    return vh[:k].float().numpy(), (var[:k] / var.sum()).float().numpy()
+
+
+def vae_dimension_kl(model: nn.Module, images: torch.Tensor, batch: int = 512) -> np.ndarray:
+    """Mean KL per latent dimension over `images`: dims near 0 are unused ('posterior collapse')."""
+    total = torch.zeros(model.latent_dim, dtype=torch.float64)
+    with torch.inference_mode():
+        for i in range(0, images.shape[0], batch):
+            mu, logvar = model.encode(images[i : i + batch])
+            total += (0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).sum(0).double().cpu()
+    return (total / images.shape[0]).float().numpy()
+
+
+def taste_direction(latents: np.ndarray, scores: np.ndarray, l2: float = 1.0) -> np.ndarray | None:
+    """Unit normal of a logistic separator between liked (>0) and disliked (<0) latents (InterFaceGAN).
+
+    None when the ratings are one-sided. Fitted by a few Newton steps on a D-dim problem: cheap.
+    """
+    x = np.asarray(latents, np.float64)
+    y = (np.asarray(scores) > 0).astype(np.float64)
+    if x.ndim != 2 or y.min() == y.max():
+        return None
+    xb = np.hstack([x, np.ones((x.shape[0], 1))])
+    w = np.zeros(xb.shape[1])
+    reg = l2 * np.eye(xb.shape[1])
+    reg[-1, -1] = 0.0
+    for _ in range(25):
+        p = 1 / (1 + np.exp(-xb @ w))
+        grad = xb.T @ (p - y) + reg @ w
+        hess = (xb * (p * (1 - p))[:, None]).T @ xb + reg + 1e-9 * np.eye(xb.shape[1])
+        w -= np.linalg.solve(hess, grad)
+    normal = w[:-1]
+    norm = np.linalg.norm(normal)
+    return None if norm == 0 else (normal / norm).astype(np.float32)

@@ -1,0 +1,47 @@
+"""A small CNN for Fashion-MNIST: a judge for simulated raters and the feature map for FID.
+
+Its `embed` output (the penultimate layer) plays the role Inception features play for
+natural images: a domain-specific space where Fréchet distance and k-NN precision/recall mean
+something for 28×28 clothes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class ClassifierConfig:
+    image_size: int = 28
+    channels: int = 1
+    num_classes: int = 10
+    width: int = 32
+    embed_dim: int = 128
+
+
+class Classifier(nn.Module):
+    kind = "classifier"
+
+    def __init__(self, cfg: ClassifierConfig):
+        super().__init__()
+        self.cfg = cfg
+        w = cfg.width
+        self.features = nn.Sequential(
+            nn.Conv2d(cfg.channels, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(True),
+            nn.Conv2d(w, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(True), nn.MaxPool2d(2),
+            nn.Conv2d(w, 2 * w, 3, padding=1), nn.BatchNorm2d(2 * w), nn.ReLU(True),
+            nn.Conv2d(2 * w, 2 * w, 3, padding=1), nn.BatchNorm2d(2 * w), nn.ReLU(True), nn.MaxPool2d(2),
+            nn.AdaptiveAvgPool2d(4), nn.Flatten(),
+            nn.Dropout(0.25),
+            nn.Linear(2 * w * 16, cfg.embed_dim), nn.ReLU(True),
+        )
+        self.head = nn.Sequential(nn.Dropout(0.25), nn.Linear(cfg.embed_dim, cfg.num_classes))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)  # (B, embed_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))  # (B, num_classes) logits

@@ -1,0 +1,127 @@
+"""`load_model` and the object it returns: the one door from checkpoints to images.
+
+A pipeline composes a network with what it needs to serve outsiders: seeded sampling,
+decoding, encoding, and the uint8 (N, H, W, C) image format. Networks know nothing of this.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from aigc.checkpoint import SUFFIX, CheckpointError, CheckpointRecord, file_sha256, load_module
+from aigc.data import from_uint8, to_uint8
+from aigc.latent import seeded_latents
+
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+
+
+def home_dir() -> Path:
+    return Path(os.environ.get("AIGC_HOME", Path.home() / ".aigc"))
+
+
+def models_dirs(extra: str | os.PathLike | None = None) -> list[Path]:
+    """Where model names are looked up, in order: an explicit folder, the user's models, the shipped ones."""
+    dirs = [Path(extra)] if extra else []
+    return dirs + [home_dir() / "models", PRETRAINED_DIR]
+
+
+def resolve_model_path(name_or_path: str | os.PathLike, models_dir: str | os.PathLike | None = None) -> Path:
+    candidate = Path(name_or_path)
+    if candidate.suffix == SUFFIX or candidate.exists() or os.sep in str(name_or_path):
+        return candidate
+    for folder in models_dirs(models_dir):
+        path = folder / f"{name_or_path}{SUFFIX}"
+        if path.exists():
+            return path
+    known = sorted({p.stem for d in models_dirs(models_dir) if d.is_dir() for p in d.glob(f"*{SUFFIX}")})
+    raise CheckpointError(f"no model named {name_or_path!r}; known models: {', '.join(known) or 'none'}")
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@dataclass
+class Generated:
+    images: np.ndarray  # (N, H, W, C) uint8
+    latents: np.ndarray  # (N, D) float32
+
+
+class ImageModel:
+    """A loaded GAN or VAE (or classifier) with the outsider-facing contract."""
+
+    def __init__(self, module: nn.Module, record: CheckpointRecord, path: Path | None = None, device: str | None = None):
+        self.device = pick_device(device)
+        self.module = module.to(self.device).eval()
+        self.record = record
+        self.path = path
+        self.name = record.name or (path.stem if path else module.kind)
+        self.sha256 = file_sha256(path) if path else record.weights_sha256
+
+    @property
+    def kind(self) -> str:
+        return self.module.kind
+
+    @property
+    def latent_dim(self) -> int:
+        return self.module.latent_dim
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        cfg = self.module.cfg
+        return cfg.image_size, cfg.image_size, cfg.channels
+
+    def latents(self, n: int, seed: int, truncation: float | None = None) -> np.ndarray:
+        return seeded_latents(seed, n, self.latent_dim, truncation).numpy()
+
+    def decode(self, z: np.ndarray | torch.Tensor) -> np.ndarray:
+        """(N, D) latents → (N, H, W, C) uint8 images, one batched forward pass."""
+        z = torch.as_tensor(np.asarray(z, dtype=np.float32) if not isinstance(z, torch.Tensor) else z, dtype=torch.float32)
+        if z.ndim == 1:
+            z = z[None]
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"{self.name}: latents must have shape (N, {self.latent_dim}), got {tuple(z.shape)}")
+        with torch.inference_mode():
+            return to_uint8(self.module.decode(z.to(self.device)))
+
+    def sample(self, n: int, seed: int, truncation: float | None = None) -> np.ndarray:
+        """n images from seed: the same (n, seed) gives the same images, always."""
+        return self.generate(n, seed, truncation).images
+
+    def generate(self, n: int, seed: int, truncation: float | None = None) -> Generated:
+        z = self.latents(n, seed, truncation)
+        return Generated(self.decode(z), z)
+
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        """(N, H, W, C) uint8 → (N, D) posterior means. VAEs only."""
+        if self.kind != "vae":
+            raise TypeError(f"{self.name} is a {self.kind}; only VAEs can encode images")
+        arr = np.asarray(images)
+        h, w, c = self.image_shape
+        if arr.ndim == 3:
+            arr = arr[..., None] if c == 1 and arr.shape[1:] == (h, w) else arr[None]
+        if arr.shape[1:] != (h, w, c):
+            raise ValueError(f"{self.name}: images must be (N, {h}, {w}, {c}) uint8, got {arr.shape}")
+        with torch.inference_mode():
+            mu, _ = self.module.encode(from_uint8(arr).to(self.device))
+        return mu.cpu().numpy()
+
+    def __repr__(self) -> str:
+        return f"ImageModel(name={self.name!r}, kind={self.kind!r}, latent_dim={self.latent_dim})"
+
+
+def load_model(name_or_path: str | os.PathLike, device: str | None = None, models_dir: str | os.PathLike | None = None) -> ImageModel:
+    """Load a shipped model by name ('fashion-gan', 'fashion-vae'), a user model by name, or any checkpoint path."""
+    path = resolve_model_path(name_or_path, models_dir)
+    module, record = load_module(path)
+    if not record.name:
+        record.name = path.stem
+    return ImageModel(module, record, path, device)

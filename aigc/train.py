@@ -1,0 +1,261 @@
+"""THE training loop: training from scratch and fine-tuning from ratings are the same code path.
+
+A run = a model (fresh or from a parent checkpoint), an in-memory dataset, optional per-example
+weights, and a `TrainConfig`. The loop draws batches (uniformly per epoch, or by weight), asks
+the kind's objective for one step, and takes care of what every run needs: a tqdm bar with live
+losses, a JSONL log, periodic resumable checkpoints and sample grids, Ctrl-C → resumable save,
+and a loss-curve PNG at the end.
+
+Every random draw of step s comes from a generator seeded by (seed, s), so `--resume` continues
+exactly where an interrupted run stopped and the same seed repeats the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from aigc.checkpoint import CheckpointError, CheckpointRecord, read_checkpoint, save_model, save_tensors
+from aigc.data import ImageDataset, to_uint8
+from aigc.images import save_grid
+from aigc.objectives import OBJECTIVES, StepInput
+from aigc.optim_state import optimizer_from_tensors, optimizer_to_tensors
+
+DEFAULT_LR = {"gan": 2e-4, "vae": 1e-3, "classifier": 1e-3}
+DEFAULT_BETAS = {"gan": (0.5, 0.999), "vae": (0.9, 0.999), "classifier": (0.9, 0.999)}
+
+
+@dataclass
+class TrainConfig:
+    out_dir: str = "runs/default"
+    epochs: float = 10.0
+    steps: int | None = None  # overrides epochs when set
+    batch_size: int = 128
+    lr: float | None = None  # None → the kind's default
+    seed: int = 0
+    weighting: str = "sampler"  # how per-example weights act: 'sampler' (draw by weight) or 'loss' (weighted loss)
+    checkpoint_every: int = 1000
+    sample_every: int = 500
+    log_every: int = 20
+    threads: int | None = None  # torch intra-op threads; None leaves torch's default
+    device: str = "cpu"
+    progress: bool = True
+    resume: bool = False
+
+
+@dataclass
+class TrainResult:
+    model: nn.Module
+    steps: int
+    wall_time_s: float
+    images_per_s: float
+    final_losses: dict[str, float]
+    interrupted: bool = False
+    out_dir: Path = field(default_factory=Path)
+
+
+def _step_generator(seed: int, step: int) -> torch.Generator:
+    return torch.Generator().manual_seed((seed * 1_000_003 + step) % (2**63))
+
+
+class BatchPlan:
+    """Which examples step s uses: an epoch-wise permutation, or draws proportional to the weights."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, weights: torch.Tensor | None, weighting: str):
+        self.n, self.batch_size, self.seed = n, min(batch_size, n), seed
+        self.weights = weights if weights is not None and weighting == "sampler" else None
+        self.steps_per_epoch = max(1, n // self.batch_size)
+        self._epoch, self._perm = -1, torch.empty(0, dtype=torch.long)
+
+    def indices(self, step: int) -> torch.Tensor:
+        if self.weights is not None:
+            return torch.multinomial(self.weights, self.batch_size, replacement=True, generator=_step_generator(self.seed + 7, step))
+        epoch, offset = divmod(step, self.steps_per_epoch)
+        if epoch != self._epoch:
+            self._epoch = epoch
+            self._perm = torch.randperm(self.n, generator=_step_generator(self.seed + 13, epoch))
+        return self._perm[offset * self.batch_size : (offset + 1) * self.batch_size]
+
+
+def total_steps(cfg: TrainConfig, n: int) -> int:
+    return cfg.steps if cfg.steps is not None else max(1, math.ceil(cfg.epochs * max(1, n // min(cfg.batch_size, n))))
+
+
+def save_training_state(path: Path, model: nn.Module, objective, step: int, record: CheckpointRecord, weights: torch.Tensor | None) -> None:
+    """Model + optimisers + step (+ weights) in one atomic file, enough to resume exactly."""
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    meta: dict[str, str] = {"step": str(step)}
+    for name, opt in objective.optimizers.items():
+        opt_tensors, opt_meta = optimizer_to_tensors(opt, f"optim.{name}.")
+        tensors.update(opt_tensors)
+        meta[f"optim.{name}"] = opt_meta
+    if weights is not None:
+        tensors["train.weights"] = weights
+    save_tensors(path, tensors, record, extra_meta=meta)
+
+
+def load_training_state(path: Path, model: nn.Module, objective) -> tuple[int, torch.Tensor | None]:
+    tensors, record, meta = read_checkpoint(path)
+    state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    try:
+        model.load_state_dict(state)
+        for name, opt in objective.optimizers.items():
+            optimizer_from_tensors(opt, tensors, f"optim.{name}.", meta[f"optim.{name}"])
+    except (RuntimeError, KeyError, ValueError) as exc:
+        raise CheckpointError(f"{path}: cannot resume from it: it does not match this model/config ({exc})") from exc
+    return int(meta.get("step", 0)), tensors.get("train.weights")
+
+
+def plot_losses(log_path: Path, out_png: Path) -> None:
+    """Loss curves from the JSONL log; matplotlib's Agg backend, no display needed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    if not rows:
+        return
+    keys = [k for k in rows[-1] if k.startswith("loss")]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for key in keys:
+        ax.plot([r["step"] for r in rows if key in r], [r[key] for r in rows if key in r], label=key)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=100)
+    plt.close(fig)
+
+
+def train(
+    model: nn.Module,
+    dataset: ImageDataset,
+    cfg: TrainConfig,
+    record: CheckpointRecord,
+    weights: torch.Tensor | None = None,
+    on_progress: Callable[[int, int, dict[str, float]], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """Train `model` in place on `dataset` (weighted if `weights`), writing everything under cfg.out_dir."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)  # dropout and friends; every other draw has its own per-step generator
+    device = torch.device(cfg.device)
+    out = Path(cfg.out_dir)
+    (out / "samples").mkdir(parents=True, exist_ok=True)
+    model.to(device).train()
+    kind = model.kind
+    lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[kind]
+    objective = OBJECTIVES[kind](model, lr, DEFAULT_BETAS[kind], device)
+    if weights is not None:
+        if weights.shape != (len(dataset),) or not torch.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
+            raise ValueError(f"weights must be {len(dataset)} finite non-negative numbers with a positive sum")
+        weights = weights.float().cpu()
+
+    start_step = 0
+    last_path = out / "last.safetensors"
+    if cfg.resume:
+        if not last_path.exists():
+            raise CheckpointError(f"{last_path}: nothing to resume from (no interrupted run in {out})")
+        start_step, saved_weights = load_training_state(last_path, model, objective)
+        weights = saved_weights if saved_weights is not None else weights
+    images = dataset.images.to(device)
+    labels = dataset.labels.to(device) if dataset.labels is not None else None
+    loss_weights_all = weights.to(device) if weights is not None and cfg.weighting == "loss" else None
+    plan = BatchPlan(len(dataset), cfg.batch_size, cfg.seed, weights, cfg.weighting)
+    n_steps = total_steps(cfg, len(dataset))
+    grid_z = torch.randn(64, model.latent_dim, generator=_step_generator(cfg.seed, -1)) if kind != "classifier" else None
+
+    def checkpoint(step: int) -> None:
+        save_training_state(last_path, model, objective, step, record, weights)
+
+    def sample_grid(step: int) -> None:
+        if grid_z is None:
+            return
+        model.eval()
+        with torch.inference_mode():
+            save_grid(to_uint8(model.decode(grid_z.to(device))), out / "samples" / f"step_{step:06d}.png", nrow=8, upscale=2)
+        model.train()
+
+    log_file = open(out / "log.jsonl", "a" if cfg.resume else "w")
+    bar = tqdm(total=n_steps, initial=start_step, desc=f"train {kind}", disable=not cfg.progress, dynamic_ncols=True)
+    losses: dict[str, float] = {}
+    interrupted, step = False, start_step
+    t0 = time.perf_counter()
+    try:
+        for step in range(start_step, n_steps):
+            if should_stop is not None and should_stop():
+                interrupted = True
+                break
+            idx = plan.indices(step).to(device)
+            batch = StepInput(
+                images=images.index_select(0, idx),
+                labels=labels.index_select(0, idx) if labels is not None else None,
+                weights=loss_weights_all.index_select(0, idx) if loss_weights_all is not None else None,
+                generator=_step_generator(cfg.seed, step),
+            )
+            losses = objective.step(batch)
+            if not all(math.isfinite(v) for v in losses.values()):
+                raise FloatingPointError(f"loss became non-finite at step {step}: {losses}; try a lower --lr")
+            done = step + 1
+            bar.update(1)
+            if done % cfg.log_every == 0 or done == n_steps:
+                bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()})
+                log_file.write(json.dumps({"step": done, "time_s": round(time.perf_counter() - t0, 3), **losses}) + "\n")
+                log_file.flush()
+            if on_progress is not None:
+                on_progress(done, n_steps, losses)
+            if cfg.checkpoint_every and done % cfg.checkpoint_every == 0 and done < n_steps:
+                checkpoint(done)
+            if cfg.sample_every and done % cfg.sample_every == 0:
+                sample_grid(done)
+        else:
+            step = n_steps
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        bar.close()
+        log_file.close()
+    wall = time.perf_counter() - t0
+    if interrupted:
+        checkpoint(step)
+        if cfg.progress:
+            print(f"interrupted at step {step}/{n_steps}; resumable checkpoint saved to {last_path} (continue with --resume)")
+    else:
+        sample_grid(n_steps)
+        if (out / "log.jsonl").stat().st_size:
+            plot_losses(out / "log.jsonl", out / "loss.png")
+        last_path.unlink(missing_ok=True)
+    model.eval()
+    images_seen = (step - start_step) * plan.batch_size
+    return TrainResult(model, step, wall, images_seen / wall if wall > 0 else 0.0, losses, interrupted, out)
+
+
+def finish_record(record: CheckpointRecord, result: TrainResult, cfg: TrainConfig, **extra) -> CheckpointRecord:
+    """Fill the record's training stats from a finished run."""
+    record.training.update({
+        "steps": result.steps,
+        "wall_time_s": round(result.wall_time_s, 1),
+        "images_per_s": round(result.images_per_s, 1),
+        "final_losses": {k: round(v, 4) for k, v in result.final_losses.items()},
+        "config": asdict(cfg),
+        "threads": torch.get_num_threads(),
+        **extra,
+    })
+    return record
+
+
+def save_final(path: str | os.PathLike, model: nn.Module, record: CheckpointRecord) -> Path:
+    model.cpu()
+    return save_model(path, model, record)
