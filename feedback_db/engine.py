@@ -1,0 +1,160 @@
+"""Engines: where the database is, and how to talk to it safely.
+
+One laptop user gets an SQLite file under $AIGC_HOME; a hosted demo passes a
+PostgreSQL URL. The differences are confined to this module:
+
+* SQLite: WAL (readers never block the writer), foreign keys on, a busy timeout,
+  and transactions begun by us, not by the driver. Python's sqlite3 module only
+  opens a transaction before INSERT/UPDATE/DELETE, which leaves DDL and the
+  reads before a write outside it; we switch that off and emit BEGIN ourselves,
+  BEGIN IMMEDIATE for writes so the write lock is taken up front (waiting on the
+  busy timeout) instead of failing half-way when a read turns into a write.
+* Both: a write that meets a lock or a serialization failure is retried with
+  backoff, then refused with `DatabaseBusy`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from .errors import DatabaseBusy
+
+T = TypeVar("T")
+
+DB_FILENAME = "feedback.sqlite3"
+WRITE_OPTION = "feedback_db_write"
+
+
+def home_dir() -> Path:
+    """The app's home folder: $AIGC_HOME, default ~/.aigc."""
+    return Path(os.environ.get("AIGC_HOME") or Path.home() / ".aigc").expanduser()
+
+
+def default_url() -> str:
+    """The SQLite file the store uses when no URL is given."""
+    return f"sqlite:///{home_dir() / DB_FILENAME}"
+
+
+def normalize_url(url: str | None) -> str:
+    """Fill in the default and the psycopg 3 driver; refuse in-memory SQLite.
+
+    `:memory:` would give every pooled connection its own empty database,
+    which is never what a multi-threaded app wants.
+    """
+    if url is None:
+        url = default_url()
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database in (None, "", ":memory:") or "mode=memory" in str(url):
+            raise ValueError("in-memory SQLite is not supported; give a file path")
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    elif parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def create_store_engine(url: str, busy_timeout_s: float = 5.0) -> Engine:
+    """An engine set up for the store; SQLite gets its pragmas via listeners."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(
+            parsed,
+            connect_args={"check_same_thread": False, "timeout": busy_timeout_s},
+            pool_size=8,
+            max_overflow=24,
+            pool_timeout=60,
+        )
+        _install_sqlite_listeners(engine, busy_timeout_s)
+        return engine
+    return create_engine(parsed, pool_size=8, max_overflow=24, pool_timeout=60, pool_pre_ping=True)
+
+
+def writer(engine: Engine) -> Engine:
+    """A view of the engine whose transactions are writes (BEGIN IMMEDIATE on SQLite)."""
+    return engine.execution_options(**{WRITE_OPTION: True})
+
+
+def _install_sqlite_listeners(engine: Engine, busy_timeout_s: float) -> None:
+    busy_ms = max(0, int(busy_timeout_s * 1000))
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            _set_wal(cursor, busy_timeout_s)
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        write = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _set_wal(cursor: Any, budget_s: float) -> None:
+    """Switch to WAL once; it persists in the file. The switch needs a moment of
+    exclusive access, so several processes opening a new file may collide."""
+    deadline = time.monotonic() + max(budget_s, 1.0)
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except Exception as exc:  # sqlite3.OperationalError: database is locked
+            if not _message_is_busy(str(exc)) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01 + random.random() * 0.05)
+
+
+def _message_is_busy(message: str) -> bool:
+    message = message.lower()
+    return "database is locked" in message or "database is busy" in message or "database table is locked" in message
+
+
+# PostgreSQL: serialization_failure, deadlock_detected, lock_not_available.
+_RETRY_SQLSTATES = {"40001", "40P01", "55P03"}
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """A lock or serialization failure: the same transaction may succeed later."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if isinstance(exc, OperationalError) and _message_is_busy(str(exc.orig)):
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return sqlstate in _RETRY_SQLSTATES
+
+
+def with_retry(work: Callable[[], T], budget_s: float, what: str) -> T:
+    """Run `work` (one whole transaction) until it commits or the budget is spent.
+
+    The transaction is rolled back before each retry, so a retry never leaves
+    a half-written request; after the budget the caller gets `DatabaseBusy`.
+    """
+    deadline = time.monotonic() + budget_s
+    delay = 0.005
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            return work()
+        except DBAPIError as exc:
+            if not is_retryable(exc):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise DatabaseBusy(
+                    f"{what}: the database stayed locked for {budget_s:.1f}s "
+                    f"({attempts} attempts); nothing was written, try again"
+                ) from exc
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.5)

@@ -1,0 +1,89 @@
+"""Alembic, driven from code: the store upgrades on open, `aigc db upgrade` by hand.
+
+The migration scripts ship inside the package (feedback_db/migrations), so an
+installed wheel can upgrade a user's database without a checkout or an ini file.
+Upgrades take a lock first (the write lock on SQLite, an advisory lock on
+PostgreSQL) so several processes opening one new database migrate it once.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Optional
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import Connection, Engine, text
+
+from .engine import with_retry, writer
+from .errors import SchemaError
+from .schema import Base
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_PG_LOCK_KEY = 0x61696763  # "aigc": serialises concurrent upgrades on PostgreSQL
+
+
+def alembic_config(url: Optional[str] = None, connection: Optional[Connection] = None) -> Config:
+    """An Alembic config pointing at the shipped scripts (no alembic.ini needed)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str:
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    if len(heads) != 1:
+        raise SchemaError(f"migrations have {len(heads)} heads, expected one: {heads}")
+    return heads[0]
+
+
+def current_revision(engine: Engine) -> Optional[str]:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head", budget_s: float = 30.0) -> Optional[str]:
+    """Bring the database to `revision` in one locked transaction; return the new revision.
+
+    Cheap when already there: one read of alembic_version and no lock.
+    """
+    if revision == "head" and current_revision(engine) == head_revision():
+        return head_revision()
+
+    def work() -> Optional[str]:
+        with writer(engine).begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+            try:
+                command.upgrade(alembic_config(connection=conn), revision)
+            except CommandError as exc:
+                raise SchemaError(
+                    f"cannot upgrade the feedback database to {revision!r}: {exc}. "
+                    "Was it written by a newer version of aigc?"
+                ) from exc
+            return MigrationContext.configure(conn).get_current_revision()
+
+    return with_retry(work, budget_s, "database upgrade")
+
+
+def schema_differences(engine: Engine) -> list[Any]:
+    """What `alembic check` would report: ORM metadata vs the live database."""
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "render_as_batch": True})
+        return list(compare_metadata(ctx, Base.metadata))
+
+
+def check(engine: Engine) -> None:
+    """Raise alembic's error when the database and the ORM metadata disagree."""
+    with engine.connect() as conn:
+        command.check(alembic_config(connection=conn))

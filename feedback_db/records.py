@@ -1,0 +1,173 @@
+"""What the store hands back: small frozen dataclasses, never ORM objects.
+
+ORM instances are tied to a session; once it closes, touching a lazy attribute
+raises. The studio keeps results across Gradio threads, so every read copies the
+values it needs into one of these plain records before the session ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Optional
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    id: int
+    name: str
+    kind: str
+    parent_id: Optional[int]
+    checkpoint_path: str
+    checkpoint_sha256: str
+    dataset: Optional[str]
+    latent_dim: Optional[int]
+    created_at: datetime
+    metrics: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class SampleInfo:
+    id: int
+    version_id: int
+    seed: int
+    index: int
+    latent: np.ndarray  # (latent_dim,) float32
+    source: str
+    session_id: Optional[str]
+    image_sha256: Optional[str]
+    created_at: datetime
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.latent.shape[0])
+
+
+@dataclass(frozen=True)
+class RatingInfo:
+    id: int
+    sample_id: int
+    rater_id: str
+    score: float
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, eq=False)
+class RatedSample:
+    """One rating joined with its sample: the unit the reward model learns from."""
+
+    sample_id: int
+    version_id: int
+    latent: np.ndarray  # (latent_dim,) float32
+    score: float
+    rater_id: str
+    seed: int
+    index: int
+    source: str
+    rated_at: datetime
+
+
+@dataclass(frozen=True)
+class ActivityItem:
+    """A sample a person made or rated, with their rating if they gave one."""
+
+    sample_id: int
+    version_id: int
+    seed: int
+    index: int
+    source: str
+    created_at: datetime
+    score: Optional[float]
+    rated_at: Optional[datetime]
+
+
+@dataclass(frozen=True)
+class ComparisonInfo:
+    id: int
+    left_sample_id: int
+    right_sample_id: int
+    picked_sample_id: Optional[int]  # None: a tie
+    rater_id: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ComparisonStats:
+    """Blind A/B results between a parent and its child, counted for the child."""
+
+    parent_version_id: int
+    child_version_id: int
+    wins: int  # the child's sample was picked
+    losses: int  # the parent's sample was picked
+    ties: int
+
+    @property
+    def n(self) -> int:
+        return self.wins + self.losses + self.ties
+
+    @property
+    def win_rate(self) -> Optional[float]:
+        """Wins over decided picks; None before any decided pick."""
+        decided = self.wins + self.losses
+        return self.wins / decided if decided else None
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: int
+    parent_version_id: int
+    child_version_id: Optional[int]
+    status: str
+    n_ratings: int
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+    started_at: Optional[datetime]
+    finished_at: Optional[datetime]
+    error: Optional[str]
+    pid: Optional[int]
+    host: Optional[str]
+
+
+@dataclass(frozen=True)
+class VersionStats:
+    version_id: int
+    name: str
+    n_samples: int
+    n_ratings: int
+    n_likes: int  # score > 0
+    n_dislikes: int  # score < 0
+    mean_score: Optional[float]
+
+    @property
+    def like_rate(self) -> Optional[float]:
+        """Share of ratings that are positive; None while there are none."""
+        return self.n_likes / self.n_ratings if self.n_ratings else None
+
+
+@dataclass(frozen=True)
+class RatingPoint:
+    """One rating as a point in time, for plotting the loop's progress."""
+
+    at: datetime
+    version_id: int
+    sample_id: int
+    rater_id: str
+    score: float
+
+
+__all__ = [
+    "ActivityItem",
+    "ComparisonInfo",
+    "ComparisonStats",
+    "RatedSample",
+    "RatingInfo",
+    "RatingPoint",
+    "RunInfo",
+    "SampleInfo",
+    "VersionInfo",
+    "VersionStats",
+]
