@@ -249,3 +249,32 @@ def from_uint8(images: np.ndarray) -> torch.Tensor:
     if arr.ndim == 3:
         arr = arr[..., None]
     return torch.from_numpy(arr.astype(np.float32)).permute(0, 3, 1, 2).div(127.5).sub(1.0).contiguous()
+
+
+def load_upload(upload, size: int, channels: int) -> np.ndarray:
+    """An uploaded image (path, bytes, PIL image or array) → (size, size, channels) uint8.
+
+    Same rules as training folders: decompression bombs refused, non-images named as such.
+    """
+    import io
+
+    if isinstance(upload, np.ndarray):
+        arr = upload
+        if arr.ndim == 2:
+            arr = arr[:, :, None]
+        if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
+            raise DatasetError(f"expected an image array (H, W, C), got shape {arr.shape}")
+        upload = Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr.astype(np.uint8))
+    if isinstance(upload, Image.Image):
+        buffer = io.BytesIO()
+        upload.save(buffer, format="PNG")
+        upload = buffer.getvalue()
+    source = io.BytesIO(upload) if isinstance(upload, (bytes, bytearray)) else Path(upload)
+    if isinstance(source, Path) and not source.is_file():
+        raise DatasetError(f"{source}: no such image file")
+    try:
+        return load_image_file(source, size, channels)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise DatasetError(f"image refused: too many pixels (over {MAX_IMAGE_PIXELS:,}); a decompression bomb?") from exc
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise DatasetError(f"not a readable image ({type(exc).__name__}: {exc}); upload a PNG, JPEG, WebP or BMP") from exc

@@ -63,7 +63,7 @@ class ImageModel:
         self.module = module.to(self.device).eval()
         self.record = record
         self.path = path
-        self.name = record.name or (path.stem if path else module.kind)
+        self.name = path.stem if path else (record.name or module.kind)  # the file name is the model name
         self.sha256 = file_sha256(path) if path else record.weights_sha256
 
     @property

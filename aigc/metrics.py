@@ -1,0 +1,146 @@
+"""How good, how varied, how liked: domain FID, k-NN precision/recall, and simulated raters.
+
+Features come from the shipped Fashion-MNIST classifier's penultimate layer: Inception features
+mean little for 28×28 grey clothes, a classifier trained on them means a lot. The Fréchet distance
+itself is torchmetrics' (fed precomputed features through an identity extractor);
+precision/recall follow Kynkäänniemi et al. 2019 (k-NN balls around each real/fake feature).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+from torch import nn
+
+from aigc.checkpoint import load_module
+from aigc.data import from_uint8, load_dataset
+from aigc.pipeline import PRETRAINED_DIR, load_model
+
+JUDGE_NAME = "fashion-classifier"
+
+
+@lru_cache(maxsize=2)
+def load_judge(path: str | None = None) -> nn.Module:
+    """The shipped classifier (or another at `path`), in eval mode, on the CPU."""
+    module, _ = load_module(path or PRETRAINED_DIR / f"{JUDGE_NAME}.safetensors")
+    return module.eval()
+
+
+def _as_tensor(images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    return images.float() if isinstance(images, torch.Tensor) else from_uint8(images)
+
+
+def embed(images: np.ndarray | torch.Tensor, judge: nn.Module | None = None, batch: int = 1000) -> torch.Tensor:
+    """(N, H, W, C) uint8 or (N, C, H, W) float in [-1, 1] → (N, E) classifier features."""
+    judge = judge or load_judge()
+    x = _as_tensor(images)
+    with torch.inference_mode():
+        return torch.cat([judge.embed(x[i : i + batch]) for i in range(0, x.shape[0], batch)]) if len(x) else torch.empty(0, judge.cfg.embed_dim)
+
+
+def classify(images: np.ndarray | torch.Tensor, judge: nn.Module | None = None, batch: int = 1000) -> torch.Tensor:
+    """(N,) predicted class indices."""
+    judge = judge or load_judge()
+    x = _as_tensor(images)
+    with torch.inference_mode():
+        return torch.cat([judge(x[i : i + batch]).argmax(1) for i in range(0, x.shape[0], batch)])
+
+
+class _Features(nn.Module):
+    """Identity 'extractor' so torchmetrics' FID consumes features we computed once and cached."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.num_features = dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+def fid(real: torch.Tensor, fake: torch.Tensor) -> float:
+    """Fréchet distance between two feature sets (N, E)."""
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    metric = FrechetInceptionDistance(feature=_Features(real.shape[1]), normalize=True)
+    metric.update(real.double(), real=True)
+    metric.update(fake.double(), real=False)
+    return float(metric.compute())
+
+
+def _kth_neighbour_radius(x: torch.Tensor, k: int, chunk: int = 2048) -> torch.Tensor:
+    radii = []
+    for i in range(0, x.shape[0], chunk):
+        d = torch.cdist(x[i : i + chunk], x)  # (c, N)
+        radii.append(d.kthvalue(k + 1, dim=1).values)  # +1 skips the point itself
+    return torch.cat(radii)
+
+
+def _covered(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
+    """For each point: does it fall inside any centre's k-NN ball?"""
+    hits = []
+    for i in range(0, points.shape[0], chunk):
+        d = torch.cdist(points[i : i + chunk], centres)  # (c, M)
+        hits.append((d <= radii[None, :]).any(dim=1))
+    return torch.cat(hits)
+
+
+def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tuple[float, float]:
+    """Precision: share of fakes inside the real manifold; recall: share of reals inside the fake one."""
+    real, fake = real.float(), fake.float()
+    precision = _covered(fake, real, _kth_neighbour_radius(real, k)).float().mean()
+    recall = _covered(real, fake, _kth_neighbour_radius(fake, k)).float().mean()
+    return float(precision), float(recall)
+
+
+@lru_cache(maxsize=4)
+def real_features(split: str = "test", data: str | None = None, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(features, labels) of real Fashion-MNIST images, computed once per process."""
+    dataset = load_dataset(data, split=split, limit=limit)
+    return embed(dataset.images), dataset.labels
+
+
+def resample(features: torch.Tensor, weights: torch.Tensor, n: int | None = None, seed: int = 0) -> torch.Tensor:
+    """Draw rows in proportion to weights: the real distribution a rater asked for."""
+    gen = torch.Generator().manual_seed(seed)
+    idx = torch.multinomial(weights.double(), n or features.shape[0], replacement=True, generator=gen)
+    return features[idx]
+
+
+def evaluate_model(name: str, n: int = 10000, seed: int = 0, data: str | None = None, device: str | None = None, batch: int = 1000) -> dict:
+    """FID / precision / recall of a model's samples against the test split, beside the real-vs-real floor."""
+    model = load_model(name, device=device)
+    test_feats, _ = real_features("test", data)
+    fake = torch.cat([embed(model.sample(min(batch, n - i), seed + i)) for i in range(0, n, batch)])
+    train_feats, _ = real_features("train", data, limit=n)
+    p, r = precision_recall(test_feats[:n], fake)
+    fp, fr = precision_recall(test_feats[:n], train_feats[:n])
+    return {
+        "model": model.name, "n": n, "seed": seed,
+        "fid": round(fid(test_feats, fake), 3), "precision": round(p, 4), "recall": round(r, 4),
+        "floor_fid_train_vs_test": round(fid(test_feats, train_feats[:n]), 3),
+        "floor_precision": round(fp, 4), "floor_recall": round(fr, 4),
+        "class_histogram": torch.bincount(classify_features(fake), minlength=10).tolist(),
+    }
+
+
+def classify_features(features: torch.Tensor) -> torch.Tensor:
+    with torch.inference_mode():
+        return load_judge().head(features).argmax(1)
+
+
+@dataclass
+class SimulatedRater:
+    """A rater who likes some Fashion-MNIST classes, judged by the shipped classifier: +1 liked, -1 not."""
+
+    liked_classes: tuple[int, ...]
+    name: str = "simulated"
+
+    def rate(self, images: np.ndarray) -> np.ndarray:
+        classes = classify(images).numpy()
+        return np.where(np.isin(classes, self.liked_classes), 1.0, -1.0)
+
+    def liked_rate(self, images: np.ndarray) -> float:
+        return float((self.rate(images) > 0).mean())

@@ -1,0 +1,267 @@
+"""The service facade: everything the page, the CLI and tests do goes through a `Studio`.
+
+It owns the loaded models (never per-session state: Gradio deep-copies State), the feedback
+store, and the serving thread budget. Every image that reaches a person is recorded as a
+`Sample` (with its latent and model version) before it is returned. Nothing here imports
+Gradio; nothing above it imports torch.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from aigc.axes import LatentAxes, gan_axes, vae_axes
+from aigc.checkpoint import SUFFIX, CheckpointError
+from aigc.data import DatasetError, load_upload
+from aigc.images import image_sha256
+from aigc.latent import interpolation_path, taste_direction
+from aigc.pipeline import ImageModel, load_model, models_dirs
+from feedback_db import FeedbackError, FeedbackStore, VersionInfo
+
+MAX_BATCH = 64
+
+
+class StudioError(ValueError):
+    """A user-facing problem: the message is meant to be shown on the page as it is."""
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    name: str
+    kind: str
+    version_id: int
+    parent: str | None
+    latent_dim: int
+    image_shape: tuple[int, int, int]
+    card: str
+
+
+@dataclass(frozen=True)
+class SampleBatch:
+    model: str
+    seed: int
+    images: np.ndarray  # (N, H, W, C) uint8
+    latents: np.ndarray  # (N, D) float32
+    sample_ids: list[int]
+
+
+class Studio:
+    """Loaded models + the feedback store. Thread-safe; share one per process."""
+
+    def __init__(self, db_url: str | None = None, models_dir: str | os.PathLike | None = None, device: str | None = None, threads: int | None = 1):
+        if threads:
+            torch.set_num_threads(threads)  # serving's own budget: keeps sliders live while a run trains
+        self.device = device
+        self.models_dir = Path(models_dir) if models_dir else None
+        self.store = FeedbackStore(db_url)
+        self._models: dict[str, ImageModel] = {}
+        self._axes: dict[str, LatentAxes] = {}
+        self._versions: dict[str, VersionInfo] = {}
+        self._lock = threading.RLock()
+        self.store.fail_stale_runs()
+        self.refresh()
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "Studio":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ models and versions
+
+    def _checkpoint_files(self) -> dict[str, Path]:
+        """name → checkpoint, first folder wins (user models shadow shipped ones)."""
+        found: dict[str, Path] = {}
+        for folder in models_dirs(self.models_dir):
+            if folder.is_dir():
+                for path in sorted(folder.glob(f"*{SUFFIX}")):
+                    found.setdefault(path.stem, path)
+        for version in self.store.list_versions():  # registered by another replica or a fine-tune
+            path = Path(version.checkpoint_path)
+            if path.exists():
+                found.setdefault(version.name, path)
+        return found
+
+    def refresh(self) -> list[str]:
+        """Discover checkpoints and make sure each GAN/VAE is a registered version; returns names."""
+        with self._lock:
+            for name, path in self._checkpoint_files().items():
+                if name in self._versions:
+                    continue
+                try:
+                    model = load_model(path, device=self.device)
+                except CheckpointError:
+                    continue  # a broken file in the models folder must not take the page down
+                if model.kind not in ("gan", "vae"):
+                    continue
+                self._register(name, model)
+            return sorted(self._versions)
+
+    def _register(self, name: str, model: ImageModel) -> VersionInfo:
+        parent = self._versions.get(model.record.parent) if model.record.parent else None
+        if model.record.parent and parent is None:
+            parent = self.store.get_version(model.record.parent)
+        version = self.store.register_version(
+            name=name, kind=model.kind, checkpoint_path=str(model.path), checkpoint_sha256=model.sha256,
+            dataset=model.record.dataset, parent_id=parent.id if parent else None,
+            metrics=model.record.extra.get("metrics"), config=model.record.config, latent_dim=model.latent_dim,
+        )
+        self._models[name] = model
+        self._versions[name] = version
+        return version
+
+    def model(self, name: str) -> ImageModel:
+        with self._lock:
+            if name not in self._models:
+                self.refresh()
+            if name not in self._models:
+                raise StudioError(f"unknown model {name!r}; available: {', '.join(sorted(self._models)) or 'none'}")
+            return self._models[name]
+
+    def version(self, name: str) -> VersionInfo:
+        self.model(name)
+        return self._versions[name]
+
+    def models(self) -> list[ModelSummary]:
+        self.refresh()
+        by_id = {v.id: n for n, v in self._versions.items()}
+        out = []
+        for name in sorted(self._versions, key=lambda n: (self._versions[n].kind, self._versions[n].id)):
+            m, v = self._models[name], self._versions[name]
+            card = m.path.with_suffix(".md").read_text() if m.path and m.path.with_suffix(".md").exists() else ""
+            out.append(ModelSummary(name, m.kind, v.id, by_id.get(v.parent_id), m.latent_dim, m.image_shape, card))
+        return out
+
+    def add_version(self, path: Path) -> VersionInfo:
+        """Register a checkpoint written by a fine-tuning run (or another replica)."""
+        with self._lock:
+            model = load_model(path, device=self.device)
+            return self._register(model.name, model)
+
+    # ------------------------------------------------------------ sampling and the latent space
+
+    def sample(self, name: str, n: int, seed: int, session: str | None = None, truncation: float | None = None) -> SampleBatch:
+        """n seeded images, each recorded as a Sample before it is returned."""
+        if not 1 <= int(n) <= MAX_BATCH:
+            raise StudioError(f"number of images must be between 1 and {MAX_BATCH}, got {n}")
+        model = self.model(name)
+        generated = model.generate(int(n), int(seed), truncation if model.kind == "gan" else None)
+        ids = self.store.record_samples(
+            self._versions[name].id, generated.latents, seed=int(seed), source="sample", session_id=session,
+            image_sha256s=[image_sha256(img) for img in generated.images],
+        )
+        return SampleBatch(name, int(seed), generated.images, generated.latents, ids)
+
+    def decode(self, name: str, z: np.ndarray) -> np.ndarray:
+        """One latent → one (H, W, C) uint8 image. Not recorded: the slider path must stay fast."""
+        return self.model(name).decode(self._check_latent(name, z)[None])[0]
+
+    def decode_many(self, name: str, latents: np.ndarray) -> np.ndarray:
+        return self.model(name).decode(np.stack([self._check_latent(name, z) for z in latents]))
+
+    def record_shown(self, name: str, latents: np.ndarray, source: str, session: str | None = None, seed: int = 0) -> list[int]:
+        """Record decoded latents as Samples (when they are shown for rating or as a strip)."""
+        latents = np.atleast_2d(np.asarray(latents, np.float32))
+        images = self.model(name).decode(latents)
+        return self.store.record_samples(self.version(name).id, latents, seed=seed, source=source, session_id=session,
+                                         image_sha256s=[image_sha256(img) for img in images])
+
+    def _check_latent(self, name: str, z) -> np.ndarray:
+        z = np.asarray(z, dtype=np.float32).reshape(-1)
+        dim = self.model(name).latent_dim
+        if z.shape[0] != dim or not np.isfinite(z).all():
+            raise StudioError(f"{name} needs a latent vector of {dim} finite numbers, got {z.shape[0]}")
+        return z
+
+    def latent_of(self, name: str, seed: int, index: int = 0, truncation: float | None = None) -> np.ndarray:
+        model = self.model(name)
+        return model.latents(index + 1, seed, truncation if model.kind == "gan" else None)[index]
+
+    def axes(self, name: str) -> LatentAxes:
+        """Slider axes: VAE dims by KL, GAN principal directions. Computed once per model."""
+        with self._lock:
+            if name not in self._axes:
+                model = self.model(name)
+                self._axes[name] = (vae_axes(model.latent_dim, model.record.extra.get("latent_kl")) if model.kind == "vae"
+                                    else gan_axes(model.module.generator))
+            return self._axes[name]
+
+    def encode(self, name: str, upload) -> np.ndarray:
+        """An uploaded image (path, bytes, PIL or array) → the VAE's latent mean."""
+        model = self.model(name)
+        if model.kind != "vae":
+            raise StudioError(f"{name} is a GAN: it has no encoder; pick a VAE to upload an image")
+        h, _, c = model.image_shape
+        try:
+            pixels = load_upload(upload, size=h, channels=c)
+        except DatasetError as exc:
+            raise StudioError(str(exc)) from exc
+        return model.encode(pixels[None])[0]
+
+    def interpolate(self, name: str, z_a: np.ndarray, z_b: np.ndarray, steps: int = 8) -> tuple[np.ndarray, np.ndarray]:
+        """Slerp path a → b: (steps, H, W, C) images and their latents."""
+        if not 2 <= steps <= MAX_BATCH:
+            raise StudioError(f"interpolation steps must be between 2 and {MAX_BATCH}")
+        path = interpolation_path(self._check_latent(name, z_a), self._check_latent(name, z_b), steps).astype(np.float32)
+        return self.model(name).decode(path), path
+
+    def children(self, name: str, z: np.ndarray, n: int = 8, strength: float = 0.5, seed: int = 0) -> np.ndarray:
+        """Breed: n latents near z (z + strength·noise), as Picbreeder's mutations."""
+        z = self._check_latent(name, z)
+        rng = np.random.default_rng(seed)
+        return (z[None] + float(strength) * rng.standard_normal((n, z.shape[0]))).astype(np.float32)
+
+    def cross(self, name: str, z_a: np.ndarray, z_b: np.ndarray, seed: int = 0, mix: float = 0.5) -> np.ndarray:
+        """A child of two latents: each coordinate from a or b (uniform crossover), as Artbreeder's gene mix."""
+        a, b = self._check_latent(name, z_a), self._check_latent(name, z_b)
+        mask = np.random.default_rng(seed).random(a.shape[0]) < mix
+        return np.where(mask, b, a).astype(np.float32)
+
+    # ------------------------------------------------------------ feedback
+
+    def rate(self, sample_id: int, score: float, rater: str):
+        try:
+            return self.store.rate(int(sample_id), float(score), rater)
+        except FeedbackError as exc:
+            raise StudioError(str(exc)) from exc
+
+    def rate_latent(self, name: str, z: np.ndarray, score: float, rater: str, source: str = "explore") -> int:
+        """Rate an image from the explorer: it becomes a Sample, then gets the rating."""
+        sample_id = self.record_shown(name, self._check_latent(name, z)[None], source, session=rater)[0]
+        self.rate(sample_id, score, rater)
+        return sample_id
+
+    def sample_info(self, sample_id: int) -> tuple[str, np.ndarray]:
+        """(model name, latent) of a stored sample, to reopen it in the explorer."""
+        try:
+            info = self.store.get_sample(int(sample_id))
+        except FeedbackError as exc:
+            raise StudioError(str(exc)) from exc
+        name = next((n for n, v in self._versions.items() if v.id == info.version_id), None)
+        if name is None:
+            version = self.store.get_version(info.version_id)
+            name = version.name if version else str(info.version_id)
+        return name, info.latent
+
+    def history(self, rater: str, limit: int = 20):
+        return self.store.recent_activity(rater, limit)
+
+    def stats(self):
+        return self.store.stats_per_version()
+
+    def taste(self, name: str, rater: str | None = None) -> np.ndarray | None:
+        """The 'my taste' direction: normal of a linear separator of liked vs disliked latents of this lineage."""
+        rated = self.store.ratings_for_lineage(self.version(name).id)
+        rated = [r for r in rated if (rater is None or r.rater_id == rater) and r.latent.shape[0] == self.model(name).latent_dim and r.score != 0]
+        if len(rated) < 4:
+            return None
+        return taste_direction(np.stack([r.latent for r in rated]), np.array([r.score for r in rated]))
