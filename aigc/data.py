@@ -76,6 +76,8 @@ def read_idx(path: Path) -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise DatasetError(f"{path}: not an unsigned-byte IDX file (bad magic number)")
     ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise DatasetError(f"{path}: IDX header is truncated ({len(raw)} bytes for {ndim} dimensions)")
     dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
     offset = 4 + 4 * ndim
     expected = int(np.prod(dims))
@@ -132,12 +134,12 @@ def _download(dest: Path) -> bool:
 
 def find_idx_dir(explicit: str | os.PathLike | None = None, split: str = "train", download: bool = True) -> Path:
     """The first folder holding the IDX pair for `split`, downloading to the user cache as a last resort."""
+    if explicit and not Path(explicit).exists():  # before the search: a mistyped --data must not fall back silently
+        raise DatasetError(f"--data {explicit}: no such file or folder")
     candidates = candidate_dirs(explicit)
     for _, folder in candidates:
         if _idx_pair(folder, split):
             return folder
-    if explicit and not Path(explicit).exists():
-        raise DatasetError(f"--data {explicit}: no such file or folder")
     if download and os.environ.get("AIGC_NO_DOWNLOAD") != "1" and _download(user_cache_dir()):
         return user_cache_dir()
     tried = "\n".join(f"  - {label}: {path}" for label, path in candidates)

@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from aigc.logistic import fit_logistic
+
 
 def seeded_latents(seed: int, n: int, dim: int, truncation: float | None = None) -> torch.Tensor:
     """(n, dim) standard-normal latents from `seed`; truncation resamples |z| > t (BigGAN's trick)."""
@@ -76,21 +78,12 @@ def vae_dimension_kl(model: nn.Module, images: torch.Tensor, batch: int = 512) -
 def taste_direction(latents: np.ndarray, scores: np.ndarray, l2: float = 1.0) -> np.ndarray | None:
     """Unit normal of a logistic separator between liked (>0) and disliked (<0) latents (InterFaceGAN).
 
-    None when the ratings are one-sided. Fitted by a few Newton steps on a D-dim problem: cheap.
+    None when the ratings are one-sided: there is no boundary to be normal to.
     """
     x = np.asarray(latents, np.float64)
     y = (np.asarray(scores) > 0).astype(np.float64)
     if x.ndim != 2 or y.min() == y.max():
         return None
-    xb = np.hstack([x, np.ones((x.shape[0], 1))])
-    w = np.zeros(xb.shape[1])
-    reg = l2 * np.eye(xb.shape[1])
-    reg[-1, -1] = 0.0
-    for _ in range(25):
-        p = 1 / (1 + np.exp(-xb @ w))
-        grad = xb.T @ (p - y) + reg @ w
-        hess = (xb * (p * (1 - p))[:, None]).T @ xb + reg + 1e-9 * np.eye(xb.shape[1])
-        w -= np.linalg.solve(hess, grad)
-    normal = w[:-1]
+    normal, _ = fit_logistic(x, y, l2)
     norm = np.linalg.norm(normal)
     return None if norm == 0 else (normal / norm).astype(np.float32)

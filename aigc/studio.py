@@ -15,11 +15,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sqlalchemy.engine import make_url
 
 from aigc.axes import LatentAxes, gan_axes, vae_axes
+from aigc.compare import binomial_p_value
 from aigc.checkpoint import SUFFIX, CheckpointError
 from aigc.data import DatasetError, load_upload
+from aigc.finetune import models_home, recover
 from aigc.images import image_sha256
+from aigc.jobs import FinetuneJobs, JobStatus
 from aigc.latent import interpolation_path, taste_direction
 from aigc.pipeline import ImageModel, load_model, models_dirs
 from feedback_db import FeedbackError, FeedbackStore, VersionInfo
@@ -65,9 +69,12 @@ class Studio:
         self._versions: dict[str, VersionInfo] = {}
         self._lock = threading.RLock()
         self.store.fail_stale_runs()
+        recover(self.store, self.models_dir or models_home())
+        self.jobs = FinetuneJobs(str(self.store.url), str(self.models_dir) if self.models_dir else None, on_done=lambda status: self.refresh())
         self.refresh()
 
     def close(self) -> None:
+        self.jobs.stop_all()
         self.store.close()
 
     def __enter__(self) -> "Studio":
@@ -84,7 +91,8 @@ class Studio:
         for folder in models_dirs(self.models_dir):
             if folder.is_dir():
                 for path in sorted(folder.glob(f"*{SUFFIX}")):
-                    found.setdefault(path.stem, path)
+                    if not path.name.startswith("."):  # hidden: a fine-tune still being published
+                        found.setdefault(path.stem, path)
         for version in self.store.list_versions():  # registered by another replica or a fine-tune
             path = Path(version.checkpoint_path)
             if path.exists():
@@ -167,6 +175,14 @@ class Studio:
 
     def decode_many(self, name: str, latents: np.ndarray) -> np.ndarray:
         return self.model(name).decode(np.stack([self._check_latent(name, z) for z in latents]))
+
+    def show(self, name: str, latents: np.ndarray, source: str, session: str | None = None, seed: int = 0) -> tuple[np.ndarray, list[int]]:
+        """Decode latents once and record them as Samples: (images, sample ids), for grids and strips."""
+        latents = np.stack([self._check_latent(name, z) for z in np.atleast_2d(latents)])
+        images = self.model(name).decode(latents)
+        ids = self.store.record_samples(self.version(name).id, latents, seed=seed, source=source, session_id=session,
+                                        image_sha256s=[image_sha256(img) for img in images])
+        return images, ids
 
     def record_shown(self, name: str, latents: np.ndarray, source: str, session: str | None = None, seed: int = 0) -> list[int]:
         """Record decoded latents as Samples (when they are shown for rating or as a strip)."""
@@ -258,6 +274,17 @@ class Studio:
     def stats(self):
         return self.store.stats_per_version()
 
+    def ratings_over_time(self, name: str | None = None):
+        return self.store.ratings_over_time(self.version(name).id if name else None)
+
+    def private_paths(self) -> list[Path]:
+        """What a web server must never serve: the models folders and the SQLite database's folder."""
+        paths = [folder.resolve() for folder in models_dirs(self.models_dir)]
+        url = make_url(self.store.url)
+        if url.get_backend_name() == "sqlite" and url.database:
+            paths.append(Path(url.database).expanduser().resolve().parent)
+        return paths
+
     def taste(self, name: str, rater: str | None = None) -> np.ndarray | None:
         """The 'my taste' direction: normal of a linear separator of liked vs disliked latents of this lineage."""
         rated = self.store.ratings_for_lineage(self.version(name).id)
@@ -265,3 +292,64 @@ class Studio:
         if len(rated) < 4:
             return None
         return taste_direction(np.stack([r.latent for r in rated]), np.array([r.score for r in rated]))
+
+    # ------------------------------------------------------------ closing the loop
+
+    def ratings_ready(self, name: str, rater: str | None = None) -> dict:
+        """How many usable ratings this model's lineage has, for the fine-tune button."""
+        rated = [r for r in self.store.ratings_for_lineage(self.version(name).id) if rater is None or r.rater_id == rater]
+        likes = sum(r.score > 0 for r in rated)
+        dislikes = sum(r.score < 0 for r in rated)
+        return {"ratings": likes + dislikes, "likes": likes, "dislikes": dislikes, "needed": 20,
+                "ready": likes + dislikes >= 20 and likes >= 3 and dislikes >= 3}
+
+    def start_finetune(self, name: str, steps: int | None = None, rater: str | None = None) -> JobStatus:
+        """Fine-tune `name` from its ratings in a background process; poll `finetune_status`."""
+        ready = self.ratings_ready(name, rater)
+        if not ready["ready"]:
+            raise StudioError(f"not enough ratings yet: {ready['ratings']} ({ready['likes']} likes, {ready['dislikes']} dislikes); "
+                              "rate at least 20 images, with at least 3 likes and 3 dislikes")
+        try:
+            return self.jobs.start(self.model(name).name, steps=steps, rater=rater)
+        except RuntimeError as exc:
+            raise StudioError(str(exc)) from exc
+
+    def finetune_status(self, name: str) -> JobStatus:
+        return self.jobs.status(name)
+
+    def parent_of(self, name: str) -> str | None:
+        parent_id = self.version(name).parent_id
+        return next((n for n, v in self._versions.items() if v.id == parent_id), None)
+
+    def compare(self, child: str, n: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict]:
+        """Parent and child on the same seeds, with the child's measured effect."""
+        parent = self.parent_of(child)
+        if parent is None:
+            raise StudioError(f"{child} has no parent version to compare with")
+        return self.model(parent).sample(n, seed), self.model(child).sample(n, seed), dict(self.version(child).metrics)
+
+    def ab_pair(self, child: str, seed: int, rater: str) -> dict:
+        """One blind pair: parent and child on the same seed, left/right at random, both recorded."""
+        parent = self.parent_of(child)
+        if parent is None:
+            raise StudioError(f"{child} has no parent version to compare with")
+        z = self.latent_of(child, seed)
+        ids = {m: self.record_shown(m, z[None], "compare", session=rater, seed=seed)[0] for m in (parent, child)}
+        child_left = bool(np.random.default_rng().integers(2))
+        left, right = (child, parent) if child_left else (parent, child)
+        return {"left_image": self.decode(left, z), "right_image": self.decode(right, z),
+                "left_id": ids[left], "right_id": ids[right], "child_id": ids[child]}
+
+    def ab_pick(self, left_id: int, right_id: int, picked_id: int | None, rater: str) -> None:
+        try:
+            self.store.record_comparison(int(left_id), int(right_id), None if picked_id is None else int(picked_id), rater)
+        except FeedbackError as exc:
+            raise StudioError(str(exc)) from exc
+
+    def ab_stats(self, child: str) -> dict:
+        parent = self.parent_of(child)
+        if parent is None:
+            return {"wins": 0, "losses": 0, "ties": 0, "win_rate": None, "p_value": 1.0}
+        st = self.store.comparison_stats(self.version(parent).id, self.version(child).id)
+        return {"wins": st.wins, "losses": st.losses, "ties": st.ties, "win_rate": st.win_rate,
+                "p_value": round(binomial_p_value(st.wins, st.losses), 4)}

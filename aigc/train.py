@@ -92,6 +92,7 @@ def total_steps(cfg: TrainConfig, n: int) -> int:
 
 def save_training_state(path: Path, model: nn.Module, objective, step: int, record: CheckpointRecord, weights: torch.Tensor | None) -> None:
     """Model + optimisers + step (+ weights) in one atomic file, enough to resume exactly."""
+    record.kind, record.config = model.kind, asdict(model.cfg)  # so load_module() can rebuild the model from it
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     meta: dict[str, str] = {"step": str(step)}
     for name, opt in objective.optimizers.items():

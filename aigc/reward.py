@@ -1,0 +1,152 @@
+"""Ratings → reward model → per-example weights.
+
+The target of a fine-tune is the KL-regularised optimum p*(x) ∝ p(x)·exp(r(x)/β): stay close to
+the data (or the parent model) and move towards what is liked. Training on examples weighted by
+w ∝ exp(r̂(x)/β) approximates it (reward-weighted regression, Peters & Schaal 2007; Lee et al.
+2023). Two guards keep it from collapsing onto a few images (seen here: liked rate 0.30 → 0.00
+with raw logits): r̂ is a *probability* of being liked, so bounded in [0, 1], and β is the
+smallest value whose weights keep the effective sample size above a floor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from aigc.logistic import fit_logistic, predict_proba
+
+
+class NotEnoughRatings(ValueError):
+    """Too few (or one-sided) ratings to learn a reward; the message says how many more are needed."""
+
+
+@dataclass
+class RewardConfig:
+    min_ratings: int = 20
+    min_each: int = 3  # at least this many likes AND dislikes
+    l2_grid: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0)
+    folds: int = 5
+    ess_floor: float = 0.2  # effective sample size kept ≥ this fraction of the examples
+    max_weight: float = 50.0  # clip after normalising to mean 1
+    beta: float | None = None  # fixed temperature; None → chosen from the ESS floor
+
+
+def check_ratings(scores: np.ndarray, cfg: RewardConfig) -> None:
+    scores = np.asarray(scores, np.float64)
+    likes, dislikes = int((scores > 0).sum()), int((scores < 0).sum())
+    total = likes + dislikes
+    missing = []
+    if total < cfg.min_ratings:
+        missing.append(f"{cfg.min_ratings - total} more rating(s)")
+    if likes < cfg.min_each:
+        missing.append(f"{cfg.min_each - likes} more like(s)")
+    if dislikes < cfg.min_each:
+        missing.append(f"{cfg.min_each - dislikes} more dislike(s)")
+    if missing:
+        raise NotEnoughRatings(
+            f"not enough ratings to fine-tune: have {total} ({likes} likes, {dislikes} dislikes); "
+            f"need {' and '.join(missing)} (at least {cfg.min_ratings} in all, with both likes and dislikes)"
+        )
+
+
+@dataclass
+class RewardModel:
+    """Logistic P(liked | φ(x)) on standardised features."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    bias: float
+    l2: float
+    cv_accuracy: float
+    n_ratings: int
+    base_rate: float  # share of likes among the ratings
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """(N, E) features → (N,) probabilities of being liked, in [0, 1]."""
+        return predict_proba((np.asarray(features, np.float64) - self.mean) / self.scale, self.coef, self.bias)
+
+    def summary(self) -> dict:
+        return {"cv_accuracy": round(self.cv_accuracy, 4), "l2": self.l2, "n_ratings": self.n_ratings, "base_like_rate": round(self.base_rate, 4)}
+
+
+def _folds(n: int, k: int, seed: int) -> list[np.ndarray]:
+    return np.array_split(np.random.default_rng(seed).permutation(n), min(k, n))
+
+
+def fit_reward(features: np.ndarray, scores: np.ndarray, cfg: RewardConfig | None = None, seed: int = 0) -> RewardModel:
+    """Fit on rated examples (score > 0 liked, < 0 disliked; 0 ignored), L2 picked by k-fold CV."""
+    cfg = cfg or RewardConfig()
+    scores = np.asarray(scores, np.float64)
+    keep = scores != 0
+    x, s = np.asarray(features, np.float64)[keep], scores[keep]
+    check_ratings(s, cfg)
+    y = (s + 1) / 2  # stars map to soft labels; thumbs to 0/1
+    mean, scale = x.mean(0), x.std(0) + 1e-6
+    xs = (x - mean) / scale
+    folds = _folds(len(y), cfg.folds, seed)
+    best = (-1.0, cfg.l2_grid[0])
+    for l2 in cfg.l2_grid:
+        correct = 0
+        for test in folds:
+            train = np.setdiff1d(np.arange(len(y)), test)
+            w, b = fit_logistic(xs[train], y[train], l2)
+            correct += int(((predict_proba(xs[test], w, b) > 0.5) == (y[test] > 0.5)).sum())
+        accuracy = correct / len(y)
+        if accuracy > best[0] + 1e-9:
+            best = (accuracy, l2)
+    w, b = fit_logistic(xs, y, best[1])
+    return RewardModel(mean, scale, w, b, best[1], best[0], len(y), float((y > 0.5).mean()))
+
+
+@dataclass
+class Weights:
+    weights: np.ndarray  # (N,) mean 1
+    beta: float
+    ess: float  # effective sample size, (Σw)² / Σw²
+    ess_fraction: float
+    clipped: int
+    stats: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        return {"beta": round(self.beta, 5), "ess": round(self.ess, 1), "ess_fraction": round(self.ess_fraction, 4),
+                "clipped": self.clipped, "max_weight": round(float(self.weights.max()), 3)}
+
+
+def _weights_at(rewards: np.ndarray, beta: float, max_weight: float) -> tuple[np.ndarray, int]:
+    logits = (rewards - rewards.max()) / beta
+    w = np.exp(logits)
+    w = w / w.mean()
+    clipped = int((w > max_weight).sum())
+    if clipped:
+        w = np.minimum(w, max_weight)
+        w = w / w.mean()
+    return w, clipped
+
+
+def effective_sample_size(w: np.ndarray) -> float:
+    return float(w.sum() ** 2 / (w ** 2).sum())
+
+
+def reward_weights(rewards: np.ndarray, cfg: RewardConfig | None = None) -> Weights:
+    """w ∝ exp(r̂/β), mean 1, clipped; β = the smallest keeping ESS ≥ floor·N (bisection in log β)."""
+    cfg = cfg or RewardConfig()
+    r = np.asarray(rewards, np.float64)
+    n = len(r)
+    if cfg.beta is not None:
+        w, clipped = _weights_at(r, cfg.beta, cfg.max_weight)
+        ess = effective_sample_size(w)
+        return Weights(w, cfg.beta, ess, ess / n, clipped)
+    lo, hi = np.log(1e-3), np.log(1e3)  # large β → uniform weights → ESS = N
+    for _ in range(50):
+        mid = (lo + hi) / 2
+        w, _ = _weights_at(r, float(np.exp(mid)), cfg.max_weight)
+        if effective_sample_size(w) >= cfg.ess_floor * n:
+            hi = mid
+        else:
+            lo = mid
+    beta = float(np.exp(hi))
+    w, clipped = _weights_at(r, beta, cfg.max_weight)
+    ess = effective_sample_size(w)
+    return Weights(w, beta, ess, ess / n, clipped)
