@@ -9,6 +9,8 @@ request. Driver errors never escape: they become the domain errors of
 
 from __future__ import annotations
 
+import threading
+from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence, TypeVar, Union
@@ -20,7 +22,7 @@ from . import export as export_files
 from . import migrate, ratings, reports, runs, samples, versions
 from . import validate as v
 from .engine import create_store_engine, normalize_url, with_retry, writer
-from .errors import Conflict, FeedbackError, InvalidInput
+from .errors import Conflict, FeedbackError, InvalidInput, NotFound
 from .records import (
     ActivityItem,
     ComparisonInfo,
@@ -44,7 +46,9 @@ class FeedbackStore:
     `url` is any SQLAlchemy URL (``sqlite:///path`` or
     ``postgresql+psycopg://...``); None means the SQLite file under $AIGC_HOME.
     Opening upgrades the schema to the newest migration. Thread-safe: share one
-    store per process. `retry_budget_s` bounds how long a write waits on locks.
+    store per process. `retry_budget_s` bounds how long a write waits on locks;
+    `durable=False` trades the last commits before a power cut for speed (see
+    feedback_db.engine).
     """
 
     def __init__(
@@ -54,14 +58,19 @@ class FeedbackStore:
         busy_timeout_s: float = 5.0,
         retry_budget_s: float = 30.0,
         upgrade: bool = True,
+        durable: bool = True,
     ) -> None:
         try:
             self.url = normalize_url(url)
         except (ValueError, SQLAlchemyError) as exc:
             raise InvalidInput(f"bad database URL {url!r}: {exc}") from None
         self.retry_budget_s = retry_budget_s
-        self._engine = create_store_engine(self.url, busy_timeout_s=busy_timeout_s)
+        self._engine = create_store_engine(self.url, busy_timeout_s=busy_timeout_s, durable=durable)
         self._writer = writer(self._engine)
+        # SQLite admits one writer at a time anyway. Queueing this process's
+        # threads on a lock spares them SQLite's busy handler, which sleeps in
+        # steps of up to 100 ms; other processes still meet the busy timeout.
+        self._write_lock = threading.Lock() if self.dialect == "sqlite" else nullcontext()
         if upgrade:
             try:
                 migrate.upgrade(self._engine, budget_s=retry_budget_s)
@@ -92,8 +101,9 @@ class FeedbackStore:
         """Run `work` in one write transaction: committed whole, or not at all."""
 
         def attempt() -> T:
-            with Session(self._writer, expire_on_commit=False) as session, session.begin():
-                return work(session)
+            with self._write_lock:
+                with Session(self._writer, expire_on_commit=False) as session, session.begin():
+                    return work(session)
 
         return self._guard(what, lambda: with_retry(attempt, self.retry_budget_s, what))
 
@@ -208,7 +218,14 @@ class FeedbackStore:
         sid = v.row_id(sample_id, "sample id")
         value = v.score(score)
         rater = v.text_id(rater_id, "rater id")
-        return self._write("rate", lambda s: ratings.rate(s, sid, value, rater))
+        try:
+            return self._write("rate", lambda s: ratings.rate(s, sid, value, rater))
+        except Conflict as exc:
+            # The upsert absorbs duplicates and the score was checked above, so
+            # the only constraint left to fail is the sample's foreign key.
+            if isinstance(exc.__cause__, IntegrityError):
+                raise NotFound(f"sample {sid} does not exist") from None
+            raise
 
     @staticmethod
     def stars_to_score(stars: float) -> float:

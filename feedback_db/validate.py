@@ -149,7 +149,8 @@ def latent_matrix(latents: Any, expected_dim: Optional[int] = None) -> np.ndarra
     if not finite.all():
         bad_row = int(np.argmin(finite.all(axis=1)))
         raise InvalidInput(f"latent {bad_row} contains NaN or inf")
-    as32 = array.astype(np.float32)
+    with np.errstate(over="ignore"):
+        as32 = array.astype(np.float32)
     if not np.isfinite(as32).all():
         raise InvalidInput("latents overflow float32")
     return as32

@@ -1,0 +1,153 @@
+"""`aigc ratings export|stats` and `aigc db upgrade|current|check`.
+
+The `aigc` command lives in aigc/cli.py; it calls `add_commands(subparsers)` to
+mount these. `python -m feedback_db.cli ...` runs them alone (tests, servers
+without the engine). Every sub-command takes `--db URL` (default: the SQLite
+file under $AIGC_HOME) and sets `func(args) -> exit code`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from . import migrate
+from .engine import create_store_engine, default_url, normalize_url
+from .errors import FeedbackError
+from .export import FORMATS
+from .store import FeedbackStore
+
+
+def add_commands(subparsers: Any) -> None:
+    """Register `ratings` (export, stats) and `db` (upgrade, current, check)."""
+    ratings = subparsers.add_parser("ratings", help="export or summarise the collected ratings")
+    ratings_sub = ratings.add_subparsers(dest="ratings_command", metavar="{export,stats}", required=True)
+
+    export = ratings_sub.add_parser("export", help="write every rating with its sample and latent")
+    _add_db_flag(export)
+    export.add_argument("--format", choices=FORMATS, help="default: from --out's suffix, else csv")
+    export.add_argument("--out", required=True, type=Path, help="file to write")
+    export.set_defaults(func=cmd_export)
+
+    stats = ratings_sub.add_parser("stats", help="samples, ratings and like rate per model version")
+    _add_db_flag(stats)
+    stats.add_argument("--json", action="store_true", help="one JSON object per version")
+    stats.set_defaults(func=cmd_stats)
+
+    db = subparsers.add_parser("db", help="manage the feedback database schema")
+    db_sub = db.add_subparsers(dest="db_command", metavar="{upgrade,current,check}", required=True)
+
+    upgrade = db_sub.add_parser("upgrade", help="migrate the database to the newest schema")
+    _add_db_flag(upgrade)
+    upgrade.add_argument("--revision", default="head", help="target revision (default: head)")
+    upgrade.set_defaults(func=cmd_upgrade)
+
+    current = db_sub.add_parser("current", help="print the database's schema revision")
+    _add_db_flag(current)
+    current.set_defaults(func=cmd_current)
+
+    check = db_sub.add_parser("check", help="fail if the database and the code's schema differ")
+    _add_db_flag(check)
+    check.set_defaults(func=cmd_check)
+
+
+def _add_db_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", metavar="URL", default=None, help=f"database URL (default: {default_url()})")
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    fmt = args.format or ("jsonl" if args.out.suffix.lower() in (".jsonl", ".json") else "csv")
+    try:
+        with FeedbackStore(args.db) as store:
+            n = store.export(fmt, args.out)
+    except (FeedbackError, OSError) as exc:
+        return _fail(str(exc))
+    print(f"wrote {n} ratings to {args.out} ({fmt})")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    try:
+        with FeedbackStore(args.db) as store:
+            stats = store.stats_per_version()
+    except FeedbackError as exc:
+        return _fail(str(exc))
+    if args.json:
+        for s in stats:
+            print(json.dumps({**asdict(s), "like_rate": s.like_rate}))
+        return 0
+    header = f"{'id':>4}  {'version':<32} {'samples':>8} {'ratings':>8} {'likes':>6} {'dislikes':>8} {'like rate':>9}"
+    print(header)
+    for s in stats:
+        rate = "-" if s.like_rate is None else f"{s.like_rate:.3f}"
+        print(
+            f"{s.version_id:>4}  {s.name[:32]:<32} {s.n_samples:>8} {s.n_ratings:>8} "
+            f"{s.n_likes:>6} {s.n_dislikes:>8} {rate:>9}"
+        )
+    if not stats:
+        print("(no model versions yet)")
+    return 0
+
+
+def _with_engine(url: Optional[str], work: Any) -> Any:
+    engine = create_store_engine(normalize_url(url))
+    try:
+        return work(engine)
+    finally:
+        engine.dispose()
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    try:
+        revision = _with_engine(args.db, lambda e: migrate.upgrade(e, args.revision))
+    except (FeedbackError, ValueError) as exc:
+        return _fail(str(exc))
+    print(f"database at revision {revision} ({normalize_url(args.db)})")
+    return 0
+
+
+def cmd_current(args: argparse.Namespace) -> int:
+    try:
+        revision = _with_engine(args.db, migrate.current_revision)
+    except (FeedbackError, ValueError) as exc:
+        return _fail(str(exc))
+    head = migrate.head_revision()
+    print(f"{revision or 'empty'} (code head: {head})")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    try:
+        diffs = _with_engine(args.db, migrate.schema_differences)
+    except (FeedbackError, ValueError) as exc:
+        return _fail(str(exc))
+    if diffs:
+        for diff in diffs:
+            print(diff)
+        return _fail(f"{len(diffs)} difference(s) between the database and the code's schema")
+    print("database schema matches the code")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aigc", description="feedback database commands")
+    add_commands(parser.add_subparsers(dest="command", metavar="{ratings,db}", required=True))
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""`aigc ratings export|stats` and `aigc db upgrade|current|check`, through
+`feedback_db.cli` (mounted by aigc/cli.py, or run as `python -m feedback_db.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from feedback_db import FeedbackStore
+from feedback_db.cli import add_commands, main
+from feedback_db.export import read
+from tests.db.helpers import latents
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def filled(store, version):
+    ids = store.record_samples(version.id, latents(3, seed=4), seed=11)
+    store.rate(ids[0], 1, "a")
+    store.rate(ids[1], -1, "a")
+    return store.url, ids
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_ratings_export(filled, tmp_path, capsys, fmt):
+    url, ids = filled
+    out = tmp_path / f"out.{fmt}"
+    assert main(["ratings", "export", "--format", fmt, "--out", str(out), "--db", url]) == 0
+    assert "wrote 2 ratings" in capsys.readouterr().out
+    rows = list(read(out))
+    assert [(r["sample_id"], r["score"]) for r in rows] == [(ids[0], 1.0), (ids[1], -1.0)]
+    np.testing.assert_array_equal(np.float32(rows[1]["latent"]), latents(3, seed=4)[1])
+
+
+def test_export_format_follows_the_suffix(filled, tmp_path):
+    url, _ = filled
+    assert main(["ratings", "export", "--out", str(tmp_path / "r.jsonl"), "--db", url]) == 0
+    json.loads((tmp_path / "r.jsonl").read_text().splitlines()[0])
+
+
+def test_ratings_stats(filled, capsys):
+    url, _ = filled
+    assert main(["ratings", "stats", "--db", url]) == 0
+    table = capsys.readouterr().out
+    assert "gan-base" in table and "0.500" in table
+    assert main(["ratings", "stats", "--json", "--db", url]) == 0
+    (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (row["n_samples"], row["n_ratings"], row["n_likes"], row["like_rate"]) == (3, 2, 1, 0.5)
+
+
+def test_db_upgrade_current_check_on_a_new_file(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'new.sqlite3'}"
+    assert main(["db", "current", "--db", url]) == 0
+    assert capsys.readouterr().out.startswith("empty")
+    assert main(["db", "upgrade", "--db", url, "--revision", "0001"]) == 0
+    assert main(["db", "check", "--db", url]) == 1  # 0001 lacks comparisons
+    assert main(["db", "upgrade", "--db", url]) == 0
+    assert "revision 0002" in capsys.readouterr().out
+    assert main(["db", "check", "--db", url]) == 0
+    assert main(["db", "current", "--db", url]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("0002")
+
+
+def test_errors_are_messages_not_tracebacks(tmp_path, capsys):
+    assert main(["db", "upgrade", "--db", "sqlite://"]) == 1
+    assert "in-memory" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["ratings", "export", "--format", "xml", "--out", "x"])
+    assert exc.value.code == 2
+
+
+def test_add_commands_mounts_on_another_parser(tmp_path):
+    parser = argparse.ArgumentParser(prog="aigc")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("train").set_defaults(func=lambda a: 0)
+    add_commands(sub)
+    args = parser.parse_args(["ratings", "stats", "--db", f"sqlite:///{tmp_path / 'x.sqlite3'}"])
+    assert args.func(args) == 0
+    assert parser.parse_args(["db", "upgrade"]).func.__name__ == "cmd_upgrade"
+
+
+def test_python_dash_m_runs_standalone(tmp_path):
+    url = f"sqlite:///{tmp_path / 'm.sqlite3'}"
+    result = subprocess.run(
+        [sys.executable, "-m", "feedback_db.cli", "db", "upgrade", "--db", url],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    with FeedbackStore(url) as store:
+        assert store.schema_revision() == "0002"

@@ -1,0 +1,63 @@
+"""Model versions: idempotent registration, lineage, metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from feedback_db import Conflict, InvalidInput
+from tests.db.helpers import child_of, latents, sha
+
+
+def test_register_is_idempotent_by_name_and_sha(store, version):
+    again = store.register_version("gan-base", "gan", "/elsewhere", "A" * 64)
+    assert again == version  # uppercase hex is the same digest
+    with pytest.raises(Conflict, match="another checkpoint"):
+        store.register_version("gan-base", "gan", "/ckpt/gan-base", sha(2))
+    assert len(store.list_versions()) == 1
+
+
+def test_get_version_by_name_or_id(store, version):
+    assert store.get_version("gan-base") == version
+    assert store.get_version(version.id) == version
+    assert store.get_version("nope") is None
+    assert store.get_version(9999) is None
+    assert version.created_at.tzinfo is not None
+
+
+def test_child_must_be_of_the_parents_kind(store, version):
+    with pytest.raises(Conflict, match="cannot descend"):
+        store.register_version("vae-child", "vae", "/c", sha(3), parent_id=version.id)
+
+
+def test_lineage_is_self_then_ancestors(store, version):
+    child = child_of(store, version, "gan-ft1", 1)
+    grandchild = child_of(store, child, "gan-ft2", 2)
+    other = store.register_version("gan-other", "gan", "/o", sha(9))
+    assert [v.name for v in store.lineage(grandchild.id)] == ["gan-ft2", "gan-ft1", "gan-base"]
+    assert [v.name for v in store.lineage(version.id)] == ["gan-base"]
+    assert [v.name for v in store.lineage(other.id)] == ["gan-other"]
+    assert [v.id for v in store.list_versions()] == [version.id, child.id, grandchild.id, other.id]
+
+
+def test_update_metrics_merges_and_accepts_numpy(store, version):
+    store.update_version_metrics(version.id, {"fid": np.float32(12.5), "liked": 0.3})
+    updated = store.update_version_metrics(version.id, {"fid": 11.0, "curve": np.arange(3)})
+    assert updated.metrics == {"fid": 11.0, "liked": 0.3, "curve": [0, 1, 2]}
+    assert store.get_version(version.id).metrics == updated.metrics
+
+
+def test_first_batch_fixes_the_latent_dim(store):
+    v = store.register_version("vae-free", "vae", "/v", sha(4))
+    assert v.latent_dim is None
+    store.record_samples(v.id, latents(2, dim=5), seed=0)
+    assert store.get_version(v.id).latent_dim == 5
+    with pytest.raises(InvalidInput, match="expects 5"):
+        store.record_samples(v.id, latents(2, dim=6), seed=0)
+
+
+def test_latent_dim_from_config(store):
+    v = store.register_version("vae-cfg", "vae", "/v", sha(5), config={"latent_dim": 3})
+    with pytest.raises(InvalidInput, match="expects 3"):
+        store.record_samples(v.id, latents(1, dim=4), seed=0)
+    assert len(store.record_samples(v.id, latents(1, dim=3), seed=0)) == 1
