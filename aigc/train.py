@@ -193,6 +193,7 @@ def train(
     bar = tqdm(total=n_steps, initial=start_step, desc=f"train {kind}", disable=not cfg.progress, dynamic_ncols=True)
     losses: dict[str, float] = {}
     interrupted, step = False, start_step
+    completed = start_step  # steps whose update has been applied: what a resume must not replay
     t0 = time.perf_counter()
     try:
         for step in range(start_step, n_steps):
@@ -207,6 +208,7 @@ def train(
                 generator=_step_generator(cfg.seed, step),
             )
             losses = objective.step(batch)
+            completed = step + 1
             if not all(math.isfinite(v) for v in losses.values()):
                 raise FloatingPointError(f"loss became non-finite at step {step}: {losses}; try a lower --lr")
             done = step + 1
@@ -221,8 +223,6 @@ def train(
                 checkpoint(done)
             if cfg.sample_every and done % cfg.sample_every == 0:
                 sample_grid(done)
-        else:
-            step = n_steps
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -230,17 +230,17 @@ def train(
         log_file.close()
     wall = time.perf_counter() - t0
     if interrupted:
-        checkpoint(step)
+        checkpoint(completed)
         if cfg.progress:
-            print(f"interrupted at step {step}/{n_steps}; resumable checkpoint saved to {last_path} (continue with --resume)")
+            print(f"interrupted at step {completed}/{n_steps}; resumable checkpoint saved to {last_path} (continue with --resume)")
     else:
         sample_grid(n_steps)
         if (out / "log.jsonl").stat().st_size:
             plot_losses(out / "log.jsonl", out / "loss.png")
         last_path.unlink(missing_ok=True)
     model.eval()
-    images_seen = (step - start_step) * plan.batch_size
-    return TrainResult(model, step, wall, images_seen / wall if wall > 0 else 0.0, losses, interrupted, out)
+    images_seen = (completed - start_step) * plan.batch_size
+    return TrainResult(model, completed, wall, images_seen / wall if wall > 0 else 0.0, losses, interrupted, out)
 
 
 def finish_record(record: CheckpointRecord, result: TrainResult, cfg: TrainConfig, **extra) -> CheckpointRecord:

@@ -1,0 +1,55 @@
+"""Shared fixtures for the engine tests: one torch thread, a private AIGC_HOME, no downloads, tiny models.
+
+Real-data tests are marked `slow`; pyproject's addopts deselects them unless run with `-m slow`.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest
+import torch
+
+from aigc.checkpoint import CheckpointRecord
+from aigc.data import synthetic_dataset
+from aigc.models import GAN, VAE, Classifier, ClassifierConfig, GANConfig, VAEConfig
+
+
+@pytest.fixture(autouse=True)
+def _engine_env(monkeypatch, tmp_path):
+    """Every test: one intra-op thread (two busy cores), its own AIGC_HOME, never the network."""
+    torch.set_num_threads(1)
+    monkeypatch.setenv("AIGC_HOME", str(tmp_path / "aigc-home"))
+    monkeypatch.setenv("AIGC_NO_DOWNLOAD", "1")
+    monkeypatch.delenv("AIGC_DATA_DIR", raising=False)
+
+
+TINY = {
+    "gan": lambda size=28, channels=1: GAN(GANConfig(image_size=size, channels=channels, g_width=8, d_width=8, latent_dim=16)),
+    "vae": lambda size=28, channels=1: VAE(VAEConfig(image_size=size, channels=channels, width=8, hidden=32, latent_dim=8)),
+    "classifier": lambda size=28, channels=1: Classifier(ClassifierConfig(image_size=size, channels=channels, width=8, embed_dim=16)),
+}
+
+
+@pytest.fixture
+def tiny_model():
+    """tiny_model(kind, size=28, channels=1, seed=0) → a freshly initialised tiny network."""
+
+    def make(kind: str, size: int = 28, channels: int = 1, seed: int = 0):
+        torch.manual_seed(seed)
+        return TINY[kind](size, channels)
+
+    return make
+
+
+@pytest.fixture
+def toy_data():
+    """128 labelled 28×28 grey images in four classes (bars at class-dependent rows)."""
+    return synthetic_dataset(n=128, size=28, channels=1, classes=4, seed=0)
+
+
+@pytest.fixture
+def record():
+    return lambda kind, **kw: CheckpointRecord(kind=kind, config={}, **kw)

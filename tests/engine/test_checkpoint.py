@@ -1,0 +1,240 @@
+"""Checkpoints: exact round trips, refusal of anything that is not ours (never unpickling), atomic saves."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import pickle
+import struct
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from aigc import CheckpointError, load_model
+from aigc.cards import write_card
+from aigc.checkpoint import CheckpointRecord, load_module, read_checkpoint, save_model, save_tensors
+from aigc.pipeline import ImageModel
+from aigc.train import TrainConfig, save_final, train
+
+
+@pytest.fixture
+def trained(tmp_path, tiny_model, toy_data):
+    """trained(kind) → (model, path): a tiny model after 4 steps (so BatchNorm stats are not defaults), saved."""
+
+    def make(kind: str = "gan"):
+        model = tiny_model(kind)
+        rec = CheckpointRecord(kind=kind, config={}, name=f"tiny-{kind}", dataset=toy_data.name, parent="grandparent")
+        train(model, toy_data, TrainConfig(out_dir=str(tmp_path / f"run-{kind}"), steps=4, batch_size=32, progress=False, sample_every=0), rec)
+        path = save_final(tmp_path / "models" / f"tiny-{kind}.safetensors", model, rec)
+        return model, path
+
+    return make
+
+
+def test_gan_round_trip_gives_identical_samples(trained):
+    model, path = trained("gan")
+    before = ImageModel(model, CheckpointRecord("gan", {})).sample(6, seed=11)
+    loaded = load_model(path)
+    after = loaded.sample(6, seed=11)
+    assert after.dtype == np.uint8 and after.shape == (6, 28, 28, 1)
+    np.testing.assert_array_equal(before, after)
+    assert not np.array_equal(after, loaded.sample(6, seed=12))
+    np.testing.assert_array_equal(after, load_model(str(path)).sample(6, seed=11))  # a str path works too
+    assert loaded.kind == "gan" and loaded.latent_dim == 16 and loaded.image_shape == (28, 28, 1)
+    assert loaded.record.name == "tiny-gan" and loaded.record.parent == "grandparent" and loaded.record.dataset.startswith("synthetic")
+
+
+def test_gan_checkpoint_keeps_its_discriminator(trained):
+    model, path = trained("gan")
+    module, record = load_module(path)
+    assert record.kind == "gan" and record.config["d_width"] == 8
+    theirs = module.discriminator.state_dict()
+    ours = model.discriminator.state_dict()
+    assert ours.keys() == theirs.keys() and len(ours) > 0
+    for key in ours:
+        assert torch.equal(ours[key], theirs[key]), key
+    x = torch.rand(3, 1, 28, 28) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(module.discriminator(x), model.eval().discriminator(x), rtol=0, atol=0)
+
+
+def test_vae_round_trip_decode_and_encode(trained):
+    model, path = trained("vae")
+    loaded = load_model(path)
+    z = loaded.latents(5, seed=3)
+    np.testing.assert_array_equal(loaded.decode(z), ImageModel(model, CheckpointRecord("vae", {})).decode(z))
+    images = loaded.sample(5, seed=3)
+    mu = loaded.encode(images)
+    assert mu.shape == (5, loaded.latent_dim)
+    np.testing.assert_array_equal(mu, loaded.encode(images[:, :, :, 0]))  # (N, H, W) grey is accepted too
+
+
+def test_load_by_name_from_the_user_models_folder(trained, tmp_path):
+    _, path = trained("gan")
+    user_models = tmp_path / "aigc-home" / "models"  # AIGC_HOME comes from the conftest
+    user_models.mkdir(parents=True)
+    (user_models / "my-gan.safetensors").write_bytes(path.read_bytes())
+    assert load_model("my-gan").kind == "gan"
+    with pytest.raises(CheckpointError, match="no model named 'nope'.*my-gan"):
+        load_model("nope")
+
+
+def test_record_and_card(trained):
+    _, path = trained("vae")
+    _, record, meta = read_checkpoint(path)
+    assert meta["format"] == "aigc-checkpoint/1"
+    assert len(record.weights_sha256) == 64 and record.kind == "vae" and record.config["hidden"] == 32
+    card = write_card(path, record)
+    assert card.suffix == ".md" and "tiny-vae" in card.read_text() and record.weights_sha256 in card.read_text()
+
+
+# ---------------------------------------------------------------- files that must be refused
+
+
+class _Trap:
+    """Unpickling this creates a marker file: proof that something ran code from the file."""
+
+    marker: pathlib.Path
+
+    def __reduce__(self):
+        return (pathlib.Path.touch, (self.marker,))
+
+
+def _trap(marker: pathlib.Path) -> _Trap:
+    t = _Trap()
+    t.marker = marker
+    return t
+
+
+def _data_offset(payload: bytes) -> int:
+    return 8 + struct.unpack("<Q", payload[:8])[0]
+
+
+def make_bad(kind: str, tmp_path: pathlib.Path, good: pathlib.Path, marker: pathlib.Path) -> pathlib.Path:
+    payload = good.read_bytes()
+    if kind == "pickle.pkl":
+        path = tmp_path / "weights.pkl"
+        path.write_bytes(pickle.dumps({"w": _trap(marker)}))
+    elif kind == "pickle-named-safetensors":
+        path = tmp_path / "weights.safetensors"
+        path.write_bytes(pickle.dumps({"w": _trap(marker)}))
+    elif kind == "torch-save.pt":
+        path = tmp_path / "weights.pt"
+        torch.save({"w": torch.zeros(2), "trap": _trap(marker)}, path)
+    elif kind == "torch-save-renamed":
+        path = tmp_path / "weights.safetensors"
+        torch.save({"w": torch.zeros(2), "trap": _trap(marker)}, path)
+    elif kind == "empty":
+        path = tmp_path / "empty.safetensors"
+        path.write_bytes(b"")
+    elif kind.startswith("truncated-"):
+        path = tmp_path / f"{kind}.safetensors"
+        cut = {"truncated-4": 4, "truncated-header": 100, "truncated-data": len(payload) - 10}[kind]
+        path.write_bytes(payload[:cut])
+    elif kind == "foreign-safetensors":
+        path = tmp_path / "foreign.safetensors"
+        save_file({"weight": torch.zeros(3, 3)}, str(path), metadata={"format": "pt"})
+    elif kind == "config-mismatch":
+        path = tmp_path / "mismatch.safetensors"
+        tensors, record, _ = read_checkpoint(good)
+        record.config = {**record.config, "g_width": 16}
+        save_tensors(path, tensors, record)
+    elif kind == "unknown-kind":
+        path = tmp_path / "unknown.safetensors"
+        tensors, record, _ = read_checkpoint(good)
+        record.kind = "diffusion"
+        save_tensors(path, tensors, record)
+    elif kind == "flipped-bytes":
+        path = tmp_path / "flipped.safetensors"
+        data = bytearray(payload)
+        start = _data_offset(payload)
+        pos = start + (len(payload) - start) // 2
+        data[pos] ^= 0xFF
+        path.write_bytes(bytes(data))
+    elif kind == "missing":
+        path = tmp_path / "does-not-exist.safetensors"
+    elif kind == "folder":
+        path = tmp_path / "a-folder.safetensors"
+        path.mkdir()
+    else:
+        raise AssertionError(kind)
+    return path
+
+
+REFUSALS = {
+    "pickle.pkl": "pickle",
+    "pickle-named-safetensors": "pickle",
+    "torch-save.pt": "torch.save",
+    "torch-save-renamed": "torch.save",
+    "empty": "truncated or empty",
+    "truncated-4": "truncated",
+    "truncated-header": "truncated",
+    "truncated-data": "truncated",
+    "foreign-safetensors": "not an AIGC Studio checkpoint",
+    "config-mismatch": "do not match the config",
+    "unknown-kind": "unknown model kind 'diffusion'",
+    "flipped-bytes": "do not match the hash",
+    "missing": "no such checkpoint file",
+    "folder": "is a folder",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(REFUSALS))
+def test_bad_files_are_refused_with_the_file_named(kind, tiny_model, tmp_path):
+    good = save_model(tmp_path / "good.safetensors", tiny_model("gan"), CheckpointRecord("gan", {}))
+    assert load_model(good).kind == "gan"
+    marker = tmp_path / "code-ran"
+    (tmp_path / "bad").mkdir()
+    bad = make_bad(kind, tmp_path / "bad", good, marker)
+    for loader in (load_model, load_module, read_checkpoint):
+        if loader is read_checkpoint and kind in ("config-mismatch", "unknown-kind"):
+            continue  # readable; only rebuilding the model fails
+        with pytest.raises(CheckpointError) as err:
+            loader(bad)
+        assert str(bad) in str(err.value)
+        assert REFUSALS[kind] in str(err.value)
+    assert not marker.exists(), "a pickle was executed"
+
+
+def test_the_trap_really_fires_when_unpickled(tmp_path):
+    """Guards the test above: the trap object does create the marker when someone does unpickle it."""
+    marker = tmp_path / "code-ran"
+    pickle.loads(pickle.dumps(_trap(marker)))
+    assert marker.exists()
+
+
+# ---------------------------------------------------------------- atomic save
+
+
+def _crash(*args, **kwargs):
+    raise OSError("simulated crash: disk full")
+
+
+def _interrupt(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("where,exc", [("replace", _crash), ("fsync", _crash), ("replace", _interrupt)])
+def test_a_crash_mid_save_keeps_the_old_checkpoint(trained, tiny_model, monkeypatch, where, exc):
+    model, path = trained("gan")
+    old_samples = load_model(path).sample(4, seed=0)
+    folder_before = sorted(p.name for p in path.parent.iterdir())
+    other = tiny_model("gan", seed=99)
+    monkeypatch.setattr(os, where, exc)
+    with pytest.raises((OSError, KeyboardInterrupt)):
+        save_model(path, other, CheckpointRecord("gan", {}, name="overwrite"))
+    monkeypatch.undo()
+    assert sorted(p.name for p in path.parent.iterdir()) == folder_before  # no stray temp file
+    reloaded = load_model(path)
+    assert reloaded.record.name == "tiny-gan"
+    np.testing.assert_array_equal(reloaded.sample(4, seed=0), old_samples)
+
+
+def test_save_creates_folders_and_overwrites_atomically(tmp_path, tiny_model):
+    path = tmp_path / "a" / "b" / "m.safetensors"
+    save_model(path, tiny_model("vae", seed=1), CheckpointRecord("vae", {}, name="one"))
+    save_model(path, tiny_model("vae", seed=2), CheckpointRecord("vae", {}, name="two"))
+    assert load_model(path).record.name == "two"
+    assert [p.name for p in path.parent.iterdir()] == ["m.safetensors"]

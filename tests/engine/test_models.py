@@ -1,0 +1,71 @@
+"""Every network builds and has the right shapes for every supported size and channel count."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from aigc.models import GAN, VAE, GANConfig, VAEConfig
+
+SIZES = [28, 32, 64]
+CHANNELS = [1, 3]
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("channels", CHANNELS)
+def test_gan_shapes(tiny_model, size, channels):
+    gan = tiny_model("gan", size, channels).eval()
+    z = torch.randn(3, gan.latent_dim)
+    with torch.no_grad():
+        x = gan.decode(z)
+        logits = gan.discriminator(x)
+    assert x.shape == (3, channels, size, size)
+    assert x.min() >= -1 and x.max() <= 1  # tanh output
+    assert logits.shape == (3,)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("channels", CHANNELS)
+def test_vae_shapes(tiny_model, size, channels):
+    vae = tiny_model("vae", size, channels).eval()
+    x = torch.rand(3, channels, size, size) * 2 - 1
+    with torch.no_grad():
+        mu, logvar = vae.encode(x)
+        y = vae.decode(mu)
+        loss, parts = vae.loss(x, generator=torch.Generator().manual_seed(0))
+    assert mu.shape == logvar.shape == (3, vae.latent_dim)
+    assert y.shape == (3, channels, size, size)
+    assert y.min() >= -1 and y.max() <= 1
+    assert loss.ndim == 0 and torch.isfinite(loss) and parts["recon"] > 0 and parts["kl"] >= 0
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("channels", CHANNELS)
+def test_classifier_shapes(tiny_model, size, channels):
+    clf = tiny_model("classifier", size, channels).eval()
+    x = torch.rand(3, channels, size, size) * 2 - 1
+    with torch.no_grad():
+        assert clf(x).shape == (3, clf.cfg.num_classes)
+        assert clf.embed(x).shape == (3, clf.cfg.embed_dim)
+
+
+@pytest.mark.parametrize("make", [lambda: GAN(GANConfig(image_size=48)), lambda: VAE(VAEConfig(image_size=16))])
+def test_unsupported_size_is_refused(make):
+    with pytest.raises(ValueError, match="image_size must be one of"):
+        make()
+
+
+def test_vae_loss_weights_are_a_normalised_weighted_mean(tiny_model):
+    vae = tiny_model("vae").eval()
+    x = torch.rand(4, 1, 28, 28) * 2 - 1
+
+    def loss(weights):
+        with torch.no_grad():
+            return vae.loss(x, None if weights is None else torch.tensor(weights), generator=torch.Generator().manual_seed(1))[0].item()
+
+    plain = loss(None)
+    assert loss([3.0, 3.0, 3.0, 3.0]) == pytest.approx(plain, rel=1e-5)  # scale-free
+    singles = [loss([1.0 if j == i else 0.0 for j in range(4)]) for i in range(4)]
+    assert plain == pytest.approx(sum(singles) / 4, rel=1e-5)
+    assert loss([1.0, 1.0, 0.0, 0.0]) == pytest.approx((singles[0] + singles[1]) / 2, rel=1e-5)
+    assert len(set(round(s, 3) for s in singles)) > 1  # the weights pick different examples
