@@ -94,9 +94,18 @@ full_page_writes = off
 EOF
 fi
 
-if as_owner "$BINDIR/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
+ready() { "$BINDIR/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; }
+wait_ready() {
+    for _ in $(seq 1 "$1"); do ready && return 0; sleep 0.5; done
+    return 1
+}
+
+if as_owner "$BINDIR/pg_ctl" -D "$DATA" status >/dev/null 2>&1 && wait_ready 20; then
     log "already running ($DATA)"
 else
+    # A server killed without a clean stop (e.g. at the end of a session)
+    # leaves postmaster.pid behind; its pid may since belong to another process.
+    rm -f "$DATA/postmaster.pid"
     log "starting on 127.0.0.1:$PG_PORT"
     as_owner "$BINDIR/pg_ctl" -D "$DATA" -l "$PG_DIR/server.log" -w -t 60 start >&2 \
         || { tail -n 30 "$PG_DIR/server.log" >&2; exit 1; }

@@ -15,6 +15,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from . import migrate
 from .engine import create_store_engine, default_url, normalize_url
 from .errors import FeedbackError
@@ -109,7 +111,7 @@ def _with_engine(url: Optional[str], work: Any) -> Any:
 def cmd_upgrade(args: argparse.Namespace) -> int:
     try:
         revision = _with_engine(args.db, lambda e: migrate.upgrade(e, args.revision))
-    except (FeedbackError, ValueError) as exc:
+    except (FeedbackError, ValueError, SQLAlchemyError) as exc:
         return _fail(str(exc))
     print(f"database at revision {revision} ({normalize_url(args.db)})")
     return 0
@@ -118,7 +120,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 def cmd_current(args: argparse.Namespace) -> int:
     try:
         revision = _with_engine(args.db, migrate.current_revision)
-    except (FeedbackError, ValueError) as exc:
+    except (FeedbackError, ValueError, SQLAlchemyError) as exc:
         return _fail(str(exc))
     head = migrate.head_revision()
     print(f"{revision or 'empty'} (code head: {head})")
@@ -128,7 +130,7 @@ def cmd_current(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     try:
         diffs = _with_engine(args.db, migrate.schema_differences)
-    except (FeedbackError, ValueError) as exc:
+    except (FeedbackError, ValueError, SQLAlchemyError) as exc:
         return _fail(str(exc))
     if diffs:
         for diff in diffs:

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence, TypeVar, Union
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from . import export as export_files
 from . import migrate, ratings, reports, runs, samples, versions
 from . import validate as v
 from .engine import create_store_engine, normalize_url, with_retry, writer
-from .errors import Conflict, FeedbackError, InvalidInput, NotFound
+from .errors import Conflict, DatabaseBusy, FeedbackError, InvalidInput, NotFound
 from .records import (
     ActivityItem,
     ComparisonInfo,
@@ -73,7 +74,7 @@ class FeedbackStore:
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else nullcontext()
         if upgrade:
             try:
-                migrate.upgrade(self._engine, budget_s=retry_budget_s)
+                self._guard("open database", lambda: migrate.upgrade(self._engine, budget_s=retry_budget_s))
             except BaseException:
                 self._engine.dispose()
                 raise
@@ -125,6 +126,10 @@ class FeedbackStore:
             raise Conflict(f"{what}: the database refused it ({_first_line(exc.orig)})") from exc
         except DBAPIError as exc:
             raise FeedbackError(f"{what}: database error ({_first_line(exc.orig)})") from exc
+        except PoolTimeout as exc:
+            raise DatabaseBusy(f"{what}: no free database connection ({exc})") from exc
+        except SQLAlchemyError as exc:
+            raise FeedbackError(f"{what}: {exc}") from exc
 
     # -- model versions ----------------------------------------------------
     def register_version(
