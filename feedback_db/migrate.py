@@ -8,9 +8,10 @@ PostgreSQL) so several processes opening one new database migrate it once.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -61,9 +62,7 @@ def upgrade(engine: Engine, revision: str = "head", budget_s: float = 30.0) -> O
         return head_revision()
 
     def work() -> Optional[str]:
-        with writer(engine).begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        with locked_schema_transaction(engine) as conn:
             try:
                 command.upgrade(alembic_config(connection=conn), revision)
             except CommandError as exc:
@@ -74,6 +73,33 @@ def upgrade(engine: Engine, revision: str = "head", budget_s: float = 30.0) -> O
             return MigrationContext.configure(conn).get_current_revision()
 
     return with_retry(work, budget_s, "database upgrade")
+
+
+@contextmanager
+def locked_schema_transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction for schema changes, holding the migration lock.
+
+    SQLite alters a table by copying it and dropping the old one; with foreign
+    keys on, that DROP would cascade-delete every rating of the samples table.
+    So, as SQLite's docs prescribe, foreign keys are switched off around the
+    transaction (the pragma is ignored inside one) and checked before commit.
+    """
+    with writer(engine).connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+                yield conn
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise SchemaError(f"migration left {len(broken)} broken foreign keys, e.g. {broken[0]}")
+        finally:
+            if sqlite:
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys = ON")
 
 
 def schema_differences(engine: Engine) -> list[Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 
 from alembic import context
-from sqlalchemy import create_engine
 
 from feedback_db.schema import Base
 
@@ -47,11 +46,13 @@ def run_migrations_online() -> None:
             context.run_migrations()
         return
     from feedback_db.engine import create_store_engine, normalize_url
+    from feedback_db.migrate import locked_schema_transaction
 
     url = os.environ.get("AIGC_DB_URL") or config.get_main_option("sqlalchemy.url") or None
     engine = create_store_engine(normalize_url(url))
     try:
-        with engine.connect() as conn:
+        # Same lock and SQLite foreign-key handling as the store's own upgrades.
+        with locked_schema_transaction(engine) as conn:
             _configure(conn)
             with context.begin_transaction():
                 context.run_migrations()

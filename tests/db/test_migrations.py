@@ -134,3 +134,28 @@ def test_database_from_newer_code_is_refused(tmp_path):
     engine.dispose()
     with pytest.raises(SchemaError, match="newer version"):
         FeedbackStore(url)
+
+
+def test_sqlite_table_rebuild_keeps_dependent_rows(tmp_path):
+    """A future migration that rebuilds `samples` (SQLite batch mode: copy, drop,
+    rename) must not cascade-delete the ratings that point at it."""
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import Column, Integer
+
+    from feedback_db.migrate import locked_schema_transaction
+
+    url = f"sqlite:///{tmp_path / 'r.sqlite3'}"
+    _fill_first_revision(url)
+    FeedbackStore(url).close()
+    engine = create_store_engine(url)
+    try:
+        with locked_schema_transaction(engine) as conn:
+            ops = Operations(MigrationContext.configure(conn))
+            with ops.batch_alter_table("samples", recreate="always") as batch:
+                batch.add_column(Column("extra", Integer, nullable=True))
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM ratings")).scalar() == 3
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1  # back on for the pool
+    finally:
+        engine.dispose()
