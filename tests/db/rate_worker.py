@@ -1,5 +1,6 @@
 """One process of the multi-process test: open the shared store (racing the
-others through migration and registration), record 200 samples, rate them.
+others through migration and registration), record N samples, then 4 threads
+each rate all of them as their own rater (4 × N ratings from this process).
 
 Usage: python rate_worker.py URL WORKER_ID N GO_FILE  → prints a JSON summary.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -17,6 +19,8 @@ import numpy as np  # noqa: E402
 
 from feedback_db import FeedbackError, FeedbackStore  # noqa: E402
 
+THREADS = 4
+
 
 def main(url: str, worker: int, n: int, go_file: str) -> int:
     deadline = time.monotonic() + 30
@@ -25,18 +29,26 @@ def main(url: str, worker: int, n: int, go_file: str) -> int:
             raise SystemExit("never got the go signal")
         time.sleep(0.005)
     errors: list[str] = []
-    rated = 0
+    rated = [0] * THREADS
     with FeedbackStore(url, durable=False) as store:
         version = store.register_version("shared", "gan", "/ckpt/shared", "e" * 64, latent_dim=4)
         z = np.random.default_rng(worker).standard_normal((n, 4))
         ids = store.record_samples(version.id, z, seed=worker, session_id=f"proc-{worker}")
-        for i, sid in enumerate(ids):
-            try:
-                store.rate(sid, 1.0 if i % 2 else -1.0, f"proc-{worker}")
-                rated += 1
-            except FeedbackError as exc:
-                errors.append(repr(exc))
-    print(json.dumps({"worker": worker, "rated": rated, "errors": errors}))
+
+        def rate_all(t: int) -> None:
+            for i, sid in enumerate(ids):
+                try:
+                    store.rate(sid, 1.0 if i % 2 else -1.0, f"proc-{worker}-t{t}")
+                    rated[t] += 1
+                except FeedbackError as exc:
+                    errors.append(repr(exc))
+
+        threads = [threading.Thread(target=rate_all, args=(t,)) for t in range(THREADS)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    print(json.dumps({"worker": worker, "rated": sum(rated), "errors": errors}))
     return 0
 
 
