@@ -61,8 +61,11 @@ def normalize_url(url: str | None) -> str:
         if parsed.database in (None, "", ":memory:") or "mode=memory" in str(url):
             raise ValueError("in-memory SQLite is not supported; give a file path")
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    elif parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif parsed.get_backend_name() in ("postgresql", "postgres"):
+        if parsed.drivername in ("postgresql", "postgres"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+    else:
+        raise ValueError(f"only sqlite and postgresql databases are supported, not {parsed.drivername}")
     return parsed.render_as_string(hide_password=False)
 
 

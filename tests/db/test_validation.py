@@ -99,11 +99,15 @@ def test_stars_map_linearly_onto_scores():
             stars_to_score(bad)
 
 
-def test_in_memory_sqlite_is_refused():
+def test_unusable_urls_are_refused():
     with pytest.raises(InvalidInput, match="in-memory"):
         FeedbackStore("sqlite://")
     with pytest.raises(InvalidInput, match="in-memory"):
         FeedbackStore("sqlite:///:memory:")
+    with pytest.raises(InvalidInput, match="only sqlite and postgresql"):
+        FeedbackStore("mysql://u@h/db")
+    with pytest.raises(InvalidInput, match="bad database URL"):
+        FeedbackStore("not a url")
 
 
 def test_every_domain_error_is_a_feedback_error():
