@@ -352,4 +352,4 @@ class Studio:
             return {"wins": 0, "losses": 0, "ties": 0, "win_rate": None, "p_value": 1.0}
         st = self.store.comparison_stats(self.version(parent).id, self.version(child).id)
         return {"wins": st.wins, "losses": st.losses, "ties": st.ties, "win_rate": st.win_rate,
-                "p_value": round(binomial_p_value(st.wins, st.losses), 4)}
+                "p_value": binomial_p_value(st.wins, st.losses)}

@@ -1,0 +1,121 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from aigc import load_model
+from aigc.compare import binomial_p_value
+from aigc.finetune import FinetuneConfig, finetune
+from aigc.reward import NotEnoughRatings
+
+from .conftest import band_class, rate_by_band
+
+
+def test_finetune_raises_liked_rate_and_registers_child(studio, models_dir):
+    base = rate_by_band(studio, "syn-vae", liked_band=0, n=60)
+    result = finetune("syn-vae", studio.store, FinetuneConfig(steps=150, eval_n=200, progress=False), models_dir=models_dir)
+    studio.refresh()
+    child = studio.model(result.child)
+    after = float((band_class(child.sample(300, 99)) == 0).mean())
+    parent_again = float((band_class(studio.model("syn-vae").sample(300, 99)) == 0).mean())
+    assert after > base + 0.3, (base, after)
+    assert after > parent_again + 0.3
+    version = studio.version(result.child)
+    assert version.parent_id == studio.version("syn-vae").id
+    assert version.metrics["mean_reward_after"] > version.metrics["mean_reward_before"]
+    run = studio.store.get_run(result.run_id)
+    assert run.status == "succeeded" and run.child_version_id == version.id and run.n_ratings == 60
+    assert child.record.parent == "syn-vae"
+
+
+def test_gan_finetune_runs_end_to_end(studio, models_dir):
+    batch = studio.sample("syn-gan", 40, 3, session="r")
+    for i, sid in enumerate(batch.sample_ids):
+        studio.rate(sid, 1.0 if i % 3 == 0 else -1.0, "r")
+    result = finetune("syn-gan", studio.store, FinetuneConfig(steps=20, eval_n=100, progress=False), models_dir=models_dir)
+    assert load_model(result.checkpoint).kind == "gan"
+    assert "precision_all_after" in result.metrics and "fid_liked_after" in result.metrics
+
+
+def test_too_few_ratings_is_a_clear_message_and_no_run(studio, models_dir):
+    rate_by_band(studio, "syn-vae", liked_band=0, n=10)
+    with pytest.raises(NotEnoughRatings, match="more rating"):
+        finetune("syn-vae", studio.store, FinetuneConfig(progress=False), models_dir=models_dir)
+    assert studio.store.list_runs() == []
+    assert sorted(v.name for v in studio.store.list_versions()) == ["syn-gan", "syn-vae"]
+
+
+def test_killed_run_leaves_parent_intact_and_no_child(studio, models_dir, home, tmp_path):
+    rate_by_band(studio, "syn-vae", liked_band=1, n=60)
+    parent_path = studio.model("syn-vae").path
+    parent_bytes = parent_path.read_bytes()
+    cmd = [sys.executable, "-m", "aigc.cli", "finetune", "syn-vae", "--db", str(studio.store.url), "--models", models_dir,
+           "--steps", "100000", "--json-progress", "--threads", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, "AIGC_HOME": str(home)})
+    deadline = time.time() + 60
+    for line in proc.stdout:  # wait until it is really training, then kill it without warning
+        if '"stage": "training"' in line or time.time() > deadline:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    runs = studio.store.list_runs()
+    assert len(runs) == 1 and runs[0].status == "running"  # nobody has noticed yet
+    failed = studio.store.fail_stale_runs()
+    assert failed == [runs[0].id]
+    assert studio.store.get_run(runs[0].id).status == "failed"
+    assert sorted(v.name for v in studio.store.list_versions()) == ["syn-gan", "syn-vae"]
+    assert parent_path.read_bytes() == parent_bytes
+    assert load_model(parent_path).sample(2, 0).shape == (2, 28, 28, 1)
+    # and a new run then works
+    result = finetune("syn-vae", studio.store, FinetuneConfig(steps=10, eval_n=50, progress=False), models_dir=models_dir)
+    assert studio.store.get_run(result.run_id).status == "succeeded"
+
+
+def test_cli_exit_code_and_message_for_too_few(studio, models_dir, home, capsys):
+    from aigc.cli import main
+
+    rate_by_band(studio, "syn-vae", liked_band=0, n=5)
+    code = main(["finetune", "syn-vae", "--db", str(studio.store.url), "--models", models_dir])
+    assert code == 3
+    assert "need 15 more rating" in capsys.readouterr().err
+
+
+def test_background_job_compare_and_blind_ab(studio):
+    rate_by_band(studio, "syn-vae", liked_band=2, n=60)
+    assert studio.ratings_ready("syn-vae")["ready"]
+    studio.start_finetune("syn-vae", steps=30)
+    with pytest.raises(Exception, match="already running"):
+        studio.start_finetune("syn-vae", steps=30)
+    status = studio.jobs.wait("syn-vae", timeout=120)
+    assert status.state == "succeeded", status.message
+    child = status.child
+    assert child in [m.name for m in studio.models()]
+    parent_imgs, child_imgs, metrics = studio.compare(child, n=4, seed=5)
+    assert parent_imgs.shape == child_imgs.shape == (4, 28, 28, 1)
+    assert "mean_reward_after" in metrics
+    for _ in range(6):
+        pair = studio.ab_pair(child, seed=11, rater="judge")
+        studio.ab_pick(pair["left_id"], pair["right_id"], pair["child_id"], "judge")
+    stats = studio.ab_stats(child)
+    assert stats["wins"] == 6 and stats["losses"] == 0
+    assert stats["p_value"] == pytest.approx(binomial_p_value(6, 0))
+
+
+def test_binomial_p_value():
+    assert binomial_p_value(9, 1) == pytest.approx(2 * 11 / 1024)
+    assert binomial_p_value(5, 5) == 1.0
+    assert binomial_p_value(0, 0) == 1.0
+
+
+def test_taste_direction_separates_liked_latents(studio):
+    rate_by_band(studio, "syn-vae", liked_band=0, n=60)
+    direction = studio.taste("syn-vae")
+    assert direction is not None and direction.shape == (8,)
+    rated = studio.store.ratings_for_lineage(studio.version("syn-vae").id)
+    proj = np.array([r.latent @ direction for r in rated])
+    scores = np.array([r.score for r in rated])
+    assert proj[scores > 0].mean() > proj[scores < 0].mean()
