@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from aigc import distributed
 from aigc.cards import write_card
 from aigc.checkpoint import CheckpointRecord, load_module
 from aigc.data import load_dataset, synthetic_dataset
@@ -35,17 +36,21 @@ def _model_config(args: argparse.Namespace, channels: int, size: int):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """Train; under torchrun every process runs this, data-parallel, and only rank 0 writes or prints results."""
+    dist = distributed.init_from_env(args.device)
     name = args.name or f"{args.kind}"
     out_dir = Path(args.out or f"runs/{name}")
     if args.dry_run:
         dataset = synthetic_dataset(n=64, size=args.size, channels=args.channels)
     else:
         dataset = load_dataset(args.data, size=args.size, channels=args.channels, limit=args.limit)
-    print(f"data: {dataset.name}, {len(dataset)} images {tuple(dataset.images.shape[1:])}", file=sys.stderr)
+    if dist.is_main:
+        parallel = f"; data-parallel over {dist.world_size} processes ({dist.device.type})" if dist.parallel else ""
+        print(f"data: {dataset.name}, {len(dataset)} images {tuple(dataset.images.shape[1:])}{parallel}", file=sys.stderr)
     cfg = TrainConfig(
         out_dir=str(out_dir), epochs=args.epochs, steps=3 if args.dry_run else args.steps, batch_size=16 if args.dry_run else args.batch_size,
         lr=args.lr, seed=args.seed, checkpoint_every=args.checkpoint_every, sample_every=args.sample_every,
-        threads=args.threads, device=str(pick_device(args.device)), progress=not args.quiet, resume=args.resume,
+        threads=args.threads, device=str(dist.device if dist.parallel else pick_device(args.device)), progress=not args.quiet, resume=args.resume,
     )
     torch.manual_seed(args.seed)
     if args.init:
@@ -57,6 +62,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = train(model, dataset, cfg, record)
     if result.interrupted:
         return 130
+    if not dist.is_main:
+        return 0  # rank 0 holds the same weights and writes them
     command = "aigc " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv and "aigc" in sys.argv[0] else " ".join(shlex.quote(a) for a in sys.argv)
     finish_record(record, result, cfg, command=command, device=cfg.device)
     if model.kind == "vae":

@@ -32,6 +32,23 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
+    """One fine-tune. Under torchrun, rank 0 does everything below and the other ranks only train with it."""
+    from aigc import distributed
+    from aigc.train import follow_run, release_followers
+
+    dist = distributed.init_from_env("cpu")  # fine-tuning runs on CPU: gloo
+    if not dist.is_main:
+        return follow_run(dist)  # no database, no files: rank 0 shares the run and writes the result
+    code, message = 1, "rank 0 failed before training"
+    try:
+        code = _finetune(args)
+        message = "nothing to train"
+        return code
+    finally:
+        release_followers(code, message)  # no-op once the run was shared
+
+
+def _finetune(args: argparse.Namespace) -> int:
     from feedback_db import FeedbackStore
 
     cfg = FinetuneConfig(steps=args.steps, batch_size=args.batch_size, lr_scale=args.lr_scale, beta=args.beta,

@@ -8,10 +8,15 @@ weighted mean (normalised by their sum), so a batch drawn by a weighted sampler 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from aigc.distributed import no_sync
+
+Wrap = Callable[[nn.Module], nn.Module]  # data-parallel runs: module → DDP(module); None: the module itself
 
 
 def _adam(params, lr: float, betas: tuple[float, float], device: torch.device) -> torch.optim.Adam:
@@ -29,33 +34,48 @@ class StepInput:
     labels: torch.Tensor | None  # (B,) or None
     weights: torch.Tensor | None  # (B,) loss weights, or None
     generator: torch.Generator  # all noise of this step, so a resumed run repeats exactly
+    rows: slice | None = None  # data-parallel: this rank's rows of the step's global batch; None: all of it
+    global_batch: int = 0  # data-parallel: rows of the global batch (noise is drawn for all of them, then sliced)
+    weight_scale: float | None = None  # data-parallel loss weighting: rank's weight sum × ranks / global sum
+
+    def normal(self, dim: int) -> torch.Tensor:
+        """(B, dim) standard normal noise of this step, on CPU; a rank gets its rows of the global batch's noise."""
+        if self.rows is None:
+            return torch.randn(self.images.shape[0], dim, generator=self.generator)
+        return torch.randn(self.global_batch, dim, generator=self.generator)[self.rows]
+
+    def scaled(self, loss: torch.Tensor) -> torch.Tensor:
+        """A weighted mean over this rank's rows, rescaled so that DDP's average over ranks is the global weighted mean."""
+        return loss if self.weight_scale is None else loss * self.weight_scale
 
 
 class GANObjective:
     """Non-saturating DCGAN losses; weights scale the discriminator's real term (what 'real' should look like)."""
 
-    def __init__(self, model: nn.Module, lr: float, betas: tuple[float, float], device: torch.device):
+    def __init__(self, model: nn.Module, lr: float, betas: tuple[float, float], device: torch.device, wrap: Wrap | None = None):
         self.model = model
+        # Data-parallel: each network in its own DDP (two optimisers, two gradient all-reduces).
+        self.g, self.d = (wrap(model.generator), wrap(model.discriminator)) if wrap else (model.generator, model.discriminator)
         self.optimizers = {
             "g": _adam(model.generator.parameters(), lr, betas, device),
             "d": _adam(model.discriminator.parameters(), lr, betas, device),
         }
 
     def step(self, batch: StepInput) -> dict[str, float]:
-        g, d = self.model.generator, self.model.discriminator
+        g, d = self.g, self.d
         opt_g, opt_d = self.optimizers["g"], self.optimizers["d"]
-        b = batch.images.shape[0]
-        z = torch.randn(b, self.model.latent_dim, generator=batch.generator).to(batch.images.device)
+        z = batch.normal(self.model.latent_dim).to(batch.images.device)
         fake = g(z)
         logits_real = d(batch.images)
         logits_fake = d(fake.detach())
-        loss_real = _weighted_mean(F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real), reduction="none"), batch.weights)
+        loss_real = batch.scaled(_weighted_mean(F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real), reduction="none"), batch.weights))
         loss_fake = F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake))
         loss_d = loss_real + loss_fake
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
-        logits_gen = d(fake)
+        with no_sync(d):  # D's gradients from the generator's loss are discarded: no need to all-reduce them
+            logits_gen = d(fake)
         loss_g = F.binary_cross_entropy_with_logits(logits_gen, torch.ones_like(logits_gen))
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -63,13 +83,29 @@ class GANObjective:
         return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "d_real": torch.sigmoid(logits_real.detach()).mean().item()}
 
 
-class VAEObjective:
-    def __init__(self, model: nn.Module, lr: float, betas: tuple[float, float], device: torch.device):
+class _Loss(nn.Module):
+    """`model.loss(...)` as a forward(): DDP synchronises gradients only of what runs through forward()."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
         self.model = model
+
+    def forward(self, *args, **kwargs):
+        return self.model.loss(*args, **kwargs)
+
+
+class VAEObjective:
+    def __init__(self, model: nn.Module, lr: float, betas: tuple[float, float], device: torch.device, wrap: Wrap | None = None):
+        self.model = model
+        self.ddp_loss = wrap(_Loss(model)) if wrap else None
         self.optimizers = {"vae": _adam(model.parameters(), lr, betas, device)}
 
     def step(self, batch: StepInput) -> dict[str, float]:
-        loss, parts = self.model.loss(batch.images, batch.weights, generator=batch.generator if batch.images.device.type == "cpu" else None)
+        if self.ddp_loss is None:
+            loss, parts = self.model.loss(batch.images, batch.weights, generator=batch.generator if batch.images.device.type == "cpu" else None)
+        else:  # data-parallel: eps is this rank's rows of the global batch's noise, on any device
+            loss, parts = self.ddp_loss(batch.images, batch.weights, eps=batch.normal(self.model.latent_dim).to(batch.images.device))
+            loss = batch.scaled(loss)
         opt = self.optimizers["vae"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -78,15 +114,16 @@ class VAEObjective:
 
 
 class ClassifierObjective:
-    def __init__(self, model: nn.Module, lr: float, betas: tuple[float, float], device: torch.device):
+    def __init__(self, model: nn.Module, lr: float, betas: tuple[float, float], device: torch.device, wrap: Wrap | None = None):
         self.model = model
+        self.net = wrap(model) if wrap else model
         self.optimizers = {"clf": _adam(model.parameters(), lr, betas, device)}
 
     def step(self, batch: StepInput) -> dict[str, float]:
         if batch.labels is None:
             raise ValueError("training a classifier needs a labelled dataset (Fashion-MNIST or MNIST IDX files)")
-        logits = self.model(batch.images)
-        loss = _weighted_mean(F.cross_entropy(logits, batch.labels, reduction="none"), batch.weights)
+        logits = self.net(batch.images)
+        loss = batch.scaled(_weighted_mean(F.cross_entropy(logits, batch.labels, reduction="none"), batch.weights))
         opt = self.optimizers["clf"]
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -8,13 +8,19 @@ and a loss-curve PNG at the end.
 
 Every random draw of step s comes from a generator seeded by (seed, s), so `--resume` continues
 exactly where an interrupted run stopped and the same seed repeats the same run.
+
+Under torchrun the same loop runs data-parallel (see `aigc.distributed`): every rank draws the
+same global batch for step s and trains on its rows of it; only rank 0 writes anything.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,8 +30,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from aigc import distributed
 from aigc.checkpoint import CheckpointError, CheckpointRecord, read_checkpoint, save_model, save_tensors
 from aigc.data import ImageDataset, to_uint8
+from aigc.distributed import DistInfo
 from aigc.images import save_grid
 from aigc.objectives import OBJECTIVES, StepInput
 from aigc.optim_state import optimizer_from_tensors, optimizer_to_tensors
@@ -61,6 +69,8 @@ class TrainResult:
     final_losses: dict[str, float]
     interrupted: bool = False
     out_dir: Path = field(default_factory=Path)
+    world_size: int = 1  # processes that trained it (data-parallel under torchrun)
+    rank_divergence: float = 0.0  # largest weight difference between ranks at the end (0.0: identical)
 
 
 def _step_generator(seed: int, step: int) -> torch.Generator:
@@ -147,18 +157,27 @@ def train(
     weights: torch.Tensor | None = None,
     on_progress: Callable[[int, int, dict[str, float]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    dist: DistInfo | None = None,
 ) -> TrainResult:
-    """Train `model` in place on `dataset` (weighted if `weights`), writing everything under cfg.out_dir."""
+    """Train `model` in place on `dataset` (weighted if `weights`), writing everything under cfg.out_dir.
+
+    dist: the data-parallel run this process is part of (default: the one joined under torchrun,
+    else none). Then cfg.batch_size is the global batch, each rank trains on its rows, and only
+    the main rank writes files and calls `on_progress`.
+    """
+    dist = dist or distributed.current()
+    par, main = dist.parallel, dist.is_main
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)  # dropout and friends; every other draw has its own per-step generator
+    torch.manual_seed(cfg.seed + dist.rank)  # dropout and friends (offset by rank); every other draw has its own per-step generator
     device = torch.device(cfg.device)
     out = Path(cfg.out_dir)
-    (out / "samples").mkdir(parents=True, exist_ok=True)
+    if main:
+        (out / "samples").mkdir(parents=True, exist_ok=True)
     model.to(device).train()
     kind = model.kind
     lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[kind]
-    objective = OBJECTIVES[kind](model, lr, DEFAULT_BETAS[kind], device)
+    objective = OBJECTIVES[kind](model, lr, DEFAULT_BETAS[kind], device, wrap=(lambda m: distributed.wrap(m, dist)) if par else None)
     if weights is not None:
         if weights.shape != (len(dataset),) or not torch.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
             raise ValueError(f"weights must be {len(dataset)} finite non-negative numbers with a positive sum")
@@ -167,80 +186,124 @@ def train(
     start_step = 0
     last_path = out / "last.safetensors"
     if cfg.resume:
-        if not last_path.exists():
-            raise CheckpointError(f"{last_path}: nothing to resume from (no interrupted run in {out})")
-        start_step, saved_weights = load_training_state(last_path, model, objective)
+        if par:
+            start_step, saved_weights = _resume_all_ranks(last_path, model, objective, dist)
+        else:
+            if not last_path.exists():
+                raise CheckpointError(f"{last_path}: nothing to resume from (no interrupted run in {out})")
+            start_step, saved_weights = load_training_state(last_path, model, objective)
         weights = saved_weights if saved_weights is not None else weights
     images = dataset.images.to(device)
     labels = dataset.labels.to(device) if dataset.labels is not None else None
     loss_weights_all = weights.to(device) if weights is not None and cfg.weighting == "loss" else None
     plan = BatchPlan(len(dataset), cfg.batch_size, cfg.seed, weights, cfg.weighting)
     n_steps = total_steps(cfg, len(dataset))
+    rows = dist.rows(plan.batch_size) if par else None
+    if par:
+        distributed.check_same("the data, weights or step plan", [*distributed.fingerprint(dataset.images), *distributed.fingerprint(weights),
+                               n_steps, plan.batch_size, cfg.seed, start_step], dist)
     grid_z = torch.randn(64, model.latent_dim, generator=_step_generator(cfg.seed, -1)) if kind != "classifier" else None
 
     def checkpoint(step: int) -> None:
-        save_training_state(last_path, model, objective, step, record, weights)
+        distributed.average_buffers(model, dist)  # data-parallel: BatchNorm running statistics of all ranks
+        if main:
+            save_training_state(last_path, model, objective, step, record, weights)
 
     def sample_grid(step: int) -> None:
-        if grid_z is None:
+        distributed.average_buffers(model, dist)
+        if grid_z is None or not main:
             return
         model.eval()
         with torch.inference_mode():
             save_grid(to_uint8(model.decode(grid_z.to(device))), out / "samples" / f"step_{step:06d}.png", nrow=8, upscale=2)
         model.train()
 
-    log_file = open(out / "log.jsonl", "a" if cfg.resume else "w")
-    bar = tqdm(total=n_steps, initial=start_step, desc=f"train {kind}", disable=not cfg.progress, dynamic_ncols=True)
+    log_file = open(out / "log.jsonl", "a" if cfg.resume else "w") if main else None
+    bar = tqdm(total=n_steps, initial=start_step, desc=f"train {kind}", disable=not cfg.progress or not main, dynamic_ncols=True)
     losses: dict[str, float] = {}
     interrupted, step = False, start_step
     completed = start_step  # steps whose update has been applied: what a resume must not replay
+    signals = distributed.StopSignals()
+    stop_voted = False
     t0 = time.perf_counter()
     try:
-        for step in range(start_step, n_steps):
-            if should_stop is not None and should_stop():
-                interrupted = True
-                break
-            idx = plan.indices(step).to(device)
-            batch = StepInput(
-                images=images.index_select(0, idx),
-                labels=labels.index_select(0, idx) if labels is not None else None,
-                weights=loss_weights_all.index_select(0, idx) if loss_weights_all is not None else None,
-                generator=_step_generator(cfg.seed, step),
-            )
-            losses = objective.step(batch)
-            completed = step + 1
-            if not all(math.isfinite(v) for v in losses.values()):
-                raise FloatingPointError(f"loss became non-finite at step {step}: {losses}; try a lower --lr")
-            done = step + 1
-            bar.update(1)
-            if done % cfg.log_every == 0 or done == n_steps:
-                bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()})
-                log_file.write(json.dumps({"step": done, "time_s": round(time.perf_counter() - t0, 3), **losses}) + "\n")
-                log_file.flush()
-            if on_progress is not None:
-                on_progress(done, n_steps, losses)
-            if cfg.checkpoint_every and done % cfg.checkpoint_every == 0 and done < n_steps:
-                checkpoint(done)
-            if cfg.sample_every and done % cfg.sample_every == 0:
-                sample_grid(done)
+        with signals.installed() if par else contextlib.nullcontext():
+            for step in range(start_step, n_steps):
+                if stop_voted or (not par and should_stop is not None and should_stop()):
+                    interrupted = True
+                    break
+                global_idx = plan.indices(step)
+                idx = (global_idx if rows is None else global_idx[rows]).to(device)  # data-parallel: this rank's rows
+                batch = StepInput(
+                    images=images.index_select(0, idx),
+                    labels=labels.index_select(0, idx) if labels is not None else None,
+                    weights=loss_weights_all.index_select(0, idx) if loss_weights_all is not None else None,
+                    generator=_step_generator(cfg.seed, step),
+                )
+                if rows is not None:
+                    batch.rows, batch.global_batch = rows, plan.batch_size
+                    if loss_weights_all is not None:  # rank's weighted mean × (its weight share × ranks) → DDP's mean is the global one
+                        batch.weight_scale = float(batch.weights.sum() * dist.world_size / loss_weights_all.index_select(0, global_idx.to(device)).sum())
+                losses = objective.step(batch)
+                if par:  # mean losses over ranks, and everyone's stop requests, in one all-reduce
+                    losses, stop_voted = distributed.reduce_step(losses, signals.requested or (should_stop is not None and should_stop()), dist)
+                completed = step + 1
+                if not all(math.isfinite(v) for v in losses.values()):
+                    raise FloatingPointError(f"loss became non-finite at step {step}: {losses}; try a lower --lr")
+                done = step + 1
+                bar.update(1)
+                if log_file is not None and (done % cfg.log_every == 0 or done == n_steps):
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()})
+                    log_file.write(json.dumps({"step": done, "time_s": round(time.perf_counter() - t0, 3), **losses}) + "\n")
+                    log_file.flush()
+                if on_progress is not None and main:
+                    on_progress(done, n_steps, losses)
+                if cfg.checkpoint_every and done % cfg.checkpoint_every == 0 and done < n_steps:
+                    checkpoint(done)
+                if cfg.sample_every and done % cfg.sample_every == 0:
+                    sample_grid(done)
     except KeyboardInterrupt:
         interrupted = True
     finally:
         bar.close()
-        log_file.close()
+        if log_file is not None:
+            log_file.close()
     wall = time.perf_counter() - t0
     if interrupted:
         checkpoint(completed)
-        if cfg.progress:
+        if cfg.progress and main:
             print(f"interrupted at step {completed}/{n_steps}; resumable checkpoint saved to {last_path} (continue with --resume)")
     else:
         sample_grid(n_steps)
-        if (out / "log.jsonl").stat().st_size:
-            plot_losses(out / "log.jsonl", out / "loss.png")
-        last_path.unlink(missing_ok=True)
+        if main:
+            if (out / "log.jsonl").stat().st_size:
+                plot_losses(out / "log.jsonl", out / "loss.png")
+            last_path.unlink(missing_ok=True)
+    divergence = 0.0
+    if par:
+        divergence = distributed.divergence(model, dist)
+        if divergence > 0 and main:
+            print(f"warning: the {dist.world_size} processes ended with different weights (max difference {divergence:.3g}); "
+                  "rank 0's are saved", file=sys.stderr)
+        distributed.leave_after_training()  # what rank 0 does next (evaluation, saving, rows) is single-process
     model.eval()
     images_seen = (completed - start_step) * plan.batch_size
-    return TrainResult(model, completed, wall, images_seen / wall if wall > 0 else 0.0, losses, interrupted, out)
+    return TrainResult(model, completed, wall, images_seen / wall if wall > 0 else 0.0, losses, interrupted, out,
+                       world_size=dist.world_size, rank_divergence=divergence)
+
+
+def _resume_all_ranks(path: Path, model: nn.Module, objective, dist: DistInfo) -> tuple[int, torch.Tensor | None]:
+    """Rank 0 reads the resume file and sends its bytes to every rank (other nodes need no copy of OUT)."""
+    payload = path.read_bytes() if dist.is_main and path.exists() else None
+    payload = distributed.broadcast_bytes(payload, dist)
+    if payload is None:
+        raise CheckpointError(f"{path}: nothing to resume from (no interrupted run in {path.parent})")
+    if dist.is_main:
+        return load_training_state(path, model, objective)
+    with tempfile.TemporaryDirectory(prefix="aigc-resume-") as tmp:
+        copy = Path(tmp) / path.name
+        copy.write_bytes(payload)
+        return load_training_state(copy, model, objective)
 
 
 def finish_record(record: CheckpointRecord, result: TrainResult, cfg: TrainConfig, **extra) -> CheckpointRecord:
@@ -252,6 +315,7 @@ def finish_record(record: CheckpointRecord, result: TrainResult, cfg: TrainConfi
         "final_losses": {k: round(v, 4) for k, v in result.final_losses.items()},
         "config": asdict(cfg),
         "threads": torch.get_num_threads(),
+        **({"world_size": result.world_size, "rank_divergence": result.rank_divergence} if result.world_size > 1 else {}),
         **extra,
     })
     return record
@@ -260,3 +324,56 @@ def finish_record(record: CheckpointRecord, result: TrainResult, cfg: TrainConfi
 def save_final(path: str | os.PathLike, model: nn.Module, record: CheckpointRecord) -> Path:
     model.cpu()
     return save_model(path, model, record)
+
+
+# ---------------------------------------------------------------- runs prepared by rank 0 (fine-tuning)
+#
+# A fine-tune's data, weights and parent come from the database, which only rank 0 reads. Rank 0
+# prepares the run and hands it over (`share_run`); the other ranks wait in `follow_run`, rebuild
+# the same model, receive the data and weights, and train with rank 0. If rank 0 fails before
+# sharing, `release_followers` tells them to exit instead of waiting.
+
+_shared = False
+
+
+def share_run(model: nn.Module, dataset: ImageDataset, cfg: TrainConfig, weights: torch.Tensor | None, dist: DistInfo | None = None) -> None:
+    """Rank 0 of a data-parallel run: send the run about to be trained to the other ranks (no-op alone)."""
+    global _shared
+    dist = dist or distributed.current()
+    if not dist.parallel or _shared:
+        return
+    header = {"kind": model.kind, "config": asdict(model.cfg), "train": asdict(cfg), "dataset": dataset.name,
+              "labels": dataset.labels is not None}
+    distributed.broadcast_json(header, dist)
+    distributed.broadcast_tensor(dataset.images.float(), dist)
+    if dataset.labels is not None:
+        distributed.broadcast_tensor(dataset.labels, dist)
+    distributed.broadcast_tensor(None if weights is None else weights.float(), dist)
+    _shared = True  # the weights themselves reach the others when DDP is built (from rank 0's model)
+
+
+def release_followers(code: int, message: str, dist: DistInfo | None = None) -> None:
+    """Rank 0, when it ends before `share_run`: the followers exit with `code` instead of waiting."""
+    global _shared
+    dist = dist or distributed.current()
+    if dist.parallel and dist.is_main and not _shared:
+        distributed.broadcast_json({"exit": int(code), "message": message}, dist)
+        _shared = True
+
+
+def follow_run(dist: DistInfo | None = None) -> int:
+    """Ranks > 0: train the run rank 0 shares; returns the process exit code."""
+    from aigc.models import CONFIGS, MODELS
+
+    dist = dist or distributed.current()
+    header = distributed.broadcast_json(None, dist)
+    if "exit" in header:
+        return header["exit"]
+    images = distributed.broadcast_tensor(None, dist)
+    labels = distributed.broadcast_tensor(None, dist) if header["labels"] else None
+    weights = distributed.broadcast_tensor(None, dist)
+    model = MODELS[header["kind"]](CONFIGS[header["kind"]](**header["config"]))  # rank 0's weights arrive with DDP
+    cfg = TrainConfig(**{**header["train"], "device": str(dist.device), "progress": False})
+    result = train(model, ImageDataset(images, labels, header["dataset"]), cfg,
+                   CheckpointRecord(kind=header["kind"], config={}), weights=weights, dist=dist)
+    return 130 if result.interrupted else 0

@@ -84,10 +84,16 @@ class VAE(nn.Module):
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.encoder(x)
 
-    def loss(self, x: torch.Tensor, weights: torch.Tensor | None = None, generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
-        """Negative ELBO per pixel-sum, averaged over the batch with optional per-example weights."""
+    def loss(self, x: torch.Tensor, weights: torch.Tensor | None = None, generator: torch.Generator | None = None,
+             eps: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+        """Negative ELBO per pixel-sum, averaged over the batch with optional per-example weights.
+
+        eps: the (B, D) reparameterisation noise when the caller draws it (a data-parallel rank
+        takes its rows of the global batch's noise); otherwise drawn from `generator`.
+        """
         mu, logvar = self.encoder(x)
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device) if generator is not None else torch.randn_like(mu)
+        if eps is None:
+            eps = torch.randn(mu.shape, generator=generator, device=mu.device) if generator is not None else torch.randn_like(mu)
         z = mu + eps * torch.exp(0.5 * logvar)
         logits = self.decoder(z)
         target = (x + 1) * 0.5
