@@ -46,6 +46,7 @@ class FinetuneConfig:
     rater: str | None = None  # only this rater's ratings (default: everyone's)
     data: str | None = None  # training data override (default: the parent's dataset)
     self_samples: int = 10000  # used instead when the training data cannot be found
+    max_examples: int = 20000  # random subset of the training data (steps × batch rarely sees more)
     seed: int = 0
     threads: int | None = None
     eval_n: int = 1000
@@ -84,6 +85,22 @@ def training_images(parent: ImageModel, cfg: FinetuneConfig) -> tuple[torch.Tens
     except DatasetError:
         images = np.concatenate([parent.sample(min(1000, cfg.self_samples - i), 10_000 + i) for i in range(0, cfg.self_samples, 1000)])
         return from_uint8(images), f"samples of {parent.name}"
+
+
+def training_set(parent: ImageModel, cfg: FinetuneConfig, fn: phi.FeatureFn) -> tuple[torch.Tensor, np.ndarray, str]:
+    """(images, φ(images), name): a seeded random subset of at most cfg.max_examples training images.
+
+    A few hundred steps never see more than ~20k examples, so embedding all 60k would be wasted
+    work; for Fashion-MNIST the judge's features come from the on-disk cache.
+    """
+    images, name = training_images(parent, cfg)
+    keep = torch.randperm(len(images), generator=torch.Generator().manual_seed(cfg.seed))[: cfg.max_examples]
+    keep = keep.sort().values
+    if phi.uses_judge(parent) and name == "fashion-mnist:train" and cfg.data is None:
+        from aigc.metrics import real_features
+
+        return images[keep], real_features("train")[0][keep].double().numpy(), name
+    return images[keep], phi.compute(fn, images[keep]), name
 
 
 def rated_images(store: FeedbackStore, version_id: int, latent_dim: int, rater: str | None) -> tuple[np.ndarray, np.ndarray]:
@@ -136,16 +153,17 @@ def finetune(
     rated, scores = rated_images(store, version.id, parent.latent_dim, cfg.rater)
     reward_cfg = RewardConfig(min_ratings=cfg.min_ratings, ess_floor=cfg.ess_floor, beta=cfg.beta)
     fn, feature_name = phi.feature_fn(parent)
-    reward = fit_reward(phi.compute(fn, rated) if len(rated) else np.zeros((0, 1)), scores, reward_cfg, seed=cfg.seed)
+    rated_feats = phi.compute(fn, rated) if len(rated) else np.zeros((0, 1))
+    reward = fit_reward(rated_feats, scores, reward_cfg, seed=cfg.seed)
 
     child_name = cfg.child_name or next_child_name(parent.name, {v.name for v in store.list_versions()})
     run_config = {"child": child_name, **asdict(cfg), "reward": reward.summary(), "features": feature_name}
     run_id = store.start_run(version.id, run_config, n_ratings=reward.n_ratings)
     try:
         report("weights", 0.05, {"run_id": run_id, **reward.summary()})
-        real, data_name = training_images(parent, cfg)
+        real, real_feats, data_name = training_set(parent, cfg, fn)
         images = torch.cat([real, from_uint8(rated)])
-        rewards = reward.predict(phi.compute(fn, images))
+        rewards = reward.predict(np.concatenate([real_feats, rated_feats]))
         weights = reward_weights(rewards, reward_cfg)
         report("training", 0.1, weights.summary())
 
