@@ -9,8 +9,10 @@ precision/recall follow Kynkäänniemi et al. 2019 (k-NN balls around each real/
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -100,19 +102,18 @@ def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tupl
 def real_features(split: str = "test", data: str | None = None, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(features, labels) of real Fashion-MNIST images under the shipped judge.
 
-    Cached in memory per process and on disk under $AIGC_HOME/cache, keyed by the judge's weights
+    Cached in memory per process and on disk under $AIGC_CACHE_DIR (default ~/.cache/aigc), keyed by the judge's weights
     and the dataset files: embedding 60k images costs a minute of CPU and never changes.
     """
     from aigc.checkpoint import file_sha256
     from aigc.data import find_idx_dir
-    from aigc.pipeline import home_dir
     from safetensors.torch import load_file, save_file
 
     folder = find_idx_dir(data, split)
     judge_sha = file_sha256(PRETRAINED_DIR / f"{JUDGE_NAME}.safetensors")[:16]
     stamp = max(int(p.stat().st_mtime) for p in folder.iterdir() if p.is_file())
     where = hashlib.sha256(f"{folder.resolve()}:{stamp}".encode()).hexdigest()[:12]
-    cache = home_dir() / "cache" / f"features-{judge_sha}-{split}-{where}.safetensors"
+    cache = cache_dir() / f"features-{judge_sha}-{split}-{where}.safetensors"
     if cache.exists():
         try:
             stored = load_file(cache)
@@ -125,6 +126,10 @@ def real_features(split: str = "test", data: str | None = None, limit: int | Non
     cache.parent.mkdir(parents=True, exist_ok=True)
     save_file({"features": feats.contiguous(), "labels": dataset.labels.contiguous()}, str(cache))
     return (feats[:limit], dataset.labels[:limit]) if limit else (feats, dataset.labels)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("AIGC_CACHE_DIR") or Path.home() / ".cache" / "aigc")
 
 
 def resample(features: torch.Tensor, weights: torch.Tensor, n: int | None = None, seed: int = 0) -> torch.Tensor:
