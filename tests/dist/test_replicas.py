@@ -1,0 +1,112 @@
+"""Several app replicas on one PostgreSQL: `python app.py --db postgresql+psycopg://... --port P`, twice.
+
+All state lives in the database, so a rating sent to either replica lands in the same tables, and
+a version one replica's fine-tuning job registers shows up in the other's model list (it finds
+the version row; the checkpoint path in it is readable on this machine, as on a shared volume).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import torch
+
+from aigc.checkpoint import CheckpointRecord
+from aigc.data import synthetic_dataset
+from aigc.models import VAE, VAEConfig
+from aigc.train import TrainConfig, save_final, train
+from feedback_db import FeedbackStore
+
+from .conftest import ROOT, child_env, free_port
+
+pytestmark = pytest.mark.postgres
+
+
+@contextmanager
+def replica(db_url: str, home: Path, models: Path, log: Path):
+    """`python app.py --db URL --port P --models DIR` in its own process; yields its URL, always stopped."""
+    port = free_port()
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--db", db_url, "--port", str(port),
+                                 "--models", str(models), "--threads", "1"],
+                                stdout=out, stderr=subprocess.STDOUT, env=child_env(home), cwd=home.parent)
+    try:
+        yield proc, f"http://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_until_up(proc: subprocess.Popen, url: str, log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"replica exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"replica at {url} not up after {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+def test_two_replicas_share_ratings_and_versions_through_postgres(pg_url, home, tmp_path):
+    from gradio_client import Client
+
+    # the shipped-model folder both replicas see ($AIGC_HOME/models), and one private folder each
+    shared, own_a, own_b = home / "models", tmp_path / "models-a", tmp_path / "models-b"
+    for folder in (shared, own_a, own_b):
+        folder.mkdir(parents=True)
+    data = synthetic_dataset(n=256)
+    torch.manual_seed(0)
+    vae = VAE(VAEConfig(width=8, hidden=32, latent_dim=8))
+    record = CheckpointRecord(kind="vae", config={}, name="syn-vae", dataset=data.name)
+    train(vae, data, TrainConfig(out_dir=str(tmp_path / "run"), steps=40, batch_size=64, progress=False, sample_every=0), record)
+    save_final(shared / "syn-vae.safetensors", vae, record)
+
+    with ExitStack() as stack:  # both start at once on the empty database: migrations take a lock
+        (proc_a, url_a), (proc_b, url_b) = (stack.enter_context(replica(pg_url, home, own, tmp_path / f"{name}.log"))
+                                            for name, own in (("a", own_a), ("b", own_b)))
+        wait_until_up(proc_a, url_a, tmp_path / "a.log")
+        wait_until_up(proc_b, url_b, tmp_path / "b.log")
+        a, b = Client(url_a, verbose=False, download_files=False), Client(url_b, verbose=False, download_files=False)
+
+        # sample on both, rate every sample through the OTHER replica (a liked if its first latent is positive)
+        _, info_a = a.predict("syn-vae", 12, 1, 0, api_name="/sample")
+        _, info_b = b.predict("syn-vae", 12, 2, 0, api_name="/sample")
+        ratings = []
+        for client, info in ((b, info_a), (a, info_b)):
+            for sample_id, z in zip(info["sample_ids"], info["latents"]):
+                ratings.append(client.predict(sample_id, 1 if z[0] > 0 else -1, api_name="/rate"))
+        with FeedbackStore(pg_url) as store:
+            rows = store.ratings_for_lineage(store.get_version("syn-vae").id)
+        assert sorted((r.sample_id, r.score) for r in rows) == sorted((r["sample_id"], r["score"]) for r in ratings)
+        assert len(rows) == 24 and len({r["rater"] for r in ratings}) == 2  # one rater per client session
+        for client in (a, b):
+            stats = {s["version"]: s for s in client.predict(api_name="/stats")}
+            assert stats["syn-vae"]["ratings"] == 24 and stats["syn-vae"]["samples"] == 24
+
+        # replica A's fine-tuning job (the command its background job runs) writes into A's own folder
+        job = subprocess.run([sys.executable, "-m", "aigc.cli", "finetune", "syn-vae", "--db", pg_url, "--models", str(own_a),
+                              "--json-progress", "--threads", "1", "--steps", "10", "--batch-size", "32", "--eval-n", "32",
+                              "--name", "syn-vae-ft1"],
+                             capture_output=True, text=True, timeout=180, env=child_env(home), cwd=tmp_path)
+        assert job.returncode == 0, job.stderr[-3000:]
+        assert (own_a / "syn-vae-ft1.safetensors").exists() and not list(own_b.iterdir())
+
+        for client in (b, a):  # B knows it only from the database row
+            models = {m["name"]: m for m in client.predict(api_name="/models")}
+            assert models["syn-vae-ft1"]["parent"] == "syn-vae" and models["syn-vae-ft1"]["kind"] == "vae"
+        _, child = b.predict("syn-vae-ft1", 2, 0, 0, api_name="/sample")
+        assert len(child["sample_ids"]) == 2
