@@ -1,0 +1,216 @@
+"""What every tab shares: the page context, who is rating, how images are shown, how errors reach people.
+
+No torch here and nothing from `aigc` but the studio facade and the torch-free image helpers.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import math
+import random
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import gradio as gr
+import numpy as np
+
+from aigc.images import to_pil
+from aigc.studio import ModelSummary, Studio, StudioError
+
+log = logging.getLogger("aigc_ui")
+
+CARD_SCALE = 4  # 28 px → 112 px, nearest neighbour; CSS keeps it crisp when the browser scales further
+EXPLORE_SCALE = 8  # 28 px → 224 px
+GIF_SCALE = 8
+MAX_SEED = 2**31 - 1
+LIKE, DISLIKE = 1.0, -1.0
+
+
+@dataclass
+class PageContext:
+    """Handed to every tab's `build`: the studio, the tab bar, and hooks wired once all tabs exist."""
+
+    studio: Studio
+    tabs: gr.Tabs | None = None  # set by app.build_demo before the tabs are built
+    explorer: Any = None  # explore_tab.Explorer, set when that tab is built
+    model_pickers: list[tuple[gr.Dropdown, str | None]] = field(default_factory=list)  # refreshed on page load
+    deferred: list[Callable[[], None]] = field(default_factory=list)
+    loads: list[tuple[Callable, list, tuple | None]] = field(default_factory=list)
+    files: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="aigc-ui-")))
+
+    def later(self, wire: Callable[[], None]) -> None:
+        """Run `wire` after every tab is built (cross-tab events need the other tab's components)."""
+        self.deferred.append(wire)
+
+    def on_load(self, fn: Callable, outputs: list, then: tuple | None = None) -> None:
+        """Run `fn` when a page opens (then `then` = (fn, inputs, outputs)); app.py registers them."""
+        self.loads.append((fn, outputs, then))
+
+    def model_picker(self, label: str = "Model version", kind: str | None = None, refresh_on_load: bool = True,
+                     **kwargs) -> gr.Dropdown:
+        """A model dropdown; its choices are refreshed when a page opens (fine-tunes appear without a restart)."""
+        choices = model_choices(self.studio, kind)
+        kwargs.setdefault("value", choices[0][1] if choices else None)
+        dropdown = gr.Dropdown(choices=choices, label=label, **kwargs)
+        if refresh_on_load:
+            self.model_pickers.append((dropdown, kind))
+        return dropdown
+
+
+# ---------------------------------------------------------------- people and models
+
+def rater_of(request: gr.Request | None) -> str:
+    """The logged-in user with --auth, else the browser session (gradio_client has one too)."""
+    if request is None:
+        return "anonymous"
+    return getattr(request, "username", None) or getattr(request, "session_hash", None) or "anonymous"
+
+
+def model_label(m: ModelSummary) -> str:
+    lineage = f", from {m.parent}" if m.parent else ""
+    return f"{m.name} ({m.kind.upper()}{lineage})"
+
+
+def model_choices(studio: Studio, kind: str | None = None) -> list[tuple[str, str]]:
+    return [(model_label(m), m.name) for m in studio.models() if kind is None or m.kind == kind]
+
+
+def random_seed() -> int:
+    return random.randint(0, 99_999)
+
+
+# ---------------------------------------------------------------- images and files
+
+def show(image: np.ndarray, scale: int = CARD_SCALE):
+    """(H, W, C) uint8 → an upscaled PIL image for the page (28 px is too small to judge)."""
+    return to_pil(image, scale)
+
+
+def save_file(ctx: PageContext, data: bytes, name: str) -> str:
+    """Write a download into the page's folder, named by content so repeats cost nothing."""
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    folder = ctx.files / digest
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    if not path.exists():
+        path.write_bytes(data)
+    return str(path)
+
+
+def encode_upload(studio: Studio, name: str, path: str) -> np.ndarray:
+    """Studio.encode for an uploaded file; messages name the file as the person called it, not our temp path."""
+    try:
+        return studio.encode(name, path)
+    except StudioError as exc:
+        raise StudioError(str(exc).replace(str(path), Path(path).name)) from None
+
+
+def parse_latent(value: Any) -> np.ndarray:
+    """A latent from the API: a JSON list of numbers (text or already parsed) or comma-separated numbers."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = json.loads(text if text.startswith("[") else f"[{text}]")
+        except json.JSONDecodeError as exc:
+            raise StudioError(f"a latent must be a JSON list of numbers ({exc.msg})") from None
+    if isinstance(value, dict) and "latent" in value:
+        value = value["latent"]
+    try:
+        z = np.asarray(value, dtype=np.float32).reshape(-1)
+    except (TypeError, ValueError):
+        raise StudioError("a latent must be a list of numbers") from None
+    if z.size == 0 or not np.isfinite(z).all():
+        raise StudioError("a latent must be a non-empty list of finite numbers")
+    return z
+
+
+def as_list(z: np.ndarray, digits: int = 5) -> list[float]:
+    return [round(float(v), digits) for v in np.asarray(z).reshape(-1)]
+
+
+def score_mark(score: float | None) -> str:
+    if score is None:
+        return ""
+    return "👍" if score > 0 else "👎" if score < 0 else "·"
+
+
+def ago(when) -> str:
+    """'just now', '5 min ago', '3 h ago', or a date."""
+    from datetime import datetime, timezone
+
+    now = datetime.now(timezone.utc)
+    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    s = max(0.0, (now - when).total_seconds())
+    if s < 60:
+        return "just now"
+    if s < 3600:
+        return f"{math.floor(s / 60)} min ago"
+    if s < 86400:
+        return f"{math.floor(s / 3600)} h ago"
+    return when.strftime("%Y-%m-%d")
+
+
+# ---------------------------------------------------------------- errors
+
+def user_message(exc: Exception) -> str | None:
+    """The one-line text a person should see for a known problem; None for a bug."""
+    if isinstance(exc, StudioError):
+        return str(exc)
+    if type(exc).__module__.startswith("feedback_db"):
+        return f"database: {exc}"
+    return None
+
+
+def guarded(fn: Callable) -> Callable:
+    """API endpoints: known problems become gr.Error with their text (clients get AppError), bugs a generic line."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except Exception as exc:  # noqa: BLE001 - never a traceback to a client
+            text = user_message(exc)
+            if text is None:
+                log.exception("error in %s", getattr(fn, "__name__", fn))
+            raise gr.Error(text or BUG, print_exception=False) from None
+
+    return wrapper
+
+
+def on_page(fn: Callable) -> Callable:
+    """Page handlers: a problem is a warning toast and the page keeps what it shows (no red error badges)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error as exc:
+            gr.Warning(exc.message, title=exc.title)
+        except Exception as exc:  # noqa: BLE001 - never a traceback on the page
+            text = user_message(exc)
+            if text is None:
+                log.exception("error in %s", getattr(fn, "__name__", fn))
+            gr.Warning(text or BUG, title="Error" if text is None else "Warning")
+        return gr.skip()
+
+    return wrapper
+
+
+BUG = "Something went wrong on the server; the details are in its log."
+
+
+CSS = """
+.pixelated img, img.pixelated { image-rendering: pixelated; image-rendering: crisp-edges; }
+.card { min-width: 120px !important; }
+.card .rate-row button { min-width: 0 !important; padding-left: 4px; padding-right: 4px; }
+#intro p { margin: 0; opacity: 0.85; }
+#gen-status, #ex-status { min-height: 1.5em; }
+.slider-grid .form { gap: 4px; }
+"""

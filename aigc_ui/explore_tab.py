@@ -1,0 +1,232 @@
+"""The latent explorer: sliders over a model's latent space, the image following them as they move.
+
+A per-session State holds the latent z the explorer was last pointed at (a seed, a sample, an
+upload...). Each slider is the coordinate of z along one axis of the model (VAE dimensions by KL,
+GAN principal directions: Studio.axes, orthonormal rows), so the sliders moved since then give
+z ← z + Σⱼ (vⱼ − bⱼ·z)·bⱼ, exactly, whatever the number of dimensions.
+
+The slider path is the one a person feels: it does not go through Gradio's event queue. The view
+(aigc_ui.web) catches the sliders' input events and calls the `move` server function, one request
+in flight, newest values always sent last; `move` decodes and returns the picture inline.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import uuid
+from dataclasses import dataclass
+
+import gradio as gr
+import numpy as np
+
+from aigc.studio import Studio, StudioError
+
+from . import breed
+from .common import DISLIKE, EXPLORE_SCALE, LIKE, PageContext, encode_upload, on_page, random_seed, rater_of
+from .web import VIEW_CSS, VIEW_JS, VIEW_TEMPLATE, data_uri
+
+MAX_SLIDERS = 32  # beyond this, dimensions keep their values but get no slider
+TOP_SLIDERS = 8  # shown open; the rest are folded away
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+
+
+def slider_props(studio: Studio, name: str | None, z: np.ndarray | None) -> list[dict]:
+    """Slider settings (value, range, label, visibility) that show z along the model's axes."""
+    if name is None or z is None:
+        return [dict(visible=False, value=0)] * MAX_SLIDERS
+    axes = studio.axes(name)
+    basis = axes.basis[:MAX_SLIDERS]
+    coords = basis @ np.asarray(z, np.float32)
+    kind = studio.model(name).kind
+    props = []
+    for j in range(MAX_SLIDERS):
+        if j >= basis.shape[0]:
+            props.append(dict(visible=False, value=0))
+            continue
+        span = max(axes.slider_range, math.ceil(abs(float(coords[j])) * 10) / 10)
+        weight = f"KL {axes.importance[j]:.2f}" if kind == "vae" else f"{axes.importance[j] * 100:.1f}% var"
+        props.append(dict(visible=True, value=round(float(coords[j]), 2), minimum=-span, maximum=span,
+                          label=f"{axes.names[j]} · {weight}"))
+    return props
+
+
+def moved(basis: np.ndarray, z: np.ndarray, changed: dict[int, float]) -> np.ndarray:
+    """z with the coordinates in `changed` (slider index → value) set along the orthonormal basis rows."""
+    z = np.asarray(z, np.float32).copy()
+    for j, value in changed.items():
+        if 0 <= j < min(MAX_SLIDERS, basis.shape[0]):
+            z += (float(value) - float(basis[j] @ z)) * basis[j]
+    return z
+
+
+def explorer_state(name: str, z, sample_id: int | None = None, note: str = "") -> dict:
+    """What the explorer holds per session: the latent it was pointed at, that point's sample, its rating."""
+    z = np.asarray(z, np.float32).tolist()
+    return {"model": name, "z": z, "sample_id": sample_id, "note": note,
+            "rated": {"z": z, "sample_id": sample_id} if sample_id else {}}
+
+
+@dataclass
+class Explorer:
+    """The explorer's components, and how to point them at a latent (every tab that opens images uses it)."""
+
+    studio: Studio
+    model: gr.Dropdown
+    state: gr.State
+    sliders: list[gr.Slider]
+    view: gr.HTML
+    status: gr.Markdown
+
+    def outputs(self) -> list:
+        return [self.model, self.state, *self.sliders, self.view, self.status]
+
+    def inputs(self) -> list:
+        """What `current` needs: the state and the sliders (handlers take them as state, *values)."""
+        return [self.state, *self.sliders]
+
+    def view_update(self, name: str, z: np.ndarray) -> gr.HTML:
+        return gr.HTML(data_uri(self.studio.decode(name, z), EXPLORE_SCALE), model=name,
+                       z=np.asarray(z, np.float32).tolist(), token=uuid.uuid4().hex)
+
+    def open(self, name: str, z, sample_id: int | None = None, note: str = "") -> list:
+        """Updates, in `outputs()` order, that load z into the explorer; Reset comes back here."""
+        z = np.asarray(z, np.float32)
+        text = f"Exploring `{name}`" + (f" · {note}" if note else "")
+        return [gr.Dropdown(value=name), explorer_state(name, z, sample_id, note),
+                *[gr.update(**p) for p in slider_props(self.studio, name, z)], self.view_update(name, z), text]
+
+    def current(self, state: dict | None, values) -> tuple[str, np.ndarray]:
+        """(model, z) as the person sees it: the state's point plus the sliders moved since."""
+        if not state or not state.get("model"):
+            raise StudioError("Pick a model first.")
+        name, z = state["model"], np.asarray(state["z"], np.float32)
+        basis = self.studio.axes(name).basis
+        shown = np.round(basis[:MAX_SLIDERS] @ z, 2)
+        changed = {j: float(v) for j, v in enumerate(values[: len(shown)])
+                   if v is not None and abs(float(v) - float(shown[j])) > 1e-6}
+        return name, moved(basis, z, changed)
+
+
+def _slider_rows(sliders: list[gr.Slider], props: list[dict], start: int, stop: int) -> None:
+    for j in range(start, stop, 2):
+        with gr.Row():
+            for k in (j, j + 1):
+                sliders.append(gr.Slider(step=0.01, elem_id=f"ex-slider-{k}", min_width=200, buttons=[],
+                                         **{"minimum": -3, "maximum": 3, "label": f"axis {k}", **props[k]}))
+
+
+def build(ctx: PageContext) -> None:
+    studio = ctx.studio
+    names = [m.name for m in studio.models()]
+    start_name = next((n for n in names if studio.model(n).kind == "vae"), names[0] if names else None)
+    start_z = studio.latent_of(start_name, 0) if start_name else None
+
+    def move(request: dict) -> str | None:
+        """The slider path (a server function of the view): the state's z plus the moved coordinates → PNG."""
+        try:
+            name, z = str(request["model"]), np.asarray(request["z"], np.float32)
+            changed = {int(j): float(v) for j, v in dict(request.get("changed") or {}).items()}
+            return data_uri(studio.decode(name, moved(studio.axes(name).basis, z, changed)), EXPLORE_SCALE)
+        except Exception:  # noqa: BLE001 - a bad request keeps the last picture; nothing to show a person
+            return None
+
+    with gr.Tab("🧭 Explore", id="explore") as tab:
+        gr.Markdown("Move a slider and the image follows. VAE sliders are latent dimensions, the ones the model "
+                    "uses most first; GAN sliders are the main directions of its latent space. "
+                    "Upload an image to start from it (VAE), rate what you find, breed it below.")
+        with gr.Row():
+            with gr.Column(scale=1, min_width=300):
+                model = ctx.model_picker(value=start_name, elem_id="ex-model")
+                view = gr.HTML(data_uri(studio.decode(start_name, start_z), EXPLORE_SCALE) if start_name else "",
+                               html_template=VIEW_TEMPLATE, css_template=VIEW_CSS, js_on_load=VIEW_JS,
+                               apply_default_css=False, server_functions=[move], model=start_name,
+                               z=start_z.tolist() if start_name else [], token="start", elem_id="ex-image")
+                status = gr.Markdown(f"Exploring `{start_name}` · seed 0" if start_name else "", elem_id="ex-status")
+                with gr.Row():
+                    like = gr.Button("👍 Like", elem_id="ex-like", min_width=0)
+                    dislike = gr.Button("👎 Dislike", elem_id="ex-dislike", min_width=0)
+                with gr.Row():
+                    reset = gr.Button("↺ Reset", size="sm", elem_id="ex-reset", min_width=0)
+                    randomise = gr.Button("🎲 Randomise", size="sm", elem_id="ex-random", min_width=0)
+                upload = gr.UploadButton("📤 Start from your own image (VAE)", file_types=["image"], type="filepath",
+                                         size="sm", elem_id="ex-upload")
+            with gr.Column(scale=2, elem_classes=["slider-grid"]):
+                sliders: list[gr.Slider] = []
+                props = slider_props(studio, start_name, start_z)
+                _slider_rows(sliders, props, 0, TOP_SLIDERS)
+                with gr.Accordion("More dimensions (less important)", open=False, elem_id="ex-more"):
+                    _slider_rows(sliders, props, TOP_SLIDERS, MAX_SLIDERS)
+        state = gr.State(explorer_state(start_name, start_z, note="seed 0") if start_name else {})
+        explorer = Explorer(studio, model, state, sliders, view, status)
+        ctx.explorer = explorer
+        partner, refresh_partners = breed.build(ctx, explorer)
+
+    # ------------------------------------------------------------ where the explorer starts
+    outputs = explorer.outputs()
+
+    @on_page
+    def pick_model(name):
+        return explorer.open(name, studio.latent_of(name, 0), note="seed 0")
+
+    model.input(pick_model, model, outputs, api_visibility="private")
+
+    @on_page
+    def go_random(current):
+        if not current or not current.get("model"):
+            raise StudioError("Pick a model first.")
+        seed = random_seed()
+        return explorer.open(current["model"], studio.latent_of(current["model"], seed), note=f"random point (seed {seed})")
+
+    randomise.click(go_random, state, outputs, api_visibility="private")
+
+    @on_page
+    def go_back(current):
+        if not current or not current.get("model"):
+            raise StudioError("Nothing to reset to yet.")
+        return explorer.open(current["model"], current["z"], current.get("sample_id"), current.get("note", ""))
+
+    reset.click(go_back, state, outputs, api_visibility="private")
+
+    @on_page
+    def from_upload(path, name):
+        if not path:
+            return gr.skip()
+        if os.path.getsize(path) > MAX_UPLOAD_BYTES:
+            raise StudioError(f"That file is over {MAX_UPLOAD_BYTES // 2**20} MB; upload a smaller image.")
+        models = studio.models()
+        if not any(m.name == name and m.kind == "vae" for m in models):
+            vae = next((m.name for m in models if m.kind == "vae"), None)
+            if vae is None:
+                raise StudioError("Uploading needs a VAE (it has an encoder); this studio has none.")
+            gr.Info(f"GANs have no encoder: encoding with {vae}.", duration=3)
+            name = vae
+        z = encode_upload(studio, name, path)
+        return explorer.open(name, z, note=f"your image ({os.path.basename(path)})")
+
+    upload.upload(from_upload, [upload, model], outputs, api_visibility="private")
+
+    # ------------------------------------------------------------ rating what is explored
+    def make_rater(score: float):
+        @on_page
+        def rate(request: gr.Request, current, *values):  # request first: Gradio fills positional hints only
+            name, z = explorer.current(current, values)
+            last = current.get("rated") or {}
+            rater = rater_of(request)
+            if last.get("sample_id") and np.allclose(last["z"], z, atol=1e-5):
+                sample_id = last["sample_id"]
+                studio.rate(sample_id, score, rater)  # the same image: changing one's mind updates the rating
+            else:
+                sample_id = studio.rate_latent(name, z, score, rater)
+            word = "👍 liked" if score > 0 else "👎 disliked"
+            gr.Info(f"{word}: sample #{sample_id}", duration=2)
+            return ({**current, "rated": {"z": z.tolist(), "sample_id": sample_id}},
+                    f"Exploring `{name}` · {word} (sample #{sample_id})")
+
+        return rate
+
+    for button, score in ((like, LIKE), (dislike, DISLIKE)):
+        button.click(make_rater(score), explorer.inputs(), [state, status], api_visibility="private",
+                     show_progress="hidden")
+
+    tab.select(refresh_partners, model, partner, api_visibility="private", show_progress="hidden")

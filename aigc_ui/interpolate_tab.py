@@ -1,0 +1,102 @@
+"""Interpolate: a slerp path between two seeds or two of your samples, as a strip and an animated GIF."""
+
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+
+from aigc.images import gif_bytes
+from aigc.studio import StudioError
+
+from .breed import partner_choices
+from .common import GIF_SCALE, PageContext, on_page, rater_of, save_file, show
+
+SEEDS, SAMPLES = "Two seeds", "Two of my samples"
+
+
+def interpolation(studio, name: str, z_a: np.ndarray, z_b: np.ndarray, steps: int, rater: str):
+    """Decode the path and record its frames as Samples (they are shown): (images, latents, sample ids)."""
+    images, latents = studio.interpolate(name, z_a, z_b, int(steps))
+    ids = studio.record_shown(name, latents, "interpolate", session=rater)
+    return images, latents, ids
+
+
+def build(ctx: PageContext) -> None:
+    studio = ctx.studio
+    with gr.Tab("🔀 Interpolate", id="interpolate") as tab:
+        gr.Markdown("A smooth walk between two points of the latent space (spherical interpolation, which keeps "
+                    "every frame as typical as its ends). Click a frame to explore it; download the walk as a GIF.")
+        with gr.Row(equal_height=True):
+            model = ctx.model_picker(scale=2, elem_id="ip-model")
+            mode = gr.Radio([SEEDS, SAMPLES], value=SEEDS, label="Between", scale=2, elem_id="ip-mode")
+            steps = gr.Slider(3, 24, value=10, step=1, label="Frames", scale=2, elem_id="ip-steps")
+        with gr.Row(equal_height=True) as seed_row:
+            seed_a = gr.Number(1, precision=0, minimum=0, label="Seed A", elem_id="ip-seed-a")
+            seed_b = gr.Number(2, precision=0, minimum=0, label="Seed B", elem_id="ip-seed-b")
+        with gr.Row(equal_height=True, visible=False) as sample_row:
+            sample_a = gr.Dropdown(label="Sample A", choices=[], info="Your samples, liked first", elem_id="ip-sample-a")
+            sample_b = gr.Dropdown(label="Sample B", choices=[], elem_id="ip-sample-b")
+        go = gr.Button("🔀 Interpolate", variant="primary", elem_id="ip-go")
+        strip = gr.Gallery(label="The path, A → B (click a frame to explore it)", columns=12, height=150,
+                           allow_preview=False, format="png", buttons=[], elem_classes=["pixelated"], elem_id="ip-strip")
+        with gr.Row():
+            animation = gr.Image(label="Animated", type="filepath", interactive=False, height=224, buttons=[],
+                                 elem_classes=["pixelated"], elem_id="ip-gif", scale=1)
+            with gr.Column(scale=2):
+                note = gr.Markdown(elem_id="ip-note")
+                download = gr.DownloadButton("⬇ Download the GIF", interactive=False, size="md", elem_id="ip-download")
+        path_state = gr.State({})  # {"model": name, "ids": [...], "latents": [[...]]}
+
+    def refresh(name, request: gr.Request):
+        try:
+            choices = partner_choices(studio, rater_of(request), name)
+        except Exception:  # noqa: BLE001 - keep the old list rather than toast on a tab switch
+            return gr.skip(), gr.skip()
+        return gr.Dropdown(choices=choices), gr.Dropdown(choices=choices)
+
+    for event in (tab.select, model.change):
+        event(refresh, model, [sample_a, sample_b], api_visibility="private", show_progress="hidden")
+
+    def switch(which):
+        return gr.Row(visible=which == SEEDS), gr.Row(visible=which == SAMPLES)
+
+    mode.change(switch, mode, [seed_row, sample_row], api_visibility="private", queue=False)
+
+    @on_page
+    def run(name, which, a_seed, b_seed, a_sample, b_sample, frames, request: gr.Request):
+        if which == SAMPLES:
+            if not a_sample or not b_sample:
+                raise StudioError("Pick two of your samples (generate or rate some first).")
+            name, z_a = studio.sample_info(int(a_sample))
+            b_name, z_b = studio.sample_info(int(b_sample))
+            if z_a.shape != z_b.shape:
+                raise StudioError(f"#{a_sample} ({name}) and #{b_sample} ({b_name}) live in different latent spaces.")
+            ends = f"samples #{a_sample} → #{b_sample}"
+        else:
+            if not name:
+                raise StudioError("Pick a model first.")
+            z_a, z_b = studio.latent_of(name, int(a_seed or 0)), studio.latent_of(name, int(b_seed or 0))
+            ends = f"seeds {int(a_seed or 0)} → {int(b_seed or 0)}"
+        images, latents, ids = interpolation(studio, name, z_a, z_b, int(frames), rater_of(request))
+        gif = save_file(ctx, gif_bytes(images, upscale=GIF_SCALE, duration_ms=90), f"{name}-interpolation.gif")
+        text = f"`{name}`, {ends}, {len(ids)} frames · samples #{ids[0]}–#{ids[-1]}"
+        return ([(show(img), f"#{sid}") for img, sid in zip(images, ids)], gif, text,
+                gr.DownloadButton(value=gif, interactive=True), {"model": name, "ids": ids, "latents": latents.tolist()})
+
+    go.click(run, [model, mode, seed_a, seed_b, sample_a, sample_b, steps], [strip, animation, note, download, path_state],
+             api_visibility="private", concurrency_limit=2)
+
+    def wire_explore() -> None:
+        explorer = ctx.explorer
+
+        @on_page
+        def open_frame(state, evt: gr.SelectData):
+            if not state or evt.index is None or evt.index >= len(state["ids"]):
+                return [gr.skip()] * (len(explorer.outputs()) + 1)
+            i = evt.index
+            return explorer.open(state["model"], np.asarray(state["latents"][i], np.float32), sample_id=state["ids"][i],
+                                 note=f"interpolation frame {i + 1} (sample #{state['ids'][i]})") + [gr.Tabs(selected="explore")]
+
+        strip.select(open_frame, path_state, explorer.outputs() + [ctx.tabs], api_visibility="private")
+
+    ctx.later(wire_explore)

@@ -1,0 +1,131 @@
+"""A person at the page, in a real browser (Playwright + Debian's Chromium): generate, like, change one's
+mind, move a slider and see the image change, upload an image, rate what the explorer shows, follow a
+permalink; then the database holds exactly what was done."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from feedback_db import FeedbackStore
+
+pytestmark = pytest.mark.browser
+TIMEOUT = 30_000
+
+
+@pytest.fixture(scope="module")
+def store(db_url):
+    with FeedbackStore(db_url) as s:
+        yield s
+
+
+def rating_of(store: FeedbackStore, sample_id: int) -> list[float]:
+    return [r.score for r in store.ratings_for_lineage(store.get_sample(sample_id).version_id) if r.sample_id == sample_id]
+
+
+def wait_for_text(page, selector: str, pattern: str) -> str:
+    page.wait_for_function("([sel, pat]) => new RegExp(pat).test(document.querySelector(sel)?.innerText || '')",
+                           arg=[selector, pattern], timeout=TIMEOUT)
+    return page.locator(selector).inner_text()
+
+
+def img_src(page, selector: str) -> str:
+    return page.locator(f"{selector} img").first.get_attribute("src") or ""
+
+
+def fetch_pixels(page, src: str) -> np.ndarray:
+    """The picture an <img> shows (inline data: URIs, or files served by Gradio)."""
+    body = base64.b64decode(src.split(",", 1)[1]) if src.startswith("data:") else page.request.get(src).body()
+    return np.asarray(Image.open(io.BytesIO(body)).convert("L"))
+
+
+def test_a_person_generates_rates_explores_and_uploads(page, server, store, tmp_path):
+    page.goto(f"{server}?model=tiny-vae&seed=4242")
+    page.wait_for_selector("#card-0 img", timeout=TIMEOUT)
+    status = wait_for_text(page, "#gen-status", r"samples #\d+")
+    first_id = int(re.search(r"samples #(\d+)", status).group(1))
+    assert "tiny-vae" in status and "seed 4242" in status
+    assert store.get_sample(first_id).seed == 4242  # recorded before it reached the page
+
+    # like the first image, then change one's mind
+    page.click("#like-0")
+    wait_for_text(page, "#card-0", "liked")
+    assert _eventually(lambda: rating_of(store, first_id) == [1.0])
+    page.click("#dislike-0")
+    wait_for_text(page, "#card-0", "disliked")
+    assert _eventually(lambda: rating_of(store, first_id) == [-1.0])
+
+    # the permalink shown is this batch
+    link = page.locator("#gen-link textarea, #gen-link input").first.input_value()
+    assert "model=tiny-vae" in link and "seed=4242" in link
+
+    # open the first card in the explorer, move a slider with the keyboard, see the picture change
+    page.click("#explore-0")
+    wait_for_text(page, "#ex-status", f"sample #{first_id}")
+    before = img_src(page, "#ex-image")
+    slider = page.locator("#ex-slider-0 input[type=range]")
+    slider.focus()
+    for _ in range(25):
+        slider.press("ArrowRight")
+    page.wait_for_function("([sel, old]) => { const i = document.querySelector(sel + ' img'); return i && i.src !== old; }",
+                           arg=["#ex-image", before], timeout=TIMEOUT)
+    after = img_src(page, "#ex-image")
+    assert not np.array_equal(fetch_pixels(page, before), fetch_pixels(page, after))
+
+    # rate what the explorer shows: a new sample (source "explore") with the slider's latent, rated +1
+    page.click("#ex-like")
+    explored = int(re.search(r"sample #(\d+)\)", wait_for_text(page, "#ex-status", r"liked \(sample #\d+\)")).group(1))
+    sample = store.get_sample(explored)
+    assert sample.source == "explore" and rating_of(store, explored) == [1.0]
+    assert not np.allclose(sample.latent, store.get_sample(first_id).latent)  # the slider moved it
+
+    # upload an image: the VAE encodes it and the sliders jump to its latent
+    upload = tmp_path / "shirt.png"
+    Image.fromarray((np.indices((28, 28)).sum(0) * 4 % 256).astype(np.uint8)).save(upload)
+    slider_before = slider.input_value()
+    with page.expect_file_chooser() as chooser:
+        page.click("#ex-upload")
+    chooser.value.set_files(str(upload))
+    wait_for_text(page, "#ex-status", "your image")
+    assert slider.input_value() != slider_before
+
+    # a non-image gets a clear message, not a stack trace
+    bad = tmp_path / "notes.png"
+    bad.write_bytes(b"definitely not a picture")
+    with page.expect_file_chooser() as chooser:
+        page.click("#ex-upload")
+    chooser.value.set_files(str(bad))
+    toast = page.locator(".toast-body, [data-testid='toast-body']").filter(has_text="not a readable image")
+    toast.first.wait_for(timeout=TIMEOUT)
+    assert "Traceback" not in page.content() and "/tmp/" not in toast.first.inner_text()
+    assert page.locator("#ex-image img").is_visible()  # the page keeps what it shows
+
+    page.screenshot(path=str(tmp_path / "explore.png"), full_page=True)
+    assert not page.errors, page.errors
+
+
+def test_permalink_opens_the_same_images_as_the_api(page, server, client):
+    images, _ = client.predict("tiny-gan", 3, 777, 0, api_name="/sample")
+    page.goto(f"{server}?model=tiny-gan&seed=777&n=3")
+    wait_for_text(page, "#gen-status", r"3 images.*seed 777")
+    for i, item in enumerate(images):
+        shown = fetch_pixels(page, img_src(page, f"#card-{i}"))
+        api = np.asarray(Image.open(item["image"]).convert("L"))
+        np.testing.assert_array_equal(shown, api)
+    assert not page.locator("#card-3").is_visible()
+
+
+def _eventually(check, timeout_s: float = 10.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return check()

@@ -1,0 +1,100 @@
+"""The page's parts without a browser: the slider path over HTTP, latent arithmetic, links, tables."""
+
+from __future__ import annotations
+
+import base64
+import io
+from types import SimpleNamespace
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from aigc_ui.common import parse_latent, user_message
+from aigc_ui.explore_tab import MAX_SLIDERS, Explorer, moved, slider_props
+from aigc_ui.generate_tab import permalink
+from aigc_ui.models_tab import lineage_markdown
+from aigc.studio import ModelSummary, StudioError
+
+
+def decoded(uri: str) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("L"))
+
+
+def test_slider_path_is_one_post_that_returns_the_moved_picture(server, studio):
+    config = httpx.get(f"{server}config", timeout=10).json()
+    view = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "ex-image")
+    name = view["props"]["props"]["model"]  # gr.HTML's own props (model, z) sit under "props"
+    z = np.asarray(view["props"]["props"]["z"], np.float32)
+    body = {"data": {"model": name, "z": z.tolist(), "changed": {"0": 1.5, "2": -0.5}, "token": "t"},
+            "component_id": view["id"], "fn_name": "move", "session_hash": "test-session"}
+    uri = httpx.post(f"{server}gradio_api/component_server/", json=body, timeout=10).json()
+    expected = studio.decode(name, moved(studio.axes(name).basis, z, {0: 1.5, 2: -0.5}))
+    pixels = decoded(uri)
+    assert pixels.shape == (expected.shape[0] * 8, expected.shape[1] * 8)
+    np.testing.assert_array_equal(pixels[::8, ::8], expected[:, :, 0])
+    bad = {**body, "data": {"model": name, "z": [1.0], "changed": {}}}
+    assert httpx.post(f"{server}gradio_api/component_server/", json=bad, timeout=10).json() is None
+
+
+def test_moving_sets_exactly_the_moved_coordinates(studio):
+    basis = studio.axes("tiny-gan").basis
+    z = studio.latent_of("tiny-gan", 3)
+    out = moved(basis, z, {1: 2.0, 4: -1.0})
+    coords = basis @ out
+    assert coords[1] == pytest.approx(2.0, abs=1e-5) and coords[4] == pytest.approx(-1.0, abs=1e-5)
+    untouched = [j for j in range(basis.shape[0]) if j not in (1, 4)]
+    np.testing.assert_allclose(coords[untouched], (basis @ z)[untouched], atol=1e-5)
+    residual = lambda v: v - basis.T @ (basis @ v)  # noqa: E731 - what no slider shows is kept
+    np.testing.assert_allclose(residual(out), residual(z), atol=1e-5)
+
+
+def test_sliders_show_a_latent_and_unmoved_sliders_change_nothing(studio):
+    z = studio.latent_of("tiny-vae", 5)
+    props = slider_props(studio, "tiny-vae", z)
+    dim = studio.model("tiny-vae").latent_dim
+    assert sum(p["visible"] for p in props) == min(dim, MAX_SLIDERS) and len(props) == MAX_SLIDERS
+    explorer = Explorer(studio, None, None, [], None, None)
+    state = {"model": "tiny-vae", "z": z.tolist()}
+    values = [p["value"] for p in props]  # rounded to 0.01 on screen: the exact latent survives
+    assert np.array_equal(explorer.current(state, values)[1], z)
+    values[0] = round(values[0] + 1, 2)
+    _, z2 = explorer.current(state, values)
+    assert float(studio.axes("tiny-vae").basis[0] @ z2) == pytest.approx(values[0], abs=1e-5)
+    with pytest.raises(StudioError):
+        explorer.current({}, values)
+
+
+@pytest.mark.parametrize("text,expected", [("[1, 2.5]", [1, 2.5]), ("1, 2.5", [1, 2.5]), ([3, 4], [3, 4]),
+                                           ({"latent": [5]}, [5])])
+def test_latents_from_outside(text, expected):
+    assert parse_latent(text).tolist() == expected
+
+
+@pytest.mark.parametrize("bad", ["[1, nan]", "not json", [], [[1], [2, 3]], "[1, Infinity]"])
+def test_bad_latents_are_refused_clearly(bad):
+    with pytest.raises(StudioError, match="latent"):
+        parse_latent(bad)
+
+
+def test_permalink_uses_the_page_address_and_drops_defaults():
+    request = SimpleNamespace(headers={"Referer": "https://example.org/studio/?model=old&seed=1#x"})
+    assert permalink(request, "fashion-gan", 42, 8, 0) == "https://example.org/studio/?model=fashion-gan&seed=42"
+    assert permalink(None, "v", 1, 4, 0.7) == "?model=v&seed=1&n=4&truncation=0.7"
+
+
+def test_lineage_puts_fine_tunes_under_their_parent():
+    m = lambda name, parent=None: ModelSummary(name, "gan", 1, parent, 64, (28, 28, 1), "")  # noqa: E731
+    text = lineage_markdown([m("base"), m("child", "base"), m("grandchild", "child"), m("orphan", "gone")])
+    lines = text.splitlines()
+    assert lines[0].startswith("- **base**") and lines[1].startswith("  - **child**")
+    assert lines[2].startswith("    - **grandchild**") and any(line.startswith("- **orphan**") for line in lines)
+
+
+def test_messages_people_see():
+    from feedback_db import NotFound
+
+    assert user_message(StudioError("unknown model 'x'")) == "unknown model 'x'"
+    assert user_message(NotFound("no sample 9")).startswith("database: ")
+    assert user_message(KeyError("bug")) is None  # a bug: the page says something went wrong, the log has it
