@@ -48,7 +48,8 @@ def build(ctx: PageContext, explorer) -> tuple[gr.Dropdown, Callable]:
         latents = studio.children(name, z, n=N_CHILDREN, strength=float(amount), seed=random_seed())
         images, ids = studio.show(name, latents, "explore", session=rater_of(request))
         items = [(show(img), f"#{sid}") for img, sid in zip(images, ids)]
-        return items, {"model": name, "ids": ids, "latents": latents.tolist()}
+        # a new brood: reset the selection, or clicking the same place again would not fire `select`
+        return gr.Gallery(items, selected_index=None), {"model": name, "ids": ids, "latents": latents.tolist()}
 
     make_children.click(children, [strength, *explorer.inputs()], [gallery, brood],
                         api_visibility="private")

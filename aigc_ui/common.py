@@ -208,9 +208,6 @@ BUG = "Something went wrong on the server; the details are in its log."
 
 CSS = """
 .pixelated img, img.pixelated { image-rendering: pixelated; image-rendering: crisp-edges; }
-.card { min-width: 120px !important; }
-.card .rate-row button { min-width: 0 !important; padding-left: 4px; padding-right: 4px; }
 #intro p { margin: 0; opacity: 0.85; }
 #gen-status, #ex-status { min-height: 1.5em; }
-.slider-grid .form { gap: 4px; }
 """

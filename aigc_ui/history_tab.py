@@ -41,7 +41,8 @@ def build(ctx: PageContext) -> None:
                          ago(a.rated_at or a.created_at)])
         if not items:
             gr.Info("Nothing here yet: generate some images and rate them.", duration=3)
-        return gallery_items, pd.DataFrame(rows, columns=COLUMNS), [a.sample_id for a in items]
+        return (gr.Gallery(gallery_items, selected_index=None), pd.DataFrame(rows, columns=COLUMNS),
+                [a.sample_id for a in items])
 
     for event in (tab.select, refresh.click, which.change, limit.release):
         event(load, [which, limit], [gallery, table, shown], api_visibility="private")

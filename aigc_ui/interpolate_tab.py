@@ -80,7 +80,7 @@ def build(ctx: PageContext) -> None:
         images, latents, ids = interpolation(studio, name, z_a, z_b, int(frames), rater_of(request))
         gif = save_file(ctx, gif_bytes(images, upscale=GIF_SCALE, duration_ms=90), f"{name}-interpolation.gif")
         text = f"`{name}`, {ends}, {len(ids)} frames · samples #{ids[0]}–#{ids[-1]}"
-        return ([(show(img), f"#{sid}") for img, sid in zip(images, ids)], gif, text,
+        return (gr.Gallery([(show(img), f"#{sid}") for img, sid in zip(images, ids)], selected_index=None), gif, text,
                 gr.DownloadButton(value=gif, interactive=True), {"model": name, "ids": ids, "latents": latents.tolist()})
 
     go.click(run, [model, mode, seed_a, seed_b, sample_a, sample_b, steps], [strip, animation, note, download, path_state],

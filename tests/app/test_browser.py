@@ -105,6 +105,18 @@ def test_a_person_generates_rates_explores_and_uploads(page, server, store, tmp_
     assert "Traceback" not in page.content() and "/tmp/" not in toast.first.inner_text()
     assert page.locator("#ex-image img").is_visible()  # the page keeps what it shows
 
+    # breed: children of this image, then open one of them in the explorer
+    page.click("#ex-children-go")
+    page.locator("#ex-children img").nth(2).click()
+    child = int(re.search(r"child #(\d+)", wait_for_text(page, "#ex-status", r"child #\d+")).group(1))
+    assert store.get_sample(child).source == "explore"
+
+    # history: what this person did, newest first; a click reopens it in the explorer
+    page.get_by_role("tab", name="History").click()
+    page.locator("#hist-gallery img").first.wait_for(timeout=TIMEOUT)
+    page.locator("#hist-gallery img").first.click()
+    wait_for_text(page, "#ex-status", "from your history")
+
     page.screenshot(path=str(tmp_path / "explore.png"), full_page=True)
     assert not page.errors, page.errors
 
