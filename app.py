@@ -78,7 +78,7 @@ def _blockable(paths: list[Path], keep: list[Path]) -> list[str]:
     return out
 
 
-def launch_kwargs(studio: Studio, demo: gr.Blocks | None = None) -> dict:
+def launch_kwargs(studio: Studio) -> dict:
     """What every launch needs: the look, upload limits, and the folders never to serve."""
     keep = [Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve(),
             Path(tempfile.gettempdir()).resolve()]
@@ -153,7 +153,7 @@ def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Stud
               file=sys.stderr)
     demo.launch(server_name=args.host, server_port=args.port, share=share, auth=credentials or None,
                 auth_message="AIGC Studio: log in to rate as yourself.", prevent_thread_lock=not block,
-                **launch_kwargs(studio, demo))
+                **launch_kwargs(studio))
     if share and not demo.share_url:
         print("--share: Gradio could not open a public link; serving locally only.", file=sys.stderr)
     return demo, studio

@@ -5,12 +5,14 @@ No torch here and nothing from `aigc` but the studio facade and the torch-free i
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import json
 import logging
 import math
 import random
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +43,7 @@ class PageContext:
     model_pickers: list[tuple[gr.Dropdown, str | None]] = field(default_factory=list)  # refreshed on page load
     deferred: list[Callable[[], None]] = field(default_factory=list)
     loads: list[tuple[Callable, list, tuple | None]] = field(default_factory=list)
-    files: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="aigc-ui-")))
+    files: Path = field(default_factory=lambda: _scratch_folder())  # downloads (grids, GIFs) before Gradio caches them
 
     def later(self, wire: Callable[[], None]) -> None:
         """Run `wire` after every tab is built (cross-tab events need the other tab's components)."""
@@ -60,6 +62,12 @@ class PageContext:
         if refresh_on_load:
             self.model_pickers.append((dropdown, kind))
         return dropdown
+
+
+def _scratch_folder() -> Path:
+    path = Path(tempfile.mkdtemp(prefix="aigc-ui-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 # ---------------------------------------------------------------- people and models
