@@ -33,7 +33,8 @@ def build(ctx: PageContext, explorer) -> tuple[gr.Dropdown, Callable]:
             strength = gr.Slider(0.05, 2.0, value=0.5, step=0.05, label="Mutation strength", scale=3,
                                  info="How far children stray from the image above", elem_id="ex-strength")
             make_children = gr.Button(f"🧬 {N_CHILDREN} children of this image", scale=1, elem_id="ex-children-go")
-        gallery = gr.Gallery(label="Children: click one to explore it", columns=N_CHILDREN, height=170,
+        gr.Markdown("**Children** (click one to explore it)")
+        gallery = gr.Gallery(label="Children", show_label=False, columns=N_CHILDREN, height=170,
                              allow_preview=False, format="png", buttons=[], elem_classes=["pixelated"],
                              elem_id="ex-children")
         with gr.Row():

@@ -20,7 +20,8 @@ def build(ctx: PageContext) -> None:
             which = gr.Radio([EVERYTHING, RATED], value=EVERYTHING, label="Show", scale=2, elem_id="hist-which")
             limit = gr.Slider(8, 96, value=32, step=8, label="How many", scale=2, elem_id="hist-limit")
             refresh = gr.Button("↻ Refresh", scale=1, elem_id="hist-refresh")
-        gallery = gr.Gallery(label="Recent", columns=8, height="auto", allow_preview=False, format="png", buttons=[],
+        gallery = gr.Gallery(label="Recent", show_label=False, columns=8, height="auto", allow_preview=False, format="png",
+                             buttons=[],
                              elem_classes=["pixelated"], elem_id="hist-gallery")
         table = gr.Dataframe(headers=COLUMNS, interactive=False, elem_id="hist-table", max_height=320)
         shown = gr.State([])  # sample ids, in gallery order

@@ -37,10 +37,11 @@ def build(ctx: PageContext) -> None:
             sample_a = gr.Dropdown(label="Sample A", choices=[], info="Your samples, liked first", elem_id="ip-sample-a")
             sample_b = gr.Dropdown(label="Sample B", choices=[], elem_id="ip-sample-b")
         go = gr.Button("🔀 Interpolate", variant="primary", elem_id="ip-go")
-        strip = gr.Gallery(label="The path, A → B (click a frame to explore it)", columns=12, height=150,
+        gr.Markdown("**The path, A → B** (click a frame to explore it)")
+        strip = gr.Gallery(label="The path", show_label=False, columns=12, height=150,
                            allow_preview=False, format="png", buttons=[], elem_classes=["pixelated"], elem_id="ip-strip")
         with gr.Row():
-            animation = gr.Image(label="Animated", type="filepath", interactive=False, height=224, buttons=[],
+            animation = gr.Image(label="Animated", type="filepath", interactive=False, height=280, buttons=[],
                                  elem_classes=["pixelated"], elem_id="ip-gif", scale=1)
             with gr.Column(scale=2):
                 note = gr.Markdown(elem_id="ip-note")
