@@ -16,7 +16,7 @@ How a data-parallel step equals a single-process step with the same global batch
   the gradient of the global mean.
 What differs: BatchNorm normalises with each rank's own batch statistics in training mode
 (torch's SyncBatchNorm is CUDA-only), and float sums run in another order. Running statistics
-are averaged across ranks whenever a checkpoint or grid is written and at the end.
+are averaged over the ranks after every step (`reduce_step`), so the ranks stay identical.
 
 Only rank 0 writes: progress bar, log, sample grids, checkpoints, model card, database rows.
 """
@@ -141,7 +141,7 @@ def wrap(module: nn.Module, info: DistInfo) -> nn.Module:
     """DDP around `module` (its parameters stay the module's own: optimisers and state_dict are unchanged).
 
     Building it copies rank 0's parameters and buffers to every rank. Buffers are not broadcast at
-    every forward: BatchNorm running statistics are averaged instead (`average_buffers`).
+    every forward: BatchNorm running statistics are averaged after each step instead (`reduce_step`).
     """
     from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -161,22 +161,6 @@ def no_sync(module: nn.Module) -> contextlib.AbstractContextManager:
 
 
 @torch.no_grad()
-def average_buffers(module: nn.Module, info: DistInfo) -> None:
-    """Average floating-point buffers (BatchNorm running mean/var) over ranks, in place.
-
-    Each rank's running mean is an exponential average of its rows' batch means; the rank average
-    of those is exactly the average of the global batch means (linearity). Running variances
-    average the per-rank variances, which leaves out the spread between ranks' means: close, not equal.
-    """
-    if not info.parallel:
-        return
-    for buf in module.buffers():
-        if buf.is_floating_point():
-            dist.all_reduce(buf)
-            buf.div_(info.world_size)
-
-
-@torch.no_grad()
 def divergence(module: nn.Module, info: DistInfo) -> float:
     """Largest absolute difference of any weight or buffer between ranks (0.0: all ranks agree)."""
     if not info.parallel or info.world_size == 1:
@@ -191,15 +175,37 @@ def divergence(module: nn.Module, info: DistInfo) -> float:
 
 # ---------------------------------------------------------------- small collectives
 
-def reduce_step(losses: dict[str, float], stop: bool, info: DistInfo) -> tuple[dict[str, float], bool]:
-    """One all-reduce per step: the ranks' mean losses (= the global batch's with equal rows) and a stop vote.
+@torch.no_grad()
+def reduce_step(losses: dict[str, float], stop: bool, info: DistInfo, buffers: Sequence[torch.Tensor] = ()) -> tuple[dict[str, float], bool]:
+    """One all-reduce per step: the ranks' mean losses (= the global batch's with equal rows), a stop
+    vote, and the rank mean of `buffers` (BatchNorm running statistics), written back in place.
 
-    Every rank gets the same numbers, so every rank stops, logs and checks for NaN at the same step.
+    Every rank gets the same numbers, so every rank stops, logs and checks for NaN at the same step,
+    and the ranks' weights AND buffers stay identical after every step (checkpoints, grids, resume).
+    Each rank's running mean is an exponential average of its rows' batch means, so their rank mean
+    is exactly the running mean of the global batch means; the running variance averages per-rank
+    variances, leaving out the spread between the ranks' means: close, not equal.
+    Buffers on a GPU take a second all-reduce there rather than a round trip through the CPU.
     """
-    packed = torch.tensor([*losses.values(), 1.0 if stop else 0.0], dtype=torch.float64)
+    on_cpu = [b for b in buffers if b.device.type == "cpu"]
+    elsewhere = [b for b in buffers if b.device.type != "cpu"]
+    head = torch.tensor([*losses.values(), 1.0 if stop else 0.0], dtype=torch.float64)
+    packed = torch.cat([head, *(b.reshape(-1).double() for b in on_cpu)])
     dist.all_reduce(packed)
-    means = (packed[:-1] / info.world_size).tolist()
-    return dict(zip(losses, means)), bool(packed[-1] > 0)
+    means = packed / info.world_size
+    _unflatten(means[len(head):], on_cpu)
+    if elsewhere:
+        flat = torch.cat([b.reshape(-1).double() for b in elsewhere])
+        dist.all_reduce(flat)
+        _unflatten(flat / info.world_size, elsewhere)
+    return dict(zip(losses, means[: len(losses)].tolist())), bool(packed[len(losses)] > 0)
+
+
+def _unflatten(flat: torch.Tensor, tensors: Sequence[torch.Tensor]) -> None:
+    offset = 0
+    for t in tensors:
+        t.copy_(flat[offset : offset + t.numel()].view_as(t))
+        offset += t.numel()
 
 
 def check_same(what: str, numbers: Sequence[float], info: DistInfo) -> None:

@@ -204,13 +204,13 @@ def train(
                                n_steps, plan.batch_size, cfg.seed, start_step], dist)
     grid_z = torch.randn(64, model.latent_dim, generator=_step_generator(cfg.seed, -1)) if kind != "classifier" else None
 
+    running_stats = [b for b in model.buffers() if b.is_floating_point()]  # data-parallel: averaged over ranks each step
+
     def checkpoint(step: int) -> None:
-        distributed.average_buffers(model, dist)  # data-parallel: BatchNorm running statistics of all ranks
         if main:
             save_training_state(last_path, model, objective, step, record, weights)
 
     def sample_grid(step: int) -> None:
-        distributed.average_buffers(model, dist)
         if grid_z is None or not main:
             return
         model.eval()
@@ -245,8 +245,9 @@ def train(
                     if loss_weights_all is not None:  # rank's weighted mean × (its weight share × ranks) → DDP's mean is the global one
                         batch.weight_scale = float(batch.weights.sum() * dist.world_size / loss_weights_all.index_select(0, global_idx.to(device)).sum())
                 losses = objective.step(batch)
-                if par:  # mean losses over ranks, and everyone's stop requests, in one all-reduce
-                    losses, stop_voted = distributed.reduce_step(losses, signals.requested or (should_stop is not None and should_stop()), dist)
+                if par:  # mean losses and BatchNorm statistics over ranks, and everyone's stop requests, in one all-reduce
+                    stop_wanted = signals.requested or (should_stop is not None and should_stop())
+                    losses, stop_voted = distributed.reduce_step(losses, stop_wanted, dist, running_stats)
                 completed = step + 1
                 if not all(math.isfinite(v) for v in losses.values()):
                     raise FloatingPointError(f"loss became non-finite at step {step}: {losses}; try a lower --lr")

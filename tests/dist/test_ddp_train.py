@@ -135,3 +135,45 @@ def test_rows_split_the_global_batch_into_contiguous_equal_slices():
     with pytest.raises(ValueError, match="divisible"):
         infos[1].rows(30)
     assert distributed.current() == distributed.SINGLE and distributed.init_from_env() == distributed.SINGLE
+
+
+def test_ctrl_c_stops_every_rank_at_the_same_step_and_resume_matches_an_uninterrupted_run(home, tmp_path):
+    """Ctrl-C (SIGINT to torchrun's process group): the ranks vote, stop after the same step, rank 0 writes
+    OUT/last.safetensors; the same command with --resume then ends bit for bit where an uninterrupted run ends."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import HERE, child_env
+
+    def command(out, *extra):
+        return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+                "--master_port", str(free_port()), str(HERE / "rank_worker.py"), str(tmp_path / f"{out}-dump"),
+                "train", "vae", "--data", "synthetic", "--limit", "256", "--steps", "120", "--batch-size", "32", "--width", "8",
+                "--latent-dim", "8", "--sample-every", "0", "--quiet", "--out", str(tmp_path / out), *extra]
+
+    env = child_env(home)
+    proc = subprocess.Popen(command("stopped"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=tmp_path, start_new_session=True)
+    log = tmp_path / "stopped" / "log.jsonl"
+    deadline = time.monotonic() + 120
+    while not (log.exists() and log.stat().st_size) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: every process of the group gets it
+    _, err = proc.communicate(timeout=120)
+    assert "[rank0]: Traceback" not in err and "[rank1]: Traceback" not in err, err[-3000:]
+    assert (tmp_path / "stopped" / "last.safetensors").exists() and not (tmp_path / "stopped" / "vae.safetensors").exists()
+    stopped_at = json_lines(log.read_text())[-1]["step"]
+
+    resumed = subprocess.run(command("stopped", "--resume"), capture_output=True, text=True, env=env, cwd=tmp_path, timeout=180)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    steps = [row["step"] for row in json_lines(log.read_text())]
+    assert steps == list(range(20, 121, 20)) and stopped_at < 120
+    torchrun(["train", "vae", *command("plain")[command("plain").index("vae") + 1 :]], tmp_path / "plain-dump", home)
+
+    a, b = read_weights(tmp_path / "stopped" / "vae.safetensors")[0], read_weights(tmp_path / "plain" / "vae.safetensors")[0]
+    assert [k for k in b if not torch.equal(a[k], b[k])] == []
+    r1 = read_weights(tmp_path / "stopped-dump" / "rank1.safetensors")[0]
+    assert all(torch.equal(a[k], r1[k]) for k in a)
