@@ -1,0 +1,194 @@
+"""Fine-tune & compare: ratings → a new version in the background, then parent vs child, measured and blind.
+
+The run itself is a separate process (Studio.start_finetune): this tab only starts it, polls its
+status with a timer, and when it is done selects the new version and shows it beside its parent
+on the same seeds, with the figures the run measured. The blind A/B section lets a person judge
+for themselves; picks are stored and the child's win rate comes with its binomial p-value.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from aigc.studio import Studio
+
+from .common import PageContext, guarded, on_page, random_seed, rater_of, show
+
+FIGURES = [  # (metric key stem, label, better)
+    ("mean_reward", "mean predicted P(liked)", "higher"),
+    ("precision_all", "precision vs all real images (still realistic?)", "higher"),
+    ("fid_liked", "FID vs real images weighted by taste", "lower"),
+    ("recall_liked", "recall vs real images weighted by taste (variety)", "higher"),
+]
+
+
+def figures_markdown(metrics: dict) -> str:
+    """Parent vs child table from a version's stored metrics."""
+    if not metrics or "mean_reward_after" not in metrics:
+        return "_No measured effect for this version (it was not made by a fine-tuning run)._"
+    rows = ["| figure | parent | child | better |", "|---|---|---|---|"]
+    for key, label, better in FIGURES:
+        before, after = metrics.get(f"{key}_before"), metrics.get(f"{key}_after")
+        if before is None or after is None:
+            continue
+        improved = (after > before) if better == "higher" else (after < before)
+        rows.append(f"| {label} | {before:.3f} | {after:.3f} {'✅' if improved else '⚠️'} | {better} |")
+    extra = (f"\n\nReward model cross-validated accuracy **{metrics.get('reward_cv_accuracy', float('nan')):.0%}** "
+             f"on {metrics.get('n_ratings', '?')} ratings · β = {metrics.get('beta', float('nan')):.3g} · effective sample "
+             f"size {metrics.get('ess_fraction', float('nan')):.0%} of {metrics.get('train_examples', '?')} examples · "
+             f"{metrics.get('eval_n', '?')} samples per model · trained in {metrics.get('wall_time_s', '?')} s")
+    return "\n".join(rows) + extra
+
+
+def progress_html(fraction: float, message: str, state: str) -> str:
+    colour = {"failed": "#dc2626", "succeeded": "#16a34a"}.get(state, "#4f46e5")
+    pct = max(0.0, min(1.0, fraction)) * 100
+    return (f"<div id='ft-progress' data-state='{state}' style='border:1px solid #ddd;border-radius:6px;height:22px;"
+            f"overflow:hidden;position:relative'><div style='width:{pct:.0f}%;height:100%;background:{colour};"
+            f"transition:width .4s'></div><span style='position:absolute;left:8px;top:1px;font-size:13px'>"
+            f"{pct:.0f}% · {message}</span></div>")
+
+
+def ready_text(studio: Studio, name: str | None, rater: str | None) -> str:
+    if not name:
+        return ""
+    r = studio.ratings_ready(name, rater)
+    whose = "your" if rater else "all raters'"
+    if r["ready"]:
+        return f"✅ **{r['ratings']}** of {whose} ratings are ready ({r['likes']} 👍, {r['dislikes']} 👎)."
+    return (f"⏳ {r['ratings']} of {whose} ratings so far ({r['likes']} 👍, {r['dislikes']} 👎): rate at least "
+            f"{r['needed']}, with at least 3 likes and 3 dislikes, in the Generate tab.")
+
+
+def build(ctx: PageContext) -> None:
+    studio = ctx.studio
+    with gr.Tab("🎯 Fine-tune & compare", id="finetune") as tab:
+        gr.Markdown("Turn ratings into a new model version: a reward model learns what was liked, the training data "
+                    "is reweighted by it, and the model is fine-tuned from where it is. The run trains in the "
+                    "background; the page stays live.")
+        with gr.Row():
+            model = ctx.model_picker("Model to fine-tune", elem_id="ft-model")
+            steps = gr.Slider(50, 1000, value=300, step=50, label="Training steps", elem_id="ft-steps")
+            only_mine = gr.Checkbox(value=False, label="Only my ratings", elem_id="ft-mine")
+        ready = gr.Markdown(elem_id="ft-ready")
+        start = gr.Button("🎯 Fine-tune from ratings", variant="primary", elem_id="ft-start")
+        progress = gr.HTML(progress_html(0, "idle", "idle"), elem_id="ft-progress-box")
+        timer = gr.Timer(1.0, active=False)
+
+        gr.Markdown("### Parent vs child, same seeds")
+        with gr.Row():
+            child = ctx.model_picker("Fine-tuned version", elem_id="ft-child")
+            seed = gr.Number(value=0, precision=0, label="Seed", elem_id="ft-seed")
+            show_btn = gr.Button("Show", elem_id="ft-show")
+        with gr.Row():
+            parent_gallery = gr.Gallery(label="Parent", columns=8, height="auto", elem_id="ft-parent")
+            child_gallery = gr.Gallery(label="Child", columns=8, height="auto", elem_id="ft-childgal")
+        figures = gr.Markdown(elem_id="ft-figures")
+
+        gr.Markdown("### Blind A/B: which do you prefer?\nOne image from the parent, one from the child, same seed, "
+                    "sides at random, names hidden.")
+        pair = gr.State({})
+        with gr.Row():
+            left = gr.Image(label="A", interactive=False, height=224, elem_id="ab-left")
+            right = gr.Image(label="B", interactive=False, height=224, elem_id="ab-right")
+        with gr.Row():
+            new_pair = gr.Button("New pair", elem_id="ab-new")
+            pick_left = gr.Button("A is better", elem_id="ab-left-btn")
+            tie = gr.Button("Same", elem_id="ab-tie")
+            pick_right = gr.Button("B is better", elem_id="ab-right-btn")
+        ab_result = gr.Markdown(elem_id="ab-stats")
+
+    # ---------------------------------------------------------------- handlers
+
+    @on_page
+    def refresh_ready(name, mine, request: gr.Request):
+        return ready_text(studio, name, rater_of(request) if mine else None)
+
+    @on_page
+    def begin(name, n_steps, mine, request: gr.Request):
+        status = studio.start_finetune(name, steps=int(n_steps), rater=rater_of(request) if mine else None)
+        gr.Info(f"Fine-tuning {name} in the background…")
+        return progress_html(status.progress, status.message, status.state), gr.Timer(active=True)
+
+    def poll(name):
+        status = studio.finetune_status(name)
+        html = progress_html(status.progress, status.message, status.state)
+        if status.active:
+            return html, gr.Timer(active=True), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        if status.state != "succeeded":
+            if status.state == "failed":
+                gr.Warning(f"Fine-tuning failed: {status.message}")
+            return html, gr.Timer(active=False), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        parents, children, metrics = studio.compare(status.child, n=8, seed=0)
+        gr.Info(f"New version {status.child} is ready.")
+        choices = [(m.name, m.name) for m in studio.models()]
+        return (html, gr.Timer(active=False), gr.Dropdown(choices=choices, value=status.child),
+                [show(i) for i in parents], [show(i) for i in children], figures_markdown(metrics),
+                gr.Dropdown(choices=choices, value=status.child))
+
+    @on_page
+    def compare(name, seed_value):
+        parents, children, metrics = studio.compare(name, n=8, seed=int(seed_value or 0))
+        return [show(i) for i in parents], [show(i) for i in children], figures_markdown(metrics)
+
+    def ab_text(name: str) -> str:
+        st = studio.ab_stats(name)
+        if not st["wins"] + st["losses"] + st["ties"]:
+            return "_No picks yet._"
+        rate = "—" if st["win_rate"] is None else f"{st['win_rate']:.0%}"
+        return (f"Child preferred in **{st['wins']}** of {st['wins'] + st['losses']} decided picks (win rate {rate}, "
+                f"{st['ties']} ties) · two-sided binomial p = **{st['p_value']:.3g}**")
+
+    @on_page
+    def ab_new(name, request: gr.Request):
+        shown = studio.ab_pair(name, seed=random_seed(), rater=rater_of(request))
+        state = {k: shown[k] for k in ("left_id", "right_id", "child_id")} | {"model": name}
+        return show(shown["left_image"], 8), show(shown["right_image"], 8), state
+
+    def ab_pick(side: str):
+        @on_page
+        def pick(state, request: gr.Request):
+            if not state:
+                raise gr.Error("Click “New pair” first.")
+            chosen = {"left": state["left_id"], "right": state["right_id"], "tie": None}[side]
+            studio.ab_pick(state["left_id"], state["right_id"], chosen, rater_of(request))
+            revealed = "child" if chosen == state["child_id"] else "parent" if chosen else "tie"
+            gr.Info(f"Recorded: you picked the {revealed}." if chosen else "Recorded a tie.")
+            return ab_text(state["model"]), {}
+        return pick
+
+    # ---------------------------------------------------------------- wiring
+
+    for event in (model.change, only_mine.change, tab.select):
+        event(refresh_ready, [model, only_mine], ready, api_visibility="private", show_progress="hidden")
+    start.click(begin, [model, steps, only_mine], [progress, timer], api_visibility="private")
+    timer.tick(poll, model, [progress, timer, child, parent_gallery, child_gallery, figures, model],
+               api_visibility="private", show_progress="hidden")
+    show_btn.click(compare, [child, seed], [parent_gallery, child_gallery, figures], api_visibility="private")
+    new_pair.click(ab_new, child, [left, right, pair], api_visibility="private")
+    for button, side in ((pick_left, "left"), (pick_right, "right"), (tie, "tie")):
+        button.click(ab_pick(side), pair, [ab_result, pair], api_visibility="private")
+
+    # ---------------------------------------------------------------- API for gradio_client
+
+    @guarded
+    def finetune(model: str, steps: int = 300, only_rater: str = "") -> dict:
+        """Start a fine-tuning run of `model` from its ratings in the background; poll `finetune_status`."""
+        status = studio.start_finetune(model, steps=int(steps), rater=only_rater or None)
+        return {"model": model, "state": status.state}
+
+    @guarded
+    def finetune_status(model: str) -> dict:
+        """State (idle/running/succeeded/failed), stage, progress in [0, 1], message, child and its measured effect."""
+        s = studio.finetune_status(model)
+        return {"model": model, "state": s.state, "stage": s.stage, "progress": s.progress, "message": s.message,
+                "child": s.child, "metrics": s.metrics}
+
+    @guarded
+    def ab_stats(child: str) -> dict:
+        """Blind A/B picks for a fine-tuned version: wins, losses, ties, win rate, binomial p-value."""
+        return studio.ab_stats(child)
+
+    gr.api(finetune, api_name="finetune")
+    gr.api(finetune_status, api_name="finetune_status")
+    gr.api(ab_stats, api_name="ab_stats")
