@@ -109,12 +109,22 @@ def save_model(path: str | os.PathLike, model: nn.Module, record: CheckpointReco
 
 # ---------------------------------------------------------------- loading
 
-def _sniff(path: Path, head: bytes) -> None:
+def _looks_like_safetensors(payload: bytes) -> bool:
+    """u64 little-endian header length, then a JSON object that fits in the file."""
+    if len(payload) < 9:
+        return False
+    header_len = struct.unpack("<Q", payload[:8])[0]
+    return payload[8:9] == b"{" and header_len <= len(payload) - 8
+
+
+def _sniff(path: Path, payload: bytes) -> None:
     """Refuse what is obviously not safetensors, with a message that says what it is."""
-    if head[:1] == b"\x80" or path.suffix in {".pkl", ".pickle"}:
+    if _looks_like_safetensors(payload):
+        return
+    if payload[:1] == b"\x80" or path.suffix in {".pkl", ".pickle"}:
         raise CheckpointError(f"{path}: this is a Python pickle. AIGC Studio never unpickles files (a pickle can run "
                               "arbitrary code). Re-save the weights with safetensors.torch.save_file().")
-    if head[:2] == b"PK" or path.suffix in {".pt", ".pth", ".ckpt", ".bin"}:
+    if payload[:2] == b"PK" or path.suffix in {".pt", ".pth", ".ckpt", ".bin"}:
         raise CheckpointError(f"{path}: this looks like a torch.save() file (a zip of pickles). AIGC Studio loads only "
                               "safetensors weights; convert it with safetensors.torch.save_file(state_dict, 'x.safetensors').")
 
@@ -127,7 +137,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], C
     if path.is_dir():
         raise CheckpointError(f"{path}: is a folder; pass the .safetensors file inside it")
     payload = path.read_bytes()
-    _sniff(path, payload[:8])
+    _sniff(path, payload)
     if len(payload) < 8:
         raise CheckpointError(f"{path}: file is {len(payload)} bytes; truncated or empty")
     header_len = struct.unpack("<Q", payload[:8])[0]

@@ -46,7 +46,7 @@ def test_too_few_ratings_is_a_clear_message_and_no_run(studio, models_dir):
     with pytest.raises(NotEnoughRatings, match="more rating"):
         finetune("syn-vae", studio.store, FinetuneConfig(progress=False), models_dir=models_dir)
     assert studio.store.list_runs() == []
-    assert sorted(v.name for v in studio.store.list_versions()) == ["syn-gan", "syn-vae"]
+    assert not [v for v in studio.store.list_versions() if v.parent_id is not None]
 
 
 def test_killed_run_leaves_parent_intact_and_no_child(studio, models_dir, home, tmp_path):
@@ -67,7 +67,7 @@ def test_killed_run_leaves_parent_intact_and_no_child(studio, models_dir, home, 
     failed = studio.store.fail_stale_runs()
     assert failed == [runs[0].id]
     assert studio.store.get_run(runs[0].id).status == "failed"
-    assert sorted(v.name for v in studio.store.list_versions()) == ["syn-gan", "syn-vae"]
+    assert not [v for v in studio.store.list_versions() if v.parent_id is not None]
     assert parent_path.read_bytes() == parent_bytes
     assert load_model(parent_path).sample(2, 0).shape == (2, 28, 28, 1)
     # and a new run then works
