@@ -18,16 +18,17 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from aigc.studio import Studio  # noqa: E402
-from aigc_ui import api, explore_tab, generate_tab, history_tab, interpolate_tab, models_tab  # noqa: E402
+from aigc_ui import api, explore_tab, finetune_tab, generate_tab, history_tab, interpolate_tab, models_tab  # noqa: E402
 from aigc_ui.common import CSS, PageContext, model_choices  # noqa: E402
 
-# The page, tab by tab, in order. The fine-tuning tab (issue 5) goes after models_tab.build.
+# The page, tab by tab, in order.
 TABS: list[Callable[[PageContext], None]] = [
     generate_tab.build,
     explore_tab.build,
     interpolate_tab.build,
     history_tab.build,
     models_tab.build,
+    finetune_tab.build,
 ]
 
 INTRO = ("# AIGC Studio\nSample a model, explore its latent space, and rate what you see: your ratings steer "

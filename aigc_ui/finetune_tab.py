@@ -189,6 +189,9 @@ def build(ctx: PageContext) -> None:
         """Blind A/B picks for a fine-tuned version: wins, losses, ties, win rate, binomial p-value."""
         return studio.ab_stats(child)
 
-    gr.api(finetune, api_name="finetune")
-    gr.api(finetune_status, api_name="finetune_status")
-    gr.api(ab_stats, api_name="ab_stats")
+    def register_api() -> None:  # outside gr.Tabs: an API endpoint is not a tab's child
+        gr.api(finetune, api_name="finetune")
+        gr.api(finetune_status, api_name="finetune_status")
+        gr.api(ab_stats, api_name="ab_stats")
+
+    ctx.later(register_api)

@@ -1,0 +1,54 @@
+"""Closing the loop through the HTTP API: rate, fine-tune in the background, poll, find the child, blind A/B stats."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+
+from tests.app.helpers import running
+
+
+@pytest.fixture(scope="module")
+def loop_client(models_dir, home, tmp_path_factory):
+    """Its own app, database and models folder: the children it makes must not leak into other tests."""
+    from gradio_client import Client
+
+    from aigc.studio import Studio
+
+    folder = tmp_path_factory.mktemp("loop-models")
+    for path in models_dir.glob("tiny-*.safetensors"):
+        shutil.copy(path, folder / path.name)
+    db = f"sqlite:///{tmp_path_factory.mktemp('loop-db') / 'feedback.sqlite'}"
+    with Studio(db, models_dir=folder, threads=1) as studio, running(studio) as demo:
+        yield Client(demo.local_url, verbose=False), studio
+
+
+def test_finetune_endpoint_makes_a_child_version(loop_client):
+    client, studio = loop_client
+    with pytest.raises(Exception, match="not enough ratings"):
+        client.predict("tiny-vae", 20, "", api_name="/finetune")
+    _, info = client.predict("tiny-vae", 24, 5, 0, api_name="/sample")
+    for i, sample_id in enumerate(info["sample_ids"]):
+        client.predict(sample_id, 1 if i % 2 else -1, api_name="/rate")
+    started = client.predict("tiny-vae", 20, "", api_name="/finetune")
+    assert started["state"] == "running"
+    with pytest.raises(Exception, match="already running"):
+        client.predict("tiny-vae", 20, "", api_name="/finetune")
+    deadline = time.time() + 180
+    status = started
+    while time.time() < deadline:
+        status = client.predict("tiny-vae", api_name="/finetune_status")
+        if status["state"] != "running":
+            break
+        assert 0.0 <= status["progress"] <= 1.0
+        time.sleep(0.5)
+    assert status["state"] == "succeeded", status["message"]
+    child = status["child"]
+    assert "mean_reward_after" in status["metrics"]
+    models = {m["name"]: m for m in client.predict(api_name="/models")}
+    assert models[child]["parent"] == "tiny-vae"
+    assert client.predict(child, api_name="/ab_stats")["wins"] == 0
+    run = studio.store.list_runs()[0]
+    assert run.status == "succeeded" and run.n_ratings == 24
