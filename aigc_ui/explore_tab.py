@@ -22,7 +22,7 @@ import numpy as np
 
 from aigc.studio import Studio, StudioError
 
-from . import breed
+from . import breed, taste
 from .common import DISLIKE, EXPLORE_SCALE, LIKE, PageContext, encode_upload, on_page, random_seed, rater_of
 from .web import VIEW_CSS, VIEW_JS, VIEW_TEMPLATE, data_uri
 
@@ -160,6 +160,7 @@ def build(ctx: PageContext) -> None:
         state = gr.State(explorer_state(start_name, start_z, note="seed 0") if start_name else {})
         explorer = Explorer(studio, model, state, sliders, view, status)
         ctx.explorer = explorer
+        taste.build(ctx, explorer)
         partner, refresh_partners = breed.build(ctx, explorer)
 
     # ------------------------------------------------------------ where the explorer starts
