@@ -26,8 +26,20 @@ def render_card(record: CheckpointRecord) -> str:
         f"with {t.get('threads')} threads ({t.get('images_per_s')} images/s)",
         f"- final losses: `{json.dumps(t.get('final_losses', {}))}`",
     ]
+    if record.extra.get("note"):
+        lines += ["", f"_{record.extra['note']}_"]
     metrics = record.extra.get("metrics")
-    if metrics:
+    if metrics and "fid" in metrics:
+        lines += ["", "## Measured", "",
+                  f"`aigc evaluate {record.name} --n {metrics.get('n', 10000)}`: {metrics.get('n', 10000)} samples against the "
+                  "10,000 Fashion-MNIST test images, in the feature space of the shipped classifier (its 128-d "
+                  "penultimate layer). FID is the Fréchet distance there; precision/recall are the k-NN (k=3) "
+                  "manifold estimates of Kynkäänniemi et al. 2019. The floor is the same measure for real training "
+                  "images against the test images.", "", "| metric | this model | real-vs-real floor |", "|---|---|---|",
+                  f"| FID (lower is better) | {metrics['fid']} | {metrics.get('floor_fid_train_vs_test')} |",
+                  f"| precision (realism) | {metrics.get('precision')} | {metrics.get('floor_precision')} |",
+                  f"| recall (variety) | {metrics.get('recall')} | {metrics.get('floor_recall')} |"]
+    elif metrics:
         lines += ["", "## Measured", "", "| metric | value |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in metrics.items()]
     if "test_accuracy" in record.extra:

@@ -105,12 +105,12 @@ def real_features(split: str = "test", data: str | None = None, limit: int | Non
     Cached in memory per process and on disk under $AIGC_CACHE_DIR (default ~/.cache/aigc), keyed by the judge's weights
     and the dataset files: embedding 60k images costs a minute of CPU and never changes.
     """
-    from aigc.checkpoint import file_sha256
+    from aigc.checkpoint import read_checkpoint
     from aigc.data import find_idx_dir
     from safetensors.torch import load_file, save_file
 
     folder = find_idx_dir(data, split)
-    judge_sha = file_sha256(PRETRAINED_DIR / f"{JUDGE_NAME}.safetensors")[:16]
+    judge_sha = read_checkpoint(PRETRAINED_DIR / f"{JUDGE_NAME}.safetensors")[1].weights_sha256[:16]  # weights, not card text
     stamp = max(int(p.stat().st_mtime) for p in folder.iterdir() if p.is_file())
     where = hashlib.sha256(f"{folder.resolve()}:{stamp}".encode()).hexdigest()[:12]
     cache = cache_dir() / f"features-{judge_sha}-{split}-{where}.safetensors"
