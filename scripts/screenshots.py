@@ -42,7 +42,8 @@ def shoot(url: str, out: Path, gan: str, vae: str) -> list[Path]:
         page = browser.new_page(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
 
         def save(name: str) -> None:
-            time.sleep(1.0)  # let toasts fade and plots draw
+            page.wait_for_function("() => !document.querySelector('.toast-body')", timeout=20_000)  # toasts gone
+            time.sleep(1.0)  # plots drawn
             path = out / f"ui-{name}.png"
             page.screenshot(path=str(path), full_page=True)
             saved.append(path)
