@@ -93,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["serve"]:  # every flag after `serve` belongs to the app (argparse's REMAINDER refuses a leading flag)
+        import app
+
+        return int(app.main(argv[1:]) or 0)
     args = build_parser().parse_args(argv)
     from aigc.checkpoint import CheckpointError
     from aigc.data import DatasetError

@@ -47,7 +47,7 @@ def rate_samples(studio, model: str, rater, n: int, seed: int) -> None:
         done += len(batch.sample_ids)
 
 
-def run(model: str, prefs: str, rounds: int, per_round: int, steps: int, eval_n: int, workdir: Path) -> dict:
+def run(model: str, prefs: str, rounds: int, per_round: int, steps: int | None, eval_n: int, workdir: Path, lr_scale: float | None = None, ess_floor: float | None = None) -> dict:
     from aigc.finetune import FinetuneConfig, finetune
     from aigc.metrics import SimulatedRater, real_features
     from aigc.studio import Studio
@@ -64,7 +64,8 @@ def run(model: str, prefs: str, rounds: int, per_round: int, steps: int, eval_n:
     for r in range(1, rounds + 1):
         t0 = time.perf_counter()
         rate_samples(studio, current, rater, per_round, seed=1000 * r)
-        result = finetune(current, studio.store, FinetuneConfig(steps=steps, eval_n=500, progress=False, threads=2),
+        overrides = {k: v for k, v in (("steps", steps), ("lr_scale", lr_scale), ("ess_floor", ess_floor)) if v is not None}
+        result = finetune(current, studio.store, FinetuneConfig(eval_n=500, progress=False, threads=2, **overrides),
                           models_dir=str(home / "models"))
         wall += time.perf_counter() - t0
         studio.refresh()
@@ -130,7 +131,9 @@ def main() -> int:
     p.add_argument("--prefs", default=";".join(PREFS), help="';'-separated liked-class lists, e.g. '1,5,7;0,2,4'")
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--per-round", type=int, default=200, help="ratings per round")
-    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--steps", type=int, default=None, help="fine-tuning steps (default: the kind's default)")
+    p.add_argument("--lr-scale", type=float, default=None)
+    p.add_argument("--ess-floor", type=float, default=None)
     p.add_argument("--eval-n", type=int, default=1000)
     p.add_argument("--docs", action="store_true", help="write grids/plots under docs/")
     p.add_argument("--plot", default=None, help="write a liked-rate-per-round plot here")
@@ -141,7 +144,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for model in args.models.split(","):
             for prefs in args.prefs.split(";"):
-                res = run(model, prefs, args.rounds, args.per_round, args.steps, args.eval_n, Path(tmp))
+                res = run(model, prefs, args.rounds, args.per_round, args.steps, args.eval_n, Path(tmp), args.lr_scale, args.ess_floor)
                 print(json.dumps(res), flush=True)
                 results.append(res)
     if args.plot:

@@ -50,7 +50,6 @@ def test_app_main_and_cmd_serve_take_the_same_flags(capsys):
     assert done.value.code == 0 and "--auth-file" in capsys.readouterr().out
 
 
-@pytest.mark.xfail(reason="aigc/cli.py: `serve` uses nargs=REMAINDER, which refuses a leading flag (`aigc serve --port 1`)")
 def test_aigc_serve_passes_flags_through(capsys):
     from aigc.cli import main as aigc_main
 
