@@ -68,7 +68,8 @@ def build(ctx: PageContext) -> None:
                     "background; the page stays live.")
         with gr.Row():
             model = ctx.model_picker("Model to fine-tune", elem_id="ft-model")
-            steps = gr.Slider(50, 1000, value=300, step=50, label="Training steps", elem_id="ft-steps")
+            steps = gr.Slider(0, 5000, value=0, step=50, label="Training steps", elem_id="ft-steps",
+                              info="0 = the model kind's default (GAN 300, VAE 3000)")
             only_mine = gr.Checkbox(value=False, label="Only my ratings", elem_id="ft-mine")
         ready = gr.Markdown(elem_id="ft-ready")
         start = gr.Button("🎯 Fine-tune from ratings", variant="primary", elem_id="ft-start")
@@ -106,7 +107,7 @@ def build(ctx: PageContext) -> None:
 
     @on_page
     def begin(name, n_steps, mine, request: gr.Request):
-        status = studio.start_finetune(name, steps=int(n_steps), rater=rater_of(request) if mine else None)
+        status = studio.start_finetune(name, steps=int(n_steps) or None, rater=rater_of(request) if mine else None)
         gr.Info(f"Fine-tuning {name} in the background…")
         return progress_html(status.progress, status.message, status.state), gr.Timer(active=True)
 
@@ -172,9 +173,9 @@ def build(ctx: PageContext) -> None:
     # ---------------------------------------------------------------- API for gradio_client
 
     @guarded
-    def finetune(model: str, steps: int = 300, only_rater: str = "") -> dict:
-        """Start a fine-tuning run of `model` from its ratings in the background; poll `finetune_status`."""
-        status = studio.start_finetune(model, steps=int(steps), rater=only_rater or None)
+    def finetune(model: str, steps: int = 0, only_rater: str = "") -> dict:
+        """Start a fine-tuning run of `model` from its ratings in the background (steps 0 = the kind's default); poll `finetune_status`."""
+        status = studio.start_finetune(model, steps=int(steps) or None, rater=only_rater or None)
         return {"model": model, "state": status.state}
 
     @guarded
