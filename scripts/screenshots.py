@@ -33,7 +33,7 @@ def wait_text(page, selector: str, text: str, timeout: int = 30_000) -> None:
                            timeout=timeout)
 
 
-def shoot(url: str, out: Path, gan: str, vae: str) -> list[Path]:
+def shoot(url: str, out: Path, gan: str, vae: str, rate_more=None) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
     saved = []
@@ -85,8 +85,41 @@ def shoot(url: str, out: Path, gan: str, vae: str) -> list[Path]:
         wait_text(page, "#models-stats", vae)
         page.wait_for_selector("#models-likes canvas, #models-likes svg")
         save("models")
+
+        if rate_more is not None:
+            rate_more(gan)  # enough ratings for a fine-tune (a simulated rater, through the studio like the page)
+            tab("Fine-tune")
+            page.locator("#ft-model input").click()
+            page.get_by_role("option", name=gan, exact=False).first.click()
+            wait_text(page, "#ft-ready", "ready")
+            page.click("#ft-start")
+            page.wait_for_selector("#ft-progress[data-state=succeeded]", timeout=600_000)
+            page.wait_for_selector("#ft-childgal img")
+            page.click("#ab-new")
+            page.wait_for_selector("#ab-left img")
+            page.click("#ab-left-btn")
+            wait_text(page, "#ab-stats", "decided")
+            save("finetune")
         browser.close()
     return saved
+
+
+def simulated_rater(studio):
+    """Rate 60 samples as someone who likes trousers, sandals and sneakers (needs the shipped classifier)."""
+    from aigc.pipeline import PRETRAINED_DIR
+
+    if not (PRETRAINED_DIR / "fashion-classifier.safetensors").exists():
+        return None
+    from aigc.metrics import SimulatedRater
+
+    rater = SimulatedRater((1, 5, 7), name="screenshot-rater")
+
+    def rate(model: str) -> None:
+        batch = studio.sample(model, 60, 123, session=rater.name)
+        for sample_id, score in zip(batch.sample_ids, rater.rate(batch.images)):
+            studio.rate(sample_id, float(score), rater.name)
+
+    return rate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             demo = app.build_demo(studio)
             try:
                 demo.launch(prevent_thread_lock=True, quiet=True, server_port=free_port(), **app.launch_kwargs(studio))
-                for path in shoot(demo.local_url, out, gan, vae):
+                for path in shoot(demo.local_url, out, gan, vae, rate_more=simulated_rater(studio)):
                     print(path)
             finally:
                 with contextlib.redirect_stdout(sys.stderr):
