@@ -82,8 +82,8 @@ def build(ctx: PageContext) -> None:
             seed = gr.Number(value=0, precision=0, label="Seed", elem_id="ft-seed")
             show_btn = gr.Button("Show", elem_id="ft-show")
         with gr.Row():
-            parent_gallery = gr.Gallery(label="Parent", columns=8, height="auto", elem_id="ft-parent")
-            child_gallery = gr.Gallery(label="Child", columns=8, height="auto", elem_id="ft-childgal")
+            parent_gallery = gr.Gallery(label="Parent", columns=4, height=290, allow_preview=False, elem_id="ft-parent")
+            child_gallery = gr.Gallery(label="Child", columns=4, height=290, allow_preview=False, elem_id="ft-childgal")
         figures = gr.Markdown(elem_id="ft-figures")
 
         gr.Markdown("### Blind A/B: which do you prefer?\nOne image from the parent, one from the child, same seed, "
