@@ -214,6 +214,8 @@ def run(model: str | None, models_dir: str | None, moves: int, during: Callable[
                     with during():
                         loaded = measure_pages(studio_url, bare_url, model, moves)
                     result.update({f"during_finetune_{k}": v for k, v in loaded.items() if k != "moves"})
+                    if result.get("studio_p50_ms") and loaded.get("studio_p50_ms"):  # target: ≤ 2× idle
+                        result["during_finetune_vs_idle_p50"] = round(loaded["studio_p50_ms"] / result["studio_p50_ms"], 3)
     result["target_p50_ms"], result["target_ratio"] = TARGET_P50_MS, TARGET_RATIO
     result["pass"] = bool(result.get("studio_p50_ms") is not None and result["studio_p50_ms"] <= TARGET_P50_MS
                           and result.get("ratio_p50", 99) <= TARGET_RATIO)

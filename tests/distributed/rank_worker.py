@@ -1,6 +1,6 @@
 """Run `aigc ...` under torchrun, and also save EVERY rank's final weights (the CLI saves rank 0's only).
 
-    torchrun --nproc_per_node 2 tests/dist/rank_worker.py DUMP_DIR train vae --data synthetic ...
+    torchrun --nproc_per_node 2 tests/distributed/rank_worker.py DUMP_DIR train vae --data synthetic ...
 
 Wraps `aigc.train.train` (as the CLI and the fine-tune follower call it) so that, after training,
 rank r writes DUMP_DIR/rank{r}.safetensors: the ranks' weights can then be compared directly.
