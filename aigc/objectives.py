@@ -20,8 +20,9 @@ Wrap = Callable[[nn.Module], nn.Module]  # data-parallel runs: module → DDP(mo
 
 
 def _adam(params, lr: float, betas: tuple[float, float], device: torch.device) -> torch.optim.Adam:
-    # The fused kernel updates every parameter in one pass: measurably faster on CPU for many small tensors.
-    return torch.optim.Adam(params, lr=lr, betas=betas, fused=device.type in ("cpu", "cuda"))
+    # Fused Adam pays on CUDA; on a CPU with these small models it measured slower than the default
+    # kernel (benchmarks/train_throughput.py: 747 vs 837 images/s), so it is used on CUDA only.
+    return torch.optim.Adam(params, lr=lr, betas=betas, fused=True if device.type == "cuda" else None)
 
 
 def _weighted_mean(values: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:

@@ -174,7 +174,9 @@ def train(
     out = Path(cfg.out_dir)
     if main:
         (out / "samples").mkdir(parents=True, exist_ok=True)
-    model.to(device).train()
+    # channels-last convolutions measured 1.2× faster for these models on CPU (benchmarks/train_throughput.py)
+    memory_format = torch.channels_last if device.type == "cpu" else torch.contiguous_format
+    model.to(device=device, memory_format=memory_format).train()
     kind = model.kind
     lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[kind]
     objective = OBJECTIVES[kind](model, lr, DEFAULT_BETAS[kind], device, wrap=(lambda m: distributed.wrap(m, dist)) if par else None)
@@ -193,7 +195,7 @@ def train(
                 raise CheckpointError(f"{last_path}: nothing to resume from (no interrupted run in {out})")
             start_step, saved_weights = load_training_state(last_path, model, objective)
         weights = saved_weights if saved_weights is not None else weights
-    images = dataset.images.to(device)
+    images = dataset.images.to(device).contiguous(memory_format=memory_format)
     labels = dataset.labels.to(device) if dataset.labels is not None else None
     loss_weights_all = weights.to(device) if weights is not None and cfg.weighting == "loss" else None
     plan = BatchPlan(len(dataset), cfg.batch_size, cfg.seed, weights, cfg.weighting)
@@ -287,7 +289,7 @@ def train(
             print(f"warning: the {dist.world_size} processes ended with different weights (max difference {divergence:.3g}); "
                   "rank 0's are saved", file=sys.stderr)
         distributed.leave_after_training()  # what rank 0 does next (evaluation, saving, rows) is single-process
-    model.eval()
+    model.to(memory_format=torch.contiguous_format).eval()  # hand back an ordinary model
     images_seen = (completed - start_step) * plan.batch_size
     return TrainResult(model, completed, wall, images_seen / wall if wall > 0 else 0.0, losses, interrupted, out,
                        world_size=dist.world_size, rank_divergence=divergence)
