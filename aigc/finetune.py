@@ -96,15 +96,17 @@ def training_set(parent: ImageModel, cfg: FinetuneConfig, fn: phi.FeatureFn) -> 
     """(images, φ(images), name): a seeded random subset of at most cfg.max_examples training images.
 
     A few hundred steps never see more than ~20k examples, so embedding all 60k would be wasted
-    work; for Fashion-MNIST the judge's features come from the on-disk cache.
+    work; for Fashion-MNIST the judge's features come from the on-disk cache when an earlier run made it.
     """
     images, name = training_images(parent, cfg)
     keep = torch.randperm(len(images), generator=torch.Generator().manual_seed(cfg.seed))[: cfg.max_examples]
     keep = keep.sort().values
     if phi.uses_judge(parent) and name == "fashion-mnist:train" and cfg.data is None:
-        from aigc.metrics import real_features
+        from aigc.metrics import cached_real_features
 
-        return images[keep], real_features("train")[0][keep].double().numpy(), name
+        cached = cached_real_features("train")  # φ is the judge here: reuse what an earlier run embedded
+        if cached is not None and len(cached[0]) == len(images):
+            return images[keep], cached[0][keep].double().numpy(), name
     return images[keep], phi.compute(fn, images[keep]), name
 
 

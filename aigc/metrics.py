@@ -98,34 +98,51 @@ def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tupl
     return float(precision), float(recall)
 
 
-@lru_cache(maxsize=4)
-def real_features(split: str = "test", data: str | None = None, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(features, labels) of real Fashion-MNIST images under the shipped judge.
-
-    Cached in memory per process and on disk under $AIGC_CACHE_DIR (default ~/.cache/aigc), keyed by the judge's weights
-    and the dataset files: embedding 60k images costs a minute of CPU and never changes.
-    """
+def _feature_cache(split: str, data: str | None) -> Path:
+    """Where φ(real split) is cached: keyed by the judge's weights and the dataset files."""
     from aigc.checkpoint import read_checkpoint
     from aigc.data import find_idx_dir
-    from safetensors.torch import load_file, save_file
 
     folder = find_idx_dir(data, split)
     judge_sha = read_checkpoint(PRETRAINED_DIR / f"{JUDGE_NAME}.safetensors")[1].weights_sha256[:16]  # weights, not card text
     stamp = max(int(p.stat().st_mtime) for p in folder.iterdir() if p.is_file())
     where = hashlib.sha256(f"{folder.resolve()}:{stamp}".encode()).hexdigest()[:12]
-    cache = cache_dir() / f"features-{judge_sha}-{split}-{where}.safetensors"
-    if cache.exists():
-        try:
-            stored = load_file(cache)
-            feats, labels = stored["features"], stored["labels"]
-            return (feats[:limit], labels[:limit]) if limit else (feats, labels)
-        except Exception:  # a damaged cache is only a cache: recompute
-            cache.unlink(missing_ok=True)
-    dataset = load_dataset(data, split=split)
-    feats = embed(dataset.images)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    save_file({"features": feats.contiguous(), "labels": dataset.labels.contiguous()}, str(cache))
-    return (feats[:limit], dataset.labels[:limit]) if limit else (feats, dataset.labels)
+    return cache_dir() / f"features-{judge_sha}-{split}-{where}.safetensors"
+
+
+def cached_real_features(split: str = "train", data: str | None = None) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The cached (features, labels) if an earlier run computed them, else None (nothing computed)."""
+    from safetensors.torch import load_file
+
+    cache = _feature_cache(split, data)
+    if not cache.exists():
+        return None
+    try:
+        stored = load_file(cache)
+        return stored["features"], stored["labels"]
+    except Exception:  # a damaged cache is only a cache: recompute
+        cache.unlink(missing_ok=True)
+        return None
+
+
+@lru_cache(maxsize=4)
+def real_features(split: str = "test", data: str | None = None, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(features, labels) of real Fashion-MNIST images under the shipped judge.
+
+    Cached in memory per process and on disk under $AIGC_CACHE_DIR (default ~/.cache/aigc): embedding
+    60k images costs a minute of CPU and never changes.
+    """
+    from safetensors.torch import save_file
+
+    cached = cached_real_features(split, data)
+    if cached is None:
+        dataset = load_dataset(data, split=split)
+        cached = (embed(dataset.images), dataset.labels)
+        cache = _feature_cache(split, data)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        save_file({"features": cached[0].contiguous(), "labels": cached[1].contiguous()}, str(cache))
+    feats, labels = cached
+    return (feats[:limit], labels[:limit]) if limit else (feats, labels)
 
 
 def cache_dir() -> Path:
