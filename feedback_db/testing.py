@@ -66,3 +66,29 @@ def check_server(base_url: str) -> None:
             conn.execute(text("SELECT 1"))
     finally:
         engine.dispose()
+
+
+PG_ENV = "AIGC_TEST_PG_URL"
+
+
+def require_server_url(what: str = "the PostgreSQL tests") -> str:
+    """The test server's URL from $AIGC_TEST_PG_URL, for pytest fixtures.
+
+    No URL: skip on a developer's machine, but fail under CI (CI=true), where these tests must run.
+    A URL whose server is unreachable always fails: that is a broken setup, not a missing one.
+    """
+    import os
+
+    import pytest
+
+    url = os.environ.get(PG_ENV)
+    if not url:
+        message = f'{PG_ENV} is not set, so {what} cannot run. Start a throwaway server with: eval "$(bash .ci/start_postgres.sh)"'
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"CI=true: {message}", pytrace=False)
+        pytest.skip(message)
+    try:
+        check_server(url)
+    except Exception as exc:  # noqa: BLE001 - any reason it is unreachable
+        pytest.fail(f"{PG_ENV}={url} is set but the server is unreachable: {exc}", pytrace=False)
+    return url

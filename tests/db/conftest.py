@@ -11,7 +11,6 @@ PostgreSQL creates a database from a migrated template database.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import uuid
@@ -29,38 +28,19 @@ from feedback_db.engine import create_store_engine  # noqa: E402
 from feedback_db.migrate import upgrade  # noqa: E402
 from tests.db.helpers import LATENT_DIM  # noqa: E402
 from feedback_db.testing import (  # noqa: E402
-    check_server,
     create_database,
     drop_database,
+    require_server_url,
     temporary_postgres_database,
 )
 
-PG_ENV = "AIGC_TEST_PG_URL"
-
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
 @pytest.fixture(scope="session")
 def pg_base_url() -> str:
     """The server's URL; skip (developer) or fail (CI) when there is none."""
-    url = os.environ.get(PG_ENV)
-    if not url:
-        message = (
-            f"{PG_ENV} is not set, so the PostgreSQL tests cannot run. "
-            f'Start a throwaway server with: eval "$(bash .ci/start_postgres.sh)"'
-        )
-        if in_ci():
-            pytest.fail(f"CI=true: {message}", pytrace=False)
-        pytest.skip(message)
-    try:
-        check_server(url)
-    except Exception as exc:  # noqa: BLE001 - any reason it is unreachable
-        pytest.fail(f"{PG_ENV}={url} is set but the server is unreachable: {exc}", pytrace=False)
-    return url
+    return require_server_url("the PostgreSQL tests")
 
 
 @pytest.fixture(scope="session")

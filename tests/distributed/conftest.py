@@ -25,11 +25,6 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-PG_ENV = "AIGC_TEST_PG_URL"
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
 def free_port() -> int:
@@ -105,20 +100,9 @@ def home(tmp_path, monkeypatch) -> Path:
 @pytest.fixture(scope="session")
 def pg_base_url() -> str:
     """The PostgreSQL server's URL; skip (developer) or fail (CI) when there is none."""
-    url = os.environ.get(PG_ENV)
-    if not url:
-        message = (f"{PG_ENV} is not set, so the replica test cannot run. "
-                   f'Start a throwaway server with: eval "$(bash .ci/start_postgres.sh)"')
-        if in_ci():
-            pytest.fail(f"CI=true: {message}", pytrace=False)
-        pytest.skip(message)
-    from feedback_db.testing import check_server
+    from feedback_db.testing import require_server_url
 
-    try:
-        check_server(url)
-    except Exception as exc:  # noqa: BLE001 - any reason it is unreachable
-        pytest.fail(f"{PG_ENV}={url} is set but the server is unreachable: {exc}", pytrace=False)
-    return url
+    return require_server_url("the replica test")
 
 
 @pytest.fixture
