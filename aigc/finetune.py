@@ -26,7 +26,7 @@ from aigc.cards import write_card
 from aigc.checkpoint import SUFFIX, CheckpointRecord, file_sha256, load_module
 from aigc.data import DatasetError, ImageDataset, from_uint8, load_dataset
 from aigc.effect import measure_effect
-from aigc.latent import vae_dimension_kl
+from aigc.latent import aggregate_posterior, vae_dimension_kl
 from aigc.pipeline import ImageModel, home_dir, load_model
 from aigc.reward import RewardConfig, fit_reward, reward_weights
 from aigc.train import DEFAULT_LR, TrainConfig, finish_record, save_final, share_run, train
@@ -51,6 +51,7 @@ class FinetuneConfig:
     rater: str | None = None  # only this rater's ratings (default: everyone's)
     data: str | None = None  # training data override (default: the parent's dataset)
     self_samples: int = 10000  # used instead when the training data cannot be found
+    fit_prior: bool = True  # VAE: sample from a Gaussian fitted to the reweighted data's posterior
     max_examples: int = 20000  # random subset of the training data (steps × batch rarely sees more)
     seed: int = 0
     threads: int | None = None
@@ -191,6 +192,11 @@ def finetune(
                        on_progress=lambda s, n, losses: report("training", 0.1 + 0.7 * s / n, losses))
         finish_record(record, result, train_cfg, command=f"aigc finetune {parent.name}", device="cpu")
 
+        if kind == "vae":
+            record.extra["latent_kl"] = [round(float(v), 5) for v in vae_dimension_kl(module, images[torch.randperm(len(images))[:5000]])]
+            if cfg.fit_prior:
+                drawn = torch.multinomial(torch.from_numpy(weights.weights), 5000, replacement=True, generator=torch.Generator().manual_seed(cfg.seed))
+                record.extra["prior"] = aggregate_posterior(module, images[drawn])
         report("evaluating", 0.85, {})
         child = _as_image_model(module, record)
         effect = measure_effect(parent, child, fn, reward, weights.beta, n=cfg.eval_n, seed=cfg.seed)
@@ -198,8 +204,6 @@ def finetune(
                    "n_ratings": reward.n_ratings, "train_examples": len(dataset), "data": data_name,
                    "wall_time_s": round(result.wall_time_s, 1)}
         record.extra.update({"metrics": metrics, "finetune": run_config})
-        if kind == "vae":
-            record.extra["latent_kl"] = [round(float(v), 5) for v in vae_dimension_kl(module, images[torch.randperm(len(images))[:5000]])]
         path = publish_child(store, run_id, version.id, module, record, Path(models_dir) if models_dir else models_home())
         report("done", 1.0, metrics)
         return FinetuneResult(run_id, parent.name, child_name, path, metrics)

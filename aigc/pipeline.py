@@ -80,7 +80,12 @@ class ImageModel:
         return cfg.image_size, cfg.image_size, cfg.channels
 
     def latents(self, n: int, seed: int, truncation: float | None = None) -> np.ndarray:
-        return seeded_latents(seed, n, self.latent_dim, truncation).numpy()
+        """The n latents of `seed`: standard normal, or through the model's fitted prior when it has one."""
+        eps = seeded_latents(seed, n, self.latent_dim, truncation).numpy()
+        prior = self.record.extra.get("prior")
+        if not prior:
+            return eps
+        return (np.asarray(prior["mean"], np.float32) + eps @ np.asarray(prior["scale_tril"], np.float32).T).astype(np.float32)
 
     def decode(self, z: np.ndarray | torch.Tensor) -> np.ndarray:
         """(N, D) latents → (N, H, W, C) uint8 images, one batched forward pass."""
