@@ -51,8 +51,9 @@ def build_demo(studio: Studio, tabs: list[Callable[[PageContext], None]] | None 
 
         pickers = ctx.model_pickers
 
-        def refresh_pickers():
-            return [gr.Dropdown(choices=model_choices(studio, kind)) for _, kind in pickers]
+        def refresh_pickers():  # one studio.models() (a folder scan and a query) for all pickers of a page load
+            models = studio.models()
+            return [gr.Dropdown(choices=model_choices(studio, kind, models)) for _, kind in pickers]
 
         if pickers:
             demo.load(refresh_pickers, None, [d for d, _ in pickers], api_visibility="private", show_progress="hidden")

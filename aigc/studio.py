@@ -127,6 +127,10 @@ class Studio:
         self._versions[name] = version
         return version
 
+    def _name_of(self, version_id: int | None) -> str | None:
+        """The loaded model registered as `version_id`, if any."""
+        return next((n for n, v in self._versions.items() if v.id == version_id), None) if version_id is not None else None
+
     def model(self, name: str) -> ImageModel:
         with self._lock:
             if name not in self._models:
@@ -141,12 +145,11 @@ class Studio:
 
     def models(self) -> list[ModelSummary]:
         self.refresh()
-        by_id = {v.id: n for n, v in self._versions.items()}
         out = []
         for name in sorted(self._versions, key=lambda n: (self._versions[n].kind, self._versions[n].id)):
             m, v = self._models[name], self._versions[name]
             card = m.path.with_suffix(".md").read_text() if m.path and m.path.with_suffix(".md").exists() else ""
-            out.append(ModelSummary(name, m.kind, v.id, by_id.get(v.parent_id), m.latent_dim, m.image_shape, card))
+            out.append(ModelSummary(name, m.kind, v.id, self._name_of(v.parent_id), m.latent_dim, m.image_shape, card))
         return out
 
     def add_version(self, path: Path) -> VersionInfo:
@@ -183,13 +186,6 @@ class Studio:
         ids = self.store.record_samples(self.version(name).id, latents, seed=seed, source=source, session_id=session,
                                         image_sha256s=[image_sha256(img) for img in images])
         return images, ids
-
-    def record_shown(self, name: str, latents: np.ndarray, source: str, session: str | None = None, seed: int = 0) -> list[int]:
-        """Record decoded latents as Samples (when they are shown for rating or as a strip)."""
-        latents = np.atleast_2d(np.asarray(latents, np.float32))
-        images = self.model(name).decode(latents)
-        return self.store.record_samples(self.version(name).id, latents, seed=seed, source=source, session_id=session,
-                                         image_sha256s=[image_sha256(img) for img in images])
 
     def _check_latent(self, name: str, z) -> np.ndarray:
         z = np.asarray(z, dtype=np.float32).reshape(-1)
@@ -252,7 +248,7 @@ class Studio:
 
     def rate_latent(self, name: str, z: np.ndarray, score: float, rater: str, source: str = "explore") -> int:
         """Rate an image from the explorer: it becomes a Sample, then gets the rating."""
-        sample_id = self.record_shown(name, self._check_latent(name, z)[None], source, session=rater)[0]
+        sample_id = self.show(name, z, source, session=rater)[1][0]
         self.rate(sample_id, score, rater)
         return sample_id
 
@@ -262,7 +258,7 @@ class Studio:
             info = self.store.get_sample(int(sample_id))
         except FeedbackError as exc:
             raise StudioError(str(exc)) from exc
-        name = next((n for n, v in self._versions.items() if v.id == info.version_id), None)
+        name = self._name_of(info.version_id)
         if name is None:
             version = self.store.get_version(info.version_id)
             name = version.name if version else str(info.version_id)
@@ -318,8 +314,7 @@ class Studio:
         return self.jobs.status(name)
 
     def parent_of(self, name: str) -> str | None:
-        parent_id = self.version(name).parent_id
-        return next((n for n, v in self._versions.items() if v.id == parent_id), None)
+        return self._name_of(self.version(name).parent_id)
 
     def compare(self, child: str, n: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict]:
         """Parent and child on the same seeds, with the child's measured effect."""
@@ -334,11 +329,11 @@ class Studio:
         if parent is None:
             raise StudioError(f"{child} has no parent version to compare with")
         z = self.latent_of(child, seed)
-        ids = {m: self.record_shown(m, z[None], "compare", session=rater, seed=seed)[0] for m in (parent, child)}
+        shown = {m: self.show(m, z, "compare", session=rater, seed=seed) for m in (parent, child)}  # m → (images, ids)
         child_left = bool(np.random.default_rng().integers(2))
         left, right = (child, parent) if child_left else (parent, child)
-        return {"left_image": self.decode(left, z), "right_image": self.decode(right, z),
-                "left_id": ids[left], "right_id": ids[right], "child_id": ids[child]}
+        return {"left_image": shown[left][0][0], "right_image": shown[right][0][0],
+                "left_id": shown[left][1][0], "right_id": shown[right][1][0], "child_id": shown[child][1][0]}
 
     def ab_pick(self, left_id: int, right_id: int, picked_id: int | None, rater: str) -> None:
         try:

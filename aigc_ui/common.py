@@ -84,8 +84,9 @@ def model_label(m: ModelSummary) -> str:
     return f"{m.name} ({m.kind.upper()}{lineage})"
 
 
-def model_choices(studio: Studio, kind: str | None = None) -> list[tuple[str, str]]:
-    return [(model_label(m), m.name) for m in studio.models() if kind is None or m.kind == kind]
+def model_choices(studio: Studio, kind: str | None = None, models: list[ModelSummary] | None = None) -> list[tuple[str, str]]:
+    """Dropdown choices; pass `models` when filling several pickers so the studio is asked once."""
+    return [(model_label(m), m.name) for m in (studio.models() if models is None else models) if kind is None or m.kind == kind]
 
 
 def random_seed() -> int:

@@ -17,7 +17,7 @@ SEEDS, SAMPLES = "Two seeds", "Two of my samples"
 def interpolation(studio, name: str, z_a: np.ndarray, z_b: np.ndarray, steps: int, rater: str):
     """Decode the path and record its frames as Samples (they are shown): (images, latents, sample ids)."""
     images, latents = studio.interpolate(name, z_a, z_b, int(steps))
-    ids = studio.record_shown(name, latents, "interpolate", session=rater)
+    _, ids = studio.show(name, latents, "interpolate", session=rater)
     return images, latents, ids
 
 
