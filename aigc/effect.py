@@ -15,7 +15,7 @@ import torch
 from aigc import features as phi
 from aigc.metrics import fid, precision_recall, real_features, resample
 from aigc.pipeline import ImageModel
-from aigc.reward import RewardModel
+from aigc.reward import RewardModel, tilt
 
 
 def reference_features(parent: ImageModel, fn: phi.FeatureFn, limit: int = 10000) -> np.ndarray:
@@ -31,7 +31,7 @@ def reference_features(parent: ImageModel, fn: phi.FeatureFn, limit: int = 10000
 def measure_effect(parent: ImageModel, child: ImageModel, fn: phi.FeatureFn, reward: RewardModel, beta: float, n: int = 1000, seed: int = 0) -> dict:
     real = reference_features(parent, fn)
     real_t = torch.from_numpy(real)
-    w = np.exp((reward.predict(real) - 1.0) / beta)
+    w = tilt(reward.predict(real), beta)
     liked_real = resample(real_t, torch.from_numpy(w / w.sum()), n=min(len(real), 5000), seed=seed)
     out: dict[str, float] = {"eval_n": n}
     for tag, model in (("before", parent), ("after", child)):

@@ -15,10 +15,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="parent model name or checkpoint path")
     p.add_argument("--db", default=None, help="database URL (default: the SQLite file under $AIGC_HOME)")
     p.add_argument("--models", default=None, help="folder for the new version (default $AIGC_HOME/models)")
-    p.add_argument("--steps", type=int, default=None, help="training steps (default: GAN 300, VAE 3000)")
+    p.add_argument("--steps", type=int, default=None, help="training steps (default: GAN 600, VAE 3000)")
     p.add_argument("--batch-size", type=int, default=FinetuneConfig.batch_size)
     p.add_argument("--lr-scale", type=float, default=None, help="fine-tuning lr as a fraction of the training lr (default: GAN 0.5, VAE 1.0)")
-    p.add_argument("--beta", type=float, default=None, help="reward temperature β (default: smallest keeping the ESS floor)")
+    p.add_argument("--beta", type=float, default=None, help="reward temperature β: weights ∝ P(liked)^(1/β) (default: 0.5, raised if the ESS floor needs it)")
+    p.add_argument("--kl-weight", type=float, default=None, help="VAE: the KL weight while fine-tuning (default 0.1; the child samples a fitted prior)")
     p.add_argument("--ess-floor", type=float, default=FinetuneConfig.ess_floor, help="minimum effective sample size, as a fraction")
     p.add_argument("--min-ratings", type=int, default=FinetuneConfig.min_ratings)
     p.add_argument("--rater", default=None, help="use only this rater's ratings")
@@ -51,7 +52,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 def _finetune(args: argparse.Namespace) -> int:
     from feedback_db import FeedbackStore
 
-    cfg = FinetuneConfig(steps=args.steps, batch_size=args.batch_size, lr_scale=args.lr_scale, beta=args.beta,
+    cfg = FinetuneConfig(steps=args.steps, batch_size=args.batch_size, lr_scale=args.lr_scale, beta=args.beta, kl_weight=args.kl_weight,
                          ess_floor=args.ess_floor, min_ratings=args.min_ratings, rater=args.rater, data=args.data,
                          seed=args.seed, threads=args.threads, eval_n=args.eval_n, child_name=args.name,
                          progress=not args.json_progress)

@@ -27,6 +27,12 @@ def seeded_latents(seed: int, n: int, dim: int, truncation: float | None = None)
     return z
 
 
+def seeded_uniform(seed: int, n: int) -> np.ndarray:
+    """(n,) uniforms in [0, 1) from `seed`, a stream apart from seeded_latents' (a fitted prior's component choice)."""
+    gen = torch.Generator().manual_seed((int(seed) + 0x9E3779B97F4A7C15) % (2**63))
+    return torch.rand(n, generator=gen, dtype=torch.float64).numpy()
+
+
 def lerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     return (1 - t) * a + t * b
 
@@ -87,21 +93,3 @@ def taste_direction(latents: np.ndarray, scores: np.ndarray, l2: float = 1.0) ->
     normal, _ = fit_logistic(x, y, l2)
     norm = np.linalg.norm(normal)
     return None if norm == 0 else (normal / norm).astype(np.float32)
-
-
-def aggregate_posterior(model: nn.Module, images: torch.Tensor, batch: int = 512) -> dict:
-    """A Gaussian fitted to a VAE's aggregate posterior over `images`: mean and Cholesky factor.
-
-    Sampling z = mean + L·ε instead of z = ε draws from where the encoder actually puts the data
-    ("ex-post density estimation", Ghosh et al. 2020): after a reweighted fine-tune, the liked data.
-    """
-    mus, variances = [], []
-    with torch.inference_mode():
-        for i in range(0, images.shape[0], batch):
-            mu, logvar = model.encode(images[i : i + batch])
-            mus.append(mu.double().cpu())
-            variances.append(logvar.exp().double().cpu())
-    mu = torch.cat(mus).numpy()
-    cov = np.cov(mu.T) + np.diag(torch.cat(variances).mean(0).numpy())
-    chol = np.linalg.cholesky(cov + 1e-6 * np.eye(cov.shape[0]))
-    return {"mean": [round(float(v), 6) for v in mu.mean(0)], "scale_tril": [[round(float(v), 6) for v in row] for row in chol]}

@@ -16,7 +16,8 @@ from torch import nn
 
 from aigc.checkpoint import SUFFIX, CheckpointError, CheckpointRecord, file_sha256, load_module
 from aigc.data import from_uint8, to_uint8
-from aigc.latent import seeded_latents
+from aigc.latent import seeded_latents, seeded_uniform
+from aigc.prior import sample_prior
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 
@@ -85,7 +86,7 @@ class ImageModel:
         prior = self.record.extra.get("prior")
         if not prior:
             return eps
-        return (np.asarray(prior["mean"], np.float32) + eps @ np.asarray(prior["scale_tril"], np.float32).T).astype(np.float32)
+        return sample_prior(prior, eps, seeded_uniform(seed, n))
 
     def decode(self, z: np.ndarray | torch.Tensor) -> np.ndarray:
         """(N, D) latents → (N, H, W, C) uint8 images, one batched forward pass."""

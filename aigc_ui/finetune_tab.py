@@ -69,7 +69,7 @@ def build(ctx: PageContext) -> None:
         with gr.Row():
             model = ctx.model_picker("Model to fine-tune", elem_id="ft-model")
             steps = gr.Slider(0, 5000, value=0, step=50, label="Training steps", elem_id="ft-steps",
-                              info="0 = the model kind's default (GAN 300, VAE 3000)")
+                              info="0 = the model kind's default (GAN 600, VAE 3000)")
             only_mine = gr.Checkbox(value=False, label="Only my ratings", elem_id="ft-mine")
         ready = gr.Markdown(elem_id="ft-ready")
         start = gr.Button("🎯 Fine-tune from ratings", variant="primary", elem_id="ft-start")

@@ -30,6 +30,18 @@ def test_finetune_raises_liked_rate_and_registers_child(studio, models_dir):
     run = studio.store.get_run(result.run_id)
     assert run.status == "succeeded" and run.child_version_id == version.id and run.n_ratings == 60
     assert child.record.parent == "syn-vae"
+    # the child is a β-VAE (KL weight 0.1 while fine-tuning) that samples its fitted prior
+    assert child.module.cfg.beta == pytest.approx(0.1) and child.record.config["beta"] == pytest.approx(0.1)
+    prior = child.record.extra["prior"]
+    assert len(prior["weights"]) == 20 and sum(prior["weights"]) == pytest.approx(1, abs=1e-4)
+    assert load_model("syn-vae", models_dir=models_dir).module.cfg.beta == 1.0
+
+
+def test_low_kl_weight_without_a_fitted_prior_is_refused(studio, models_dir):
+    rate_by_band(studio, "syn-vae", liked_band=0, n=30)
+    with pytest.raises(ValueError, match="needs fit_prior"):
+        finetune("syn-vae", studio.store, FinetuneConfig(steps=5, fit_prior=False, progress=False), models_dir=models_dir)
+    assert studio.store.list_runs() == []  # refused before a run was recorded
 
 
 def test_gan_finetune_runs_end_to_end(studio, models_dir):

@@ -37,9 +37,22 @@ def test_weights_are_clipped_and_finite_even_for_extreme_rewards():
 
 
 def test_fixed_beta_is_respected():
-    w = reward_weights(np.linspace(0, 1, 100), RewardConfig(beta=0.5))
+    w = reward_weights(np.linspace(0.1, 1, 100), RewardConfig(beta=0.5))
     assert w.beta == 0.5
-    assert w.weights[-1] / w.weights[0] == pytest.approx(np.exp(2), rel=1e-6)
+    assert w.weights[-1] / w.weights[0] == pytest.approx((1 / 0.1) ** 2, rel=1e-6)  # P(liked)^(1/β)
+
+
+def test_equally_liked_groups_keep_equal_shares_when_the_reward_is_surer_of_one():
+    # Three liked groups the reward model is 97%, 90% and 80% sure of, seven disliked ones at 3%:
+    # the weights must move mass to the liked groups without ranking them against each other.
+    rng = np.random.default_rng(0)
+    group = rng.integers(0, 10, 20000)
+    p = np.array([0.97, 0.90, 0.80, 0.03, 0.03, 0.03, 0.03, 0.03, 0.03, 0.03])[group] + rng.normal(0, 0.01, 20000)
+    w = reward_weights(np.clip(p, 0, 1), RewardConfig(ess_floor=0.2))
+    shares = np.array([w.weights[group == g].sum() for g in range(10)]) / w.weights.sum()
+    assert shares[:3].sum() > 0.95  # mass moved to what is liked
+    assert shares[:3].max() / shares[:3].min() < 1.6, shares[:3]  # ...but not onto the group the reward is surest of
+    assert w.ess_fraction >= 0.2
 
 
 def test_too_few_ratings_says_how_many_more():
