@@ -119,6 +119,7 @@ def plot_rounds(results: list[dict], path: Path) -> None:
     for res in results:
         xs = [h["round"] for h in res["history"]]
         ax.plot(xs, [h["liked_rate"] for h in res["history"]], marker="o", label=f"{res['model']}: likes {res['liked']}")
+    ax.set_xticks(range(max(len(r["history"]) for r in results)))
     ax.set_xlabel(f"round (rate {results[0]['ratings_used'] // max(1, results[0]['rounds'])}, fine-tune)")
     ax.set_ylabel("simulated rater's liked rate")
     ax.set_ylim(0, 1)

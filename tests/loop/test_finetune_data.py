@@ -1,0 +1,81 @@
+"""The loop on the two kinds of data it promises besides synthetic bars: a user's image folder and Fashion-MNIST."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from aigc import data
+from aigc.checkpoint import CheckpointRecord
+from aigc.finetune import FinetuneConfig, finetune
+from aigc.models import GAN, VAE, GANConfig, VAEConfig
+from aigc.train import TrainConfig, save_final, train
+
+from .conftest import BANDS, band_class, rate_by_band
+
+
+@pytest.fixture
+def folder_models(tmp_path, models_dir):
+    """folder-vae and folder-gan, trained on a folder of PNG files (the bars, written as a user would have them)."""
+    images = data.to_uint8(data.synthetic_dataset(n=384, classes=BANDS).images)
+    root = tmp_path / "my-images"
+    (root / "nested").mkdir(parents=True)
+    for i, img in enumerate(images):
+        Image.fromarray(img[..., 0], mode="L").save(root / ("nested" if i % 2 else "") / f"img_{i:04d}.png")
+    dataset = data.load_dataset(str(root))
+    assert dataset.name.startswith("folder:") and len(dataset) == 384
+    for kind, model, steps in (("vae", VAE(VAEConfig(width=8, hidden=64, latent_dim=8)), 300),
+                               ("gan", GAN(GANConfig(g_width=8, d_width=8, latent_dim=8)), 60)):
+        record = CheckpointRecord(kind=kind, config={}, name=f"folder-{kind}", dataset=dataset.name)
+        train(model, dataset, TrainConfig(out_dir=str(tmp_path / f"run-{kind}"), steps=steps, batch_size=64, progress=False, sample_every=0), record)
+        save_final(f"{models_dir}/folder-{kind}.safetensors", model, record)
+    return dataset.name
+
+
+def test_finetune_a_vae_trained_on_an_image_folder(studio, models_dir, folder_models):
+    studio.refresh()
+    base = rate_by_band(studio, "folder-vae", liked_band=2, n=60)
+    result = finetune("folder-vae", studio.store, FinetuneConfig(steps=150, eval_n=200, progress=False), models_dir=models_dir)
+    run = studio.store.get_run(result.run_id)
+    assert run.config["features"] == "VAE encoder mean"  # no domain classifier for a user's images
+    assert result.metrics["data"] == folder_models  # it re-read the user's folder, not samples of itself
+    assert result.metrics["train_examples"] == 384 + 60  # the folder's images plus the rated samples
+    studio.refresh()
+    child = studio.model(result.child)
+    assert child.record.dataset == folder_models
+    after = float((band_class(child.sample(300, 5)) == 2).mean())
+    assert after > base + 0.2, (base, after)
+
+
+def test_finetune_a_gan_trained_on_an_image_folder(studio, models_dir, folder_models):
+    studio.refresh()
+    batch = studio.sample("folder-gan", 40, 3, session="r")
+    for i, sample_id in enumerate(batch.sample_ids):  # an undertrained GAN draws one band: any taste will do here
+        studio.rate(sample_id, 1.0 if i % 3 == 0 else -1.0, "r")
+    result = finetune("folder-gan", studio.store, FinetuneConfig(steps=20, eval_n=100, progress=False), models_dir=models_dir)
+    assert studio.store.get_run(result.run_id).config["features"] == "GAN discriminator features (pooled)"
+    assert result.metrics["data"] == folder_models
+    assert {"precision_all_after", "fid_liked_after", "recall_liked_after"} <= set(result.metrics)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (data.DEBIAN_FASHION_MNIST / "train-images-idx3-ubyte.gz").exists(),
+                    reason=f"Fashion-MNIST not at {data.DEBIAN_FASHION_MNIST}: apt-get install dataset-fashion-mnist")
+def test_finetune_the_shipped_gan_on_fashion_mnist_moves_towards_the_liked_classes(studio, models_dir):
+    from aigc.metrics import SimulatedRater
+
+    rater = SimulatedRater((1, 5, 7))  # trousers, sandals, sneakers
+    for seed in (3, 4):  # 80 ratings, in the page's batches of at most 64
+        batch = studio.sample("fashion-gan", 40, seed, session="sim")
+        for sample_id, score in zip(batch.sample_ids, rater.rate(batch.images)):
+            studio.rate(sample_id, float(score), "sim")
+    result = finetune("fashion-gan", studio.store, FinetuneConfig(steps=120, eval_n=300, progress=False), models_dir=models_dir)
+    assert studio.store.get_run(result.run_id).config["features"] == "fashion-classifier embedding"
+    assert result.metrics["data"] == "fashion-mnist:train" and result.metrics["train_examples"] == 20000 + 80
+    assert result.metrics["mean_reward_after"] > result.metrics["mean_reward_before"] + 0.1
+    studio.refresh()
+    before = rater.liked_rate(studio.model("fashion-gan").sample(500, 77))
+    after = rater.liked_rate(studio.model(result.child).sample(500, 77))
+    assert after > before + 0.1, (before, after)
+    assert np.isfinite(result.metrics["fid_liked_after"])
