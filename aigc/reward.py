@@ -34,7 +34,7 @@ class RewardConfig:
     min_each: int = 3  # at least this many likes AND dislikes
     l2_grid: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0)
     folds: int = 5
-    ess_floor: float = 0.2  # effective sample size kept ≥ this fraction of the examples
+    ess_floor: float = 0.1  # effective sample size kept ≥ this fraction of the examples (2,000 of a 20k set)
     max_weight: float = 50.0  # clip after normalising to mean 1
     beta: float | None = None  # fixed temperature; None → chosen from the ESS floor, never below min_beta
     min_beta: float = 0.5  # sharpest automatic temperature: P(liked)² (corrects the L2-shrunk reward's under-confidence)
