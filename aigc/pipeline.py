@@ -17,7 +17,7 @@ from torch import nn
 from aigc.checkpoint import SUFFIX, CheckpointError, CheckpointRecord, file_sha256, load_module
 from aigc.data import from_uint8, to_uint8
 from aigc.latent import seeded_latents, seeded_uniform
-from aigc.prior import sample_prior
+from aigc.prior import MixturePrior
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 
@@ -66,6 +66,7 @@ class ImageModel:
         self.path = path
         self.name = path.stem if path else (record.name or module.kind)  # the file name is the model name
         self.sha256 = file_sha256(path) if path else record.weights_sha256
+        self.prior = MixturePrior.from_record(record.extra.get("prior"))  # None: z is standard normal
 
     @property
     def kind(self) -> str:
@@ -83,10 +84,7 @@ class ImageModel:
     def latents(self, n: int, seed: int, truncation: float | None = None) -> np.ndarray:
         """The n latents of `seed`: standard normal, or through the model's fitted prior when it has one."""
         eps = seeded_latents(seed, n, self.latent_dim, truncation).numpy()
-        prior = self.record.extra.get("prior")
-        if not prior:
-            return eps
-        return sample_prior(prior, eps, seeded_uniform(seed, n))
+        return eps if self.prior is None else self.prior.sample(eps, seeded_uniform(seed, n))
 
     def decode(self, z: np.ndarray | torch.Tensor) -> np.ndarray:
         """(N, D) latents → (N, H, W, C) uint8 images, one batched forward pass."""

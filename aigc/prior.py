@@ -13,6 +13,8 @@ The prior lives in the checkpoint record as plain lists, so a seed gives the sam
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch import nn
@@ -83,13 +85,24 @@ def aggregate_posterior(model: nn.Module, images: torch.Tensor, components: int 
             "scale_trils": [[[round(float(v), 6) for v in row] for row in c] for c in chols]}
 
 
-def sample_prior(prior: dict, eps: np.ndarray, uniform: np.ndarray) -> np.ndarray:
-    """z = mean_c + L_c·ε, with component c picked by `uniform` (N,) in [0, 1): row i depends on row i only."""
-    if "mean" in prior:  # single Gaussian (checkpoints written before mixtures)
-        return (np.asarray(prior["mean"], np.float32) + eps @ np.asarray(prior["scale_tril"], np.float32).T).astype(np.float32)
-    weights = np.asarray(prior["weights"], np.float64)
-    cumulative = np.cumsum(weights / weights.sum())
-    comp = np.minimum(np.searchsorted(cumulative, uniform, side="right"), len(weights) - 1)
-    means = np.asarray(prior["means"], np.float32)
-    chols = np.asarray(prior["scale_trils"], np.float32)
-    return (means[comp] + np.einsum("nij,nj->ni", chols[comp], eps)).astype(np.float32)
+@dataclass(frozen=True)
+class MixturePrior:
+    """A fitted prior as arrays, parsed once from its checkpoint record (sampling runs on every request)."""
+
+    cumulative: np.ndarray  # (K,) cumulative component weights, last = 1
+    means: np.ndarray  # (K, D)
+    chols: np.ndarray  # (K, D, D)
+
+    @classmethod
+    def from_record(cls, prior: dict | None) -> MixturePrior | None:
+        if not prior:
+            return None
+        if "mean" in prior:  # single Gaussian (checkpoints written before mixtures): one component
+            prior = {"weights": [1.0], "means": [prior["mean"]], "scale_trils": [prior["scale_tril"]]}
+        weights = np.asarray(prior["weights"], np.float64)
+        return cls(np.cumsum(weights / weights.sum()), np.asarray(prior["means"], np.float32), np.asarray(prior["scale_trils"], np.float32))
+
+    def sample(self, eps: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+        """z = mean_c + L_c·ε, with component c picked by `uniform` (N,) in [0, 1): row i depends on row i only."""
+        comp = np.minimum(np.searchsorted(self.cumulative, uniform, side="right"), len(self.cumulative) - 1)
+        return (self.means[comp] + np.einsum("nij,nj->ni", self.chols[comp], eps)).astype(np.float32)

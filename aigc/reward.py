@@ -17,7 +17,7 @@ drew mostly bags.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -116,7 +116,6 @@ class Weights:
     ess: float  # effective sample size, (Σw)² / Σw²
     ess_fraction: float
     clipped: int
-    stats: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
         return {"beta": round(self.beta, 5), "ess": round(self.ess, 1), "ess_fraction": round(self.ess_fraction, 4),
@@ -130,13 +129,15 @@ def log_reward(probabilities: np.ndarray, min_prob: float = RewardConfig.min_pro
 
 def tilt(probabilities: np.ndarray, beta: float, min_prob: float = RewardConfig.min_prob) -> np.ndarray:
     """Unnormalised exp(r̂/β) = P(liked)^(1/β): how the liked distribution is drawn from any sample of data."""
-    r = log_reward(probabilities, min_prob)
-    return np.exp((r - r.max()) / beta)
+    return _exp_tilt(log_reward(probabilities, min_prob), beta)
+
+
+def _exp_tilt(rewards: np.ndarray, beta: float) -> np.ndarray:
+    return np.exp((rewards - rewards.max()) / beta)  # shifted by the max: no overflow, same weights
 
 
 def _weights_at(rewards: np.ndarray, beta: float, max_weight: float) -> tuple[np.ndarray, int]:
-    logits = (rewards - rewards.max()) / beta
-    w = np.exp(logits)
+    w = _exp_tilt(rewards, beta)
     w = w / w.mean()
     clipped = int((w > max_weight).sum())
     if clipped:
@@ -157,22 +158,21 @@ def reward_weights(probabilities: np.ndarray, cfg: RewardConfig | None = None) -
     cfg = cfg or RewardConfig()
     r = log_reward(probabilities, cfg.min_prob)
     n = len(r)
-    if cfg.beta is not None:
-        w, clipped = _weights_at(r, cfg.beta, cfg.max_weight)
-        ess = effective_sample_size(w)
-        return Weights(w, cfg.beta, ess, ess / n, clipped)
-    lo, hi = np.log(cfg.min_beta), np.log(1e3)  # large β → uniform weights → ESS = N
-    w, _ = _weights_at(r, cfg.min_beta, cfg.max_weight)
-    if effective_sample_size(w) >= cfg.ess_floor * n:
-        hi = lo  # the floor does not bind: the sharpest allowed temperature
-    for _ in range(50 if hi > lo else 0):
-        mid = (lo + hi) / 2
-        w, _ = _weights_at(r, float(np.exp(mid)), cfg.max_weight)
-        if effective_sample_size(w) >= cfg.ess_floor * n:
-            hi = mid
-        else:
-            lo = mid
-    beta = float(np.exp(hi))
+    beta = cfg.beta if cfg.beta is not None else _temperature(r, cfg)
     w, clipped = _weights_at(r, beta, cfg.max_weight)
     ess = effective_sample_size(w)
     return Weights(w, beta, ess, ess / n, clipped)
+
+
+def _temperature(r: np.ndarray, cfg: RewardConfig) -> float:
+    """min_beta if its weights keep ESS ≥ floor·N, else the smallest β that does (bisection in log β)."""
+    def ess_ok(beta: float) -> bool:
+        return effective_sample_size(_weights_at(r, beta, cfg.max_weight)[0]) >= cfg.ess_floor * len(r)
+
+    if ess_ok(cfg.min_beta):
+        return cfg.min_beta
+    lo, hi = np.log(cfg.min_beta), np.log(1e3)  # large β → uniform weights → ESS = N
+    for _ in range(50):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if ess_ok(float(np.exp(mid))) else (mid, hi)
+    return float(np.exp(hi))

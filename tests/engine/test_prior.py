@@ -2,7 +2,12 @@ import numpy as np
 import pytest
 
 from aigc.latent import seeded_latents, seeded_uniform
-from aigc.prior import fit_gmm, sample_prior
+from aigc.prior import MixturePrior, fit_gmm
+
+
+def sample_prior(prior: dict, eps: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+    """What ImageModel.latents does with a checkpoint's prior record."""
+    return MixturePrior.from_record(prior).sample(eps, uniform)
 
 
 def three_clusters(n=3000, seed=0):
