@@ -9,16 +9,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 import torch
 
-from aigc.checkpoint import CheckpointRecord
 from aigc.cli import main
 from aigc.data import synthetic_dataset
-from aigc.models import VAE, VAEConfig
-from aigc.train import TrainConfig, save_final, train
 from feedback_db import FeedbackStore
+from tests.tiny import band_class, train_tiny
 
 from .conftest import HERE, as_module, child_env, free_port, json_lines, read_weights, torchrun
 from .test_ddp_train import relative_gap
@@ -33,18 +30,11 @@ def rated(home, tmp_path):
     from aigc.studio import Studio
 
     models = tmp_path / "models"
-    data = synthetic_dataset(n=256)
-    torch.manual_seed(0)
-    vae = VAE(VAEConfig(width=8, hidden=32, latent_dim=8))
-    record = CheckpointRecord(kind="vae", config={}, name="syn-vae", dataset=data.name)
-    train(vae, data, TrainConfig(out_dir=str(tmp_path / "run"), steps=60, batch_size=64, progress=False, sample_every=0), record)
-    save_final(models / "syn-vae.safetensors", vae, record)
+    train_tiny("vae", synthetic_dataset(n=256), models / "syn-vae.safetensors", 60, tmp_path / "run", hidden=32, seed=0)
     db = f"sqlite:///{tmp_path / 'feedback.sqlite3'}"
     with Studio(db_url=db, models_dir=models) as studio:
         batch = studio.sample("syn-vae", 40, 1, session="sim")
-        x = batch.images[..., 0].astype(np.float64)
-        band = np.argmax([x[:, c * 6 : c * 6 + 3, :].mean(axis=(1, 2)) for c in range(4)], axis=0)
-        for sample_id, b in zip(batch.sample_ids, band):
+        for sample_id, b in zip(batch.sample_ids, band_class(batch.images)):
             studio.rate(sample_id, 1.0 if b == 0 else -1.0, "sim")
         versions = {v.name for v in studio.store.list_versions()}
     return db, models, versions

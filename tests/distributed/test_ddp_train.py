@@ -78,7 +78,7 @@ def test_global_batch_must_split_evenly(home, tmp_path):
     import subprocess
     import sys
 
-    from .conftest import HERE, child_env
+    from .conftest import child_env
 
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
            "--master_port", str(free_port()), "-m", "aigc.cli", "train", "vae", "--data", "synthetic", "--limit", "64",

@@ -15,13 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-import torch
 
-from aigc.checkpoint import CheckpointRecord
 from aigc.data import synthetic_dataset
-from aigc.models import VAE, VAEConfig
-from aigc.train import TrainConfig, save_final, train
 from feedback_db import FeedbackStore
+from tests.tiny import train_tiny
 
 from .conftest import ROOT, child_env, free_port
 
@@ -88,12 +85,7 @@ def test_two_replicas_share_ratings_and_versions_through_postgres(pg_url, home, 
     shared, own_a, own_b = home / "models", tmp_path / "models-a", tmp_path / "models-b"
     for folder in (shared, own_a, own_b):
         folder.mkdir(parents=True)
-    data = synthetic_dataset(n=256)
-    torch.manual_seed(0)
-    vae = VAE(VAEConfig(width=8, hidden=32, latent_dim=8))
-    record = CheckpointRecord(kind="vae", config={}, name="syn-vae", dataset=data.name)
-    train(vae, data, TrainConfig(out_dir=str(tmp_path / "run"), steps=40, batch_size=64, progress=False, sample_every=0), record)
-    save_final(shared / "syn-vae.safetensors", vae, record)
+    train_tiny("vae", synthetic_dataset(n=256), shared / "syn-vae.safetensors", 40, tmp_path / "run", hidden=32, seed=0)
 
     with ExitStack() as stack:  # both start at once on the empty database: migrations take a lock
         (proc_a, url_a), (proc_b, url_b) = (stack.enter_context(replica(pg_url, home, own, tmp_path / f"{name}.log"))

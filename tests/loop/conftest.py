@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import shutil
 
-import numpy as np
 import pytest
 import torch
 
-from aigc.checkpoint import CheckpointRecord
 from aigc.data import synthetic_dataset
-from aigc.models import GAN, VAE, GANConfig, VAEConfig
-from aigc.train import TrainConfig, save_final, train
+from tests.tiny import BANDS, band_class, train_tiny
 
-BANDS = 4
-
-
-def band_class(images: np.ndarray) -> np.ndarray:
-    """The simulated rater's judge for synthetic bars: which band is brightest."""
-    x = images[..., 0].astype(np.float64)
-    return np.argmax([x[:, c * 6 : c * 6 + 3, :].mean(axis=(1, 2)) for c in range(BANDS)], axis=0)
+__all__ = ["BANDS", "band_class", "rate_by_band"]
 
 
 @pytest.fixture(autouse=True)
@@ -32,11 +23,8 @@ def tiny_models(tmp_path_factory) -> str:
     """A models folder with syn-vae and syn-gan, trained a few hundred steps on synthetic bars."""
     folder = tmp_path_factory.mktemp("models")
     data = synthetic_dataset(n=512, classes=BANDS)
-    for kind, model, steps in (("vae", VAE(VAEConfig(width=8, hidden=64, latent_dim=8)), 300),
-                               ("gan", GAN(GANConfig(g_width=8, d_width=8, latent_dim=8)), 100)):
-        record = CheckpointRecord(kind=kind, config={}, name=f"syn-{kind}", dataset=data.name)
-        train(model, data, TrainConfig(out_dir=str(folder / f"run-{kind}"), steps=steps, batch_size=64, progress=False, sample_every=0), record)
-        save_final(folder / f"syn-{kind}.safetensors", model, record)
+    for kind, steps in (("vae", 300), ("gan", 100)):
+        train_tiny(kind, data, folder / f"syn-{kind}.safetensors", steps, folder / f"run-{kind}")
     return str(folder)
 
 

@@ -7,10 +7,8 @@ import pytest
 from PIL import Image
 
 from aigc import data
-from aigc.checkpoint import CheckpointRecord
 from aigc.finetune import FinetuneConfig, finetune
-from aigc.models import GAN, VAE, GANConfig, VAEConfig
-from aigc.train import TrainConfig, save_final, train
+from tests.tiny import train_tiny
 
 from .conftest import BANDS, band_class, rate_by_band
 
@@ -25,11 +23,8 @@ def folder_models(tmp_path, models_dir):
         Image.fromarray(img[..., 0], mode="L").save(root / ("nested" if i % 2 else "") / f"img_{i:04d}.png")
     dataset = data.load_dataset(str(root))
     assert dataset.name.startswith("folder:") and len(dataset) == 384
-    for kind, model, steps in (("vae", VAE(VAEConfig(width=8, hidden=64, latent_dim=8)), 300),
-                               ("gan", GAN(GANConfig(g_width=8, d_width=8, latent_dim=8)), 60)):
-        record = CheckpointRecord(kind=kind, config={}, name=f"folder-{kind}", dataset=dataset.name)
-        train(model, dataset, TrainConfig(out_dir=str(tmp_path / f"run-{kind}"), steps=steps, batch_size=64, progress=False, sample_every=0), record)
-        save_final(f"{models_dir}/folder-{kind}.safetensors", model, record)
+    for kind, steps in (("vae", 300), ("gan", 60)):
+        train_tiny(kind, dataset, f"{models_dir}/folder-{kind}.safetensors", steps, tmp_path / f"run-{kind}")
     return dataset.name
 
 
