@@ -24,8 +24,8 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from aigc.images import gif_bytes
-from aigc.studio import Studio, StudioError
+from aigc.data.images import gif_bytes
+from aigc.service.studio import Studio, StudioError
 
 from .common import GIF_SCALE, PageContext, as_list, encode_upload, guarded, parse_latent, rater_of, save_file, show
 from .interpolate_tab import interpolation
@@ -36,7 +36,7 @@ def point(studio: Studio, name: str, spec: Any) -> np.ndarray:
     if isinstance(spec, str) and spec.strip().lstrip("-").isdigit():
         spec = int(spec)
     if isinstance(spec, bool):
-        raise StudioError("a point is a seed, {\"sample_id\": N} or a latent list")
+        raise StudioError('a point is a seed, {"sample_id": N} or a latent list')
     if isinstance(spec, (int, float)):
         return studio.latent_of(name, int(spec))
     if isinstance(spec, dict) and "seed" in spec:
@@ -55,25 +55,52 @@ def build(ctx: PageContext) -> None:
 
     # ------------------------------------------------------------ endpoints that return images
     with gr.Column(visible=False):  # inputs and outputs of the API alone; not part of the page
-        slots = {"model": gr.Textbox(label="model"), "n": gr.Number(8, precision=0, label="n"),
-              "seed": gr.Number(0, precision=0, label="seed"), "truncation": gr.Number(0, label="truncation"),
-              "latent": gr.JSON(label="latent"), "a": gr.JSON(label="a"), "b": gr.JSON(label="b"),
-              "steps": gr.Number(8, precision=0, label="steps"), "strength": gr.Number(0.5, label="strength"),
-              "image": gr.File(label="image", type="filepath"), "images": gr.Gallery(label="images", format="png"),
-              "picture": gr.Image(label="image", format="png"), "gif": gr.File(label="gif"), "info": gr.JSON(label="info")}
+        slots = {
+            "model": gr.Textbox(label="model"),
+            "n": gr.Number(8, precision=0, label="n"),
+            "seed": gr.Number(0, precision=0, label="seed"),
+            "truncation": gr.Number(0, label="truncation"),
+            "latent": gr.JSON(label="latent"),
+            "a": gr.JSON(label="a"),
+            "b": gr.JSON(label="b"),
+            "steps": gr.Number(8, precision=0, label="steps"),
+            "strength": gr.Number(0.5, label="strength"),
+            "image": gr.File(label="image", type="filepath"),
+            "images": gr.Gallery(label="images", format="png"),
+            "picture": gr.Image(label="image", format="png"),
+            "gif": gr.File(label="gif"),
+            "info": gr.JSON(label="info"),
+        }
 
     def endpoint(fn, inputs: str, outputs: str, description: str) -> None:
-        gr.on([], guarded(fn), [slots[k] for k in inputs.split()], [slots[k] for k in outputs.split()],
-              api_name=fn.__name__, api_description=description)
+        gr.on(
+            [],
+            guarded(fn),
+            [slots[k] for k in inputs.split()],
+            [slots[k] for k in outputs.split()],
+            api_name=fn.__name__,
+            api_description=description,
+        )
 
     def sample(model, n, seed, truncation, request: gr.Request):
-        batch = studio.sample(model, int(n), int(seed), session=rater_of(request), truncation=float(truncation or 0) or None)
+        batch = studio.sample(
+            model, int(n), int(seed), session=rater_of(request), truncation=float(truncation or 0) or None
+        )
         return [show(img) for img in batch.images], {
-            "model": model, "seed": batch.seed, "n": len(batch.sample_ids), "truncation": float(truncation or 0),
-            "sample_ids": batch.sample_ids, "latents": [as_list(z) for z in batch.latents]}
+            "model": model,
+            "seed": batch.seed,
+            "n": len(batch.sample_ids),
+            "truncation": float(truncation or 0),
+            "sample_ids": batch.sample_ids,
+            "latents": [as_list(z) for z in batch.latents],
+        }
 
-    endpoint(sample, "model n seed truncation", "images info",
-             "n seeded images (each recorded as a sample) with their sample ids and latents")
+    endpoint(
+        sample,
+        "model n seed truncation",
+        "images info",
+        "n seeded images (each recorded as a sample) with their sample ids and latents",
+    )
 
     def decode(model, latent):
         return show(studio.decode(model, parse_latent(latent)))
@@ -88,22 +115,38 @@ def build(ctx: PageContext) -> None:
     endpoint(encode, "model image", "info", "an image file → the VAE's latent mean")
 
     def interpolate(model, a, b, steps, request: gr.Request):
-        frames, latents, ids = interpolation(studio, model, point(studio, model, a), point(studio, model, b),
-                                             int(steps), rater_of(request))
+        frames, latents, ids = interpolation(
+            studio, model, point(studio, model, a), point(studio, model, b), int(steps), rater_of(request)
+        )
         path = save_file(ctx, gif_bytes(frames, upscale=GIF_SCALE, duration_ms=90), f"{model}-interpolation.gif")
-        return [show(img) for img in frames], path, {"model": model, "sample_ids": ids,
-                                                     "latents": [as_list(z) for z in latents]}
+        return (
+            [show(img) for img in frames],
+            path,
+            {"model": model, "sample_ids": ids, "latents": [as_list(z) for z in latents]},
+        )
 
-    endpoint(interpolate, "model a b steps", "images gif info",
-             "slerp path a → b: frames (recorded as samples), an animated GIF, their ids and latents")
+    endpoint(
+        interpolate,
+        "model a b steps",
+        "images gif info",
+        "slerp path a → b: frames (recorded as samples), an animated GIF, their ids and latents",
+    )
 
     def children(model, latent, n, strength, seed, request: gr.Request):
         latents = studio.children(model, parse_latent(latent), n=int(n), strength=float(strength), seed=int(seed))
         frames, ids = studio.show(model, latents, "explore", session=rater_of(request))
-        return [show(img) for img in frames], {"model": model, "sample_ids": ids, "latents": [as_list(x) for x in latents]}
+        return [show(img) for img in frames], {
+            "model": model,
+            "sample_ids": ids,
+            "latents": [as_list(x) for x in latents],
+        }
 
-    endpoint(children, "model latent n strength seed", "images info",
-             "n children of a latent (latent + strength·noise), recorded as samples")
+    endpoint(
+        children,
+        "model latent n strength seed",
+        "images info",
+        "n children of a latent (latent + strength·noise), recorded as samples",
+    )
 
     def cross(model, a, b, seed):
         child = studio.cross(model, point(studio, model, a), point(studio, model, b), seed=int(seed))
@@ -132,17 +175,37 @@ def build(ctx: PageContext) -> None:
     @guarded
     def models() -> list[dict]:
         """Every model version: name, kind, parent, latent size, image shape and model card."""
-        return [{"name": m.name, "kind": m.kind, "version_id": m.version_id, "parent": m.parent,
-                 "latent_dim": m.latent_dim, "image_shape": list(m.image_shape), "card": m.card} for m in studio.models()]
+        return [
+            {
+                "name": m.name,
+                "kind": m.kind,
+                "version_id": m.version_id,
+                "parent": m.parent,
+                "latent_dim": m.latent_dim,
+                "image_shape": list(m.image_shape),
+                "card": m.card,
+            }
+            for m in studio.models()
+        ]
 
     gr.api(models, api_name="models")
 
     @guarded
     def stats() -> list[dict]:
         """Per version: samples, ratings, likes, dislikes, like rate."""
-        return [{"version": s.name, "version_id": s.version_id, "samples": s.n_samples, "ratings": s.n_ratings,
-                 "likes": s.n_likes, "dislikes": s.n_dislikes, "like_rate": s.like_rate, "mean_score": s.mean_score}
-                for s in studio.stats()]
+        return [
+            {
+                "version": s.name,
+                "version_id": s.version_id,
+                "samples": s.n_samples,
+                "ratings": s.n_ratings,
+                "likes": s.n_likes,
+                "dislikes": s.n_dislikes,
+                "like_rate": s.like_rate,
+                "mean_score": s.mean_score,
+            }
+            for s in studio.stats()
+        ]
 
     gr.api(stats, api_name="stats")
 
@@ -150,9 +213,18 @@ def build(ctx: PageContext) -> None:
     def history(limit: int = 20, request: gr.Request = None) -> list[dict]:
         """This client's recent samples and ratings, newest first."""
         names = {m.version_id: m.name for m in studio.models()}
-        return [{"sample_id": h.sample_id, "model": names.get(h.version_id), "seed": h.seed, "index": h.index,
-                 "source": h.source, "score": h.score, "created_at": h.created_at.isoformat()}
-                for h in studio.history(rater_of(request), int(limit))]
+        return [
+            {
+                "sample_id": h.sample_id,
+                "model": names.get(h.version_id),
+                "seed": h.seed,
+                "index": h.index,
+                "source": h.source,
+                "score": h.score,
+                "created_at": h.created_at.isoformat(),
+            }
+            for h in studio.history(rater_of(request), int(limit))
+        ]
 
     gr.api(history, api_name="history")
 
@@ -168,7 +240,12 @@ def build(ctx: PageContext) -> None:
     def axes(model: str) -> dict:
         """The explorer's slider axes: orthonormal basis rows, their names and importance."""
         found = studio.axes(model)
-        return {"model": model, "names": list(found.names), "importance": as_list(found.importance),
-                "basis": [as_list(row) for row in found.basis], "slider_range": found.slider_range}
+        return {
+            "model": model,
+            "names": list(found.names),
+            "importance": as_list(found.importance),
+            "basis": [as_list(row) for row in found.basis],
+            "slider_range": found.slider_range,
+        }
 
     gr.api(axes, api_name="axes")

@@ -5,12 +5,12 @@ Children are shown for rating, so each is recorded as a Sample; a cross opens in
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import gradio as gr
 import numpy as np
 
-from aigc.studio import Studio, StudioError
+from aigc.service.studio import Studio, StudioError
 
 from .common import PageContext, on_page, random_seed, rater_of, score_mark, show
 
@@ -22,24 +22,47 @@ def partner_choices(studio: Studio, rater: str, name: str | None) -> list[tuple[
     names = {m.version_id: m.name for m in studio.models()}
     items = [a for a in studio.history(rater, 200) if names.get(a.version_id) == name]
     items.sort(key=lambda a: -(a.score or 0))  # stable: keeps newest first among equals
-    return [(f"#{a.sample_id} {score_mark(a.score)} · {a.source}, seed {a.seed}".replace("  ", " "), a.sample_id)
-            for a in items[:50]]
+    return [
+        (f"#{a.sample_id} {score_mark(a.score)} · {a.source}, seed {a.seed}".replace("  ", " "), a.sample_id)
+        for a in items[:50]
+    ]
 
 
 def build(ctx: PageContext, explorer) -> tuple[gr.Dropdown, Callable]:
     studio = ctx.studio
     with gr.Accordion("🧬 Breed: children and crosses", open=True, elem_id="ex-breed"):
         with gr.Row():
-            strength = gr.Slider(0.05, 2.0, value=0.5, step=0.05, label="Mutation strength", scale=3,
-                                 info="How far children stray from the image above", elem_id="ex-strength")
+            strength = gr.Slider(
+                0.05,
+                2.0,
+                value=0.5,
+                step=0.05,
+                label="Mutation strength",
+                scale=3,
+                info="How far children stray from the image above",
+                elem_id="ex-strength",
+            )
             make_children = gr.Button(f"🧬 {N_CHILDREN} children of this image", scale=1, elem_id="ex-children-go")
         gr.Markdown("**Children** (click one to explore it)")
-        gallery = gr.Gallery(label="Children", show_label=False, columns=N_CHILDREN, height=170,
-                             allow_preview=False, format="png", buttons=[], elem_classes=["pixelated"],
-                             elem_id="ex-children")
+        gallery = gr.Gallery(
+            label="Children",
+            show_label=False,
+            columns=N_CHILDREN,
+            height=170,
+            allow_preview=False,
+            format="png",
+            buttons=[],
+            elem_classes=["pixelated"],
+            elem_id="ex-children",
+        )
         with gr.Row():
-            partner = gr.Dropdown(label="Cross this image with one of your samples", choices=[], scale=3,
-                                  info="Your samples of this model, liked first", elem_id="ex-partner")
+            partner = gr.Dropdown(
+                label="Cross this image with one of your samples",
+                choices=[],
+                scale=3,
+                info="Your samples of this model, liked first",
+                elem_id="ex-partner",
+            )
             cross = gr.Button("✖ Cross", scale=1, elem_id="ex-cross")
         brood = gr.State({})  # {"model": name, "ids": [...], "latents": [[...], ...]}
 
@@ -52,16 +75,19 @@ def build(ctx: PageContext, explorer) -> tuple[gr.Dropdown, Callable]:
         # a new brood: reset the selection, or clicking the same place again would not fire `select`
         return gr.Gallery(items, selected_index=None), {"model": name, "ids": ids, "latents": latents.tolist()}
 
-    make_children.click(children, [strength, *explorer.inputs()], [gallery, brood],
-                        api_visibility="private")
+    make_children.click(children, [strength, *explorer.inputs()], [gallery, brood], api_visibility="private")
 
     @on_page
     def open_child(state, evt: gr.SelectData):
         if not state or evt.index is None or evt.index >= len(state["ids"]):
             return [gr.skip()] * len(explorer.outputs())
         i = evt.index
-        return explorer.open(state["model"], np.asarray(state["latents"][i], np.float32), sample_id=state["ids"][i],
-                             note=f"child #{state['ids'][i]}")
+        return explorer.open(
+            state["model"],
+            np.asarray(state["latents"][i], np.float32),
+            sample_id=state["ids"][i],
+            note=f"child #{state['ids'][i]}",
+        )
 
     gallery.select(open_child, brood, explorer.outputs(), api_visibility="private")
 
@@ -76,8 +102,7 @@ def build(ctx: PageContext, explorer) -> tuple[gr.Dropdown, Callable]:
         child = studio.cross(name, z, other_z, seed=random_seed())
         return explorer.open(name, child, note=f"a cross with #{other}")
 
-    cross.click(cross_with, [partner, *explorer.inputs()], explorer.outputs(),
-                api_visibility="private")
+    cross.click(cross_with, [partner, *explorer.inputs()], explorer.outputs(), api_visibility="private")
 
     def refresh(name, request: gr.Request):
         try:

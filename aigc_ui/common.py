@@ -14,15 +14,16 @@ import math
 import random
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import gradio as gr
 import numpy as np
 
-from aigc.images import to_pil
-from aigc.studio import ModelSummary, Studio, StudioError
+from aigc.data.images import to_pil
+from aigc.service.studio import ModelSummary, Studio, StudioError
 
 log = logging.getLogger("aigc_ui")
 
@@ -53,8 +54,9 @@ class PageContext:
         """Run `fn` when a page opens (then `then` = (fn, inputs, outputs)); app.py registers them."""
         self.loads.append((fn, outputs, then))
 
-    def model_picker(self, label: str = "Model version", kind: str | None = None, refresh_on_load: bool = True,
-                     **kwargs) -> gr.Dropdown:
+    def model_picker(
+        self, label: str = "Model version", kind: str | None = None, refresh_on_load: bool = True, **kwargs
+    ) -> gr.Dropdown:
         """A model dropdown; its choices are refreshed when a page opens (fine-tunes appear without a restart)."""
         choices = model_choices(self.studio, kind)
         kwargs.setdefault("value", choices[0][1] if choices else None)
@@ -72,6 +74,7 @@ def _scratch_folder() -> Path:
 
 # ---------------------------------------------------------------- people and models
 
+
 def rater_of(request: gr.Request | None) -> str:
     """The logged-in user with --auth, else the browser session (gradio_client has one too)."""
     if request is None:
@@ -84,9 +87,15 @@ def model_label(m: ModelSummary) -> str:
     return f"{m.name} ({m.kind.upper()}{lineage})"
 
 
-def model_choices(studio: Studio, kind: str | None = None, models: list[ModelSummary] | None = None) -> list[tuple[str, str]]:
+def model_choices(
+    studio: Studio, kind: str | None = None, models: list[ModelSummary] | None = None
+) -> list[tuple[str, str]]:
     """Dropdown choices; pass `models` when filling several pickers so the studio is asked once."""
-    return [(model_label(m), m.name) for m in (studio.models() if models is None else models) if kind is None or m.kind == kind]
+    return [
+        (model_label(m), m.name)
+        for m in (studio.models() if models is None else models)
+        if kind is None or m.kind == kind
+    ]
 
 
 def random_seed() -> int:
@@ -94,6 +103,7 @@ def random_seed() -> int:
 
 
 # ---------------------------------------------------------------- images and files
+
 
 def show(image: np.ndarray, scale: int = CARD_SCALE):
     """(H, W, C) uint8 → an upscaled PIL image for the page (28 px is too small to judge)."""
@@ -165,6 +175,7 @@ def ago(when) -> str:
 
 
 # ---------------------------------------------------------------- errors
+
 
 def user_message(exc: Exception) -> str | None:
     """The one-line text a person should see for a known problem; None for a bug."""

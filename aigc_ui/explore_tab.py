@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import gradio as gr
 import numpy as np
 
-from aigc.studio import Studio, StudioError
+from aigc.service.studio import Studio, StudioError
 
 from . import breed, taste
 from .common import DISLIKE, EXPLORE_SCALE, LIKE, PageContext, encode_upload, on_page, random_seed, rater_of
@@ -46,8 +46,15 @@ def slider_props(studio: Studio, name: str | None, z: np.ndarray | None) -> list
             continue
         span = max(axes.slider_range, math.ceil(abs(float(coords[j])) * 10) / 10)
         weight = f"KL {axes.importance[j]:.2f}" if kind == "vae" else f"{axes.importance[j] * 100:.1f}% var"
-        props.append(dict(visible=True, value=round(float(coords[j]), 2), minimum=-span, maximum=span,
-                          label=f"{axes.names[j]} · {weight}"))
+        props.append(
+            dict(
+                visible=True,
+                value=round(float(coords[j]), 2),
+                minimum=-span,
+                maximum=span,
+                label=f"{axes.names[j]} · {weight}",
+            )
+        )
     return props
 
 
@@ -63,8 +70,13 @@ def moved(basis: np.ndarray, z: np.ndarray, changed: dict[int, float]) -> np.nda
 def explorer_state(name: str, z, sample_id: int | None = None, note: str = "") -> dict:
     """What the explorer holds per session: the latent it was pointed at, that point's sample, its rating."""
     z = np.asarray(z, np.float32).tolist()
-    return {"model": name, "z": z, "sample_id": sample_id, "note": note,
-            "rated": {"z": z, "sample_id": sample_id} if sample_id else {}}
+    return {
+        "model": name,
+        "z": z,
+        "sample_id": sample_id,
+        "note": note,
+        "rated": {"z": z, "sample_id": sample_id} if sample_id else {},
+    }
 
 
 @dataclass
@@ -86,15 +98,24 @@ class Explorer:
         return [self.state, *self.sliders]
 
     def view_update(self, name: str, z: np.ndarray) -> gr.HTML:
-        return gr.HTML(data_uri(self.studio.decode(name, z), EXPLORE_SCALE), model=name,
-                       z=np.asarray(z, np.float32).tolist(), token=uuid.uuid4().hex)
+        return gr.HTML(
+            data_uri(self.studio.decode(name, z), EXPLORE_SCALE),
+            model=name,
+            z=np.asarray(z, np.float32).tolist(),
+            token=uuid.uuid4().hex,
+        )
 
     def open(self, name: str, z, sample_id: int | None = None, note: str = "") -> list:
         """Updates, in `outputs()` order, that load z into the explorer; Reset comes back here."""
         z = np.asarray(z, np.float32)
         text = f"Exploring `{name}`" + (f" · {note}" if note else "")
-        return [gr.Dropdown(value=name), explorer_state(name, z, sample_id, note),
-                *[gr.update(**p) for p in slider_props(self.studio, name, z)], self.view_update(name, z), text]
+        return [
+            gr.Dropdown(value=name),
+            explorer_state(name, z, sample_id, note),
+            *[gr.update(**p) for p in slider_props(self.studio, name, z)],
+            self.view_update(name, z),
+            text,
+        ]
 
     def current(self, state: dict | None, values) -> tuple[str, np.ndarray]:
         """(model, z) as the person sees it: the state's point plus the sliders moved since."""
@@ -103,8 +124,11 @@ class Explorer:
         name, z = state["model"], np.asarray(state["z"], np.float32)
         basis = self.studio.axes(name).basis
         shown = np.round(basis[:MAX_SLIDERS] @ z, 2)
-        changed = {j: float(v) for j, v in enumerate(values[: len(shown)])
-                   if v is not None and abs(float(v) - float(shown[j])) > 1e-6}
+        changed = {
+            j: float(v)
+            for j, v in enumerate(values[: len(shown)])
+            if v is not None and abs(float(v) - float(shown[j])) > 1e-6
+        }
         return name, moved(basis, z, changed)
 
 
@@ -112,8 +136,15 @@ def _slider_rows(sliders: list[gr.Slider], props: list[dict], start: int, stop: 
     for j in range(start, stop, 2):
         with gr.Row():
             for k in (j, j + 1):
-                sliders.append(gr.Slider(step=0.01, elem_id=f"ex-slider-{k}", min_width=200, buttons=[],
-                                         **{"minimum": -3, "maximum": 3, "label": f"axis {k}", **props[k]}))
+                sliders.append(
+                    gr.Slider(
+                        step=0.01,
+                        elem_id=f"ex-slider-{k}",
+                        min_width=200,
+                        buttons=[],
+                        **{"minimum": -3, "maximum": 3, "label": f"axis {k}", **props[k]},
+                    )
+                )
 
 
 def build(ctx: PageContext) -> None:
@@ -132,16 +163,26 @@ def build(ctx: PageContext) -> None:
             return None
 
     with gr.Tab("🧭 Explore", id="explore") as tab:
-        gr.Markdown("Move a slider and the image follows. VAE sliders are latent dimensions, the ones the model "
-                    "uses most first; GAN sliders are the main directions of its latent space. "
-                    "Upload an image to start from it (VAE), rate what you find, breed it below.")
+        gr.Markdown(
+            "Move a slider and the image follows. VAE sliders are latent dimensions, the ones the model "
+            "uses most first; GAN sliders are the main directions of its latent space. "
+            "Upload an image to start from it (VAE), rate what you find, breed it below."
+        )
         with gr.Row():
             with gr.Column(scale=1, min_width=300):
                 model = ctx.model_picker(value=start_name, elem_id="ex-model")
-                view = gr.HTML(data_uri(studio.decode(start_name, start_z), EXPLORE_SCALE) if start_name else "",
-                               html_template=VIEW_TEMPLATE, css_template=VIEW_CSS, js_on_load=VIEW_JS,
-                               apply_default_css=False, server_functions=[move], model=start_name,
-                               z=start_z.tolist() if start_name else [], token="start", elem_id="ex-image")
+                view = gr.HTML(
+                    data_uri(studio.decode(start_name, start_z), EXPLORE_SCALE) if start_name else "",
+                    html_template=VIEW_TEMPLATE,
+                    css_template=VIEW_CSS,
+                    js_on_load=VIEW_JS,
+                    apply_default_css=False,
+                    server_functions=[move],
+                    model=start_name,
+                    z=start_z.tolist() if start_name else [],
+                    token="start",
+                    elem_id="ex-image",
+                )
                 status = gr.Markdown(f"Exploring `{start_name}` · seed 0" if start_name else "", elem_id="ex-status")
                 with gr.Row():
                     like = gr.Button("👍 Like", elem_id="ex-like", min_width=0)
@@ -149,8 +190,13 @@ def build(ctx: PageContext) -> None:
                 with gr.Row():
                     reset = gr.Button("↺ Reset", size="sm", elem_id="ex-reset", min_width=0)
                     randomise = gr.Button("🎲 Randomise", size="sm", elem_id="ex-random", min_width=0)
-                upload = gr.UploadButton("📤 Start from your own image (VAE)", file_types=["image"], type="filepath",
-                                         size="sm", elem_id="ex-upload")
+                upload = gr.UploadButton(
+                    "📤 Start from your own image (VAE)",
+                    file_types=["image"],
+                    type="filepath",
+                    size="sm",
+                    elem_id="ex-upload",
+                )
             with gr.Column(scale=2, elem_classes=["slider-grid"]):
                 sliders: list[gr.Slider] = []
                 props = slider_props(studio, start_name, start_z)
@@ -177,7 +223,9 @@ def build(ctx: PageContext) -> None:
         if not current or not current.get("model"):
             raise StudioError("Pick a model first.")
         seed = random_seed()
-        return explorer.open(current["model"], studio.latent_of(current["model"], seed), note=f"random point (seed {seed})")
+        return explorer.open(
+            current["model"], studio.latent_of(current["model"], seed), note=f"random point (seed {seed})"
+        )
 
     randomise.click(go_random, state, outputs, api_visibility="private")
 
@@ -221,13 +269,16 @@ def build(ctx: PageContext) -> None:
                 sample_id = studio.rate_latent(name, z, score, rater)
             word = "👍 liked" if score > 0 else "👎 disliked"
             gr.Info(f"{word}: sample #{sample_id}", duration=2)
-            return ({**current, "rated": {"z": z.tolist(), "sample_id": sample_id}},
-                    f"Exploring `{name}` · {word} (sample #{sample_id})")
+            return (
+                {**current, "rated": {"z": z.tolist(), "sample_id": sample_id}},
+                f"Exploring `{name}` · {word} (sample #{sample_id})",
+            )
 
         return rate
 
     for button, score in ((like, LIKE), (dislike, DISLIKE)):
-        button.click(make_rater(score), explorer.inputs(), [state, status], api_visibility="private",
-                     show_progress="hidden")
+        button.click(
+            make_rater(score), explorer.inputs(), [state, status], api_visibility="private", show_progress="hidden"
+        )
 
     tab.select(refresh_partners, model, partner, api_visibility="private", show_progress="hidden")

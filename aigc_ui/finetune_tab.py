@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from aigc.studio import Studio
+from aigc.service.studio import Studio
 
 from .common import PageContext, guarded, on_page, random_seed, rater_of, show
 
@@ -33,20 +33,24 @@ def figures_markdown(metrics: dict) -> str:
             continue
         improved = (after > before) if better == "higher" else (after < before)
         rows.append(f"| {label} | {before:.3f} | {after:.3f} {'✅' if improved else '⚠️'} | {better} |")
-    extra = (f"\n\nReward model cross-validated accuracy **{metrics.get('reward_cv_accuracy', float('nan')):.0%}** "
-             f"on {metrics.get('n_ratings', '?')} ratings · β = {metrics.get('beta', float('nan')):.3g} · effective sample "
-             f"size {metrics.get('ess_fraction', float('nan')):.0%} of {metrics.get('train_examples', '?')} examples · "
-             f"{metrics.get('eval_n', '?')} samples per model · trained in {metrics.get('wall_time_s', '?')} s")
+    extra = (
+        f"\n\nReward model cross-validated accuracy **{metrics.get('reward_cv_accuracy', float('nan')):.0%}** "
+        f"on {metrics.get('n_ratings', '?')} ratings · β = {metrics.get('beta', float('nan')):.3g} · effective sample "
+        f"size {metrics.get('ess_fraction', float('nan')):.0%} of {metrics.get('train_examples', '?')} examples · "
+        f"{metrics.get('eval_n', '?')} samples per model · trained in {metrics.get('wall_time_s', '?')} s"
+    )
     return "\n".join(rows) + extra
 
 
 def progress_html(fraction: float, message: str, state: str) -> str:
     colour = {"failed": "#dc2626", "succeeded": "#16a34a"}.get(state, "#4f46e5")
     pct = max(0.0, min(1.0, fraction)) * 100
-    return (f"<div id='ft-progress' data-state='{state}' style='border:1px solid #ddd;border-radius:6px;height:22px;"
-            f"overflow:hidden;position:relative'><div style='width:{pct:.0f}%;height:100%;background:{colour};"
-            f"transition:width .4s'></div><span style='position:absolute;left:8px;top:1px;font-size:13px'>"
-            f"{pct:.0f}% · {message}</span></div>")
+    return (
+        f"<div id='ft-progress' data-state='{state}' style='border:1px solid #ddd;border-radius:6px;height:22px;"
+        f"overflow:hidden;position:relative'><div style='width:{pct:.0f}%;height:100%;background:{colour};"
+        f"transition:width .4s'></div><span style='position:absolute;left:8px;top:1px;font-size:13px'>"
+        f"{pct:.0f}% · {message}</span></div>"
+    )
 
 
 def ready_text(studio: Studio, name: str | None, rater: str | None) -> str:
@@ -56,20 +60,31 @@ def ready_text(studio: Studio, name: str | None, rater: str | None) -> str:
     whose = "your" if rater else "all raters'"
     if r["ready"]:
         return f"✅ **{r['ratings']}** of {whose} ratings are ready ({r['likes']} 👍, {r['dislikes']} 👎)."
-    return (f"⏳ {r['ratings']} of {whose} ratings so far ({r['likes']} 👍, {r['dislikes']} 👎): rate at least "
-            f"{r['needed']}, with at least 3 likes and 3 dislikes, in the Generate tab.")
+    return (
+        f"⏳ {r['ratings']} of {whose} ratings so far ({r['likes']} 👍, {r['dislikes']} 👎): rate at least "
+        f"{r['needed']}, with at least 3 likes and 3 dislikes, in the Generate tab."
+    )
 
 
 def build(ctx: PageContext) -> None:
     studio = ctx.studio
     with gr.Tab("🎯 Fine-tune & compare", id="finetune") as tab:
-        gr.Markdown("Turn ratings into a new model version: a reward model learns what was liked, the training data "
-                    "is reweighted by it, and the model is fine-tuned from where it is. The run trains in the "
-                    "background; the page stays live.")
+        gr.Markdown(
+            "Turn ratings into a new model version: a reward model learns what was liked, the training data "
+            "is reweighted by it, and the model is fine-tuned from where it is. The run trains in the "
+            "background; the page stays live."
+        )
         with gr.Row():
             model = ctx.model_picker("Model to fine-tune", elem_id="ft-model")
-            steps = gr.Slider(0, 5000, value=0, step=50, label="Training steps", elem_id="ft-steps",
-                              info="0 = the model kind's default (GAN 600, VAE 3000)")
+            steps = gr.Slider(
+                0,
+                5000,
+                value=0,
+                step=50,
+                label="Training steps",
+                elem_id="ft-steps",
+                info="0 = the model kind's default (GAN 600, VAE 3000)",
+            )
             only_mine = gr.Checkbox(value=False, label="Only my ratings", elem_id="ft-mine")
         ready = gr.Markdown(elem_id="ft-ready")
         start = gr.Button("🎯 Fine-tune from ratings", variant="primary", elem_id="ft-start")
@@ -86,8 +101,10 @@ def build(ctx: PageContext) -> None:
             child_gallery = gr.Gallery(label="Child", columns=4, height=290, allow_preview=False, elem_id="ft-childgal")
         figures = gr.Markdown(elem_id="ft-figures")
 
-        gr.Markdown("### Blind A/B: which do you prefer?\nOne image from the parent, one from the child, same seed, "
-                    "sides at random, names hidden.")
+        gr.Markdown(
+            "### Blind A/B: which do you prefer?\nOne image from the parent, one from the child, same seed, "
+            "sides at random, names hidden."
+        )
         pair = gr.State({})
         with gr.Row():
             left = gr.Image(label="A", interactive=False, height=224, elem_id="ab-left")
@@ -123,9 +140,15 @@ def build(ctx: PageContext) -> None:
         parents, children, metrics = studio.compare(status.child, n=8, seed=0)
         gr.Info(f"New version {status.child} is ready.")
         choices = [(m.name, m.name) for m in studio.models()]
-        return (html, gr.Timer(active=False), gr.Dropdown(choices=choices, value=status.child),
-                [show(i) for i in parents], [show(i) for i in children], figures_markdown(metrics),
-                gr.Dropdown(choices=choices, value=status.child))
+        return (
+            html,
+            gr.Timer(active=False),
+            gr.Dropdown(choices=choices, value=status.child),
+            [show(i) for i in parents],
+            [show(i) for i in children],
+            figures_markdown(metrics),
+            gr.Dropdown(choices=choices, value=status.child),
+        )
 
     @on_page
     def compare(name, seed_value):
@@ -137,8 +160,10 @@ def build(ctx: PageContext) -> None:
         if not st["wins"] + st["losses"] + st["ties"]:
             return "_No picks yet._"
         rate = "—" if st["win_rate"] is None else f"{st['win_rate']:.0%}"
-        return (f"Child preferred in **{st['wins']}** of {st['wins'] + st['losses']} decided picks (win rate {rate}, "
-                f"{st['ties']} ties) · two-sided binomial p = **{st['p_value']:.3g}**")
+        return (
+            f"Child preferred in **{st['wins']}** of {st['wins'] + st['losses']} decided picks (win rate {rate}, "
+            f"{st['ties']} ties) · two-sided binomial p = **{st['p_value']:.3g}**"
+        )
 
     @on_page
     def ab_new(name, request: gr.Request):
@@ -156,6 +181,7 @@ def build(ctx: PageContext) -> None:
             revealed = "child" if chosen == state["child_id"] else "parent" if chosen else "tie"
             gr.Info(f"Recorded: you picked the {revealed}." if chosen else "Recorded a tie.")
             return ab_text(state["model"]), {}
+
         return pick
 
     # ---------------------------------------------------------------- wiring
@@ -163,8 +189,13 @@ def build(ctx: PageContext) -> None:
     for event in (model.change, only_mine.change, tab.select):
         event(refresh_ready, [model, only_mine], ready, api_visibility="private", show_progress="hidden")
     start.click(begin, [model, steps, only_mine], [progress, timer], api_visibility="private")
-    timer.tick(poll, model, [progress, timer, child, parent_gallery, child_gallery, figures, model],
-               api_visibility="private", show_progress="hidden")
+    timer.tick(
+        poll,
+        model,
+        [progress, timer, child, parent_gallery, child_gallery, figures, model],
+        api_visibility="private",
+        show_progress="hidden",
+    )
     show_btn.click(compare, [child, seed], [parent_gallery, child_gallery, figures], api_visibility="private")
     new_pair.click(ab_new, child, [left, right, pair], api_visibility="private")
     for button, side in ((pick_left, "left"), (pick_right, "right"), (tie, "tie")):
@@ -174,7 +205,10 @@ def build(ctx: PageContext) -> None:
 
     @guarded
     def finetune(model: str, steps: int = 0, only_rater: str = "") -> dict:
-        """Start a fine-tuning run of `model` from its ratings in the background (steps 0 = the kind's default); poll `finetune_status`."""
+        """Start a fine-tuning run of `model` from its ratings in the background.
+
+        steps 0 = the kind's default; poll `finetune_status`.
+        """
         status = studio.start_finetune(model, steps=int(steps) or None, rater=only_rater or None)
         return {"model": model, "state": status.state}
 
@@ -182,8 +216,15 @@ def build(ctx: PageContext) -> None:
     def finetune_status(model: str) -> dict:
         """State (idle/running/succeeded/failed), stage, progress in [0, 1], message, child and its measured effect."""
         s = studio.finetune_status(model)
-        return {"model": model, "state": s.state, "stage": s.stage, "progress": s.progress, "message": s.message,
-                "child": s.child, "metrics": s.metrics}
+        return {
+            "model": model,
+            "state": s.state,
+            "stage": s.stage,
+            "progress": s.progress,
+            "message": s.message,
+            "child": s.child,
+            "metrics": s.metrics,
+        }
 
     @guarded
     def ab_stats(child: str) -> dict:

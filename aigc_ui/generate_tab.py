@@ -11,9 +11,20 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import gradio as gr
 
-from aigc.images import make_grid, to_pil
+from aigc.data.images import make_grid, to_pil
 
-from .common import CARD_SCALE, DISLIKE, LIKE, MAX_SEED, PageContext, model_choices, on_page, random_seed, rater_of, save_file
+from .common import (
+    CARD_SCALE,
+    DISLIKE,
+    LIKE,
+    MAX_SEED,
+    PageContext,
+    model_choices,
+    on_page,
+    random_seed,
+    rater_of,
+    save_file,
+)
 from .web import CARDS_CSS, CARDS_JS, CARDS_TEMPLATE, data_uri
 
 MAX_CARDS = 16
@@ -40,26 +51,58 @@ def permalink(request: gr.Request | None, name: str, seed: int, n: int, truncati
 def build(ctx: PageContext) -> None:
     studio = ctx.studio
     with gr.Tab("🎨 Generate & rate", id="generate"):
-        gr.Markdown("Pick a model and a seed, then rate what you see: 👍 / 👎 under each image "
-                    "(click the other one to change your mind). 🧭 opens an image in the explorer.")
+        gr.Markdown(
+            "Pick a model and a seed, then rate what you see: 👍 / 👎 under each image "
+            "(click the other one to change your mind). 🧭 opens an image in the explorer."
+        )
         with gr.Row(equal_height=True):
             model = ctx.model_picker(scale=3, refresh_on_load=False, elem_id="gen-model")
             n = gr.Slider(1, MAX_CARDS, value=DEFAULT_N, step=1, label="Images", scale=2, elem_id="gen-n")
-            seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed", scale=1,
-                             min_width=110, elem_id="gen-seed")
-            truncation = gr.Slider(0, 3, value=0, step=0.1, label="Truncation (GAN)", scale=2, elem_id="gen-truncation",
-                                   info="0 = off; lower = more typical, less varied")
+            seed = gr.Number(
+                value=0,
+                precision=0,
+                minimum=0,
+                maximum=MAX_SEED,
+                label="Seed",
+                scale=1,
+                min_width=110,
+                elem_id="gen-seed",
+            )
+            truncation = gr.Slider(
+                0,
+                3,
+                value=0,
+                step=0.1,
+                label="Truncation (GAN)",
+                scale=2,
+                elem_id="gen-truncation",
+                info="0 = off; lower = more typical, less varied",
+            )
         with gr.Row():
             generate = gr.Button("✨ Generate", variant="primary", scale=3, elem_id="gen-go")
             dice = gr.Button("🎲 New seed", scale=1, elem_id="gen-dice")
         status = gr.Markdown(elem_id="gen-status")
-        grid = gr.HTML([], html_template=CARDS_TEMPLATE, css_template=CARDS_CSS, js_on_load=CARDS_JS,
-                       apply_default_css=False, scores=[], empty="Generating…", elem_id="gen-cards")
+        grid = gr.HTML(
+            [],
+            html_template=CARDS_TEMPLATE,
+            css_template=CARDS_CSS,
+            js_on_load=CARDS_JS,
+            apply_default_css=False,
+            scores=[],
+            empty="Generating…",
+            elem_id="gen-cards",
+        )
         with gr.Row():
-            download = gr.DownloadButton("⬇ Download the batch (PNG grid)", interactive=False, scale=1, size="md",
-                                         elem_id="gen-download")
-            link = gr.Textbox(label="Permalink: this model and seed, same images", interactive=False, buttons=["copy"],
-                              scale=3, elem_id="gen-link")
+            download = gr.DownloadButton(
+                "⬇ Download the batch (PNG grid)", interactive=False, scale=1, size="md", elem_id="gen-download"
+            )
+            link = gr.Textbox(
+                label="Permalink: this model and seed, same images",
+                interactive=False,
+                buttons=["copy"],
+                scale=3,
+                elem_id="gen-link",
+            )
         batch_state = gr.State({})  # {"model": name, "ids": [sample ids], "scores": [...]}: never images or models
 
     @on_page
@@ -74,16 +117,23 @@ def build(ctx: PageContext) -> None:
         grid_png = save_file(ctx, buffer.getvalue(), f"{name}-seed{seed_value}-n{count}.png")
         kind = "truncation " + f"{float(trunc):g}" if trunc and studio.model(name).kind == "gan" else ""
         first, last = batch.sample_ids[0], batch.sample_ids[-1]
-        text = f"**{count} images** from `{name}`, seed {seed_value}{', ' + kind if kind else ''} · samples #{first}–#{last}"
+        made_by = f"seed {seed_value}{', ' + kind if kind else ''}"
+        text = f"**{count} images** from `{name}`, {made_by} · samples #{first}–#{last}"
         scores = [0] * count
-        return ({"model": name, "ids": batch.sample_ids, "scores": scores}, text, gr.HTML(cards, scores=scores),
-                gr.DownloadButton(value=grid_png, interactive=True), permalink(request, name, seed_value, count, trunc or 0))
+        return (
+            {"model": name, "ids": batch.sample_ids, "scores": scores},
+            text,
+            gr.HTML(cards, scores=scores),
+            gr.DownloadButton(value=grid_png, interactive=True),
+            permalink(request, name, seed_value, count, trunc or 0),
+        )
 
     outputs = [batch_state, status, grid, download, link]
     inputs = [model, n, seed, truncation]
     generate.click(run, inputs, outputs, api_visibility="private", concurrency_limit=2)
     dice.click(random_seed, None, seed, api_visibility="private", queue=False).then(
-        run, inputs, outputs, api_visibility="private", concurrency_limit=2)
+        run, inputs, outputs, api_visibility="private", concurrency_limit=2
+    )
 
     def truncation_for(name):
         kind = next((m.kind for m in studio.models() if m.name == name), None)
@@ -103,8 +153,9 @@ def build(ctx: PageContext) -> None:
         gr.Info(f"{'👍 Liked' if score > 0 else '👎 Disliked'} #{i + 1} (sample {ids[i]})", duration=2)
         return {**state, "scores": scores}, gr.HTML(scores=scores)
 
-    grid.click(rate, batch_state, [batch_state, grid], api_visibility="private", show_progress="hidden",
-               concurrency_limit=4)
+    grid.click(
+        rate, batch_state, [batch_state, grid], api_visibility="private", show_progress="hidden", concurrency_limit=4
+    )
 
     @on_page
     def on_load(request: gr.Request):
@@ -136,7 +187,8 @@ def build(ctx: PageContext) -> None:
                 raise gr.Error("Generate a batch first.")
             name, z = studio.sample_info(ids[i])
             return explorer.open(name, z, sample_id=ids[i], note=f"sample #{ids[i]} (card #{i + 1})") + [
-                gr.Tabs(selected="explore")]
+                gr.Tabs(selected="explore")
+            ]
 
         grid.select(open_card, batch_state, explorer.outputs() + [ctx.tabs], api_visibility="private")
 

@@ -14,15 +14,25 @@ COLUMNS = ["sample", "model", "made by", "seed", "your rating", "when"]
 def build(ctx: PageContext) -> None:
     studio = ctx.studio
     with gr.Tab("🕘 History", id="history") as tab:
-        gr.Markdown("Your recent samples and ratings, newest first (by this login, or this browser session). "
-                    "Click an image to reopen it in the explorer.")
+        gr.Markdown(
+            "Your recent samples and ratings, newest first (by this login, or this browser session). "
+            "Click an image to reopen it in the explorer."
+        )
         with gr.Row(equal_height=True):
             which = gr.Radio([EVERYTHING, RATED], value=EVERYTHING, label="Show", scale=2, elem_id="hist-which")
             limit = gr.Slider(8, 96, value=32, step=8, label="How many", scale=2, elem_id="hist-limit")
             refresh = gr.Button("↻ Refresh", scale=1, elem_id="hist-refresh")
-        gallery = gr.Gallery(label="Recent", show_label=False, columns=8, height="auto", allow_preview=False, format="png",
-                             buttons=[],
-                             elem_classes=["pixelated"], elem_id="hist-gallery")
+        gallery = gr.Gallery(
+            label="Recent",
+            show_label=False,
+            columns=8,
+            height="auto",
+            allow_preview=False,
+            format="png",
+            buttons=[],
+            elem_classes=["pixelated"],
+            elem_id="hist-gallery",
+        )
         table = gr.Dataframe(headers=COLUMNS, interactive=False, elem_id="hist-table", max_height=320)
         shown = gr.State([])  # sample ids, in gallery order
 
@@ -38,12 +48,23 @@ def build(ctx: PageContext) -> None:
             name, z = studio.sample_info(a.sample_id)
             mark = score_mark(a.score)
             gallery_items.append((show(studio.decode(name, z)), f"#{a.sample_id} {mark}".strip()))
-            rows.append([a.sample_id, names.get(a.version_id, name), a.source, a.seed, mark or "—",
-                         ago(a.rated_at or a.created_at)])
+            rows.append(
+                [
+                    a.sample_id,
+                    names.get(a.version_id, name),
+                    a.source,
+                    a.seed,
+                    mark or "—",
+                    ago(a.rated_at or a.created_at),
+                ]
+            )
         if not items:
             gr.Info("Nothing here yet: generate some images and rate them.", duration=3)
-        return (gr.Gallery(gallery_items, selected_index=None), pd.DataFrame(rows, columns=COLUMNS),
-                [a.sample_id for a in items])
+        return (
+            gr.Gallery(gallery_items, selected_index=None),
+            pd.DataFrame(rows, columns=COLUMNS),
+            [a.sample_id for a in items],
+        )
 
     for event in (tab.select, refresh.click, which.change, limit.release):
         event(load, [which, limit], [gallery, table, shown], api_visibility="private")
@@ -56,8 +77,9 @@ def build(ctx: PageContext) -> None:
             if not ids or evt.index is None or evt.index >= len(ids):
                 return [gr.skip()] * (len(explorer.outputs()) + 1)
             name, z = studio.sample_info(ids[evt.index])
-            return explorer.open(name, z, sample_id=ids[evt.index], note=f"sample #{ids[evt.index]} from your history") + [
-                gr.Tabs(selected="explore")]
+            return explorer.open(
+                name, z, sample_id=ids[evt.index], note=f"sample #{ids[evt.index]} from your history"
+            ) + [gr.Tabs(selected="explore")]
 
         gallery.select(reopen, shown, explorer.outputs() + [ctx.tabs], api_visibility="private")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 
-from aigc.images import gif_bytes
-from aigc.studio import StudioError
+from aigc.data.images import gif_bytes
+from aigc.service.studio import StudioError
 
 from .breed import partner_choices
 from .common import GIF_SCALE, PageContext, on_page, rater_of, save_file, show
@@ -24,8 +24,10 @@ def interpolation(studio, name: str, z_a: np.ndarray, z_b: np.ndarray, steps: in
 def build(ctx: PageContext) -> None:
     studio = ctx.studio
     with gr.Tab("🔀 Interpolate", id="interpolate") as tab:
-        gr.Markdown("A smooth walk between two points of the latent space (spherical interpolation, which keeps "
-                    "every frame as typical as its ends). Click a frame to explore it; download the walk as a GIF.")
+        gr.Markdown(
+            "A smooth walk between two points of the latent space (spherical interpolation, which keeps "
+            "every frame as typical as its ends). Click a frame to explore it; download the walk as a GIF."
+        )
         with gr.Row(equal_height=True):
             model = ctx.model_picker(scale=2, elem_id="ip-model")
             mode = gr.Radio([SEEDS, SAMPLES], value=SEEDS, label="Between", scale=2, elem_id="ip-mode")
@@ -34,15 +36,34 @@ def build(ctx: PageContext) -> None:
             seed_a = gr.Number(1, precision=0, minimum=0, label="Seed A", elem_id="ip-seed-a")
             seed_b = gr.Number(2, precision=0, minimum=0, label="Seed B", elem_id="ip-seed-b")
         with gr.Row(equal_height=True, visible=False) as sample_row:
-            sample_a = gr.Dropdown(label="Sample A", choices=[], info="Your samples, liked first", elem_id="ip-sample-a")
+            sample_a = gr.Dropdown(
+                label="Sample A", choices=[], info="Your samples, liked first", elem_id="ip-sample-a"
+            )
             sample_b = gr.Dropdown(label="Sample B", choices=[], elem_id="ip-sample-b")
         go = gr.Button("🔀 Interpolate", variant="primary", elem_id="ip-go")
         gr.Markdown("**The path, A → B** (click a frame to explore it)")
-        strip = gr.Gallery(label="The path", show_label=False, columns=12, height=150,
-                           allow_preview=False, format="png", buttons=[], elem_classes=["pixelated"], elem_id="ip-strip")
+        strip = gr.Gallery(
+            label="The path",
+            show_label=False,
+            columns=12,
+            height=150,
+            allow_preview=False,
+            format="png",
+            buttons=[],
+            elem_classes=["pixelated"],
+            elem_id="ip-strip",
+        )
         with gr.Row():
-            animation = gr.Image(label="Animated", type="filepath", interactive=False, height=280, buttons=[],
-                                 elem_classes=["pixelated"], elem_id="ip-gif", scale=1)
+            animation = gr.Image(
+                label="Animated",
+                type="filepath",
+                interactive=False,
+                height=280,
+                buttons=[],
+                elem_classes=["pixelated"],
+                elem_id="ip-gif",
+                scale=1,
+            )
             with gr.Column(scale=2):
                 note = gr.Markdown(elem_id="ip-note")
                 download = gr.DownloadButton("⬇ Download the GIF", interactive=False, size="md", elem_id="ip-download")
@@ -81,11 +102,21 @@ def build(ctx: PageContext) -> None:
         images, latents, ids = interpolation(studio, name, z_a, z_b, int(frames), rater_of(request))
         gif = save_file(ctx, gif_bytes(images, upscale=GIF_SCALE, duration_ms=90), f"{name}-interpolation.gif")
         text = f"`{name}`, {ends}, {len(ids)} frames · samples #{ids[0]}–#{ids[-1]}"
-        return (gr.Gallery([(show(img), f"#{sid}") for img, sid in zip(images, ids)], selected_index=None), gif, text,
-                gr.DownloadButton(value=gif, interactive=True), {"model": name, "ids": ids, "latents": latents.tolist()})
+        return (
+            gr.Gallery([(show(img), f"#{sid}") for img, sid in zip(images, ids)], selected_index=None),
+            gif,
+            text,
+            gr.DownloadButton(value=gif, interactive=True),
+            {"model": name, "ids": ids, "latents": latents.tolist()},
+        )
 
-    go.click(run, [model, mode, seed_a, seed_b, sample_a, sample_b, steps], [strip, animation, note, download, path_state],
-             api_visibility="private", concurrency_limit=2)
+    go.click(
+        run,
+        [model, mode, seed_a, seed_b, sample_a, sample_b, steps],
+        [strip, animation, note, download, path_state],
+        api_visibility="private",
+        concurrency_limit=2,
+    )
 
     def wire_explore() -> None:
         explorer = ctx.explorer
@@ -95,8 +126,12 @@ def build(ctx: PageContext) -> None:
             if not state or evt.index is None or evt.index >= len(state["ids"]):
                 return [gr.skip()] * (len(explorer.outputs()) + 1)
             i = evt.index
-            return explorer.open(state["model"], np.asarray(state["latents"][i], np.float32), sample_id=state["ids"][i],
-                                 note=f"interpolation frame {i + 1} (sample #{state['ids'][i]})") + [gr.Tabs(selected="explore")]
+            return explorer.open(
+                state["model"],
+                np.asarray(state["latents"][i], np.float32),
+                sample_id=state["ids"][i],
+                note=f"interpolation frame {i + 1} (sample #{state['ids'][i]})",
+            ) + [gr.Tabs(selected="explore")]
 
         strip.select(open_frame, path_state, explorer.outputs() + [ctx.tabs], api_visibility="private")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from aigc.studio import ModelSummary, Studio
+from aigc.service.studio import ModelSummary, Studio
 
-from .common import PageContext, on_page, model_label
+from .common import PageContext, model_label, on_page
 
 STATS_COLUMNS = ["version", "kind", "parent", "samples", "ratings", "👍", "👎", "like rate"]
 
@@ -17,13 +17,25 @@ def stats_frame(studio: Studio, models: list[ModelSummary]) -> pd.DataFrame:
     rows = []
     for s in studio.stats():
         m = info.get(s.version_id)
-        rows.append([s.name, m.kind.upper() if m else "?", (m.parent if m else None) or "—", s.n_samples, s.n_ratings,
-                     s.n_likes, s.n_dislikes, "—" if s.like_rate is None else f"{s.like_rate:.0%}"])
+        rows.append(
+            [
+                s.name,
+                m.kind.upper() if m else "?",
+                (m.parent if m else None) or "—",
+                s.n_samples,
+                s.n_ratings,
+                s.n_likes,
+                s.n_dislikes,
+                "—" if s.like_rate is None else f"{s.like_rate:.0%}",
+            ]
+        )
     return pd.DataFrame(rows, columns=STATS_COLUMNS)
 
 
 def like_rate_frame(studio: Studio) -> pd.DataFrame:
-    rows = [{"version": s.name, "like rate": s.like_rate, "ratings": s.n_ratings} for s in studio.stats() if s.n_ratings]
+    rows = [
+        {"version": s.name, "like rate": s.like_rate, "ratings": s.n_ratings} for s in studio.stats() if s.n_ratings
+    ]
     return pd.DataFrame(rows, columns=["version", "like rate", "ratings"])
 
 
@@ -33,7 +45,9 @@ def ratings_frame(studio: Studio, models: list[ModelSummary]) -> pd.DataFrame:
     points = studio.ratings_over_time()
     if not points:
         return pd.DataFrame({"time": pd.Series([], dtype="datetime64[ns]"), "ratings": [], "version": []})
-    frame = pd.DataFrame({"time": [p.at for p in points], "version": [names.get(p.version_id, str(p.version_id)) for p in points]})
+    frame = pd.DataFrame(
+        {"time": [p.at for p in points], "version": [names.get(p.version_id, str(p.version_id)) for p in points]}
+    )
     frame["ratings"] = frame.groupby("version").cumcount() + 1
     return frame
 
@@ -49,8 +63,10 @@ def lineage_markdown(models: list[ModelSummary]) -> str:
     def walk(parent: str | None, depth: int) -> None:
         for m in children.get(parent, []):
             origin = f" · fine-tuned from `{m.parent}`" if m.parent else ""
-            lines.append(f"{'  ' * depth}- **{m.name}** ({m.kind.upper()}, {m.latent_dim}-d latent, "
-                         f"{m.image_shape[0]}×{m.image_shape[1]}){origin}")
+            lines.append(
+                f"{'  ' * depth}- **{m.name}** ({m.kind.upper()}, {m.latent_dim}-d latent, "
+                f"{m.image_shape[0]}×{m.image_shape[1]}){origin}"
+            )
             walk(m.name, depth + 1)
 
     walk(None, 0)
@@ -60,15 +76,24 @@ def lineage_markdown(models: list[ModelSummary]) -> str:
 def build(ctx: PageContext) -> None:
     studio = ctx.studio
     with gr.Tab("📊 Feedback & models", id="models") as tab:
-        gr.Markdown("How each version is received, and where it came from. Fine-tuned versions appear here "
-                    "with their parent.")
+        gr.Markdown(
+            "How each version is received, and where it came from. Fine-tuned versions appear here with their parent."
+        )
         refresh = gr.Button("↻ Refresh", size="sm", elem_id="models-refresh")
         table = gr.Dataframe(headers=STATS_COLUMNS, interactive=False, label="Per version", elem_id="models-stats")
         with gr.Row():
-            likes = gr.BarPlot(x="version", y="like rate", title="Like rate per version", y_lim=[0, 1],
-                               y_axis_format=".0%", tooltip=["version", "like rate", "ratings"], elem_id="models-likes")
-            over_time = gr.LinePlot(x="time", y="ratings", color="version", title="Ratings over time (cumulative)",
-                                    elem_id="models-time")
+            likes = gr.BarPlot(
+                x="version",
+                y="like rate",
+                title="Like rate per version",
+                y_lim=[0, 1],
+                y_axis_format=".0%",
+                tooltip=["version", "like rate", "ratings"],
+                elem_id="models-likes",
+            )
+            over_time = gr.LinePlot(
+                x="time", y="ratings", color="version", title="Ratings over time (cumulative)", elem_id="models-time"
+            )
         with gr.Row():
             with gr.Column(scale=1):
                 gr.Markdown("### Versions and lineage")
@@ -82,9 +107,14 @@ def build(ctx: PageContext) -> None:
         models = studio.models()
         names = [m.name for m in models]
         chosen = selected if selected in names else (names[0] if names else None)
-        return (stats_frame(studio, models), like_rate_frame(studio), ratings_frame(studio, models),
-                lineage_markdown(models), gr.Dropdown(choices=[(model_label(m), m.name) for m in models], value=chosen),
-                card_text(models, chosen))
+        return (
+            stats_frame(studio, models),
+            like_rate_frame(studio),
+            ratings_frame(studio, models),
+            lineage_markdown(models),
+            gr.Dropdown(choices=[(model_label(m), m.name) for m in models], value=chosen),
+            card_text(models, chosen),
+        )
 
     def card_text(models: list[ModelSummary], name: str | None) -> str:
         m = next((m for m in models if m.name == name), None)

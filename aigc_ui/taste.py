@@ -1,4 +1,4 @@
-""""My taste": one more slider in the explorer, along the direction that separates the latents you
+""" "My taste": one more slider in the explorer, along the direction that separates the latents you
 liked from those you disliked (a linear classifier's normal, as InterFaceGAN does with attributes).
 No training: it is fitted from the ratings in the database each time the slider is picked up.
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 
-from aigc.studio import StudioError
+from aigc.service.studio import StudioError
 
 from .common import PageContext, on_page, rater_of
 
@@ -19,8 +19,16 @@ from .common import PageContext, on_page, rater_of
 def build(ctx: PageContext, explorer) -> None:
     studio = ctx.studio
     with gr.Row(elem_id="ex-taste-row"):
-        taste = gr.Slider(-3, 3, value=0, step=0.1, label="✨ My taste", scale=3, elem_id="ex-taste",
-                          info="Towards what you liked (+) or away from it (−), learned from your ratings of this model")
+        taste = gr.Slider(
+            -3,
+            3,
+            value=0,
+            step=0.1,
+            label="✨ My taste",
+            scale=3,
+            elem_id="ex-taste",
+            info="Towards what you liked (+) or away from it (−), learned from your ratings of this model",
+        )
         whose = gr.Radio(["mine", "everyone's"], value="mine", label="Ratings", scale=1, elem_id="ex-taste-whose")
 
     def direction(name: str, who: str, request: gr.Request) -> np.ndarray:
@@ -44,6 +52,13 @@ def build(ctx: PageContext, explorer) -> None:
         return [*explorer.open(name, moved_to, note=note), 0]
 
     inputs = [explorer.state, whose, taste, *explorer.sliders]
-    taste.input(preview, inputs, explorer.view, trigger_mode="always_last", concurrency_limit=1,
-                api_visibility="private", show_progress="hidden")
+    taste.input(
+        preview,
+        inputs,
+        explorer.view,
+        trigger_mode="always_last",
+        concurrency_limit=1,
+        api_visibility="private",
+        show_progress="hidden",
+    )
     taste.release(commit, inputs, [*explorer.outputs(), taste], api_visibility="private", show_progress="hidden")

@@ -15,9 +15,10 @@ import io
 
 import numpy as np
 
-from aigc.images import to_pil
+from aigc.data.images import to_pil
 
 # ---------------------------------------------------------------- images inline
+
 
 def data_uri(image: np.ndarray, scale: int) -> str:
     """(H, W, C) uint8 → a PNG data: URI, upscaled with nearest neighbour (a 28 px image is ~1 KB)."""

@@ -20,9 +20,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 
 import numpy as np
 
@@ -112,7 +113,7 @@ def sqlite_url() -> Iterator[str]:
         yield f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ratings", type=int, default=400, help="ratings per phase (default 400)")
     parser.add_argument("--writers", type=int, default=16, help="concurrent writer threads (default 16)")
@@ -132,7 +133,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     pg = os.environ.get("AIGC_TEST_PG_URL")
     if not pg:
         result["postgres"] = None
-        result["postgres_reason"] = "AIGC_TEST_PG_URL not set (eval \"$(bash .ci/start_postgres.sh)\")"
+        result["postgres_reason"] = 'AIGC_TEST_PG_URL not set (eval "$(bash .ci/start_postgres.sh)")'
     else:
         with ExitStack() as stack:
             try:

@@ -37,14 +37,48 @@ def free_port() -> int:
 def run_once(kind: str, procs: int, threads: int, args: argparse.Namespace) -> float:
     """images/s of one `aigc train` run (global batch args.batch_size over `procs` processes)."""
     with tempfile.TemporaryDirectory(prefix="ddp-bench-") as out:
-        train = ["train", kind, "--data", "synthetic", "--limit", str(args.examples), "--size", str(args.size),
-                 "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--threads", str(threads),
-                 "--sample-every", "0", "--checkpoint-every", "0", "--device", args.device, "--quiet", "--out", out]
+        train = [
+            "train",
+            kind,
+            "--data",
+            "synthetic",
+            "--limit",
+            str(args.examples),
+            "--size",
+            str(args.size),
+            "--steps",
+            str(args.steps),
+            "--batch-size",
+            str(args.batch_size),
+            "--threads",
+            str(threads),
+            "--sample-every",
+            "0",
+            "--checkpoint-every",
+            "0",
+            "--device",
+            args.device,
+            "--quiet",
+            "--out",
+            out,
+        ]
         if procs == 1:
             cmd = [sys.executable, "-m", "aigc.cli", *train]
         else:
-            cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(procs), "--master_addr", "127.0.0.1",
-                   "--master_port", str(free_port()), "-m", "aigc.cli", *train]
+            cmd = [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--nproc_per_node",
+                str(procs),
+                "--master_addr",
+                "127.0.0.1",
+                "--master_port",
+                str(free_port()),
+                "-m",
+                "aigc.cli",
+                *train,
+            ]
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "AIGC_NO_DOWNLOAD": "1"}
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout)
         if proc.returncode != 0:
@@ -75,12 +109,28 @@ def main(argv: list[str] | None = None) -> int:
                 samples[f"{pr}x{th}"].append(run_once(kind, pr, th, args))
         medians = {k: round(statistics.median(v), 1) for k, v in samples.items()}
         base = medians[f"{configs[0][0]}x{configs[0][1]}"]
-        results[kind] = {"images_per_s": medians, "speedup_vs_" + next(iter(medians)): {k: round(v / base, 2) for k, v in medians.items()}}
+        results[kind] = {
+            "images_per_s": medians,
+            "speedup_vs_" + next(iter(medians)): {k: round(v / base, 2) for k, v in medians.items()},
+        }
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    print(json.dumps({"benchmark": "ddp_scaling", "device": args.device, "cpus": os.cpu_count(), "load_1min_after": load,
-                      "global_batch": args.batch_size, "steps": args.steps, "rounds": args.rounds, "image_size": args.size,
-                      "models": "default configs", **results}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "ddp_scaling",
+                "device": args.device,
+                "cpus": os.cpu_count(),
+                "load_1min_after": load,
+                "global_batch": args.batch_size,
+                "steps": args.steps,
+                "rounds": args.rounds,
+                "image_size": args.size,
+                "models": "default configs",
+                **results,
+            }
+        )
+    )
     return 0
 
 

@@ -18,9 +18,9 @@ import time
 
 import torch
 
-from aigc.checkpoint import CheckpointRecord
 from aigc.models import GAN, VAE, GANConfig, VAEConfig
-from aigc.pipeline import PRETRAINED_DIR, ImageModel, load_model
+from aigc.models.checkpoint import CheckpointRecord
+from aigc.models.pipeline import PRETRAINED_DIR, ImageModel, load_model
 
 FRESH = {"gan": lambda: GAN(GANConfig()), "vae": lambda: VAE(VAEConfig())}
 

@@ -1,4 +1,4 @@
-"""Training throughput: our loop (`aigc.train.train`) vs a plain pytorch/examples-style DCGAN loop.
+"""Training throughput: our loop (`aigc.training.loop.train`) vs a plain pytorch/examples-style DCGAN loop.
 
 Same GAN (default `GANConfig`), same data, batch 128, same thread count, measured in the same process
 and alternated round by round so background noise hits both alike. Prints ONE JSON line:
@@ -25,10 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from aigc.checkpoint import CheckpointRecord
-from aigc.data import DatasetError, ImageDataset, load_idx_dataset
+from aigc.data.datasets import DatasetError, ImageDataset, load_idx_dataset
 from aigc.models import GAN, GANConfig
-from aigc.train import TrainConfig, train
+from aigc.models.checkpoint import CheckpointRecord
+from aigc.training.loop import TrainConfig, train
 
 BATCH = 128
 
@@ -42,14 +42,21 @@ def dataset() -> ImageDataset:
 
 
 def ours(ds: ImageDataset, steps: int, channels_last: bool = False) -> float:
-    """images/s of `aigc.train.train` (its own clock: the loop only, not setup or the final grid)."""
+    """images/s of `aigc.training.loop.train` (its own clock: the loop only, not setup or the final grid)."""
     torch.manual_seed(0)
     model = GAN(GANConfig())
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     with tempfile.TemporaryDirectory() as out:
-        cfg = TrainConfig(out_dir=out, steps=steps, batch_size=BATCH, progress=False, sample_every=0,
-                          checkpoint_every=0, log_every=10**9)
+        cfg = TrainConfig(
+            out_dir=out,
+            steps=steps,
+            batch_size=BATCH,
+            progress=False,
+            sample_every=0,
+            checkpoint_every=0,
+            log_every=10**9,
+        )
         result = train(model, ds, cfg, CheckpointRecord("gan", {}))
     return steps * BATCH / result.wall_time_s
 
@@ -97,8 +104,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="timed steps per measurement")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps per contender before the rounds")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the median is reported")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads for all contenders (default: torch's)")
-    parser.add_argument("--variants", default="channels_last", help="comma-separated extra variants of our loop ('' for none)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch intra-op threads for all contenders (default: torch's)"
+    )
+    parser.add_argument(
+        "--variants", default="channels_last", help="comma-separated extra variants of our loop ('' for none)"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -117,9 +128,17 @@ def main() -> None:
             results[name].append(contenders[name](args.steps))
     med = {name: statistics.median(v) for name, v in results.items()}
     report = {
-        "benchmark": "train_throughput", "model": "gan", "config": "GANConfig()", "data": ds.name, "batch": BATCH,
-        "threads": threads, "steps": args.steps, "rounds": args.rounds, "torch": torch.__version__,
-        "ours_images_per_s": round(med["ours"], 1), "reference_images_per_s": round(med["reference"], 1),
+        "benchmark": "train_throughput",
+        "model": "gan",
+        "config": "GANConfig()",
+        "data": ds.name,
+        "batch": BATCH,
+        "threads": threads,
+        "steps": args.steps,
+        "rounds": args.rounds,
+        "torch": torch.__version__,
+        "ours_images_per_s": round(med["ours"], 1),
+        "reference_images_per_s": round(med["reference"], 1),
         "ratio_ours_over_reference": round(med["ours"] / med["reference"], 3),
     }
     for name in names[2:]:

@@ -26,14 +26,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager as ContextManager
 from pathlib import Path
-from typing import Callable, ContextManager
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 TARGET_P50_MS, TARGET_RATIO = 50.0, 1.3
 
 # One move: set the range input, fire `input` as a drag does, resolve when the new picture has loaded.
@@ -81,7 +88,7 @@ def bare_demo(size: int):
     import gradio as gr
     import numpy as np
 
-    from aigc.images import to_pil
+    from aigc.data.images import to_pil
 
     base = np.full((size, size, 1), 128, np.uint8)
 
@@ -101,7 +108,7 @@ def bare_demo(size: int):
 @contextlib.contextmanager
 def pages(studio, image_size: int):
     """Launch the studio page and the bare page on free ports; yields (studio_url, bare_url); always closes."""
-    import app
+    from aigc_ui import server as app
 
     demo, bare = app.build_demo(studio), bare_demo(image_size)
     try:
@@ -114,8 +121,15 @@ def pages(studio, image_size: int):
             bare.close()
 
 
-def measure_pages(studio_url: str, bare_url: str, model: str, moves: int = 100, warmup: int = 10,
-                  block: int = 10, timeout_ms: int = 10_000) -> dict:
+def measure_pages(
+    studio_url: str,
+    bare_url: str,
+    model: str,
+    moves: int = 100,
+    warmup: int = 10,
+    block: int = 10,
+    timeout_ms: int = 10_000,
+) -> dict:
     """p50/p95 slider-to-pixels on both pages, interleaved in blocks of `block` moves."""
     from playwright.sync_api import sync_playwright
 
@@ -129,12 +143,16 @@ def measure_pages(studio_url: str, bare_url: str, model: str, moves: int = 100, 
             if studio_page.locator("#ex-model input").input_value() != model:
                 studio_page.locator("#ex-model input").click()
                 studio_page.get_by_role("option", name=model, exact=False).first.click()
-                studio_page.wait_for_function("() => document.querySelector('#ex-status')?.innerText.includes('seed 0')")
+                studio_page.wait_for_function(
+                    "() => document.querySelector('#ex-status')?.innerText.includes('seed 0')"
+                )
             bare_page = browser.new_page(viewport={"width": 1280, "height": 900})
             bare_page.goto(bare_url)
             bare_page.wait_for_selector("#bare-image img", timeout=30_000)
-            targets = {"studio": (studio_page, "#ex-slider-0 input[type=range]", "#ex-image"),
-                       "bare": (bare_page, "#bare-slider input[type=range]", "#bare-image")}
+            targets = {
+                "studio": (studio_page, "#ex-slider-0 input[type=range]", "#ex-image"),
+                "bare": (bare_page, "#bare-slider input[type=range]", "#bare-image"),
+            }
             times: dict[str, list[float]] = {"studio": [], "bare": []}
             failures = {"studio": 0, "bare": 0}
             done = -warmup
@@ -167,8 +185,9 @@ def background_command(command: str | None):
     if not command:
         yield None
         return
-    proc = subprocess.Popen(shlex.split(command), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        shlex.split(command), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         time.sleep(2.0)  # let it get going
         yield proc
@@ -187,14 +206,34 @@ def tiny_models(folder: Path) -> Path:
     for kind in ("vae", "gan"):
         path = folder / f"tiny-{kind}.safetensors"
         if not path.exists():
-            subprocess.run([aigc, "train", kind, "--dry-run", "--quiet", "--name", f"tiny-{kind}", "--out",
-                            str(folder / f"run-{kind}"), "--save", str(path)], check=True, capture_output=True)
+            subprocess.run(
+                [
+                    aigc,
+                    "train",
+                    kind,
+                    "--dry-run",
+                    "--quiet",
+                    "--name",
+                    f"tiny-{kind}",
+                    "--out",
+                    str(folder / f"run-{kind}"),
+                    "--save",
+                    str(path),
+                ],
+                check=True,
+                capture_output=True,
+            )
     return folder
 
 
-def run(model: str | None, models_dir: str | None, moves: int, during: Callable[[], ContextManager] | None = None,
-        threads: int = 1) -> dict:
-    from aigc.studio import Studio
+def run(
+    model: str | None,
+    models_dir: str | None,
+    moves: int,
+    during: Callable[[], ContextManager] | None = None,
+    threads: int = 1,
+) -> dict:
+    from aigc.service.studio import Studio
     from aigc_ui.common import EXPLORE_SCALE
 
     with tempfile.TemporaryDirectory(prefix="aigc-latency-") as tmp:
@@ -215,10 +254,15 @@ def run(model: str | None, models_dir: str | None, moves: int, during: Callable[
                         loaded = measure_pages(studio_url, bare_url, model, moves)
                     result.update({f"during_finetune_{k}": v for k, v in loaded.items() if k != "moves"})
                     if result.get("studio_p50_ms") and loaded.get("studio_p50_ms"):  # target: ≤ 2× idle
-                        result["during_finetune_vs_idle_p50"] = round(loaded["studio_p50_ms"] / result["studio_p50_ms"], 3)
+                        result["during_finetune_vs_idle_p50"] = round(
+                            loaded["studio_p50_ms"] / result["studio_p50_ms"], 3
+                        )
     result["target_p50_ms"], result["target_ratio"] = TARGET_P50_MS, TARGET_RATIO
-    result["pass"] = bool(result.get("studio_p50_ms") is not None and result["studio_p50_ms"] <= TARGET_P50_MS
-                          and result.get("ratio_p50", 99) <= TARGET_RATIO)
+    result["pass"] = bool(
+        result.get("studio_p50_ms") is not None
+        and result["studio_p50_ms"] <= TARGET_P50_MS
+        and result.get("ratio_p50", 99) <= TARGET_RATIO
+    )
     return result
 
 
@@ -228,8 +272,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", help="folder of checkpoints")
     p.add_argument("--moves", type=int, default=100)
     p.add_argument("--threads", type=int, default=1, help="serving torch threads (as `aigc serve --threads`)")
-    p.add_argument("--during-finetune", metavar="COMMAND",
-                   help="also measure while this command runs in the background (e.g. an `aigc finetune ...`)")
+    p.add_argument(
+        "--during-finetune",
+        metavar="COMMAND",
+        help="also measure while this command runs in the background (e.g. an `aigc finetune ...`)",
+    )
     args = p.parse_args(argv)
     during = (lambda: background_command(args.during_finetune)) if args.during_finetune else None
     print(json.dumps(run(args.model, args.models, args.moves, during, args.threads)))

@@ -127,10 +127,18 @@ def run(clients: int, seconds: float, model: str | None, models_dir: str | None)
                     stored[(r.sample_id, r.rater_id)] = r.score
     told = out["told"]
     missing = [k for k, score in told.items() if stored.get(k) != score]
-    result = {"benchmark": "ui_load", "model": model, "clients": clients, "seconds": round(wall, 1),
-              "samples": len(out["times"]["sample"]) * 4, "decodes": len(out["times"]["decode"]),
-              "rate_calls": len(out["times"]["rate"]), "ratings": len(told), "errors": len(out["errors"]),
-              "missing_ratings": len(missing)}
+    result = {
+        "benchmark": "ui_load",
+        "model": model,
+        "clients": clients,
+        "seconds": round(wall, 1),
+        "samples": len(out["times"]["sample"]) * 4,
+        "decodes": len(out["times"]["decode"]),
+        "rate_calls": len(out["times"]["rate"]),
+        "ratings": len(told),
+        "errors": len(out["errors"]),
+        "missing_ratings": len(missing),
+    }
     for name, values in out["times"].items():
         if values:
             result[f"{name}_p50_ms"] = round(percentile(values, 0.5) * 1000, 1)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -100,7 +101,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_engine(url: Optional[str], work: Any) -> Any:
+def _with_engine(url: str | None, work: Any) -> Any:
     engine = create_store_engine(normalize_url(url))
     try:
         return work(engine)
@@ -146,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 

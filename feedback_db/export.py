@@ -12,8 +12,9 @@ import csv
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Union
+from typing import Any
 
 from .errors import InvalidInput
 from .reports import EXPORT_FIELDS
@@ -22,7 +23,7 @@ FORMATS = ("csv", "jsonl")
 _INT_FIELDS = ("rating_id", "sample_id", "version_id", "seed", "index", "latent_dim")
 
 
-def write(rows: Iterable[dict[str, Any]], fmt: str, out_path: Union[str, Path]) -> int:
+def write(rows: Iterable[dict[str, Any]], fmt: str, out_path: str | Path) -> int:
     """Write rows atomically (temp file + rename): a failed export never leaves
     a truncated file where a good one was. Returns the number of rows."""
     if fmt not in FORMATS:
@@ -50,7 +51,7 @@ def write(rows: Iterable[dict[str, Any]], fmt: str, out_path: Union[str, Path]) 
     return n
 
 
-def read(path: Union[str, Path]) -> Iterator[dict[str, Any]]:
+def read(path: str | Path) -> Iterator[dict[str, Any]]:
     """Read an export back into the same dicts `write` was given (format by suffix)."""
     path = Path(path)
     with path.open(newline="", encoding="utf-8") as fh:

@@ -8,10 +8,11 @@ PostgreSQL) so several processes opening one new database migrate it once.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -29,7 +30,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _PG_LOCK_KEY = 0x61696763  # "aigc": serialises concurrent upgrades on PostgreSQL
 
 
-def alembic_config(url: Optional[str] = None, connection: Optional[Connection] = None) -> Config:
+def alembic_config(url: str | None = None, connection: Connection | None = None) -> Config:
     """An Alembic config pointing at the shipped scripts (no alembic.ini needed)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -48,12 +49,12 @@ def head_revision() -> str:
     return heads[0]
 
 
-def current_revision(engine: Engine) -> Optional[str]:
+def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(engine: Engine, revision: str = "head", budget_s: float = 30.0) -> Optional[str]:
+def upgrade(engine: Engine, revision: str = "head", budget_s: float = 30.0) -> str | None:
     """Bring the database to `revision` in one locked transaction; return the new revision.
 
     Cheap when already there: one read of alembic_version and no lock.
@@ -61,7 +62,7 @@ def upgrade(engine: Engine, revision: str = "head", budget_s: float = 30.0) -> O
     if revision == "head" and current_revision(engine) == head_revision():
         return head_revision()
 
-    def work() -> Optional[str]:
+    def work() -> str | None:
         with locked_schema_transaction(engine) as conn:
             try:
                 command.upgrade(alembic_config(connection=conn), revision)

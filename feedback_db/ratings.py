@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -29,9 +29,7 @@ def _upsert_statement(dialect: str) -> Any:
     return stmt.on_conflict_do_update(
         index_elements=[Rating.sample_id, Rating.rater_id],
         set_={"score": stmt.excluded.score, "updated_at": stmt.excluded.updated_at},
-    ).returning(
-        Rating.id, Rating.sample_id, Rating.rater_id, Rating.score, Rating.created_at, Rating.updated_at
-    )
+    ).returning(Rating.id, Rating.sample_id, Rating.rater_id, Rating.score, Rating.created_at, Rating.updated_at)
 
 
 def rate(session: Session, sample_id: int, score: float, rater_id: str) -> RatingInfo:
@@ -102,9 +100,7 @@ def recent_activity(session: Session, rater_id: str, limit: int) -> list[Activit
     ]
 
 
-def record_comparison(
-    session: Session, left: int, right: int, picked: Optional[int], rater_id: str
-) -> ComparisonInfo:
+def record_comparison(session: Session, left: int, right: int, picked: int | None, rater_id: str) -> ComparisonInfo:
     if left == right:
         raise InvalidInput("a comparison needs two different samples")
     if picked is not None and picked not in (left, right):

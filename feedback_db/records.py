@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -19,11 +19,11 @@ class VersionInfo:
     id: int
     name: str
     kind: str
-    parent_id: Optional[int]
+    parent_id: int | None
     checkpoint_path: str
     checkpoint_sha256: str
-    dataset: Optional[str]
-    latent_dim: Optional[int]
+    dataset: str | None
+    latent_dim: int | None
     created_at: datetime
     metrics: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
@@ -37,8 +37,8 @@ class SampleInfo:
     index: int
     latent: np.ndarray  # (latent_dim,) float32
     source: str
-    session_id: Optional[str]
-    image_sha256: Optional[str]
+    session_id: str | None
+    image_sha256: str | None
     created_at: datetime
 
     @property
@@ -81,8 +81,8 @@ class ActivityItem:
     index: int
     source: str
     created_at: datetime
-    score: Optional[float]
-    rated_at: Optional[datetime]
+    score: float | None
+    rated_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ class ComparisonInfo:
     id: int
     left_sample_id: int
     right_sample_id: int
-    picked_sample_id: Optional[int]  # None: a tie
+    picked_sample_id: int | None  # None: a tie
     rater_id: str
     created_at: datetime
 
@@ -110,7 +110,7 @@ class ComparisonStats:
         return self.wins + self.losses + self.ties
 
     @property
-    def win_rate(self) -> Optional[float]:
+    def win_rate(self) -> float | None:
         """Wins over decided picks; None before any decided pick."""
         decided = self.wins + self.losses
         return self.wins / decided if decided else None
@@ -120,16 +120,16 @@ class ComparisonStats:
 class RunInfo:
     id: int
     parent_version_id: int
-    child_version_id: Optional[int]
+    child_version_id: int | None
     status: str
     n_ratings: int
     config: dict[str, Any]
     metrics: dict[str, Any]
-    started_at: Optional[datetime]
-    finished_at: Optional[datetime]
-    error: Optional[str]
-    pid: Optional[int]
-    host: Optional[str]
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+    pid: int | None
+    host: str | None
 
 
 @dataclass(frozen=True)
@@ -140,10 +140,10 @@ class VersionStats:
     n_ratings: int
     n_likes: int  # score > 0
     n_dislikes: int  # score < 0
-    mean_score: Optional[float]
+    mean_score: float | None
 
     @property
-    def like_rate(self) -> Optional[float]:
+    def like_rate(self) -> float | None:
         """Share of ratings that are positive; None while there are none."""
         return self.n_likes / self.n_ratings if self.n_ratings else None
 

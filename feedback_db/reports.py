@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -64,7 +65,7 @@ def stats_per_version(session: Session) -> list[VersionStats]:
     return out
 
 
-def ratings_over_time(session: Session, version_id: Optional[int]) -> list[RatingPoint]:
+def ratings_over_time(session: Session, version_id: int | None) -> list[RatingPoint]:
     stmt = (
         select(Rating.updated_at, Sample.version_id, Rating.sample_id, Rating.rater_id, Rating.score)
         .join(Sample, Rating.sample_id == Sample.id)

@@ -13,8 +13,9 @@ from __future__ import annotations
 import errno
 import os
 import socket
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Optional
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -40,7 +41,7 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def process_start_time(pid: int) -> Optional[datetime]:
+def process_start_time(pid: int) -> datetime | None:
     """When the process started (Linux /proc); None where that cannot be read."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
@@ -53,7 +54,7 @@ def process_start_time(pid: int) -> Optional[datetime]:
         return None
 
 
-def runs_since(pid: int, started_at: Optional[datetime]) -> bool:
+def runs_since(pid: int, started_at: datetime | None) -> bool:
     """True if the process `pid` is alive and is the one that started at or
     before `started_at` (not a later process that got the same pid)."""
     if not pid_alive(pid):
@@ -81,7 +82,7 @@ def to_info(row: FinetuneRun) -> RunInfo:
     )
 
 
-def _running_for(session: Session, parent_id: int) -> Optional[FinetuneRun]:
+def _running_for(session: Session, parent_id: int) -> FinetuneRun | None:
     return session.scalars(
         select(FinetuneRun).where(FinetuneRun.parent_version_id == parent_id, FinetuneRun.status == "running")
     ).first()
@@ -130,8 +131,7 @@ def finish(session: Session, run_id: int, child_id: int, metrics: dict[str, Any]
     child = require(session, child_id)
     if child.parent_id != row.parent_version_id:
         raise Conflict(
-            f"version {child_id} descends from {child.parent_id}, "
-            f"not from the run's parent {row.parent_version_id}"
+            f"version {child_id} descends from {child.parent_id}, not from the run's parent {row.parent_version_id}"
         )
     row.status, row.child_version_id, row.metrics = "succeeded", child_id, metrics
     row.finished_at = utcnow()
@@ -150,8 +150,8 @@ def fail_stale(
     session: Session,
     *,
     host: str,
-    is_alive: Callable[[int, Optional[datetime]], bool],
-    older_than: Optional[timedelta],
+    is_alive: Callable[[int, datetime | None], bool],
+    older_than: timedelta | None,
     now: datetime,
 ) -> list[int]:
     """Fail running runs whose process is gone: on this host, when its pid is
@@ -178,11 +178,9 @@ def get(session: Session, run_id: int) -> RunInfo:
     return to_info(row)
 
 
-def list_for(session: Session, version_id: Optional[int]) -> list[RunInfo]:
+def list_for(session: Session, version_id: int | None) -> list[RunInfo]:
     """All runs, or those whose parent or child is `version_id`; oldest first."""
     stmt = select(FinetuneRun).order_by(FinetuneRun.id)
     if version_id is not None:
-        stmt = stmt.where(
-            (FinetuneRun.parent_version_id == version_id) | (FinetuneRun.child_version_id == version_id)
-        )
+        stmt = stmt.where((FinetuneRun.parent_version_id == version_id) | (FinetuneRun.child_version_id == version_id))
     return [to_info(r) for r in session.scalars(stmt)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 import numpy as np
 from sqlalchemy import insert, select, update
@@ -36,8 +36,8 @@ def record(
     latents: np.ndarray,
     seed: int,
     source: str,
-    session_id: Optional[str],
-    image_sha256s: list[Optional[str]],
+    session_id: str | None,
+    image_sha256s: list[str | None],
     start_index: int,
 ) -> list[int]:
     """Insert one row per latent (already validated) in one statement; ids in order."""

@@ -11,7 +11,7 @@ database needs no array type and the package needs no torch.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -61,14 +61,14 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: Optional[datetime], dialect: Any) -> Optional[datetime]:
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
 
-    def process_result_value(self, value: Optional[datetime], dialect: Any) -> Optional[datetime]:
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -93,11 +93,11 @@ class ModelVersion(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
-    parent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"), index=True)
     checkpoint_path: Mapped[str] = mapped_column(String(1024))
     checkpoint_sha256: Mapped[str] = mapped_column(String(64))
-    dataset: Mapped[Optional[str]] = mapped_column(String(200))
-    latent_dim: Mapped[Optional[int]] = mapped_column(Integer)
+    dataset: Mapped[str | None] = mapped_column(String(200))
+    latent_dim: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -121,8 +121,8 @@ class Sample(Base):
     latent: Mapped[bytes] = mapped_column(LargeBinary)
     latent_dim: Mapped[int] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(16))
-    session_id: Mapped[Optional[str]] = mapped_column(String(128))
-    image_sha256: Mapped[Optional[str]] = mapped_column(String(64))
+    session_id: Mapped[str | None] = mapped_column(String(128))
+    image_sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -151,8 +151,7 @@ class Comparison(Base):
     __table_args__ = (
         CheckConstraint("left_sample_id <> right_sample_id", name="distinct_sides"),
         CheckConstraint(
-            "picked_sample_id IS NULL OR picked_sample_id = left_sample_id"
-            " OR picked_sample_id = right_sample_id",
+            "picked_sample_id IS NULL OR picked_sample_id = left_sample_id OR picked_sample_id = right_sample_id",
             name="picked_is_shown",
         ),
     )
@@ -161,7 +160,7 @@ class Comparison(Base):
     left_sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id"), index=True)
     right_sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id"), index=True)
     # NULL means a tie ("no preference").
-    picked_sample_id: Mapped[Optional[int]] = mapped_column(ForeignKey("samples.id"))
+    picked_sample_id: Mapped[int | None] = mapped_column(ForeignKey("samples.id"))
     rater_id: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -185,17 +184,17 @@ class FinetuneRun(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     parent_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
-    child_version_id: Mapped[Optional[int]] = mapped_column(ForeignKey("model_versions.id"))
+    child_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
     status: Mapped[str] = mapped_column(String(16))
     n_ratings: Mapped[int] = mapped_column(Integer, default=0)
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    started_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    finished_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    error: Mapped[Optional[str]] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
     # Who runs it: lets a later process tell a live run from one orphaned by a crash.
-    pid: Mapped[Optional[int]] = mapped_column(Integer)
-    host: Mapped[Optional[str]] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(255))
 
 
 __all__ = [

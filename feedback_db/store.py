@@ -10,10 +10,11 @@ request. Driver errors never escape: they become the domain errors of
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, Sequence, TypeVar, Union
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -54,7 +55,7 @@ class FeedbackStore:
 
     def __init__(
         self,
-        url: Optional[str] = None,
+        url: str | None = None,
         *,
         busy_timeout_s: float = 5.0,
         retry_budget_s: float = 30.0,
@@ -84,7 +85,7 @@ class FeedbackStore:
         """Close every pooled connection; the store is unusable afterwards."""
         self._engine.dispose()
 
-    def __enter__(self) -> "FeedbackStore":
+    def __enter__(self) -> FeedbackStore:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -136,13 +137,13 @@ class FeedbackStore:
         self,
         name: str,
         kind: str,
-        checkpoint_path: Union[str, Path],
+        checkpoint_path: str | Path,
         checkpoint_sha256: str,
-        dataset: Optional[str] = None,
-        parent_id: Optional[int] = None,
-        metrics: Optional[dict[str, Any]] = None,
-        config: Optional[dict[str, Any]] = None,
-        latent_dim: Optional[int] = None,
+        dataset: str | None = None,
+        parent_id: int | None = None,
+        metrics: dict[str, Any] | None = None,
+        config: dict[str, Any] | None = None,
+        latent_dim: int | None = None,
     ) -> VersionInfo:
         """Register a checkpoint; idempotent by (name, sha256), Conflict if the
         name is taken by another checkpoint."""
@@ -166,7 +167,7 @@ class FeedbackStore:
             # retry sees its row and answers as if we had been second all along.
             return self._write("register version", lambda s: versions.register(s, **fields))
 
-    def get_version(self, name_or_id: Union[str, int]) -> Optional[VersionInfo]:
+    def get_version(self, name_or_id: str | int) -> VersionInfo | None:
         return self._read("get version", lambda s: versions.get(s, name_or_id))
 
     def list_versions(self) -> list[VersionInfo]:
@@ -190,8 +191,8 @@ class FeedbackStore:
         latents: Any,
         seed: int,
         source: str = "sample",
-        session_id: Optional[str] = None,
-        image_sha256s: Optional[Sequence[Optional[str]]] = None,
+        session_id: str | None = None,
+        image_sha256s: Sequence[str | None] | None = None,
         start_index: int = 0,
     ) -> list[int]:
         """Record a batch of shown latents (rows of a 2D array) in one
@@ -248,16 +249,14 @@ class FeedbackStore:
         return self._read("recent activity", lambda s: ratings.recent_activity(s, rater, n))
 
     def record_comparison(
-        self, left_sample_id: int, right_sample_id: int, picked_sample_id: Optional[int], rater_id: str
+        self, left_sample_id: int, right_sample_id: int, picked_sample_id: int | None, rater_id: str
     ) -> ComparisonInfo:
         """A blind A/B pick; `picked_sample_id=None` records a tie."""
         left = v.row_id(left_sample_id, "left sample id")
         right = v.row_id(right_sample_id, "right sample id")
         picked = None if picked_sample_id is None else v.row_id(picked_sample_id, "picked sample id")
         rater = v.text_id(rater_id, "rater id")
-        return self._write(
-            "record comparison", lambda s: ratings.record_comparison(s, left, right, picked, rater)
-        )
+        return self._write("record comparison", lambda s: ratings.record_comparison(s, left, right, picked, rater))
 
     def comparison_stats(self, parent_version_id: int, child_version_id: int) -> ComparisonStats:
         parent = v.row_id(parent_version_id, "parent version id")
@@ -265,7 +264,7 @@ class FeedbackStore:
         return self._read("comparison stats", lambda s: ratings.comparison_stats(s, parent, child))
 
     # -- fine-tune runs ------------------------------------------------------
-    def start_run(self, parent_version_id: int, config: Optional[dict[str, Any]], n_ratings: int) -> int:
+    def start_run(self, parent_version_id: int, config: dict[str, Any] | None, n_ratings: int) -> int:
         """Record a running fine-tune of the parent; Conflict if one is running."""
         parent = v.row_id(parent_version_id, "parent version id")
         cfg = v.json_object(config, "config")
@@ -277,7 +276,7 @@ class FeedbackStore:
                 raise Conflict(f"a fine-tune run of version {parent} is already running") from exc
             raise
 
-    def finish_run(self, run_id: int, child_version_id: int, metrics: Optional[dict[str, Any]] = None) -> RunInfo:
+    def finish_run(self, run_id: int, child_version_id: int, metrics: dict[str, Any] | None = None) -> RunInfo:
         rid = v.row_id(run_id, "run id")
         child = v.row_id(child_version_id, "child version id")
         m = v.json_object(metrics, "metrics")
@@ -290,9 +289,9 @@ class FeedbackStore:
 
     def fail_stale_runs(
         self,
-        older_than: Optional[timedelta] = None,
+        older_than: timedelta | None = None,
         *,
-        host: Optional[str] = None,
+        host: str | None = None,
         is_alive: Callable[[int, Any], bool] = runs.runs_since,
     ) -> list[int]:
         """Fail runs left 'running' by a dead process; call when a process starts.
@@ -311,7 +310,7 @@ class FeedbackStore:
         rid = v.row_id(run_id, "run id")
         return self._read("get run", lambda s: runs.get(s, rid))
 
-    def list_runs(self, version_id: Optional[int] = None) -> list[RunInfo]:
+    def list_runs(self, version_id: int | None = None) -> list[RunInfo]:
         vid = None if version_id is None else v.row_id(version_id, "version id")
         return self._read("list runs", lambda s: runs.list_for(s, vid))
 
@@ -319,11 +318,11 @@ class FeedbackStore:
     def stats_per_version(self) -> list[VersionStats]:
         return self._read("stats", reports.stats_per_version)
 
-    def ratings_over_time(self, version_id: Optional[int] = None) -> list[RatingPoint]:
+    def ratings_over_time(self, version_id: int | None = None) -> list[RatingPoint]:
         vid = None if version_id is None else v.row_id(version_id, "version id")
         return self._read("ratings over time", lambda s: reports.ratings_over_time(s, vid))
 
-    def export(self, format: str, out_path: Union[str, Path]) -> int:
+    def export(self, format: str, out_path: str | Path) -> int:
         """Write every rating with its sample (latent as a list) to CSV or JSON
         Lines, from one consistent snapshot; returns the number of rows."""
         if format not in export_files.FORMATS:
@@ -331,7 +330,7 @@ class FeedbackStore:
         return self._read("export", lambda s: export_files.write(reports.export_rows(s), format, out_path))
 
     # -- schema ----------------------------------------------------------------
-    def schema_revision(self) -> Optional[str]:
+    def schema_revision(self) -> str | None:
         return migrate.current_revision(self._engine)
 
 

@@ -8,8 +8,8 @@ a file copy on the server (tens of milliseconds), cheaper than migrating anew.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator, Optional
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
@@ -24,7 +24,7 @@ def database_url(base_url: str, name: str) -> str:
     return make_url(base_url).set(database=name).render_as_string(hide_password=False)
 
 
-def create_database(base_url: str, name: str, template: Optional[str] = None) -> str:
+def create_database(base_url: str, name: str, template: str | None = None) -> str:
     """Create database `name` on the server of `base_url`; return its URL."""
     engine = _admin_engine(base_url)
     try:
@@ -46,9 +46,7 @@ def drop_database(base_url: str, name: str) -> None:
 
 
 @contextmanager
-def temporary_postgres_database(
-    base_url: str, template: Optional[str] = None, prefix: str = "aigc_t"
-) -> Iterator[str]:
+def temporary_postgres_database(base_url: str, template: str | None = None, prefix: str = "aigc_t") -> Iterator[str]:
     """A fresh database on the server of `base_url`, dropped afterwards."""
     name = f"{prefix}_{uuid.uuid4().hex[:16]}"
     url = create_database(base_url, name, template)
@@ -83,7 +81,10 @@ def require_server_url(what: str = "the PostgreSQL tests") -> str:
 
     url = os.environ.get(PG_ENV)
     if not url:
-        message = f'{PG_ENV} is not set, so {what} cannot run. Start a throwaway server with: eval "$(bash .ci/start_postgres.sh)"'
+        message = (
+            f"{PG_ENV} is not set, so {what} cannot run. "
+            'Start a throwaway server with: eval "$(bash .ci/start_postgres.sh)"'
+        )
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(f"CI=true: {message}", pytrace=False)
         pytest.skip(message)

@@ -11,7 +11,8 @@ import json
 import math
 import numbers
 import re
-from typing import Any, Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +38,7 @@ def text_id(value: Any, what: str, max_len: int = MAX_ID_LEN) -> str:
     return value
 
 
-def optional_text_id(value: Any, what: str, max_len: int = MAX_ID_LEN) -> Optional[str]:
+def optional_text_id(value: Any, what: str, max_len: int = MAX_ID_LEN) -> str | None:
     return None if value is None else text_id(value, what, max_len)
 
 
@@ -126,7 +127,7 @@ def _numpy_default(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
 
 
-def latent_matrix(latents: Any, expected_dim: Optional[int] = None) -> np.ndarray:
+def latent_matrix(latents: Any, expected_dim: int | None = None) -> np.ndarray:
     """Check a batch of latents and return it as a (N, D) float32 array.
 
     Refuses ragged rows, empty batches, non-numbers, NaN/inf, and a dimension
@@ -168,7 +169,7 @@ def latent_from_bytes(blob: bytes, dim: int) -> np.ndarray:
     return array
 
 
-def hashes(values: Optional[Sequence[Any]], n: int) -> list[Optional[str]]:
+def hashes(values: Sequence[Any] | None, n: int) -> list[str | None]:
     if values is None:
         return [None] * n
     values = list(values)

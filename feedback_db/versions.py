@@ -6,7 +6,7 @@ decides where transactions begin and end.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
@@ -47,11 +47,11 @@ def register(
     kind: str,
     checkpoint_path: str,
     checkpoint_sha256: str,
-    dataset: Optional[str],
-    parent_id: Optional[int],
+    dataset: str | None,
+    parent_id: int | None,
     metrics: dict[str, Any],
     config: dict[str, Any],
-    latent_dim: Optional[int],
+    latent_dim: int | None,
 ) -> VersionInfo:
     """Insert a version, or return the existing one with the same name and sha256."""
     existing = session.scalars(select(ModelVersion).where(ModelVersion.name == name)).one_or_none()
@@ -83,7 +83,7 @@ def register(
     return to_info(row)
 
 
-def get(session: Session, name_or_id: Union[str, int]) -> Optional[VersionInfo]:
+def get(session: Session, name_or_id: str | int) -> VersionInfo | None:
     if isinstance(name_or_id, str):
         row = session.scalars(select(ModelVersion).where(ModelVersion.name == name_or_id)).one_or_none()
     else:
@@ -105,9 +105,7 @@ def lineage_ids(session: Session, version_id: int) -> list[int]:
         .cte("lineage", recursive=True)
     )
     parent = aliased(ModelVersion)
-    tree = tree.union_all(
-        select(parent.id, parent.parent_id).join(tree, parent.id == tree.c.parent_id)
-    )
+    tree = tree.union_all(select(parent.id, parent.parent_id).join(tree, parent.id == tree.c.parent_id))
     # Parents are always registered before their children, so ids only decrease
     # going up the tree: ordering by id descending gives self, parent, grandparent...
     return list(session.scalars(select(tree.c.id).order_by(tree.c.id.desc())))
@@ -127,7 +125,7 @@ def update_metrics(session: Session, version_id: int, metrics: dict[str, Any]) -
     return to_info(row)
 
 
-def latent_dim_of(session: Session, row: ModelVersion) -> Optional[int]:
+def latent_dim_of(session: Session, row: ModelVersion) -> int | None:
     """The latent size a version's samples must have: declared at registration,
     else from its config, else None (the first batch then fixes it)."""
     if row.latent_dim is not None:

@@ -24,13 +24,19 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from ui_latency import CHROMIUM, CHROMIUM_ARGS, free_port, tiny_models  # noqa: E402
 
-TABS = [("generate", "Generate"), ("explore", "Explore"), ("interpolate", "Interpolate"), ("history", "History"),
-        ("models", "Feedback")]
+TABS = [
+    ("generate", "Generate"),
+    ("explore", "Explore"),
+    ("interpolate", "Interpolate"),
+    ("history", "History"),
+    ("models", "Feedback"),
+]
 
 
 def wait_text(page, selector: str, text: str, timeout: int = 30_000) -> None:
-    page.wait_for_function("([s, t]) => (document.querySelector(s)?.innerText || '').includes(t)", arg=[selector, text],
-                           timeout=timeout)
+    page.wait_for_function(
+        "([s, t]) => (document.querySelector(s)?.innerText || '').includes(t)", arg=[selector, text], timeout=timeout
+    )
 
 
 def shoot(url: str, out: Path, gan: str, vae: str, rate_more=None) -> list[Path]:
@@ -106,11 +112,11 @@ def shoot(url: str, out: Path, gan: str, vae: str, rate_more=None) -> list[Path]
 
 def simulated_rater(studio):
     """Rate 60 samples as someone who likes trousers, sandals and sneakers (needs the shipped classifier)."""
-    from aigc.pipeline import PRETRAINED_DIR
+    from aigc.models.pipeline import PRETRAINED_DIR
 
     if not (PRETRAINED_DIR / "fashion-classifier.safetensors").exists():
         return None
-    from aigc.metrics import SimulatedRater
+    from aigc.evaluation.metrics import SimulatedRater
 
     rater = SimulatedRater((1, 5, 7), name="screenshot-rater")
 
@@ -130,8 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", help="folder of checkpoints (default: the shipped ones, else tiny ones)")
     args = parser.parse_args(argv)
 
-    import app
-    from aigc.studio import Studio
+    from aigc.service.studio import Studio
+    from aigc_ui import server as app
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aigc.checkpoint import CheckpointRecord
-from aigc.data import ImageDataset
+from aigc.data.datasets import ImageDataset
 from aigc.models import GAN, VAE, GANConfig, VAEConfig
-from aigc.train import TrainConfig, save_final, train
+from aigc.models.checkpoint import CheckpointRecord
+from aigc.training.loop import TrainConfig, save_final, train
 
 BANDS = 4  # synthetic_dataset's default number of classes
 
@@ -21,12 +21,30 @@ def band_class(images: np.ndarray) -> np.ndarray:
     return np.argmax([x[:, c * 6 : c * 6 + 3, :].mean(axis=(1, 2)) for c in range(BANDS)], axis=0)
 
 
-def train_tiny(kind: str, data: ImageDataset, path: str | Path, steps: int, run_dir: str | Path, *, name: str | None = None,
-               hidden: int = 64, seed: int | None = None) -> Path:
+def train_tiny(
+    kind: str,
+    data: ImageDataset,
+    path: str | Path,
+    steps: int,
+    run_dir: str | Path,
+    *,
+    name: str | None = None,
+    hidden: int = 64,
+    seed: int | None = None,
+) -> Path:
     """Train a width-8, 8-d latent VAE or GAN on `data` for `steps` and save it at `path` (named after the file)."""
     if seed is not None:
         torch.manual_seed(seed)
-    model = VAE(VAEConfig(width=8, hidden=hidden, latent_dim=8)) if kind == "vae" else GAN(GANConfig(g_width=8, d_width=8, latent_dim=8))
+    model = (
+        VAE(VAEConfig(width=8, hidden=hidden, latent_dim=8))
+        if kind == "vae"
+        else GAN(GANConfig(g_width=8, d_width=8, latent_dim=8))
+    )
     record = CheckpointRecord(kind=kind, config={}, name=name or Path(path).stem, dataset=data.name)
-    train(model, data, TrainConfig(out_dir=str(run_dir), steps=steps, batch_size=64, progress=False, sample_every=0), record)
+    train(
+        model,
+        data,
+        TrainConfig(out_dir=str(run_dir), steps=steps, batch_size=64, progress=False, sample_every=0),
+        record,
+    )
     return save_final(path, model, record)

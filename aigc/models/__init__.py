@@ -1,4 +1,8 @@
-"""The networks and their configs, nothing else: no I/O, no training, no pipelines."""
+"""Models: the networks and their configs (this module's registry), how they are stored
+(`checkpoint`, `cards`) and how they are used (`pipeline.ImageModel`: seeded latents, `prior`, decode).
+
+Importing the package gives only the networks: no I/O, no training, no pipelines.
+"""
 
 from aigc.models.classifier import Classifier, ClassifierConfig
 from aigc.models.gan import GAN, GANConfig

@@ -30,13 +30,25 @@ class Classifier(nn.Module):
         self.cfg = cfg
         w = cfg.width
         self.features = nn.Sequential(
-            nn.Conv2d(cfg.channels, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(True),
-            nn.Conv2d(w, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(True), nn.MaxPool2d(2),
-            nn.Conv2d(w, 2 * w, 3, padding=1), nn.BatchNorm2d(2 * w), nn.ReLU(True),
-            nn.Conv2d(2 * w, 2 * w, 3, padding=1), nn.BatchNorm2d(2 * w), nn.ReLU(True), nn.MaxPool2d(2),
-            nn.AdaptiveAvgPool2d(4), nn.Flatten(),
+            nn.Conv2d(cfg.channels, w, 3, padding=1),
+            nn.BatchNorm2d(w),
+            nn.ReLU(True),
+            nn.Conv2d(w, w, 3, padding=1),
+            nn.BatchNorm2d(w),
+            nn.ReLU(True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(w, 2 * w, 3, padding=1),
+            nn.BatchNorm2d(2 * w),
+            nn.ReLU(True),
+            nn.Conv2d(2 * w, 2 * w, 3, padding=1),
+            nn.BatchNorm2d(2 * w),
+            nn.ReLU(True),
+            nn.MaxPool2d(2),
+            nn.AdaptiveAvgPool2d(4),
+            nn.Flatten(),
             nn.Dropout(0.25),
-            nn.Linear(2 * w * 16, cfg.embed_dim), nn.ReLU(True),
+            nn.Linear(2 * w * 16, cfg.embed_dim),
+            nn.ReLU(True),
         )
         self.head = nn.Sequential(nn.Dropout(0.25), nn.Linear(cfg.embed_dim, cfg.num_classes))
 

@@ -1,7 +1,7 @@
 """DCGAN (Radford et al. 2015) for 28/32/64-pixel images, grey or colour.
 
 The generator starts with a Linear layer (z → base×base feature map): besides being the
-standard DCGAN stem, it lets `aigc.latent` read principal latent directions straight off its
+standard DCGAN stem, it lets `aigc.models.latent` read principal latent directions straight off its
 weight matrix (GANSpace-style PCA of the first layer's activations).
 """
 

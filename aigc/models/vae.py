@@ -36,7 +36,9 @@ class Encoder(nn.Module):
         for c in chans:
             layers += [nn.Conv2d(c_prev, c, 4, 2, 1), nn.BatchNorm2d(c), nn.LeakyReLU(0.2, True)]
             c_prev = c
-        self.features = nn.Sequential(*layers, nn.Flatten(), nn.Linear(c_prev * base * base, cfg.hidden), nn.LeakyReLU(0.2, True))
+        self.features = nn.Sequential(
+            *layers, nn.Flatten(), nn.Linear(c_prev * base * base, cfg.hidden), nn.LeakyReLU(0.2, True)
+        )
         self.mu = nn.Linear(cfg.hidden, cfg.latent_dim)
         self.logvar = nn.Linear(cfg.hidden, cfg.latent_dim)
 
@@ -51,8 +53,10 @@ class Decoder(nn.Module):
         base, steps = ladder(cfg.image_size)
         chans = widths(cfg.width, steps)
         self.stem = nn.Sequential(
-            nn.Linear(cfg.latent_dim, cfg.hidden), nn.ReLU(True),
-            nn.Linear(cfg.hidden, chans[0] * base * base), nn.ReLU(True),
+            nn.Linear(cfg.latent_dim, cfg.hidden),
+            nn.ReLU(True),
+            nn.Linear(cfg.hidden, chans[0] * base * base),
+            nn.ReLU(True),
             nn.Unflatten(1, (chans[0], base, base)),
         )
         layers: list[nn.Module] = []
@@ -84,8 +88,13 @@ class VAE(nn.Module):
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.encoder(x)
 
-    def loss(self, x: torch.Tensor, weights: torch.Tensor | None = None, generator: torch.Generator | None = None,
-             eps: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(
+        self,
+        x: torch.Tensor,
+        weights: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        eps: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """Negative ELBO per pixel-sum, averaged over the batch with optional per-example weights.
 
         eps: the (B, D) reparameterisation noise when the caller draws it (a data-parallel rank
@@ -93,7 +102,11 @@ class VAE(nn.Module):
         """
         mu, logvar = self.encoder(x)
         if eps is None:
-            eps = torch.randn(mu.shape, generator=generator, device=mu.device) if generator is not None else torch.randn_like(mu)
+            eps = (
+                torch.randn(mu.shape, generator=generator, device=mu.device)
+                if generator is not None
+                else torch.randn_like(mu)
+            )
         z = mu + eps * torch.exp(0.5 * logvar)
         logits = self.decoder(z)
         target = (x + 1) * 0.5

@@ -22,8 +22,14 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 HERE = Path(__file__).parent
 
 
@@ -43,9 +49,24 @@ def pytest_collection_modifyitems(config, items):
 
 def _train(kind: str, name: str, out: Path) -> subprocess.Popen:
     aigc = shutil.which("aigc", path=str(Path(sys.executable).parent)) or "aigc"
-    return subprocess.Popen([aigc, "train", kind, "--dry-run", "--name", name, "--out", str(out / f"run-{name}"),
-                             "--save", str(out / f"{name}.safetensors"), "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            aigc,
+            "train",
+            kind,
+            "--dry-run",
+            "--name",
+            name,
+            "--out",
+            str(out / f"run-{name}"),
+            "--save",
+            str(out / f"{name}.safetensors"),
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +100,7 @@ def db_url(home) -> str:
 
 @pytest.fixture(scope="session")
 def studio(models_dir, db_url):
-    from aigc.studio import Studio
+    from aigc.service.studio import Studio
 
     with Studio(db_url, models_dir=models_dir, threads=1) as s:
         yield s

@@ -12,16 +12,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-
 @contextmanager
 def running(studio, **launch):
     """The app on a free port; closed whatever happens."""
-    import app
+    from aigc_ui import server as app
 
     demo = app.build_demo(studio)
     try:
-        demo.launch(prevent_thread_lock=True, quiet=True, server_port=free_port(),
-                    **{**app.launch_kwargs(studio), **launch})
+        demo.launch(
+            prevent_thread_lock=True, quiet=True, server_port=free_port(), **{**app.launch_kwargs(studio), **launch}
+        )
         yield demo
     finally:
         demo.close()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-import zlib
 import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -32,8 +32,21 @@ def store(db_url):
 
 def test_every_action_is_a_named_endpoint(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    wanted = {"sample", "decode", "encode", "interpolate", "rate", "models", "stats", "children", "cross",
-              "rate_latent", "history", "sample_info", "axes"}
+    wanted = {
+        "sample",
+        "decode",
+        "encode",
+        "interpolate",
+        "rate",
+        "models",
+        "stats",
+        "children",
+        "cross",
+        "rate_latent",
+        "history",
+        "sample_info",
+        "axes",
+    }
     assert {f"/{n}" for n in wanted} <= names
 
 
@@ -66,8 +79,11 @@ def test_changing_ones_mind_updates_the_one_rating(client, store):
     sample_id = info["sample_ids"][0]
     client.predict(sample_id, 1, api_name="/rate")
     result = client.predict(sample_id, -1, api_name="/rate")
-    mine = [r for r in store.ratings_for_lineage(store.get_sample(sample_id).version_id)
-            if r.sample_id == sample_id and r.rater_id == result["rater"]]
+    mine = [
+        r
+        for r in store.ratings_for_lineage(store.get_sample(sample_id).version_id)
+        if r.sample_id == sample_id and r.rater_id == result["rater"]
+    ]
     assert [r.score for r in mine] == [-1.0]
 
 
@@ -76,7 +92,9 @@ def test_permalink_seed_gives_identical_images(client):
     b, info_b = client.predict(GAN, 3, 99, 0, api_name="/sample")
     for pa, pb in zip(gallery_paths(a), gallery_paths(b)):
         np.testing.assert_array_equal(pixels(pa), pixels(pb))
-    assert info_a["latents"] == info_b["latents"] and info_a["sample_ids"] != info_b["sample_ids"]  # both shown, both recorded
+    assert (
+        info_a["latents"] == info_b["latents"] and info_a["sample_ids"] != info_b["sample_ids"]
+    )  # both shown, both recorded
 
 
 def test_truncation_changes_gan_latents(client):
@@ -101,11 +119,17 @@ def _png(size=(28, 28)) -> bytes:
 
 def _bomb_png(width=20_000, height=20_000) -> bytes:
     """A valid 1-bit PNG header claiming 400 M pixels, a few hundred bytes on disk."""
+
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     row = b"\x00" + b"\x00" * ((width + 7) // 8)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(row * 16)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(row * 16))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_encode_an_upload(client, tmp_path):
@@ -118,11 +142,14 @@ def test_encode_an_upload(client, tmp_path):
     assert len(result["latent"]) == dim and all(np.isfinite(result["latent"]))
 
 
-@pytest.mark.parametrize("name,data,message", [
-    (VAE, b"this is not an image at all", "not a readable image"),
-    (VAE, None, "too many pixels"),
-    (GAN, None, "no encoder"),
-])
+@pytest.mark.parametrize(
+    "name,data,message",
+    [
+        (VAE, b"this is not an image at all", "not a readable image"),
+        (VAE, None, "too many pixels"),
+        (GAN, None, "no encoder"),
+    ],
+)
 def test_bad_uploads_get_a_clear_message(client, tmp_path, name, data, message):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
@@ -159,8 +186,9 @@ def test_children_cross_and_rate_latent(client, store):
     kids, brood = client.predict(VAE, parent, 4, 0.3, 1, api_name="/children")
     assert len(gallery_paths(kids)) == 4 and len(brood["sample_ids"]) == 4
     assert np.abs(np.subtract(brood["latents"], parent)).max() < 3
-    _, child = client.predict(VAE, {"sample_id": info["sample_ids"][0]}, {"sample_id": info["sample_ids"][1]}, 0,
-                              api_name="/cross")
+    _, child = client.predict(
+        VAE, {"sample_id": info["sample_ids"][0]}, {"sample_id": info["sample_ids"][1]}, 0, api_name="/cross"
+    )
     a, b, c = np.array(info["latents"][0]), np.array(info["latents"][1]), np.array(child["latent"])
     assert np.all(np.isclose(c, a, atol=1e-4) | np.isclose(c, b, atol=1e-4))
     rated = client.predict(VAE, child["latent"], 1, api_name="/rate_latent")

@@ -25,12 +25,17 @@ def store(db_url):
 
 
 def rating_of(store: FeedbackStore, sample_id: int) -> list[float]:
-    return [r.score for r in store.ratings_for_lineage(store.get_sample(sample_id).version_id) if r.sample_id == sample_id]
+    return [
+        r.score for r in store.ratings_for_lineage(store.get_sample(sample_id).version_id) if r.sample_id == sample_id
+    ]
 
 
 def wait_for_text(page, selector: str, pattern: str) -> str:
-    page.wait_for_function("([sel, pat]) => new RegExp(pat).test(document.querySelector(sel)?.innerText || '')",
-                           arg=[selector, pattern], timeout=TIMEOUT)
+    page.wait_for_function(
+        "([sel, pat]) => new RegExp(pat).test(document.querySelector(sel)?.innerText || '')",
+        arg=[selector, pattern],
+        timeout=TIMEOUT,
+    )
     return page.locator(selector).inner_text()
 
 
@@ -72,8 +77,11 @@ def test_a_person_generates_rates_explores_and_uploads(page, server, store, tmp_
     slider.focus()
     for _ in range(25):
         slider.press("ArrowRight")
-    page.wait_for_function("([sel, old]) => { const i = document.querySelector(sel + ' img'); return i && i.src !== old; }",
-                           arg=["#ex-image", before], timeout=TIMEOUT)
+    page.wait_for_function(
+        "([sel, old]) => { const i = document.querySelector(sel + ' img'); return i && i.src !== old; }",
+        arg=["#ex-image", before],
+        timeout=TIMEOUT,
+    )
     after = img_src(page, "#ex-image")
     assert not np.array_equal(fetch_pixels(page, before), fetch_pixels(page, after))
 

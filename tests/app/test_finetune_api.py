@@ -15,7 +15,7 @@ def loop_client(models_dir, home, tmp_path_factory):
     """Its own app, database and models folder: the children it makes must not leak into other tests."""
     from gradio_client import Client
 
-    from aigc.studio import Studio
+    from aigc.service.studio import Studio
 
     folder = tmp_path_factory.mktemp("loop-models")
     for path in models_dir.glob("tiny-*.safetensors"):

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-import app
+from aigc_ui import server as app
 from tests.app.helpers import free_port, running
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,16 +16,49 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_flags_and_defaults():
     args = app.parse_args([])
-    assert (args.host, args.port, args.share, args.threads, args.db, args.models) == ("127.0.0.1", None, False, 1, None, None)
-    args = app.parse_args(["--host", "0.0.0.0", "--port", "8080", "--share", "--auth", "a:b", "--db", "sqlite:///x.db",
-                           "--models", "m", "--device", "cpu", "--threads", "2"])
-    assert (args.host, args.port, args.share, args.auth, args.device, args.threads) == ("0.0.0.0", 8080, True, ["a:b"], "cpu", 2)
+    assert (args.host, args.port, args.share, args.threads, args.db, args.models) == (
+        "127.0.0.1",
+        None,
+        False,
+        1,
+        None,
+        None,
+    )
+    args = app.parse_args(
+        [
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "8080",
+            "--share",
+            "--auth",
+            "a:b",
+            "--db",
+            "sqlite:///x.db",
+            "--models",
+            "m",
+            "--device",
+            "cpu",
+            "--threads",
+            "2",
+        ]
+    )
+    assert (args.host, args.port, args.share, args.auth, args.device, args.threads) == (
+        "0.0.0.0",
+        8080,
+        True,
+        ["a:b"],
+        "cpu",
+        2,
+    )
 
 
 def test_logins_from_flag_file_and_environment(tmp_path, monkeypatch):
     monkeypatch.delenv(app.AUTH_ENV, raising=False)
     assert app.read_auth(app.parse_args(["--auth", "ann:pw:with:colons", "--auth", "bob:x"])) == [
-        ("ann", "pw:with:colons"), ("bob", "x")]
+        ("ann", "pw:with:colons"),
+        ("bob", "x"),
+    ]
     logins = tmp_path / "logins"
     logins.write_text("# people\ncid:secret\n\n")
     assert app.read_auth(app.parse_args(["--auth-file", str(logins)])) == [("cid", "secret")]
@@ -37,16 +70,14 @@ def test_logins_from_flag_file_and_environment(tmp_path, monkeypatch):
         app.read_auth(app.parse_args(["--auth-file", str(tmp_path / "missing")]))
 
 
-def test_app_main_and_cmd_serve_take_the_same_flags(capsys):
-    import argparse
-
-    from aigc.commands import cmd_serve
+def test_app_main_and_aigc_serve_take_the_same_flags(capsys):
+    from aigc.cli import main as aigc_main
 
     with pytest.raises(SystemExit) as done:
         app.main(["--help"])
     assert done.value.code == 0 and "--share" in capsys.readouterr().out
-    with pytest.raises(SystemExit) as done:
-        cmd_serve(argparse.Namespace(rest=["--help"]))
+    with pytest.raises(SystemExit) as done:  # `aigc serve` reaches the page through the aigc.commands entry point
+        aigc_main(["serve", "--help"])
     assert done.value.code == 0 and "--auth-file" in capsys.readouterr().out
 
 
@@ -79,10 +110,13 @@ def test_login_required_and_rater_is_the_user(studio):
 
     with running(studio, auth=[("ann", "secret")]) as demo:
         assert httpx.get(demo.local_url + "config", timeout=10).status_code == 401
-        slider_path = httpx.post(demo.local_url + "gradio_api/component_server/", timeout=10,
-                                 json={"data": {}, "component_id": 1, "fn_name": "move", "session_hash": "x"})
+        slider_path = httpx.post(
+            demo.local_url + "gradio_api/component_server/",
+            timeout=10,
+            json={"data": {}, "component_id": 1, "fn_name": "move", "session_hash": "x"},
+        )
         assert slider_path.status_code == 401
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017 (gradio_client raises a bare Exception on a refused login)
             Client(demo.local_url, verbose=False)
         client = Client(demo.local_url, auth=("ann", "secret"), verbose=False)
         _, info = client.predict("tiny-gan", 1, 3, 0, api_name="/sample")
@@ -114,11 +148,16 @@ def test_a_folder_holding_gradios_cache_is_blocked_file_by_file(tmp_path):
 
 def test_the_page_imports_no_torch_and_only_the_studio_from_the_engine():
     files = [ROOT / "app.py", *sorted((ROOT / "aigc_ui").glob("*.py"))]
-    allowed = {"aigc.studio", "aigc.images"}  # the facade, and torch-free image helpers
+    allowed = {"aigc.service.studio", "aigc.data.images"}  # the facade, and torch-free image helpers
     for path in files:
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and not node.level
+                else []
+            )
             for name in names:
                 assert not name.startswith("torch"), f"{path.name} imports {name}"
                 engine = name == "aigc" or name.startswith("aigc.")

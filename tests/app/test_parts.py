@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from aigc.service.studio import ModelSummary, StudioError
 from aigc_ui.common import parse_latent, user_message
 from aigc_ui.explore_tab import MAX_SLIDERS, Explorer, moved, slider_props
 from aigc_ui.generate_tab import permalink
 from aigc_ui.models_tab import lineage_markdown
-from aigc.studio import ModelSummary, StudioError
 
 
 def decoded(uri: str) -> np.ndarray:
@@ -27,8 +27,12 @@ def test_slider_path_is_one_post_that_returns_the_moved_picture(server, studio):
     view = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "ex-image")
     name = view["props"]["props"]["model"]  # gr.HTML's own props (model, z) sit under "props"
     z = np.asarray(view["props"]["props"]["z"], np.float32)
-    body = {"data": {"model": name, "z": z.tolist(), "changed": {"0": 1.5, "2": -0.5}, "token": "t"},
-            "component_id": view["id"], "fn_name": "move", "session_hash": "test-session"}
+    body = {
+        "data": {"model": name, "z": z.tolist(), "changed": {"0": 1.5, "2": -0.5}, "token": "t"},
+        "component_id": view["id"],
+        "fn_name": "move",
+        "session_hash": "test-session",
+    }
     uri = httpx.post(f"{server}gradio_api/component_server/", json=body, timeout=10).json()
     expected = studio.decode(name, moved(studio.axes(name).basis, z, {0: 1.5, 2: -0.5}))
     pixels = decoded(uri)
@@ -66,8 +70,9 @@ def test_sliders_show_a_latent_and_unmoved_sliders_change_nothing(studio):
         explorer.current({}, values)
 
 
-@pytest.mark.parametrize("text,expected", [("[1, 2.5]", [1, 2.5]), ("1, 2.5", [1, 2.5]), ([3, 4], [3, 4]),
-                                           ({"latent": [5]}, [5])])
+@pytest.mark.parametrize(
+    "text,expected", [("[1, 2.5]", [1, 2.5]), ("1, 2.5", [1, 2.5]), ([3, 4], [3, 4]), ({"latent": [5]}, [5])]
+)
 def test_latents_from_outside(text, expected):
     assert parse_latent(text).tolist() == expected
 

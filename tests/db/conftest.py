@@ -14,8 +14,8 @@ from __future__ import annotations
 import shutil
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -26,13 +26,13 @@ if str(ROOT) not in sys.path:  # pytest's importlib mode does not add it
 from feedback_db import FeedbackStore, VersionInfo  # noqa: E402
 from feedback_db.engine import create_store_engine  # noqa: E402
 from feedback_db.migrate import upgrade  # noqa: E402
-from tests.db.helpers import LATENT_DIM  # noqa: E402
 from feedback_db.testing import (  # noqa: E402
     create_database,
     drop_database,
     require_server_url,
     temporary_postgres_database,
 )
+from tests.db.helpers import LATENT_DIM  # noqa: E402
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 

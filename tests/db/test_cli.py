@@ -90,7 +90,10 @@ def test_python_dash_m_runs_standalone(tmp_path):
     url = f"sqlite:///{tmp_path / 'm.sqlite3'}"
     result = subprocess.run(
         [sys.executable, "-m", "feedback_db.cli", "db", "upgrade", "--db", url],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     with FeedbackStore(url) as store:

@@ -96,7 +96,9 @@ def test_4_processes_on_one_sqlite_file(tmp_path):
     procs = [
         subprocess.Popen(
             [sys.executable, str(worker), url, str(i), str(PER_THREAD), str(go)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for i in range(4)
     ]

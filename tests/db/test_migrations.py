@@ -28,39 +28,113 @@ def _fill_first_revision(url: str) -> None:
         assert "comparisons" not in meta.tables
         t = meta.tables
         with engine.begin() as conn:
-            conn.execute(insert(t["model_versions"]), [
-                dict(id=1, name="gan-base", kind="gan", parent_id=None, checkpoint_path="/a",
-                     checkpoint_sha256="a" * 64, dataset="fmnist", latent_dim=4, created_at=T0,
-                     metrics={"fid": 20.5}, config={"latent_dim": 4}),
-                dict(id=2, name="gan-ft1", kind="gan", parent_id=1, checkpoint_path="/b",
-                     checkpoint_sha256="b" * 64, dataset="fmnist", latent_dim=4, created_at=T0,
-                     metrics={}, config={}),
-            ])
-            conn.execute(insert(t["samples"]), [
-                dict(id=10 + i, version_id=1 + (i == 2), seed=99, batch_index=i, latent=latent_to_bytes(Z[i]),
-                     latent_dim=4, source="sample", session_id="u1", image_sha256=None, created_at=T0)
-                for i in range(3)
-            ])
-            conn.execute(insert(t["ratings"]), [
-                dict(id=100, sample_id=10, rater_id="u1", score=1.0, created_at=T0, updated_at=T0),
-                dict(id=101, sample_id=11, rater_id="u1", score=-0.5, created_at=T0, updated_at=T0),
-                dict(id=102, sample_id=12, rater_id="u2", score=0.5, created_at=T0, updated_at=T0),
-            ])
-            conn.execute(insert(t["finetune_runs"]), [
-                dict(id=1000, parent_version_id=1, child_version_id=2, status="succeeded", n_ratings=2,
-                     config={"lr": 0.001}, metrics={"liked": 0.7}, started_at=T0, finished_at=T0, error=None),
-                # Two 'running' runs of one parent: legal at 0001, not at 0002.
-                dict(id=1001, parent_version_id=1, child_version_id=None, status="running", n_ratings=3,
-                     config={}, metrics={}, started_at=T0, finished_at=None, error=None),
-                dict(id=1002, parent_version_id=1, child_version_id=None, status="running", n_ratings=3,
-                     config={}, metrics={}, started_at=T0, finished_at=None, error=None),
-            ])
+            conn.execute(
+                insert(t["model_versions"]),
+                [
+                    dict(
+                        id=1,
+                        name="gan-base",
+                        kind="gan",
+                        parent_id=None,
+                        checkpoint_path="/a",
+                        checkpoint_sha256="a" * 64,
+                        dataset="fmnist",
+                        latent_dim=4,
+                        created_at=T0,
+                        metrics={"fid": 20.5},
+                        config={"latent_dim": 4},
+                    ),
+                    dict(
+                        id=2,
+                        name="gan-ft1",
+                        kind="gan",
+                        parent_id=1,
+                        checkpoint_path="/b",
+                        checkpoint_sha256="b" * 64,
+                        dataset="fmnist",
+                        latent_dim=4,
+                        created_at=T0,
+                        metrics={},
+                        config={},
+                    ),
+                ],
+            )
+            conn.execute(
+                insert(t["samples"]),
+                [
+                    dict(
+                        id=10 + i,
+                        version_id=1 + (i == 2),
+                        seed=99,
+                        batch_index=i,
+                        latent=latent_to_bytes(Z[i]),
+                        latent_dim=4,
+                        source="sample",
+                        session_id="u1",
+                        image_sha256=None,
+                        created_at=T0,
+                    )
+                    for i in range(3)
+                ],
+            )
+            conn.execute(
+                insert(t["ratings"]),
+                [
+                    dict(id=100, sample_id=10, rater_id="u1", score=1.0, created_at=T0, updated_at=T0),
+                    dict(id=101, sample_id=11, rater_id="u1", score=-0.5, created_at=T0, updated_at=T0),
+                    dict(id=102, sample_id=12, rater_id="u2", score=0.5, created_at=T0, updated_at=T0),
+                ],
+            )
+            conn.execute(
+                insert(t["finetune_runs"]),
+                [
+                    dict(
+                        id=1000,
+                        parent_version_id=1,
+                        child_version_id=2,
+                        status="succeeded",
+                        n_ratings=2,
+                        config={"lr": 0.001},
+                        metrics={"liked": 0.7},
+                        started_at=T0,
+                        finished_at=T0,
+                        error=None,
+                    ),
+                    # Two 'running' runs of one parent: legal at 0001, not at 0002.
+                    dict(
+                        id=1001,
+                        parent_version_id=1,
+                        child_version_id=None,
+                        status="running",
+                        n_ratings=3,
+                        config={},
+                        metrics={},
+                        started_at=T0,
+                        finished_at=None,
+                        error=None,
+                    ),
+                    dict(
+                        id=1002,
+                        parent_version_id=1,
+                        child_version_id=None,
+                        status="running",
+                        n_ratings=3,
+                        config={},
+                        metrics={},
+                        started_at=T0,
+                        finished_at=None,
+                        error=None,
+                    ),
+                ],
+            )
             if conn.dialect.name == "postgresql":  # explicit ids skip the sequences; catch them up
                 for table in t:
                     if table != "alembic_version":
-                        conn.execute(text(
-                            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
-                        ))
+                        conn.execute(
+                            text(
+                                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                            )
+                        )
     finally:
         engine.dispose()
 
@@ -71,11 +145,18 @@ def test_upgrade_from_first_revision_keeps_every_row(empty_db_url):
     with FeedbackStore(empty_db_url) as store:  # opening upgrades to head
         assert store.schema_revision() == head_revision() == "0002"
         base, child = store.lineage(2)[1], store.lineage(2)[0]
-        assert (base.name, base.metrics, base.config, base.dataset) == ("gan-base", {"fid": 20.5}, {"latent_dim": 4}, "fmnist")
+        assert (base.name, base.metrics, base.config, base.dataset) == (
+            "gan-base",
+            {"fid": 20.5},
+            {"latent_dim": 4},
+            "fmnist",
+        )
         assert base.created_at == T0 and child.parent_id == 1
         rated = store.ratings_for_lineage(2)
         assert [(r.sample_id, r.rater_id, r.score, r.rated_at) for r in rated] == [
-            (10, "u1", 1.0, T0), (11, "u1", -0.5, T0), (12, "u2", 0.5, T0)
+            (10, "u1", 1.0, T0),
+            (11, "u1", -0.5, T0),
+            (12, "u2", 0.5, T0),
         ]
         for r, z in zip(rated, Z):
             np.testing.assert_array_equal(r.latent, z)
@@ -112,6 +193,7 @@ def test_downgrade_then_upgrade_again(tmp_path):
     try:
         upgrade(engine)
         from alembic import command
+
         from feedback_db.migrate import alembic_config
 
         with engine.begin() as conn:

@@ -20,7 +20,8 @@ def test_rating_again_updates_the_same_row(store, version):
     assert bob.id != first.id
     assert count_rows(store) == (1, 2)
     assert sorted((r.rater_id, r.score) for r in store.ratings_for_lineage(version.id)) == [
-        ("alice", -0.5), ("bob", 0.0)
+        ("alice", -0.5),
+        ("bob", 0.0),
     ]
 
 
@@ -45,7 +46,8 @@ def test_ratings_for_lineage_follow_ancestors_only(store, version):
 
     rated = store.ratings_for_lineage(child.id)
     assert [(r.sample_id, r.version_id, r.score) for r in rated] == [
-        (p_ids[0], version.id, 1.0), (c_ids[1], child.id, -1.0)
+        (p_ids[0], version.id, 1.0),
+        (c_ids[1], child.id, -1.0),
     ]
     np.testing.assert_array_equal(rated[1].latent, z_child[1])
     assert (rated[1].seed, rated[1].index, rated[1].rater_id) == (2, 6, "a")

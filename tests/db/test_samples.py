@@ -13,8 +13,13 @@ from tests.db.helpers import count_rows, latents, sha
 def test_record_samples_returns_ids_in_order_with_exact_latents(store, version):
     z = latents(5, seed=3)
     ids = store.record_samples(
-        version.id, z, seed=42, source="explore", session_id="s1",
-        image_sha256s=[sha(i) for i in range(5)], start_index=10,
+        version.id,
+        z,
+        seed=42,
+        source="explore",
+        session_id="s1",
+        image_sha256s=[sha(i) for i in range(5)],
+        start_index=10,
     )
     assert ids == sorted(ids) and len(set(ids)) == 5
     got = store.get_samples(ids)

@@ -10,6 +10,7 @@ replica test skips on a developer's machine but FAILS in CI (CI=true), as in tes
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -35,18 +36,38 @@ def free_port() -> int:
 
 def child_env(home: Path, **extra: str) -> dict[str, str]:
     """What every child process gets: one thread, a private AIGC_HOME, no downloads, the repo importable."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "AIGC_HOME": str(home), "AIGC_NO_DOWNLOAD": "1",
-           "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "AIGC_HOME": str(home),
+        "AIGC_NO_DOWNLOAD": "1",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "PYTHONUNBUFFERED": "1",
+    }
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env.pop("AIGC_DATA_DIR", None)
     env.update(extra)
     return env
 
 
-def torchrun(argv: list[str], dump: Path, home: Path, nproc: int = 2, timeout: float = 240) -> subprocess.CompletedProcess:
+def torchrun(
+    argv: list[str], dump: Path, home: Path, nproc: int = 2, timeout: float = 240
+) -> subprocess.CompletedProcess:
     """`torchrun --nproc_per_node N rank_worker.py DUMP aigc-args...` on loopback; fails the test on a non-zero exit."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_addr", "127.0.0.1",
-           "--master_port", str(free_port()), str(HERE / "rank_worker.py"), str(dump), *argv]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        str(nproc),
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(free_port()),
+        str(HERE / "rank_worker.py"),
+        str(dump),
+        *argv,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=child_env(home), cwd=home.parent)
     assert proc.returncode == 0, f"torchrun failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
     return proc
@@ -56,10 +77,8 @@ def json_lines(text: str) -> list[dict]:
     out = []
     for line in text.splitlines():
         if line.startswith("{"):
-            try:
+            with contextlib.suppress(ValueError):
                 out.append(json.loads(line))
-            except ValueError:
-                pass
     return out
 
 
@@ -74,7 +93,7 @@ def read_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
 
 
 def as_module(path: Path) -> torch.nn.Module:
-    from aigc.checkpoint import CheckpointRecord, build_model
+    from aigc.models.checkpoint import CheckpointRecord, build_model
 
     tensors, record = read_weights(path)
     model = build_model(CheckpointRecord(**record))

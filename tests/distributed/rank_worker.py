@@ -2,7 +2,7 @@
 
     torchrun --nproc_per_node 2 tests/distributed/rank_worker.py DUMP_DIR train vae --data synthetic ...
 
-Wraps `aigc.train.train` (as the CLI and the fine-tune follower call it) so that, after training,
+Wraps `aigc.training.loop.train` (as the CLI and the fine-tune follower call it) so that, after training,
 rank r writes DUMP_DIR/rank{r}.safetensors: the ranks' weights can then be compared directly.
 """
 
@@ -14,12 +14,12 @@ from pathlib import Path
 
 from safetensors.torch import save_file
 
-import aigc.commands
-import aigc.finetune
-import aigc.train
+import aigc.cli.commands
+import aigc.feedback.finetune
+import aigc.training.loop
 from aigc.cli import main
 
-real_train = aigc.train.train
+real_train = aigc.training.loop.train
 
 
 def train_and_dump(model, *args, **kwargs):
@@ -33,5 +33,5 @@ def train_and_dump(model, *args, **kwargs):
 if __name__ == "__main__":
     DUMP = sys.argv[1]
     Path(DUMP).mkdir(parents=True, exist_ok=True)
-    aigc.train.train = aigc.commands.train = aigc.finetune.train = train_and_dump
+    aigc.training.loop.train = aigc.cli.commands.train = aigc.feedback.finetune.train = train_and_dump
     sys.exit(main(sys.argv[2:]))

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from aigc.cli import main
-from aigc.data import synthetic_dataset
+from aigc.data.datasets import synthetic_dataset
 from feedback_db import FeedbackStore
 from tests.tiny import band_class, train_tiny
 
@@ -27,7 +27,7 @@ FT_ARGS = ["--steps", "20", "--batch-size", "32", "--eval-n", "64"]
 def rated(home, tmp_path):
     """A tiny VAE trained on synthetic bars, 40 of its samples rated (band 0 liked) in a SQLite file;
     returns (db url, models folder, names of the versions registered so far, shipped ones included)."""
-    from aigc.studio import Studio
+    from aigc.service.studio import Studio
 
     models = tmp_path / "models"
     train_tiny("vae", synthetic_dataset(n=256), models / "syn-vae.safetensors", 60, tmp_path / "run", hidden=32, seed=0)
@@ -43,7 +43,9 @@ def rated(home, tmp_path):
 def test_two_process_finetune_writes_once_and_matches_one_process(rated, home, tmp_path, capsys):
     db, models, versions = rated
     dump = tmp_path / "dump"
-    proc = torchrun(["finetune", "syn-vae", "--db", db, "--models", str(models), "--name", "ddp-ft", *FT_ARGS], dump, home)
+    proc = torchrun(
+        ["finetune", "syn-vae", "--db", db, "--models", str(models), "--name", "ddp-ft", *FT_ARGS], dump, home
+    )
 
     lines = [row for row in json_lines(proc.stdout) if "child" in row]
     assert len(lines) == 1 and lines[0]["child"] == "ddp-ft"
@@ -70,9 +72,27 @@ def test_two_process_finetune_writes_once_and_matches_one_process(rated, home, t
 def test_when_rank_0_cannot_start_the_others_exit_too(rated, home, tmp_path):
     """Too few ratings: rank 0 stops before training and releases rank 1 (no hang, exit code 3, no run row)."""
     db, models, versions = rated
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-           "--master_port", str(free_port()), str(HERE / "rank_worker.py"), str(tmp_path / "dump"),
-           "finetune", "syn-vae", "--db", db, "--models", str(models), "--min-ratings", "500"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(free_port()),
+        str(HERE / "rank_worker.py"),
+        str(tmp_path / "dump"),
+        "finetune",
+        "syn-vae",
+        "--db",
+        db,
+        "--models",
+        str(models),
+        "--min-ratings",
+        "500",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=child_env(home), cwd=tmp_path)
     assert proc.returncode != 0
     assert "aigc finetune:" in proc.stderr and "500" in proc.stderr

@@ -13,17 +13,34 @@ from __future__ import annotations
 import pytest
 import torch
 
-from aigc import distributed
-from aigc.checkpoint import CheckpointRecord, build_model, tensors_sha256
 from aigc.cli import main
-from aigc.data import synthetic_dataset
+from aigc.data.datasets import synthetic_dataset
 from aigc.models import GAN, VAE, Classifier, ClassifierConfig, GANConfig, VAEConfig
-from aigc.train import TrainConfig, train
+from aigc.models.checkpoint import CheckpointRecord, build_model, tensors_sha256
+from aigc.training import distributed
+from aigc.training.loop import TrainConfig, train
 
 from .conftest import as_module, free_port, json_lines, read_weights, torchrun
 
-TRAIN_ARGS = ["--data", "synthetic", "--limit", "256", "--steps", "20", "--batch-size", "32", "--width", "8",
-              "--latent-dim", "8", "--sample-every", "10", "--checkpoint-every", "10", "--quiet"]
+TRAIN_ARGS = [
+    "--data",
+    "synthetic",
+    "--limit",
+    "256",
+    "--steps",
+    "20",
+    "--batch-size",
+    "32",
+    "--width",
+    "8",
+    "--latent-dim",
+    "8",
+    "--sample-every",
+    "10",
+    "--checkpoint-every",
+    "10",
+    "--quiet",
+]
 
 
 def features(model: torch.nn.Module) -> torch.Tensor:
@@ -41,7 +58,9 @@ def relative_gap(a, b, init) -> float:
 
 
 @pytest.mark.parametrize("kind", ["vae", "gan"])
-def test_two_processes_end_identical_and_match_one_process_with_the_same_global_batch(kind, home, tmp_path, capsys, monkeypatch):
+def test_two_processes_end_identical_and_match_one_process_with_the_same_global_batch(
+    kind, home, tmp_path, capsys, monkeypatch
+):
     out, dump = tmp_path / "ddp", tmp_path / "dump"
     proc = torchrun(["train", kind, *TRAIN_ARGS, "--out", str(out)], dump, home)
 
@@ -54,7 +73,9 @@ def test_two_processes_end_identical_and_match_one_process_with_the_same_global_
     assert record["training"]["world_size"] == 2 and record["training"]["rank_divergence"] == 0.0
     assert record["training"]["steps"] == 20
     assert len(json_lines(proc.stdout)) == 1 and json_lines(proc.stdout)[0]["steps"] == 20
-    assert sorted(p.name for p in out.iterdir()) == sorted(["log.jsonl", "loss.png", "samples", f"{kind}.md", f"{kind}.safetensors"])
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["log.jsonl", "loss.png", "samples", f"{kind}.md", f"{kind}.safetensors"]
+    )
     assert [row["step"] for row in json_lines((out / "log.jsonl").read_text())] == [20]
     assert sorted(p.name for p in (out / "samples").iterdir()) == ["step_000010.png", "step_000020.png"]
 
@@ -68,7 +89,10 @@ def test_two_processes_end_identical_and_match_one_process_with_the_same_global_
     init = build_model(CheckpointRecord(**{**record, "training": {}, "extra": {}})).eval()
     gap, yardstick = relative_gap(ddp, one, init), relative_gap(other, one, init)
     assert gap < 0.25 and gap < yardstick / 4, (gap, yardstick)
-    losses_ddp, losses_one = record["training"]["final_losses"], read_weights(tmp_path / "one" / f"{kind}.safetensors")[1]["training"]["final_losses"]
+    losses_ddp, losses_one = (
+        record["training"]["final_losses"],
+        read_weights(tmp_path / "one" / f"{kind}.safetensors")[1]["training"]["final_losses"],
+    )
     for key, value in losses_one.items():
         assert losses_ddp[key] == pytest.approx(value, rel=0.05, abs=0.05), key
 
@@ -80,9 +104,34 @@ def test_global_batch_must_split_evenly(home, tmp_path):
 
     from .conftest import child_env
 
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-           "--master_port", str(free_port()), "-m", "aigc.cli", "train", "vae", "--data", "synthetic", "--limit", "64",
-           "--steps", "2", "--batch-size", "15", "--width", "8", "--quiet", "--out", str(tmp_path / "odd")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(free_port()),
+        "-m",
+        "aigc.cli",
+        "train",
+        "vae",
+        "--data",
+        "synthetic",
+        "--limit",
+        "64",
+        "--steps",
+        "2",
+        "--batch-size",
+        "15",
+        "--width",
+        "8",
+        "--quiet",
+        "--out",
+        str(tmp_path / "odd"),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=child_env(home), cwd=tmp_path)
     assert proc.returncode != 0
     assert "must be divisible by the number of processes (2)" in proc.stderr
@@ -90,6 +139,7 @@ def test_global_batch_must_split_evenly(home, tmp_path):
 
 
 # ---------------------------------------------------------------- the data-parallel path, in-process
+
 
 @pytest.fixture
 def group_of_one(monkeypatch):
@@ -121,8 +171,16 @@ def test_the_ddp_path_with_one_process_is_bitwise_the_plain_loop(group_of_one, t
         for dist in (distributed.SINGLE, group_of_one):
             torch.manual_seed(0)
             model = make()
-            cfg = TrainConfig(out_dir=str(tmp_path / f"{kind}-{dist.parallel}"), steps=6, batch_size=32, progress=False,
-                              sample_every=3, checkpoint_every=4, log_every=2, weighting=weighting)
+            cfg = TrainConfig(
+                out_dir=str(tmp_path / f"{kind}-{dist.parallel}"),
+                steps=6,
+                batch_size=32,
+                progress=False,
+                sample_every=3,
+                checkpoint_every=4,
+                log_every=2,
+                weighting=weighting,
+            )
             result = train(model, data, cfg, CheckpointRecord(kind=kind, config={}), weights=weights, dist=dist)
             hashes.append(tensors_sha256(model.state_dict()))
             losses.append(result.final_losses)
@@ -149,14 +207,50 @@ def test_ctrl_c_stops_every_rank_at_the_same_step_and_resume_matches_an_uninterr
     from .conftest import HERE, child_env
 
     def command(out, *extra):
-        return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-                "--master_port", str(free_port()), str(HERE / "rank_worker.py"), str(tmp_path / f"{out}-dump"),
-                "train", "vae", "--data", "synthetic", "--limit", "256", "--steps", "120", "--batch-size", "32", "--width", "8",
-                "--latent-dim", "8", "--sample-every", "0", "--quiet", "--out", str(tmp_path / out), *extra]
+        return [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            str(free_port()),
+            str(HERE / "rank_worker.py"),
+            str(tmp_path / f"{out}-dump"),
+            "train",
+            "vae",
+            "--data",
+            "synthetic",
+            "--limit",
+            "256",
+            "--steps",
+            "120",
+            "--batch-size",
+            "32",
+            "--width",
+            "8",
+            "--latent-dim",
+            "8",
+            "--sample-every",
+            "0",
+            "--quiet",
+            "--out",
+            str(tmp_path / out),
+            *extra,
+        ]
 
     env = child_env(home)
-    proc = subprocess.Popen(command("stopped"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            cwd=tmp_path, start_new_session=True)
+    proc = subprocess.Popen(
+        command("stopped"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
     log = tmp_path / "stopped" / "log.jsonl"
     deadline = time.monotonic() + 120
     while not (log.exists() and log.stat().st_size) and proc.poll() is None and time.monotonic() < deadline:
@@ -164,16 +258,23 @@ def test_ctrl_c_stops_every_rank_at_the_same_step_and_resume_matches_an_uninterr
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: every process of the group gets it
     _, err = proc.communicate(timeout=120)
     assert "[rank0]: Traceback" not in err and "[rank1]: Traceback" not in err, err[-3000:]
-    assert (tmp_path / "stopped" / "last.safetensors").exists() and not (tmp_path / "stopped" / "vae.safetensors").exists()
+    assert (tmp_path / "stopped" / "last.safetensors").exists() and not (
+        tmp_path / "stopped" / "vae.safetensors"
+    ).exists()
     stopped_at = json_lines(log.read_text())[-1]["step"]
 
-    resumed = subprocess.run(command("stopped", "--resume"), capture_output=True, text=True, env=env, cwd=tmp_path, timeout=180)
+    resumed = subprocess.run(
+        command("stopped", "--resume"), capture_output=True, text=True, env=env, cwd=tmp_path, timeout=180
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     steps = [row["step"] for row in json_lines(log.read_text())]
     assert steps == list(range(20, 121, 20)) and stopped_at < 120
     torchrun(["train", "vae", *command("plain")[command("plain").index("vae") + 1 :]], tmp_path / "plain-dump", home)
 
-    a, b = read_weights(tmp_path / "stopped" / "vae.safetensors")[0], read_weights(tmp_path / "plain" / "vae.safetensors")[0]
+    a, b = (
+        read_weights(tmp_path / "stopped" / "vae.safetensors")[0],
+        read_weights(tmp_path / "plain" / "vae.safetensors")[0],
+    )
     assert [k for k in b if not torch.equal(a[k], b[k])] == []
     r1 = read_weights(tmp_path / "stopped-dump" / "rank1.safetensors")[0]
     assert all(torch.equal(a[k], r1[k]) for k in a)

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from aigc.data import synthetic_dataset
+from aigc.data.datasets import synthetic_dataset
 from feedback_db import FeedbackStore
 from tests.tiny import train_tiny
 
@@ -30,9 +30,24 @@ def replica(db_url: str, home: Path, models: Path, log: Path):
     """`python app.py --db URL --port P --models DIR` in its own process; yields its URL, always stopped."""
     port = free_port()
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--db", db_url, "--port", str(port),
-                                 "--models", str(models), "--threads", "1"],
-                                stdout=out, stderr=subprocess.STDOUT, env=child_env(home), cwd=home.parent)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "app.py"),
+                "--db",
+                db_url,
+                "--port",
+                str(port),
+                "--models",
+                str(models),
+                "--threads",
+                "1",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=child_env(home),
+            cwd=home.parent,
+        )
     try:
         yield proc, f"http://127.0.0.1:{port}/"
     finally:
@@ -70,10 +85,35 @@ def run_finetune_on(client, db_url: str, models: Path, home: Path, tmp_path: Pat
             time.sleep(0.5)
         assert status["state"] == "succeeded", status
         return status["child"]
-    job = subprocess.run([sys.executable, "-m", "aigc.cli", "finetune", "syn-vae", "--db", db_url, "--models", str(models),
-                          "--json-progress", "--threads", "1", "--steps", "10", "--batch-size", "32", "--eval-n", "32",
-                          "--name", "syn-vae-ft1"],
-                         capture_output=True, text=True, timeout=180, env=child_env(home), cwd=tmp_path)
+    job = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aigc.cli",
+            "finetune",
+            "syn-vae",
+            "--db",
+            db_url,
+            "--models",
+            str(models),
+            "--json-progress",
+            "--threads",
+            "1",
+            "--steps",
+            "10",
+            "--batch-size",
+            "32",
+            "--eval-n",
+            "32",
+            "--name",
+            "syn-vae-ft1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=child_env(home),
+        cwd=tmp_path,
+    )
     assert job.returncode == 0, job.stderr[-3000:]
     return "syn-vae-ft1"
 
@@ -88,8 +128,10 @@ def test_two_replicas_share_ratings_and_versions_through_postgres(pg_url, home, 
     train_tiny("vae", synthetic_dataset(n=256), shared / "syn-vae.safetensors", 40, tmp_path / "run", hidden=32, seed=0)
 
     with ExitStack() as stack:  # both start at once on the empty database: migrations take a lock
-        (proc_a, url_a), (proc_b, url_b) = (stack.enter_context(replica(pg_url, home, own, tmp_path / f"{name}.log"))
-                                            for name, own in (("a", own_a), ("b", own_b)))
+        (proc_a, url_a), (proc_b, url_b) = (
+            stack.enter_context(replica(pg_url, home, own, tmp_path / f"{name}.log"))
+            for name, own in (("a", own_a), ("b", own_b))
+        )
         wait_until_up(proc_a, url_a, tmp_path / "a.log")
         wait_until_up(proc_b, url_b, tmp_path / "b.log")
         a, b = Client(url_a, verbose=False, download_files=False), Client(url_b, verbose=False, download_files=False)

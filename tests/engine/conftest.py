@@ -12,9 +12,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import pytest
 import torch
 
-from aigc.checkpoint import CheckpointRecord
-from aigc.data import synthetic_dataset
+from aigc.data.datasets import synthetic_dataset
 from aigc.models import GAN, VAE, Classifier, ClassifierConfig, GANConfig, VAEConfig
+from aigc.models.checkpoint import CheckpointRecord
 
 
 @pytest.fixture(autouse=True)
@@ -27,9 +27,15 @@ def _engine_env(monkeypatch, tmp_path):
 
 
 TINY = {
-    "gan": lambda size=28, channels=1: GAN(GANConfig(image_size=size, channels=channels, g_width=8, d_width=8, latent_dim=16)),
-    "vae": lambda size=28, channels=1: VAE(VAEConfig(image_size=size, channels=channels, width=8, hidden=32, latent_dim=8)),
-    "classifier": lambda size=28, channels=1: Classifier(ClassifierConfig(image_size=size, channels=channels, width=8, embed_dim=16)),
+    "gan": lambda size=28, channels=1: GAN(
+        GANConfig(image_size=size, channels=channels, g_width=8, d_width=8, latent_dim=16)
+    ),
+    "vae": lambda size=28, channels=1: VAE(
+        VAEConfig(image_size=size, channels=channels, width=8, hidden=32, latent_dim=8)
+    ),
+    "classifier": lambda size=28, channels=1: Classifier(
+        ClassifierConfig(image_size=size, channels=channels, width=8, embed_dim=16)
+    ),
 }
 
 

@@ -13,10 +13,10 @@ import torch
 from safetensors.torch import save_file
 
 from aigc import CheckpointError, load_model
-from aigc.cards import write_card
-from aigc.checkpoint import CheckpointRecord, load_module, read_checkpoint, save_model, save_tensors
-from aigc.pipeline import ImageModel
-from aigc.train import TrainConfig, save_final, train
+from aigc.models.cards import write_card
+from aigc.models.checkpoint import CheckpointRecord, load_module, read_checkpoint, save_model, save_tensors
+from aigc.models.pipeline import ImageModel
+from aigc.training.loop import TrainConfig, save_final, train
 
 
 @pytest.fixture
@@ -26,7 +26,12 @@ def trained(tmp_path, tiny_model, toy_data):
     def make(kind: str = "gan"):
         model = tiny_model(kind)
         rec = CheckpointRecord(kind=kind, config={}, name=f"tiny-{kind}", dataset=toy_data.name, parent="grandparent")
-        train(model, toy_data, TrainConfig(out_dir=str(tmp_path / f"run-{kind}"), steps=4, batch_size=32, progress=False, sample_every=0), rec)
+        train(
+            model,
+            toy_data,
+            TrainConfig(out_dir=str(tmp_path / f"run-{kind}"), steps=4, batch_size=32, progress=False, sample_every=0),
+            rec,
+        )
         path = save_final(tmp_path / "models" / f"tiny-{kind}.safetensors", model, rec)
         return model, path
 
@@ -43,7 +48,11 @@ def test_gan_round_trip_gives_identical_samples(trained):
     assert not np.array_equal(after, loaded.sample(6, seed=12))
     np.testing.assert_array_equal(after, load_model(str(path)).sample(6, seed=11))  # a str path works too
     assert loaded.kind == "gan" and loaded.latent_dim == 16 and loaded.image_shape == (28, 28, 1)
-    assert loaded.record.name == "tiny-gan" and loaded.record.parent == "grandparent" and loaded.record.dataset.startswith("synthetic")
+    assert (
+        loaded.record.name == "tiny-gan"
+        and loaded.record.parent == "grandparent"
+        and loaded.record.dataset.startswith("synthetic")
+    )
 
 
 def test_gan_checkpoint_keeps_its_discriminator(trained):

@@ -10,9 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from aigc import objectives
-from aigc.checkpoint import load_module, read_checkpoint
 from aigc.cli import main
+from aigc.models.checkpoint import load_module, read_checkpoint
+from aigc.training import objectives
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +44,12 @@ def test_train_dry_run_end_to_end(kind, tmp_path, capsys):
 
 
 def test_train_dry_run_colour_64(tmp_path, capsys):
-    assert main(["train", "gan", "--dry-run", "--quiet", "--size", "64", "--channels", "3", "--out", "big", "--name", "g64"]) == 0
+    assert (
+        main(
+            ["train", "gan", "--dry-run", "--quiet", "--size", "64", "--channels", "3", "--out", "big", "--name", "g64"]
+        )
+        == 0
+    )
     _, record = load_module(tmp_path / "big" / "g64.safetensors")
     assert record.config["image_size"] == 64 and record.config["channels"] == 3
 

@@ -12,8 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from aigc import data
-from aigc.data import DatasetError, from_uint8, load_dataset, load_image_folder, to_uint8
+from aigc.data.datasets import DatasetError, from_uint8, load_dataset, load_image_folder, to_uint8
+from aigc.data import datasets as data
 
 
 def png_chunk(kind: bytes, body: bytes) -> bytes:
@@ -25,7 +25,9 @@ def bomb_png(path: Path, side: int = 9000) -> Path:
     row = b"\x00" + b"\x00" * ((side + 7) // 8)  # filter byte + packed bits
     idat = zlib.compress(row * side, 9)
     ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
+    )
     return path
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from aigc import data
-from aigc.data import DatasetError, find_idx_dir, load_dataset, load_idx_dataset, read_idx
+from aigc.data.datasets import DatasetError, find_idx_dir, load_dataset, load_idx_dataset, read_idx
+from aigc.data import datasets as data
 
 
 def idx_bytes(arr: np.ndarray) -> bytes:
@@ -26,7 +26,9 @@ def write_idx(path: Path, arr: np.ndarray) -> Path:
     return path
 
 
-def write_split(folder: Path, split: str = "train", n: int = 12, gz: bool = True, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def write_split(
+    folder: Path, split: str = "train", n: int = 12, gz: bool = True, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """A fake IDX pair with n images whose pixels cover 0 and 255; returns (images, labels)."""
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
@@ -123,6 +125,7 @@ def test_images_and_labels_that_do_not_pair_up(tmp_path):
 
 
 # ---------------------------------------------------------------- lookup order
+
 
 @pytest.fixture
 def places(tmp_path, monkeypatch):

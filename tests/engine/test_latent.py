@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from aigc.checkpoint import CheckpointRecord
-from aigc.latent import gan_directions, interpolation_path, seeded_latents, slerp, taste_direction, vae_dimension_kl
-from aigc.pipeline import ImageModel
+from aigc.feedback.taste import taste_direction
+from aigc.models.checkpoint import CheckpointRecord
+from aigc.models.latent import gan_directions, interpolation_path, seeded_latents, slerp, vae_dimension_kl
+from aigc.models.pipeline import ImageModel
 
 
 def test_seeded_latents_are_reproducible_and_seed_specific():

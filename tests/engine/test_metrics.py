@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from aigc.metrics import fid, precision_recall, resample
+from aigc.evaluation.metrics import fid, precision_recall, resample
 
 
 @pytest.fixture

@@ -61,7 +61,9 @@ def test_vae_loss_weights_are_a_normalised_weighted_mean(tiny_model):
 
     def loss(weights):
         with torch.no_grad():
-            return vae.loss(x, None if weights is None else torch.tensor(weights), generator=torch.Generator().manual_seed(1))[0].item()
+            return vae.loss(
+                x, None if weights is None else torch.tensor(weights), generator=torch.Generator().manual_seed(1)
+            )[0].item()
 
     plain = loss(None)
     assert loss([3.0, 3.0, 3.0, 3.0]) == pytest.approx(plain, rel=1e-5)  # scale-free

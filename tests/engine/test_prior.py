@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from aigc.latent import seeded_latents, seeded_uniform
-from aigc.prior import MixturePrior, fit_gmm
+from aigc.models.latent import seeded_latents, seeded_uniform
+from aigc.models.prior import MixturePrior, fit_gmm
 
 
 def sample_prior(prior: dict, eps: np.ndarray, uniform: np.ndarray) -> np.ndarray:
@@ -46,7 +46,9 @@ def test_mixture_samples_land_in_the_clusters_not_between_them():
     assert (nearest < 2.0).mean() > 0.99
     single = {"mean": x.mean(0).tolist(), "scale_tril": np.linalg.cholesky(np.cov(x.T)).tolist()}
     z1 = sample_prior(single, seeded_latents(5, 2000, 2).numpy(), seeded_uniform(5, 2000))
-    assert (np.min(np.linalg.norm(z1[:, None] - centres[None], axis=2), axis=1) < 2.0).mean() < 0.8  # one Gaussian fills the gaps
+    assert (
+        np.min(np.linalg.norm(z1[:, None] - centres[None], axis=2), axis=1) < 2.0
+    ).mean() < 0.8  # one Gaussian fills the gaps
 
 
 def test_same_seed_same_latents_and_each_row_depends_on_its_own_noise_only():

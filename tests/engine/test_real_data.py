@@ -7,12 +7,13 @@ import pytest
 import torch
 from PIL import Image
 
-from aigc import data, load_model
-from aigc.checkpoint import CheckpointRecord
+from aigc import load_model
+from aigc.data import datasets as data
 from aigc.cli import main
 from aigc.models import GAN, GANConfig
-from aigc.pipeline import PRETRAINED_DIR
-from aigc.train import TrainConfig, train
+from aigc.models.checkpoint import CheckpointRecord
+from aigc.models.pipeline import PRETRAINED_DIR
+from aigc.training.loop import TrainConfig, train
 
 pytestmark = pytest.mark.slow
 
@@ -43,8 +44,12 @@ def test_real_fashion_mnist_splits(fashion_train):
 def test_tiny_gan_trains_on_real_data(tmp_path, fashion_train):
     gan = GAN(GANConfig(g_width=8, d_width=8))
     subset = data.ImageDataset(fashion_train.images[:2048], fashion_train.labels[:2048], "fashion-mnist:2048")
-    result = train(gan, subset, TrainConfig(out_dir=str(tmp_path / "run"), steps=8, batch_size=64, progress=False, sample_every=8),
-                   CheckpointRecord("gan", {}))
+    result = train(
+        gan,
+        subset,
+        TrainConfig(out_dir=str(tmp_path / "run"), steps=8, batch_size=64, progress=False, sample_every=8),
+        CheckpointRecord("gan", {}),
+    )
     assert result.steps == 8 and all(np.isfinite(v) for v in result.final_losses.values())
     assert (tmp_path / "run" / "samples" / "step_000008.png").exists()
 
@@ -57,7 +62,7 @@ def test_shipped_model_loads(name):
     path = PRETRAINED_DIR / f"{name}.safetensors"
     if not path.exists():
         pytest.skip(f"{path} does not exist yet (the shipped models are trained by /work/pretrain/run.sh)")
-    from aigc.checkpoint import load_module
+    from aigc.models.checkpoint import load_module
 
     module, record = load_module(path)
     assert module.kind == name.split("-")[1] and record.training.get("steps", 0) > 0

@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from aigc.checkpoint import CheckpointError, load_module
-from aigc.data import ImageDataset
-from aigc.train import BatchPlan, TrainConfig, train
+from aigc.data.datasets import ImageDataset
+from aigc.models.checkpoint import CheckpointError, load_module
+from aigc.training.loop import BatchPlan, TrainConfig, train
 
 
 def cfg(tmp_path, name="run", **kw) -> TrainConfig:
@@ -31,7 +31,10 @@ def gan_d_loss(gan, images: torch.Tensor, z: torch.Tensor) -> float:
     gan.eval()
     with torch.no_grad():
         real, fake = gan.discriminator(images), gan.discriminator(gan.generator(z))
-        return (F.binary_cross_entropy_with_logits(real, torch.ones_like(real)) + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))).item()
+        return (
+            F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+            + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
+        ).item()
 
 
 def test_vae_training_lowers_the_loss(tmp_path, tiny_model, toy_data, record):
@@ -95,7 +98,9 @@ def test_batch_plan_uniform_epochs_are_permutations_and_loss_weighting_draws_eve
             seen = torch.cat([plan.indices(epoch * 4 + s) for s in range(4)])
             assert sorted(seen.tolist()) == list(range(64))
         assert not torch.equal(plan.indices(0), plan.indices(4))  # a new order each epoch
-    assert torch.equal(BatchPlan(64, 16, 0, None, "sampler").indices(5), BatchPlan(64, 16, 0, None, "sampler").indices(5))
+    assert torch.equal(
+        BatchPlan(64, 16, 0, None, "sampler").indices(5), BatchPlan(64, 16, 0, None, "sampler").indices(5)
+    )
 
 
 def test_sampler_weights_keep_excluded_examples_out_of_training(tmp_path, tiny_model, toy_data, record):
@@ -157,7 +162,9 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path, tiny_m
         return calls["n"] > stop_at
 
     part = tiny_model(kind)
-    first = train(part, toy_data, cfg(tmp_path, "part", steps=n_steps), record(kind), weights=weights, should_stop=stop_after_k)
+    first = train(
+        part, toy_data, cfg(tmp_path, "part", steps=n_steps), record(kind), weights=weights, should_stop=stop_after_k
+    )
     assert first.interrupted and first.steps == stop_at
     last = tmp_path / "part" / "last.safetensors"
     assert last.exists()
@@ -178,8 +185,13 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path, tiny_m
 def test_periodic_checkpoint_is_written(tmp_path, tiny_model, toy_data, record):
     seen = []
     last = tmp_path / "run" / "last.safetensors"
-    train(tiny_model("vae"), toy_data, cfg(tmp_path, steps=6, checkpoint_every=3), record("vae"),
-          on_progress=lambda done, total, losses: seen.append((done, total, last.exists())))
+    train(
+        tiny_model("vae"),
+        toy_data,
+        cfg(tmp_path, steps=6, checkpoint_every=3),
+        record("vae"),
+        on_progress=lambda done, total, losses: seen.append((done, total, last.exists())),
+    )
     assert [s[:2] for s in seen] == [(i, 6) for i in range(1, 7)]
     assert [s[2] for s in seen] == [False, False, False, True, True, True]
 

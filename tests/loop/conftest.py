@@ -7,7 +7,7 @@ import shutil
 import pytest
 import torch
 
-from aigc.data import synthetic_dataset
+from aigc.data.datasets import synthetic_dataset
 from tests.tiny import BANDS, band_class, train_tiny
 
 __all__ = ["BANDS", "band_class", "rate_by_band"]
@@ -44,7 +44,7 @@ def models_dir(tiny_models, tmp_path) -> str:
 
 @pytest.fixture
 def studio(home, models_dir, tmp_path):
-    from aigc.studio import Studio
+    from aigc.service.studio import Studio
 
     with Studio(db_url=f"sqlite:///{tmp_path}/feedback.sqlite", models_dir=models_dir) as s:
         yield s

@@ -8,16 +8,18 @@ import numpy as np
 import pytest
 
 from aigc import load_model
-from aigc.compare import binomial_p_value
-from aigc.finetune import FinetuneConfig, finetune
-from aigc.reward import NotEnoughRatings
+from aigc.feedback.compare import binomial_p_value
+from aigc.feedback.finetune import FinetuneConfig, finetune
+from aigc.feedback.reward import NotEnoughRatings
 
 from .conftest import band_class, rate_by_band
 
 
 def test_finetune_raises_liked_rate_and_registers_child(studio, models_dir):
     base = rate_by_band(studio, "syn-vae", liked_band=0, n=60)
-    result = finetune("syn-vae", studio.store, FinetuneConfig(steps=150, eval_n=200, progress=False), models_dir=models_dir)
+    result = finetune(
+        "syn-vae", studio.store, FinetuneConfig(steps=150, eval_n=200, progress=False), models_dir=models_dir
+    )
     studio.refresh()
     child = studio.model(result.child)
     after = float((band_class(child.sample(300, 99)) == 0).mean())
@@ -40,7 +42,9 @@ def test_finetune_raises_liked_rate_and_registers_child(studio, models_dir):
 def test_low_kl_weight_without_a_fitted_prior_is_refused(studio, models_dir):
     rate_by_band(studio, "syn-vae", liked_band=0, n=30)
     with pytest.raises(ValueError, match="needs fit_prior"):
-        finetune("syn-vae", studio.store, FinetuneConfig(steps=5, fit_prior=False, progress=False), models_dir=models_dir)
+        finetune(
+            "syn-vae", studio.store, FinetuneConfig(steps=5, fit_prior=False, progress=False), models_dir=models_dir
+        )
     assert studio.store.list_runs() == []  # refused before a run was recorded
 
 
@@ -48,7 +52,9 @@ def test_gan_finetune_runs_end_to_end(studio, models_dir):
     batch = studio.sample("syn-gan", 40, 3, session="r")
     for i, sid in enumerate(batch.sample_ids):
         studio.rate(sid, 1.0 if i % 3 == 0 else -1.0, "r")
-    result = finetune("syn-gan", studio.store, FinetuneConfig(steps=20, eval_n=100, progress=False), models_dir=models_dir)
+    result = finetune(
+        "syn-gan", studio.store, FinetuneConfig(steps=20, eval_n=100, progress=False), models_dir=models_dir
+    )
     assert load_model(result.checkpoint).kind == "gan"
     assert "precision_all_after" in result.metrics and "fid_liked_after" in result.metrics
 
@@ -65,9 +71,25 @@ def test_killed_run_leaves_parent_intact_and_no_child(studio, models_dir, home, 
     rate_by_band(studio, "syn-vae", liked_band=1, n=60)
     parent_path = studio.model("syn-vae").path
     parent_bytes = parent_path.read_bytes()
-    cmd = [sys.executable, "-m", "aigc.cli", "finetune", "syn-vae", "--db", str(studio.store.url), "--models", models_dir,
-           "--steps", "100000", "--json-progress", "--threads", "1"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, "AIGC_HOME": str(home)})
+    cmd = [
+        sys.executable,
+        "-m",
+        "aigc.cli",
+        "finetune",
+        "syn-vae",
+        "--db",
+        str(studio.store.url),
+        "--models",
+        models_dir,
+        "--steps",
+        "100000",
+        "--json-progress",
+        "--threads",
+        "1",
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, "AIGC_HOME": str(home)}
+    )
     deadline = time.time() + 60
     for line in proc.stdout:  # wait until it is really training, then kill it without warning
         if '"stage": "training"' in line or time.time() > deadline:
@@ -83,7 +105,9 @@ def test_killed_run_leaves_parent_intact_and_no_child(studio, models_dir, home, 
     assert parent_path.read_bytes() == parent_bytes
     assert load_model(parent_path).sample(2, 0).shape == (2, 28, 28, 1)
     # and a new run then works
-    result = finetune("syn-vae", studio.store, FinetuneConfig(steps=10, eval_n=50, progress=False), models_dir=models_dir)
+    result = finetune(
+        "syn-vae", studio.store, FinetuneConfig(steps=10, eval_n=50, progress=False), models_dir=models_dir
+    )
     assert studio.store.get_run(result.run_id).status == "succeeded"
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aigc import data
-from aigc.finetune import FinetuneConfig, finetune
+from aigc.data import datasets as data
+from aigc.feedback.finetune import FinetuneConfig, finetune
 from tests.tiny import train_tiny
 
 from .conftest import BANDS, band_class, rate_by_band
@@ -31,7 +31,9 @@ def folder_models(tmp_path, models_dir):
 def test_finetune_a_vae_trained_on_an_image_folder(studio, models_dir, folder_models):
     studio.refresh()
     base = rate_by_band(studio, "folder-vae", liked_band=2, n=60)
-    result = finetune("folder-vae", studio.store, FinetuneConfig(steps=150, eval_n=200, progress=False), models_dir=models_dir)
+    result = finetune(
+        "folder-vae", studio.store, FinetuneConfig(steps=150, eval_n=200, progress=False), models_dir=models_dir
+    )
     run = studio.store.get_run(result.run_id)
     assert run.config["features"] == "VAE encoder mean"  # no domain classifier for a user's images
     assert result.metrics["data"] == folder_models  # it re-read the user's folder, not samples of itself
@@ -48,24 +50,30 @@ def test_finetune_a_gan_trained_on_an_image_folder(studio, models_dir, folder_mo
     batch = studio.sample("folder-gan", 40, 3, session="r")
     for i, sample_id in enumerate(batch.sample_ids):  # an undertrained GAN draws one band: any taste will do here
         studio.rate(sample_id, 1.0 if i % 3 == 0 else -1.0, "r")
-    result = finetune("folder-gan", studio.store, FinetuneConfig(steps=20, eval_n=100, progress=False), models_dir=models_dir)
+    result = finetune(
+        "folder-gan", studio.store, FinetuneConfig(steps=20, eval_n=100, progress=False), models_dir=models_dir
+    )
     assert studio.store.get_run(result.run_id).config["features"] == "GAN discriminator features (pooled)"
     assert result.metrics["data"] == folder_models
     assert {"precision_all_after", "fid_liked_after", "recall_liked_after"} <= set(result.metrics)
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (data.DEBIAN_FASHION_MNIST / "train-images-idx3-ubyte.gz").exists(),
-                    reason=f"Fashion-MNIST not at {data.DEBIAN_FASHION_MNIST}: apt-get install dataset-fashion-mnist")
+@pytest.mark.skipif(
+    not (data.DEBIAN_FASHION_MNIST / "train-images-idx3-ubyte.gz").exists(),
+    reason=f"Fashion-MNIST not at {data.DEBIAN_FASHION_MNIST}: apt-get install dataset-fashion-mnist",
+)
 def test_finetune_the_shipped_gan_on_fashion_mnist_moves_towards_the_liked_classes(studio, models_dir):
-    from aigc.metrics import SimulatedRater
+    from aigc.evaluation.metrics import SimulatedRater
 
     rater = SimulatedRater((1, 5, 7))  # trousers, sandals, sneakers
     for seed in (3, 4):  # 80 ratings, in the page's batches of at most 64
         batch = studio.sample("fashion-gan", 40, seed, session="sim")
         for sample_id, score in zip(batch.sample_ids, rater.rate(batch.images)):
             studio.rate(sample_id, float(score), "sim")
-    result = finetune("fashion-gan", studio.store, FinetuneConfig(steps=120, eval_n=300, progress=False), models_dir=models_dir)
+    result = finetune(
+        "fashion-gan", studio.store, FinetuneConfig(steps=120, eval_n=300, progress=False), models_dir=models_dir
+    )
     assert studio.store.get_run(result.run_id).config["features"] == "fashion-classifier embedding"
     assert result.metrics["data"] == "fashion-mnist:train" and result.metrics["train_examples"] == 20000 + 80
     assert result.metrics["mean_reward_after"] > result.metrics["mean_reward_before"] + 0.1

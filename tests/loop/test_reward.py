@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from aigc.reward import NotEnoughRatings, RewardConfig, effective_sample_size, fit_reward, reward_weights
+from aigc.feedback.reward import NotEnoughRatings, RewardConfig, effective_sample_size, fit_reward, reward_weights
 
 
 def toy(n=2000, seed=0):

@@ -35,13 +35,10 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint("left_sample_id <> right_sample_id", name=op.f("ck_comparisons_distinct_sides")),
         sa.CheckConstraint(
-            "picked_sample_id IS NULL OR picked_sample_id = left_sample_id"
-            " OR picked_sample_id = right_sample_id",
+            "picked_sample_id IS NULL OR picked_sample_id = left_sample_id OR picked_sample_id = right_sample_id",
             name=op.f("ck_comparisons_picked_is_shown"),
         ),
-        sa.ForeignKeyConstraint(
-            ["left_sample_id"], ["samples.id"], name=op.f("fk_comparisons_left_sample_id_samples")
-        ),
+        sa.ForeignKeyConstraint(["left_sample_id"], ["samples.id"], name=op.f("fk_comparisons_left_sample_id_samples")),
         sa.ForeignKeyConstraint(
             ["picked_sample_id"], ["samples.id"], name=op.f("fk_comparisons_picked_sample_id_samples")
         ),

@@ -7,14 +7,14 @@ weighted mean (normalised by their sum), so a batch drawn by a weighted sampler 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aigc.distributed import no_sync
+from aigc.training.distributed import no_sync
 
 Wrap = Callable[[nn.Module], nn.Module]  # data-parallel runs: module → DDP(module); None: the module itself
 
@@ -46,17 +46,21 @@ class StepInput:
         return torch.randn(self.global_batch, dim, generator=self.generator)[self.rows]
 
     def scaled(self, loss: torch.Tensor) -> torch.Tensor:
-        """A weighted mean over this rank's rows, rescaled so that DDP's average over ranks is the global weighted mean."""
+        """A weighted mean over this rank's rows, rescaled so DDP's average over ranks is the global weighted mean."""
         return loss if self.weight_scale is None else loss * self.weight_scale
 
 
 class GANObjective:
     """Non-saturating DCGAN losses; weights scale the discriminator's real term (what 'real' should look like)."""
 
-    def __init__(self, model: nn.Module, lr: float, betas: tuple[float, float], device: torch.device, wrap: Wrap | None = None):
+    def __init__(
+        self, model: nn.Module, lr: float, betas: tuple[float, float], device: torch.device, wrap: Wrap | None = None
+    ):
         self.model = model
         # Data-parallel: each network in its own DDP (two optimisers, two gradient all-reduces).
-        self.g, self.d = (wrap(model.generator), wrap(model.discriminator)) if wrap else (model.generator, model.discriminator)
+        self.g, self.d = (
+            (wrap(model.generator), wrap(model.discriminator)) if wrap else (model.generator, model.discriminator)
+        )
         self.optimizers = {
             "g": _adam(model.generator.parameters(), lr, betas, device),
             "d": _adam(model.discriminator.parameters(), lr, betas, device),
@@ -69,7 +73,12 @@ class GANObjective:
         fake = g(z)
         logits_real = d(batch.images)
         logits_fake = d(fake.detach())
-        loss_real = batch.scaled(_weighted_mean(F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real), reduction="none"), batch.weights))
+        loss_real = batch.scaled(
+            _weighted_mean(
+                F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real), reduction="none"),
+                batch.weights,
+            )
+        )
         loss_fake = F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake))
         loss_d = loss_real + loss_fake
         opt_d.zero_grad(set_to_none=True)
@@ -81,7 +90,11 @@ class GANObjective:
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
-        return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "d_real": torch.sigmoid(logits_real.detach()).mean().item()}
+        return {
+            "loss_d": loss_d.item(),
+            "loss_g": loss_g.item(),
+            "d_real": torch.sigmoid(logits_real.detach()).mean().item(),
+        }
 
 
 class _Loss(nn.Module):
@@ -96,16 +109,22 @@ class _Loss(nn.Module):
 
 
 class VAEObjective:
-    def __init__(self, model: nn.Module, lr: float, betas: tuple[float, float], device: torch.device, wrap: Wrap | None = None):
+    def __init__(
+        self, model: nn.Module, lr: float, betas: tuple[float, float], device: torch.device, wrap: Wrap | None = None
+    ):
         self.model = model
         self.ddp_loss = wrap(_Loss(model)) if wrap else None
         self.optimizers = {"vae": _adam(model.parameters(), lr, betas, device)}
 
     def step(self, batch: StepInput) -> dict[str, float]:
         if self.ddp_loss is None:
-            loss, parts = self.model.loss(batch.images, batch.weights, generator=batch.generator if batch.images.device.type == "cpu" else None)
+            loss, parts = self.model.loss(
+                batch.images, batch.weights, generator=batch.generator if batch.images.device.type == "cpu" else None
+            )
         else:  # data-parallel: eps is this rank's rows of the global batch's noise, on any device
-            loss, parts = self.ddp_loss(batch.images, batch.weights, eps=batch.normal(self.model.latent_dim).to(batch.images.device))
+            loss, parts = self.ddp_loss(
+                batch.images, batch.weights, eps=batch.normal(self.model.latent_dim).to(batch.images.device)
+            )
             loss = batch.scaled(loss)
         opt = self.optimizers["vae"]
         opt.zero_grad(set_to_none=True)
@@ -115,7 +134,9 @@ class VAEObjective:
 
 
 class ClassifierObjective:
-    def __init__(self, model: nn.Module, lr: float, betas: tuple[float, float], device: torch.device, wrap: Wrap | None = None):
+    def __init__(
+        self, model: nn.Module, lr: float, betas: tuple[float, float], device: torch.device, wrap: Wrap | None = None
+    ):
         self.model = model
         self.net = wrap(model) if wrap else model
         self.optimizers = {"clf": _adam(model.parameters(), lr, betas, device)}

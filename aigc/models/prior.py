@@ -20,8 +20,9 @@ import torch
 from torch import nn
 
 
-def fit_gmm(x: np.ndarray, k: int, extra_cov: np.ndarray | None = None, seed: int = 0, iters: int = 100,
-            reg: float = 1e-4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fit_gmm(
+    x: np.ndarray, k: int, extra_cov: np.ndarray | None = None, seed: int = 0, iters: int = 100, reg: float = 1e-4
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """EM for a full-covariance Gaussian mixture on (N, D) points: (weights (K,), means (K, D), covs (K, D, D)).
 
     extra_cov: (N, D) per-point variances added to each component's covariance (a posterior's own
@@ -66,11 +67,13 @@ def _component_log_density(x: np.ndarray, means: np.ndarray, covs: np.ndarray) -
     for j, (m, c) in enumerate(zip(means, covs)):
         chol = np.linalg.cholesky(c)
         solved = np.linalg.solve(chol, (x - m).T)  # (D, N)
-        out[:, j] = -0.5 * (solved ** 2).sum(0) - np.log(np.diag(chol)).sum() - 0.5 * d * np.log(2 * np.pi)
+        out[:, j] = -0.5 * (solved**2).sum(0) - np.log(np.diag(chol)).sum() - 0.5 * d * np.log(2 * np.pi)
     return out
 
 
-def aggregate_posterior(model: nn.Module, images: torch.Tensor, components: int = 10, seed: int = 0, batch: int = 512) -> dict:
+def aggregate_posterior(
+    model: nn.Module, images: torch.Tensor, components: int = 10, seed: int = 0, batch: int = 512
+) -> dict:
     """A Gaussian mixture fitted to a VAE's aggregate posterior over `images`, as a checkpoint-ready dict."""
     mus, variances = [], []
     with torch.inference_mode():
@@ -80,9 +83,11 @@ def aggregate_posterior(model: nn.Module, images: torch.Tensor, components: int 
             variances.append(logvar.exp().double().cpu())
     weights, means, covs = fit_gmm(torch.cat(mus).numpy(), components, torch.cat(variances).numpy(), seed=seed)
     chols = np.linalg.cholesky(covs + 1e-6 * np.eye(covs.shape[1]))
-    return {"weights": [round(float(w), 6) for w in weights],
-            "means": [[round(float(v), 6) for v in m] for m in means],
-            "scale_trils": [[[round(float(v), 6) for v in row] for row in c] for c in chols]}
+    return {
+        "weights": [round(float(w), 6) for w in weights],
+        "means": [[round(float(v), 6) for v in m] for m in means],
+        "scale_trils": [[[round(float(v), 6) for v in row] for row in c] for c in chols],
+    }
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,11 @@ class MixturePrior:
         if "mean" in prior:  # single Gaussian (checkpoints written before mixtures): one component
             prior = {"weights": [1.0], "means": [prior["mean"]], "scale_trils": [prior["scale_tril"]]}
         weights = np.asarray(prior["weights"], np.float64)
-        return cls(np.cumsum(weights / weights.sum()), np.asarray(prior["means"], np.float32), np.asarray(prior["scale_trils"], np.float32))
+        return cls(
+            np.cumsum(weights / weights.sum()),
+            np.asarray(prior["means"], np.float32),
+            np.asarray(prior["scale_trils"], np.float32),
+        )
 
     def sample(self, eps: np.ndarray, uniform: np.ndarray) -> np.ndarray:
         """z = mean_c + L_c·ε, with component c picked by `uniform` (N,) in [0, 1): row i depends on row i only."""

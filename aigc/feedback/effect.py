@@ -12,23 +12,31 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from aigc import features as phi
-from aigc.metrics import fid, precision_recall, real_features, resample
-from aigc.pipeline import ImageModel
-from aigc.reward import RewardModel, tilt
+from aigc.evaluation.metrics import fid, precision_recall, real_features, resample
+from aigc.feedback import features as phi
+from aigc.feedback.config import FinetuneConfig
+from aigc.feedback.finetune_data import training_images
+from aigc.feedback.reward import RewardModel, tilt
+from aigc.models.pipeline import ImageModel
 
 
 def reference_features(parent: ImageModel, fn: phi.FeatureFn, limit: int = 10000) -> np.ndarray:
     """Real images in φ-space: the test split for Fashion-MNIST, else the parent's training data."""
     if phi.uses_judge(parent):
         return real_features("test")[0][:limit].double().numpy()
-    from aigc.finetune import FinetuneConfig, training_images
-
     images, _ = training_images(parent, FinetuneConfig(self_samples=2000))
     return phi.compute(fn, images[:limit])
 
 
-def measure_effect(parent: ImageModel, child: ImageModel, fn: phi.FeatureFn, reward: RewardModel, beta: float, n: int = 1000, seed: int = 0) -> dict:
+def measure_effect(
+    parent: ImageModel,
+    child: ImageModel,
+    fn: phi.FeatureFn,
+    reward: RewardModel,
+    beta: float,
+    n: int = 1000,
+    seed: int = 0,
+) -> dict:
     real = reference_features(parent, fn)
     real_t = torch.from_numpy(real)
     w = tilt(reward.predict(real), beta)

@@ -91,7 +91,12 @@ def _umask() -> int:
     return mask
 
 
-def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], record: CheckpointRecord, extra_meta: dict[str, str] | None = None) -> Path:
+def save_tensors(
+    path: str | os.PathLike,
+    tensors: dict[str, torch.Tensor],
+    record: CheckpointRecord,
+    extra_meta: dict[str, str] | None = None,
+) -> Path:
     """Save tensors + record atomically; returns the path written."""
     path = Path(path)
     clean = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
@@ -109,6 +114,7 @@ def save_model(path: str | os.PathLike, model: nn.Module, record: CheckpointReco
 
 # ---------------------------------------------------------------- loading
 
+
 def _looks_like_safetensors(payload: bytes) -> bool:
     """u64 little-endian header length, then a JSON object that fits in the file."""
     if len(payload) < 9:
@@ -122,11 +128,15 @@ def _sniff(path: Path, payload: bytes) -> None:
     if _looks_like_safetensors(payload):
         return
     if payload[:1] == b"\x80" or path.suffix in {".pkl", ".pickle"}:
-        raise CheckpointError(f"{path}: this is a Python pickle. AIGC Studio never unpickles files (a pickle can run "
-                              "arbitrary code). Re-save the weights with safetensors.torch.save_file().")
+        raise CheckpointError(
+            f"{path}: this is a Python pickle. AIGC Studio never unpickles files (a pickle can run "
+            "arbitrary code). Re-save the weights with safetensors.torch.save_file()."
+        )
     if payload[:2] == b"PK" or path.suffix in {".pt", ".pth", ".ckpt", ".bin"}:
-        raise CheckpointError(f"{path}: this looks like a torch.save() file (a zip of pickles). AIGC Studio loads only "
-                              "safetensors weights; convert it with safetensors.torch.save_file(state_dict, 'x.safetensors').")
+        raise CheckpointError(
+            f"{path}: this looks like a torch.save() file (a zip of pickles). AIGC Studio loads only "
+            "safetensors weights; convert it with safetensors.torch.save_file(state_dict, 'x.safetensors')."
+        )
 
 
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], CheckpointRecord, dict[str, str]]:
@@ -150,8 +160,10 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], C
         raise CheckpointError(f"{path}: corrupt or truncated safetensors file ({exc})") from exc
     meta = header.get("__metadata__") or {}
     if meta.get("format") != FORMAT or "aigc" not in meta:
-        raise CheckpointError(f"{path}: a safetensors file, but not an AIGC Studio checkpoint (no '{FORMAT}' record); "
-                              "it has no model config to rebuild the network from")
+        raise CheckpointError(
+            f"{path}: a safetensors file, but not an AIGC Studio checkpoint (no '{FORMAT}' record); "
+            "it has no model config to rebuild the network from"
+        )
     try:
         raw = json.loads(meta["aigc"])
         record = CheckpointRecord(**raw)
@@ -177,17 +189,26 @@ def load_module(path: str | os.PathLike, prefix: str = "model.") -> tuple[nn.Mod
     path = Path(path)
     tensors, record, _ = read_checkpoint(path)
     model = build_model(record, path)
-    state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)} if any(k.startswith(prefix) for k in tensors) else tensors
+    state = (
+        {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+        if any(k.startswith(prefix) for k in tensors)
+        else tensors
+    )
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     wrong = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
     if missing or unexpected or wrong:
-        detail = "; ".join(filter(None, [
-            f"missing {missing[:3]}" if missing else "",
-            f"unexpected {unexpected[:3]}" if unexpected else "",
-            f"shape mismatch {wrong[:3]}" if wrong else "",
-        ]))
+        detail = "; ".join(
+            filter(
+                None,
+                [
+                    f"missing {missing[:3]}" if missing else "",
+                    f"unexpected {unexpected[:3]}" if unexpected else "",
+                    f"shape mismatch {wrong[:3]}" if wrong else "",
+                ],
+            )
+        )
         raise CheckpointError(f"{path}: weights do not match the config {record.config} ({detail})")
     model.load_state_dict(state)
     model.eval()

@@ -20,12 +20,14 @@ def optimizer_to_tensors(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[
     return tensors, json.dumps({"param_groups": state["param_groups"], "scalars": scalars})
 
 
-def optimizer_from_tensors(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], prefix: str, meta: str) -> None:
+def optimizer_from_tensors(
+    opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], prefix: str, meta: str
+) -> None:
     info = json.loads(meta)
     state: dict[int, dict] = {}
     for name, value in tensors.items():
         if name.startswith(prefix):
-            idx, key = name[len(prefix):].split(".", 1)
+            idx, key = name[len(prefix) :].split(".", 1)
             state.setdefault(int(idx), {})[key] = value
     for idx, entry in info["scalars"].items():
         state.setdefault(int(idx), {}).update(entry)

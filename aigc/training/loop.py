@@ -9,7 +9,7 @@ and a loss-curve PNG at the end.
 Every random draw of step s comes from a generator seeded by (seed, s), so `--resume` continues
 exactly where an interrupted run stopped and the same seed repeats the same run.
 
-Under torchrun the same loop runs data-parallel (see `aigc.distributed`): every rank draws the
+Under torchrun the same loop runs data-parallel (see `aigc.training.distributed`): every rank draws the
 same global batch for step s and trains on its rows of it; only rank 0 writes anything.
 """
 
@@ -22,21 +22,21 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from aigc import distributed
-from aigc.checkpoint import CheckpointError, CheckpointRecord, read_checkpoint, save_model, save_tensors
-from aigc.data import ImageDataset, to_uint8
-from aigc.distributed import DistInfo
-from aigc.images import save_grid
-from aigc.objectives import OBJECTIVES, StepInput
-from aigc.optim_state import optimizer_from_tensors, optimizer_to_tensors
+from aigc.data.datasets import ImageDataset, to_uint8
+from aigc.data.images import save_grid
+from aigc.models.checkpoint import CheckpointError, CheckpointRecord, read_checkpoint, save_model, save_tensors
+from aigc.training import distributed
+from aigc.training.distributed import DistInfo
+from aigc.training.objectives import OBJECTIVES, StepInput
+from aigc.training.optim_state import optimizer_from_tensors, optimizer_to_tensors
 
 DEFAULT_LR = {"gan": 2e-4, "vae": 1e-3, "classifier": 1e-3}
 DEFAULT_BETAS = {"gan": (0.5, 0.999), "vae": (0.9, 0.999), "classifier": (0.9, 0.999)}
@@ -88,7 +88,9 @@ class BatchPlan:
 
     def indices(self, step: int) -> torch.Tensor:
         if self.weights is not None:
-            return torch.multinomial(self.weights, self.batch_size, replacement=True, generator=_step_generator(self.seed + 7, step))
+            return torch.multinomial(
+                self.weights, self.batch_size, replacement=True, generator=_step_generator(self.seed + 7, step)
+            )
         epoch, offset = divmod(step, self.steps_per_epoch)
         if epoch != self._epoch:
             self._epoch = epoch
@@ -100,7 +102,9 @@ def total_steps(cfg: TrainConfig, n: int) -> int:
     return cfg.steps if cfg.steps is not None else max(1, math.ceil(cfg.epochs * max(1, n // min(cfg.batch_size, n))))
 
 
-def save_training_state(path: Path, model: nn.Module, objective, step: int, record: CheckpointRecord, weights: torch.Tensor | None) -> None:
+def save_training_state(
+    path: Path, model: nn.Module, objective, step: int, record: CheckpointRecord, weights: torch.Tensor | None
+) -> None:
     """Model + optimisers + step (+ weights) in one atomic file, enough to resume exactly."""
     record.kind, record.config = model.kind, asdict(model.cfg)  # so load_module() can rebuild the model from it
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
@@ -116,7 +120,7 @@ def save_training_state(path: Path, model: nn.Module, objective, step: int, reco
 
 def load_training_state(path: Path, model: nn.Module, objective) -> tuple[int, torch.Tensor | None]:
     tensors, record, meta = read_checkpoint(path)
-    state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
     try:
         model.load_state_dict(state)
         for name, opt in objective.optimizers.items():
@@ -169,7 +173,9 @@ def train(
     par, main = dist.parallel, dist.is_main
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed + dist.rank)  # dropout and friends (offset by rank); every other draw has its own per-step generator
+    torch.manual_seed(
+        cfg.seed + dist.rank
+    )  # dropout and friends (offset by rank); every other draw has its own per-step generator
     device = torch.device(cfg.device)
     out = Path(cfg.out_dir)
     if main:
@@ -179,9 +185,16 @@ def train(
     model.to(device=device, memory_format=memory_format).train()
     kind = model.kind
     lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[kind]
-    objective = OBJECTIVES[kind](model, lr, DEFAULT_BETAS[kind], device, wrap=(lambda m: distributed.wrap(m, dist)) if par else None)
+    objective = OBJECTIVES[kind](
+        model, lr, DEFAULT_BETAS[kind], device, wrap=(lambda m: distributed.wrap(m, dist)) if par else None
+    )
     if weights is not None:
-        if weights.shape != (len(dataset),) or not torch.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
+        if (
+            weights.shape != (len(dataset),)
+            or not torch.isfinite(weights).all()
+            or (weights < 0).any()
+            or weights.sum() <= 0
+        ):
             raise ValueError(f"weights must be {len(dataset)} finite non-negative numbers with a positive sum")
         weights = weights.float().cpu()
 
@@ -202,11 +215,25 @@ def train(
     n_steps = total_steps(cfg, len(dataset))
     rows = dist.rows(plan.batch_size) if par else None
     if par:
-        distributed.check_same("the data, weights or step plan", [*distributed.fingerprint(dataset.images), *distributed.fingerprint(weights),
-                               n_steps, plan.batch_size, cfg.seed, start_step], dist)
-    grid_z = torch.randn(64, model.latent_dim, generator=_step_generator(cfg.seed, -1)) if kind != "classifier" else None
+        distributed.check_same(
+            "the data, weights or step plan",
+            [
+                *distributed.fingerprint(dataset.images),
+                *distributed.fingerprint(weights),
+                n_steps,
+                plan.batch_size,
+                cfg.seed,
+                start_step,
+            ],
+            dist,
+        )
+    grid_z = (
+        torch.randn(64, model.latent_dim, generator=_step_generator(cfg.seed, -1)) if kind != "classifier" else None
+    )
 
-    running_stats = [b for b in model.buffers() if b.is_floating_point()]  # data-parallel: averaged over ranks each step
+    running_stats = [
+        b for b in model.buffers() if b.is_floating_point()
+    ]  # data-parallel: averaged over ranks each step
 
     def checkpoint(step: int) -> None:
         if main:
@@ -217,11 +244,19 @@ def train(
             return
         model.eval()
         with torch.inference_mode():
-            save_grid(to_uint8(model.decode(grid_z.to(device))), out / "samples" / f"step_{step:06d}.png", nrow=8, upscale=2)
+            save_grid(
+                to_uint8(model.decode(grid_z.to(device))), out / "samples" / f"step_{step:06d}.png", nrow=8, upscale=2
+            )
         model.train()
 
-    log_file = open(out / "log.jsonl", "a" if cfg.resume else "w") if main else None
-    bar = tqdm(total=n_steps, initial=start_step, desc=f"train {kind}", disable=not cfg.progress or not main, dynamic_ncols=True)
+    log_file = open(out / "log.jsonl", "a" if cfg.resume else "w") if main else None  # noqa: SIM115 (closed in finally)
+    bar = tqdm(
+        total=n_steps,
+        initial=start_step,
+        desc=f"train {kind}",
+        disable=not cfg.progress or not main,
+        dynamic_ncols=True,
+    )
     losses: dict[str, float] = {}
     interrupted, step = False, start_step
     completed = start_step  # steps whose update has been applied: what a resume must not replay
@@ -244,10 +279,18 @@ def train(
                 )
                 if rows is not None:
                     batch.rows, batch.global_batch = rows, plan.batch_size
-                    if loss_weights_all is not None:  # rank's weighted mean × (its weight share × ranks) → DDP's mean is the global one
-                        batch.weight_scale = float(batch.weights.sum() * dist.world_size / loss_weights_all.index_select(0, global_idx.to(device)).sum())
+                    if (
+                        loss_weights_all is not None
+                    ):  # rank's weighted mean × (its weight share × ranks) → DDP's mean is the global one
+                        batch.weight_scale = float(
+                            batch.weights.sum()
+                            * dist.world_size
+                            / loss_weights_all.index_select(0, global_idx.to(device)).sum()
+                        )
                 losses = objective.step(batch)
-                if par:  # mean losses and BatchNorm statistics over ranks, and everyone's stop requests, in one all-reduce
+                if (
+                    par
+                ):  # mean losses and BatchNorm statistics over ranks, and everyone's stop requests, in one all-reduce
                     stop_wanted = signals.requested or (should_stop is not None and should_stop())
                     losses, stop_voted = distributed.reduce_step(losses, stop_wanted, dist, running_stats)
                 completed = step + 1
@@ -257,7 +300,9 @@ def train(
                 bar.update(1)
                 if log_file is not None and (done % cfg.log_every == 0 or done == n_steps):
                     bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()})
-                    log_file.write(json.dumps({"step": done, "time_s": round(time.perf_counter() - t0, 3), **losses}) + "\n")
+                    log_file.write(
+                        json.dumps({"step": done, "time_s": round(time.perf_counter() - t0, 3), **losses}) + "\n"
+                    )
                     log_file.flush()
                 if on_progress is not None and main:
                     on_progress(done, n_steps, losses)
@@ -275,7 +320,10 @@ def train(
     if interrupted:
         checkpoint(completed)
         if cfg.progress and main:
-            print(f"interrupted at step {completed}/{n_steps}; resumable checkpoint saved to {last_path} (continue with --resume)")
+            print(
+                f"interrupted at step {completed}/{n_steps}; resumable checkpoint saved to {last_path} "
+                "(continue with --resume)"
+            )
     else:
         sample_grid(n_steps)
         if main:
@@ -286,13 +334,26 @@ def train(
     if par:
         divergence = distributed.divergence(model, dist)
         if divergence > 0 and main:
-            print(f"warning: the {dist.world_size} processes ended with different weights (max difference {divergence:.3g}); "
-                  "rank 0's are saved", file=sys.stderr)
+            print(
+                f"warning: the {dist.world_size} processes ended with different weights "
+                f"(max difference {divergence:.3g}); "
+                "rank 0's are saved",
+                file=sys.stderr,
+            )
         distributed.leave_after_training()  # what rank 0 does next (evaluation, saving, rows) is single-process
     model.to(memory_format=torch.contiguous_format).eval()  # hand back an ordinary model
     images_seen = (completed - start_step) * plan.batch_size
-    return TrainResult(model, completed, wall, images_seen / wall if wall > 0 else 0.0, losses, interrupted, out,
-                       world_size=dist.world_size, rank_divergence=divergence)
+    return TrainResult(
+        model,
+        completed,
+        wall,
+        images_seen / wall if wall > 0 else 0.0,
+        losses,
+        interrupted,
+        out,
+        world_size=dist.world_size,
+        rank_divergence=divergence,
+    )
 
 
 def _resume_all_ranks(path: Path, model: nn.Module, objective, dist: DistInfo) -> tuple[int, torch.Tensor | None]:
@@ -311,16 +372,22 @@ def _resume_all_ranks(path: Path, model: nn.Module, objective, dist: DistInfo) -
 
 def finish_record(record: CheckpointRecord, result: TrainResult, cfg: TrainConfig, **extra) -> CheckpointRecord:
     """Fill the record's training stats from a finished run."""
-    record.training.update({
-        "steps": result.steps,
-        "wall_time_s": round(result.wall_time_s, 1),
-        "images_per_s": round(result.images_per_s, 1),
-        "final_losses": {k: round(v, 4) for k, v in result.final_losses.items()},
-        "config": asdict(cfg),
-        "threads": torch.get_num_threads(),
-        **({"world_size": result.world_size, "rank_divergence": result.rank_divergence} if result.world_size > 1 else {}),
-        **extra,
-    })
+    record.training.update(
+        {
+            "steps": result.steps,
+            "wall_time_s": round(result.wall_time_s, 1),
+            "images_per_s": round(result.images_per_s, 1),
+            "final_losses": {k: round(v, 4) for k, v in result.final_losses.items()},
+            "config": asdict(cfg),
+            "threads": torch.get_num_threads(),
+            **(
+                {"world_size": result.world_size, "rank_divergence": result.rank_divergence}
+                if result.world_size > 1
+                else {}
+            ),
+            **extra,
+        }
+    )
     return record
 
 
@@ -339,14 +406,25 @@ def save_final(path: str | os.PathLike, model: nn.Module, record: CheckpointReco
 _shared = False
 
 
-def share_run(model: nn.Module, dataset: ImageDataset, cfg: TrainConfig, weights: torch.Tensor | None, dist: DistInfo | None = None) -> None:
+def share_run(
+    model: nn.Module,
+    dataset: ImageDataset,
+    cfg: TrainConfig,
+    weights: torch.Tensor | None,
+    dist: DistInfo | None = None,
+) -> None:
     """Rank 0 of a data-parallel run: send the run about to be trained to the other ranks (no-op alone)."""
     global _shared
     dist = dist or distributed.current()
     if not dist.parallel or _shared:
         return
-    header = {"kind": model.kind, "config": asdict(model.cfg), "train": asdict(cfg), "dataset": dataset.name,
-              "labels": dataset.labels is not None}
+    header = {
+        "kind": model.kind,
+        "config": asdict(model.cfg),
+        "train": asdict(cfg),
+        "dataset": dataset.name,
+        "labels": dataset.labels is not None,
+    }
     distributed.broadcast_json(header, dist)
     distributed.broadcast_tensor(dataset.images.float(), dist)
     if dataset.labels is not None:
@@ -377,6 +455,12 @@ def follow_run(dist: DistInfo | None = None) -> int:
     weights = distributed.broadcast_tensor(None, dist)
     model = MODELS[header["kind"]](CONFIGS[header["kind"]](**header["config"]))  # rank 0's weights arrive with DDP
     cfg = TrainConfig(**{**header["train"], "device": str(dist.device), "progress": False})
-    result = train(model, ImageDataset(images, labels, header["dataset"]), cfg,
-                   CheckpointRecord(kind=header["kind"], config={}), weights=weights, dist=dist)
+    result = train(
+        model,
+        ImageDataset(images, labels, header["dataset"]),
+        cfg,
+        CheckpointRecord(kind=header["kind"], config={}),
+        weights=weights,
+        dist=dist,
+    )
     return 130 if result.interrupted else 0

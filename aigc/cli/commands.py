@@ -10,15 +10,15 @@ from pathlib import Path
 
 import torch
 
-from aigc import distributed
-from aigc.cards import write_card
-from aigc.checkpoint import CheckpointRecord, load_module
-from aigc.data import load_dataset, synthetic_dataset
-from aigc.images import save_grid
-from aigc.latent import vae_dimension_kl
+from aigc.data.datasets import load_dataset, synthetic_dataset
+from aigc.data.images import save_grid
 from aigc.models import CONFIGS, MODELS
-from aigc.pipeline import load_model, pick_device
-from aigc.train import TrainConfig, finish_record, save_final, train
+from aigc.models.cards import write_card
+from aigc.models.checkpoint import CheckpointRecord, load_module
+from aigc.models.latent import vae_dimension_kl
+from aigc.models.pipeline import load_model, pick_device
+from aigc.training import distributed
+from aigc.training.loop import TrainConfig, finish_record, save_final, train
 
 
 def _model_config(args: argparse.Namespace, channels: int, size: int):
@@ -31,7 +31,13 @@ def _model_config(args: argparse.Namespace, channels: int, size: int):
         if args.kind == "gan":
             overrides["d_width"] = args.width
     if args.dry_run:
-        overrides.update({"gan": {"g_width": 8, "d_width": 8}, "vae": {"width": 8, "hidden": 32}, "classifier": {"width": 8, "embed_dim": 16}}[args.kind])
+        overrides.update(
+            {
+                "gan": {"g_width": 8, "d_width": 8},
+                "vae": {"width": 8, "hidden": 32},
+                "classifier": {"width": 8, "embed_dim": 16},
+            }[args.kind]
+        )
     return CONFIGS[args.kind](**overrides)
 
 
@@ -46,16 +52,29 @@ def cmd_train(args: argparse.Namespace) -> int:
         dataset = load_dataset(args.data, size=args.size, channels=args.channels, limit=args.limit)
     if dist.is_main:
         parallel = f"; data-parallel over {dist.world_size} processes ({dist.device.type})" if dist.parallel else ""
-        print(f"data: {dataset.name}, {len(dataset)} images {tuple(dataset.images.shape[1:])}{parallel}", file=sys.stderr)
+        print(
+            f"data: {dataset.name}, {len(dataset)} images {tuple(dataset.images.shape[1:])}{parallel}", file=sys.stderr
+        )
     cfg = TrainConfig(
-        out_dir=str(out_dir), epochs=args.epochs, steps=3 if args.dry_run else args.steps, batch_size=16 if args.dry_run else args.batch_size,
-        lr=args.lr, seed=args.seed, checkpoint_every=args.checkpoint_every, sample_every=args.sample_every,
-        threads=args.threads, device=str(dist.device if dist.parallel else pick_device(args.device)), progress=not args.quiet, resume=args.resume,
+        out_dir=str(out_dir),
+        epochs=args.epochs,
+        steps=3 if args.dry_run else args.steps,
+        batch_size=16 if args.dry_run else args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        checkpoint_every=args.checkpoint_every,
+        sample_every=args.sample_every,
+        threads=args.threads,
+        device=str(dist.device if dist.parallel else pick_device(args.device)),
+        progress=not args.quiet,
+        resume=args.resume,
     )
     torch.manual_seed(args.seed)
     if args.init:
         model, parent = load_module(args.init)
-        record = CheckpointRecord(kind=model.kind, config=parent.config, name=name, dataset=dataset.name, parent=parent.name)
+        record = CheckpointRecord(
+            kind=model.kind, config=parent.config, name=name, dataset=dataset.name, parent=parent.name
+        )
     else:
         model = MODELS[args.kind](_model_config(args, dataset.channels, dataset.size))
         record = CheckpointRecord(kind=args.kind, config={}, name=name, dataset=dataset.name)
@@ -64,17 +83,33 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 130
     if not dist.is_main:
         return 0  # rank 0 holds the same weights and writes them
-    command = "aigc " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv and "aigc" in sys.argv[0] else " ".join(shlex.quote(a) for a in sys.argv)
+    command = (
+        "aigc " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        if sys.argv and "aigc" in sys.argv[0]
+        else " ".join(shlex.quote(a) for a in sys.argv)
+    )
     finish_record(record, result, cfg, command=command, device=cfg.device)
     if model.kind == "vae":
         record.extra["latent_kl"] = [round(float(v), 5) for v in vae_dimension_kl(model.cpu(), dataset.images[:10000])]
     if model.kind == "classifier" and not args.dry_run and args.data != "synthetic":
-        record.extra["test_accuracy"] = classifier_accuracy(model, load_dataset(args.data, size=args.size, channels=args.channels, split="test"))
+        record.extra["test_accuracy"] = classifier_accuracy(
+            model, load_dataset(args.data, size=args.size, channels=args.channels, split="test")
+        )
         print(f"test accuracy: {record.extra['test_accuracy']:.4f}", file=sys.stderr)
     save_path = Path(args.save) if args.save else out_dir / f"{name}.safetensors"
     save_final(save_path, model, record)
     write_card(save_path, record)
-    print(json.dumps({"checkpoint": str(save_path), "steps": result.steps, "wall_time_s": round(result.wall_time_s, 1), "images_per_s": round(result.images_per_s, 1), **result.final_losses}))
+    print(
+        json.dumps(
+            {
+                "checkpoint": str(save_path),
+                "steps": result.steps,
+                "wall_time_s": round(result.wall_time_s, 1),
+                "images_per_s": round(result.images_per_s, 1),
+                **result.final_losses,
+            }
+        )
+    )
     return 0
 
 
@@ -97,7 +132,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from aigc.metrics import evaluate_model
+    from aigc.evaluation.metrics import evaluate_model
 
     report = evaluate_model(args.model, n=args.n, seed=args.seed, data=args.data, device=args.device)
     print(json.dumps(report))
@@ -108,8 +143,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _store_metrics(model_name: str, report: dict) -> None:
     """Write measured metrics into the checkpoint record and its card (weights unchanged)."""
-    from aigc.checkpoint import read_checkpoint, save_tensors
-    from aigc.pipeline import resolve_model_path
+    from aigc.models.checkpoint import read_checkpoint, save_tensors
+    from aigc.models.pipeline import resolve_model_path
 
     path = resolve_model_path(model_name)
     tensors, record, _ = read_checkpoint(path)
@@ -117,10 +152,3 @@ def _store_metrics(model_name: str, report: dict) -> None:
     save_tensors(path, tensors, record)
     write_card(path, record)
     print(f"metrics written into {path} and {path.with_suffix('.md')}", file=sys.stderr)
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    """`aigc serve ...` is `python app.py ...`: app.py is installed as a top-level module."""
-    import app
-
-    return app.main(args.rest)

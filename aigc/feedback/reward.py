@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aigc.logistic import fit_logistic, predict_proba
+from aigc.feedback.logistic import fit_logistic, predict_proba
 
 
 class NotEnoughRatings(ValueError):
@@ -37,7 +37,9 @@ class RewardConfig:
     ess_floor: float = 0.1  # effective sample size kept ≥ this fraction of the examples (2,000 of a 20k set)
     max_weight: float = 50.0  # clip after normalising to mean 1
     beta: float | None = None  # fixed temperature; None → chosen from the ESS floor, never below min_beta
-    min_beta: float = 0.5  # sharpest automatic temperature: P(liked)² (corrects the L2-shrunk reward's under-confidence)
+    min_beta: float = (
+        0.5  # sharpest automatic temperature: P(liked)² (corrects the L2-shrunk reward's under-confidence)
+    )
     min_prob: float = 1e-4  # reward floor: log P(liked) ≥ log(min_prob)
 
 
@@ -77,7 +79,12 @@ class RewardModel:
         return predict_proba((np.asarray(features, np.float64) - self.mean) / self.scale, self.coef, self.bias)
 
     def summary(self) -> dict:
-        return {"cv_accuracy": round(self.cv_accuracy, 4), "l2": self.l2, "n_ratings": self.n_ratings, "base_like_rate": round(self.base_rate, 4)}
+        return {
+            "cv_accuracy": round(self.cv_accuracy, 4),
+            "l2": self.l2,
+            "n_ratings": self.n_ratings,
+            "base_like_rate": round(self.base_rate, 4),
+        }
 
 
 def _folds(n: int, k: int, seed: int) -> list[np.ndarray]:
@@ -118,8 +125,13 @@ class Weights:
     clipped: int
 
     def summary(self) -> dict:
-        return {"beta": round(self.beta, 5), "ess": round(self.ess, 1), "ess_fraction": round(self.ess_fraction, 4),
-                "clipped": self.clipped, "max_weight": round(float(self.weights.max()), 3)}
+        return {
+            "beta": round(self.beta, 5),
+            "ess": round(self.ess, 1),
+            "ess_fraction": round(self.ess_fraction, 4),
+            "clipped": self.clipped,
+            "max_weight": round(float(self.weights.max()), 3),
+        }
 
 
 def log_reward(probabilities: np.ndarray, min_prob: float = RewardConfig.min_prob) -> np.ndarray:
@@ -147,7 +159,7 @@ def _weights_at(rewards: np.ndarray, beta: float, max_weight: float) -> tuple[np
 
 
 def effective_sample_size(w: np.ndarray) -> float:
-    return float(w.sum() ** 2 / (w ** 2).sum())
+    return float(w.sum() ** 2 / (w**2).sum())
 
 
 def reward_weights(probabilities: np.ndarray, cfg: RewardConfig | None = None) -> Weights:
@@ -166,6 +178,7 @@ def reward_weights(probabilities: np.ndarray, cfg: RewardConfig | None = None) -
 
 def _temperature(r: np.ndarray, cfg: RewardConfig) -> float:
     """min_beta if its weights keep ESS ≥ floor·N, else the smallest β that does (bisection in log β)."""
+
     def ess_ok(beta: float) -> bool:
         return effective_sample_size(_weights_at(r, beta, cfg.max_weight)[0]) >= cfg.ess_floor * len(r)
 

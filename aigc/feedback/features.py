@@ -8,27 +8,30 @@ the only learned view of that data we have.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from copy import deepcopy
-from typing import Callable
 
 import numpy as np
 import torch
 
-from aigc.data import from_uint8
-from aigc.pipeline import PRETRAINED_DIR, ImageModel
+from aigc.data.datasets import from_uint8
+from aigc.models.pipeline import PRETRAINED_DIR, ImageModel
 
 FeatureFn = Callable[[torch.Tensor], torch.Tensor]  # (N, C, H, W) in [-1, 1] → (N, E)
 
 
 def uses_judge(model: ImageModel) -> bool:
-    return (model.record.dataset or "").startswith("fashion-mnist") and model.image_shape == (28, 28, 1) \
+    return (
+        (model.record.dataset or "").startswith("fashion-mnist")
+        and model.image_shape == (28, 28, 1)
         and (PRETRAINED_DIR / "fashion-classifier.safetensors").exists()
+    )
 
 
 def feature_fn(model: ImageModel) -> tuple[FeatureFn, str]:
     """(φ, a short name for reports). φ is frozen: it is built from a copy of today's weights."""
     if uses_judge(model):
-        from aigc.metrics import load_judge
+        from aigc.evaluation.metrics import load_judge
 
         judge = load_judge()
         return judge.embed, "fashion-classifier embedding"

@@ -14,12 +14,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from aigc.checkpoint import SUFFIX, CheckpointError, CheckpointRecord, file_sha256, load_module
-from aigc.data import from_uint8, to_uint8
-from aigc.latent import seeded_latents, seeded_uniform
-from aigc.prior import MixturePrior
+from aigc.data.datasets import from_uint8, to_uint8
+from aigc.models.checkpoint import SUFFIX, CheckpointError, CheckpointRecord, file_sha256, load_module
+from aigc.models.latent import seeded_latents, seeded_uniform
+from aigc.models.prior import MixturePrior
 
-PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
 
 
 def home_dir() -> Path:
@@ -59,7 +59,9 @@ class Generated:
 class ImageModel:
     """A loaded GAN or VAE (or classifier) with the outsider-facing contract."""
 
-    def __init__(self, module: nn.Module, record: CheckpointRecord, path: Path | None = None, device: str | None = None):
+    def __init__(
+        self, module: nn.Module, record: CheckpointRecord, path: Path | None = None, device: str | None = None
+    ):
         self.device = pick_device(device)
         self.module = module.to(self.device).eval()
         self.record = record
@@ -88,7 +90,9 @@ class ImageModel:
 
     def decode(self, z: np.ndarray | torch.Tensor) -> np.ndarray:
         """(N, D) latents → (N, H, W, C) uint8 images, one batched forward pass."""
-        z = torch.as_tensor(np.asarray(z, dtype=np.float32) if not isinstance(z, torch.Tensor) else z, dtype=torch.float32)
+        z = torch.as_tensor(
+            np.asarray(z, dtype=np.float32) if not isinstance(z, torch.Tensor) else z, dtype=torch.float32
+        )
         if z.ndim == 1:
             z = z[None]
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
@@ -122,7 +126,9 @@ class ImageModel:
         return f"ImageModel(name={self.name!r}, kind={self.kind!r}, latent_dim={self.latent_dim})"
 
 
-def load_model(name_or_path: str | os.PathLike, device: str | None = None, models_dir: str | os.PathLike | None = None) -> ImageModel:
+def load_model(
+    name_or_path: str | os.PathLike, device: str | None = None, models_dir: str | os.PathLike | None = None
+) -> ImageModel:
     """Load a shipped model by name ('fashion-gan', 'fashion-vae'), a user model by name, or any checkpoint path."""
     path = resolve_model_path(name_or_path, models_dir)
     module, record = load_module(path)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aigc.latent import gan_directions
+from aigc.models.latent import gan_directions
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,9 @@ class LatentAxes:
         coords = self.basis @ z
         return coords.astype(np.float32), (z - self.basis.T @ coords).astype(np.float32)
 
-    def compose(self, coords: np.ndarray, residual: np.ndarray, taste: np.ndarray | None = None, taste_amount: float = 0.0) -> np.ndarray:
+    def compose(
+        self, coords: np.ndarray, residual: np.ndarray, taste: np.ndarray | None = None, taste_amount: float = 0.0
+    ) -> np.ndarray:
         z = np.asarray(residual, np.float32) + self.basis.T @ np.asarray(coords, np.float32)
         if taste is not None and taste_amount:
             z = z + taste_amount * np.asarray(taste, np.float32)
@@ -49,4 +51,6 @@ def vae_axes(latent_dim: int, latent_kl: list[float] | None) -> LatentAxes:
 
 def gan_axes(generator, k: int = 10) -> LatentAxes:
     basis, share = gan_directions(generator, k)
-    return LatentAxes(basis.astype(np.float32), tuple(f"PC{i + 1}" for i in range(basis.shape[0])), share, slider_range=6.0)
+    return LatentAxes(
+        basis.astype(np.float32), tuple(f"PC{i + 1}" for i in range(basis.shape[0])), share, slider_range=6.0
+    )

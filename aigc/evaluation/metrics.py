@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from aigc.checkpoint import load_module
-from aigc.data import from_uint8, load_dataset
-from aigc.pipeline import PRETRAINED_DIR, load_model
+from aigc.data.datasets import from_uint8, load_dataset
+from aigc.models.checkpoint import load_module
+from aigc.models.pipeline import PRETRAINED_DIR, load_model
 
 JUDGE_NAME = "fashion-classifier"
 
@@ -41,7 +41,11 @@ def embed(images: np.ndarray | torch.Tensor, judge: nn.Module | None = None, bat
     judge = judge or load_judge()
     x = _as_tensor(images)
     with torch.inference_mode():
-        return torch.cat([judge.embed(x[i : i + batch]) for i in range(0, x.shape[0], batch)]) if len(x) else torch.empty(0, judge.cfg.embed_dim)
+        return (
+            torch.cat([judge.embed(x[i : i + batch]) for i in range(0, x.shape[0], batch)])
+            if len(x)
+            else torch.empty(0, judge.cfg.embed_dim)
+        )
 
 
 def classify(images: np.ndarray | torch.Tensor, judge: nn.Module | None = None, batch: int = 1000) -> torch.Tensor:
@@ -100,11 +104,13 @@ def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tupl
 
 def _feature_cache(split: str, data: str | None) -> Path:
     """Where φ(real split) is cached: keyed by the judge's weights and the dataset files."""
-    from aigc.checkpoint import read_checkpoint
-    from aigc.data import find_idx_dir
+    from aigc.data.datasets import find_idx_dir
+    from aigc.models.checkpoint import read_checkpoint
 
     folder = find_idx_dir(data, split)
-    judge_sha = read_checkpoint(PRETRAINED_DIR / f"{JUDGE_NAME}.safetensors")[1].weights_sha256[:16]  # weights, not card text
+    judge_sha = read_checkpoint(PRETRAINED_DIR / f"{JUDGE_NAME}.safetensors")[1].weights_sha256[
+        :16
+    ]  # weights, not card text
     stamp = max(int(p.stat().st_mtime) for p in folder.iterdir() if p.is_file())
     where = hashlib.sha256(f"{folder.resolve()}:{stamp}".encode()).hexdigest()[:12]
     return cache_dir() / f"features-{judge_sha}-{split}-{where}.safetensors"
@@ -126,7 +132,9 @@ def cached_real_features(split: str = "train", data: str | None = None) -> tuple
 
 
 @lru_cache(maxsize=4)
-def real_features(split: str = "test", data: str | None = None, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def real_features(
+    split: str = "test", data: str | None = None, limit: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(features, labels) of real Fashion-MNIST images under the shipped judge.
 
     Cached in memory per process and on disk under $AIGC_CACHE_DIR (default ~/.cache/aigc): embedding
@@ -156,7 +164,9 @@ def resample(features: torch.Tensor, weights: torch.Tensor, n: int | None = None
     return features[idx]
 
 
-def evaluate_model(name: str, n: int = 10000, seed: int = 0, data: str | None = None, device: str | None = None, batch: int = 1000) -> dict:
+def evaluate_model(
+    name: str, n: int = 10000, seed: int = 0, data: str | None = None, device: str | None = None, batch: int = 1000
+) -> dict:
     """FID / precision / recall of a model's samples against the test split, beside the real-vs-real floor."""
     model = load_model(name, device=device)
     test_feats, _ = real_features("test", data)
@@ -165,10 +175,15 @@ def evaluate_model(name: str, n: int = 10000, seed: int = 0, data: str | None = 
     p, r = precision_recall(test_feats[:n], fake)
     fp, fr = precision_recall(test_feats[:n], train_feats[:n])
     return {
-        "model": model.name, "n": n, "seed": seed,
-        "fid": round(fid(test_feats, fake), 3), "precision": round(p, 4), "recall": round(r, 4),
+        "model": model.name,
+        "n": n,
+        "seed": seed,
+        "fid": round(fid(test_feats, fake), 3),
+        "precision": round(p, 4),
+        "recall": round(r, 4),
         "floor_fid_train_vs_test": round(fid(test_feats, train_feats[:n]), 3),
-        "floor_precision": round(fp, 4), "floor_recall": round(fr, 4),
+        "floor_precision": round(fp, 4),
+        "floor_recall": round(fr, 4),
         "class_histogram": torch.bincount(classify_features(fake), minlength=10).tolist(),
     }
 

@@ -17,15 +17,16 @@ import numpy as np
 import torch
 from sqlalchemy.engine import make_url
 
-from aigc.axes import LatentAxes, gan_axes, vae_axes
-from aigc.compare import binomial_p_value
-from aigc.checkpoint import SUFFIX, CheckpointError
-from aigc.data import DatasetError, load_upload
-from aigc.finetune import models_home, recover
-from aigc.images import image_sha256
-from aigc.jobs import FinetuneJobs, JobStatus
-from aigc.latent import interpolation_path, taste_direction
-from aigc.pipeline import ImageModel, load_model, models_dirs
+from aigc.data.datasets import DatasetError, load_upload
+from aigc.data.images import image_sha256
+from aigc.feedback.compare import binomial_p_value
+from aigc.feedback.finetune import models_home, recover
+from aigc.feedback.taste import taste_direction
+from aigc.models.checkpoint import SUFFIX, CheckpointError
+from aigc.models.latent import interpolation_path
+from aigc.models.pipeline import ImageModel, load_model, models_dirs
+from aigc.service.axes import LatentAxes, gan_axes, vae_axes
+from aigc.service.jobs import FinetuneJobs, JobStatus
 from feedback_db import FeedbackError, FeedbackStore, VersionInfo
 
 MAX_BATCH = 64
@@ -58,7 +59,13 @@ class SampleBatch:
 class Studio:
     """Loaded models + the feedback store. Thread-safe; share one per process."""
 
-    def __init__(self, db_url: str | None = None, models_dir: str | os.PathLike | None = None, device: str | None = None, threads: int | None = 1):
+    def __init__(
+        self,
+        db_url: str | None = None,
+        models_dir: str | os.PathLike | None = None,
+        device: str | None = None,
+        threads: int | None = 1,
+    ):
         if threads:
             torch.set_num_threads(threads)  # serving's own budget: keeps sliders live while a run trains
         self.device = device
@@ -70,14 +77,18 @@ class Studio:
         self._lock = threading.RLock()
         self.store.fail_stale_runs()
         recover(self.store, self.models_dir or models_home())
-        self.jobs = FinetuneJobs(str(self.store.url), str(self.models_dir) if self.models_dir else None, on_done=lambda status: self.refresh())
+        self.jobs = FinetuneJobs(
+            str(self.store.url),
+            str(self.models_dir) if self.models_dir else None,
+            on_done=lambda status: self.refresh(),
+        )
         self.refresh()
 
     def close(self) -> None:
         self.jobs.stop_all()
         self.store.close()
 
-    def __enter__(self) -> "Studio":
+    def __enter__(self) -> Studio:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -119,9 +130,15 @@ class Studio:
         if model.record.parent and parent is None:
             parent = self.store.get_version(model.record.parent)
         version = self.store.register_version(
-            name=name, kind=model.kind, checkpoint_path=str(model.path), checkpoint_sha256=model.sha256,
-            dataset=model.record.dataset, parent_id=parent.id if parent else None,
-            metrics=model.record.extra.get("metrics"), config=model.record.config, latent_dim=model.latent_dim,
+            name=name,
+            kind=model.kind,
+            checkpoint_path=str(model.path),
+            checkpoint_sha256=model.sha256,
+            dataset=model.record.dataset,
+            parent_id=parent.id if parent else None,
+            metrics=model.record.extra.get("metrics"),
+            config=model.record.config,
+            latent_dim=model.latent_dim,
         )
         self._models[name] = model
         self._versions[name] = version
@@ -129,7 +146,9 @@ class Studio:
 
     def _name_of(self, version_id: int | None) -> str | None:
         """The loaded model registered as `version_id`, if any."""
-        return next((n for n, v in self._versions.items() if v.id == version_id), None) if version_id is not None else None
+        return (
+            next((n for n, v in self._versions.items() if v.id == version_id), None) if version_id is not None else None
+        )
 
     def model(self, name: str) -> ImageModel:
         with self._lock:
@@ -160,14 +179,20 @@ class Studio:
 
     # ------------------------------------------------------------ sampling and the latent space
 
-    def sample(self, name: str, n: int, seed: int, session: str | None = None, truncation: float | None = None) -> SampleBatch:
+    def sample(
+        self, name: str, n: int, seed: int, session: str | None = None, truncation: float | None = None
+    ) -> SampleBatch:
         """n seeded images, each recorded as a Sample before it is returned."""
         if not 1 <= int(n) <= MAX_BATCH:
             raise StudioError(f"number of images must be between 1 and {MAX_BATCH}, got {n}")
         model = self.model(name)
         generated = model.generate(int(n), int(seed), truncation if model.kind == "gan" else None)
         ids = self.store.record_samples(
-            self._versions[name].id, generated.latents, seed=int(seed), source="sample", session_id=session,
+            self._versions[name].id,
+            generated.latents,
+            seed=int(seed),
+            source="sample",
+            session_id=session,
             image_sha256s=[image_sha256(img) for img in generated.images],
         )
         return SampleBatch(name, int(seed), generated.images, generated.latents, ids)
@@ -179,12 +204,20 @@ class Studio:
     def decode_many(self, name: str, latents: np.ndarray) -> np.ndarray:
         return self.model(name).decode(np.stack([self._check_latent(name, z) for z in latents]))
 
-    def show(self, name: str, latents: np.ndarray, source: str, session: str | None = None, seed: int = 0) -> tuple[np.ndarray, list[int]]:
+    def show(
+        self, name: str, latents: np.ndarray, source: str, session: str | None = None, seed: int = 0
+    ) -> tuple[np.ndarray, list[int]]:
         """Decode latents once and record them as Samples: (images, sample ids), for grids and strips."""
         latents = np.stack([self._check_latent(name, z) for z in np.atleast_2d(latents)])
         images = self.model(name).decode(latents)
-        ids = self.store.record_samples(self.version(name).id, latents, seed=seed, source=source, session_id=session,
-                                        image_sha256s=[image_sha256(img) for img in images])
+        ids = self.store.record_samples(
+            self.version(name).id,
+            latents,
+            seed=seed,
+            source=source,
+            session_id=session,
+            image_sha256s=[image_sha256(img) for img in images],
+        )
         return images, ids
 
     def _check_latent(self, name: str, z) -> np.ndarray:
@@ -203,8 +236,11 @@ class Studio:
         with self._lock:
             if name not in self._axes:
                 model = self.model(name)
-                self._axes[name] = (vae_axes(model.latent_dim, model.record.extra.get("latent_kl")) if model.kind == "vae"
-                                    else gan_axes(model.module.generator))
+                self._axes[name] = (
+                    vae_axes(model.latent_dim, model.record.extra.get("latent_kl"))
+                    if model.kind == "vae"
+                    else gan_axes(model.module.generator)
+                )
             return self._axes[name]
 
     def encode(self, name: str, upload) -> np.ndarray:
@@ -223,7 +259,9 @@ class Studio:
         """Slerp path a → b: (steps, H, W, C) images and their latents."""
         if not 2 <= steps <= MAX_BATCH:
             raise StudioError(f"interpolation steps must be between 2 and {MAX_BATCH}")
-        path = interpolation_path(self._check_latent(name, z_a), self._check_latent(name, z_b), steps).astype(np.float32)
+        path = interpolation_path(self._check_latent(name, z_a), self._check_latent(name, z_b), steps).astype(
+            np.float32
+        )
         return self.model(name).decode(path), path
 
     def children(self, name: str, z: np.ndarray, n: int = 8, strength: float = 0.5, seed: int = 0) -> np.ndarray:
@@ -284,7 +322,13 @@ class Studio:
     def taste(self, name: str, rater: str | None = None) -> np.ndarray | None:
         """The 'my taste' direction: normal of a linear separator of liked vs disliked latents of this lineage."""
         rated = self.store.ratings_for_lineage(self.version(name).id)
-        rated = [r for r in rated if (rater is None or r.rater_id == rater) and r.latent.shape[0] == self.model(name).latent_dim and r.score != 0]
+        rated = [
+            r
+            for r in rated
+            if (rater is None or r.rater_id == rater)
+            and r.latent.shape[0] == self.model(name).latent_dim
+            and r.score != 0
+        ]
         if len(rated) < 4:
             return None
         return taste_direction(np.stack([r.latent for r in rated]), np.array([r.score for r in rated]))
@@ -293,18 +337,27 @@ class Studio:
 
     def ratings_ready(self, name: str, rater: str | None = None) -> dict:
         """How many usable ratings this model's lineage has, for the fine-tune button."""
-        rated = [r for r in self.store.ratings_for_lineage(self.version(name).id) if rater is None or r.rater_id == rater]
+        rated = [
+            r for r in self.store.ratings_for_lineage(self.version(name).id) if rater is None or r.rater_id == rater
+        ]
         likes = sum(r.score > 0 for r in rated)
         dislikes = sum(r.score < 0 for r in rated)
-        return {"ratings": likes + dislikes, "likes": likes, "dislikes": dislikes, "needed": 20,
-                "ready": likes + dislikes >= 20 and likes >= 3 and dislikes >= 3}
+        return {
+            "ratings": likes + dislikes,
+            "likes": likes,
+            "dislikes": dislikes,
+            "needed": 20,
+            "ready": likes + dislikes >= 20 and likes >= 3 and dislikes >= 3,
+        }
 
     def start_finetune(self, name: str, steps: int | None = None, rater: str | None = None) -> JobStatus:
         """Fine-tune `name` from its ratings in a background process; poll `finetune_status`."""
         ready = self.ratings_ready(name, rater)
         if not ready["ready"]:
-            raise StudioError(f"not enough ratings yet: {ready['ratings']} ({ready['likes']} likes, {ready['dislikes']} dislikes); "
-                              "rate at least 20 images, with at least 3 likes and 3 dislikes")
+            raise StudioError(
+                f"not enough ratings yet: {ready['ratings']} ({ready['likes']} likes, {ready['dislikes']} dislikes); "
+                "rate at least 20 images, with at least 3 likes and 3 dislikes"
+            )
         try:
             return self.jobs.start(self.model(name).name, steps=steps, rater=rater)
         except RuntimeError as exc:
@@ -332,12 +385,19 @@ class Studio:
         shown = {m: self.show(m, z, "compare", session=rater, seed=seed) for m in (parent, child)}  # m → (images, ids)
         child_left = bool(np.random.default_rng().integers(2))
         left, right = (child, parent) if child_left else (parent, child)
-        return {"left_image": shown[left][0][0], "right_image": shown[right][0][0],
-                "left_id": shown[left][1][0], "right_id": shown[right][1][0], "child_id": shown[child][1][0]}
+        return {
+            "left_image": shown[left][0][0],
+            "right_image": shown[right][0][0],
+            "left_id": shown[left][1][0],
+            "right_id": shown[right][1][0],
+            "child_id": shown[child][1][0],
+        }
 
     def ab_pick(self, left_id: int, right_id: int, picked_id: int | None, rater: str) -> None:
         try:
-            self.store.record_comparison(int(left_id), int(right_id), None if picked_id is None else int(picked_id), rater)
+            self.store.record_comparison(
+                int(left_id), int(right_id), None if picked_id is None else int(picked_id), rater
+            )
         except FeedbackError as exc:
             raise StudioError(str(exc)) from exc
 
@@ -346,5 +406,10 @@ class Studio:
         if parent is None:
             return {"wins": 0, "losses": 0, "ties": 0, "win_rate": None, "p_value": 1.0}
         st = self.store.comparison_stats(self.version(parent).id, self.version(child).id)
-        return {"wins": st.wins, "losses": st.losses, "ties": st.ties, "win_rate": st.win_rate,
-                "p_value": binomial_p_value(st.wins, st.losses)}
+        return {
+            "wins": st.wins,
+            "losses": st.losses,
+            "ties": st.ties,
+            "win_rate": st.win_rate,
+            "p_value": binomial_p_value(st.wins, st.losses),
+        }

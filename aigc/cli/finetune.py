@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from aigc.finetune import FinetuneConfig, finetune, print_progress_json, recover
-from aigc.reward import NotEnoughRatings
+from aigc.feedback.finetune import FinetuneConfig, finetune, print_progress_json, recover
+from aigc.feedback.reward import NotEnoughRatings
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -17,25 +17,44 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--models", default=None, help="folder for the new version (default $AIGC_HOME/models)")
     p.add_argument("--steps", type=int, default=None, help="training steps (default: GAN 600, VAE 3000)")
     p.add_argument("--batch-size", type=int, default=FinetuneConfig.batch_size)
-    p.add_argument("--lr-scale", type=float, default=None, help="fine-tuning lr as a fraction of the training lr (default: GAN 0.5, VAE 1.0)")
-    p.add_argument("--beta", type=float, default=None, help="reward temperature β: weights ∝ P(liked)^(1/β) (default: 0.5, raised if the ESS floor needs it)")
-    p.add_argument("--kl-weight", type=float, default=None, help="VAE: the KL weight while fine-tuning (default 0.1; the child samples a fitted prior)")
-    p.add_argument("--ess-floor", type=float, default=FinetuneConfig.ess_floor, help="minimum effective sample size, as a fraction")
+    p.add_argument(
+        "--lr-scale",
+        type=float,
+        default=None,
+        help="fine-tuning lr as a fraction of the training lr (default: GAN 0.5, VAE 1.0)",
+    )
+    p.add_argument(
+        "--beta",
+        type=float,
+        default=None,
+        help="reward temperature β: weights ∝ P(liked)^(1/β) (default: 0.5, raised if the ESS floor needs it)",
+    )
+    p.add_argument(
+        "--kl-weight",
+        type=float,
+        default=None,
+        help="VAE: the KL weight while fine-tuning (default 0.1; the child samples a fitted prior)",
+    )
+    p.add_argument(
+        "--ess-floor", type=float, default=FinetuneConfig.ess_floor, help="minimum effective sample size, as a fraction"
+    )
     p.add_argument("--min-ratings", type=int, default=FinetuneConfig.min_ratings)
     p.add_argument("--rater", default=None, help="use only this rater's ratings")
     p.add_argument("--data", default=None, help="training data (default: the parent's dataset)")
     p.add_argument("--name", default=None, help="name of the new version (default PARENT-ftK)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--eval-n", type=int, default=FinetuneConfig.eval_n, help="samples per model for the parent-vs-child figures")
+    p.add_argument(
+        "--eval-n", type=int, default=FinetuneConfig.eval_n, help="samples per model for the parent-vs-child figures"
+    )
     p.add_argument("--json-progress", action="store_true", help="progress as JSON lines on stdout (for the page)")
     p.set_defaults(func=cmd_finetune)
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
     """One fine-tune. Under torchrun, rank 0 does everything below and the other ranks only train with it."""
-    from aigc import distributed
-    from aigc.train import follow_run, release_followers
+    from aigc.training import distributed
+    from aigc.training.loop import follow_run, release_followers
 
     dist = distributed.init_from_env("cpu")  # fine-tuning runs on CPU: gloo
     if not dist.is_main:
@@ -52,17 +71,45 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 def _finetune(args: argparse.Namespace) -> int:
     from feedback_db import FeedbackStore
 
-    cfg = FinetuneConfig(steps=args.steps, batch_size=args.batch_size, lr_scale=args.lr_scale, beta=args.beta, kl_weight=args.kl_weight,
-                         ess_floor=args.ess_floor, min_ratings=args.min_ratings, rater=args.rater, data=args.data,
-                         seed=args.seed, threads=args.threads, eval_n=args.eval_n, child_name=args.name,
-                         progress=not args.json_progress)
+    cfg = FinetuneConfig(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr_scale=args.lr_scale,
+        beta=args.beta,
+        kl_weight=args.kl_weight,
+        ess_floor=args.ess_floor,
+        min_ratings=args.min_ratings,
+        rater=args.rater,
+        data=args.data,
+        seed=args.seed,
+        threads=args.threads,
+        eval_n=args.eval_n,
+        child_name=args.name,
+        progress=not args.json_progress,
+    )
     with FeedbackStore(args.db) as store:
         store.fail_stale_runs()
         recover(store)
         try:
-            result = finetune(args.model, store, cfg, on_progress=print_progress_json if args.json_progress else None, models_dir=args.models)
+            result = finetune(
+                args.model,
+                store,
+                cfg,
+                on_progress=print_progress_json if args.json_progress else None,
+                models_dir=args.models,
+            )
         except NotEnoughRatings as exc:
             print(f"aigc finetune: {exc}", file=sys.stderr)
             return 3
-    print(json.dumps({"child": result.child, "parent": result.parent, "run_id": result.run_id, "checkpoint": str(result.checkpoint), **result.metrics}))
+    print(
+        json.dumps(
+            {
+                "child": result.child,
+                "parent": result.parent,
+                "run_id": result.run_id,
+                "checkpoint": str(result.checkpoint),
+                **result.metrics,
+            }
+        )
+    )
     return 0

@@ -10,8 +10,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from aigc.logistic import fit_logistic
-
 
 def seeded_latents(seed: int, n: int, dim: int, truncation: float | None = None) -> torch.Tensor:
     """(n, dim) standard-normal latents from `seed`; truncation resamples |z| > t (BigGAN's trick)."""
@@ -79,17 +77,3 @@ def vae_dimension_kl(model: nn.Module, images: torch.Tensor, batch: int = 512) -
             mu, logvar = model.encode(images[i : i + batch])
             total += (0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).sum(0).double().cpu()
     return (total / images.shape[0]).float().numpy()
-
-
-def taste_direction(latents: np.ndarray, scores: np.ndarray, l2: float = 1.0) -> np.ndarray | None:
-    """Unit normal of a logistic separator between liked (>0) and disliked (<0) latents (InterFaceGAN).
-
-    None when the ratings are one-sided: there is no boundary to be normal to.
-    """
-    x = np.asarray(latents, np.float64)
-    y = (np.asarray(scores) > 0).astype(np.float64)
-    if x.ndim != 2 or y.min() == y.max():
-        return None
-    normal, _ = fit_logistic(x, y, l2)
-    norm = np.linalg.norm(normal)
-    return None if norm == 0 else (normal / norm).astype(np.float32)

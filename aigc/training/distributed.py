@@ -6,7 +6,7 @@
 torchrun sets RANK, WORLD_SIZE, LOCAL_RANK and MASTER_ADDR/PORT; `init_from_env` reads them, joins
 the process group (gloo on CPU; NCCL for CUDA tensors, with gloo beside it for the few CPU-side
 collectives) and says who this process is. Without torchrun (WORLD_SIZE unset or 1) it joins
-nothing, and the single-process path of `aigc.train` runs exactly as it always has.
+nothing, and the single-process path of `aigc.training.loop` runs exactly as it always has.
 
 How a data-parallel step equals a single-process step with the same global batch:
 - every rank draws the SAME global index list for step s (the same seeded generator) and takes
@@ -30,9 +30,10 @@ import json
 import os
 import signal
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -53,8 +54,10 @@ class DistInfo:
     def rows(self, batch_size: int) -> slice:
         """This rank's contiguous rows of a global batch."""
         if batch_size % self.world_size:
-            raise ValueError(f"the batch size ({batch_size}) is the global batch and must be divisible by the number "
-                             f"of processes ({self.world_size}); each process takes batch_size / processes rows")
+            raise ValueError(
+                f"the batch size ({batch_size}) is the global batch and must be divisible by the number "
+                f"of processes ({self.world_size}); each process takes batch_size / processes rows"
+            )
         per = batch_size // self.world_size
         return slice(self.rank * per, (self.rank + 1) * per)
 
@@ -103,14 +106,24 @@ def init_from_env(device: str | None = None, timeout_s: float = 1800.0) -> DistI
     return info
 
 
-def join(rank: int, world_size: int, local_rank: int = 0, device: torch.device | str = "cpu", backend: str | None = None,
-         timeout_s: float = 1800.0) -> DistInfo:
+def join(
+    rank: int,
+    world_size: int,
+    local_rank: int = 0,
+    device: torch.device | str = "cpu",
+    backend: str | None = None,
+    timeout_s: float = 1800.0,
+) -> DistInfo:
     """Join (or adopt) the default process group (MASTER_ADDR/MASTER_PORT from the environment)."""
     global _current
     device = torch.device(device)
     if not dist.is_initialized():
-        dist.init_process_group(backend or ("cpu:gloo,cuda:nccl" if device.type == "cuda" else "gloo"),
-                                rank=rank, world_size=world_size, timeout=timedelta(seconds=timeout_s))
+        dist.init_process_group(
+            backend or ("cpu:gloo,cuda:nccl" if device.type == "cuda" else "gloo"),
+            rank=rank,
+            world_size=world_size,
+            timeout=timedelta(seconds=timeout_s),
+        )
         atexit.register(shutdown)
     _current = DistInfo(rank, world_size, local_rank, device, rank == 0, parallel=True)
     return _current
@@ -137,6 +150,7 @@ def shutdown() -> None:
 
 # ---------------------------------------------------------------- models
 
+
 def wrap(module: nn.Module, info: DistInfo) -> nn.Module:
     """DDP around `module` (its parameters stay the module's own: optimisers and state_dict are unchanged).
 
@@ -147,7 +161,9 @@ def wrap(module: nn.Module, info: DistInfo) -> nn.Module:
 
     ids = [info.device.index] if info.device.type == "cuda" else None  # CPU: no device_ids
     # torch ≥ 2.13 renamed broadcast_buffers (whose False now also skips the sync at construction).
-    per_forward = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DDP).parameters else "broadcast_buffers"
+    per_forward = (
+        "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DDP).parameters else "broadcast_buffers"
+    )
     ddp = DDP(module, device_ids=ids, **{per_forward: False})
     with torch.no_grad():
         for buf in module.buffers():  # rank 0's buffers everywhere at the start, whatever the version does
@@ -175,8 +191,11 @@ def divergence(module: nn.Module, info: DistInfo) -> float:
 
 # ---------------------------------------------------------------- small collectives
 
+
 @torch.no_grad()
-def reduce_step(losses: dict[str, float], stop: bool, info: DistInfo, buffers: Sequence[torch.Tensor] = ()) -> tuple[dict[str, float], bool]:
+def reduce_step(
+    losses: dict[str, float], stop: bool, info: DistInfo, buffers: Sequence[torch.Tensor] = ()
+) -> tuple[dict[str, float], bool]:
     """One all-reduce per step: the ranks' mean losses (= the global batch's with equal rows), a stop
     vote, and the rank mean of `buffers` (BatchNorm running statistics), written back in place.
 
@@ -193,7 +212,7 @@ def reduce_step(losses: dict[str, float], stop: bool, info: DistInfo, buffers: S
     packed = torch.cat([head, *(b.reshape(-1).double() for b in on_cpu)])
     dist.all_reduce(packed)
     means = packed / info.world_size
-    _unflatten(means[len(head):], on_cpu)
+    _unflatten(means[len(head) :], on_cpu)
     if elsewhere:
         flat = torch.cat([b.reshape(-1).double() for b in elsewhere])
         dist.all_reduce(flat)
@@ -217,8 +236,10 @@ def check_same(what: str, numbers: Sequence[float], info: DistInfo) -> None:
     dist.all_reduce(hi, op=dist.ReduceOp.MAX)
     dist.all_reduce(lo, op=dist.ReduceOp.MIN)
     if not torch.allclose(hi, lo, rtol=1e-9, atol=0.0):
-        raise ValueError(f"the {info.world_size} processes disagree on {what}: every process (and every node) needs "
-                         "the same data, checkpoint and flags")
+        raise ValueError(
+            f"the {info.world_size} processes disagree on {what}: every process (and every node) needs "
+            "the same data, checkpoint and flags"
+        )
 
 
 def fingerprint(t: torch.Tensor | None) -> list[float]:
@@ -242,7 +263,11 @@ def broadcast_bytes(payload: bytes | None, info: DistInfo) -> bytes | None:
     n = int(size.item())
     if n < 0:
         return None
-    buf = torch.frombuffer(bytearray(payload), dtype=torch.uint8) if info.is_main and n else torch.empty(n, dtype=torch.uint8)
+    buf = (
+        torch.frombuffer(bytearray(payload), dtype=torch.uint8)
+        if info.is_main and n
+        else torch.empty(n, dtype=torch.uint8)
+    )
     if n:
         dist.broadcast(buf, 0)
     return bytes(buf.numpy().tobytes()) if n else b""
@@ -250,15 +275,22 @@ def broadcast_bytes(payload: bytes | None, info: DistInfo) -> bytes | None:
 
 def broadcast_tensor(t: torch.Tensor | None, info: DistInfo) -> torch.Tensor | None:
     """Rank 0's CPU tensor (or None), on every rank."""
-    meta = broadcast_json(None if t is None else {"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch.")}, info)
+    meta = broadcast_json(
+        None if t is None else {"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch.")}, info
+    )
     if meta is None:
         return None
-    out = t.detach().contiguous().cpu() if info.is_main else torch.empty(meta["shape"], dtype=getattr(torch, meta["dtype"]))
+    out = (
+        t.detach().contiguous().cpu()
+        if info.is_main
+        else torch.empty(meta["shape"], dtype=getattr(torch, meta["dtype"]))
+    )
     dist.broadcast(out, 0)
     return out
 
 
 # ---------------------------------------------------------------- stopping together
+
 
 class StopSignals:
     """Ctrl-C / SIGTERM → a flag the loop votes on, instead of a KeyboardInterrupt in mid-collective.
@@ -276,7 +308,7 @@ class StopSignals:
         self.requested = True
 
     @contextlib.contextmanager
-    def installed(self) -> Iterator["StopSignals"]:
+    def installed(self) -> Iterator[StopSignals]:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._old[sig] = signal.signal(sig, self._handle)

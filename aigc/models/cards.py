@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from aigc.checkpoint import CheckpointRecord
+from aigc.models.checkpoint import CheckpointRecord
 
 
 def render_card(record: CheckpointRecord) -> str:
@@ -30,15 +30,23 @@ def render_card(record: CheckpointRecord) -> str:
         lines += ["", f"_{record.extra['note']}_"]
     metrics = record.extra.get("metrics")
     if metrics and "fid" in metrics:
-        lines += ["", "## Measured", "",
-                  f"`aigc evaluate {record.name} --n {metrics.get('n', 10000)}`: {metrics.get('n', 10000)} samples against the "
-                  "10,000 Fashion-MNIST test images, in the feature space of the shipped classifier (its 128-d "
-                  "penultimate layer). FID is the Fréchet distance there; precision/recall are the k-NN (k=3) "
-                  "manifold estimates of Kynkäänniemi et al. 2019. The floor is the same measure for real training "
-                  "images against the test images.", "", "| metric | this model | real-vs-real floor |", "|---|---|---|",
-                  f"| FID (lower is better) | {metrics['fid']} | {metrics.get('floor_fid_train_vs_test')} |",
-                  f"| precision (realism) | {metrics.get('precision')} | {metrics.get('floor_precision')} |",
-                  f"| recall (variety) | {metrics.get('recall')} | {metrics.get('floor_recall')} |"]
+        lines += [
+            "",
+            "## Measured",
+            "",
+            f"`aigc evaluate {record.name} --n {metrics.get('n', 10000)}`: "
+            f"{metrics.get('n', 10000)} samples against the "
+            "10,000 Fashion-MNIST test images, in the feature space of the shipped classifier (its 128-d "
+            "penultimate layer). FID is the Fréchet distance there; precision/recall are the k-NN (k=3) "
+            "manifold estimates of Kynkäänniemi et al. 2019. The floor is the same measure for real training "
+            "images against the test images.",
+            "",
+            "| metric | this model | real-vs-real floor |",
+            "|---|---|---|",
+            f"| FID (lower is better) | {metrics['fid']} | {metrics.get('floor_fid_train_vs_test')} |",
+            f"| precision (realism) | {metrics.get('precision')} | {metrics.get('floor_precision')} |",
+            f"| recall (variety) | {metrics.get('recall')} | {metrics.get('floor_recall')} |",
+        ]
     elif metrics:
         lines += ["", "## Measured", "", "| metric | value |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in metrics.items()]

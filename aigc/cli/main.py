@@ -1,11 +1,11 @@
-"""The `aigc` command: argument parsing only; each sub-command's work lives in `aigc.commands`.
+"""The `aigc` command: argument parsing only; each sub-command's work lives in `aigc.cli.commands`.
 
-    aigc train {gan,vae,classifier} --data PATH     train a model (also the shipped ones)
-    aigc sample MODEL --n 64 --seed 0 --out grid.png
-    aigc evaluate MODEL --n 10000                    FID / precision / recall as JSON
-    aigc finetune MODEL                              ratings → reward → weighted fine-tune
-    aigc ratings export|stats, aigc db upgrade       the feedback database
-    aigc serve [app flags]                           the web studio (same as `python app.py`)
+aigc train {gan,vae,classifier} --data PATH     train a model (also the shipped ones)
+aigc sample MODEL --n 64 --seed 0 --out grid.png
+aigc evaluate MODEL --n 10000                    FID / precision / recall as JSON
+aigc finetune MODEL                              ratings → reward → weighted fine-tune
+aigc ratings export|stats, aigc db upgrade       the feedback database
+aigc serve [app flags]                           the web studio (same as `python app.py`)
 """
 
 from __future__ import annotations
@@ -13,14 +13,22 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from importlib.metadata import EntryPoint, entry_points
 
-from aigc import commands
+from aigc.cli import commands
+
+PLUGIN_GROUP = "aigc.commands"
+PLUGIN_HELP = {"serve": "launch the web studio (same flags as `python app.py`)"}
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a GAN, VAE or the evaluation classifier")
     p.add_argument("kind", choices=["gan", "vae", "classifier"])
-    p.add_argument("--data", default=None, help="Fashion-MNIST/MNIST IDX folder, a folder of images, or 'synthetic' (default: find Fashion-MNIST)")
+    p.add_argument(
+        "--data",
+        default=None,
+        help="Fashion-MNIST/MNIST IDX folder, a folder of images, or 'synthetic' (default: find Fashion-MNIST)",
+    )
     p.add_argument("--size", type=int, default=28, choices=[28, 32, 64], help="image size")
     p.add_argument("--channels", type=int, default=1, choices=[1, 3])
     p.add_argument("--limit", type=int, default=None, help="use only the first N training images")
@@ -32,7 +40,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--width", type=int, default=None, help="base channel width")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--name", default=None, help="model name (default: the kind)")
-    p.add_argument("--out", default=None, help="run folder for logs, sample grids and resumable checkpoints (default runs/NAME)")
+    p.add_argument(
+        "--out", default=None, help="run folder for logs, sample grids and resumable checkpoints (default runs/NAME)"
+    )
     p.add_argument("--save", default=None, help="final checkpoint path (default OUT/NAME.safetensors)")
     p.add_argument("--init", default=None, help="start from this checkpoint (continue training)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from OUT/last.safetensors")
@@ -69,20 +79,41 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=commands.cmd_evaluate)
 
 
-def _add_serve(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="launch the web studio (same flags as `python app.py`)", add_help=False)
+def plugin_commands() -> dict[str, EntryPoint]:
+    """Sub-commands that other installed packages add (group `aigc.commands`), e.g. `serve` from aigc_ui.
+
+    Why entry points: the engine must not import the web page (the page imports the engine), yet
+    `aigc serve` is the command people type. Each plugin is a `main(argv) -> int` that parses its own
+    flags, so every flag after the name is handed over untouched.
+    """
+    return {ep.name: ep for ep in entry_points(group=PLUGIN_GROUP)}
+
+
+def _add_plugin(sub: argparse._SubParsersAction, name: str) -> None:
+    p = sub.add_parser(name, help=PLUGIN_HELP.get(name, f"{name} (a plug-in command)"), add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=commands.cmd_serve)
+    p.set_defaults(func=lambda args: run_plugin(name, args.rest))
+
+
+def run_plugin(name: str, argv: list[str]) -> int:
+    plugin = plugin_commands().get(name)
+    if plugin is None:
+        print(f"aigc {name}: not installed (it comes with the aigc-studio package: pip install -e .)", file=sys.stderr)
+        return 2
+    return int(plugin.load()(argv) or 0)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="aigc", description="AIGC Studio: sample, explore, rate and fine-tune generative image models.")
+    parser = argparse.ArgumentParser(
+        prog="aigc", description="AIGC Studio: sample, explore, rate and fine-tune generative image models."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_sample(sub)
     _add_evaluate(sub)
-    _add_serve(sub)
-    for optional in ("aigc.finetune_cli", "feedback_db.cli"):
+    for name in sorted({*plugin_commands(), *PLUGIN_HELP}):
+        _add_plugin(sub, name)
+    for optional in ("aigc.cli.finetune", "feedback_db.cli"):
         try:
             module = __import__(optional, fromlist=["add_commands"])
         except ImportError:
@@ -94,13 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["serve"]:  # every flag after `serve` belongs to the app (argparse's REMAINDER refuses a leading flag)
-        import app
-
-        return int(app.main(argv[1:]) or 0)
+    if argv[:1] and argv[0] in {*plugin_commands(), *PLUGIN_HELP}:
+        # every flag after the name belongs to the plug-in (argparse's REMAINDER refuses a leading flag)
+        return run_plugin(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
-    from aigc.checkpoint import CheckpointError
-    from aigc.data import DatasetError
+    from aigc.data.datasets import DatasetError
+    from aigc.models.checkpoint import CheckpointError
 
     try:
         return int(args.func(args) or 0)

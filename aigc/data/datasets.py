@@ -32,8 +32,16 @@ FASHION_MNIST_FILES = {
     "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
 }
 FASHION_MNIST_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 )
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 MAX_IMAGE_PIXELS = 64_000_000  # refuse decompression bombs well before they eat memory
@@ -64,6 +72,7 @@ class ImageDataset:
 
 
 # ---------------------------------------------------------------- IDX (Fashion-MNIST, MNIST)
+
 
 def read_idx(path: Path) -> np.ndarray:
     """Read one IDX file (gzipped or not) into a numpy array, checking its header against its size."""
@@ -152,7 +161,9 @@ def find_idx_dir(explicit: str | os.PathLike | None = None, split: str = "train"
     )
 
 
-def load_idx_dataset(path: str | os.PathLike | None = None, split: str = "train", limit: int | None = None) -> ImageDataset:
+def load_idx_dataset(
+    path: str | os.PathLike | None = None, split: str = "train", limit: int | None = None
+) -> ImageDataset:
     """Fashion-MNIST (or MNIST: same file names) from the first place that has it."""
     folder = find_idx_dir(path, split)
     pair = _idx_pair(folder, split)
@@ -168,6 +179,7 @@ def load_idx_dataset(path: str | os.PathLike | None = None, split: str = "train"
 
 
 # ---------------------------------------------------------------- a folder of the user's images
+
 
 def load_image_file(path: Path, size: int, channels: int) -> np.ndarray:
     """One image → (size, size, channels) uint8, centre-cropped; raises on anything unreadable."""
@@ -210,6 +222,7 @@ def load_image_folder(folder: str | os.PathLike, size: int = 32, channels: int =
 
 # ---------------------------------------------------------------- synthetic data for tests
 
+
 def synthetic_dataset(n: int = 256, size: int = 28, channels: int = 1, classes: int = 4, seed: int = 0) -> ImageDataset:
     """Simple labelled shapes (bars at class-dependent positions) that a tiny model learns in a few steps."""
     gen = torch.Generator().manual_seed(seed)
@@ -223,7 +236,9 @@ def synthetic_dataset(n: int = 256, size: int = 28, channels: int = 1, classes: 
     return ImageDataset(images.clamp_(-1, 1), labels, f"synthetic:{n}x{size}")
 
 
-def load_dataset(spec: str | None, size: int = 28, channels: int = 1, split: str = "train", limit: int | None = None) -> ImageDataset:
+def load_dataset(
+    spec: str | None, size: int = 28, channels: int = 1, split: str = "train", limit: int | None = None
+) -> ImageDataset:
     """Resolve a `--data` value: 'synthetic', an IDX folder, a folder of images, or None (Fashion-MNIST)."""
     if spec == "synthetic":
         return synthetic_dataset(n=limit or 256, size=size, channels=channels)
@@ -233,7 +248,9 @@ def load_dataset(spec: str | None, size: int = 28, channels: int = 1, split: str
         return load_image_folder(spec, size=size, channels=channels)
     dataset = load_idx_dataset(spec, split=split, limit=limit)
     if size != 28:
-        dataset.images = torch.nn.functional.interpolate(dataset.images, size=(size, size), mode="bilinear", align_corners=False)
+        dataset.images = torch.nn.functional.interpolate(
+            dataset.images, size=(size, size), mode="bilinear", align_corners=False
+        )
     if channels == 3:
         dataset.images = dataset.images.repeat(1, 3, 1, 1)
     return dataset
@@ -277,6 +294,10 @@ def load_upload(upload, size: int, channels: int) -> np.ndarray:
     try:
         return load_image_file(source, size, channels)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise DatasetError(f"image refused: too many pixels (over {MAX_IMAGE_PIXELS:,}); a decompression bomb?") from exc
+        raise DatasetError(
+            f"image refused: too many pixels (over {MAX_IMAGE_PIXELS:,}); a decompression bomb?"
+        ) from exc
     except (OSError, ValueError, SyntaxError) as exc:
-        raise DatasetError(f"not a readable image ({type(exc).__name__}: {exc}); upload a PNG, JPEG, WebP or BMP") from exc
+        raise DatasetError(
+            f"not a readable image ({type(exc).__name__}: {exc}); upload a PNG, JPEG, WebP or BMP"
+        ) from exc

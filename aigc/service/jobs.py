@@ -50,12 +50,27 @@ class FinetuneJobs:
         with self._lock:
             return self._jobs.get(model) or JobStatus(model)
 
-    def start(self, model: str, steps: int | None = None, rater: str | None = None, extra_args: list[str] | None = None) -> JobStatus:
+    def start(
+        self, model: str, steps: int | None = None, rater: str | None = None, extra_args: list[str] | None = None
+    ) -> JobStatus:
         with self._lock:
             current = self._jobs.get(model)
             if current and current.active:
-                raise RuntimeError(f"a fine-tuning run of {model} is already running ({current.stage}, {current.progress:.0%})")
-            cmd = [sys.executable, "-m", "aigc.cli", "finetune", model, "--db", self.db_url, "--json-progress", "--threads", str(self.threads)]
+                raise RuntimeError(
+                    f"a fine-tuning run of {model} is already running ({current.stage}, {current.progress:.0%})"
+                )
+            cmd = [
+                sys.executable,
+                "-m",
+                "aigc.cli",
+                "finetune",
+                model,
+                "--db",
+                self.db_url,
+                "--json-progress",
+                "--threads",
+                str(self.threads),
+            ]
             if self.models_dir:
                 cmd += ["--models", str(self.models_dir)]
             if steps:

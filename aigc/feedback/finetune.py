@@ -1,0 +1,241 @@
+"""One fine-tuning run: ratings → reward model → weights → the one training loop → a new version.
+
+    parent checkpoint ─┐
+    ratings (store) ───┼─ φ(rated images) → reward r̂ → w ∝ exp(r̂/β) over (training data + rated)
+                       └─ train.train(parent copy, data, weights) → child → effect, parent vs child
+
+Crash safety: the child is written atomically under a hidden name, registered and its run
+marked succeeded, then renamed into place. A run killed earlier leaves the parent untouched, no
+version registered, and a 'running' row that the next process start marks failed
+(`FeedbackStore.fail_stale_runs`); `recover` finishes or discards what a kill left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from aigc.data.datasets import ImageDataset, from_uint8
+from aigc.feedback import features as phi
+from aigc.feedback.config import KIND_DEFAULTS, FinetuneConfig
+from aigc.feedback.effect import measure_effect
+from aigc.feedback.finetune_data import rated_images, training_set
+from aigc.feedback.reward import RewardConfig, fit_reward, reward_weights
+from aigc.models.cards import write_card
+from aigc.models.checkpoint import SUFFIX, CheckpointRecord, file_sha256, load_module
+from aigc.models.latent import vae_dimension_kl
+from aigc.models.pipeline import ImageModel, home_dir, load_model
+from aigc.models.prior import aggregate_posterior
+from aigc.training.loop import DEFAULT_LR, TrainConfig, finish_record, save_final, share_run, train
+from feedback_db import FeedbackStore
+
+PENDING_PREFIX = ".pending-"
+
+
+@dataclass
+class FinetuneResult:
+    run_id: int
+    parent: str
+    child: str
+    checkpoint: Path
+    metrics: dict = field(default_factory=dict)
+
+
+def next_child_name(parent: str, taken: set[str]) -> str:
+    base = parent.split("-ft")[0]
+    k = 1
+    while f"{base}-ft{k}" in taken:
+        k += 1
+    return f"{base}-ft{k}"
+
+
+def models_home() -> Path:
+    return home_dir() / "models"
+
+
+def finetune(
+    parent_name: str,
+    store: FeedbackStore,
+    cfg: FinetuneConfig | None = None,
+    on_progress: Callable[[str, float, dict], None] | None = None,
+    models_dir: str | os.PathLike | None = None,
+) -> FinetuneResult:
+    """Run one fine-tune of `parent_name` from the ratings in `store`; returns the registered child."""
+    cfg = cfg or FinetuneConfig()
+    report = on_progress or (lambda stage, frac, info: None)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    parent = load_model(parent_name, device="cpu", models_dir=models_dir)
+    defaults = KIND_DEFAULTS[parent.kind]
+    cfg = replace(
+        cfg,
+        steps=cfg.steps or defaults["steps"],
+        lr_scale=cfg.lr_scale or defaults["lr_scale"],
+        kl_weight=cfg.kl_weight if cfg.kl_weight is not None else defaults.get("kl_weight"),
+    )
+    if parent.kind == "vae" and not cfg.fit_prior and cfg.kl_weight is not None and cfg.kl_weight < 1:
+        raise ValueError(
+            "a KL weight below 1 needs fit_prior: without it the child would sample N(0, I), "
+            "which its encoder no longer matches"
+        )
+    version = store.get_version(parent.name) or store.register_version(
+        parent.name,
+        parent.kind,
+        str(parent.path),
+        parent.sha256,
+        dataset=parent.record.dataset,
+        config=parent.record.config,
+        latent_dim=parent.latent_dim,
+    )
+
+    report("ratings", 0.0, {})
+    rated, scores = rated_images(store, version.id, parent.latent_dim, cfg.rater)
+    reward_cfg = RewardConfig(min_ratings=cfg.min_ratings, ess_floor=cfg.ess_floor, beta=cfg.beta)
+    fn, feature_name = phi.feature_fn(parent)
+    rated_feats = phi.compute(fn, rated) if len(rated) else np.zeros((0, 1))
+    reward = fit_reward(rated_feats, scores, reward_cfg, seed=cfg.seed)
+
+    child_name = cfg.child_name or next_child_name(parent.name, {v.name for v in store.list_versions()})
+    run_config = {"child": child_name, **asdict(cfg), "reward": reward.summary(), "features": feature_name}
+    run_id = store.start_run(version.id, run_config, n_ratings=reward.n_ratings)
+    try:
+        report("weights", 0.05, {"run_id": run_id, **reward.summary()})
+        real, real_feats, data_name = training_set(parent, cfg, fn)
+        images = torch.cat([real, from_uint8(rated)])
+        rewards = reward.predict(np.concatenate([real_feats, rated_feats]))
+        weights = reward_weights(rewards, reward_cfg)
+        report("training", 0.1, weights.summary())
+
+        module, _ = load_module(parent.path)  # a fresh copy: the served parent is never touched
+        if module.kind == "vae" and cfg.kl_weight is not None:
+            module.cfg.beta = cfg.kl_weight  # recorded in the child's config
+        record = CheckpointRecord(
+            kind=module.kind, config={}, name=child_name, dataset=parent.record.dataset, parent=parent.name
+        )
+        kind = module.kind
+        train_cfg = TrainConfig(
+            out_dir=str(home_dir() / "runs" / child_name),
+            steps=cfg.steps,
+            batch_size=cfg.batch_size,
+            lr=DEFAULT_LR[kind] * cfg.lr_scale,
+            seed=cfg.seed,
+            checkpoint_every=0,
+            sample_every=0,
+            threads=cfg.threads,
+            progress=cfg.progress,
+        )
+        dataset = ImageDataset(images, None, data_name)
+        sample_weights = torch.from_numpy(weights.weights).float()
+        share_run(module, dataset, train_cfg, sample_weights)  # under torchrun: the other ranks train this run with us
+        result = train(
+            module,
+            dataset,
+            train_cfg,
+            record,
+            weights=sample_weights,
+            on_progress=lambda s, n, losses: report("training", 0.1 + 0.7 * s / n, losses),
+        )
+        finish_record(record, result, train_cfg, command=f"aigc finetune {parent.name}", device="cpu")
+
+        if kind == "vae":
+            record.extra["latent_kl"] = [
+                round(float(v), 5) for v in vae_dimension_kl(module, images[torch.randperm(len(images))[:5000]])
+            ]
+            if cfg.fit_prior:
+                drawn = torch.multinomial(
+                    torch.from_numpy(weights.weights),
+                    5000,
+                    replacement=True,
+                    generator=torch.Generator().manual_seed(cfg.seed),
+                )
+                record.extra["prior"] = aggregate_posterior(module, images[drawn], cfg.prior_components, seed=cfg.seed)
+        report("evaluating", 0.85, {})
+        child = _as_image_model(module, record)
+        effect = measure_effect(parent, child, fn, reward, weights.beta, n=cfg.eval_n, seed=cfg.seed)
+        metrics = {
+            **effect,
+            "reward_cv_accuracy": round(reward.cv_accuracy, 4),
+            **weights.summary(),
+            "n_ratings": reward.n_ratings,
+            "train_examples": len(dataset),
+            "data": data_name,
+            "wall_time_s": round(result.wall_time_s, 1),
+        }
+        record.extra.update({"metrics": metrics, "finetune": run_config})
+        path = publish_child(
+            store, run_id, version.id, module, record, Path(models_dir) if models_dir else models_home()
+        )
+        report("done", 1.0, metrics)
+        return FinetuneResult(run_id, parent.name, child_name, path, metrics)
+    except BaseException as exc:  # KeyboardInterrupt too: the run must not stay 'running'
+        store.fail_run(run_id, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _as_image_model(module, record: CheckpointRecord) -> ImageModel:
+    return ImageModel(module, record, None, device="cpu")
+
+
+def publish_child(
+    store: FeedbackStore, run_id: int, parent_id: int, module, record: CheckpointRecord, folder: Path
+) -> Path:
+    """Write hidden → register version + mark run succeeded → rename into place (see module doc)."""
+    final = folder / f"{record.name}{SUFFIX}"
+    pending = folder / f"{PENDING_PREFIX}{record.name}{SUFFIX}"
+    save_final(pending, module, record)
+    write_card(final, record)
+
+    child = store.register_version(
+        record.name,
+        module.kind,
+        str(final),
+        file_sha256(pending),
+        dataset=record.dataset,
+        parent_id=parent_id,
+        metrics=record.extra.get("metrics"),
+        config=record.config,
+        latent_dim=module.latent_dim,
+    )
+    store.finish_run(run_id, child.id, record.extra.get("metrics"))
+    os.replace(pending, final)
+    return final
+
+
+def recover(store: FeedbackStore, folder: Path | None = None) -> list[str]:
+    """At start-up: finish renames a kill interrupted; delete pending files no version claims."""
+    folder = folder or models_home()
+    actions = []
+    if not folder.is_dir():
+        return actions
+    for pending in folder.glob(f"{PENDING_PREFIX}*{SUFFIX}"):
+        name = pending.name[len(PENDING_PREFIX) : -len(SUFFIX)]
+        version = store.get_version(name)
+        final = folder / f"{name}{SUFFIX}"
+        if version is not None and Path(version.checkpoint_path) == final and not final.exists():
+            os.replace(pending, final)
+            actions.append(f"completed {name}")
+        else:
+            pending.unlink()
+            final.with_suffix(".md").unlink(missing_ok=True) if not final.exists() else None
+            actions.append(f"discarded unfinished {name}")
+    return actions
+
+
+def print_progress_json(stage: str, fraction: float, info: dict) -> None:
+    """Progress as JSON lines on stdout: how a background process tells the page how far it is."""
+    print(
+        json.dumps(
+            {
+                "stage": stage,
+                "progress": round(fraction, 4),
+                **{k: v for k, v in info.items() if isinstance(v, (int, float, str))},
+            }
+        ),
+        flush=True,
+    )

@@ -1,0 +1,80 @@
+"""The data a fine-tuning run learns from: the parent's training images (or its own samples) and the
+rated images, each decoded by the version that showed it."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from aigc.data.datasets import DatasetError, from_uint8, load_dataset
+from aigc.feedback import features as phi
+from aigc.feedback.config import FinetuneConfig
+from aigc.models.pipeline import ImageModel, load_model
+from feedback_db import FeedbackStore
+
+
+def _dataset_spec(dataset: str | None) -> str | None:
+    """The --data value that reloads a checkpoint's recorded dataset."""
+    if not dataset or dataset.startswith("fashion-mnist"):
+        return None
+    if dataset.startswith("folder:"):
+        return dataset.split(":", 1)[1]
+    if dataset.startswith("synthetic"):
+        return "synthetic"
+    return dataset
+
+
+def training_images(parent: ImageModel, cfg: FinetuneConfig) -> tuple[torch.Tensor, str]:
+    """The data the parent learned from; failing that, its own samples (then p* ∝ p_parent·exp(r/β) exactly)."""
+    h, _, c = parent.image_shape
+    spec = cfg.data if cfg.data is not None else _dataset_spec(parent.record.dataset)
+    try:
+        limit = 256 if spec == "synthetic" else None
+        dataset = load_dataset(spec, size=h, channels=c, limit=limit)
+        return dataset.images, dataset.name
+    except DatasetError:
+        images = np.concatenate(
+            [parent.sample(min(1000, cfg.self_samples - i), 10_000 + i) for i in range(0, cfg.self_samples, 1000)]
+        )
+        return from_uint8(images), f"samples of {parent.name}"
+
+
+def training_set(parent: ImageModel, cfg: FinetuneConfig, fn: phi.FeatureFn) -> tuple[torch.Tensor, np.ndarray, str]:
+    """(images, φ(images), name): a seeded random subset of at most cfg.max_examples training images.
+
+    A few hundred steps never see more than ~20k examples, so embedding all 60k would be wasted
+    work; for Fashion-MNIST the judge's features come from the on-disk cache when an earlier run made it.
+    """
+    images, name = training_images(parent, cfg)
+    keep = torch.randperm(len(images), generator=torch.Generator().manual_seed(cfg.seed))[: cfg.max_examples]
+    keep = keep.sort().values
+    if phi.uses_judge(parent) and name == "fashion-mnist:train" and cfg.data is None:
+        from aigc.evaluation.metrics import cached_real_features
+
+        cached = cached_real_features("train")  # φ is the judge here: reuse what an earlier run embedded
+        if cached is not None and len(cached[0]) == len(images):
+            return images[keep], cached[0][keep].double().numpy(), name
+    return images[keep], phi.compute(fn, images[keep]), name
+
+
+def rated_images(
+    store: FeedbackStore, version_id: int, latent_dim: int, rater: str | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each rated latent decoded by the version that showed it: the very images people judged."""
+    rated = [
+        r
+        for r in store.ratings_for_lineage(version_id)
+        if (rater is None or r.rater_id == rater) and r.latent.shape[0] == latent_dim
+    ]
+    by_version: dict[int, list[int]] = {}
+    for i, r in enumerate(rated):
+        by_version.setdefault(r.version_id, []).append(i)
+    images: list[np.ndarray | None] = [None] * len(rated)
+    for vid, rows in by_version.items():
+        model = load_model(store.get_version(vid).checkpoint_path)
+        decoded = model.decode(np.stack([rated[i].latent for i in rows]))
+        for i, img in zip(rows, decoded):
+            images[i] = img
+    if not rated:
+        return np.zeros((0,)), np.zeros((0,))
+    return np.stack(images), np.array([r.score for r in rated], np.float64)

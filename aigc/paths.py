@@ -1,0 +1,1 @@
+"""Where AIGC Studio keeps its files (placeholder: filled by the paths work)."""

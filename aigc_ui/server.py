@@ -1,0 +1,199 @@
+"""AIGC Studio's web page: `aigc serve [flags]` or `python app.py [flags]` (a launcher of this module).
+
+`build_demo(studio)` assembles the page from one module per tab (aigc_ui/); `main(argv)` maps flags
+to `launch()`. The page talks to `aigc.service.studio.Studio` only: no torch here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from aigc.service.studio import Studio  # noqa: E402
+from aigc_ui import api, explore_tab, finetune_tab, generate_tab, history_tab, interpolate_tab, models_tab  # noqa: E402
+from aigc_ui.common import CSS, PageContext, model_choices  # noqa: E402
+
+# The page, tab by tab, in order.
+TABS: list[Callable[[PageContext], None]] = [
+    generate_tab.build,
+    explore_tab.build,
+    interpolate_tab.build,
+    history_tab.build,
+    models_tab.build,
+    finetune_tab.build,
+]
+
+INTRO = (
+    "# AIGC Studio\nSample a model, explore its latent space, and rate what you see: your ratings steer "
+    "the next fine-tuned version. Everything here is also an API (see *Use via API* at the bottom)."
+)
+AUTH_ENV = "AIGC_AUTH"
+MAX_FILE_SIZE = "10mb"
+
+
+def build_demo(studio: Studio, tabs: list[Callable[[PageContext], None]] | None = None) -> gr.Blocks:
+    """The whole page for one Studio (shared by every visitor; per-visitor state lives in gr.State)."""
+    with gr.Blocks(title="AIGC Studio", analytics_enabled=False, delete_cache=(3600, 6 * 3600)) as demo:
+        gr.Markdown(INTRO, elem_id="intro")
+        ctx = PageContext(studio)
+        api.build(ctx)  # first: the API claims its endpoint names before the page's handlers
+        with gr.Tabs(selected="generate") as ctx.tabs:
+            for build in tabs or TABS:
+                build(ctx)
+        for wire in ctx.deferred:
+            wire()
+
+        pickers = ctx.model_pickers
+
+        def refresh_pickers():  # one studio.models() (a folder scan and a query) for all pickers of a page load
+            models = studio.models()
+            return [gr.Dropdown(choices=model_choices(studio, kind, models)) for _, kind in pickers]
+
+        if pickers:
+            demo.load(refresh_pickers, None, [d for d, _ in pickers], api_visibility="private", show_progress="hidden")
+        for fn, outputs, then in ctx.loads:
+            event = demo.load(fn, None, outputs, api_visibility="private")
+            if then:
+                event.then(*then, api_visibility="private")
+    demo.queue(default_concurrency_limit=4)
+    return demo
+
+
+# ---------------------------------------------------------------- serving
+
+
+def _blockable(paths: list[Path], keep: list[Path]) -> list[str]:
+    """Folders to block, unless one holds a folder Gradio must serve from (then block its files instead)."""
+    out: list[str] = []
+    for path in paths:
+        if any(k == path or path in k.parents for k in keep):
+            if path.is_dir():
+                out += [
+                    str(p)
+                    for p in path.iterdir()
+                    if p.is_file() and (p.suffix in {".safetensors", ".md"} or ".sqlite" in p.name or ".db" in p.name)
+                ]
+        else:
+            out.append(str(path))
+    return out
+
+
+def launch_kwargs(studio: Studio) -> dict:
+    """What every launch needs: the look, upload limits, and the folders never to serve."""
+    keep = [
+        Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve(),
+        Path(tempfile.gettempdir()).resolve(),
+    ]
+    return dict(
+        theme=gr.themes.Soft(primary_hue="indigo"),
+        css=CSS,
+        max_file_size=MAX_FILE_SIZE,
+        show_error=False,
+        blocked_paths=_blockable(studio.private_paths(), keep),
+        footer_links=["api", "gradio"],
+        run_history=False,
+    )
+
+
+def parse_credentials(entries: list[str], where: str) -> list[tuple[str, str]]:
+    out = []
+    for entry in entries:
+        entry = entry.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        user, sep, password = entry.partition(":")
+        if not sep or not user or not password:
+            raise SystemExit(f"error: {where}: expected USER:PASSWORD, got {entry.split(':')[0]!r}...")
+        out.append((user, password))
+    return out
+
+
+def read_auth(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """--auth USER:PASS (repeatable), --auth-file FILE (one per line), or $AIGC_AUTH (comma-separated)."""
+    creds = parse_credentials(args.auth or [], "--auth")
+    if args.auth_file:
+        try:
+            lines = Path(args.auth_file).read_text().splitlines()
+        except OSError as exc:
+            raise SystemExit(f"error: --auth-file: {exc.strerror}: {args.auth_file}") from None
+        creds += parse_credentials(lines, args.auth_file)
+    if not creds and os.environ.get(AUTH_ENV):
+        creds = parse_credentials(os.environ[AUTH_ENV].split(","), f"${AUTH_ENV}")
+    return creds
+
+
+def internet_ok(timeout: float = 3.0) -> bool:
+    """Can Gradio's share server be reached? (It would otherwise wait 30 s and print a page of advice.)"""
+    import httpx
+    from gradio.networking import GRADIO_API_SERVER
+
+    try:
+        return httpx.get(GRADIO_API_SERVER, timeout=timeout).status_code < 500
+    except httpx.HTTPError:
+        return False
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="aigc serve", description="AIGC Studio: the web page.")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="interface to listen on (0.0.0.0 for a network); default 127.0.0.1"
+    )
+    p.add_argument("--port", type=int, default=None, help="port (default: 7860 or the next free one)")
+    p.add_argument("--share", action="store_true", help="ask Gradio for a temporary public link (use with --auth)")
+    p.add_argument("--auth", action="append", metavar="USER:PASS", help=f"require a login (repeatable; or ${AUTH_ENV})")
+    p.add_argument("--auth-file", metavar="FILE", help="logins, one USER:PASS per line")
+    p.add_argument("--db", metavar="URL", default=None, help="database URL (default: SQLite under $AIGC_HOME)")
+    p.add_argument("--models", metavar="DIR", default=None, help="extra folder of checkpoints, looked up first")
+    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
+    p.add_argument(
+        "--threads", type=int, default=1, help="torch threads for serving (default 1: stays live while a run trains)"
+    )
+    return p.parse_args(argv)
+
+
+def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Studio]:
+    """Open the studio and launch the page; with block=False return at once (tests close both)."""
+    credentials = read_auth(args)
+    studio = Studio(args.db, args.models, args.device, threads=args.threads)
+    demo = build_demo(studio)
+    share = bool(args.share)
+    if share and not internet_ok():
+        print("--share: no internet connection, so no public link; serving locally only.", file=sys.stderr)
+        share = False
+    if args.share and not credentials:
+        print(
+            "warning: --share without --auth: anyone with the link can see this studio and add ratings.",
+            file=sys.stderr,
+        )
+    demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=share,
+        auth=credentials or None,
+        auth_message="AIGC Studio: log in to rate as yourself.",
+        prevent_thread_lock=not block,
+        **launch_kwargs(studio),
+    )
+    if share and not demo.share_url:
+        print("--share: Gradio could not open a public link; serving locally only.", file=sys.stderr)
+    return demo, studio
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    demo, studio = serve(args, block=True)
+    demo.close()
+    studio.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
