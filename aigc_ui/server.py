@@ -162,7 +162,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Studio]:
     """Open the studio and launch the page; with block=False return at once (tests close both)."""
     credentials = read_auth(args)
-    studio = Studio(args.db, args.models, args.device, threads=args.threads)
+    studio = Studio.open(args.db, args.models, args.device, threads=args.threads)
     demo = build_demo(studio)
     share = bool(args.share)
     if share and not internet_ok():

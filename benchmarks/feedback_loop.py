@@ -80,7 +80,7 @@ def run(
     real_feats, real_labels = real_features("test")
     home = workdir / f"{model}-{prefs.replace(',', '')}"
     os.environ["AIGC_HOME"] = str(home)
-    studio = Studio(db_url=f"sqlite:///{home}/feedback.sqlite", models_dir=str(home / "models"), threads=2)
+    studio = Studio.open(db_url=f"sqlite:///{home}/feedback.sqlite", models_dir=str(home / "models"), threads=2)
     current = model
     history = [
         {"round": 0, "model": current, **judge(studio.model(current), rater, real_feats, real_labels, eval_n, 12345)}

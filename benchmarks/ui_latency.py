@@ -239,12 +239,12 @@ def run(
     with tempfile.TemporaryDirectory(prefix="aigc-latency-") as tmp:
         os.environ.setdefault("AIGC_HOME", str(Path(tmp) / "home"))
         if model is None and models_dir is None:
-            with Studio(f"sqlite:///{tmp}/probe.sqlite3", threads=threads) as probe:
+            with Studio.open(f"sqlite:///{tmp}/probe.sqlite3", threads=threads) as probe:
                 shipped = "fashion-vae" in [m.name for m in probe.models()]
             model = "fashion-vae" if shipped else None
         if model is None:
             models_dir, model = str(tiny_models(Path(tmp))), "tiny-vae"
-        with Studio(f"sqlite:///{tmp}/bench.sqlite3", models_dir=models_dir, threads=threads) as studio:
+        with Studio.open(f"sqlite:///{tmp}/bench.sqlite3", models_dir=models_dir, threads=threads) as studio:
             size = next(m.image_shape[0] for m in studio.models() if m.name == model) * EXPLORE_SCALE
             with pages(studio, size) as (studio_url, bare_url):
                 result = {"benchmark": "ui_latency", "model": model}

@@ -144,12 +144,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="aigc-shots-") as tmp:
         os.environ["AIGC_HOME"] = str(Path(tmp) / "home")
         models_dir, gan, vae = args.models, args.gan, args.vae
-        with Studio(f"sqlite:///{tmp}/shots.sqlite3", models_dir=models_dir) as studio:
+        with Studio.open(f"sqlite:///{tmp}/shots.sqlite3", models_dir=models_dir) as studio:
             names = {m.name for m in studio.models()}
         if not {gan, vae} <= names:
             print(f"{gan}/{vae} not found: using tiny models (noise, layout only)", file=sys.stderr)
             models_dir, gan, vae = str(tiny_models(Path(tmp))), "tiny-gan", "tiny-vae"
-        with Studio(f"sqlite:///{tmp}/shots.sqlite3", models_dir=models_dir) as studio:
+        with Studio.open(f"sqlite:///{tmp}/shots.sqlite3", models_dir=models_dir) as studio:
             demo = app.build_demo(studio)
             try:
                 demo.launch(prevent_thread_lock=True, quiet=True, server_port=free_port(), **app.launch_kwargs(studio))

@@ -61,28 +61,55 @@ class Studio:
 
     def __init__(
         self,
-        db_url: str | None = None,
+        store: FeedbackStore,
         models_dir: str | os.PathLike | None = None,
         device: str | None = None,
-        threads: int | None = 1,
+        jobs: FinetuneJobs | None = None,
     ):
-        if threads:
-            torch.set_num_threads(threads)  # serving's own budget: keeps sliders live while a run trains
+        """Wire the parts together; touches neither the process nor the disk (see `open` for that).
+
+        The studio owns `store` (and `jobs`) from here on: `close` closes them. Models are found
+        lazily, on the first `model`/`models` call, so a studio built this way is already usable.
+        """
         self.device = device
         self.models_dir = Path(models_dir) if models_dir else None
-        self.store = FeedbackStore(db_url)
+        self.store = store
         self._models: dict[str, ImageModel] = {}
         self._axes: dict[str, LatentAxes] = {}
         self._versions: dict[str, VersionInfo] = {}
         self._lock = threading.RLock()
-        self.store.fail_stale_runs()
-        recover(self.store, self.models_dir or models_home())
-        self.jobs = FinetuneJobs(
-            str(self.store.url),
+        self.jobs = jobs or FinetuneJobs(
+            self.store.url,
             str(self.models_dir) if self.models_dir else None,
             on_done=lambda status: self.refresh(),
         )
-        self.refresh()
+
+    @classmethod
+    def open(
+        cls,
+        db_url: str | None = None,
+        models_dir: str | os.PathLike | None = None,
+        device: str | None = None,
+        threads: int | None = 1,
+    ) -> Studio:
+        """Open the studio a server runs: everything with an effect beyond this object happens here, once.
+
+        Sets torch's process-wide thread count (serving's own budget: keeps sliders live while a run
+        trains in its own process), opens (and migrates) the database, marks runs a killed process left
+        'running' as failed, finishes or discards the files such a run left, and registers every model
+        found on disk as a version.
+        """
+        if threads:
+            torch.set_num_threads(threads)
+        studio = cls(FeedbackStore(db_url), models_dir, device)
+        try:
+            studio.store.fail_stale_runs()
+            recover(studio.store, studio.models_dir or models_home())
+            studio.refresh()
+        except BaseException:
+            studio.close()
+            raise
+        return studio
 
     def close(self) -> None:
         self.jobs.stop_all()

@@ -102,7 +102,7 @@ def db_url(home) -> str:
 def studio(models_dir, db_url):
     from aigc.service.studio import Studio
 
-    with Studio(db_url, models_dir=models_dir, threads=1) as s:
+    with Studio.open(db_url, models_dir=models_dir, threads=1) as s:
         yield s
 
 

@@ -21,7 +21,7 @@ def loop_client(models_dir, home, tmp_path_factory):
     for path in models_dir.glob("tiny-*.safetensors"):
         shutil.copy(path, folder / path.name)
     db = f"sqlite:///{tmp_path_factory.mktemp('loop-db') / 'feedback.sqlite'}"
-    with Studio(db, models_dir=folder, threads=1) as studio, running(studio) as demo:
+    with Studio.open(db, models_dir=folder, threads=1) as studio, running(studio) as demo:
         yield Client(demo.local_url, verbose=False), studio
 
 

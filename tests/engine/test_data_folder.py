@@ -12,8 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from aigc.data.datasets import DatasetError, from_uint8, load_dataset, load_image_folder, to_uint8
 from aigc.data import datasets as data
+from aigc.data.datasets import DatasetError, from_uint8, load_dataset, load_image_folder, to_uint8
 
 
 def png_chunk(kind: bytes, body: bytes) -> bytes:

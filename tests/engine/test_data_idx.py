@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from aigc.data.datasets import DatasetError, find_idx_dir, load_dataset, load_idx_dataset, read_idx
 from aigc.data import datasets as data
+from aigc.data.datasets import DatasetError, find_idx_dir, load_dataset, load_idx_dataset, read_idx
 
 
 def idx_bytes(arr: np.ndarray) -> bytes:

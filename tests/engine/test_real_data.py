@@ -8,8 +8,8 @@ import torch
 from PIL import Image
 
 from aigc import load_model
-from aigc.data import datasets as data
 from aigc.cli import main
+from aigc.data import datasets as data
 from aigc.models import GAN, GANConfig
 from aigc.models.checkpoint import CheckpointRecord
 from aigc.models.pipeline import PRETRAINED_DIR

@@ -46,7 +46,7 @@ def models_dir(tiny_models, tmp_path) -> str:
 def studio(home, models_dir, tmp_path):
     from aigc.service.studio import Studio
 
-    with Studio(db_url=f"sqlite:///{tmp_path}/feedback.sqlite", models_dir=models_dir) as s:
+    with Studio.open(db_url=f"sqlite:///{tmp_path}/feedback.sqlite", models_dir=models_dir) as s:
         yield s
 
 
