@@ -19,6 +19,7 @@ import gradio as gr  # noqa: E402
 
 from aigc.service.studio import Studio  # noqa: E402
 from aigc_ui import api, explore_tab, finetune_tab, generate_tab, history_tab, interpolate_tab, models_tab  # noqa: E402
+from aigc_ui.auth import LoginThrottle, guard_kwargs  # noqa: E402
 from aigc_ui.common import CSS, PageContext, model_choices  # noqa: E402
 
 # The page, tab by tab, in order.
@@ -181,6 +182,7 @@ def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Stud
         auth_message="AIGC Studio: log in to rate as yourself.",
         prevent_thread_lock=not block,
         **launch_kwargs(studio),
+        **(guard_kwargs(LoginThrottle()) if credentials else {}),
     )
     if share and not demo.share_url:
         print("--share: Gradio could not open a public link; serving locally only.", file=sys.stderr)
