@@ -13,6 +13,9 @@ client's session. Errors reach clients as one-line messages (gradio_client raise
     rate(sample_id, score)                         -> {sample_id, score, rater}
     rate_latent(model, latent, score)              -> {sample_id, score, rater}
     models() / stats() / history(limit) / sample_info(sample_id) / axes(model) -> JSON
+    finetune(model, steps=0, only_rater="")        -> {model, state}: starts a background run
+    finetune_status(model)                         -> {state, stage, progress, message, child, metrics}
+    ab_stats(child)                                -> {wins, losses, ties, win_rate, p_value}
 
 `a`/`b` name a point: a seed (3 or {"seed": 3, "index": 0}), a stored sample ({"sample_id": 12}) or a latent list.
 """
@@ -27,7 +30,7 @@ import numpy as np
 from aigc.data.images import gif_bytes
 from aigc.service.studio import Studio, StudioError
 
-from .common import GIF_SCALE, PageContext, as_list, encode_upload, guarded, parse_latent, rater_of, save_file, show
+from .common import GIF_SCALE, PageContext, as_list, encode_upload, guarded, parse_latent, rater_of, save_file, upscale
 from .interpolate_tab import interpolation
 
 
@@ -86,7 +89,7 @@ def build(ctx: PageContext) -> None:
         batch = studio.sample(
             model, int(n), int(seed), session=rater_of(request), truncation=float(truncation or 0) or None
         )
-        return [show(img) for img in batch.images], {
+        return [upscale(img) for img in batch.images], {
             "model": model,
             "seed": batch.seed,
             "n": len(batch.sample_ids),
@@ -103,7 +106,7 @@ def build(ctx: PageContext) -> None:
     )
 
     def decode(model, latent):
-        return show(studio.decode(model, parse_latent(latent)))
+        return upscale(studio.decode(model, parse_latent(latent)))
 
     endpoint(decode, "model latent", "picture", "one latent (a list of numbers) → one image; not recorded")
 
@@ -120,7 +123,7 @@ def build(ctx: PageContext) -> None:
         )
         path = save_file(ctx, gif_bytes(frames, upscale=GIF_SCALE, duration_ms=90), f"{model}-interpolation.gif")
         return (
-            [show(img) for img in frames],
+            [upscale(img) for img in frames],
             path,
             {"model": model, "sample_ids": ids, "latents": [as_list(z) for z in latents]},
         )
@@ -135,7 +138,7 @@ def build(ctx: PageContext) -> None:
     def children(model, latent, n, strength, seed, request: gr.Request):
         latents = studio.children(model, parse_latent(latent), n=int(n), strength=float(strength), seed=int(seed))
         frames, ids = studio.show(model, latents, "explore", session=rater_of(request))
-        return [show(img) for img in frames], {
+        return [upscale(img) for img in frames], {
             "model": model,
             "sample_ids": ids,
             "latents": [as_list(x) for x in latents],
@@ -150,7 +153,7 @@ def build(ctx: PageContext) -> None:
 
     def cross(model, a, b, seed):
         child = studio.cross(model, point(studio, model, a), point(studio, model, b), seed=int(seed))
-        return show(studio.decode(model, child)), {"model": model, "latent": as_list(child)}
+        return upscale(studio.decode(model, child)), {"model": model, "latent": as_list(child)}
 
     endpoint(cross, "model a b seed", "picture info", "a child of two points (uniform crossover of their latents)")
 
@@ -249,3 +252,38 @@ def build(ctx: PageContext) -> None:
         }
 
     gr.api(axes, api_name="axes")
+
+    # ------------------------------------------------------------ closing the loop
+    @guarded
+    def finetune(model: str, steps: int = 0, only_rater: str = "") -> dict:
+        """Start a fine-tuning run of `model` from its ratings in the background.
+
+        steps 0 = the kind's default; poll `finetune_status`.
+        """
+        status = studio.start_finetune(model, steps=int(steps) or None, rater=only_rater or None)
+        return {"model": model, "state": status.state}
+
+    gr.api(finetune, api_name="finetune")
+
+    @guarded
+    def finetune_status(model: str) -> dict:
+        """State (idle/running/succeeded/failed), stage, progress in [0, 1], message, child and its measured effect."""
+        s = studio.finetune_status(model)
+        return {
+            "model": model,
+            "state": s.state,
+            "stage": s.stage,
+            "progress": s.progress,
+            "message": s.message,
+            "child": s.child,
+            "metrics": s.metrics,
+        }
+
+    gr.api(finetune_status, api_name="finetune_status")
+
+    @guarded
+    def ab_stats(child: str) -> dict:
+        """Blind A/B picks for a fine-tuned version: wins, losses, ties, win rate, binomial p-value."""
+        return studio.ab_stats(child)
+
+    gr.api(ab_stats, api_name="ab_stats")

@@ -12,7 +12,7 @@ import numpy as np
 
 from aigc.service.studio import Studio, StudioError
 
-from .common import PageContext, on_page, random_seed, rater_of, score_mark, show
+from .common import PageContext, on_page, random_seed, rater_of, score_mark, upscale
 
 N_CHILDREN = 8
 
@@ -71,7 +71,7 @@ def build(ctx: PageContext, explorer) -> tuple[gr.Dropdown, Callable]:
         name, z = explorer.current(current, values)
         latents = studio.children(name, z, n=N_CHILDREN, strength=float(amount), seed=random_seed())
         images, ids = studio.show(name, latents, "explore", session=rater_of(request))
-        items = [(show(img), f"#{sid}") for img, sid in zip(images, ids)]
+        items = [(upscale(img), f"#{sid}") for img, sid in zip(images, ids)]
         # a new brood: reset the selection, or clicking the same place again would not fire `select`
         return gr.Gallery(items, selected_index=None), {"model": name, "ids": ids, "latents": latents.tolist()}
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from aigc.data.images import to_pil
 from aigc.service.studio import ModelSummary, Studio, StudioError
+from feedback_db import FeedbackError
 
 log = logging.getLogger("aigc_ui")
 
@@ -49,6 +50,14 @@ class PageContext:
     def later(self, wire: Callable[[], None]) -> None:
         """Run `wire` after every tab is built (cross-tab events need the other tab's components)."""
         self.deferred.append(wire)
+
+    def with_explorer(self, wire: Callable[[Any], None]) -> None:
+        """Run `wire(explorer)` after every tab is built, if the page has an explorer at all.
+
+        Why: a page may be built from any subset of tabs in any order (`build_demo(studio, tabs=[...])`);
+        a tab's "open in the explorer" link is then simply absent instead of an AttributeError.
+        """
+        self.later(lambda: wire(self.explorer) if self.explorer is not None else None)
 
     def on_load(self, fn: Callable, outputs: list, then: tuple | None = None) -> None:
         """Run `fn` when a page opens (then `then` = (fn, inputs, outputs)); app.py registers them."""
@@ -105,7 +114,7 @@ def random_seed() -> int:
 # ---------------------------------------------------------------- images and files
 
 
-def show(image: np.ndarray, scale: int = CARD_SCALE):
+def upscale(image: np.ndarray, scale: int = CARD_SCALE):
     """(H, W, C) uint8 → an upscaled PIL image for the page (28 px is too small to judge)."""
     return to_pil(image, scale)
 
@@ -181,7 +190,7 @@ def user_message(exc: Exception) -> str | None:
     """The one-line text a person should see for a known problem; None for a bug."""
     if isinstance(exc, StudioError):
         return str(exc)
-    if type(exc).__module__.startswith("feedback_db"):
+    if isinstance(exc, FeedbackError):
         return f"database: {exc}"
     return None
 

@@ -38,7 +38,7 @@ def slider_props(studio: Studio, name: str | None, z: np.ndarray | None) -> list
     axes = studio.axes(name)
     basis = axes.basis[:MAX_SLIDERS]
     coords = basis @ np.asarray(z, np.float32)
-    kind = studio.model(name).kind
+    kind = studio.kind(name)
     props = []
     for j in range(MAX_SLIDERS):
         if j >= basis.shape[0]:
@@ -150,7 +150,7 @@ def _slider_rows(sliders: list[gr.Slider], props: list[dict], start: int, stop: 
 def build(ctx: PageContext) -> None:
     studio = ctx.studio
     names = [m.name for m in studio.models()]
-    start_name = next((n for n in names if studio.model(n).kind == "vae"), names[0] if names else None)
+    start_name = next((n for n in names if studio.kind(n) == "vae"), names[0] if names else None)
     start_z = studio.latent_of(start_name, 0) if start_name else None
 
     def move(request: dict) -> str | None:

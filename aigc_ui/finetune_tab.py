@@ -12,7 +12,7 @@ import gradio as gr
 
 from aigc.service.studio import Studio
 
-from .common import PageContext, guarded, on_page, random_seed, rater_of, show
+from .common import PageContext, on_page, random_seed, rater_of, upscale
 
 FIGURES = [  # (metric key stem, label, better)
     ("mean_reward", "mean predicted P(liked)", "higher"),
@@ -144,8 +144,8 @@ def build(ctx: PageContext) -> None:
             html,
             gr.Timer(active=False),
             gr.Dropdown(choices=choices, value=status.child),
-            [show(i) for i in parents],
-            [show(i) for i in children],
+            [upscale(i) for i in parents],
+            [upscale(i) for i in children],
             figures_markdown(metrics),
             gr.Dropdown(choices=choices, value=status.child),
         )
@@ -153,7 +153,7 @@ def build(ctx: PageContext) -> None:
     @on_page
     def compare(name, seed_value):
         parents, children, metrics = studio.compare(name, n=8, seed=int(seed_value or 0))
-        return [show(i) for i in parents], [show(i) for i in children], figures_markdown(metrics)
+        return [upscale(i) for i in parents], [upscale(i) for i in children], figures_markdown(metrics)
 
     def ab_text(name: str) -> str:
         st = studio.ab_stats(name)
@@ -169,7 +169,7 @@ def build(ctx: PageContext) -> None:
     def ab_new(name, request: gr.Request):
         shown = studio.ab_pair(name, seed=random_seed(), rater=rater_of(request))
         state = {k: shown[k] for k in ("left_id", "right_id", "child_id")} | {"model": name}
-        return show(shown["left_image"], 8), show(shown["right_image"], 8), state
+        return upscale(shown["left_image"], 8), upscale(shown["right_image"], 8), state
 
     def ab_pick(side: str):
         @on_page
@@ -200,40 +200,3 @@ def build(ctx: PageContext) -> None:
     new_pair.click(ab_new, child, [left, right, pair], api_visibility="private")
     for button, side in ((pick_left, "left"), (pick_right, "right"), (tie, "tie")):
         button.click(ab_pick(side), pair, [ab_result, pair], api_visibility="private")
-
-    # ---------------------------------------------------------------- API for gradio_client
-
-    @guarded
-    def finetune(model: str, steps: int = 0, only_rater: str = "") -> dict:
-        """Start a fine-tuning run of `model` from its ratings in the background.
-
-        steps 0 = the kind's default; poll `finetune_status`.
-        """
-        status = studio.start_finetune(model, steps=int(steps) or None, rater=only_rater or None)
-        return {"model": model, "state": status.state}
-
-    @guarded
-    def finetune_status(model: str) -> dict:
-        """State (idle/running/succeeded/failed), stage, progress in [0, 1], message, child and its measured effect."""
-        s = studio.finetune_status(model)
-        return {
-            "model": model,
-            "state": s.state,
-            "stage": s.stage,
-            "progress": s.progress,
-            "message": s.message,
-            "child": s.child,
-            "metrics": s.metrics,
-        }
-
-    @guarded
-    def ab_stats(child: str) -> dict:
-        """Blind A/B picks for a fine-tuned version: wins, losses, ties, win rate, binomial p-value."""
-        return studio.ab_stats(child)
-
-    def register_api() -> None:  # outside gr.Tabs: an API endpoint is not a tab's child
-        gr.api(finetune, api_name="finetune")
-        gr.api(finetune_status, api_name="finetune_status")
-        gr.api(ab_stats, api_name="ab_stats")
-
-    ctx.later(register_api)

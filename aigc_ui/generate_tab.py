@@ -115,7 +115,7 @@ def build(ctx: PageContext) -> None:
         buffer = io.BytesIO()
         to_pil(make_grid(batch.images, nrow=min(count, 8)), CARD_SCALE).save(buffer, format="PNG")
         grid_png = save_file(ctx, buffer.getvalue(), f"{name}-seed{seed_value}-n{count}.png")
-        kind = "truncation " + f"{float(trunc):g}" if trunc and studio.model(name).kind == "gan" else ""
+        kind = "truncation " + f"{float(trunc):g}" if trunc and studio.kind(name) == "gan" else ""
         first, last = batch.sample_ids[0], batch.sample_ids[-1]
         made_by = f"seed {seed_value}{', ' + kind if kind else ''}"
         text = f"**{count} images** from `{name}`, {made_by} · samples #{first}–#{last}"
@@ -177,9 +177,7 @@ def build(ctx: PageContext) -> None:
 
     ctx.on_load(on_load, [model, seed, n, truncation], then=(run, inputs, outputs))
 
-    def wire_explore() -> None:
-        explorer = ctx.explorer
-
+    def wire_explore(explorer) -> None:
         @on_page
         def open_card(state, evt: gr.EventData):
             ids, i = (state or {}).get("ids", []), int((evt._data or {}).get("index", -1))
@@ -192,4 +190,4 @@ def build(ctx: PageContext) -> None:
 
         grid.select(open_card, batch_state, explorer.outputs() + [ctx.tabs], api_visibility="private")
 
-    ctx.later(wire_explore)
+    ctx.with_explorer(wire_explore)

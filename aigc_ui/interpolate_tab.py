@@ -9,15 +9,15 @@ from aigc.data.images import gif_bytes
 from aigc.service.studio import StudioError
 
 from .breed import partner_choices
-from .common import GIF_SCALE, PageContext, on_page, rater_of, save_file, show
+from .common import GIF_SCALE, PageContext, on_page, rater_of, save_file, upscale
 
 SEEDS, SAMPLES = "Two seeds", "Two of my samples"
 
 
 def interpolation(studio, name: str, z_a: np.ndarray, z_b: np.ndarray, steps: int, rater: str):
-    """Decode the path and record its frames as Samples (they are shown): (images, latents, sample ids)."""
-    images, latents = studio.interpolate(name, z_a, z_b, int(steps))
-    _, ids = studio.show(name, latents, "interpolate", session=rater)
+    """Decode the path once and record its frames as Samples (they are shown): (images, latents, sample ids)."""
+    latents = studio.interpolation_latents(name, z_a, z_b, int(steps))
+    images, ids = studio.show(name, latents, "interpolate", session=rater)
     return images, latents, ids
 
 
@@ -103,7 +103,7 @@ def build(ctx: PageContext) -> None:
         gif = save_file(ctx, gif_bytes(images, upscale=GIF_SCALE, duration_ms=90), f"{name}-interpolation.gif")
         text = f"`{name}`, {ends}, {len(ids)} frames · samples #{ids[0]}–#{ids[-1]}"
         return (
-            gr.Gallery([(show(img), f"#{sid}") for img, sid in zip(images, ids)], selected_index=None),
+            gr.Gallery([(upscale(img), f"#{sid}") for img, sid in zip(images, ids)], selected_index=None),
             gif,
             text,
             gr.DownloadButton(value=gif, interactive=True),
@@ -118,9 +118,7 @@ def build(ctx: PageContext) -> None:
         concurrency_limit=2,
     )
 
-    def wire_explore() -> None:
-        explorer = ctx.explorer
-
+    def wire_explore(explorer) -> None:
         @on_page
         def open_frame(state, evt: gr.SelectData):
             if not state or evt.index is None or evt.index >= len(state["ids"]):
@@ -135,4 +133,4 @@ def build(ctx: PageContext) -> None:
 
         strip.select(open_frame, path_state, explorer.outputs() + [ctx.tabs], api_visibility="private")
 
-    ctx.later(wire_explore)
+    ctx.with_explorer(wire_explore)

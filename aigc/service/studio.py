@@ -189,6 +189,10 @@ class Studio:
         self.model(name)
         return self._versions[name]
 
+    def kind(self, name: str) -> str:
+        """'gan' or 'vae': what the page needs to know of a model without holding the model itself."""
+        return self.model(name).kind
+
     def models(self) -> list[ModelSummary]:
         self.refresh()
         out = []
@@ -284,12 +288,16 @@ class Studio:
 
     def interpolate(self, name: str, z_a: np.ndarray, z_b: np.ndarray, steps: int = 8) -> tuple[np.ndarray, np.ndarray]:
         """Slerp path a → b: (steps, H, W, C) images and their latents."""
+        path = self.interpolation_latents(name, z_a, z_b, steps)
+        return self.model(name).decode(path), path
+
+    def interpolation_latents(self, name: str, z_a: np.ndarray, z_b: np.ndarray, steps: int = 8) -> np.ndarray:
+        """The slerp path's latents alone, for callers that decode and record them in one `show`."""
         if not 2 <= steps <= MAX_BATCH:
             raise StudioError(f"interpolation steps must be between 2 and {MAX_BATCH}")
-        path = interpolation_path(self._check_latent(name, z_a), self._check_latent(name, z_b), steps).astype(
+        return interpolation_path(self._check_latent(name, z_a), self._check_latent(name, z_b), steps).astype(
             np.float32
         )
-        return self.model(name).decode(path), path
 
     def children(self, name: str, z: np.ndarray, n: int = 8, strength: float = 0.5, seed: int = 0) -> np.ndarray:
         """Breed: n latents near z (z + strength·noise), as Picbreeder's mutations."""
@@ -319,15 +327,22 @@ class Studio:
 
     def sample_info(self, sample_id: int) -> tuple[str, np.ndarray]:
         """(model name, latent) of a stored sample, to reopen it in the explorer."""
+        return self.samples_info([sample_id])[0]
+
+    def samples_info(self, sample_ids: list[int]) -> list[tuple[str, np.ndarray]]:
+        """(model name, latent) of many stored samples in one read, in the order asked (History's thumbnails)."""
         try:
-            info = self.store.get_sample(int(sample_id))
+            infos = self.store.get_samples([int(i) for i in sample_ids])
         except FeedbackError as exc:
             raise StudioError(str(exc)) from exc
-        name = self._name_of(info.version_id)
+        return [(self._version_name(info.version_id), info.latent) for info in infos]
+
+    def _version_name(self, version_id: int) -> str:
+        name = self._name_of(version_id)
         if name is None:
-            version = self.store.get_version(info.version_id)
-            name = version.name if version else str(info.version_id)
-        return name, info.latent
+            version = self.store.get_version(version_id)
+            name = version.name if version else str(version_id)
+        return name
 
     def history(self, rater: str, limit: int = 20):
         return self.store.recent_activity(rater, limit)
