@@ -35,18 +35,23 @@ from .interpolate_tab import interpolation
 
 
 def point(studio: Studio, name: str, spec: Any) -> np.ndarray:
-    """A latent from a seed, a sample id, or a list of numbers."""
+    """A latent from a seed, a sample id, or a list of numbers; the studio's limits check each quantity."""
     if isinstance(spec, str) and spec.strip().lstrip("-").isdigit():
         spec = int(spec)
-    if isinstance(spec, bool):
-        raise StudioError('a point is a seed, {"sample_id": N} or a latent list')
+    if isinstance(spec, bool) or spec is None:
+        raise StudioError(POINT_RULE)
     if isinstance(spec, (int, float)):
-        return studio.latent_of(name, int(spec))
+        return studio.latent_of(name, spec)
     if isinstance(spec, dict) and "seed" in spec:
-        return studio.latent_of(name, int(spec["seed"]), int(spec.get("index", 0)))
+        return studio.latent_of(name, spec["seed"], spec.get("index", 0))
     if isinstance(spec, dict) and "sample_id" in spec:
-        return studio.sample_info(int(spec["sample_id"]))[1]
+        return studio.sample_info(spec["sample_id"])[1]
+    if isinstance(spec, dict) and "latent" not in spec:
+        raise StudioError(POINT_RULE)
     return parse_latent(spec)
+
+
+POINT_RULE = 'a point is a seed (3 or {"seed": 3, "index": 0}), {"sample_id": N} or a latent list'
 
 
 def _rating(info, rater: str) -> dict:
@@ -60,13 +65,13 @@ def build(ctx: PageContext) -> None:
     with gr.Column(visible=False):  # inputs and outputs of the API alone; not part of the page
         slots = {
             "model": gr.Textbox(label="model"),
-            "n": gr.Number(8, precision=0, label="n"),
-            "seed": gr.Number(0, precision=0, label="seed"),
+            "n": gr.Number(8, label="n"),  # no precision: Gradio would round 1.7; the studio's limits refuse it
+            "seed": gr.Number(0, label="seed"),
             "truncation": gr.Number(0, label="truncation"),
             "latent": gr.JSON(label="latent"),
             "a": gr.JSON(label="a"),
             "b": gr.JSON(label="b"),
-            "steps": gr.Number(8, precision=0, label="steps"),
+            "steps": gr.Number(8, label="steps"),
             "strength": gr.Number(0.5, label="strength"),
             "image": gr.File(label="image", type="filepath"),
             "images": gr.Gallery(label="images", format="png"),
@@ -86,14 +91,12 @@ def build(ctx: PageContext) -> None:
         )
 
     def sample(model, n, seed, truncation, request: gr.Request):
-        batch = studio.sample(
-            model, int(n), int(seed), session=rater_of(request), truncation=float(truncation or 0) or None
-        )
+        batch = studio.sample(model, n, seed, session=rater_of(request), truncation=truncation)
         return [upscale(img) for img in batch.images], {
             "model": model,
             "seed": batch.seed,
             "n": len(batch.sample_ids),
-            "truncation": float(truncation or 0),
+            "truncation": float(truncation or 0),  # checked by studio.sample above
             "sample_ids": batch.sample_ids,
             "latents": [as_list(z) for z in batch.latents],
         }
@@ -119,7 +122,7 @@ def build(ctx: PageContext) -> None:
 
     def interpolate(model, a, b, steps, request: gr.Request):
         frames, latents, ids = interpolation(
-            studio, model, point(studio, model, a), point(studio, model, b), int(steps), rater_of(request)
+            studio, model, point(studio, model, a), point(studio, model, b), steps, rater_of(request)
         )
         path = save_file(ctx, gif_bytes(frames, upscale=GIF_SCALE, duration_ms=90), f"{model}-interpolation.gif")
         return (
@@ -136,7 +139,7 @@ def build(ctx: PageContext) -> None:
     )
 
     def children(model, latent, n, strength, seed, request: gr.Request):
-        latents = studio.children(model, parse_latent(latent), n=int(n), strength=float(strength), seed=int(seed))
+        latents = studio.children(model, parse_latent(latent), n=n, strength=strength, seed=seed)
         frames, ids = studio.show(model, latents, "explore", session=rater_of(request))
         return [upscale(img) for img in frames], {
             "model": model,
@@ -152,7 +155,7 @@ def build(ctx: PageContext) -> None:
     )
 
     def cross(model, a, b, seed):
-        child = studio.cross(model, point(studio, model, a), point(studio, model, b), seed=int(seed))
+        child = studio.cross(model, point(studio, model, a), point(studio, model, b), seed=seed)
         return upscale(studio.decode(model, child)), {"model": model, "latent": as_list(child)}
 
     endpoint(cross, "model a b seed", "picture info", "a child of two points (uniform crossover of their latents)")
@@ -162,7 +165,7 @@ def build(ctx: PageContext) -> None:
     def rate(sample_id: int, score: float, request: gr.Request) -> dict:
         """Rate a sample: 1 = like, -1 = dislike (any score in [-1, 1]); rating again updates it."""
         rater = rater_of(request)
-        return _rating(studio.rate(int(sample_id), float(score), rater), rater)
+        return _rating(studio.rate(sample_id, score, rater), rater)
 
     gr.api(rate, api_name="rate")
 
@@ -170,8 +173,8 @@ def build(ctx: PageContext) -> None:
     def rate_latent(model: str, latent: list[float], score: float, request: gr.Request) -> dict:
         """Rate an explored latent: it is recorded as a sample, then rated."""
         rater = rater_of(request)
-        sample_id = studio.rate_latent(model, parse_latent(latent), float(score), rater)
-        return {"sample_id": sample_id, "score": float(score), "rater": rater}
+        sample_id = studio.rate_latent(model, parse_latent(latent), score, rater)
+        return {"sample_id": sample_id, "score": studio.limits.score(score), "rater": rater}
 
     gr.api(rate_latent, api_name="rate_latent")
 
@@ -226,7 +229,7 @@ def build(ctx: PageContext) -> None:
                 "score": h.score,
                 "created_at": h.created_at.isoformat(),
             }
-            for h in studio.history(rater_of(request), int(limit))
+            for h in studio.history(rater_of(request), limit)
         ]
 
     gr.api(history, api_name="history")
@@ -234,8 +237,8 @@ def build(ctx: PageContext) -> None:
     @guarded
     def sample_info(sample_id: int) -> dict:
         """The model and latent of a stored sample (decode it to see it again)."""
-        name, z = studio.sample_info(int(sample_id))
-        return {"sample_id": int(sample_id), "model": name, "latent": as_list(z)}
+        name, z = studio.sample_info(sample_id)
+        return {"sample_id": studio.limits.sample_id(sample_id), "model": name, "latent": as_list(z)}
 
     gr.api(sample_info, api_name="sample_info")
 
@@ -260,7 +263,7 @@ def build(ctx: PageContext) -> None:
 
         steps 0 = the kind's default; poll `finetune_status`.
         """
-        status = studio.start_finetune(model, steps=int(steps) or None, rater=only_rater or None)
+        status = studio.start_finetune(model, steps=steps, rater=only_rater or None)
         return {"model": model, "state": status.state}
 
     gr.api(finetune, api_name="finetune")

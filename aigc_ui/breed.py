@@ -96,7 +96,7 @@ def build(ctx: PageContext, explorer) -> tuple[gr.Dropdown, Callable]:
         name, z = explorer.current(current, values)
         if not other:
             raise StudioError("Pick one of your samples to cross with (rate or generate some first).")
-        other_name, other_z = studio.sample_info(int(other))
+        other_name, other_z = studio.sample_info(other)
         if other_z.shape != z.shape:
             raise StudioError(f"Sample #{other} is from {other_name}, whose latent space differs from {name}'s.")
         child = studio.cross(name, z, other_z, seed=random_seed())

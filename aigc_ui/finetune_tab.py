@@ -124,7 +124,7 @@ def build(ctx: PageContext) -> None:
 
     @on_page
     def begin(name, n_steps, mine, request: gr.Request):
-        status = studio.start_finetune(name, steps=int(n_steps) or None, rater=rater_of(request) if mine else None)
+        status = studio.start_finetune(name, steps=n_steps, rater=rater_of(request) if mine else None)
         gr.Info(f"Fine-tuning {name} in the background…")
         return progress_html(status.progress, status.message, status.state), gr.Timer(active=True)
 

@@ -124,10 +124,13 @@ def classifier_accuracy(model: torch.nn.Module, dataset) -> float:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    from aigc.service.limits import DEFAULT  # the API's rules: the CLI refuses what the page refuses
+
+    n, seed, truncation = DEFAULT.images(args.n), DEFAULT.seed(args.seed), DEFAULT.truncation(args.truncation)
     model = load_model(args.model, device=args.device)
-    images = model.sample(args.n, args.seed, truncation=args.truncation)
+    images = model.sample(n, seed, truncation=truncation)
     path = save_grid(images, args.out, nrow=args.nrow, upscale=args.upscale)
-    print(json.dumps({"model": model.name, "n": args.n, "seed": args.seed, "out": str(path)}))
+    print(json.dumps({"model": model.name, "n": n, "seed": seed, "out": str(path)}))
     return 0
 
 

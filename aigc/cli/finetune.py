@@ -69,10 +69,11 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 
 
 def _finetune(args: argparse.Namespace) -> int:
+    from aigc.service.limits import DEFAULT  # the page's rule for fine-tune steps holds here too
     from feedback_db import FeedbackStore
 
     cfg = FinetuneConfig(
-        steps=args.steps,
+        steps=DEFAULT.finetune_steps(args.steps),
         batch_size=args.batch_size,
         lr_scale=args.lr_scale,
         beta=args.beta,

@@ -131,10 +131,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from aigc.data.datasets import DatasetError
     from aigc.models.checkpoint import CheckpointError
+    from feedback_db import FeedbackError
 
     try:
         return int(args.func(args) or 0)
-    except (CheckpointError, DatasetError, ValueError) as exc:
+    except (CheckpointError, DatasetError, ValueError) as exc:  # StudioError and DeviceError are ValueErrors
+        print(f"aigc {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except FeedbackError as exc:  # e.g. Conflict: a run of the same parent is already running
         print(f"aigc {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -44,10 +44,28 @@ def resolve_model_path(name_or_path: str | os.PathLike, models_dir: str | os.Pat
     raise CheckpointError(f"no model named {name_or_path!r}; known models: {', '.join(known) or 'none'}")
 
 
+class DeviceError(ValueError):
+    """The asked-for device does not exist in this torch build or on this machine; the message says what does."""
+
+
 def pick_device(device: str | None = None) -> torch.device:
+    """`auto`/None → CUDA when present, else CPU; an explicit device is checked here, once, with one clear line
+    (torch would otherwise fail deep inside the first `.to()` with a 30-line traceback)."""
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise DeviceError(f"unknown device {device!r}: use cpu, cuda, cuda:1, … or auto") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            build = "a CPU-only torch build" if torch.version.cuda is None else "no usable CUDA GPU"
+            raise DeviceError(f"device {device!r} is not available here ({build}); use --device cpu or auto")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise DeviceError(f"device {device!r} does not exist: this machine has {torch.cuda.device_count()} GPU(s)")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise DeviceError(f"device {device!r} is not available here; use --device cpu or auto")
+    return dev
 
 
 @dataclass

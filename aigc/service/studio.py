@@ -26,14 +26,14 @@ from aigc.models.checkpoint import SUFFIX, CheckpointError
 from aigc.models.latent import interpolation_path
 from aigc.models.pipeline import ImageModel, load_model, models_dirs
 from aigc.service.axes import LatentAxes, gan_axes, vae_axes
+from aigc.service.errors import StudioError
 from aigc.service.jobs import FinetuneJobs, JobStatus
+from aigc.service.limits import Limits
 from feedback_db import FeedbackError, FeedbackStore, VersionInfo
 
-MAX_BATCH = 64
+MAX_BATCH = Limits.max_images
 
-
-class StudioError(ValueError):
-    """A user-facing problem: the message is meant to be shown on the page as it is."""
+__all__ = ["MAX_BATCH", "ModelSummary", "SampleBatch", "Studio", "StudioError"]
 
 
 @dataclass(frozen=True)
@@ -65,12 +65,14 @@ class Studio:
         models_dir: str | os.PathLike | None = None,
         device: str | None = None,
         jobs: FinetuneJobs | None = None,
+        limits: Limits | None = None,
     ):
         """Wire the parts together; touches neither the process nor the disk (see `open` for that).
 
         The studio owns `store` (and `jobs`) from here on: `close` closes them. Models are found
         lazily, on the first `model`/`models` call, so a studio built this way is already usable.
         """
+        self.limits = limits or Limits()  # every visitor-controlled quantity is checked against these
         self.device = device
         self.models_dir = Path(models_dir) if models_dir else None
         self.store = store
@@ -214,19 +216,18 @@ class Studio:
         self, name: str, n: int, seed: int, session: str | None = None, truncation: float | None = None
     ) -> SampleBatch:
         """n seeded images, each recorded as a Sample before it is returned."""
-        if not 1 <= int(n) <= MAX_BATCH:
-            raise StudioError(f"number of images must be between 1 and {MAX_BATCH}, got {n}")
+        n, seed, truncation = self.limits.images(n), self.limits.seed(seed), self.limits.truncation(truncation)
         model = self.model(name)
-        generated = model.generate(int(n), int(seed), truncation if model.kind == "gan" else None)
+        generated = model.generate(n, seed, truncation if model.kind == "gan" else None)
         ids = self.store.record_samples(
             self._versions[name].id,
             generated.latents,
-            seed=int(seed),
+            seed=seed,
             source="sample",
             session_id=session,
             image_sha256s=[image_sha256(img) for img in generated.images],
         )
-        return SampleBatch(name, int(seed), generated.images, generated.latents, ids)
+        return SampleBatch(name, seed, generated.images, generated.latents, ids)
 
     def decode(self, name: str, z: np.ndarray) -> np.ndarray:
         """One latent → one (H, W, C) uint8 image. Not recorded: the slider path must stay fast."""
@@ -239,7 +240,10 @@ class Studio:
         self, name: str, latents: np.ndarray, source: str, session: str | None = None, seed: int = 0
     ) -> tuple[np.ndarray, list[int]]:
         """Decode latents once and record them as Samples: (images, sample ids), for grids and strips."""
-        latents = np.stack([self._check_latent(name, z) for z in np.atleast_2d(latents)])
+        rows = np.atleast_2d(latents)
+        if not 1 <= len(rows) <= self.limits.max_images:
+            raise StudioError(f"number of images must be from 1 to {self.limits.max_images}, got {len(rows)}")
+        latents = np.stack([self._check_latent(name, z) for z in rows])
         images = self.model(name).decode(latents)
         ids = self.store.record_samples(
             self.version(name).id,
@@ -252,13 +256,11 @@ class Studio:
         return images, ids
 
     def _check_latent(self, name: str, z) -> np.ndarray:
-        z = np.asarray(z, dtype=np.float32).reshape(-1)
-        dim = self.model(name).latent_dim
-        if z.shape[0] != dim or not np.isfinite(z).all():
-            raise StudioError(f"{name} needs a latent vector of {dim} finite numbers, got {z.shape[0]}")
-        return z
+        return self.limits.latent(z, self.model(name).latent_dim, f"a latent of {name}")
 
     def latent_of(self, name: str, seed: int, index: int = 0, truncation: float | None = None) -> np.ndarray:
+        """The index-th latent of a seed's batch (index bounded: it costs index + 1 draws)."""
+        seed, index, truncation = self.limits.seed(seed), self.limits.index(index), self.limits.truncation(truncation)
         model = self.model(name)
         return model.latents(index + 1, seed, truncation if model.kind == "gan" else None)[index]
 
@@ -280,6 +282,7 @@ class Studio:
         if model.kind != "vae":
             raise StudioError(f"{name} is a GAN: it has no encoder; pick a VAE to upload an image")
         h, _, c = model.image_shape
+        upload = self.limits.upload(upload)
         try:
             pixels = load_upload(upload, size=h, channels=c)
         except DatasetError as exc:
@@ -293,8 +296,7 @@ class Studio:
 
     def interpolation_latents(self, name: str, z_a: np.ndarray, z_b: np.ndarray, steps: int = 8) -> np.ndarray:
         """The slerp path's latents alone, for callers that decode and record them in one `show`."""
-        if not 2 <= steps <= MAX_BATCH:
-            raise StudioError(f"interpolation steps must be between 2 and {MAX_BATCH}")
+        steps = self.limits.steps(steps)
         return interpolation_path(self._check_latent(name, z_a), self._check_latent(name, z_b), steps).astype(
             np.float32
         )
@@ -302,25 +304,27 @@ class Studio:
     def children(self, name: str, z: np.ndarray, n: int = 8, strength: float = 0.5, seed: int = 0) -> np.ndarray:
         """Breed: n latents near z (z + strength·noise), as Picbreeder's mutations."""
         z = self._check_latent(name, z)
+        n, strength, seed = self.limits.children(n), self.limits.strength(strength), self.limits.seed(seed)
         rng = np.random.default_rng(seed)
-        return (z[None] + float(strength) * rng.standard_normal((n, z.shape[0]))).astype(np.float32)
+        return (z[None] + strength * rng.standard_normal((n, z.shape[0]))).astype(np.float32)
 
     def cross(self, name: str, z_a: np.ndarray, z_b: np.ndarray, seed: int = 0, mix: float = 0.5) -> np.ndarray:
         """A child of two latents: each coordinate from a or b (uniform crossover), as Artbreeder's gene mix."""
         a, b = self._check_latent(name, z_a), self._check_latent(name, z_b)
-        mask = np.random.default_rng(seed).random(a.shape[0]) < mix
+        mask = np.random.default_rng(self.limits.seed(seed)).random(a.shape[0]) < mix
         return np.where(mask, b, a).astype(np.float32)
 
     # ------------------------------------------------------------ feedback
 
     def rate(self, sample_id: int, score: float, rater: str):
         try:
-            return self.store.rate(int(sample_id), float(score), rater)
+            return self.store.rate(self.limits.sample_id(sample_id), self.limits.score(score), rater)
         except FeedbackError as exc:
             raise StudioError(str(exc)) from exc
 
     def rate_latent(self, name: str, z: np.ndarray, score: float, rater: str, source: str = "explore") -> int:
         """Rate an image from the explorer: it becomes a Sample, then gets the rating."""
+        score = self.limits.score(score)  # before recording: a refused rating leaves no orphan sample
         sample_id = self.show(name, z, source, session=rater)[1][0]
         self.rate(sample_id, score, rater)
         return sample_id
@@ -332,7 +336,7 @@ class Studio:
     def samples_info(self, sample_ids: list[int]) -> list[tuple[str, np.ndarray]]:
         """(model name, latent) of many stored samples in one read, in the order asked (History's thumbnails)."""
         try:
-            infos = self.store.get_samples([int(i) for i in sample_ids])
+            infos = self.store.get_samples([self.limits.sample_id(i) for i in sample_ids])
         except FeedbackError as exc:
             raise StudioError(str(exc)) from exc
         return [(self._version_name(info.version_id), info.latent) for info in infos]
@@ -345,7 +349,7 @@ class Studio:
         return name
 
     def history(self, rater: str, limit: int = 20):
-        return self.store.recent_activity(rater, limit)
+        return self.store.recent_activity(rater, self.limits.history(limit))
 
     def stats(self):
         return self.store.stats_per_version()
@@ -394,6 +398,7 @@ class Studio:
 
     def start_finetune(self, name: str, steps: int | None = None, rater: str | None = None) -> JobStatus:
         """Fine-tune `name` from its ratings in a background process; poll `finetune_status`."""
+        steps = self.limits.finetune_steps(steps)
         ready = self.ratings_ready(name, rater)
         if not ready["ready"]:
             raise StudioError(
@@ -416,6 +421,7 @@ class Studio:
         parent = self.parent_of(child)
         if parent is None:
             raise StudioError(f"{child} has no parent version to compare with")
+        n, seed = self.limits.images(n), self.limits.seed(seed)
         return self.model(parent).sample(n, seed), self.model(child).sample(n, seed), dict(self.version(child).metrics)
 
     def ab_pair(self, child: str, seed: int, rater: str) -> dict:
@@ -437,9 +443,9 @@ class Studio:
 
     def ab_pick(self, left_id: int, right_id: int, picked_id: int | None, rater: str) -> None:
         try:
-            self.store.record_comparison(
-                int(left_id), int(right_id), None if picked_id is None else int(picked_id), rater
-            )
+            ids = self.limits.sample_id(left_id), self.limits.sample_id(right_id)
+            picked = None if picked_id is None else self.limits.sample_id(picked_id)
+            self.store.record_comparison(*ids, picked, rater)
         except FeedbackError as exc:
             raise StudioError(str(exc)) from exc
 

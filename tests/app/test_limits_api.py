@@ -1,0 +1,116 @@
+"""Issue 12's hostile requests through the HTTP API: each is refused at once with its one-line rule, nothing stored."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from feedback_db import FeedbackStore
+
+GAN, VAE = "tiny-gan", "tiny-vae"
+BUG = "Something went wrong"
+
+
+@pytest.fixture(scope="module")
+def store(db_url):
+    with FeedbackStore(db_url) as s:
+        yield s
+
+
+def refused(client, *args, api_name: str) -> str:
+    """The AppError's message of a refused call; it must come back fast and name a rule, not a bug."""
+    from gradio_client.exceptions import AppError
+
+    started = time.perf_counter()
+    with pytest.raises(AppError) as err:
+        client.predict(*args, api_name=api_name)
+    text = str(err.value)
+    assert BUG not in text and "Traceback" not in text and "\n" not in text.strip(), text
+    assert time.perf_counter() - started < 10  # refused, not computed (n=10**6 used to run for minutes)
+    return text
+
+
+def n_samples(store) -> int:
+    return sum(s.n_samples for s in store.stats_per_version())
+
+
+def test_children_n_of_a_million_is_refused_and_records_nothing(client, store):
+    z = client.predict(VAE, 1, 3, 0, api_name="/sample")[1]["latents"][0]
+    before = n_samples(store)
+    assert "number of children must be a whole number from 1 to 64" in refused(
+        client, VAE, z, 10**6, 0.5, 0, api_name="/children"
+    )
+    assert "strength must be a finite number" in refused(client, VAE, z, 4, "nan", 0, api_name="/children")
+    assert n_samples(store) == before
+
+
+@pytest.mark.parametrize("index", [2e7, 10**9, -1, 1.5])
+def test_a_huge_seed_index_in_a_point_is_refused(client, index):
+    bad = {"seed": 1, "index": index}
+    assert "seed index must be a whole number from 0 to 63" in refused(
+        client, GAN, bad, {"seed": 2}, 8, api_name="/interpolate"
+    )
+    assert "seed index" in refused(client, GAN, {"seed": 2}, bad, 0, api_name="/cross")
+
+
+def test_interpolation_steps_and_points_are_bounded(client):
+    assert "interpolation steps must be a whole number from 2 to 64" in refused(
+        client, GAN, 1, 2, 10**6, api_name="/interpolate"
+    )
+    assert "a point is a seed" in refused(client, GAN, True, 2, 8, api_name="/interpolate")
+    assert "seed must be a whole number from 0 to 2147483647" in refused(
+        client, GAN, {"seed": -4}, 2, 8, api_name="/interpolate"
+    )
+
+
+def test_finetune_steps_of_a_billion_is_refused(client):
+    assert "fine-tune steps must be a whole number from 0 to 10000" in refused(
+        client, VAE, 10**9, "", api_name="/finetune"
+    )
+    assert client.predict(VAE, api_name="/finetune_status")["state"] == "idle"  # nothing started
+
+
+@pytest.mark.parametrize("bad,words", [(2**70, "sample id must be a whole number"), (1.7, "got 1.7"), (True, "True")])
+def test_bad_sample_ids_are_clear_and_never_rate_another_sample(client, store, bad, words):
+    client.predict(GAN, 2, 11, 0, api_name="/sample")  # samples 1 and 2 exist: 1.7 must rate neither
+    ratings = sum(s.n_ratings for s in store.stats_per_version())
+    assert words in refused(client, bad, 1, api_name="/rate")
+    assert words in refused(client, bad, api_name="/sample_info")
+    assert words in refused(client, GAN, {"sample_id": bad}, 2, 8, api_name="/interpolate")
+    assert sum(s.n_ratings for s in store.stats_per_version()) == ratings
+
+
+def test_history_limit_and_scores_are_bounded(client):
+    assert "history limit must be a whole number from 1 to 1000" in refused(client, 10**30, api_name="/history")
+    _, info = client.predict(GAN, 1, 12, 0, api_name="/sample")
+    assert "score must be a finite number from -1 to 1" in refused(
+        client, info["sample_ids"][0], "nan", api_name="/rate"
+    )
+
+
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        ((10**6, 0, 0), "number of images must be a whole number from 1 to 64"),
+        ((0, 0, 0), "number of images"),
+        ((2.5, 0, 0), "got 2.5"),
+        ((2, -1, 0), "seed must be a whole number from 0 to 2147483647"),
+        ((2, 2**40, 0), "seed"),
+        ((2, 0, "nan"), "truncation must be a finite number from 0 to 10"),
+        ((2, 0, "inf"), "truncation"),
+    ],
+)
+def test_sample_inputs_are_bounded(client, store, args, words):
+    before = n_samples(store)
+    assert words in refused(client, GAN, *args, api_name="/sample")
+    assert n_samples(store) == before
+
+
+def test_latents_must_fit_the_model_and_be_finite(client):
+    dim = {m["name"]: m["latent_dim"] for m in client.predict(api_name="/models")}[VAE]
+    assert f"a latent of {VAE} must be a list of {dim} finite numbers" in refused(
+        client, VAE, [0.0] * (dim + 1), api_name="/decode"
+    )
+    assert "within ±100" in refused(client, VAE, [1e30] * dim, api_name="/decode")
+    assert "finite" in refused(client, VAE, [0.0] * (dim - 1) + ["nan"], 1, api_name="/rate_latent")

@@ -1,0 +1,53 @@
+"""The CLI refuses what the API refuses, with one line on stderr and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from aigc.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+
+def one_line_error(capsys) -> str:
+    captured = capsys.readouterr()
+    lines = [ln for ln in captured.err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["--n", "-1"], "number of images must be a whole number from 1 to 64, got -1"),
+        (["--n", "0"], "number of images must be a whole number from 1 to 64, got 0"),
+        (["--n", "100000"], "number of images"),
+        (["--seed", "-3"], "seed must be a whole number from 0 to 2147483647"),
+        (["--truncation", "nan"], "truncation must be a finite number"),
+    ],
+)
+def test_sample_refuses_what_the_api_refuses(args, words, capsys, tmp_path):
+    assert main(["sample", "fashion-gan", "--out", str(tmp_path / "g.png"), *args]) == 2
+    assert words in one_line_error(capsys)
+    assert not (tmp_path / "g.png").exists()  # --n 0 used to exit 0 with an empty PNG
+
+
+def test_cuda_on_a_cpu_only_torch_is_one_line(capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["sample", "fashion-gan", "--n", "2", "--device", "cuda", "--out", str(tmp_path / "g.png")]) == 2
+    line = one_line_error(capsys)
+    assert "'cuda' is not available here" in line and "--device cpu" in line
+
+
+def test_an_unknown_device_is_one_line(capsys, tmp_path):
+    assert main(["sample", "fashion-gan", "--n", "2", "--device", "tpu9", "--out", str(tmp_path / "g.png")]) == 2
+    assert "unknown device 'tpu9'" in one_line_error(capsys)
+
+
+def test_sample_still_works_in_range(capsys, tmp_path):
+    assert main(["sample", "fashion-gan", "--n", "2", "--seed", "7", "--out", str(tmp_path / "g.png")]) == 0
+    assert (tmp_path / "g.png").stat().st_size > 0
