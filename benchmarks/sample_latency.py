@@ -20,7 +20,8 @@ import torch
 
 from aigc.models import GAN, VAE, GANConfig, VAEConfig
 from aigc.models.checkpoint import CheckpointRecord
-from aigc.models.pipeline import PRETRAINED_DIR, ImageModel, load_model
+from aigc.models.pipeline import ImageModel, load_model
+from aigc.paths import PRETRAINED_DIR
 
 FRESH = {"gan": lambda: GAN(GANConfig()), "vae": lambda: VAE(VAEConfig())}
 

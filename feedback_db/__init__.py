@@ -1,12 +1,11 @@
 """The memory of the feedback loop: samples, ratings, comparisons, model versions
-and fine-tune runs, in SQLite (one person, a file under $AIGC_HOME) or
+and fine-tune runs, in SQLite (one person, a file the caller names) or
 PostgreSQL (a hosted demo), through one API: `FeedbackStore`.
 
 Imports nothing from `aigc` and no torch: latents go in and out as float
 lists or numpy arrays and are stored as float32 bytes.
 """
 
-from .engine import default_url, home_dir
 from .errors import Conflict, DatabaseBusy, FeedbackError, InvalidInput, NotFound, SchemaError
 from .records import (
     ActivityItem,
@@ -41,7 +40,5 @@ __all__ = [
     "SchemaError",
     "VersionInfo",
     "VersionStats",
-    "default_url",
-    "home_dir",
     "stars_to_score",
 ]

@@ -1,9 +1,10 @@
 """`aigc ratings export|stats` and `aigc db upgrade|current|check`.
 
 The `aigc` command lives in aigc/cli.py; it calls `add_commands(subparsers)` to
-mount these. `python -m feedback_db.cli ...` runs them alone (tests, servers
-without the engine). Every sub-command takes `--db URL` (default: the SQLite
-file under $AIGC_HOME) and sets `func(args) -> exit code`.
+mount these with its default database (`aigc.paths.database_url()`).
+`python -m feedback_db.cli ...` runs them alone (tests, servers without the
+engine); there `--db URL` is required, since this package knows no home folder.
+Every sub-command sets `func(args) -> exit code`.
 """
 
 from __future__ import annotations
@@ -19,25 +20,28 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import migrate
-from .engine import create_store_engine, default_url, normalize_url
+from .engine import create_store_engine, normalize_url
 from .errors import FeedbackError
 from .export import FORMATS
 from .store import FeedbackStore
 
 
-def add_commands(subparsers: Any) -> None:
-    """Register `ratings` (export, stats) and `db` (upgrade, current, check)."""
+def add_commands(subparsers: Any, default_db: str | None = None) -> None:
+    """Register `ratings` (export, stats) and `db` (upgrade, current, check).
+
+    `default_db` is the URL used when `--db` is left out; without one, `--db` is required.
+    """
     ratings = subparsers.add_parser("ratings", help="export or summarise the collected ratings")
     ratings_sub = ratings.add_subparsers(dest="ratings_command", metavar="{export,stats}", required=True)
 
     export = ratings_sub.add_parser("export", help="write every rating with its sample and latent")
-    _add_db_flag(export)
+    _add_db_flag(export, default_db)
     export.add_argument("--format", choices=FORMATS, help="default: from --out's suffix, else csv")
     export.add_argument("--out", required=True, type=Path, help="file to write")
     export.set_defaults(func=cmd_export)
 
     stats = ratings_sub.add_parser("stats", help="samples, ratings and like rate per model version")
-    _add_db_flag(stats)
+    _add_db_flag(stats, default_db)
     stats.add_argument("--json", action="store_true", help="one JSON object per version")
     stats.set_defaults(func=cmd_stats)
 
@@ -45,21 +49,24 @@ def add_commands(subparsers: Any) -> None:
     db_sub = db.add_subparsers(dest="db_command", metavar="{upgrade,current,check}", required=True)
 
     upgrade = db_sub.add_parser("upgrade", help="migrate the database to the newest schema")
-    _add_db_flag(upgrade)
+    _add_db_flag(upgrade, default_db)
     upgrade.add_argument("--revision", default="head", help="target revision (default: head)")
     upgrade.set_defaults(func=cmd_upgrade)
 
     current = db_sub.add_parser("current", help="print the database's schema revision")
-    _add_db_flag(current)
+    _add_db_flag(current, default_db)
     current.set_defaults(func=cmd_current)
 
     check = db_sub.add_parser("check", help="fail if the database and the code's schema differ")
-    _add_db_flag(check)
+    _add_db_flag(check, default_db)
     check.set_defaults(func=cmd_check)
 
 
-def _add_db_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", metavar="URL", default=None, help=f"database URL (default: {default_url()})")
+def _add_db_flag(parser: argparse.ArgumentParser, default_db: str | None) -> None:
+    if default_db:
+        parser.add_argument("--db", metavar="URL", default=default_db, help=f"database URL (default: {default_db})")
+    else:
+        parser.add_argument("--db", metavar="URL", required=True, help="database URL, e.g. sqlite:///feedback.sqlite3")
 
 
 def _fail(message: str) -> int:

@@ -1,7 +1,8 @@
 """Engines: where the database is, and how to talk to it safely.
 
-One laptop user gets an SQLite file under $AIGC_HOME; a hosted demo passes a
-PostgreSQL URL. The differences are confined to this module:
+One laptop user gets an SQLite file, a hosted demo a PostgreSQL URL. Where that
+file lives is the caller's business (the engine passes `aigc.paths.database_url()`):
+this package knows no home folder. The differences are confined to this module:
 
 * SQLite: WAL (readers never block the writer), foreign keys on, a busy timeout,
   and transactions begun by us, not by the driver. Python's sqlite3 module only
@@ -20,7 +21,6 @@ PostgreSQL URL. The differences are confined to this module:
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from collections.abc import Callable
@@ -35,28 +35,17 @@ from .errors import DatabaseBusy
 
 T = TypeVar("T")
 
-DB_FILENAME = "feedback.sqlite3"
 WRITE_OPTION = "feedback_db_write"
 
 
-def home_dir() -> Path:
-    """The app's home folder: $AIGC_HOME, default ~/.aigc."""
-    return Path(os.environ.get("AIGC_HOME") or Path.home() / ".aigc").expanduser()
-
-
-def default_url() -> str:
-    """The SQLite file the store uses when no URL is given."""
-    return f"sqlite:///{home_dir() / DB_FILENAME}"
-
-
 def normalize_url(url: str | None) -> str:
-    """Fill in the default and the psycopg 3 driver; refuse in-memory SQLite.
+    """Fill in the psycopg 3 driver; refuse a missing URL and in-memory SQLite.
 
     `:memory:` would give every pooled connection its own empty database,
     which is never what a multi-threaded app wants.
     """
-    if url is None:
-        url = default_url()
+    if not url:
+        raise ValueError("no database URL given (e.g. sqlite:///path/feedback.sqlite3)")
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database in (None, "", ":memory:") or "mode=memory" in str(url):

@@ -46,7 +46,8 @@ class FeedbackStore:
     """Samples, ratings, comparisons, model versions and fine-tune runs.
 
     `url` is any SQLAlchemy URL (``sqlite:///path`` or
-    ``postgresql+psycopg://...``); None means the SQLite file under $AIGC_HOME.
+    ``postgresql+psycopg://...``), always given: this package knows no default
+    location (the engine passes `aigc.paths.database_url()`).
     Opening upgrades the schema to the newest migration. Thread-safe: share one
     store per process. `retry_budget_s` bounds how long a write waits on locks;
     `durable=False` trades the last commits before a power cut for speed (see
@@ -55,7 +56,7 @@ class FeedbackStore:
 
     def __init__(
         self,
-        url: str | None = None,
+        url: str,
         *,
         busy_timeout_s: float = 5.0,
         retry_budget_s: float = 30.0,

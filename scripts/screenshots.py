@@ -112,7 +112,7 @@ def shoot(url: str, out: Path, gan: str, vae: str, rate_more=None) -> list[Path]
 
 def simulated_rater(studio):
     """Rate 60 samples as someone who likes trousers, sandals and sneakers (needs the shipped classifier)."""
-    from aigc.models.pipeline import PRETRAINED_DIR
+    from aigc.paths import PRETRAINED_DIR
 
     if not (PRETRAINED_DIR / "fashion-classifier.safetensors").exists():
         return None

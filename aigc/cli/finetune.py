@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from aigc import paths
 from aigc.feedback.finetune import FinetuneConfig, finetune, print_progress_json, recover
 from aigc.feedback.reward import NotEnoughRatings
 
@@ -88,7 +89,7 @@ def _finetune(args: argparse.Namespace) -> int:
         child_name=args.name,
         progress=not args.json_progress,
     )
-    with FeedbackStore(args.db) as store:
+    with FeedbackStore(paths.database_url(args.db)) as store:
         store.fail_stale_runs()
         recover(store)
         try:

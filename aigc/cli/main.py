@@ -15,6 +15,7 @@ import os
 import sys
 from importlib.metadata import EntryPoint, entry_points
 
+from aigc import paths
 from aigc.cli import commands
 
 PLUGIN_GROUP = "aigc.commands"
@@ -113,12 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     for name in sorted({*plugin_commands(), *PLUGIN_HELP}):
         _add_plugin(sub, name)
-    for optional in ("aigc.cli.finetune", "feedback_db.cli"):
-        try:
-            module = __import__(optional, fromlist=["add_commands"])
-        except ImportError:
-            continue
-        module.add_commands(sub)
+    from aigc.cli.finetune import add_commands as add_finetune
+    from feedback_db.cli import add_commands as add_database
+
+    add_finetune(sub)
+    add_database(sub, default_db=paths.database_url())  # `aigc ratings`/`aigc db`: the home's database
     return parser
 
 

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from aigc import paths
+
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_MIRROR = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 FASHION_MNIST_FILES = {
@@ -96,7 +98,8 @@ def read_idx(path: Path) -> np.ndarray:
 
 
 def user_cache_dir() -> Path:
-    return Path(os.environ.get("AIGC_HOME", Path.home() / ".aigc")) / "datasets" / "fashion-mnist"
+    """Where a downloaded Fashion-MNIST lives: under the home's datasets folder (`aigc.paths`)."""
+    return paths.datasets_dir() / "fashion-mnist"
 
 
 def candidate_dirs(explicit: str | os.PathLike | None) -> list[tuple[str, Path]]:

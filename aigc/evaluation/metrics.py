@@ -9,7 +9,6 @@ precision/recall follow Kynkäänniemi et al. 2019 (k-NN balls around each real/
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,9 +17,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from aigc import paths
 from aigc.data.datasets import from_uint8, load_dataset
 from aigc.models.checkpoint import load_module
-from aigc.models.pipeline import PRETRAINED_DIR, load_model
+from aigc.models.pipeline import load_model
+from aigc.paths import PRETRAINED_DIR
 
 JUDGE_NAME = "fashion-classifier"
 
@@ -154,7 +155,8 @@ def real_features(
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("AIGC_CACHE_DIR") or Path.home() / ".cache" / "aigc")
+    """The feature cache folder (`aigc.paths.feature_cache_dir`)."""
+    return paths.feature_cache_dir()
 
 
 def resample(features: torch.Tensor, weights: torch.Tensor, n: int | None = None, seed: int = 0) -> torch.Tensor:

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from aigc.data.datasets import from_uint8
-from aigc.models.pipeline import PRETRAINED_DIR, ImageModel
+from aigc.models.pipeline import ImageModel
+from aigc.paths import PRETRAINED_DIR
 
 FeatureFn = Callable[[torch.Tensor], torch.Tensor]  # (N, C, H, W) in [-1, 1] → (N, E)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aigc import paths
 from aigc.data.datasets import ImageDataset, from_uint8
 from aigc.feedback import features as phi
 from aigc.feedback.config import KIND_DEFAULTS, FinetuneConfig
@@ -30,7 +31,7 @@ from aigc.feedback.reward import RewardConfig, fit_reward, reward_weights
 from aigc.models.cards import write_card
 from aigc.models.checkpoint import SUFFIX, CheckpointRecord, file_sha256, load_module
 from aigc.models.latent import vae_dimension_kl
-from aigc.models.pipeline import ImageModel, home_dir, load_model
+from aigc.models.pipeline import ImageModel, load_model
 from aigc.models.prior import aggregate_posterior
 from aigc.training.loop import DEFAULT_LR, TrainConfig, finish_record, save_final, share_run, train
 from feedback_db import FeedbackStore
@@ -53,10 +54,6 @@ def next_child_name(parent: str, taken: set[str]) -> str:
     while f"{base}-ft{k}" in taken:
         k += 1
     return f"{base}-ft{k}"
-
-
-def models_home() -> Path:
-    return home_dir() / "models"
 
 
 def finetune(
@@ -120,7 +117,7 @@ def finetune(
         )
         kind = module.kind
         train_cfg = TrainConfig(
-            out_dir=str(home_dir() / "runs" / child_name),
+            out_dir=str(paths.runs_dir() / child_name),
             steps=cfg.steps,
             batch_size=cfg.batch_size,
             lr=DEFAULT_LR[kind] * cfg.lr_scale,
@@ -169,7 +166,7 @@ def finetune(
         }
         record.extra.update({"metrics": metrics, "finetune": run_config})
         path = publish_child(
-            store, run_id, version.id, module, record, Path(models_dir) if models_dir else models_home()
+            store, run_id, version.id, module, record, Path(models_dir) if models_dir else paths.models_dir()
         )
         report("done", 1.0, metrics)
         return FinetuneResult(run_id, parent.name, child_name, path, metrics)
@@ -209,7 +206,7 @@ def publish_child(
 
 def recover(store: FeedbackStore, folder: Path | None = None) -> list[str]:
     """At start-up: finish renames a kill interrupted; delete pending files no version claims."""
-    folder = folder or models_home()
+    folder = folder or paths.models_dir()
     actions = []
     if not folder.is_dir():
         return actions

@@ -14,22 +14,18 @@ import numpy as np
 import torch
 from torch import nn
 
+from aigc import paths
 from aigc.data.datasets import from_uint8, to_uint8
 from aigc.models.checkpoint import SUFFIX, CheckpointError, CheckpointRecord, file_sha256, load_module
 from aigc.models.latent import seeded_latents, seeded_uniform
 from aigc.models.prior import MixturePrior
-
-PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
-
-
-def home_dir() -> Path:
-    return Path(os.environ.get("AIGC_HOME", Path.home() / ".aigc"))
+from aigc.paths import PRETRAINED_DIR
 
 
 def models_dirs(extra: str | os.PathLike | None = None) -> list[Path]:
     """Where model names are looked up, in order: an explicit folder, the user's models, the shipped ones."""
     dirs = [Path(extra)] if extra else []
-    return dirs + [home_dir() / "models", PRETRAINED_DIR]
+    return dirs + [paths.models_dir(), PRETRAINED_DIR]
 
 
 def resolve_model_path(name_or_path: str | os.PathLike, models_dir: str | os.PathLike | None = None) -> Path:

@@ -9,12 +9,13 @@ page down. Its JSON-lines progress is read by a thread here; the page polls `sta
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
+
+from aigc import paths
 
 
 @dataclass
@@ -78,7 +79,8 @@ class FinetuneJobs:
             if rater:
                 cmd += ["--rater", rater]
             cmd += extra_args or []
-            env = {**os.environ, "OMP_NUM_THREADS": str(self.threads), "PYTHONUNBUFFERED": "1"}
+            # the resolved home: a relative $AIGC_HOME means the same folder in the child
+            env = {**paths.child_env(), "OMP_NUM_THREADS": str(self.threads), "PYTHONUNBUFFERED": "1"}
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
             status = JobStatus(model, "running", "starting", 0.0, "starting…", started=time.time())
             self._jobs[model], self._procs[model] = status, proc

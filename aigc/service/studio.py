@@ -17,10 +17,11 @@ import numpy as np
 import torch
 from sqlalchemy.engine import make_url
 
+from aigc import paths
 from aigc.data.datasets import DatasetError, load_upload
 from aigc.data.images import image_sha256
 from aigc.feedback.compare import binomial_p_value
-from aigc.feedback.finetune import models_home, recover
+from aigc.feedback.finetune import recover
 from aigc.feedback.taste import taste_direction
 from aigc.models.checkpoint import SUFFIX, CheckpointError
 from aigc.models.latent import interpolation_path
@@ -103,10 +104,10 @@ class Studio:
         """
         if threads:
             torch.set_num_threads(threads)
-        studio = cls(FeedbackStore(db_url), models_dir, device)
+        studio = cls(FeedbackStore(paths.database_url(db_url)), models_dir, device)
         try:
             studio.store.fail_stale_runs()
-            recover(studio.store, studio.models_dir or models_home())
+            recover(studio.store, studio.models_dir or paths.models_dir())
             studio.refresh()
         except BaseException:
             studio.close()

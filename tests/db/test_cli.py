@@ -80,10 +80,21 @@ def test_add_commands_mounts_on_another_parser(tmp_path):
     parser = argparse.ArgumentParser(prog="aigc")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("train").set_defaults(func=lambda a: 0)
-    add_commands(sub)
+    default = f"sqlite:///{tmp_path / 'default.sqlite3'}"
+    add_commands(sub, default_db=default)
     args = parser.parse_args(["ratings", "stats", "--db", f"sqlite:///{tmp_path / 'x.sqlite3'}"])
     assert args.func(args) == 0
-    assert parser.parse_args(["db", "upgrade"]).func.__name__ == "cmd_upgrade"
+    args = parser.parse_args(["db", "upgrade"])
+    assert args.func.__name__ == "cmd_upgrade" and args.db == default
+    assert args.func(args) == 0 and (tmp_path / "default.sqlite3").exists()
+
+
+def test_standalone_needs_a_database_url(capsys):
+    """The package knows no home folder: without a mounting engine's default, --db is required."""
+    with pytest.raises(SystemExit) as exc:
+        main(["db", "upgrade"])
+    assert exc.value.code == 2
+    assert "--db" in capsys.readouterr().err
 
 
 def test_python_dash_m_runs_standalone(tmp_path):

@@ -7,21 +7,25 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
-from feedback_db import FeedbackStore, default_url
+from feedback_db import FeedbackStore, InvalidInput
 from feedback_db.engine import normalize_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_default_is_a_sqlite_file_under_aigc_home(tmp_path, monkeypatch):
+def test_no_default_location_the_caller_names_the_database(tmp_path, monkeypatch):
+    """Where the file lives is the engine's business (aigc.paths); $AIGC_HOME means nothing here."""
     monkeypatch.setenv("AIGC_HOME", str(tmp_path / "home"))
-    assert default_url() == f"sqlite:///{tmp_path / 'home' / 'feedback.sqlite3'}"
-    with FeedbackStore() as store:
-        assert store.url == default_url()
+    for missing in (None, ""):
+        with pytest.raises(InvalidInput, match="no database URL"):
+            FeedbackStore(missing)
+    assert not (tmp_path / "home").exists()
+    with FeedbackStore(f"sqlite:///{tmp_path / 'a' / 'f.sqlite3'}") as store:
         assert store.schema_revision() == "0002"
-    assert (tmp_path / "home" / "feedback.sqlite3").exists()
+    assert (tmp_path / "a" / "f.sqlite3").exists()
 
 
 def test_postgres_urls_get_the_psycopg3_driver():

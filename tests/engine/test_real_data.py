@@ -12,7 +12,7 @@ from aigc.cli import main
 from aigc.data import datasets as data
 from aigc.models import GAN, GANConfig
 from aigc.models.checkpoint import CheckpointRecord
-from aigc.models.pipeline import PRETRAINED_DIR
+from aigc.paths import PRETRAINED_DIR
 from aigc.training.loop import TrainConfig, train
 
 pytestmark = pytest.mark.slow
