@@ -258,12 +258,12 @@ def build(ctx: PageContext) -> None:
 
     # ------------------------------------------------------------ closing the loop
     @guarded
-    def finetune(model: str, steps: int = 0, only_rater: str = "") -> dict:
+    def finetune(model: str, steps: int = 0, only_rater: str = "", request: gr.Request = None) -> dict:
         """Start a fine-tuning run of `model` from its ratings in the background.
 
         steps 0 = the kind's default; poll `finetune_status`.
         """
-        status = studio.start_finetune(model, steps=steps, rater=only_rater or None)
+        status = studio.start_finetune(model, steps=steps, rater=only_rater or None, requester=rater_of(request))
         return {"model": model, "state": status.state}
 
     gr.api(finetune, api_name="finetune")

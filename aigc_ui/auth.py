@@ -22,6 +22,7 @@ full-speed guesser into a few guesses per lock period.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -71,7 +72,7 @@ class LoginThrottle:
             for key in self.keys(user, address):
                 misses = self._keys.get(key)
                 if misses and misses.locked_until > now:
-                    wait = max(1, round(misses.locked_until - now + 0.5))
+                    wait = max(1, math.ceil(misses.locked_until - now))
                     who = f"user {user!r}" if key.startswith("user:") else f"address {address}"
                     return f"Too many failed logins for {who}; try again in {wait} s."
             for key in self.keys(user, address):
@@ -138,13 +139,13 @@ class LoginGuard:
             if not message.get("more_body"):
                 break
         if too_big:
-            await _reply(send, 413, "Login form too large.")
+            await reply(send, 413, "Login form too large.")
             return
         user = await _username(scope, body)
         address = (scope.get("client") or ("unknown", 0))[0]
         refused = self.throttle.check(user, address)
         if refused:
-            await _reply(send, 429, refused)
+            await reply(send, 429, refused)
             return
         status: list[int] = []
 
@@ -182,7 +183,7 @@ async def _username(scope, body: bytes) -> str:
         return ""
 
 
-async def _reply(send, code: int, text: str) -> None:
+async def reply(send, code: int, text: str) -> None:
     payload = json.dumps({"detail": text}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
     await send({"type": "http.response.start", "status": code, "headers": headers})
@@ -191,6 +192,10 @@ async def _reply(send, code: int, text: str) -> None:
 
 def guard_kwargs(throttle: LoginThrottle) -> dict:
     """`launch(**guard_kwargs(t))`: installs LoginGuard in the FastAPI app Gradio creates."""
+    return {"app_kwargs": {"middleware": [login_middleware(throttle)]}}
+
+
+def login_middleware(throttle: LoginThrottle):
     from starlette.middleware import Middleware
 
-    return {"app_kwargs": {"middleware": [Middleware(LoginGuard, throttle=throttle)]}}
+    return Middleware(LoginGuard, throttle=throttle)

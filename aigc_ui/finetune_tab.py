@@ -124,7 +124,8 @@ def build(ctx: PageContext) -> None:
 
     @on_page
     def begin(name, n_steps, mine, request: gr.Request):
-        status = studio.start_finetune(name, steps=n_steps, rater=rater_of(request) if mine else None)
+        who = rater_of(request)
+        status = studio.start_finetune(name, steps=n_steps, rater=who if mine else None, requester=who)
         gr.Info(f"Fine-tuning {name} in the background…")
         return progress_html(status.progress, status.message, status.state), gr.Timer(active=True)
 

@@ -17,10 +17,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from aigc.service.studio import Studio  # noqa: E402
+from aigc.service.studio import Quotas, Studio, add_quota_flags, quota_settings  # noqa: E402
 from aigc_ui import api, explore_tab, finetune_tab, generate_tab, history_tab, interpolate_tab, models_tab  # noqa: E402
-from aigc_ui.auth import LoginThrottle, guard_kwargs  # noqa: E402
+from aigc_ui.auth import LoginThrottle, login_middleware  # noqa: E402
 from aigc_ui.common import CSS, PageContext, model_choices  # noqa: E402
+from aigc_ui.meter import upload_middleware  # noqa: E402
 
 # The page, tab by tab, in order.
 TABS: list[Callable[[PageContext], None]] = [
@@ -87,8 +88,9 @@ def _blockable(paths: list[Path], keep: list[Path]) -> list[str]:
     return out
 
 
-def launch_kwargs(studio: Studio) -> dict:
-    """What every launch needs: the look, upload limits, and the folders never to serve."""
+def launch_kwargs(studio: Studio, throttle: LoginThrottle | None = None) -> dict:
+    """What every launch needs: the look, upload limits and meter, the folders never to serve (and with
+    --auth, login throttling)."""
     keep = [
         Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve(),
         Path(tempfile.gettempdir()).resolve(),
@@ -101,6 +103,9 @@ def launch_kwargs(studio: Studio) -> dict:
         blocked_paths=_blockable(studio.private_paths(), keep),
         footer_links=["api", "gradio"],
         run_history=False,
+        app_kwargs={
+            "middleware": [upload_middleware(studio.quotas)] + ([login_middleware(throttle)] if throttle else [])
+        },
     )
 
 
@@ -157,13 +162,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--threads", type=int, default=1, help="torch threads for serving (default 1: stays live while a run trains)"
     )
+    add_quota_flags(p)
     return p.parse_args(argv)
 
 
 def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Studio]:
     """Open the studio and launch the page; with block=False return at once (tests close both)."""
     credentials = read_auth(args)
+    quotas = Quotas(quota_settings(args))
     studio = Studio.open(args.db, args.models, args.device, threads=args.threads)
+    studio.quotas = quotas
     demo = build_demo(studio)
     share = bool(args.share)
     if share and not internet_ok():
@@ -181,8 +189,7 @@ def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Stud
         auth=credentials or None,
         auth_message="AIGC Studio: log in to rate as yourself.",
         prevent_thread_lock=not block,
-        **launch_kwargs(studio),
-        **(guard_kwargs(LoginThrottle()) if credentials else {}),
+        **launch_kwargs(studio, LoginThrottle() if credentials else None),
     )
     if share and not demo.share_url:
         print("--share: Gradio could not open a public link; serving locally only.", file=sys.stderr)

@@ -30,6 +30,13 @@ from aigc.service.axes import LatentAxes, gan_axes, vae_axes
 from aigc.service.errors import StudioError
 from aigc.service.jobs import FinetuneJobs, JobStatus
 from aigc.service.limits import Limits
+from aigc.service.quotas import (  # noqa: F401 - re-exported for the page, which imports only this module
+    QuotaExceeded,
+    Quotas,
+    QuotaSettings,
+    add_quota_flags,
+    quota_settings,
+)
 from feedback_db import FeedbackError, FeedbackStore, VersionInfo
 
 MAX_BATCH = Limits.max_images
@@ -81,6 +88,7 @@ class Studio:
         self._axes: dict[str, LatentAxes] = {}
         self._versions: dict[str, VersionInfo] = {}
         self._lock = threading.RLock()
+        self.quotas = Quotas()  # a server replaces it with its flags' settings
         self.jobs = jobs or FinetuneJobs(
             self.store.url,
             str(self.models_dir) if self.models_dir else None,
@@ -219,6 +227,7 @@ class Studio:
         """n seeded images, each recorded as a Sample before it is returned."""
         n, seed, truncation = self.limits.images(n), self.limits.seed(seed), self.limits.truncation(truncation)
         model = self.model(name)
+        self.charge("samples", session, n)
         generated = model.generate(n, seed, truncation if model.kind == "gan" else None)
         ids = self.store.record_samples(
             self._versions[name].id,
@@ -245,6 +254,7 @@ class Studio:
         if not 1 <= len(rows) <= self.limits.max_images:
             raise StudioError(f"number of images must be from 1 to {self.limits.max_images}, got {len(rows)}")
         latents = np.stack([self._check_latent(name, z) for z in rows])
+        self.charge("samples", session, len(latents))
         images = self.model(name).decode(latents)
         ids = self.store.record_samples(
             self.version(name).id,
@@ -255,6 +265,13 @@ class Studio:
             image_sha256s=[image_sha256(img) for img in images],
         )
         return images, ids
+
+    def charge(self, kind: str, who: str | None, amount: int = 1) -> None:
+        """Book work against `who`'s quota and the deployment's (aigc.service.quotas); over it: StudioError."""
+        try:
+            self.quotas.charge(kind, who, amount)
+        except QuotaExceeded as exc:
+            raise StudioError(str(exc)) from None
 
     def _check_latent(self, name: str, z) -> np.ndarray:
         return self.limits.latent(z, self.model(name).latent_dim, f"a latent of {name}")
@@ -397,8 +414,13 @@ class Studio:
             "ready": likes + dislikes >= 20 and likes >= 3 and dislikes >= 3,
         }
 
-    def start_finetune(self, name: str, steps: int | None = None, rater: str | None = None) -> JobStatus:
-        """Fine-tune `name` from its ratings in a background process; poll `finetune_status`."""
+    def start_finetune(
+        self, name: str, steps: int | None = None, rater: str | None = None, requester: str | None = None
+    ) -> JobStatus:
+        """Fine-tune `name` from its ratings (only `rater`'s if given) in a background process; poll `finetune_status`.
+
+        `requester` is who asked (metered by the fine-tune quota); None for the CLI and tests.
+        """
         steps = self.limits.finetune_steps(steps)
         ready = self.ratings_ready(name, rater)
         if not ready["ready"]:
@@ -406,9 +428,11 @@ class Studio:
                 f"not enough ratings yet: {ready['ratings']} ({ready['likes']} likes, {ready['dislikes']} dislikes); "
                 "rate at least 20 images, with at least 3 likes and 3 dislikes"
             )
+        self.charge("finetunes", requester)
         try:
             return self.jobs.start(self.model(name).name, steps=steps, rater=rater)
         except RuntimeError as exc:
+            self.quotas.refund("finetunes", requester)  # a run that never started costs nothing
             raise StudioError(str(exc)) from exc
 
     def finetune_status(self, name: str) -> JobStatus:

@@ -1,0 +1,138 @@
+"""Quotas for shared deployments: how many images, uploads and fine-tune runs one person (and everyone
+together) may ask for in a time window.
+
+Generating is cheap per image but not free; a fine-tune run takes minutes of every core. Without a
+meter one visitor can take the machine for everyone. Each kind of work has a per-person limit and a
+deployment-wide limit over a sliding window; a request that would exceed either is refused whole,
+with one line that says which limit and when to try again, and costs nothing. Calls without a
+person (the CLI, tests, the studio itself) are not metered, nor are admins' per-person counts.
+
+State is per process: a second replica meters its own visitors (the deployment limit is then per
+replica). Memory is bounded: one deque entry per charge, pruned to the window, and keys with
+nothing left in the window are dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+
+DEPLOYMENT = "*"
+
+
+@dataclass(frozen=True)
+class QuotaSettings:
+    """Limits per window; 0 turns a limit off. Each field is also an `aigc serve --quota-…` flag."""
+
+    samples_per_minute: int = field(default=600, metadata={"help": "images one person may have generated"})
+    samples_per_minute_total: int = field(default=3000, metadata={"help": "images all visitors together"})
+    uploads_per_minute: int = field(default=10, metadata={"help": "files one person (or address) may upload"})
+    uploads_per_minute_total: int = field(default=60, metadata={"help": "files all visitors together"})
+    finetunes_per_hour: int = field(default=3, metadata={"help": "fine-tuning runs one person may start"})
+    finetunes_per_hour_total: int = field(default=20, metadata={"help": "fine-tuning runs all visitors together"})
+
+
+# kind → (per-person field, deployment field, window seconds, what it counts)
+KINDS: dict[str, tuple[str, str, float, str]] = {
+    "samples": ("samples_per_minute", "samples_per_minute_total", 60.0, "images per minute"),
+    "uploads": ("uploads_per_minute", "uploads_per_minute_total", 60.0, "uploads per minute"),
+    "finetunes": ("finetunes_per_hour", "finetunes_per_hour_total", 3600.0, "fine-tuning runs per hour"),
+}
+
+
+class QuotaExceeded(ValueError):
+    """A request over a quota: the message is one line meant for the person who asked."""
+
+
+@dataclass
+class Quotas:
+    """Sliding-window meters, thread-safe. `charge` books work or raises QuotaExceeded (booking nothing)."""
+
+    settings: QuotaSettings = field(default_factory=QuotaSettings)
+    clock: Callable[[], float] = time.monotonic
+    _used: dict[tuple[str, str], deque] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def charge(self, kind: str, who: str | None, amount: int = 1, exempt: bool = False) -> None:
+        """Book `amount` of `kind` for `who` (None: not metered). `exempt` skips the per-person limit (admins)."""
+        if who is None or amount <= 0:
+            return
+        person_field, total_field, window, unit = KINDS[kind]
+        limits = [(DEPLOYMENT, getattr(self.settings, total_field), "for this whole studio")]
+        if not exempt:
+            limits.insert(0, (who, getattr(self.settings, person_field), "per person"))
+        now = self.clock()
+        with self._lock:
+            for key, limit, scope in limits:
+                if not limit:
+                    continue
+                used = self._window(kind, key, now, window)
+                total = sum(n for _, n in used)
+                if total + amount > limit:
+                    raise QuotaExceeded(self._refusal(used, total, amount, limit, now, window, unit, scope))
+            for key, limit, _ in limits:
+                if limit:
+                    self._used.setdefault((kind, key), deque()).append((now, amount))
+
+    def refund(self, kind: str, who: str | None, amount: int = 1, exempt: bool = False) -> None:
+        """Take back the newest charge of `amount` (work that was booked but never done)."""
+        if who is None:
+            return
+        with self._lock:
+            for key in (DEPLOYMENT, *(() if exempt else (who,))):
+                used = self._used.get((kind, key))
+                for i in range(len(used or ()) - 1, -1, -1):
+                    if used[i][1] == amount:
+                        del used[i]
+                        break
+
+    def used(self, kind: str, who: str) -> int:
+        """How much of `kind` `who` (or DEPLOYMENT) has used in the current window."""
+        with self._lock:
+            return sum(n for _, n in self._window(kind, who, self.clock(), KINDS[kind][2]))
+
+    def _window(self, kind: str, key: str, now: float, window: float) -> deque:
+        used = self._used.get((kind, key), deque())
+        while used and used[0][0] <= now - window:
+            used.popleft()
+        if not used:
+            self._used.pop((kind, key), None)
+            if len(self._used) > 10_000:  # many one-off sessions: drop every key with an empty window
+                for k in [k for k, d in self._used.items() if d and d[-1][0] <= now - KINDS[k[0]][2]]:
+                    del self._used[k]
+        return used
+
+    @staticmethod
+    def _refusal(used: deque, total: int, amount: int, limit: int, now: float, window: float, unit: str, scope) -> str:
+        if amount > limit:
+            return f"Quota: at most {limit} {unit} {scope}; ask for fewer (you asked for {amount})."
+        freed, wait = total + amount - limit, window
+        for when, n in used:  # the oldest charges leave the window first
+            freed -= n
+            if freed <= 0:
+                wait = when + window - now
+                break
+        return f"Quota: at most {limit} {unit} {scope}; try again in {max(1, math.ceil(wait))} s."
+
+
+def add_quota_flags(parser: argparse.ArgumentParser) -> None:
+    """One `--quota-<field>` flag per QuotaSettings field (defaults from the dataclass)."""
+    group = parser.add_argument_group("quotas (per person and for the whole deployment; 0 = no limit)")
+    for f in fields(QuotaSettings):
+        flag = "--quota-" + f.name.replace("_", "-")
+        group.add_argument(
+            flag, type=int, default=f.default, metavar="N", help=f"{f.metadata['help']} (default {f.default})"
+        )
+
+
+def quota_settings(args: argparse.Namespace) -> QuotaSettings:
+    values = {f.name: getattr(args, "quota_" + f.name) for f in fields(QuotaSettings)}
+    bad = [k for k, v in values.items() if v < 0]
+    if bad:
+        raise SystemExit(f"error: --quota-{bad[0].replace('_', '-')} must be 0 (no limit) or more")
+    return QuotaSettings(**values)

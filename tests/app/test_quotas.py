@@ -1,0 +1,130 @@
+"""Quotas for shared deployments: images, uploads and fine-tune runs per person and per deployment.
+
+The meters' clock is a hand-moved counter: no test waits for a window to pass.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from aigc.service.jobs import JobStatus
+from aigc.service.quotas import DEPLOYMENT, QuotaExceeded
+from aigc.service.studio import Quotas, QuotaSettings, Studio, StudioError
+from tests.app.helpers import running
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 500.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_per_person_and_deployment_limits_over_a_sliding_window():
+    clock = Clock()
+    q = Quotas(QuotaSettings(samples_per_minute=10, samples_per_minute_total=15), clock=clock)
+    q.charge("samples", "ann", 6)
+    clock.now += 20
+    q.charge("samples", "ann", 4)
+    with pytest.raises(QuotaExceeded, match=r"^Quota: at most 10 images per minute per person; try again in 40 s\.$"):
+        q.charge("samples", "ann", 1)
+    assert q.used("samples", "ann") == 10  # a refused request books nothing
+    q.charge("samples", "bob", 5)
+    with pytest.raises(QuotaExceeded, match="for this whole studio"):
+        q.charge("samples", "cid", 1)
+    q.charge("samples", "admin", 0)  # nothing asked, nothing booked
+    q.charge("samples", None, 1000)  # not metered: the CLI, tests
+    clock.now += 41  # ann's first 6 leave the window
+    q.charge("samples", "ann", 6)
+    with pytest.raises(QuotaExceeded, match="ask for fewer"):
+        q.charge("samples", "dee", 11)
+
+
+def test_exempt_skips_only_the_per_person_limit_and_refund_takes_back_the_newest():
+    q = Quotas(QuotaSettings(finetunes_per_hour=1, finetunes_per_hour_total=2), clock=Clock())
+    q.charge("finetunes", "ann")
+    with pytest.raises(QuotaExceeded, match="fine-tuning runs per hour per person"):
+        q.charge("finetunes", "ann")
+    q.refund("finetunes", "ann")
+    q.charge("finetunes", "ann")
+    q.charge("finetunes", "root", exempt=True)
+    with pytest.raises(QuotaExceeded, match="whole studio"):
+        q.charge("finetunes", "root", exempt=True)
+    assert q.used("finetunes", DEPLOYMENT) == 2
+
+
+def test_zero_means_no_limit_and_flags_set_every_field():
+    from aigc_ui import server as app
+
+    q = Quotas(QuotaSettings(uploads_per_minute=0, uploads_per_minute_total=0), clock=Clock())
+    for _ in range(1000):
+        q.charge("uploads", "ann")
+    args = app.parse_args(["--quota-samples-per-minute", "7", "--quota-finetunes-per-hour-total", "0"])
+    settings = app.quota_settings(args)
+    assert settings == QuotaSettings(samples_per_minute=7, finetunes_per_hour_total=0)
+    assert app.quota_settings(app.parse_args([])) == QuotaSettings()
+    with pytest.raises(SystemExit, match="--quota-uploads-per-minute must be 0"):
+        app.quota_settings(app.parse_args(["--quota-uploads-per-minute", "-1"]))
+
+
+def test_over_quota_is_one_line_in_the_api_and_other_people_still_generate(studio):
+    from gradio_client import Client
+
+    clock, saved = Clock(), studio.quotas
+    studio.quotas = Quotas(QuotaSettings(samples_per_minute=5, uploads_per_minute=2), clock=clock)
+    try:
+        with running(studio) as demo:
+            ann, bob = Client(demo.local_url, verbose=False), Client(demo.local_url, verbose=False)
+            ann.predict("tiny-gan", 3, 1, 0, api_name="/sample")
+            with pytest.raises(Exception, match=r"Quota: at most 5 images per minute per person; try again in \d+ s"):
+                ann.predict("tiny-gan", 3, 2, 0, api_name="/sample")
+            assert len(bob.predict("tiny-gan", 3, 1, 0, api_name="/sample")[1]["sample_ids"]) == 3
+            clock.now += 61
+            assert len(ann.predict("tiny-gan", 5, 3, 0, api_name="/sample")[1]["sample_ids"]) == 5
+
+            codes = [
+                httpx.post(demo.local_url + "gradio_api/upload", files={"files": ("a.png", b"x")}, timeout=30)
+                for _ in range(3)
+            ]
+            assert [c.status_code for c in codes] == [200, 200, 429]
+            assert codes[2].json()["detail"].startswith("Quota: at most 2 uploads per minute per person")
+    finally:
+        studio.quotas = saved
+
+
+class FakeJobs:
+    """Stands in for the fine-tune runner: no process is started."""
+
+    def __init__(self, conflict: bool = False):
+        self.conflict, self.started = conflict, []
+
+    def start(self, model, steps=None, rater=None, **_):
+        if self.conflict:
+            raise RuntimeError(f"a fine-tuning run of {model} is already running")
+        self.started.append((model, rater))
+        return JobStatus(model, "running")
+
+    def stop_all(self):
+        pass
+
+
+def test_finetune_runs_are_metered_per_requester_and_a_refused_start_costs_nothing(studio):
+    clock = Clock()
+    batch = studio.sample("tiny-vae", 24, 11, session="quota-rater")
+    for i, sample_id in enumerate(batch.sample_ids):
+        studio.rate(sample_id, 1.0 if i % 2 else -1.0, "quota-rater")
+    busy = Studio(studio.store, studio.models_dir, jobs=FakeJobs(conflict=True))
+    busy.quotas = Quotas(QuotaSettings(finetunes_per_hour=1), clock=clock)
+    for _ in range(3):
+        with pytest.raises(StudioError, match="already running"):
+            busy.start_finetune("tiny-vae", rater="quota-rater", requester="ann")
+    assert busy.quotas.used("finetunes", "ann") == 0
+    free = Studio(studio.store, studio.models_dir, jobs=FakeJobs())
+    free.quotas = busy.quotas
+    free.start_finetune("tiny-vae", rater="quota-rater", requester="ann")
+    with pytest.raises(StudioError, match="at most 1 fine-tuning runs per hour per person"):
+        free.start_finetune("tiny-vae", rater="quota-rater", requester="ann")
+    free.start_finetune("tiny-vae", rater="quota-rater")  # the CLI: not metered
+    assert len(free.jobs.started) == 2
