@@ -51,3 +51,24 @@ def test_an_unknown_device_is_one_line(capsys, tmp_path):
 def test_sample_still_works_in_range(capsys, tmp_path):
     assert main(["sample", "fashion-gan", "--n", "2", "--seed", "7", "--out", str(tmp_path / "g.png")]) == 0
     assert (tmp_path / "g.png").stat().st_size > 0
+
+
+def test_finetune_while_a_run_of_the_same_parent_runs_is_one_line(tmp_path, tiny_model, record, capsys):
+    """An untrained tiny GAN is enough: the clash is found before any training."""
+    from aigc.models.checkpoint import save_model
+    from aigc.service.studio import Studio
+
+    folder = tmp_path / "models"
+    save_model(folder / "toy-gan.safetensors", tiny_model("gan"), record("gan", name="toy-gan"))
+    db = f"sqlite:///{tmp_path / 'feedback.sqlite'}"
+    with Studio.open(db, models_dir=folder) as studio:
+        batch = studio.sample("toy-gan", 24, 1, session="r")
+        for i, sample_id in enumerate(batch.sample_ids):
+            studio.rate(sample_id, 1.0 if i % 2 else -1.0, "r")
+        running = studio.store.start_run(studio.version("toy-gan").id, {}, n_ratings=24)  # alive: this process
+    capsys.readouterr()
+    assert main(["finetune", "toy-gan", "--db", db, "--models", str(folder), "--steps", "2", "--eval-n", "8"]) == 2
+    line = one_line_error(capsys)
+    assert line.startswith("aigc finetune: error: ") and f"run {running}" in line and "still running" in line
+    with Studio.open(db, models_dir=folder) as studio:
+        assert [r.status for r in studio.store.list_runs()] == ["running"]  # the first run is untouched
