@@ -73,6 +73,17 @@ def lineage_markdown(models: list[ModelSummary]) -> str:
     return "\n".join(lines) or "_No models yet._"
 
 
+def health_markdown(problems) -> str:
+    """Checkpoint files the studio does not serve: which, what is wrong, what to do (empty when all is well)."""
+    if not problems:
+        return ""
+    lines = ["### ⚠️ Checkpoints not served"]
+    for bad in problems:
+        instead = f" Serving `{bad.replaced_by}` instead." if bad.replaced_by else " This version is unavailable."
+        lines.append(f"- **{bad.name}** — `{bad.path}`: {bad.problem}. {bad.advice}.{instead}")
+    return "\n".join(lines)
+
+
 def build(ctx: PageContext) -> None:
     studio = ctx.studio
     with gr.Tab("📊 Feedback & models", id="models") as tab:
@@ -80,6 +91,7 @@ def build(ctx: PageContext) -> None:
             "How each version is received, and where it came from. Fine-tuned versions appear here with their parent."
         )
         refresh = gr.Button("↻ Refresh", size="sm", elem_id="models-refresh")
+        health = gr.Markdown(elem_id="models-health")
         table = gr.Dataframe(headers=STATS_COLUMNS, interactive=False, label="Per version", elem_id="models-stats")
         with gr.Row():
             likes = gr.BarPlot(
@@ -114,6 +126,7 @@ def build(ctx: PageContext) -> None:
             lineage_markdown(models),
             gr.Dropdown(choices=[(model_label(m), m.name) for m in models], value=chosen),
             card_text(models, chosen),
+            health_markdown(studio.checkpoint_problems()),
         )
 
     def card_text(models: list[ModelSummary], name: str | None) -> str:
@@ -126,7 +139,7 @@ def build(ctx: PageContext) -> None:
     def show_card(name):
         return card_text(studio.models(), name)
 
-    outputs = [table, likes, over_time, tree, card_of, card]
+    outputs = [table, likes, over_time, tree, card_of, card, health]
     for event in (tab.select, refresh.click):
         event(load, card_of, outputs, api_visibility="private")
     card_of.input(show_card, card_of, card, api_visibility="private")

@@ -23,13 +23,14 @@ from aigc.data.images import image_sha256
 from aigc.feedback.compare import binomial_p_value
 from aigc.feedback.finetune import recover
 from aigc.feedback.taste import taste_direction
-from aigc.models.checkpoint import SUFFIX, CheckpointError
+from aigc.models.checkpoint import SUFFIX
 from aigc.models.latent import interpolation_path
 from aigc.models.pipeline import ImageModel, load_model, models_dirs
 from aigc.service.axes import LatentAxes, gan_axes, vae_axes
 from aigc.service.errors import StudioError
 from aigc.service.jobs import FinetuneJobs, JobStatus
 from aigc.service.limits import Limits
+from aigc.service.model_health import BadCheckpoint, CheckpointHealth, same_file
 from aigc.service.quotas import (  # noqa: F401 - re-exported for the page, which imports only this module
     QuotaExceeded,
     Quotas,
@@ -88,6 +89,7 @@ class Studio:
         self._axes: dict[str, LatentAxes] = {}
         self._versions: dict[str, VersionInfo] = {}
         self._lock = threading.RLock()
+        self.health = CheckpointHealth()  # bad files: logged once, never re-read until they change
         self.quotas = Quotas()  # a server replaces it with its flags' settings
         self.jobs = jobs or FinetuneJobs(
             self.store.url,
@@ -134,34 +136,45 @@ class Studio:
 
     # ------------------------------------------------------------ models and versions
 
-    def _checkpoint_files(self) -> dict[str, Path]:
-        """name → checkpoint, first folder wins (user models shadow shipped ones)."""
-        found: dict[str, Path] = {}
+    def _checkpoint_files(self) -> dict[str, list[Path]]:
+        """name → its checkpoints in look-up order: the folders (user models before shipped ones), then the
+        file a registered version points to. The first that loads is served; a bad one never hides the rest."""
+        found: dict[str, list[Path]] = {}
         for folder in models_dirs(self.models_dir):
             if folder.is_dir():
                 for path in sorted(folder.glob(f"*{SUFFIX}")):
                     if not path.name.startswith("."):  # hidden: a fine-tune still being published
-                        found.setdefault(path.stem, path)
+                        found.setdefault(path.stem, []).append(path)
         for version in self.store.list_versions():  # registered by another replica or a fine-tune
             path = Path(version.checkpoint_path)
-            if path.exists():
-                found.setdefault(version.name, path)
+            paths = found.setdefault(version.name, [])
+            if not any(same_file(path, p) for p in paths):
+                paths.append(path)  # even when missing: the health check names it as unavailable
         return found
 
     def refresh(self) -> list[str]:
         """Discover checkpoints and make sure each GAN/VAE is a registered version; returns names."""
         with self._lock:
-            for name, path in self._checkpoint_files().items():
+            for name, paths in self._checkpoint_files().items():
                 if name in self._versions:
                     continue
-                try:
-                    model = load_model(path, device=self.device)
-                except CheckpointError:
-                    continue  # a broken file in the models folder must not take the page down
-                if model.kind not in ("gan", "vae"):
-                    continue
-                self._register(name, model)
+                for path in paths:  # a broken file must neither take the page down nor hide a good one
+                    model = self.health.load(name, path, lambda p: load_model(p, device=self.device))
+                    if model is None:
+                        continue
+                    if model.kind not in ("gan", "vae"):
+                        self.health.skip(path)  # a classifier: readable, not servable, not read again
+                        continue
+                    self._register(name, model)
+                    break
             return sorted(self._versions)
+
+    def checkpoint_problems(self) -> list[BadCheckpoint]:
+        """Files that are not served (what is wrong, what to do, what is served instead): the models tab lists them."""
+        self.refresh()
+        with self._lock:
+            served = {name: model.path for name, model in self._models.items() if model.path}
+        return self.health.problems(served)
 
     def _register(self, name: str, model: ImageModel) -> VersionInfo:
         parent = self._versions.get(model.record.parent) if model.record.parent else None
@@ -193,6 +206,9 @@ class Studio:
             if name not in self._models:
                 self.refresh()
             if name not in self._models:
+                bad = next((b for b in self.health.problems() if b.name == name), None)
+                if bad is not None:
+                    raise StudioError(f"{name} is unavailable: {bad.problem}. {bad.advice}.")
                 raise StudioError(f"unknown model {name!r}; available: {', '.join(sorted(self._models)) or 'none'}")
             return self._models[name]
 
