@@ -9,9 +9,6 @@ CI (CI=true), where a missing browser fails with a clear message.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -47,36 +44,18 @@ def pytest_collection_modifyitems(config, items):
         items[:] = [i for i in items if i not in mine]
 
 
-def _train(kind: str, name: str, out: Path) -> subprocess.Popen:
-    aigc = shutil.which("aigc", path=str(Path(sys.executable).parent)) or "aigc"
-    return subprocess.Popen(
-        [
-            aigc,
-            "train",
-            kind,
-            "--dry-run",
-            "--name",
-            name,
-            "--out",
-            str(out / f"run-{name}"),
-            "--save",
-            str(out / f"{name}.safetensors"),
-            "--quiet",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 @pytest.fixture(scope="session")
 def models_dir(tmp_path_factory) -> Path:
-    """tiny-gan and tiny-vae, trained once per session with `aigc train --dry-run` (in parallel)."""
+    """tiny-gan and tiny-vae, trained once per session by the real CLI (`aigc train --dry-run`), in-process:
+    two child processes would each pay for importing torch, which costs more than the 3 training steps."""
+    from aigc.cli import main
+
     out = tmp_path_factory.mktemp("models")
-    procs = [(kind, _train(kind, f"tiny-{kind}", out)) for kind in ("gan", "vae")]
-    for kind, proc in procs:
-        _, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, f"training tiny-{kind} failed:\n{err[-2000:]}"
+    for kind in ("gan", "vae"):
+        name = f"tiny-{kind}"
+        argv = ["train", kind, "--dry-run", "--name", name, "--out", str(out / f"run-{name}")]
+        code = main([*argv, "--save", str(out / f"{name}.safetensors"), "--quiet"])
+        assert code == 0, f"training {name} failed (exit code {code})"
     return out
 
 

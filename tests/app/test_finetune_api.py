@@ -8,6 +8,10 @@ import time
 import pytest
 
 from tests.app.helpers import running
+from tests.gate import held_children
+
+# A real background fine-tune: `aigc finetune` in a child process, polled through the HTTP API.
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
@@ -25,17 +29,20 @@ def loop_client(models_dir, home, tmp_path_factory):
         yield Client(demo.local_url, verbose=False), studio
 
 
-def test_finetune_endpoint_makes_a_child_version(loop_client):
+def test_finetune_endpoint_makes_a_child_version(loop_client, tmp_path):
     client, studio = loop_client
     with pytest.raises(Exception, match="not enough ratings"):
         client.predict("tiny-vae", 20, "", api_name="/finetune")
     _, info = client.predict("tiny-vae", 24, 5, 0, api_name="/sample")
     for i, sample_id in enumerate(info["sample_ids"]):
         client.predict(sample_id, 1 if i % 2 else -1, api_name="/rate")
-    started = client.predict("tiny-vae", 20, "", api_name="/finetune")
-    assert started["state"] == "running"
-    with pytest.raises(Exception, match="already running"):
-        client.predict("tiny-vae", 20, "", api_name="/finetune")
+    with held_children(tmp_path / "gate") as gate:  # the run cannot end before the second start is refused
+        started = client.predict("tiny-vae", 20, "", api_name="/finetune")
+        assert started["state"] == "running"
+        gate.wait_for_child()
+        with pytest.raises(Exception, match="already running"):
+            client.predict("tiny-vae", 20, "", api_name="/finetune")
+        assert len(gate.held()) == 1
     deadline = time.time() + 180
     status = started
     while time.time() < deadline:

@@ -87,6 +87,7 @@ def test_tiny_busy_timeout_still_loses_nothing(tmp_path):
             s.close()
 
 
+@pytest.mark.integration
 def test_4_processes_on_one_sqlite_file(tmp_path):
     """4 processes × 4 threads × 200 ratings = 3,200 on one file. Fresh file:
     the processes also race the migration and the registration."""

@@ -4,12 +4,18 @@
 
 Wraps `aigc.training.loop.train` (as the CLI and the fine-tune follower call it) so that, after training,
 rank r writes DUMP_DIR/rank{r}.safetensors: the ranks' weights can then be compared directly.
+
+With AIGC_TEST_HOLD_AT_STEP=N, every rank stops before the N-th step's all-reduce, writes
+DUMP_DIR/held-rank{r} and waits there until it has received its own Ctrl-C (SIGINT or SIGTERM). A test
+can then interrupt a run at a known step however fast or slow the machine is: no sleep, no race.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 from safetensors.torch import save_file
@@ -18,8 +24,14 @@ import aigc.cli.commands
 import aigc.feedback.finetune
 import aigc.training.loop
 from aigc.cli import main
+from aigc.training import distributed
 
 real_train = aigc.training.loop.train
+real_reduce_step = distributed.reduce_step
+real_handle = distributed.StopSignals._handle
+HOLD_AT = int(os.environ.get("AIGC_TEST_HOLD_AT_STEP", "0"))
+signalled = threading.Event()
+steps_seen = 0
 
 
 def train_and_dump(model, *args, **kwargs):
@@ -30,8 +42,34 @@ def train_and_dump(model, *args, **kwargs):
     return result
 
 
+def handle_and_note(self, signum, frame) -> None:
+    signalled.set()
+    real_handle(self, signum, frame)
+
+
+def reduce_step_held(losses, stop, info, buffers=()):
+    """The loop's per-step all-reduce; at step HOLD_AT, first wait for this rank's own Ctrl-C.
+
+    The stop flag of this step was read before the signal, so the ranks vote to stop at the step after:
+    the run always ends after step HOLD_AT + 1, with the last log line the one written before the hold.
+    """
+    global steps_seen
+    steps_seen += 1
+    if steps_seen == HOLD_AT:
+        (Path(DUMP) / f"held-rank{info.rank}").touch()
+        deadline = time.monotonic() + 300
+        while not signalled.is_set():  # the signal handler runs in this (main) thread, inside sleep
+            if time.monotonic() > deadline:
+                raise SystemExit(f"rank {info.rank}: held at step {HOLD_AT}, but no Ctrl-C came within 300 s")
+            time.sleep(0.01)
+    return real_reduce_step(losses, stop, info, buffers)
+
+
 if __name__ == "__main__":
     DUMP = sys.argv[1]
     Path(DUMP).mkdir(parents=True, exist_ok=True)
     aigc.training.loop.train = aigc.cli.commands.train = aigc.feedback.finetune.train = train_and_dump
+    if HOLD_AT:
+        distributed.reduce_step = reduce_step_held
+        distributed.StopSignals._handle = handle_and_note
     sys.exit(main(sys.argv[2:]))

@@ -40,6 +40,8 @@ def rated(home, tmp_path):
     return db, models, versions
 
 
+@pytest.mark.integration
+@pytest.mark.timeout(600)
 def test_two_process_finetune_writes_once_and_matches_one_process(rated, home, tmp_path, capsys):
     db, models, versions = rated
     dump = tmp_path / "dump"
@@ -69,6 +71,7 @@ def test_two_process_finetune_writes_once_and_matches_one_process(rated, home, t
     assert lines[0]["mean_reward_after"] > lines[0]["mean_reward_before"]
 
 
+@pytest.mark.integration
 def test_when_rank_0_cannot_start_the_others_exit_too(rated, home, tmp_path):
     """Too few ratings: rank 0 stops before training and releases rank 1 (no hang, exit code 3, no run row)."""
     db, models, versions = rated

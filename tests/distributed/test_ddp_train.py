@@ -57,6 +57,8 @@ def relative_gap(a, b, init) -> float:
     return float((fa - fb).norm() / (fb - fi).norm())
 
 
+@pytest.mark.integration
+@pytest.mark.timeout(600)
 @pytest.mark.parametrize("kind", ["vae", "gan"])
 def test_two_processes_end_identical_and_match_one_process_with_the_same_global_batch(
     kind, home, tmp_path, capsys, monkeypatch
@@ -97,6 +99,7 @@ def test_two_processes_end_identical_and_match_one_process_with_the_same_global_
         assert losses_ddp[key] == pytest.approx(value, rel=0.05, abs=0.05), key
 
 
+@pytest.mark.integration
 def test_global_batch_must_split_evenly(home, tmp_path):
     """An odd global batch over 2 processes is refused on every rank with a clear message (torchrun exits non-zero)."""
     import subprocess
@@ -195,6 +198,8 @@ def test_rows_split_the_global_batch_into_contiguous_equal_slices():
     assert distributed.current() == distributed.SINGLE and distributed.init_from_env() == distributed.SINGLE
 
 
+@pytest.mark.integration
+@pytest.mark.timeout(900)
 def test_ctrl_c_stops_every_rank_at_the_same_step_and_resume_matches_an_uninterrupted_run(home, tmp_path):
     """Ctrl-C (SIGINT to torchrun's process group): the ranks vote, stop after the same step, rank 0 writes
     OUT/last.safetensors; the same command with --resume then ends bit for bit where an uninterrupted run ends."""
@@ -247,13 +252,14 @@ def test_ctrl_c_stops_every_rank_at_the_same_step_and_resume_matches_an_uninterr
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env={**env, "AIGC_TEST_HOLD_AT_STEP": "21"},  # both ranks wait before step 21's all-reduce until Ctrl-C
         cwd=tmp_path,
         start_new_session=True,
     )
-    log = tmp_path / "stopped" / "log.jsonl"
-    deadline = time.monotonic() + 120
-    while not (log.exists() and log.stat().st_size) and proc.poll() is None and time.monotonic() < deadline:
+    log, held = tmp_path / "stopped" / "log.jsonl", [tmp_path / "stopped-dump" / f"held-rank{r}" for r in (0, 1)]
+    deadline = time.monotonic() + 300
+    while not all(p.exists() for p in held):  # handshake: every rank is past the first log line and waiting
+        assert proc.poll() is None and time.monotonic() < deadline, "the ranks never reached step 21"
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: every process of the group gets it
     _, err = proc.communicate(timeout=120)
@@ -262,6 +268,7 @@ def test_ctrl_c_stops_every_rank_at_the_same_step_and_resume_matches_an_uninterr
         tmp_path / "stopped" / "vae.safetensors"
     ).exists()
     stopped_at = json_lines(log.read_text())[-1]["step"]
+    assert stopped_at == 20  # held at step 21, voted to stop at step 22: no further log line
 
     resumed = subprocess.run(
         command("stopped", "--resume"), capture_output=True, text=True, env=env, cwd=tmp_path, timeout=180

@@ -22,7 +22,7 @@ from tests.tiny import train_tiny
 
 from .conftest import ROOT, child_env, free_port
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.integration, pytest.mark.timeout(600)]
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from aigc import load_model
 from aigc.feedback.compare import binomial_p_value
 from aigc.feedback.finetune import FinetuneConfig, finetune
 from aigc.feedback.reward import NotEnoughRatings
+from tests.gate import held_children
 
 from .conftest import band_class, rate_by_band
 
@@ -67,6 +68,7 @@ def test_too_few_ratings_is_a_clear_message_and_no_run(studio, models_dir):
     assert not [v for v in studio.store.list_versions() if v.parent_id is not None]
 
 
+@pytest.mark.integration
 def test_killed_run_leaves_parent_intact_and_no_child(studio, models_dir, home, tmp_path):
     rate_by_band(studio, "syn-vae", liked_band=1, n=60)
     parent_path = studio.model("syn-vae").path
@@ -120,12 +122,16 @@ def test_cli_exit_code_and_message_for_too_few(studio, models_dir, home, capsys)
     assert "need 15 more rating" in capsys.readouterr().err
 
 
-def test_background_job_compare_and_blind_ab(studio):
+@pytest.mark.integration
+def test_background_job_compare_and_blind_ab(studio, tmp_path):
     rate_by_band(studio, "syn-vae", liked_band=2, n=60)
     assert studio.ratings_ready("syn-vae")["ready"]
-    studio.start_finetune("syn-vae", steps=30)
-    with pytest.raises(Exception, match="already running"):
+    with held_children(tmp_path / "gate") as gate:  # the run cannot end before the second start is refused
         studio.start_finetune("syn-vae", steps=30)
+        gate.wait_for_child()
+        with pytest.raises(Exception, match="already running"):
+            studio.start_finetune("syn-vae", steps=30)
+        assert len(gate.held()) == 1  # refused before a second child was started
     status = studio.jobs.wait("syn-vae", timeout=120)
     assert status.state == "succeeded", status.message
     child = status.child
