@@ -18,7 +18,16 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from aigc.service.studio import Quotas, Studio, add_quota_flags, quota_settings  # noqa: E402
-from aigc_ui import api, explore_tab, finetune_tab, generate_tab, history_tab, interpolate_tab, models_tab  # noqa: E402
+from aigc_ui import (  # noqa: E402
+    api,
+    explore_tab,
+    finetune_tab,
+    generate_tab,
+    history_tab,
+    interpolate_tab,
+    models_tab,
+    startup,
+)
 from aigc_ui.auth import LoginThrottle, login_middleware  # noqa: E402
 from aigc_ui.common import CSS, PageContext, model_choices  # noqa: E402
 from aigc_ui.meter import upload_middleware  # noqa: E402
@@ -170,7 +179,7 @@ def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Stud
     """Open the studio and launch the page; with block=False return at once (tests close both)."""
     credentials = read_auth(args)
     quotas = Quotas(quota_settings(args))
-    studio = Studio.open(args.db, args.models, args.device, threads=args.threads)
+    studio = startup.open_studio(args.db, args.models, args.device, args.threads)  # or one line and exit 2
     studio.quotas = quotas
     demo = build_demo(studio)
     share = bool(args.share)
@@ -182,15 +191,20 @@ def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Stud
             "warning: --share without --auth: anyone with the link can see this studio and add ratings.",
             file=sys.stderr,
         )
-    demo.launch(
-        server_name=args.host,
-        server_port=args.port,
-        share=share,
-        auth=credentials or None,
-        auth_message="AIGC Studio: log in to rate as yourself.",
-        prevent_thread_lock=not block,
-        **launch_kwargs(studio, LoginThrottle() if credentials else None),
-    )
+    try:
+        startup.launch(  # a port in use: one line; a slow first page on a busy host: waited for, not fatal
+            demo,
+            block=block,
+            server_name=args.host,
+            server_port=args.port,
+            share=share,
+            auth=credentials or None,
+            auth_message="AIGC Studio: log in to rate as yourself.",
+            **launch_kwargs(studio, LoginThrottle() if credentials else None),
+        )
+    except SystemExit:
+        studio.close()
+        raise
     if share and not demo.share_url:
         print("--share: Gradio could not open a public link; serving locally only.", file=sys.stderr)
     return demo, studio

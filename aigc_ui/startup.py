@@ -1,0 +1,83 @@
+"""Starting the server: every way it can fail at start is one clear line and a non-zero exit, never a traceback.
+
+Why a module: the three ways a start failed were a 128-line traceback (the database folder read-only),
+Gradio's port scan error wrapped in a traceback (the port in use), and Gradio's "localhost is not
+accessible, set share=True" on a busy host. The last one is spurious: Gradio sends one HEAD request to
+the page with a 3 s timeout and gives up on the first timeout, while a host loaded by another app (or a
+second studio starting at the same moment) can take longer to render the first page. We skip that check
+(`_frontend=False`, its only effect) and do our own: patient (up to `reachable_within` s), without the
+environment's HTTP proxy (which is what usually hides localhost), and only a warning if it never answers,
+since the server itself is running.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+
+import httpx
+
+from aigc.service.studio import Studio
+
+REACHABLE_WITHIN_S = 60.0
+
+
+def fail(message: str) -> SystemExit:
+    """Exit status 2 with one line on stderr (SystemExit(str) would exit 1 and print the same)."""
+    print(f"aigc serve: error: {message}", file=sys.stderr)
+    return SystemExit(2)
+
+
+def open_studio(db: str | None, models: str | None, device: str | None, threads: int | None) -> Studio:
+    """Studio.open, or one line saying which part could not be opened and what to do."""
+    from feedback_db import FeedbackError  # the page may name the database's error type, not reach into it
+
+    try:
+        return Studio.open(db, models, device, threads=threads)
+    except (FeedbackError, OSError) as exc:
+        where = db or "the default SQLite file under $AIGC_HOME"
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        path = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else ""
+        raise fail(
+            f"cannot open or write the database {where}: {reason}{path}. "
+            "Make its folder writable, or pass --db with a writable SQLite path or a postgresql:// URL"
+        ) from None
+    except ValueError as exc:  # StudioError, DeviceError: e.g. --device cuda on a CPU-only torch
+        raise fail(str(exc)) from None
+
+
+def reachable(url: str, within_s: float = REACHABLE_WITHIN_S, head: Callable | None = None) -> bool:
+    """Does the page answer (any status but 5xx) within `within_s`? Timeouts are retried, not fatal."""
+    head = head or (lambda u: httpx.head(u, timeout=5.0, trust_env=False))
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            if head(url).status_code < 500:
+                return True
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.5)
+
+
+def launch(demo, *, block: bool, reachable_within_s: float = REACHABLE_WITHIN_S, **kwargs) -> None:
+    """demo.launch with one-line failures; blocks (like Gradio) when `block`."""
+    port = kwargs.get("server_port")
+    try:
+        demo.launch(prevent_thread_lock=True, _frontend=False, **kwargs)
+    except OSError as exc:
+        which = f"port {port} is not" if port else "no port from 7860 to 7959 is"
+        raise fail(
+            f"{which} free on {kwargs.get('server_name') or '127.0.0.1'} ({exc.strerror or 'in use'}): "
+            "stop the other server or pick another with --port"
+        ) from None
+    if not reachable(demo.local_url, reachable_within_s):
+        print(
+            f"aigc serve: warning: {demo.local_url} did not answer within {reachable_within_s:.0f} s "
+            "(a busy host?); still serving",
+            file=sys.stderr,
+        )
+    if block:
+        demo.block_thread()
