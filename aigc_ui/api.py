@@ -34,7 +34,7 @@ from .common import GIF_SCALE, PageContext, as_list, encode_upload, guarded, par
 from .interpolate_tab import interpolation
 
 
-def point(studio: Studio, name: str, spec: Any) -> np.ndarray:
+def point(studio: Studio, name: str, spec: Any, viewer: str | None = None) -> np.ndarray:
     """A latent from a seed, a sample id, or a list of numbers; the studio's limits check each quantity."""
     if isinstance(spec, str) and spec.strip().lstrip("-").isdigit():
         spec = int(spec)
@@ -45,7 +45,7 @@ def point(studio: Studio, name: str, spec: Any) -> np.ndarray:
     if isinstance(spec, dict) and "seed" in spec:
         return studio.latent_of(name, spec["seed"], spec.get("index", 0))
     if isinstance(spec, dict) and "sample_id" in spec:
-        return studio.sample_info(spec["sample_id"])[1]
+        return studio.sample_info(spec["sample_id"], viewer)[1]
     if isinstance(spec, dict) and "latent" not in spec:
         raise StudioError(POINT_RULE)
     return parse_latent(spec)
@@ -108,12 +108,14 @@ def build(ctx: PageContext) -> None:
         "n seeded images (each recorded as a sample) with their sample ids and latents",
     )
 
-    def decode(model, latent):
+    def decode(model, latent, request: gr.Request):
+        studio.check_visible(model, rater_of(request))
         return upscale(studio.decode(model, parse_latent(latent)))
 
     endpoint(decode, "model latent", "picture", "one latent (a list of numbers) → one image; not recorded")
 
-    def encode(model, image):
+    def encode(model, image, request: gr.Request):
+        studio.check_visible(model, rater_of(request))
         if not image:
             raise StudioError("send an image file")
         return {"model": model, "latent": as_list(encode_upload(studio, model, image))}
@@ -122,7 +124,12 @@ def build(ctx: PageContext) -> None:
 
     def interpolate(model, a, b, steps, request: gr.Request):
         frames, latents, ids = interpolation(
-            studio, model, point(studio, model, a), point(studio, model, b), steps, rater_of(request)
+            studio,
+            model,
+            point(studio, model, a, rater_of(request)),
+            point(studio, model, b, rater_of(request)),
+            steps,
+            rater_of(request),
         )
         path = save_file(ctx, gif_bytes(frames, upscale=GIF_SCALE, duration_ms=90), f"{model}-interpolation.gif")
         return (
@@ -154,8 +161,10 @@ def build(ctx: PageContext) -> None:
         "n children of a latent (latent + strength·noise), recorded as samples",
     )
 
-    def cross(model, a, b, seed):
-        child = studio.cross(model, point(studio, model, a), point(studio, model, b), seed=seed)
+    def cross(model, a, b, seed, request: gr.Request):
+        who = rater_of(request)
+        studio.check_visible(model, who)
+        child = studio.cross(model, point(studio, model, a, who), point(studio, model, b, who), seed=seed)
         return upscale(studio.decode(model, child)), {"model": model, "latent": as_list(child)}
 
     endpoint(cross, "model a b seed", "picture info", "a child of two points (uniform crossover of their latents)")
@@ -179,8 +188,8 @@ def build(ctx: PageContext) -> None:
     gr.api(rate_latent, api_name="rate_latent")
 
     @guarded
-    def models() -> list[dict]:
-        """Every model version: name, kind, parent, latent size, image shape and model card."""
+    def models(request: gr.Request = None) -> list[dict]:
+        """Every version you may see: name, kind, parent, latent size, image shape, model card, owner, published."""
         return [
             {
                 "name": m.name,
@@ -190,15 +199,18 @@ def build(ctx: PageContext) -> None:
                 "latent_dim": m.latent_dim,
                 "image_shape": list(m.image_shape),
                 "card": m.card,
+                "owner": m.owner,
+                "published": m.published,
             }
-            for m in studio.models()
+            for m in studio.models(rater_of(request))
         ]
 
     gr.api(models, api_name="models")
 
     @guarded
-    def stats() -> list[dict]:
-        """Per version: samples, ratings, likes, dislikes, like rate."""
+    def stats(request: gr.Request = None) -> list[dict]:
+        """Per version you may see: samples, ratings, likes, dislikes, like rate."""
+        visible = {m.name for m in studio.models(rater_of(request))}
         return [
             {
                 "version": s.name,
@@ -211,6 +223,7 @@ def build(ctx: PageContext) -> None:
                 "mean_score": s.mean_score,
             }
             for s in studio.stats()
+            if s.name in visible
         ]
 
     gr.api(stats, api_name="stats")
@@ -235,16 +248,17 @@ def build(ctx: PageContext) -> None:
     gr.api(history, api_name="history")
 
     @guarded
-    def sample_info(sample_id: int) -> dict:
-        """The model and latent of a stored sample (decode it to see it again)."""
-        name, z = studio.sample_info(sample_id)
+    def sample_info(sample_id: int, request: gr.Request = None) -> dict:
+        """The model and latent of one of your stored samples (decode it to see it again)."""
+        name, z = studio.sample_info(sample_id, rater_of(request))
         return {"sample_id": studio.limits.sample_id(sample_id), "model": name, "latent": as_list(z)}
 
     gr.api(sample_info, api_name="sample_info")
 
     @guarded
-    def axes(model: str) -> dict:
+    def axes(model: str, request: gr.Request = None) -> dict:
         """The explorer's slider axes: orthonormal basis rows, their names and importance."""
+        studio.check_visible(model, rater_of(request))
         found = studio.axes(model)
         return {
             "model": model,
@@ -269,9 +283,9 @@ def build(ctx: PageContext) -> None:
     gr.api(finetune, api_name="finetune")
 
     @guarded
-    def finetune_status(model: str) -> dict:
+    def finetune_status(model: str, request: gr.Request = None) -> dict:
         """State (idle/running/succeeded/failed), stage, progress in [0, 1], message, child and its measured effect."""
-        s = studio.finetune_status(model)
+        s = studio.finetune_status(model, rater_of(request))
         return {
             "model": model,
             "state": s.state,
@@ -285,8 +299,17 @@ def build(ctx: PageContext) -> None:
     gr.api(finetune_status, api_name="finetune_status")
 
     @guarded
-    def ab_stats(child: str) -> dict:
+    def ab_stats(child: str, request: gr.Request = None) -> dict:
         """Blind A/B picks for a fine-tuned version: wins, losses, ties, win rate, binomial p-value."""
+        studio.check_visible(child, rater_of(request))
         return studio.ab_stats(child)
 
     gr.api(ab_stats, api_name="ab_stats")
+
+    @guarded
+    def publish(model: str, published: bool = True, request: gr.Request = None) -> dict:
+        """Admins: show a fine-tuned version to every visitor (published=False: back to its owner and admins)."""
+        version = studio.publish(model, rater_of(request), bool(published))
+        return {"model": version.name, "owner": version.owner, "published": version.published}
+
+    gr.api(publish, api_name="publish")

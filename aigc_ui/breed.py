@@ -92,11 +92,11 @@ def build(ctx: PageContext, explorer) -> tuple[gr.Dropdown, Callable]:
     gallery.select(open_child, brood, explorer.outputs(), api_visibility="private")
 
     @on_page
-    def cross_with(other, current, *values):
+    def cross_with(request: gr.Request, other, current, *values):  # request first: Gradio fills positional hints
         name, z = explorer.current(current, values)
         if not other:
             raise StudioError("Pick one of your samples to cross with (rate or generate some first).")
-        other_name, other_z = studio.sample_info(other)
+        other_name, other_z = studio.sample_info(other, rater_of(request))
         if other_z.shape != z.shape:
             raise StudioError(f"Sample #{other} is from {other_name}, whose latent space differs from {name}'s.")
         child = studio.cross(name, z, other_z, seed=random_seed())

@@ -84,6 +84,9 @@ def _scratch_folder() -> Path:
 # ---------------------------------------------------------------- people and models
 
 
+PUBLIC = ""  # a viewer who is nobody: sees only published versions (a page's first, pre-login render)
+
+
 def rater_of(request: gr.Request | None) -> str:
     """The logged-in user with --auth, else the browser session (gradio_client has one too)."""
     if request is None:
@@ -102,7 +105,7 @@ def model_choices(
     """Dropdown choices; pass `models` when filling several pickers so the studio is asked once."""
     return [
         (model_label(m), m.name)
-        for m in (studio.models() if models is None else models)
+        for m in (studio.models(viewer=PUBLIC) if models is None else models)
         if kind is None or m.kind == kind
     ]
 

@@ -129,8 +129,8 @@ def build(ctx: PageContext) -> None:
         gr.Info(f"Fine-tuning {name} in the background…")
         return progress_html(status.progress, status.message, status.state), gr.Timer(active=True)
 
-    def poll(name):
-        status = studio.finetune_status(name)
+    def poll(name, request: gr.Request):
+        status = studio.finetune_status(name, rater_of(request))
         html = progress_html(status.progress, status.message, status.state)
         if status.active:
             return html, gr.Timer(active=True), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
@@ -140,7 +140,7 @@ def build(ctx: PageContext) -> None:
             return html, gr.Timer(active=False), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         parents, children, metrics = studio.compare(status.child, n=8, seed=0)
         gr.Info(f"New version {status.child} is ready.")
-        choices = [(m.name, m.name) for m in studio.models()]
+        choices = [(m.name, m.name) for m in studio.models(rater_of(request))]
         return (
             html,
             gr.Timer(active=False),

@@ -179,11 +179,11 @@ def build(ctx: PageContext) -> None:
 
     def wire_explore(explorer) -> None:
         @on_page
-        def open_card(state, evt: gr.EventData):
+        def open_card(state, evt: gr.EventData, request: gr.Request):
             ids, i = (state or {}).get("ids", []), int((evt._data or {}).get("index", -1))
             if not 0 <= i < len(ids):
                 raise gr.Error("Generate a batch first.")
-            name, z = studio.sample_info(ids[i])
+            name, z = studio.sample_info(ids[i], rater_of(request))
             return explorer.open(name, z, sample_id=ids[i], note=f"sample #{ids[i]} (card #{i + 1})") + [
                 gr.Tabs(selected="explore")
             ]

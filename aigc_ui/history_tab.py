@@ -14,9 +14,9 @@ EVERYTHING, RATED = "Everything", "Rated only"
 COLUMNS = ["sample", "model", "made by", "seed", "your rating", "when"]
 
 
-def thumbnails(studio: Studio, sample_ids: list[int]) -> list[tuple[str, np.ndarray]]:
+def thumbnails(studio: Studio, sample_ids: list[int], viewer: str | None = None) -> list[tuple[str, np.ndarray]]:
     """(model, image) per sample: one database read for all, one forward pass per model (not one per item)."""
-    infos = studio.samples_info(sample_ids)
+    infos = studio.samples_info(sample_ids, viewer)
     out: list = [None] * len(infos)
     by_model: dict[str, list[int]] = {}
     for i, (name, _) in enumerate(infos):
@@ -60,7 +60,7 @@ def build(ctx: PageContext) -> None:
         if what == RATED:
             items = [a for a in items if a.score is not None]
         items = items[: int(count)]
-        images = thumbnails(studio, [a.sample_id for a in items])
+        images = thumbnails(studio, [a.sample_id for a in items], rater_of(request))
         gallery_items, rows = [], []
         for a, (name, image) in zip(items, images):
             mark = score_mark(a.score)
@@ -88,10 +88,10 @@ def build(ctx: PageContext) -> None:
 
     def wire_explore(explorer) -> None:
         @on_page
-        def reopen(ids, evt: gr.SelectData):
+        def reopen(ids, evt: gr.SelectData, request: gr.Request):
             if not ids or evt.index is None or evt.index >= len(ids):
                 return [gr.skip()] * (len(explorer.outputs()) + 1)
-            name, z = studio.sample_info(ids[evt.index])
+            name, z = studio.sample_info(ids[evt.index], rater_of(request))
             return explorer.open(
                 name, z, sample_id=ids[evt.index], note=f"sample #{ids[evt.index]} from your history"
             ) + [gr.Tabs(selected="explore")]

@@ -89,8 +89,8 @@ def build(ctx: PageContext) -> None:
         if which == SAMPLES:
             if not a_sample or not b_sample:
                 raise StudioError("Pick two of your samples (generate or rate some first).")
-            name, z_a = studio.sample_info(int(a_sample))
-            b_name, z_b = studio.sample_info(int(b_sample))
+            name, z_a = studio.sample_info(int(a_sample), rater_of(request))
+            b_name, z_b = studio.sample_info(int(b_sample), rater_of(request))
             if z_a.shape != z_b.shape:
                 raise StudioError(f"#{a_sample} ({name}) and #{b_sample} ({b_name}) live in different latent spaces.")
             ends = f"samples #{a_sample} → #{b_sample}"

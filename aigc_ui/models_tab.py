@@ -7,7 +7,7 @@ import pandas as pd
 
 from aigc.service.studio import ModelSummary, Studio
 
-from .common import PageContext, model_label, on_page
+from .common import PageContext, model_label, on_page, rater_of
 
 STATS_COLUMNS = ["version", "kind", "parent", "samples", "ratings", "👍", "👎", "like rate"]
 
@@ -115,8 +115,8 @@ def build(ctx: PageContext) -> None:
                 card = gr.Markdown(elem_id="models-card")
 
     @on_page
-    def load(selected):
-        models = studio.models()
+    def load(selected, request: gr.Request):
+        models = studio.models(rater_of(request))
         names = [m.name for m in models]
         chosen = selected if selected in names else (names[0] if names else None)
         return (
@@ -136,8 +136,8 @@ def build(ctx: PageContext) -> None:
         return m.card or f"_`{name}` has no model card._"
 
     @on_page
-    def show_card(name):
-        return card_text(studio.models(), name)
+    def show_card(name, request: gr.Request):
+        return card_text(studio.models(rater_of(request)), name)
 
     outputs = [table, likes, over_time, tree, card_of, card, health]
     for event in (tab.select, refresh.click):

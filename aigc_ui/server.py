@@ -17,7 +17,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from aigc.service.studio import Quotas, Studio, add_quota_flags, quota_settings  # noqa: E402
+from aigc.service.studio import Quotas, Roles, Studio, add_quota_flags, quota_settings  # noqa: E402
 from aigc_ui import (  # noqa: E402
     api,
     explore_tab,
@@ -29,7 +29,7 @@ from aigc_ui import (  # noqa: E402
     startup,
 )
 from aigc_ui.auth import LoginThrottle, login_middleware  # noqa: E402
-from aigc_ui.common import CSS, PageContext, model_choices  # noqa: E402
+from aigc_ui.common import CSS, PageContext, model_choices, rater_of  # noqa: E402
 from aigc_ui.meter import upload_middleware  # noqa: E402
 
 # The page, tab by tab, in order.
@@ -64,8 +64,8 @@ def build_demo(studio: Studio, tabs: list[Callable[[PageContext], None]] | None 
 
         pickers = ctx.model_pickers
 
-        def refresh_pickers():  # one studio.models() (a folder scan and a query) for all pickers of a page load
-            models = studio.models()
+        def refresh_pickers(request: gr.Request):  # one studio.models() (a folder scan and a query) for all pickers
+            models = studio.models(rater_of(request))
             return [gr.Dropdown(choices=model_choices(studio, kind, models)) for _, kind in pickers]
 
         if pickers:
@@ -145,6 +145,17 @@ def read_auth(args: argparse.Namespace) -> list[tuple[str, str]]:
     return creds
 
 
+def read_roles(args: argparse.Namespace, credentials: list[tuple[str, str]]) -> Roles:
+    """With logins, roles apply (aigc.service.roles); --admin names must be among the logins."""
+    admins = frozenset(args.admin or [])
+    if admins and not credentials:
+        raise SystemExit("error: --admin needs --auth (without logins nobody can be told apart)")
+    unknown = sorted(admins - {user for user, _ in credentials})
+    if unknown:
+        raise SystemExit(f"error: --admin {unknown[0]}: no such login (give it with --auth USER:PASS)")
+    return Roles(enforced=bool(credentials), admins=admins)
+
+
 def internet_ok(timeout: float = 3.0) -> bool:
     """Can Gradio's share server be reached? (It would otherwise wait 30 s and print a page of advice.)"""
     import httpx
@@ -165,6 +176,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--share", action="store_true", help="ask Gradio for a temporary public link (use with --auth)")
     p.add_argument("--auth", action="append", metavar="USER:PASS", help=f"require a login (repeatable; or ${AUTH_ENV})")
     p.add_argument("--auth-file", metavar="FILE", help="logins, one USER:PASS per line")
+    p.add_argument(
+        "--admin",
+        action="append",
+        metavar="USER",
+        help="with --auth: this user is an admin (repeatable): sees every version, publishes visitors' fine-tunes",
+    )
     p.add_argument("--db", metavar="URL", default=None, help="database URL (default: SQLite under $AIGC_HOME)")
     p.add_argument("--models", metavar="DIR", default=None, help="extra folder of checkpoints, looked up first")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
@@ -179,8 +196,9 @@ def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Stud
     """Open the studio and launch the page; with block=False return at once (tests close both)."""
     credentials = read_auth(args)
     quotas = Quotas(quota_settings(args))
+    roles = read_roles(args, credentials)
     studio = startup.open_studio(args.db, args.models, args.device, args.threads)  # or one line and exit 2
-    studio.quotas = quotas
+    studio.quotas, studio.roles = quotas, roles
     demo = build_demo(studio)
     share = bool(args.share)
     if share and not internet_ok():

@@ -27,6 +27,8 @@ class VersionInfo:
     created_at: datetime
     metrics: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
+    owner: str | None = None  # whose fine-tune made it (None: shipped or an operator's)
+    published: bool = True  # visible to every visitor (else to its owner and admins)
 
 
 @dataclass(frozen=True, eq=False)

@@ -145,9 +145,12 @@ class FeedbackStore:
         metrics: dict[str, Any] | None = None,
         config: dict[str, Any] | None = None,
         latent_dim: int | None = None,
+        owner: str | None = None,
+        published: bool = True,
     ) -> VersionInfo:
         """Register a checkpoint; idempotent by (name, sha256), Conflict if the
-        name is taken by another checkpoint."""
+        name is taken by another checkpoint. `owner`/`published`: see `publish_version`
+        (an existing version keeps its own)."""
         fields = dict(
             name=v.text_id(name, "version name", v.MAX_NAME_LEN),
             kind=v.model_kind(kind),
@@ -158,6 +161,8 @@ class FeedbackStore:
             metrics=v.json_object(metrics, "metrics"),
             config=v.json_object(config, "config"),
             latent_dim=None if latent_dim is None else v.row_id(latent_dim, "latent_dim"),
+            owner=None if owner is None else v.text_id(owner, "owner", 128),
+            published=bool(published),
         )
         try:
             return self._write("register version", lambda s: versions.register(s, **fields))
@@ -167,6 +172,10 @@ class FeedbackStore:
             # Lost a race with another process registering the same name: the
             # retry sees its row and answers as if we had been second all along.
             return self._write("register version", lambda s: versions.register(s, **fields))
+
+    def publish_version(self, name_or_id: str | int, published: bool = True) -> VersionInfo:
+        """Make a version visible to every visitor (published=False: back to its owner and admins only)."""
+        return self._write("publish version", lambda s: versions.set_published(s, name_or_id, published))
 
     def get_version(self, name_or_id: str | int) -> VersionInfo | None:
         return self._read("get version", lambda s: versions.get(s, name_or_id))

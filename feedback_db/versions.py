@@ -30,6 +30,8 @@ def to_info(row: ModelVersion) -> VersionInfo:
         created_at=row.created_at,
         metrics=dict(row.metrics or {}),
         config=dict(row.config or {}),
+        owner=row.owner,
+        published=bool(row.published),
     )
 
 
@@ -52,6 +54,8 @@ def register(
     metrics: dict[str, Any],
     config: dict[str, Any],
     latent_dim: int | None,
+    owner: str | None = None,
+    published: bool = True,
 ) -> VersionInfo:
     """Insert a version, or return the existing one with the same name and sha256."""
     existing = session.scalars(select(ModelVersion).where(ModelVersion.name == name)).one_or_none()
@@ -77,6 +81,8 @@ def register(
         latent_dim=latent_dim,
         metrics=metrics,
         config=config,
+        owner=owner,
+        published=published,
     )
     session.add(row)
     session.flush()
@@ -121,6 +127,17 @@ def update_metrics(session: Session, version_id: int, metrics: dict[str, Any]) -
     """Merge `metrics` into the stored ones (new keys win): evaluations add up over time."""
     row = require(session, version_id)
     row.metrics = {**(row.metrics or {}), **metrics}
+    session.flush()
+    return to_info(row)
+
+
+def set_published(session: Session, name_or_id: str | int, published: bool) -> VersionInfo:
+    """Publish a version to every visitor (or take it back to its owner and admins)."""
+    found = get(session, name_or_id)
+    if found is None:
+        raise NotFound(f"model version {name_or_id!r} does not exist")
+    row = require(session, found.id)
+    row.published = bool(published)
     session.flush()
     return to_info(row)
 

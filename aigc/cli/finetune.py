@@ -41,6 +41,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--min-ratings", type=int, default=FinetuneConfig.min_ratings)
     p.add_argument("--rater", default=None, help="use only this rater's ratings")
+    p.add_argument("--owner", default=None, help="the person this run is for: the new version is theirs")
+    p.add_argument(
+        "--private", action="store_true", help="register the new version unpublished (its owner and admins see it)"
+    )
     p.add_argument("--data", default=None, help="training data (default: the parent's dataset)")
     p.add_argument("--name", default=None, help="name of the new version (default PARENT-ftK)")
     p.add_argument("--seed", type=int, default=0)
@@ -82,6 +86,8 @@ def _finetune(args: argparse.Namespace) -> int:
         ess_floor=args.ess_floor,
         min_ratings=args.min_ratings,
         rater=args.rater,
+        owner=args.owner,
+        private=args.private,
         data=args.data,
         seed=args.seed,
         threads=args.threads,

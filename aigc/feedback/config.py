@@ -28,6 +28,8 @@ class FinetuneConfig:
     ess_floor: float = 0.1  # 0.2 held a one-class taste (bags) to 0.72 liked; at 0.1 it reached 0.98
     min_ratings: int = 20
     rater: str | None = None  # only this rater's ratings (default: everyone's)
+    owner: str | None = None  # whose run this is: the child version is theirs (roles, aigc.service.roles)
+    private: bool = False  # register the child unpublished: only its owner and admins see it until published
     data: str | None = None  # training data override (default: the parent's dataset)
     self_samples: int = 10000  # used instead when the training data cannot be found
     fit_prior: bool = True  # VAE: sample from a Gaussian mixture fitted to the reweighted data's posterior

@@ -166,7 +166,14 @@ def finetune(
         }
         record.extra.update({"metrics": metrics, "finetune": run_config})
         path = publish_child(
-            store, run_id, version.id, module, record, Path(models_dir) if models_dir else paths.models_dir()
+            store,
+            run_id,
+            version.id,
+            module,
+            record,
+            Path(models_dir) if models_dir else paths.models_dir(),
+            owner=cfg.owner,
+            published=not cfg.private,
         )
         report("done", 1.0, metrics)
         return FinetuneResult(run_id, parent.name, child_name, path, metrics)
@@ -180,7 +187,14 @@ def _as_image_model(module, record: CheckpointRecord) -> ImageModel:
 
 
 def publish_child(
-    store: FeedbackStore, run_id: int, parent_id: int, module, record: CheckpointRecord, folder: Path
+    store: FeedbackStore,
+    run_id: int,
+    parent_id: int,
+    module,
+    record: CheckpointRecord,
+    folder: Path,
+    owner: str | None = None,
+    published: bool = True,
 ) -> Path:
     """Write hidden → register version + mark run succeeded → rename into place (see module doc)."""
     final = folder / f"{record.name}{SUFFIX}"
@@ -198,6 +212,8 @@ def publish_child(
         metrics=record.extra.get("metrics"),
         config=record.config,
         latent_dim=module.latent_dim,
+        owner=owner,
+        published=published,
     )
     store.finish_run(run_id, child.id, record.extra.get("metrics"))
     os.replace(pending, final)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,7 @@ from aigc.service.quotas import (  # noqa: F401 - re-exported for the page, whic
     add_quota_flags,
     quota_settings,
 )
+from aigc.service.roles import Roles
 from feedback_db import FeedbackError, FeedbackStore, VersionInfo
 
 MAX_BATCH = Limits.max_images
@@ -54,6 +55,8 @@ class ModelSummary:
     latent_dim: int
     image_shape: tuple[int, int, int]
     card: str
+    owner: str | None = None  # whose fine-tune (roles); None: shipped or an operator's
+    published: bool = True  # visible to every visitor
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class Studio:
         self._lock = threading.RLock()
         self.health = CheckpointHealth()  # bad files: logged once, never re-read until they change
         self.quotas = Quotas()  # a server replaces it with its flags' settings
+        self.roles = Roles()  # a server with --auth replaces it (aigc.service.roles)
         self.jobs = jobs or FinetuneJobs(
             self.store.url,
             str(self.models_dir) if self.models_dir else None,
@@ -220,14 +224,37 @@ class Studio:
         """'gan' or 'vae': what the page needs to know of a model without holding the model itself."""
         return self.model(name).kind
 
-    def models(self) -> list[ModelSummary]:
+    def models(self, viewer: str | None = None) -> list[ModelSummary]:
+        """Every version `viewer` may see (roles: published ones, their own, all for admins; None: all)."""
         self.refresh()
+        access = {v.name: v for v in self.store.list_versions()} if self.roles.enforced else {}
         out = []
         for name in sorted(self._versions, key=lambda n: (self._versions[n].kind, self._versions[n].id)):
-            m, v = self._models[name], self._versions[name]
+            m, v = self._models[name], access.get(name, self._versions[name])
+            if not self.roles.can_see(v, viewer):
+                continue
             card = m.path.with_suffix(".md").read_text() if m.path and m.path.with_suffix(".md").exists() else ""
-            out.append(ModelSummary(name, m.kind, v.id, self._name_of(v.parent_id), m.latent_dim, m.image_shape, card))
+            parent = self._name_of(v.parent_id)
+            out.append(
+                ModelSummary(name, m.kind, v.id, parent, m.latent_dim, m.image_shape, card, v.owner, v.published)
+            )
         return out
+
+    def check_visible(self, name: str, viewer: str | None) -> None:
+        """Refuse a version `viewer` may not see, in the words used for one that does not exist."""
+        if self.roles.enforced and not self.roles.is_admin(viewer):
+            found = self.store.get_version(name)
+            if found is not None and not self.roles.can_see(found, viewer):
+                raise StudioError(f"unknown model {name!r}")
+
+    def publish(self, name: str, by: str | None, published: bool = True) -> VersionInfo:
+        """An admin shows a version to every visitor (or takes it back to its owner and admins)."""
+        self.roles.require_admin(by, "publish a version")
+        self.model(name)
+        version = self.store.publish_version(name, published)
+        with self._lock:
+            self._versions[name] = version
+        return version
 
     def add_version(self, path: Path) -> VersionInfo:
         """Register a checkpoint written by a fine-tuning run (or another replica)."""
@@ -243,6 +270,7 @@ class Studio:
         """n seeded images, each recorded as a Sample before it is returned."""
         n, seed, truncation = self.limits.images(n), self.limits.seed(seed), self.limits.truncation(truncation)
         model = self.model(name)
+        self.check_visible(name, session)
         self.charge("samples", session, n)
         generated = model.generate(n, seed, truncation if model.kind == "gan" else None)
         ids = self.store.record_samples(
@@ -270,6 +298,7 @@ class Studio:
         if not 1 <= len(rows) <= self.limits.max_images:
             raise StudioError(f"number of images must be from 1 to {self.limits.max_images}, got {len(rows)}")
         latents = np.stack([self._check_latent(name, z) for z in rows])
+        self.check_visible(name, session)
         self.charge("samples", session, len(latents))
         images = self.model(name).decode(latents)
         ids = self.store.record_samples(
@@ -363,16 +392,23 @@ class Studio:
         self.rate(sample_id, score, rater)
         return sample_id
 
-    def sample_info(self, sample_id: int) -> tuple[str, np.ndarray]:
-        """(model name, latent) of a stored sample, to reopen it in the explorer."""
-        return self.samples_info([sample_id])[0]
+    def sample_info(self, sample_id: int, viewer: str | None = None) -> tuple[str, np.ndarray]:
+        """(model name, latent) of a stored sample, to reopen it in the explorer (only `viewer`'s own, see roles)."""
+        return self.samples_info([sample_id], viewer)[0]
 
-    def samples_info(self, sample_ids: list[int]) -> list[tuple[str, np.ndarray]]:
-        """(model name, latent) of many stored samples in one read, in the order asked (History's thumbnails)."""
+    def samples_info(self, sample_ids: list[int], viewer: str | None = None) -> list[tuple[str, np.ndarray]]:
+        """(model name, latent) of many stored samples in one read, in the order asked (History's thumbnails).
+
+        A latent is shown only to the person its sample was shown to (and admins; viewer None: the
+        studio itself): an uploaded photo's latent is as private as the photo.
+        """
         try:
             infos = self.store.get_samples([self.limits.sample_id(i) for i in sample_ids])
         except FeedbackError as exc:
             raise StudioError(str(exc)) from exc
+        for info in infos:
+            if not self.roles.can_read_sample(info.session_id, viewer):
+                raise StudioError(f"sample {info.id} is not one of yours")
         return [(self._version_name(info.version_id), info.latent) for info in infos]
 
     def _version_name(self, version_id: int) -> str:
@@ -435,9 +471,13 @@ class Studio:
     ) -> JobStatus:
         """Fine-tune `name` from its ratings (only `rater`'s if given) in a background process; poll `finetune_status`.
 
-        `requester` is who asked (metered by the fine-tune quota); None for the CLI and tests.
+        `requester` is who asked (metered by the fine-tune quota; with roles, a visitor's run uses
+        only their own ratings and its version is theirs until an admin publishes it); None for the
+        CLI and tests.
         """
         steps = self.limits.finetune_steps(steps)
+        self.check_visible(name, requester)
+        rater = self.roles.finetune_rater(rater, requester)
         ready = self.ratings_ready(name, rater)
         if not ready["ready"]:
             raise StudioError(
@@ -446,13 +486,21 @@ class Studio:
             )
         self.charge("finetunes", requester)
         try:
-            return self.jobs.start(self.model(name).name, steps=steps, rater=rater)
+            owner = ["--owner", requester, "--private"] if self.roles.enforced and requester else []
+            return self.jobs.start(self.model(name).name, steps=steps, rater=rater, extra_args=owner)
         except RuntimeError as exc:
             self.quotas.refund("finetunes", requester)  # a run that never started costs nothing
             raise StudioError(str(exc)) from exc
 
-    def finetune_status(self, name: str) -> JobStatus:
-        return self.jobs.status(name)
+    def finetune_status(self, name: str, viewer: str | None = None) -> JobStatus:
+        """The latest run of `name`; a child `viewer` may not see (someone else's, unpublished) is not named."""
+        self.check_visible(name, viewer)
+        status = self.jobs.status(name)
+        if status.child and self.roles.enforced and not self.roles.is_admin(viewer):
+            child = self.store.get_version(status.child)
+            if child is not None and not self.roles.can_see(child, viewer):
+                return replace(status, child=None, metrics={}, message="someone else's run finished")
+        return status
 
     def parent_of(self, name: str) -> str | None:
         return self._name_of(self.version(name).parent_id)

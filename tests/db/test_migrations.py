@@ -143,8 +143,9 @@ def _fill_first_revision(url: str) -> None:
 def test_upgrade_from_first_revision_keeps_every_row(empty_db_url):
     _fill_first_revision(empty_db_url)
     with FeedbackStore(empty_db_url) as store:  # opening upgrades to head
-        assert store.schema_revision() == head_revision() == "0002"
+        assert store.schema_revision() == head_revision() == "0003"
         base, child = store.lineage(2)[1], store.lineage(2)[0]
+        assert (base.owner, base.published, child.owner, child.published) == (None, True, None, True)  # 0003
         assert (base.name, base.metrics, base.config, base.dataset) == (
             "gan-base",
             {"fid": 20.5},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from feedback_db import Conflict, InvalidInput
+from feedback_db import Conflict, InvalidInput, NotFound
 from tests.db.helpers import child_of, latents, sha
 
 
@@ -61,3 +61,18 @@ def test_latent_dim_from_config(store):
     with pytest.raises(InvalidInput, match="expects 3"):
         store.record_samples(v.id, latents(1, dim=4), seed=0)
     assert len(store.record_samples(v.id, latents(1, dim=3), seed=0)) == 1
+
+
+def test_owner_and_publishing(store, version):
+    """Roles (0003): a visitor's fine-tune is registered unpublished with its owner; an admin publishes it."""
+    assert (version.owner, version.published) == (None, True)
+    mine = store.register_version("gan-ann", "gan", "/a", sha(6), parent_id=version.id, owner="ann", published=False)
+    assert (mine.owner, mine.published) == ("ann", False)
+    again = store.register_version("gan-ann", "gan", "/a", sha(6))  # re-registering (a page's scan) keeps both
+    assert (again.owner, again.published) == ("ann", False)
+    assert store.publish_version("gan-ann").published is True
+    assert store.get_version(mine.id).published is True
+    assert store.publish_version(mine.id, published=False).published is False
+    assert [v.published for v in store.list_versions()] == [True, False]
+    with pytest.raises(NotFound, match="does not exist"):
+        store.publish_version("nope")

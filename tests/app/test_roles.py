@@ -1,0 +1,159 @@
+"""Roles with --auth: a visitor's fine-tune is theirs until an admin publishes it, a visitor fine-tunes on
+their own ratings only, and a sample's latent is shown only to whoever it was shown to."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+
+import pytest
+
+from aigc.service.jobs import JobStatus
+from aigc.service.studio import Roles, Studio, StudioError
+from feedback_db import VersionInfo
+from tests.app.helpers import running
+
+LOGINS = [("ann", "a-pw"), ("bob", "b-pw"), ("root", "r-pw")]
+
+
+def _version(owner: str | None, published: bool) -> VersionInfo:
+    return VersionInfo(1, "v", "gan", None, "/v", "a" * 64, None, 4, None, owner=owner, published=published)
+
+
+def test_the_rules_themselves():
+    roles = Roles(enforced=True, admins=frozenset({"root"}))
+    mine = _version("ann", False)
+    assert roles.can_see(mine, "ann") and roles.can_see(mine, "root") and roles.can_see(mine, None)
+    assert not roles.can_see(mine, "bob") and not roles.can_see(mine, "")
+    assert roles.can_see(_version("ann", True), "bob")
+    assert Roles().can_see(mine, "bob")  # no logins: no roles, every version is everyone's
+    assert roles.can_read_sample("ann", "ann") and roles.can_read_sample("ann", "root")
+    assert not roles.can_read_sample("ann", "bob") and not roles.can_read_sample(None, "bob")
+    assert not Roles().can_read_sample("session-1", "session-2")  # latents stay per session without logins too
+    assert roles.finetune_rater(None, "bob") == "bob" and roles.finetune_rater("bob", "bob") == "bob"
+    with pytest.raises(StudioError, match="only on your own ratings"):
+        roles.finetune_rater("ann", "bob")
+    assert roles.finetune_rater(None, "root") is None and roles.finetune_rater("ann", "root") == "ann"
+    assert Roles().finetune_rater(None, "bob") is None  # no logins: everyone's ratings, as before
+
+
+class FakeJobs:
+    def __init__(self):
+        self.started: list[dict] = []
+
+    def start(self, model, steps=None, rater=None, extra_args=None):
+        self.started.append({"model": model, "rater": rater, "extra_args": extra_args or []})
+        return JobStatus(model, "running")
+
+    def status(self, model):
+        return JobStatus(model)
+
+    def stop_all(self):
+        pass
+
+
+@pytest.fixture(scope="module")
+def shared(models_dir, tmp_path_factory):
+    """Its own database with a private fine-tune of ann's registered (as `aigc finetune --owner ann --private` does)."""
+    folder = tmp_path_factory.mktemp("roles")
+    elsewhere = folder / "children"
+    elsewhere.mkdir()
+    child = elsewhere / "tiny-vae-ann.safetensors"
+    shutil.copy(models_dir / "tiny-vae.safetensors", child)
+    studio = Studio.open(f"sqlite:///{folder / 'feedback.sqlite'}", models_dir=models_dir, threads=1)
+    studio.jobs = FakeJobs()
+    studio.roles = Roles(enforced=True, admins=frozenset({"root"}))
+    parent = studio.version("tiny-vae")
+    sha = hashlib.sha256(child.read_bytes()).hexdigest()
+    studio.store.register_version(
+        "tiny-vae-ann",
+        "vae",
+        str(child),
+        sha,
+        parent_id=parent.id,
+        owner="ann",
+        published=False,
+        latent_dim=parent.latent_dim,
+    )
+    try:
+        yield studio
+    finally:
+        studio.close()
+
+
+def _names(studio: Studio, viewer) -> set[str]:
+    return {m.name for m in studio.models(viewer)}
+
+
+def test_a_private_version_is_seen_by_its_owner_and_admins_until_published(shared):
+    assert "tiny-vae-ann" in _names(shared, "ann") and "tiny-vae-ann" in _names(shared, "root")
+    assert "tiny-vae-ann" not in _names(shared, "bob") and "tiny-vae-ann" not in _names(shared, "")
+    with pytest.raises(StudioError, match="unknown model 'tiny-vae-ann'"):
+        shared.sample("tiny-vae-ann", 2, 0, session="bob")
+    with pytest.raises(StudioError, match="only an admin can publish"):
+        shared.publish("tiny-vae-ann", by="ann")
+    try:
+        shared.publish("tiny-vae-ann", by="root")
+        assert "tiny-vae-ann" in _names(shared, "bob")
+        assert len(shared.sample("tiny-vae-ann", 2, 0, session="bob").sample_ids) == 2
+    finally:
+        shared.publish("tiny-vae-ann", by="root", published=False)
+    assert "tiny-vae-ann" not in _names(shared, "bob")
+
+
+def test_a_visitor_fine_tunes_on_their_own_ratings_and_the_child_is_theirs(shared):
+    for rater in ("bob", "ann"):
+        batch = shared.sample("tiny-gan", 24, 3, session=rater)
+        for i, sample_id in enumerate(batch.sample_ids):
+            shared.rate(sample_id, 1.0 if i % 2 else -1.0, rater)
+    with pytest.raises(StudioError, match="only on your own ratings"):
+        shared.start_finetune("tiny-gan", rater="ann", requester="bob")
+    shared.start_finetune("tiny-gan", requester="bob")  # "all raters'" from a visitor: their own
+    shared.start_finetune("tiny-gan", requester="root")  # an admin: everyone's
+    bob, root = shared.jobs.started[-2:]
+    assert bob["rater"] == "bob" and bob["extra_args"] == ["--owner", "bob", "--private"]
+    assert root["rater"] is None and root["extra_args"] == ["--owner", "root", "--private"]
+
+
+def test_over_http_sample_latents_and_private_versions_stay_with_their_people(shared):
+    from gradio_client import Client
+
+    with running(shared, auth=LOGINS) as demo:
+        ann, bob, root = (Client(demo.local_url, auth=login, verbose=False) for login in LOGINS)
+        _, info = ann.predict("tiny-gan", 2, 9, 0, api_name="/sample")
+        mine = info["sample_ids"][0]
+        assert ann.predict(mine, api_name="/sample_info")["latent"] == info["latents"][0]
+        assert root.predict(mine, api_name="/sample_info")["model"] == "tiny-gan"
+        with pytest.raises(Exception, match=f"sample {mine} is not one of yours"):
+            bob.predict(mine, api_name="/sample_info")
+        with pytest.raises(Exception, match="not one of yours"):  # nor through a point of /interpolate
+            bob.predict("tiny-gan", {"sample_id": mine}, 3, 4, api_name="/interpolate")
+
+        assert "tiny-vae-ann" in {m["name"] for m in ann.predict(api_name="/models")}
+        assert "tiny-vae-ann" not in {m["name"] for m in bob.predict(api_name="/models")}
+        assert "tiny-vae-ann" not in {s["version"] for s in bob.predict(api_name="/stats")}
+        with pytest.raises(Exception, match="unknown model 'tiny-vae-ann'"):
+            bob.predict("tiny-vae-ann", api_name="/axes")
+        with pytest.raises(Exception, match="only an admin can publish"):
+            bob.predict("tiny-vae-ann", True, api_name="/publish")
+        try:
+            published = root.predict("tiny-vae-ann", True, api_name="/publish")
+            assert published == {"model": "tiny-vae-ann", "owner": "ann", "published": True}
+            assert "tiny-vae-ann" in {m["name"] for m in bob.predict(api_name="/models")}
+        finally:
+            root.predict("tiny-vae-ann", False, api_name="/publish")
+
+
+def test_admin_flags_need_logins_and_known_users():
+    from aigc_ui import server as app
+
+    args = app.parse_args(["--auth", "ann:x", "--auth", "root:y", "--admin", "root"])
+    assert app.read_roles(args, app.read_auth(args)) == Roles(enforced=True, admins=frozenset({"root"}))
+    with pytest.raises(SystemExit, match="--admin needs --auth"):
+        args = app.parse_args(["--admin", "root"])
+        app.read_roles(args, [])
+    with pytest.raises(SystemExit, match="--admin zed: no such login"):
+        args = app.parse_args(["--auth", "ann:x", "--admin", "zed"])
+        app.read_roles(args, app.read_auth(args))
+    args = app.parse_args([])
+    assert app.read_roles(args, []) == Roles()
