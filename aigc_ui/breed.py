@@ -1,6 +1,6 @@
 """Breeding, under the explorer: children of the image being explored (its latent plus small noise,
 as Picbreeder's mutations) and a cross with one of your own samples (a latent mix, as Artbreeder's genes).
-Children are shown for rating, so each is recorded as a Sample; a cross opens in the explorer.
+Children are cards (rated where they are), so each is recorded as a Sample; a cross opens in the explorer.
 """
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import gradio as gr
-import numpy as np
 
 from aigc.service.studio import Studio, StudioError
 
-from .common import PageContext, on_page, random_seed, rater_of, score_mark, upscale
+from .cards import card_grid, cards, rendered, wire_explore, wire_rating
+from .common import PageContext, on_page, random_seed, rater_of, score_mark
 
 N_CHILDREN = 8
 
@@ -43,18 +43,8 @@ def build(ctx: PageContext, explorer) -> tuple[gr.Dropdown, Callable]:
                 elem_id="ex-strength",
             )
             make_children = gr.Button(f"🧬 {N_CHILDREN} children of this image", scale=1, elem_id="ex-children-go")
-        gr.Markdown("**Children** (click one to explore it)")
-        gallery = gr.Gallery(
-            label="Children",
-            show_label=False,
-            columns=N_CHILDREN,
-            height=170,
-            allow_preview=False,
-            format="png",
-            buttons=[],
-            elem_classes=["pixelated"],
-            elem_id="ex-children",
-        )
+        gr.Markdown("**Children**: rate them here, or 🧭 to explore one")
+        gallery = card_grid("ex-children", prefix="child-", empty="", size=96)
         with gr.Row():
             partner = gr.Dropdown(
                 label="Cross this image with one of your samples",
@@ -64,32 +54,17 @@ def build(ctx: PageContext, explorer) -> tuple[gr.Dropdown, Callable]:
                 elem_id="ex-partner",
             )
             cross = gr.Button("✖ Cross", scale=1, elem_id="ex-cross")
-        brood = gr.State({})  # {"model": name, "ids": [...], "latents": [[...], ...]}
 
     @on_page
     def children(request: gr.Request, amount, current, *values):
         name, z = explorer.current(current, values)
         latents = studio.children(name, z, n=N_CHILDREN, strength=float(amount), seed=random_seed())
         images, ids = studio.show(name, latents, "explore", session=rater_of(request))
-        items = [(upscale(img), f"#{sid}") for img, sid in zip(images, ids)]
-        # a new brood: reset the selection, or clicking the same place again would not fire `select`
-        return gr.Gallery(items, selected_index=None), {"model": name, "ids": ids, "latents": latents.tolist()}
+        return rendered(cards(images, ids, captions=[f"#{sid}" for sid in ids]))
 
-    make_children.click(children, [strength, *explorer.inputs()], [gallery, brood], api_visibility="private")
-
-    @on_page
-    def open_child(state, evt: gr.SelectData):
-        if not state or evt.index is None or evt.index >= len(state["ids"]):
-            return [gr.skip()] * len(explorer.outputs())
-        i = evt.index
-        return explorer.open(
-            state["model"],
-            np.asarray(state["latents"][i], np.float32),
-            sample_id=state["ids"][i],
-            note=f"child #{state['ids'][i]}",
-        )
-
-    gallery.select(open_child, brood, explorer.outputs(), api_visibility="private")
+    make_children.click(children, [strength, *explorer.inputs()], gallery, api_visibility="private")
+    wire_rating(studio, gallery)
+    wire_explore(studio, gallery, explorer, ctx.tabs, lambda sid: f"child #{sid}")
 
     @on_page
     def cross_with(request: gr.Request, other, current, *values):  # request first: Gradio fills positional hints

@@ -110,6 +110,26 @@ def model_choices(
     ]
 
 
+def readiness_line(studio: Studio, name: str | None, rater: str) -> str:
+    """How many ratings of this model are yours, and how many more a fine-tune needs (the studio's one rule)."""
+    if not name:
+        return ""
+    r = studio.ratings_ready(name, rater)
+    mine = f"You have rated **{r['ratings']}** images of `{name}` ({r['likes']} 👍, {r['dislikes']} 👎)"
+    if r["ready"]:
+        return f"{mine}: enough to fine-tune it (🎯 tab)."
+    more = [
+        f"{n} more {what}"
+        for n, what in (
+            (max(0, r["needed"] - r["ratings"]), "ratings"),
+            (max(0, 3 - r["likes"]), "👍"),
+            (max(0, 3 - r["dislikes"]), "👎"),
+        )
+        if n
+    ]
+    return f"{mine}; a fine-tune from your ratings needs {', '.join(more)}."
+
+
 def random_seed() -> int:
     return random.randint(0, 99_999)
 

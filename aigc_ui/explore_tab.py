@@ -75,7 +75,7 @@ def explorer_state(name: str, z, sample_id: int | None = None, note: str = "") -
         "z": z,
         "sample_id": sample_id,
         "note": note,
-        "rated": {"z": z, "sample_id": sample_id} if sample_id else {},
+        "rated": {"model": name, "z": z, "sample_id": sample_id} if sample_id else {},
     }
 
 
@@ -185,9 +185,6 @@ def build(ctx: PageContext) -> None:
                 )
                 status = gr.Markdown(f"Exploring `{start_name}` · seed 0" if start_name else "", elem_id="ex-status")
                 with gr.Row():
-                    like = gr.Button("👍 Like", elem_id="ex-like", min_width=0)
-                    dislike = gr.Button("👎 Dislike", elem_id="ex-dislike", min_width=0)
-                with gr.Row():
                     reset = gr.Button("↺ Reset", size="sm", elem_id="ex-reset", min_width=0)
                     randomise = gr.Button("🎲 Randomise", size="sm", elem_id="ex-random", min_width=0)
                 upload = gr.UploadButton(
@@ -256,29 +253,29 @@ def build(ctx: PageContext) -> None:
     upload.upload(from_upload, [upload, model], outputs, api_visibility="private")
 
     # ------------------------------------------------------------ rating what is explored
-    def make_rater(score: float):
-        @on_page
-        def rate(request: gr.Request, current, *values):  # request first: Gradio fills positional hints only
-            name, z = explorer.current(current, values)
-            last = current.get("rated") or {}
-            rater = rater_of(request)
-            if last.get("sample_id") and np.allclose(last["z"], z, atol=1e-5):
-                sample_id = last["sample_id"]
-                studio.rate(sample_id, score, rater)  # the same image: changing one's mind updates the rating
-            else:
-                sample_id = studio.rate_latent(name, z, score, rater)
-            word = "👍 liked" if score > 0 else "👎 disliked"
-            gr.Info(f"{word}: sample #{sample_id}", duration=2)
-            return (
-                {**current, "rated": {"z": z.tolist(), "sample_id": sample_id}},
-                f"Exploring `{name}` · {word} (sample #{sample_id})",
-            )
-
-        return rate
-
-    for button, score in ((like, LIKE), (dislike, DISLIKE)):
-        button.click(
-            make_rater(score), explorer.inputs(), [state, status], api_visibility="private", show_progress="hidden"
+    @on_page
+    def rate_shown(current, evt: gr.EventData, request: gr.Request):
+        """👍/👎 under the view: the view sends what its picture was made from, and that is what is rated."""
+        data = evt._data or {}
+        score = float(data.get("score", 0))
+        if score not in (LIKE, DISLIKE) or not data.get("model"):
+            raise StudioError("Pick a model first.")
+        name = str(data["model"])
+        changed = {int(j): float(v) for j, v in dict(data.get("changed") or {}).items()}
+        z = moved(studio.axes(name).basis, np.asarray(data["z"], np.float32), changed)
+        last = (current or {}).get("rated") or {}
+        rater = rater_of(request)
+        if last.get("sample_id") and last.get("model", name) == name and np.allclose(last["z"], z, atol=1e-6):
+            sample_id = last["sample_id"]
+            studio.rate(sample_id, score, rater)  # the same image: changing one's mind updates the rating
+        else:
+            sample_id = studio.rate_latent(name, z, score, rater)
+        word = "👍 liked" if score > 0 else "👎 disliked"
+        return (
+            {**(current or {}), "rated": {"model": name, "z": z.tolist(), "sample_id": sample_id}},
+            f"Exploring `{name}` · {word} (sample #{sample_id})",
         )
+
+    view.click(rate_shown, state, [state, status], api_visibility="private", show_progress="hidden")
 
     tab.select(refresh_partners, model, partner, api_visibility="private", show_progress="hidden")

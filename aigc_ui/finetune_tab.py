@@ -12,7 +12,8 @@ import gradio as gr
 
 from aigc.service.studio import Studio
 
-from .common import PageContext, on_page, random_seed, rater_of, upscale
+from . import ab
+from .common import PageContext, on_page, rater_of, upscale
 
 FIGURES = [  # (metric key stem, label, better)
     ("mean_reward", "mean predicted P(liked)", "higher"),
@@ -101,20 +102,7 @@ def build(ctx: PageContext) -> None:
             child_gallery = gr.Gallery(label="Child", columns=4, height=290, allow_preview=False, elem_id="ft-childgal")
         figures = gr.Markdown(elem_id="ft-figures")
 
-        gr.Markdown(
-            "### Blind A/B: which do you prefer?\nOne image from the parent, one from the child, same seed, "
-            "sides at random, names hidden."
-        )
-        pair = gr.State({})
-        with gr.Row():
-            left = gr.Image(label="A", interactive=False, height=224, elem_id="ab-left")
-            right = gr.Image(label="B", interactive=False, height=224, elem_id="ab-right")
-        with gr.Row():
-            new_pair = gr.Button("New pair", elem_id="ab-new")
-            pick_left = gr.Button("A is better", elem_id="ab-left-btn")
-            tie = gr.Button("Same", elem_id="ab-tie")
-            pick_right = gr.Button("B is better", elem_id="ab-right-btn")
-        ab_result = gr.Markdown(elem_id="ab-stats")
+        ab.build(ctx, child)
 
     # ---------------------------------------------------------------- handlers
 
@@ -156,35 +144,6 @@ def build(ctx: PageContext) -> None:
         parents, children, metrics = studio.compare(name, n=8, seed=int(seed_value or 0))
         return [upscale(i) for i in parents], [upscale(i) for i in children], figures_markdown(metrics)
 
-    def ab_text(name: str) -> str:
-        st = studio.ab_stats(name)
-        if not st["wins"] + st["losses"] + st["ties"]:
-            return "_No picks yet._"
-        rate = "—" if st["win_rate"] is None else f"{st['win_rate']:.0%}"
-        return (
-            f"Child preferred in **{st['wins']}** of {st['wins'] + st['losses']} decided picks (win rate {rate}, "
-            f"{st['ties']} ties) · two-sided binomial p = **{st['p_value']:.3g}**"
-        )
-
-    @on_page
-    def ab_new(name, request: gr.Request):
-        shown = studio.ab_pair(name, seed=random_seed(), rater=rater_of(request))
-        state = {k: shown[k] for k in ("left_id", "right_id", "child_id")} | {"model": name}
-        return upscale(shown["left_image"], 8), upscale(shown["right_image"], 8), state
-
-    def ab_pick(side: str):
-        @on_page
-        def pick(state, request: gr.Request):
-            if not state:
-                raise gr.Error("Click “New pair” first.")
-            chosen = {"left": state["left_id"], "right": state["right_id"], "tie": None}[side]
-            studio.ab_pick(state["left_id"], state["right_id"], chosen, rater_of(request))
-            revealed = "child" if chosen == state["child_id"] else "parent" if chosen else "tie"
-            gr.Info(f"Recorded: you picked the {revealed}." if chosen else "Recorded a tie.")
-            return ab_text(state["model"]), {}
-
-        return pick
-
     # ---------------------------------------------------------------- wiring
 
     for event in (model.change, only_mine.change, tab.select):
@@ -198,6 +157,3 @@ def build(ctx: PageContext) -> None:
         show_progress="hidden",
     )
     show_btn.click(compare, [child, seed], [parent_gallery, child_gallery, figures], api_visibility="private")
-    new_pair.click(ab_new, child, [left, right, pair], api_visibility="private")
-    for button, side in ((pick_left, "left"), (pick_right, "right"), (tie, "tie")):
-        button.click(ab_pick(side), pair, [ab_result, pair], api_visibility="private")

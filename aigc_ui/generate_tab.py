@@ -13,19 +13,18 @@ import gradio as gr
 
 from aigc.data.images import make_grid, to_pil
 
+from .cards import card_grid, cards, rendered, wire_explore, wire_rating
 from .common import (
     CARD_SCALE,
-    DISLIKE,
-    LIKE,
     MAX_SEED,
     PageContext,
     model_choices,
     on_page,
     random_seed,
     rater_of,
+    readiness_line,
     save_file,
 )
-from .web import CARDS_CSS, CARDS_JS, CARDS_TEMPLATE, data_uri
 
 MAX_CARDS = 16
 DEFAULT_N = 8
@@ -82,16 +81,7 @@ def build(ctx: PageContext) -> None:
             generate = gr.Button("✨ Generate", variant="primary", scale=3, elem_id="gen-go")
             dice = gr.Button("🎲 New seed", scale=1, elem_id="gen-dice")
         status = gr.Markdown(elem_id="gen-status")
-        grid = gr.HTML(
-            [],
-            html_template=CARDS_TEMPLATE,
-            css_template=CARDS_CSS,
-            js_on_load=CARDS_JS,
-            apply_default_css=False,
-            scores=[],
-            empty="Generating…",
-            elem_id="gen-cards",
-        )
+        grid = card_grid("gen-cards", empty="Generating…", explore=True)
         with gr.Row():
             download = gr.DownloadButton(
                 "⬇ Download the batch (PNG grid)", interactive=False, scale=1, size="md", elem_id="gen-download"
@@ -103,15 +93,15 @@ def build(ctx: PageContext) -> None:
                 scale=3,
                 elem_id="gen-link",
             )
-        batch_state = gr.State({})  # {"model": name, "ids": [sample ids], "scores": [...]}: never images or models
+        tally = gr.Markdown(elem_id="gen-tally")
 
     @on_page
     def run(name, count, seed_value, trunc, request: gr.Request):
         if not name:
             raise gr.Error("No model yet: train one (aigc train ...) or put a checkpoint in the models folder.")
         count, seed_value = int(count or DEFAULT_N), int(seed_value or 0)
-        batch = studio.sample(name, count, seed_value, session=rater_of(request), truncation=float(trunc or 0) or None)
-        cards = [{"src": data_uri(img, CARD_SCALE), "id": sid} for img, sid in zip(batch.images, batch.sample_ids)]
+        rater = rater_of(request)
+        batch = studio.sample(name, count, seed_value, session=rater, truncation=float(trunc or 0) or None)
         buffer = io.BytesIO()
         to_pil(make_grid(batch.images, nrow=min(count, 8)), CARD_SCALE).save(buffer, format="PNG")
         grid_png = save_file(ctx, buffer.getvalue(), f"{name}-seed{seed_value}-n{count}.png")
@@ -119,43 +109,32 @@ def build(ctx: PageContext) -> None:
         first, last = batch.sample_ids[0], batch.sample_ids[-1]
         made_by = f"seed {seed_value}{', ' + kind if kind else ''}"
         text = f"**{count} images** from `{name}`, {made_by} · samples #{first}–#{last}"
-        scores = [0] * count
         return (
-            {"model": name, "ids": batch.sample_ids, "scores": scores},
             text,
-            gr.HTML(cards, scores=scores),
+            rendered(cards(batch.images, batch.sample_ids)),
             gr.DownloadButton(value=grid_png, interactive=True),
             permalink(request, name, seed_value, count, trunc or 0),
+            readiness_line(studio, name, rater),
         )
 
-    outputs = [batch_state, status, grid, download, link]
+    outputs = [status, grid, download, link, tally]
     inputs = [model, n, seed, truncation]
-    generate.click(run, inputs, outputs, api_visibility="private", concurrency_limit=2)
+    # always_last: a second Generate while one runs is not dropped (the seed box would then name a seed
+    # whose images never came); it runs after, and its images, ids and status arrive together.
+    generate.click(run, inputs, outputs, api_visibility="private", concurrency_limit=2, trigger_mode="always_last")
     dice.click(random_seed, None, seed, api_visibility="private", queue=False).then(
-        run, inputs, outputs, api_visibility="private", concurrency_limit=2
+        run, inputs, outputs, api_visibility="private", concurrency_limit=2, trigger_mode="always_last"
     )
 
     def truncation_for(name):
-        kind = next((m.kind for m in studio.models() if m.name == name), None)
-        return gr.Slider(visible=kind == "gan")
+        return gr.Slider(visible=studio.kind(name) == "gan") if name else gr.skip()
 
     model.change(truncation_for, model, truncation, api_visibility="private", queue=False)
 
-    @on_page
-    def rate(state, evt: gr.EventData, request: gr.Request):
-        data = evt._data or {}
-        ids, i, score = (state or {}).get("ids", []), int(data.get("index", -1)), float(data.get("score", 0))
-        if not 0 <= i < len(ids) or score not in (LIKE, DISLIKE):
-            raise gr.Error("Generate a batch first.")
-        studio.rate(ids[i], score, rater_of(request))
-        scores = list(state["scores"])
-        scores[i] = score
-        gr.Info(f"{'👍 Liked' if score > 0 else '👎 Disliked'} #{i + 1} (sample {ids[i]})", duration=2)
-        return {**state, "scores": scores}, gr.HTML(scores=scores)
+    def tally_after(sample_id: int, request: gr.Request) -> list:
+        return [readiness_line(studio, studio.sample_info(sample_id, rater_of(request))[0], rater_of(request))]
 
-    grid.click(
-        rate, batch_state, [batch_state, grid], api_visibility="private", show_progress="hidden", concurrency_limit=4
-    )
+    wire_rating(studio, grid, [tally], tally_after)
 
     @on_page
     def on_load(request: gr.Request):
@@ -177,17 +156,6 @@ def build(ctx: PageContext) -> None:
 
     ctx.on_load(on_load, [model, seed, n, truncation], then=(run, inputs, outputs))
 
-    def wire_explore(explorer) -> None:
-        @on_page
-        def open_card(state, evt: gr.EventData, request: gr.Request):
-            ids, i = (state or {}).get("ids", []), int((evt._data or {}).get("index", -1))
-            if not 0 <= i < len(ids):
-                raise gr.Error("Generate a batch first.")
-            name, z = studio.sample_info(ids[i], rater_of(request))
-            return explorer.open(name, z, sample_id=ids[i], note=f"sample #{ids[i]} (card #{i + 1})") + [
-                gr.Tabs(selected="explore")
-            ]
-
-        grid.select(open_card, batch_state, explorer.outputs() + [ctx.tabs], api_visibility="private")
-
-    ctx.with_explorer(wire_explore)
+    ctx.with_explorer(
+        lambda explorer: wire_explore(studio, grid, explorer, ctx.tabs, lambda sid: f"sample #{sid} from Generate")
+    )

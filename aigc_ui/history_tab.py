@@ -8,7 +8,8 @@ import pandas as pd
 
 from aigc.service.studio import Studio
 
-from .common import PageContext, ago, on_page, rater_of, score_mark, upscale
+from .cards import card_grid, cards, rendered, wire_explore, wire_rating
+from .common import PageContext, ago, on_page, rater_of, score_mark
 
 EVERYTHING, RATED = "Everything", "Rated only"
 COLUMNS = ["sample", "model", "made by", "seed", "your rating", "when"]
@@ -33,25 +34,14 @@ def build(ctx: PageContext) -> None:
     with gr.Tab("🕘 History", id="history") as tab:
         gr.Markdown(
             "Your recent samples and ratings, newest first (by this login, or this browser session). "
-            "Click an image to reopen it in the explorer."
+            "Rate a card again where it is, or 🧭 to reopen it in the explorer."
         )
         with gr.Row(equal_height=True):
             which = gr.Radio([EVERYTHING, RATED], value=EVERYTHING, label="Show", scale=2, elem_id="hist-which")
             limit = gr.Slider(8, 96, value=32, step=8, label="How many", scale=2, elem_id="hist-limit")
             refresh = gr.Button("↻ Refresh", scale=1, elem_id="hist-refresh")
-        gallery = gr.Gallery(
-            label="Recent",
-            show_label=False,
-            columns=8,
-            height="auto",
-            allow_preview=False,
-            format="png",
-            buttons=[],
-            elem_classes=["pixelated"],
-            elem_id="hist-gallery",
-        )
+        gallery = card_grid("hist-gallery", prefix="hist-", size=96, empty="Nothing here yet.")
         table = gr.Dataframe(headers=COLUMNS, interactive=False, elem_id="hist-table", max_height=320)
-        shown = gr.State([])  # sample ids, in gallery order
 
     @on_page
     def load(what, count, request: gr.Request):
@@ -61,10 +51,9 @@ def build(ctx: PageContext) -> None:
             items = [a for a in items if a.score is not None]
         items = items[: int(count)]
         images = thumbnails(studio, [a.sample_id for a in items], rater_of(request))
-        gallery_items, rows = [], []
-        for a, (name, image) in zip(items, images):
+        rows = []
+        for a, (name, _) in zip(items, images):
             mark = score_mark(a.score)
-            gallery_items.append((upscale(image), f"#{a.sample_id} {mark}".strip()))
             rows.append(
                 [
                     a.sample_id,
@@ -77,25 +66,14 @@ def build(ctx: PageContext) -> None:
             )
         if not items:
             gr.Info("Nothing here yet: generate some images and rate them.", duration=3)
-        return (
-            gr.Gallery(gallery_items, selected_index=None),
-            pd.DataFrame(rows, columns=COLUMNS),
-            [a.sample_id for a in items],
-        )
+        ids = [a.sample_id for a in items]
+        grid = cards([image for _, image in images], ids, [a.score for a in items], [f"#{sid}" for sid in ids])
+        return rendered(grid), pd.DataFrame(rows, columns=COLUMNS)
 
     for event in (tab.select, refresh.click, which.change, limit.release):
-        event(load, [which, limit], [gallery, table, shown], api_visibility="private")
+        event(load, [which, limit], [gallery, table], api_visibility="private")
 
-    def wire_explore(explorer) -> None:
-        @on_page
-        def reopen(ids, evt: gr.SelectData, request: gr.Request):
-            if not ids or evt.index is None or evt.index >= len(ids):
-                return [gr.skip()] * (len(explorer.outputs()) + 1)
-            name, z = studio.sample_info(ids[evt.index], rater_of(request))
-            return explorer.open(
-                name, z, sample_id=ids[evt.index], note=f"sample #{ids[evt.index]} from your history"
-            ) + [gr.Tabs(selected="explore")]
-
-        gallery.select(reopen, shown, explorer.outputs() + [ctx.tabs], api_visibility="private")
-
-    ctx.with_explorer(wire_explore)
+    wire_rating(studio, gallery)
+    ctx.with_explorer(
+        lambda explorer: wire_explore(studio, gallery, explorer, ctx.tabs, lambda s: f"sample #{s} from your history")
+    )

@@ -9,7 +9,8 @@ from aigc.data.images import gif_bytes
 from aigc.service.studio import StudioError
 
 from .breed import partner_choices
-from .common import GIF_SCALE, PageContext, on_page, rater_of, save_file, upscale
+from .cards import card_grid, cards, rendered, wire_explore, wire_rating
+from .common import GIF_SCALE, PageContext, on_page, rater_of, save_file
 
 SEEDS, SAMPLES = "Two seeds", "Two of my samples"
 
@@ -41,18 +42,8 @@ def build(ctx: PageContext) -> None:
             )
             sample_b = gr.Dropdown(label="Sample B", choices=[], elem_id="ip-sample-b")
         go = gr.Button("🔀 Interpolate", variant="primary", elem_id="ip-go")
-        gr.Markdown("**The path, A → B** (click a frame to explore it)")
-        strip = gr.Gallery(
-            label="The path",
-            show_label=False,
-            columns=12,
-            height=150,
-            allow_preview=False,
-            format="png",
-            buttons=[],
-            elem_classes=["pixelated"],
-            elem_id="ip-strip",
-        )
+        gr.Markdown("**The path, A → B**: rate a frame where it is, or 🧭 to explore it")
+        strip = card_grid("ip-strip", prefix="frame-", size=96)
         with gr.Row():
             animation = gr.Image(
                 label="Animated",
@@ -67,7 +58,6 @@ def build(ctx: PageContext) -> None:
             with gr.Column(scale=2):
                 note = gr.Markdown(elem_id="ip-note")
                 download = gr.DownloadButton("⬇ Download the GIF", interactive=False, size="md", elem_id="ip-download")
-        path_state = gr.State({})  # {"model": name, "ids": [...], "latents": [[...]]}
 
     def refresh(name, request: gr.Request):
         try:
@@ -103,34 +93,21 @@ def build(ctx: PageContext) -> None:
         gif = save_file(ctx, gif_bytes(images, upscale=GIF_SCALE, duration_ms=90), f"{name}-interpolation.gif")
         text = f"`{name}`, {ends}, {len(ids)} frames · samples #{ids[0]}–#{ids[-1]}"
         return (
-            gr.Gallery([(upscale(img), f"#{sid}") for img, sid in zip(images, ids)], selected_index=None),
+            rendered(cards(images, ids, captions=[f"{i + 1} · #{sid}" for i, sid in enumerate(ids)])),
             gif,
             text,
             gr.DownloadButton(value=gif, interactive=True),
-            {"model": name, "ids": ids, "latents": latents.tolist()},
         )
 
     go.click(
         run,
         [model, mode, seed_a, seed_b, sample_a, sample_b, steps],
-        [strip, animation, note, download, path_state],
+        [strip, animation, note, download],
         api_visibility="private",
         concurrency_limit=2,
     )
 
-    def wire_explore(explorer) -> None:
-        @on_page
-        def open_frame(state, evt: gr.SelectData):
-            if not state or evt.index is None or evt.index >= len(state["ids"]):
-                return [gr.skip()] * (len(explorer.outputs()) + 1)
-            i = evt.index
-            return explorer.open(
-                state["model"],
-                np.asarray(state["latents"][i], np.float32),
-                sample_id=state["ids"][i],
-                note=f"interpolation frame {i + 1} (sample #{state['ids'][i]})",
-            ) + [gr.Tabs(selected="explore")]
-
-        strip.select(open_frame, path_state, explorer.outputs() + [ctx.tabs], api_visibility="private")
-
-    ctx.with_explorer(wire_explore)
+    wire_rating(studio, strip)
+    ctx.with_explorer(
+        lambda explorer: wire_explore(studio, strip, explorer, ctx.tabs, lambda sid: f"interpolation frame #{sid}")
+    )

@@ -1,4 +1,4 @@
-"""The two hand-made pieces of the page, as gr.HTML templates: the card grid and the explorer's view.
+"""The explorer's hand-made view (a gr.HTML template) and inline images; the card grid is in aigc_ui.cards.
 
 Why hand-made: Gradio's frontend refreshes the loading status of every component that has ever been
 an event output, on every status change of every event (cost ∝ outputs × page size). Sixteen cards
@@ -27,64 +27,17 @@ def data_uri(image: np.ndarray, scale: int) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-# ---------------------------------------------------------------- the card grid (Generate & rate)
-
-CARDS_TEMPLATE = """
-<div class="aigc-cards">${(value || []).length ? value.map((c, i) => {
-  const s = (scores || [])[i] || 0;
-  const cls = s > 0 ? 'liked' : (s < 0 ? 'disliked' : '');
-  const mark = s > 0 ? '👍 liked' : (s < 0 ? '👎 disliked' : '');
-  return `<figure class="aigc-card ${cls}" id="card-${i}">
-    <img src="${c.src}" alt="sample #${c.id}" width="120" height="120"/>
-    <figcaption><span>#${i + 1}</span><span class="aigc-mark">${mark}</span></figcaption>
-    <div class="aigc-rate">
-      <button type="button" id="like-${i}" class="like ${s > 0 ? 'on' : ''}" data-act="like" data-i="${i}" title="Like">👍</button>
-      <button type="button" id="dislike-${i}" class="dislike ${s < 0 ? 'on' : ''}" data-act="dislike" data-i="${i}" title="Dislike">👎</button>
-      <button type="button" id="explore-${i}" class="explore" data-act="explore" data-i="${i}" title="Open in the explorer">🧭</button>
-    </div></figure>`; }).join('') : `<p class="aigc-empty">${empty || ''}</p>`}</div>
-"""
-
-CARDS_CSS = """
-.aigc-cards { display: flex; flex-wrap: wrap; gap: 10px; padding: 4px 0; }
-.aigc-card { margin: 0; width: 138px; padding: 7px; border-radius: 10px; box-sizing: border-box;
-  border: 2px solid var(--border-color-primary); background: var(--block-background-fill); }
-.aigc-card img { width: 120px; height: 120px; display: block; border-radius: 6px;
-  image-rendering: pixelated; image-rendering: crisp-edges; }
-.aigc-card.liked { border-color: #22c55e; }
-.aigc-card.disliked { border-color: #ef4444; }
-.aigc-card figcaption { display: flex; justify-content: space-between; font-size: 13px; margin: 5px 2px;
-  color: var(--body-text-color); }
-.aigc-mark { font-weight: 600; }
-.aigc-rate { display: flex; gap: 4px; }
-.aigc-rate button { flex: 1; padding: 3px 0; font-size: 16px; line-height: 1.3; cursor: pointer; border-radius: 6px;
-  border: 1px solid var(--border-color-primary); background: var(--button-secondary-background-fill); }
-.aigc-rate button:hover { filter: brightness(0.95); }
-.aigc-rate button.like.on { background: #dcfce7; border-color: #22c55e; }
-.aigc-rate button.dislike.on { background: #fee2e2; border-color: #ef4444; }
-.aigc-empty { color: var(--body-text-color-subdued); }
-"""
-
-# A click rates at once (the card shows it before the server answers; the server's answer re-renders it).
-CARDS_JS = """
-element.addEventListener('click', (event) => {
-  const button = event.target.closest('button[data-act]');
-  if (!button) return;
-  const index = Number(button.dataset.i);
-  if (button.dataset.act === 'explore') { trigger('select', { index }); return; }
-  const score = button.dataset.act === 'like' ? 1 : -1;
-  const card = element.querySelector('#card-' + index);
-  if (card) { card.classList.toggle('liked', score > 0); card.classList.toggle('disliked', score < 0); }
-  trigger('click', { index, score });
-});
-"""
-
 # ---------------------------------------------------------------- the explorer's view
 
 VIEW_TEMPLATE = """
-<div class="aigc-view"><span class="aigc-view-label">Explorer</span>${value ? `
-<img src="${value}" alt="the image being explored" width="256" height="256"/>
+<div class="aigc-view" data-token="${token}"><span class="aigc-view-label">Explorer</span>${value ? `
+<img src="${value}" alt="the image being explored" width="256" height="256" data-token="${token}"/>
 <a class="aigc-view-save" href="${value}" download="${model || 'image'}-explored.png" title="Download this image">⬇</a>`
 : `<p class="aigc-empty">No model yet: train one, or put a checkpoint in the models folder.</p>`}</div>
+<div class="aigc-view-rate">
+  <button type="button" id="ex-like" data-act="like" aria-label="Like" title="Like what you see (L)">👍 Like</button>
+  <button type="button" id="ex-dislike" data-act="dislike" aria-label="Dislike" title="Dislike what you see (D)">👎 Dislike</button>
+</div>
 """
 
 VIEW_CSS = """
@@ -95,26 +48,40 @@ VIEW_CSS = """
   border-radius: 6px; color: var(--block-label-text-color); background: var(--block-label-background-fill); }
 .aigc-view-save { position: absolute; top: 4px; right: 10px; text-decoration: none; font-size: 16px; }
 .aigc-empty { color: var(--body-text-color-subdued); }
+.aigc-view-rate { display: flex; gap: 8px; margin-top: 8px; }
+.aigc-view-rate button { flex: 1; min-height: 44px; font-size: 16px; cursor: pointer; border-radius: 8px;
+  border: 1px solid var(--border-color-primary); background: var(--button-secondary-background-fill); }
+.aigc-view-rate button:hover { filter: brightness(0.95); }
 """
 
 # Sliders are Gradio sliders with ids ex-slider-J. Their input events (drag, keys, typing) are caught
 # here; the latent is recomputed server-side from the state Python last set (props.z, props.token)
-# plus the coordinates moved since then.
+# plus the coordinates moved since then. `shown` is what the picture on screen was made from: a rating
+# sends exactly that (never the sliders' values), so 👍/👎 rate the picture the person is looking at.
+# The token is in the template, so a Python update always re-renders (a Reset to the same picture too).
 VIEW_JS = """
-let busy = false, pending = null, changed = {}, token = null;
-const show = (src) => {
+let busy = false, pending = null, changed = {}, token = props.token;
+let shown = { model: props.model, z: props.z, changed: {}, token: props.token };
+watch(['token', 'value', 'model', 'z'], () => {
+  token = props.token; changed = {};
+  shown = { model: props.model, z: props.z, changed: {}, token: props.token };
+});
+const display = (src, request) => {
   const img = element.querySelector('.aigc-view img'), link = element.querySelector('.aigc-view-save');
   if (img) img.src = src;
   if (link) link.href = src;
+  shown = request;
 };
+const moving = (on) => { element.dataset.moving = on ? '1' : '0'; };  // for tests and styles: a move in flight
+moving(false);
 const send = async () => {
   if (busy || !pending) return;
-  const request = pending; pending = null; busy = true;
+  const request = pending; pending = null; busy = true; moving(true);
   try {
     const src = await server.move(request);
-    if (src && request.token === props.token) show(src);
+    if (src && request.token === props.token) display(src, request);
   } catch (err) { console.warn('explorer:', err); }
-  finally { busy = false; if (pending) send(); }
+  finally { busy = false; if (pending) send(); else moving(false); }
 };
 const onInput = (event) => {
   const input = event.target;
@@ -131,4 +98,14 @@ const onInput = (event) => {
 if (window.__aigcExplorerInput) document.removeEventListener('input', window.__aigcExplorerInput, true);
 window.__aigcExplorerInput = onInput;
 document.addEventListener('input', onInput, true);
+const rate = (score) => { if (shown.model) trigger('click', { score, ...shown }); };
+element.addEventListener('click', (event) => {
+  const button = event.target.closest('.aigc-view-rate button[data-act]');
+  if (button) rate(button.dataset.act === 'like' ? 1 : -1);
+});
+element.addEventListener('keydown', (event) => {
+  if (event.ctrlKey || event.metaKey || event.altKey || !event.target.closest('.aigc-view-rate')) return;
+  const key = event.key.toLowerCase();
+  if (key === 'l' || key === 'd') { event.preventDefault(); rate(key === 'l' ? 1 : -1); }
+});
 """

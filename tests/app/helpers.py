@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import socket
+import time
 from contextlib import contextmanager
+
+import numpy as np
+from PIL import Image
+
+TIMEOUT = 30_000  # ms: how long a browser test waits for a condition (a busy 2-core machine is slow)
 
 
 def free_port() -> int:
@@ -25,3 +33,41 @@ def running(studio, **launch):
         yield demo
     finally:
         demo.close()
+
+
+# ---------------------------------------------------------------- browser tests
+
+
+def rating_of(store, sample_id: int) -> list[float]:
+    return [
+        r.score for r in store.ratings_for_lineage(store.get_sample(sample_id).version_id) if r.sample_id == sample_id
+    ]
+
+
+def wait_for_text(page, selector: str, pattern: str) -> str:
+    page.wait_for_function(
+        "([sel, pat]) => new RegExp(pat).test(document.querySelector(sel)?.innerText || '')",
+        arg=[selector, pattern],
+        timeout=TIMEOUT,
+    )
+    return page.locator(selector).inner_text()
+
+
+def img_src(page, selector: str) -> str:
+    return page.locator(f"{selector} img").first.get_attribute("src") or ""
+
+
+def fetch_pixels(page, src: str) -> np.ndarray:
+    """The picture an <img> shows (inline data: URIs, or files served by Gradio)."""
+    body = base64.b64decode(src.split(",", 1)[1]) if src.startswith("data:") else page.request.get(src).body()
+    return np.asarray(Image.open(io.BytesIO(body)).convert("L"))
+
+
+def eventually(check, timeout_s: float = 10.0) -> bool:
+    """Poll a database condition that follows a click (the server stores it after the browser sent it)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return check()

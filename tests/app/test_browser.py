@@ -4,8 +4,6 @@ permalink; then the database holds exactly what was done."""
 
 from __future__ import annotations
 
-import base64
-import io
 import re
 
 import numpy as np
@@ -13,40 +11,15 @@ import pytest
 from PIL import Image
 
 from feedback_db import FeedbackStore
+from tests.app.helpers import TIMEOUT, eventually, fetch_pixels, img_src, rating_of, wait_for_text
 
 pytestmark = pytest.mark.browser
-TIMEOUT = 30_000
 
 
 @pytest.fixture(scope="module")
 def store(db_url):
     with FeedbackStore(db_url) as s:
         yield s
-
-
-def rating_of(store: FeedbackStore, sample_id: int) -> list[float]:
-    return [
-        r.score for r in store.ratings_for_lineage(store.get_sample(sample_id).version_id) if r.sample_id == sample_id
-    ]
-
-
-def wait_for_text(page, selector: str, pattern: str) -> str:
-    page.wait_for_function(
-        "([sel, pat]) => new RegExp(pat).test(document.querySelector(sel)?.innerText || '')",
-        arg=[selector, pattern],
-        timeout=TIMEOUT,
-    )
-    return page.locator(selector).inner_text()
-
-
-def img_src(page, selector: str) -> str:
-    return page.locator(f"{selector} img").first.get_attribute("src") or ""
-
-
-def fetch_pixels(page, src: str) -> np.ndarray:
-    """The picture an <img> shows (inline data: URIs, or files served by Gradio)."""
-    body = base64.b64decode(src.split(",", 1)[1]) if src.startswith("data:") else page.request.get(src).body()
-    return np.asarray(Image.open(io.BytesIO(body)).convert("L"))
 
 
 def test_a_person_generates_rates_explores_and_uploads(page, server, store, tmp_path):
@@ -60,10 +33,10 @@ def test_a_person_generates_rates_explores_and_uploads(page, server, store, tmp_
     # like the first image, then change one's mind
     page.click("#like-0")
     wait_for_text(page, "#card-0", "liked")
-    assert _eventually(lambda: rating_of(store, first_id) == [1.0])
+    assert eventually(lambda: rating_of(store, first_id) == [1.0])
     page.click("#dislike-0")
     wait_for_text(page, "#card-0", "disliked")
-    assert _eventually(lambda: rating_of(store, first_id) == [-1.0])
+    assert eventually(lambda: rating_of(store, first_id) == [-1.0])
 
     # the permalink shown is this batch
     link = page.locator("#gen-link textarea, #gen-link input").first.input_value()
@@ -115,14 +88,14 @@ def test_a_person_generates_rates_explores_and_uploads(page, server, store, tmp_
 
     # breed: children of this image, then open one of them in the explorer
     page.click("#ex-children-go")
-    page.locator("#ex-children img").nth(2).click()
+    page.locator("#child-explore-2").click()
     child = int(re.search(r"child #(\d+)", wait_for_text(page, "#ex-status", r"child #\d+")).group(1))
     assert store.get_sample(child).source == "explore"
 
     # history: what this person did, newest first; a click reopens it in the explorer
     page.get_by_role("tab", name="History").click()
-    page.locator("#hist-gallery img").first.wait_for(timeout=TIMEOUT)
-    page.locator("#hist-gallery img").first.click()
+    page.locator("#hist-explore-0").wait_for(timeout=TIMEOUT)
+    page.locator("#hist-explore-0").click()
     wait_for_text(page, "#ex-status", "from your history")
 
     page.screenshot(path=str(tmp_path / "explore.png"), full_page=True)
@@ -138,14 +111,3 @@ def test_permalink_opens_the_same_images_as_the_api(page, server, client):
         api = np.asarray(Image.open(item["image"]).convert("L"))
         np.testing.assert_array_equal(shown, api)
     assert not page.locator("#card-3").is_visible()
-
-
-def _eventually(check, timeout_s: float = 10.0) -> bool:
-    import time
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return check()

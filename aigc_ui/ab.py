@@ -1,0 +1,91 @@
+"""Blind A/B under Fine-tune & compare: parent vs child on the same seed, sides at random, names hidden.
+
+Why blind until the end: if each pick said "you picked the child", a person would learn which side is
+which and the p-value would measure that, not their taste. So a pick only records and shows the next
+pair (one click per judgement); the tally is revealed when the person ends the session, or after each
+block of BLOCK picks. The pair's identities stay in server-side state, never in the page.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from aigc.service.studio import Studio, StudioError
+
+from .common import PageContext, on_page, random_seed, rater_of, upscale
+
+BLOCK = 10  # picks per block: the tally is shown after each full block, and on "End and show results"
+
+
+def tally_text(studio: Studio, child: str) -> str:
+    st = studio.ab_stats(child)
+    if not st["wins"] + st["losses"] + st["ties"]:
+        return "_No picks yet._"
+    rate = "—" if st["win_rate"] is None else f"{st['win_rate']:.0%}"
+    return (
+        f"Child preferred in **{st['wins']}** of {st['wins'] + st['losses']} decided picks (win rate {rate}, "
+        f"{st['ties']} ties) · two-sided binomial p = **{st['p_value']:.3g}** (all raters, all sessions)"
+    )
+
+
+def build(ctx: PageContext, child: gr.Dropdown) -> None:
+    studio = ctx.studio
+    gr.Markdown(
+        "### Blind A/B: which do you prefer?\nOne image from the parent, one from the child, same seed, "
+        f"sides at random, names hidden. Each pick shows the next pair; the result is revealed when you end "
+        f"the session (or after every {BLOCK} picks)."
+    )
+    pair = gr.State({})  # {"model", "left_id", "right_id", "child_id", "picks"}: server-side only
+    with gr.Row():
+        left = gr.Image(label="A", interactive=False, height=224, elem_id="ab-left")
+        right = gr.Image(label="B", interactive=False, height=224, elem_id="ab-right")
+    with gr.Row():
+        new_pair = gr.Button("▶ Start blind A/B", elem_id="ab-new")
+        pick_left = gr.Button("A is better", elem_id="ab-left-btn")
+        tie = gr.Button("Same", elem_id="ab-tie")
+        pick_right = gr.Button("B is better", elem_id="ab-right-btn")
+        end = gr.Button("■ End and show results", elem_id="ab-end")
+    progress = gr.Markdown(elem_id="ab-progress")
+    result = gr.Markdown(elem_id="ab-stats")
+
+    def next_pair(name: str, rater: str, picks: int) -> tuple:
+        shown = studio.ab_pair(name, seed=random_seed(), rater=rater)
+        state = {k: shown[k] for k in ("left_id", "right_id", "child_id")} | {"model": name, "picks": picks}
+        return upscale(shown["left_image"], 8), upscale(shown["right_image"], 8), state
+
+    @on_page
+    def start(name, request: gr.Request):
+        if not name:
+            raise StudioError("Pick a fine-tuned version first.")
+        a, b, state = next_pair(name, rater_of(request), 0)
+        return a, b, state, "Pair 1: which do you prefer?", ""
+
+    def pick_for(side: str):
+        @on_page
+        def pick(state, request: gr.Request):
+            if not state:
+                raise StudioError("Click “Start blind A/B” first.")
+            chosen = {"left": state["left_id"], "right": state["right_id"], "tie": None}[side]
+            rater = rater_of(request)
+            studio.ab_pick(state["left_id"], state["right_id"], chosen, rater)
+            picks = state["picks"] + 1
+            a, b, new_state = next_pair(state["model"], rater, picks)
+            block_done = picks % BLOCK == 0
+            line = f"{picks} picks recorded. Pair {picks + 1}: which do you prefer?"
+            return a, b, new_state, line, tally_text(studio, state["model"]) if block_done else ""
+
+        return pick
+
+    @on_page
+    def finish(state, name):
+        shown = (state or {}).get("model") or name
+        if not shown:
+            raise StudioError("Pick a fine-tuned version first.")
+        picks = (state or {}).get("picks", 0)
+        return None, None, {}, f"Session ended after {picks} picks.", tally_text(studio, shown)
+
+    outputs = [left, right, pair, progress, result]
+    new_pair.click(start, child, outputs, api_visibility="private")
+    for button, side in ((pick_left, "left"), (pick_right, "right"), (tie, "tie")):
+        button.click(pick_for(side), pair, outputs, api_visibility="private", trigger_mode="once")
+    end.click(finish, [pair, child], outputs, api_visibility="private")
