@@ -276,6 +276,8 @@ def build(ctx: PageContext) -> None:
             f"Exploring `{name}` · {word} (sample #{sample_id})",
         )
 
-    view.click(rate_shown, state, [state, status], api_visibility="private", show_progress="hidden")
+    view.click(
+        rate_shown, state, [state, status], api_visibility="private", show_progress="hidden", trigger_mode="multiple"
+    )
 
     tab.select(refresh_partners, model, partner, api_visibility="private", show_progress="hidden")
