@@ -32,7 +32,12 @@ def train_tiny(
     hidden: int = 64,
     seed: int | None = None,
 ) -> Path:
-    """Train a width-8, 8-d latent VAE or GAN on `data` for `steps` and save it at `path` (named after the file)."""
+    """Train a width-8, 8-d latent VAE or GAN on `data` for `steps` and save it at `path` (named after the file).
+
+    One torch thread: session fixtures run before any per-test fixture could set it, and with torch's
+    default (every core) these tiny steps spend their time waiting for each other on a busy machine.
+    """
+    torch.set_num_threads(1)
     if seed is not None:
         torch.manual_seed(seed)
     model = (

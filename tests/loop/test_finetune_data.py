@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -13,9 +16,11 @@ from tests.tiny import train_tiny
 from .conftest import BANDS, band_class, rate_by_band
 
 
-@pytest.fixture
-def folder_models(tmp_path, models_dir):
-    """folder-vae and folder-gan, trained on a folder of PNG files (the bars, written as a user would have them)."""
+@pytest.fixture(scope="module")
+def folder_trained(tmp_path_factory) -> tuple[str, Path]:
+    """folder-vae and folder-gan, trained once on a folder of PNG files (the bars, written as a user would have
+    them); returns the dataset name and the folder holding the two checkpoints."""
+    tmp_path = tmp_path_factory.mktemp("folder-data")
     images = data.to_uint8(data.synthetic_dataset(n=384, classes=BANDS).images)
     root = tmp_path / "my-images"
     (root / "nested").mkdir(parents=True)
@@ -23,9 +28,20 @@ def folder_models(tmp_path, models_dir):
         Image.fromarray(img[..., 0], mode="L").save(root / ("nested" if i % 2 else "") / f"img_{i:04d}.png")
     dataset = data.load_dataset(str(root))
     assert dataset.name.startswith("folder:") and len(dataset) == 384
+    trained = tmp_path / "trained"
+    trained.mkdir()
     for kind, steps in (("vae", 300), ("gan", 60)):
-        train_tiny(kind, dataset, f"{models_dir}/folder-{kind}.safetensors", steps, tmp_path / f"run-{kind}")
-    return dataset.name
+        train_tiny(kind, dataset, trained / f"folder-{kind}.safetensors", steps, tmp_path / f"run-{kind}")
+    return dataset.name, trained
+
+
+@pytest.fixture
+def folder_models(folder_trained, models_dir) -> str:
+    """The folder-trained models in this test's own models folder (children of one test never reach another)."""
+    name, trained = folder_trained
+    for path in trained.iterdir():  # checkpoints and their model cards
+        shutil.copy(path, Path(models_dir) / path.name)
+    return name
 
 
 def test_finetune_a_vae_trained_on_an_image_folder(studio, models_dir, folder_models):
