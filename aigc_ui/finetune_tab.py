@@ -59,11 +59,11 @@ def ready_text(studio: Studio, name: str | None, rater: str | None) -> str:
         return ""
     r = studio.ratings_ready(name, rater)
     whose = "your" if rater else "all raters'"
-    if r["ready"]:
-        return f"✅ **{r['ratings']}** of {whose} ratings are ready ({r['likes']} 👍, {r['dislikes']} 👎)."
+    if r.ready:
+        return f"✅ **{r.ratings}** of {whose} ratings are ready ({r.likes} 👍, {r.dislikes} 👎)."
     return (
-        f"⏳ {r['ratings']} of {whose} ratings so far ({r['likes']} 👍, {r['dislikes']} 👎): rate at least "
-        f"{r['needed']}, with at least 3 likes and 3 dislikes, in the Generate tab."
+        f"⏳ {r.ratings} of {whose} ratings so far ({r.likes} 👍, {r.dislikes} 👎): "
+        f"give {r.rule.requirement} in the Generate tab."
     )
 
 
@@ -84,7 +84,7 @@ def build(ctx: PageContext) -> None:
                 step=50,
                 label="Training steps",
                 elem_id="ft-steps",
-                info="0 = the model kind's default (GAN 600, VAE 3000)",
+                info=f"0 = the model kind's default ({studio.default_steps_text()})",
             )
             only_mine = gr.Checkbox(value=False, label="Only my ratings", elem_id="ft-mine")
         ready = gr.Markdown(elem_id="ft-ready")

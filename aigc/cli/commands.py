@@ -13,6 +13,7 @@ import torch
 from aigc.data.datasets import load_dataset, synthetic_dataset
 from aigc.data.images import save_grid
 from aigc.models import CONFIGS, MODELS
+from aigc.models.batched import infer_cat
 from aigc.models.cards import write_card
 from aigc.models.checkpoint import CheckpointRecord, load_module
 from aigc.models.latent import vae_dimension_kl
@@ -115,12 +116,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def classifier_accuracy(model: torch.nn.Module, dataset) -> float:
     model.eval().cpu()
-    correct = 0
-    with torch.inference_mode():
-        for i in range(0, len(dataset), 1000):
-            logits = model(dataset.images[i : i + 1000])
-            correct += int((logits.argmax(1) == dataset.labels[i : i + 1000]).sum())
-    return correct / len(dataset)
+    predicted = infer_cat(lambda chunk: model(chunk).argmax(1), dataset.images)
+    return int((predicted == dataset.labels).sum()) / len(dataset)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:

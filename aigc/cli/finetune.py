@@ -7,6 +7,7 @@ import json
 import sys
 
 from aigc import paths
+from aigc.feedback.config import defaults_text
 from aigc.feedback.finetune import FinetuneConfig, finetune, print_progress_json, recover
 from aigc.feedback.reward import NotEnoughRatings
 
@@ -16,13 +17,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="parent model name or checkpoint path")
     p.add_argument("--db", default=None, help="database URL (default: the SQLite file under $AIGC_HOME)")
     p.add_argument("--models", default=None, help="folder for the new version (default $AIGC_HOME/models)")
-    p.add_argument("--steps", type=int, default=None, help="training steps (default: GAN 600, VAE 3000)")
+    p.add_argument("--steps", type=int, default=None, help=f"training steps (default: {defaults_text('steps')})")
     p.add_argument("--batch-size", type=int, default=FinetuneConfig.batch_size)
     p.add_argument(
         "--lr-scale",
         type=float,
         default=None,
-        help="fine-tuning lr as a fraction of the training lr (default: GAN 0.5, VAE 1.0)",
+        help=f"fine-tuning lr as a fraction of the training lr (default: {defaults_text('lr_scale')})",
     )
     p.add_argument(
         "--beta",
@@ -34,7 +35,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--kl-weight",
         type=float,
         default=None,
-        help="VAE: the KL weight while fine-tuning (default 0.1; the child samples a fitted prior)",
+        help=f"VAE: the KL weight while fine-tuning (default: {defaults_text('kl_weight')}; "
+        "the child samples a fitted prior)",
     )
     p.add_argument(
         "--ess-floor", type=float, default=FinetuneConfig.ess_floor, help="minimum effective sample size, as a fraction"

@@ -19,6 +19,7 @@ from torch import nn
 
 from aigc import paths
 from aigc.data.datasets import from_uint8, load_dataset
+from aigc.models.batched import infer_cat
 from aigc.models.checkpoint import load_module
 from aigc.models.pipeline import load_model
 from aigc.paths import PRETRAINED_DIR
@@ -41,20 +42,13 @@ def embed(images: np.ndarray | torch.Tensor, judge: nn.Module | None = None, bat
     """(N, H, W, C) uint8 or (N, C, H, W) float in [-1, 1] → (N, E) classifier features."""
     judge = judge or load_judge()
     x = _as_tensor(images)
-    with torch.inference_mode():
-        return (
-            torch.cat([judge.embed(x[i : i + batch]) for i in range(0, x.shape[0], batch)])
-            if len(x)
-            else torch.empty(0, judge.cfg.embed_dim)
-        )
+    return infer_cat(judge.embed, x, batch) if len(x) else torch.empty(0, judge.cfg.embed_dim)
 
 
 def classify(images: np.ndarray | torch.Tensor, judge: nn.Module | None = None, batch: int = 1000) -> torch.Tensor:
     """(N,) predicted class indices."""
     judge = judge or load_judge()
-    x = _as_tensor(images)
-    with torch.inference_mode():
-        return torch.cat([judge(x[i : i + batch]).argmax(1) for i in range(0, x.shape[0], batch)])
+    return infer_cat(lambda chunk: judge(chunk).argmax(1), _as_tensor(images), batch)
 
 
 class _Features(nn.Module):

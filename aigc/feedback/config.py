@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aigc.feedback.ratings import READINESS
+
 # Measured with benchmarks/feedback_loop.py (200 ratings, three tastes). GAN: 600 steps at half the
 # training lr reach 0.84-0.89 liked; its precision against all real images is then what the parent's
 # own samples of the liked classes score (fewer steps fell short of 0.8 liked for some tastes).
@@ -19,6 +21,11 @@ from dataclasses import dataclass
 KIND_DEFAULTS = {"gan": {"steps": 600, "lr_scale": 0.5}, "vae": {"steps": 3000, "lr_scale": 1.0, "kl_weight": 0.1}}
 
 
+def defaults_text(key: str) -> str:
+    """One default in words for help texts, e.g. 'GAN 600, VAE 3000': read from the table, never retyped."""
+    return ", ".join(f"{kind.upper()} {values[key]}" for kind, values in KIND_DEFAULTS.items() if key in values)
+
+
 @dataclass
 class FinetuneConfig:
     steps: int | None = None  # None → the kind's default (KIND_DEFAULTS)
@@ -26,7 +33,7 @@ class FinetuneConfig:
     lr_scale: float | None = None  # fine-tuning lr = the kind's training lr × this; None → the kind's default
     beta: float | None = None  # None → chosen from the ESS floor
     ess_floor: float = 0.1  # 0.2 held a one-class taste (bags) to 0.72 liked; at 0.1 it reached 0.98
-    min_ratings: int = 20
+    min_ratings: int = READINESS.min_ratings  # the readiness rule's total (likes and dislikes: its minimum each)
     rater: str | None = None  # only this rater's ratings (default: everyone's)
     owner: str | None = None  # whose run this is: the child version is theirs (roles, aigc.service.roles)
     private: bool = False  # register the child unpublished: only its owner and admins see it until published

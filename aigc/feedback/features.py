@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from aigc.data.datasets import from_uint8
+from aigc.models.batched import infer_cat
 from aigc.models.pipeline import ImageModel
 from aigc.paths import PRETRAINED_DIR
 
@@ -46,5 +47,4 @@ def feature_fn(model: ImageModel) -> tuple[FeatureFn, str]:
 def compute(fn: FeatureFn, images: torch.Tensor | np.ndarray, batch: int = 1000) -> np.ndarray:
     """φ over many images, batched, without autograd."""
     x = from_uint8(images) if isinstance(images, np.ndarray) else images
-    with torch.inference_mode():
-        return torch.cat([fn(x[i : i + batch].float()) for i in range(0, x.shape[0], batch)]).double().numpy()
+    return infer_cat(lambda chunk: fn(chunk.float()), x, batch).double().numpy()

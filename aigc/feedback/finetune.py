@@ -27,6 +27,7 @@ from aigc.feedback import features as phi
 from aigc.feedback.config import KIND_DEFAULTS, FinetuneConfig
 from aigc.feedback.effect import measure_effect
 from aigc.feedback.finetune_data import rated_images, training_set
+from aigc.feedback.ratings import READINESS
 from aigc.feedback.reward import RewardConfig, fit_reward, reward_weights
 from aigc.models.cards import write_card
 from aigc.models.checkpoint import SUFFIX, CheckpointRecord, file_sha256, load_module
@@ -93,7 +94,8 @@ def finetune(
 
     report("ratings", 0.0, {})
     rated, scores = rated_images(store, version.id, parent.latent_dim, cfg.rater)
-    reward_cfg = RewardConfig(min_ratings=cfg.min_ratings, ess_floor=cfg.ess_floor, beta=cfg.beta)
+    readiness = replace(READINESS, min_ratings=cfg.min_ratings)
+    reward_cfg = RewardConfig(readiness=readiness, ess_floor=cfg.ess_floor, beta=cfg.beta)
     fn, feature_name = phi.feature_fn(parent)
     rated_feats = phi.compute(fn, rated) if len(rated) else np.zeros((0, 1))
     reward = fit_reward(rated_feats, scores, reward_cfg, seed=cfg.seed)

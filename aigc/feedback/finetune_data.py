@@ -9,6 +9,7 @@ import torch
 from aigc.data.datasets import DatasetError, from_uint8, load_dataset
 from aigc.feedback import features as phi
 from aigc.feedback.config import FinetuneConfig
+from aigc.feedback.ratings import usable_ratings
 from aigc.models.pipeline import ImageModel, load_model
 from feedback_db import FeedbackStore
 
@@ -61,11 +62,7 @@ def rated_images(
     store: FeedbackStore, version_id: int, latent_dim: int, rater: str | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each rated latent decoded by the version that showed it: the very images people judged."""
-    rated = [
-        r
-        for r in store.ratings_for_lineage(version_id)
-        if (rater is None or r.rater_id == rater) and r.latent.shape[0] == latent_dim
-    ]
+    rated = usable_ratings(store, version_id, latent_dim, rater)
     by_version: dict[int, list[int]] = {}
     for i, r in enumerate(rated):
         by_version.setdefault(r.version_id, []).append(i)

@@ -22,16 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from aigc.feedback.logistic import fit_logistic, predict_proba
+from aigc.feedback.ratings import READINESS, NotEnoughRatings, ReadinessRule
 
-
-class NotEnoughRatings(ValueError):
-    """Too few (or one-sided) ratings to learn a reward; the message says how many more are needed."""
+__all__ = ["NotEnoughRatings", "RewardConfig", "RewardModel", "Weights", "fit_reward", "reward_weights"]
 
 
 @dataclass
 class RewardConfig:
-    min_ratings: int = 20
-    min_each: int = 3  # at least this many likes AND dislikes
+    readiness: ReadinessRule = READINESS  # how many ratings (and of each side) a reward needs
     l2_grid: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0)
     folds: int = 5
     ess_floor: float = 0.1  # effective sample size kept ≥ this fraction of the examples (2,000 of a 20k set)
@@ -41,24 +39,6 @@ class RewardConfig:
         0.5  # sharpest automatic temperature: P(liked)² (corrects the L2-shrunk reward's under-confidence)
     )
     min_prob: float = 1e-4  # reward floor: log P(liked) ≥ log(min_prob)
-
-
-def check_ratings(scores: np.ndarray, cfg: RewardConfig) -> None:
-    scores = np.asarray(scores, np.float64)
-    likes, dislikes = int((scores > 0).sum()), int((scores < 0).sum())
-    total = likes + dislikes
-    missing = []
-    if total < cfg.min_ratings:
-        missing.append(f"{cfg.min_ratings - total} more rating(s)")
-    if likes < cfg.min_each:
-        missing.append(f"{cfg.min_each - likes} more like(s)")
-    if dislikes < cfg.min_each:
-        missing.append(f"{cfg.min_each - dislikes} more dislike(s)")
-    if missing:
-        raise NotEnoughRatings(
-            f"not enough ratings to fine-tune: have {total} ({likes} likes, {dislikes} dislikes); "
-            f"need {' and '.join(missing)} (at least {cfg.min_ratings} in all, with both likes and dislikes)"
-        )
 
 
 @dataclass
@@ -97,7 +77,7 @@ def fit_reward(features: np.ndarray, scores: np.ndarray, cfg: RewardConfig | Non
     scores = np.asarray(scores, np.float64)
     keep = scores != 0
     x, s = np.asarray(features, np.float64)[keep], scores[keep]
-    check_ratings(s, cfg)
+    cfg.readiness.assess(s).require()
     y = (s + 1) / 2  # stars map to soft labels; thumbs to 0/1
     mean, scale = x.mean(0), x.std(0) + 1e-6
     xs = (x - mean) / scale

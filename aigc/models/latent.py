@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from aigc.models.batched import infer
+
 
 def seeded_latents(seed: int, n: int, dim: int, truncation: float | None = None) -> torch.Tensor:
     """(n, dim) standard-normal latents from `seed`; truncation resamples |z| > t (BigGAN's trick)."""
@@ -71,9 +73,10 @@ def gan_directions(generator: nn.Module, k: int = 10) -> tuple[np.ndarray, np.nd
 
 def vae_dimension_kl(model: nn.Module, images: torch.Tensor, batch: int = 512) -> np.ndarray:
     """Mean KL per latent dimension over `images`: dims near 0 are unused ('posterior collapse')."""
-    total = torch.zeros(model.latent_dim, dtype=torch.float64)
-    with torch.inference_mode():
-        for i in range(0, images.shape[0], batch):
-            mu, logvar = model.encode(images[i : i + batch])
-            total += (0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).sum(0).double().cpu()
+
+    def kl_sum(chunk: torch.Tensor) -> torch.Tensor:
+        mu, logvar = model.encode(chunk)
+        return (0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).sum(0).double().cpu()
+
+    total = sum(infer(kl_sum, images, batch), torch.zeros(model.latent_dim, dtype=torch.float64))
     return (total / images.shape[0]).float().numpy()

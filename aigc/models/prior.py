@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from aigc.models.batched import infer
+
 
 def fit_gmm(
     x: np.ndarray, k: int, extra_cov: np.ndarray | None = None, seed: int = 0, iters: int = 100, reg: float = 1e-4
@@ -75,12 +77,12 @@ def aggregate_posterior(
     model: nn.Module, images: torch.Tensor, components: int = 10, seed: int = 0, batch: int = 512
 ) -> dict:
     """A Gaussian mixture fitted to a VAE's aggregate posterior over `images`, as a checkpoint-ready dict."""
-    mus, variances = [], []
-    with torch.inference_mode():
-        for i in range(0, images.shape[0], batch):
-            mu, logvar = model.encode(images[i : i + batch])
-            mus.append(mu.double().cpu())
-            variances.append(logvar.exp().double().cpu())
+
+    def posterior(chunk: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = model.encode(chunk)
+        return mu.double().cpu(), logvar.exp().double().cpu()
+
+    mus, variances = zip(*infer(posterior, images, batch))
     weights, means, covs = fit_gmm(torch.cat(mus).numpy(), components, torch.cat(variances).numpy(), seed=seed)
     chols = np.linalg.cholesky(covs + 1e-6 * np.eye(covs.shape[1]))
     return {

@@ -79,7 +79,7 @@ class Limits:
     """The bounds of one deployment. Defaults keep any single request under ~0.1 s of CPU and a few MB.
 
     A decode of 64 images is one batched forward (tens of ms); 10,000 fine-tune steps is the longest run
-    one visitor can start (the kinds' defaults are 600 and 3000).
+    one visitor can start (above every kind's default, `aigc.feedback.config.KIND_DEFAULTS`).
     """
 
     max_images: int = 64  # images per call: /sample n, /children n, interpolation frames

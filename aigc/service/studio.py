@@ -21,7 +21,9 @@ from aigc import paths
 from aigc.data.datasets import DatasetError, load_upload
 from aigc.data.images import image_sha256
 from aigc.feedback.compare import binomial_p_value
+from aigc.feedback.config import defaults_text
 from aigc.feedback.finetune import recover
+from aigc.feedback.ratings import READINESS, Readiness, usable_ratings
 from aigc.feedback.taste import taste_direction
 from aigc.models.checkpoint import SUFFIX
 from aigc.models.latent import interpolation_path
@@ -437,34 +439,17 @@ class Studio:
 
     def taste(self, name: str, rater: str | None = None) -> np.ndarray | None:
         """The 'my taste' direction: normal of a linear separator of liked vs disliked latents of this lineage."""
-        rated = self.store.ratings_for_lineage(self.version(name).id)
-        rated = [
-            r
-            for r in rated
-            if (rater is None or r.rater_id == rater)
-            and r.latent.shape[0] == self.model(name).latent_dim
-            and r.score != 0
-        ]
+        rated = usable_ratings(self.store, self.version(name).id, self.model(name).latent_dim, rater)
         if len(rated) < 4:
             return None
         return taste_direction(np.stack([r.latent for r in rated]), np.array([r.score for r in rated]))
 
     # ------------------------------------------------------------ closing the loop
 
-    def ratings_ready(self, name: str, rater: str | None = None) -> dict:
-        """How many usable ratings this model's lineage has, for the fine-tune button."""
-        rated = [
-            r for r in self.store.ratings_for_lineage(self.version(name).id) if rater is None or r.rater_id == rater
-        ]
-        likes = sum(r.score > 0 for r in rated)
-        dislikes = sum(r.score < 0 for r in rated)
-        return {
-            "ratings": likes + dislikes,
-            "likes": likes,
-            "dislikes": dislikes,
-            "needed": 20,
-            "ready": likes + dislikes >= 20 and likes >= 3 and dislikes >= 3,
-        }
+    def ratings_ready(self, name: str, rater: str | None = None) -> Readiness:
+        """How many usable ratings this model's lineage has, judged by the one readiness rule (the button's text)."""
+        rated = usable_ratings(self.store, self.version(name).id, self.model(name).latent_dim, rater)
+        return READINESS.assess([r.score for r in rated])
 
     def start_finetune(
         self, name: str, steps: int | None = None, rater: str | None = None, requester: str | None = None
@@ -479,11 +464,8 @@ class Studio:
         self.check_visible(name, requester)
         rater = self.roles.finetune_rater(rater, requester)
         ready = self.ratings_ready(name, rater)
-        if not ready["ready"]:
-            raise StudioError(
-                f"not enough ratings yet: {ready['ratings']} ({ready['likes']} likes, {ready['dislikes']} dislikes); "
-                "rate at least 20 images, with at least 3 likes and 3 dislikes"
-            )
+        if not ready.ready:
+            raise StudioError(ready.message())
         self.charge("finetunes", requester)
         try:
             owner = ["--owner", requester, "--private"] if self.roles.enforced and requester else []
@@ -491,6 +473,11 @@ class Studio:
         except RuntimeError as exc:
             self.quotas.refund("finetunes", requester)  # a run that never started costs nothing
             raise StudioError(str(exc)) from exc
+
+    @staticmethod
+    def default_steps_text() -> str:
+        """The kinds' default fine-tune steps in words ('GAN 600, VAE 3000'), from the one defaults table."""
+        return defaults_text("steps")
 
     def finetune_status(self, name: str, viewer: str | None = None) -> JobStatus:
         """The latest run of `name`; a child `viewer` may not see (someone else's, unpublished) is not named."""

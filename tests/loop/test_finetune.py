@@ -125,7 +125,7 @@ def test_cli_exit_code_and_message_for_too_few(studio, models_dir, home, capsys)
 @pytest.mark.integration
 def test_background_job_compare_and_blind_ab(studio, tmp_path):
     rate_by_band(studio, "syn-vae", liked_band=2, n=60)
-    assert studio.ratings_ready("syn-vae")["ready"]
+    assert studio.ratings_ready("syn-vae").ready
     with held_children(tmp_path / "gate") as gate:  # the run cannot end before the second start is refused
         studio.start_finetune("syn-vae", steps=30)
         gate.wait_for_child()

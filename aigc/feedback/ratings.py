@@ -1,0 +1,102 @@
+"""Which ratings a fine-tune learns from, and when there are enough of them: one home for both rules.
+
+The readiness rule (20 ratings, at least 3 likes and 3 dislikes) used to be written in the reward
+model, twice in the Studio, in the fine-tune run and in the page's text; the "rated latents" filter
+(this rater, this latent size, not neutral) in three places. A change to either now changes the
+button, the API, the CLI and the run together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from feedback_db import FeedbackStore, RatedSample
+
+
+class NotEnoughRatings(ValueError):
+    """Too few (or one-sided) ratings to learn a reward; the message says how many more are needed."""
+
+
+@dataclass(frozen=True)
+class ReadinessRule:
+    """How many ratings a reward model needs: a total, and some of each side (it must see both)."""
+
+    min_ratings: int = 20
+    min_each: int = 3  # at least this many likes AND dislikes
+
+    def assess(self, scores: Sequence[float] | np.ndarray) -> Readiness:
+        scores = np.asarray(scores, np.float64)
+        return Readiness(int((scores > 0).sum()), int((scores < 0).sum()), self)
+
+    @property
+    def requirement(self) -> str:
+        """The rule in words, for every message that asks a person for more ratings."""
+        return f"at least {self.min_ratings} ratings, with at least {self.min_each} likes and {self.min_each} dislikes"
+
+
+READINESS = ReadinessRule()
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """The counts of one model's usable ratings, judged by a rule."""
+
+    likes: int
+    dislikes: int
+    rule: ReadinessRule = field(default=READINESS)
+
+    @property
+    def ratings(self) -> int:
+        return self.likes + self.dislikes
+
+    @property
+    def needed(self) -> int:
+        return self.rule.min_ratings
+
+    @property
+    def missing(self) -> list[str]:
+        """What is still lacking, e.g. ['8 more rating(s)', '2 more dislike(s)']; empty when ready."""
+        out = []
+        if self.ratings < self.rule.min_ratings:
+            out.append(f"{self.rule.min_ratings - self.ratings} more rating(s)")
+        if self.likes < self.rule.min_each:
+            out.append(f"{self.rule.min_each - self.likes} more like(s)")
+        if self.dislikes < self.rule.min_each:
+            out.append(f"{self.rule.min_each - self.dislikes} more dislike(s)")
+        return out
+
+    @property
+    def ready(self) -> bool:
+        return not self.missing
+
+    def message(self) -> str:
+        """One line for a person: what there is, what is needed."""
+        return (
+            f"not enough ratings to fine-tune: have {self.ratings} ({self.likes} likes, {self.dislikes} dislikes); "
+            f"need {' and '.join(self.missing)} ({self.rule.requirement})"
+        )
+
+    def require(self) -> None:
+        """Raise `NotEnoughRatings` with `message()` unless ready."""
+        if not self.ready:
+            raise NotEnoughRatings(self.message())
+
+
+def usable_ratings(
+    store: FeedbackStore, version_id: int, latent_dim: int | None = None, rater: str | None = None
+) -> list[RatedSample]:
+    """The ratings of this version's lineage a fine-tune (or the taste direction) learns from.
+
+    Only `rater`'s when given; only latents of this model's size (a lineage never changes it, but a
+    hand-edited database might); neutral scores (0) carry no preference and are left out.
+    """
+    return [
+        r
+        for r in store.ratings_for_lineage(version_id)
+        if (rater is None or r.rater_id == rater)
+        and (latent_dim is None or r.latent.shape[0] == latent_dim)
+        and r.score != 0
+    ]
