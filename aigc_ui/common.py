@@ -115,18 +115,10 @@ def readiness_line(studio: Studio, name: str | None, rater: str) -> str:
     if not name:
         return ""
     r = studio.ratings_ready(name, rater)
-    mine = f"You have rated **{r['ratings']}** images of `{name}` ({r['likes']} 👍, {r['dislikes']} 👎)"
-    if r["ready"]:
+    mine = f"You have rated **{r.ratings}** images of `{name}` ({r.likes} 👍, {r.dislikes} 👎)"
+    if r.ready:
         return f"{mine}: enough to fine-tune it (🎯 tab)."
-    more = [
-        f"{n} more {what}"
-        for n, what in (
-            (max(0, r["needed"] - r["ratings"]), "ratings"),
-            (max(0, 3 - r["likes"]), "👍"),
-            (max(0, 3 - r["dislikes"]), "👎"),
-        )
-        if n
-    ]
+    more = [f"{n} more {what}" for n, what in zip(r.shortfall, ("ratings", "👍", "👎")) if n]
     return f"{mine}; a fine-tune from your ratings needs {', '.join(more)}."
 
 

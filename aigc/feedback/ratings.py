@@ -57,16 +57,20 @@ class Readiness:
         return self.rule.min_ratings
 
     @property
+    def shortfall(self) -> tuple[int, int, int]:
+        """How many more (ratings, likes, dislikes) the rule asks for; all 0 when ready."""
+        rule = self.rule
+        return (
+            max(0, rule.min_ratings - self.ratings),
+            max(0, rule.min_each - self.likes),
+            max(0, rule.min_each - self.dislikes),
+        )
+
+    @property
     def missing(self) -> list[str]:
         """What is still lacking, e.g. ['8 more rating(s)', '2 more dislike(s)']; empty when ready."""
-        out = []
-        if self.ratings < self.rule.min_ratings:
-            out.append(f"{self.rule.min_ratings - self.ratings} more rating(s)")
-        if self.likes < self.rule.min_each:
-            out.append(f"{self.rule.min_each - self.likes} more like(s)")
-        if self.dislikes < self.rule.min_each:
-            out.append(f"{self.rule.min_each - self.dislikes} more dislike(s)")
-        return out
+        words = ("rating(s)", "like(s)", "dislike(s)")
+        return [f"{n} more {what}" for n, what in zip(self.shortfall, words) if n]
 
     @property
     def ready(self) -> bool:

@@ -78,5 +78,7 @@ def vae_dimension_kl(model: nn.Module, images: torch.Tensor, batch: int = 512) -
         mu, logvar = model.encode(chunk)
         return (0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).sum(0).double().cpu()
 
-    total = sum(infer(kl_sum, images, batch), torch.zeros(model.latent_dim, dtype=torch.float64))
+    total = torch.zeros(model.latent_dim, dtype=torch.float64)
+    for chunk_sum in infer(kl_sum, images, batch):
+        total += chunk_sum
     return (total / images.shape[0]).float().numpy()

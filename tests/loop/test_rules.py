@@ -12,6 +12,7 @@ from aigc.feedback.ratings import READINESS, NotEnoughRatings, ReadinessRule, us
 from aigc.feedback.reward import RewardConfig, fit_reward
 from aigc.models.batched import infer, infer_cat
 from aigc.service import studio as studio_module
+from aigc_ui.common import readiness_line
 from aigc_ui.finetune_tab import ready_text
 
 
@@ -20,6 +21,7 @@ def test_readiness_counts_and_says_what_is_missing():
     assert (r.ratings, r.likes, r.dislikes, r.ready) == (17, 15, 2, False)
     assert r.missing == ["3 more rating(s)", "1 more dislike(s)"]
     assert "need 3 more rating(s) and 1 more dislike(s)" in r.message()
+    assert r.shortfall == (3, 0, 1)
     assert READINESS.assess([1.0] * 17 + [-1.0] * 3).ready
     with pytest.raises(NotEnoughRatings, match="1 more dislike"):
         r.require()
@@ -40,11 +42,13 @@ def test_studio_and_the_tabs_text_read_the_one_rule(studio, monkeypatch):
     ready = studio.ratings_ready("syn-vae")
     assert (ready.ratings, ready.ready) == (6, False)
     assert "at least 20 ratings, with at least 3 likes and 3 dislikes" in ready_text(studio, "syn-vae", None)
+    assert readiness_line(studio, "syn-vae", "r").endswith("needs 14 more ratings.")
     with pytest.raises(studio_module.StudioError, match="14 more rating"):
         studio.start_finetune("syn-vae")
     monkeypatch.setattr(studio_module, "READINESS", ReadinessRule(min_ratings=5, min_each=2))
     assert studio.ratings_ready("syn-vae").ready
     assert ready_text(studio, "syn-vae", None).startswith("✅ **6**")
+    assert readiness_line(studio, "syn-vae", "r").endswith("enough to fine-tune it (🎯 tab).")
     monkeypatch.setattr(studio_module, "READINESS", ReadinessRule(min_ratings=7, min_each=2))
     assert "at least 7 ratings, with at least 2 likes" in ready_text(studio, "syn-vae", None)
 
