@@ -91,7 +91,7 @@ def build(ctx: PageContext) -> None:
         )
 
     def sample(model, n, seed, truncation, request: gr.Request):
-        batch = studio.sample(model, n, seed, session=rater_of(request), truncation=truncation)
+        batch = studio.sample(model, n, seed, rater=rater_of(request), truncation=truncation)
         return [upscale(img) for img in batch.images], {
             "model": model,
             "seed": batch.seed,
@@ -147,7 +147,7 @@ def build(ctx: PageContext) -> None:
 
     def children(model, latent, n, strength, seed, request: gr.Request):
         latents = studio.children(model, parse_latent(latent), n=n, strength=strength, seed=seed)
-        frames, ids = studio.show(model, latents, "explore", session=rater_of(request))
+        frames, ids = studio.show(model, latents, "explore", rater=rater_of(request))
         return [upscale(img) for img in frames], {
             "model": model,
             "sample_ids": ids,

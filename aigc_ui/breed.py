@@ -59,7 +59,7 @@ def build(ctx: PageContext, explorer) -> tuple[gr.Dropdown, Callable]:
     def children(request: gr.Request, amount, current, *values):
         name, z = explorer.current(current, values)
         latents = studio.children(name, z, n=N_CHILDREN, strength=float(amount), seed=random_seed())
-        images, ids = studio.show(name, latents, "explore", session=rater_of(request))
+        images, ids = studio.show(name, latents, "explore", rater=rater_of(request))
         return rendered(cards(images, ids, captions=[f"#{sid}" for sid in ids]))
 
     make_children.click(children, [strength, *explorer.inputs()], gallery, api_visibility="private")

@@ -34,9 +34,11 @@ def figures_markdown(metrics: dict) -> str:
             continue
         improved = (after > before) if better == "higher" else (after < before)
         rows.append(f"| {label} | {before:.3f} | {after:.3f} {'✅' if improved else '⚠️'} | {better} |")
+    # versions fine-tuned before the rename stored the reward temperature as "beta"
+    temperature = metrics.get("reward_temperature", metrics.get("beta", float("nan")))
     extra = (
         f"\n\nReward model cross-validated accuracy **{metrics.get('reward_cv_accuracy', float('nan')):.0%}** "
-        f"on {metrics.get('n_ratings', '?')} ratings · β = {metrics.get('beta', float('nan')):.3g} · effective sample "
+        f"on {metrics.get('n_ratings', '?')} ratings · β = {temperature:.3g} · effective sample "
         f"size {metrics.get('ess_fraction', float('nan')):.0%} of {metrics.get('train_examples', '?')} examples · "
         f"{metrics.get('eval_n', '?')} samples per model · trained in {metrics.get('wall_time_s', '?')} s"
     )

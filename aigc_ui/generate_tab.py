@@ -101,7 +101,7 @@ def build(ctx: PageContext) -> None:
             raise gr.Error("No model yet: train one (aigc train ...) or put a checkpoint in the models folder.")
         count, seed_value = int(count or DEFAULT_N), int(seed_value or 0)
         rater = rater_of(request)
-        batch = studio.sample(name, count, seed_value, session=rater, truncation=float(trunc or 0) or None)
+        batch = studio.sample(name, count, seed_value, rater=rater, truncation=float(trunc or 0) or None)
         buffer = io.BytesIO()
         to_pil(make_grid(batch.images, nrow=min(count, 8)), CARD_SCALE).save(buffer, format="PNG")
         grid_png = save_file(ctx, buffer.getvalue(), f"{name}-seed{seed_value}-n{count}.png")

@@ -18,7 +18,7 @@ SEEDS, SAMPLES = "Two seeds", "Two of my samples"
 def interpolation(studio, name: str, z_a: np.ndarray, z_b: np.ndarray, steps: int, rater: str):
     """Decode the path once and record its frames as Samples (they are shown): (images, latents, sample ids)."""
     latents = studio.interpolation_latents(name, z_a, z_b, steps)
-    images, ids = studio.show(name, latents, "interpolate", session=rater)
+    images, ids = studio.show(name, latents, "interpolate", rater=rater)
     return images, latents, ids
 
 

@@ -54,7 +54,7 @@ def rate_samples(studio, model: str, rater, n: int, seed: int) -> None:
     """Exactly what the page does: Studio.sample records the samples, Studio.rate stores each click."""
     done = 0
     while done < n:
-        batch = studio.sample(model, min(50, n - done), seed + done, session=rater.name)
+        batch = studio.sample(model, min(50, n - done), seed + done, rater=rater.name)
         for sample_id, score in zip(batch.sample_ids, rater.rate(batch.images)):
             studio.rate(sample_id, float(score), rater.name)
         done += len(batch.sample_ids)
@@ -106,7 +106,9 @@ def run(
             {
                 "round": r,
                 "model": current,
-                "run_metrics": {k: result.metrics[k] for k in ("reward_cv_accuracy", "beta", "ess_fraction")},
+                "run_metrics": {
+                    k: result.metrics[k] for k in ("reward_cv_accuracy", "reward_temperature", "ess_fraction")
+                },
                 **judge(studio.model(current), rater, real_feats, real_labels, eval_n, 12345),
             }
         )

@@ -121,7 +121,7 @@ def simulated_rater(studio):
     rater = SimulatedRater((1, 5, 7), name="screenshot-rater")
 
     def rate(model: str) -> None:
-        batch = studio.sample(model, 60, 123, session=rater.name)
+        batch = studio.sample(model, 60, 123, rater=rater.name)
         for sample_id, score in zip(batch.sample_ids, rater.rate(batch.images)):
             studio.rate(sample_id, float(score), rater.name)
 

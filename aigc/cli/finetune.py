@@ -26,7 +26,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help=f"fine-tuning lr as a fraction of the training lr (default: {defaults_text('lr_scale')})",
     )
     p.add_argument(
-        "--beta",
+        "--reward-temperature",
+        "--beta",  # its name before it was told apart from the VAE's KL weight and Adam's betas
+        dest="reward_temperature",
         type=float,
         default=None,
         help="reward temperature β: weights ∝ P(liked)^(1/β) (default: 0.5, raised if the ESS floor needs it)",
@@ -83,7 +85,7 @@ def _finetune(args: argparse.Namespace) -> int:
         steps=DEFAULT.finetune_steps(args.steps),
         batch_size=args.batch_size,
         lr_scale=args.lr_scale,
-        beta=args.beta,
+        reward_temperature=args.reward_temperature,
         kl_weight=args.kl_weight,
         ess_floor=args.ess_floor,
         min_ratings=args.min_ratings,

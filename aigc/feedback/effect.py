@@ -33,13 +33,13 @@ def measure_effect(
     child: ImageModel,
     fn: phi.FeatureFn,
     reward: RewardModel,
-    beta: float,
+    temperature: float,
     n: int = 1000,
     seed: int = 0,
 ) -> dict:
     real = reference_features(parent, fn)
     real_t = torch.from_numpy(real)
-    w = tilt(reward.predict(real), beta)
+    w = tilt(reward.predict(real), temperature)
     liked_real = resample(real_t, torch.from_numpy(w / w.sum()), n=min(len(real), 5000), seed=seed)
     out: dict[str, float] = {"eval_n": n}
     for tag, model in (("before", parent), ("after", child)):

@@ -95,7 +95,7 @@ def finetune(
     report("ratings", 0.0, {})
     rated, scores = rated_images(store, version.id, parent.latent_dim, cfg.rater)
     readiness = replace(READINESS, min_ratings=cfg.min_ratings)
-    reward_cfg = RewardConfig(readiness=readiness, ess_floor=cfg.ess_floor, beta=cfg.beta)
+    reward_cfg = RewardConfig(readiness=readiness, ess_floor=cfg.ess_floor, temperature=cfg.reward_temperature)
     fn, feature_name = phi.feature_fn(parent)
     rated_feats = phi.compute(fn, rated) if len(rated) else np.zeros((0, 1))
     reward = fit_reward(rated_feats, scores, reward_cfg, seed=cfg.seed)
@@ -113,7 +113,7 @@ def finetune(
 
         module, _ = load_module(parent.path)  # a fresh copy: the served parent is never touched
         if module.kind == "vae" and cfg.kl_weight is not None:
-            module.cfg.beta = cfg.kl_weight  # recorded in the child's config
+            module.cfg.kl_weight = cfg.kl_weight  # recorded in the child's config
         record = CheckpointRecord(
             kind=module.kind, config={}, name=child_name, dataset=parent.record.dataset, parent=parent.name
         )
@@ -156,7 +156,7 @@ def finetune(
                 record.extra["prior"] = aggregate_posterior(module, images[drawn], cfg.prior_components, seed=cfg.seed)
         report("evaluating", 0.85, {})
         child = _as_image_model(module, record)
-        effect = measure_effect(parent, child, fn, reward, weights.beta, n=cfg.eval_n, seed=cfg.seed)
+        effect = measure_effect(parent, child, fn, reward, weights.temperature, n=cfg.eval_n, seed=cfg.seed)
         metrics = {
             **effect,
             "reward_cv_accuracy": round(reward.cv_accuracy, 4),

@@ -8,8 +8,8 @@ w ∝ exp(r̂(x)/β) approximates it (reward-weighted regression, Peters & Schaa
 The reward is the log-probability of a like, r̂ = log P(liked | x), floored at log `min_prob`:
 then w ∝ P(liked | x)^(1/β), and at β = 1 the target is exactly p(x | liked), the data a rater
 would like. Guards against collapsing onto a few images (seen here: liked rate 0.30 → 0.00 with
-raw logits): the reward is bounded, β is never below `min_beta`, and β rises until the effective
-sample size is above a floor. `min_beta` matters: with β free to fall to the ESS floor, the
+raw logits): the reward is bounded, β is never below `min_temperature`, and β rises until the effective
+sample size is above a floor. `min_temperature` matters: with β free to fall to the ESS floor, the
 weights ranked liked examples against each other by how sure the reward model was (a rater who
 liked dresses, bags and boots equally got 17% / 49% / 35% of the weight), and the fine-tuned GAN
 drew mostly bags.
@@ -34,8 +34,8 @@ class RewardConfig:
     folds: int = 5
     ess_floor: float = 0.1  # effective sample size kept ≥ this fraction of the examples (2,000 of a 20k set)
     max_weight: float = 50.0  # clip after normalising to mean 1
-    beta: float | None = None  # fixed temperature; None → chosen from the ESS floor, never below min_beta
-    min_beta: float = (
+    temperature: float | None = None  # fixed temperature; None → chosen from the ESS floor, never below min_temperature
+    min_temperature: float = (
         0.5  # sharpest automatic temperature: P(liked)² (corrects the L2-shrunk reward's under-confidence)
     )
     min_prob: float = 1e-4  # reward floor: log P(liked) ≥ log(min_prob)
@@ -99,14 +99,14 @@ def fit_reward(features: np.ndarray, scores: np.ndarray, cfg: RewardConfig | Non
 @dataclass
 class Weights:
     weights: np.ndarray  # (N,) mean 1
-    beta: float
+    temperature: float
     ess: float  # effective sample size, (Σw)² / Σw²
     ess_fraction: float
     clipped: int
 
     def summary(self) -> dict:
         return {
-            "beta": round(self.beta, 5),
+            "reward_temperature": round(self.temperature, 5),
             "ess": round(self.ess, 1),
             "ess_fraction": round(self.ess_fraction, 4),
             "clipped": self.clipped,
@@ -119,17 +119,17 @@ def log_reward(probabilities: np.ndarray, min_prob: float = RewardConfig.min_pro
     return np.log(np.clip(np.asarray(probabilities, np.float64), min_prob, 1.0))
 
 
-def tilt(probabilities: np.ndarray, beta: float, min_prob: float = RewardConfig.min_prob) -> np.ndarray:
+def tilt(probabilities: np.ndarray, temperature: float, min_prob: float = RewardConfig.min_prob) -> np.ndarray:
     """Unnormalised exp(r̂/β) = P(liked)^(1/β): how the liked distribution is drawn from any sample of data."""
-    return _exp_tilt(log_reward(probabilities, min_prob), beta)
+    return _exp_tilt(log_reward(probabilities, min_prob), temperature)
 
 
-def _exp_tilt(rewards: np.ndarray, beta: float) -> np.ndarray:
-    return np.exp((rewards - rewards.max()) / beta)  # shifted by the max: no overflow, same weights
+def _exp_tilt(rewards: np.ndarray, temperature: float) -> np.ndarray:
+    return np.exp((rewards - rewards.max()) / temperature)  # shifted by the max: no overflow, same weights
 
 
-def _weights_at(rewards: np.ndarray, beta: float, max_weight: float) -> tuple[np.ndarray, int]:
-    w = _exp_tilt(rewards, beta)
+def _weights_at(rewards: np.ndarray, temperature: float, max_weight: float) -> tuple[np.ndarray, int]:
+    w = _exp_tilt(rewards, temperature)
     w = w / w.mean()
     clipped = int((w > max_weight).sum())
     if clipped:
@@ -145,26 +145,26 @@ def effective_sample_size(w: np.ndarray) -> float:
 def reward_weights(probabilities: np.ndarray, cfg: RewardConfig | None = None) -> Weights:
     """P(liked) per example → w ∝ exp(r̂/β), mean 1, clipped.
 
-    β = the smallest value ≥ min_beta that keeps ESS ≥ floor·N (bisection in log β).
+    β = the smallest value ≥ min_temperature that keeps ESS ≥ floor·N (bisection in log β).
     """
     cfg = cfg or RewardConfig()
     r = log_reward(probabilities, cfg.min_prob)
     n = len(r)
-    beta = cfg.beta if cfg.beta is not None else _temperature(r, cfg)
-    w, clipped = _weights_at(r, beta, cfg.max_weight)
+    temperature = cfg.temperature if cfg.temperature is not None else _choose_temperature(r, cfg)
+    w, clipped = _weights_at(r, temperature, cfg.max_weight)
     ess = effective_sample_size(w)
-    return Weights(w, beta, ess, ess / n, clipped)
+    return Weights(w, temperature, ess, ess / n, clipped)
 
 
-def _temperature(r: np.ndarray, cfg: RewardConfig) -> float:
-    """min_beta if its weights keep ESS ≥ floor·N, else the smallest β that does (bisection in log β)."""
+def _choose_temperature(r: np.ndarray, cfg: RewardConfig) -> float:
+    """min_temperature if its weights keep ESS ≥ floor·N, else the smallest β that does (bisection in log β)."""
 
-    def ess_ok(beta: float) -> bool:
-        return effective_sample_size(_weights_at(r, beta, cfg.max_weight)[0]) >= cfg.ess_floor * len(r)
+    def ess_ok(temperature: float) -> bool:
+        return effective_sample_size(_weights_at(r, temperature, cfg.max_weight)[0]) >= cfg.ess_floor * len(r)
 
-    if ess_ok(cfg.min_beta):
-        return cfg.min_beta
-    lo, hi = np.log(cfg.min_beta), np.log(1e3)  # large β → uniform weights → ESS = N
+    if ess_ok(cfg.min_temperature):
+        return cfg.min_temperature
+    lo, hi = np.log(cfg.min_temperature), np.log(1e3)  # large β → uniform weights → ESS = N
     for _ in range(50):
         mid = (lo + hi) / 2
         lo, hi = (lo, mid) if ess_ok(float(np.exp(mid))) else (mid, hi)

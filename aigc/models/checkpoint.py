@@ -167,18 +167,33 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], C
     try:
         raw = json.loads(meta["aigc"])
         record = CheckpointRecord(**raw)
-    except (ValueError, TypeError) as exc:
+        record.config = current_config(record.kind, record.config)
+    except (ValueError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"{path}: checkpoint record is unreadable ({exc})") from exc
     if record.weights_sha256 and tensors_sha256(tensors) != record.weights_sha256:
         raise CheckpointError(f"{path}: weights do not match the hash recorded at save time; the file is corrupt")
     return tensors, record, meta
 
 
+# Config keys renamed since checkpoints were first written (the shipped VAE says "beta"): old → new, per kind.
+RENAMED_CONFIG_KEYS: dict[str, dict[str, str]] = {"vae": {"beta": "kl_weight"}}
+
+
+def current_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
+    """A model config with old key names replaced by today's, so every checkpoint ever written still loads."""
+    renames = RENAMED_CONFIG_KEYS.get(kind, {})
+    out = {renames.get(key, key): value for key, value in config.items() if key not in renames}
+    for old, new in renames.items():
+        if old in config:
+            out.setdefault(new, config[old])  # a record naming both keeps the new one
+    return out
+
+
 def build_model(record: CheckpointRecord, path: Path | str = "<record>") -> nn.Module:
     if record.kind not in MODELS:
         raise CheckpointError(f"{path}: unknown model kind {record.kind!r} (expected one of {sorted(MODELS)})")
     try:
-        cfg = CONFIGS[record.kind](**record.config)
+        cfg = CONFIGS[record.kind](**current_config(record.kind, record.config))
         return MODELS[record.kind](cfg)
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: model config does not fit this version of AIGC Studio ({exc})") from exc

@@ -23,7 +23,7 @@ class VAEConfig:
     latent_dim: int = 16
     width: int = 32
     hidden: int = 256
-    beta: float = 1.0  # KL weight (β-VAE); 1.0 is the plain ELBO
+    kl_weight: float = 1.0  # the ELBO's KL weight (β of a β-VAE); 1.0 is the plain ELBO
 
 
 class Encoder(nn.Module):
@@ -112,7 +112,7 @@ class VAE(nn.Module):
         target = (x + 1) * 0.5
         recon = F.binary_cross_entropy_with_logits(logits, target, reduction="none").flatten(1).sum(1)  # (B,)
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)  # (B,)
-        per_example = recon + self.cfg.beta * kl
+        per_example = recon + self.cfg.kl_weight * kl
         w = torch.ones_like(per_example) if weights is None else weights
         loss = (w * per_example).sum() / w.sum()
         return loss, {"recon": recon.detach().mean().item(), "kl": kl.detach().mean().item()}

@@ -267,20 +267,20 @@ class Studio:
     # ------------------------------------------------------------ sampling and the latent space
 
     def sample(
-        self, name: str, n: int, seed: int, session: str | None = None, truncation: float | None = None
+        self, name: str, n: int, seed: int, rater: str | None = None, truncation: float | None = None
     ) -> SampleBatch:
         """n seeded images, each recorded as a Sample before it is returned."""
         n, seed, truncation = self.limits.images(n), self.limits.seed(seed), self.limits.truncation(truncation)
         model = self.model(name)
-        self.check_visible(name, session)
-        self.charge("samples", session, n)
+        self.check_visible(name, rater)
+        self.charge("samples", rater, n)
         generated = model.generate(n, seed, truncation if model.kind == "gan" else None)
         ids = self.store.record_samples(
             self._versions[name].id,
             generated.latents,
             seed=seed,
             source="sample",
-            session_id=session,
+            session_id=rater,  # the database column's name for who was shown it
             image_sha256s=[image_sha256(img) for img in generated.images],
         )
         return SampleBatch(name, seed, generated.images, generated.latents, ids)
@@ -293,22 +293,22 @@ class Studio:
         return self.model(name).decode(np.stack([self._check_latent(name, z) for z in latents]))
 
     def show(
-        self, name: str, latents: np.ndarray, source: str, session: str | None = None, seed: int = 0
+        self, name: str, latents: np.ndarray, source: str, rater: str | None = None, seed: int = 0
     ) -> tuple[np.ndarray, list[int]]:
         """Decode latents once and record them as Samples: (images, sample ids), for grids and strips."""
         rows = np.atleast_2d(latents)
         if not 1 <= len(rows) <= self.limits.max_images:
             raise StudioError(f"number of images must be from 1 to {self.limits.max_images}, got {len(rows)}")
         latents = np.stack([self._check_latent(name, z) for z in rows])
-        self.check_visible(name, session)
-        self.charge("samples", session, len(latents))
+        self.check_visible(name, rater)
+        self.charge("samples", rater, len(latents))
         images = self.model(name).decode(latents)
         ids = self.store.record_samples(
             self.version(name).id,
             latents,
             seed=seed,
             source=source,
-            session_id=session,
+            session_id=rater,  # the database column's name for who was shown it
             image_sha256s=[image_sha256(img) for img in images],
         )
         return images, ids
@@ -390,7 +390,7 @@ class Studio:
     def rate_latent(self, name: str, z: np.ndarray, score: float, rater: str, source: str = "explore") -> int:
         """Rate an image from the explorer: it becomes a Sample, then gets the rating."""
         score = self.limits.score(score)  # before recording: a refused rating leaves no orphan sample
-        sample_id = self.show(name, z, source, session=rater)[1][0]
+        sample_id = self.show(name, z, source, rater=rater)[1][0]
         self.rate(sample_id, score, rater)
         return sample_id
 
@@ -506,7 +506,7 @@ class Studio:
         if parent is None:
             raise StudioError(f"{child} has no parent version to compare with")
         z = self.latent_of(child, seed)
-        shown = {m: self.show(m, z, "compare", session=rater, seed=seed) for m in (parent, child)}  # m → (images, ids)
+        shown = {m: self.show(m, z, "compare", rater=rater, seed=seed) for m in (parent, child)}  # m → (images, ids)
         child_left = bool(np.random.default_rng().integers(2))
         left, right = (child, parent) if child_left else (parent, child)
         return {

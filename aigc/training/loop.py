@@ -39,7 +39,7 @@ from aigc.training.objectives import OBJECTIVES, StepInput
 from aigc.training.optim_state import optimizer_from_tensors, optimizer_to_tensors
 
 DEFAULT_LR = {"gan": 2e-4, "vae": 1e-3, "classifier": 1e-3}
-DEFAULT_BETAS = {"gan": (0.5, 0.999), "vae": (0.9, 0.999), "classifier": (0.9, 0.999)}
+ADAM_BETAS = {"gan": (0.5, 0.999), "vae": (0.9, 0.999), "classifier": (0.9, 0.999)}
 
 
 @dataclass
@@ -186,7 +186,7 @@ def train(
     kind = model.kind
     lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[kind]
     objective = OBJECTIVES[kind](
-        model, lr, DEFAULT_BETAS[kind], device, wrap=(lambda m: distributed.wrap(m, dist)) if par else None
+        model, lr, ADAM_BETAS[kind], device, wrap=(lambda m: distributed.wrap(m, dist)) if par else None
     )
     if weights is not None:
         if (
@@ -380,6 +380,7 @@ def finish_record(record: CheckpointRecord, result: TrainResult, cfg: TrainConfi
             "final_losses": {k: round(v, 4) for k, v in result.final_losses.items()},
             "config": asdict(cfg),
             "threads": torch.get_num_threads(),
+            "adam_betas": list(ADAM_BETAS.get(record.kind, ())),
             **(
                 {"world_size": result.world_size, "rank_divergence": result.rank_divergence}
                 if result.world_size > 1

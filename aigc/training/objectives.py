@@ -19,10 +19,10 @@ from aigc.training.distributed import no_sync
 Wrap = Callable[[nn.Module], nn.Module]  # data-parallel runs: module → DDP(module); None: the module itself
 
 
-def _adam(params, lr: float, betas: tuple[float, float], device: torch.device) -> torch.optim.Adam:
+def _adam(params, lr: float, adam_betas: tuple[float, float], device: torch.device) -> torch.optim.Adam:
     # Fused Adam pays on CUDA; on a CPU with these small models it measured slower than the default
     # kernel (benchmarks/train_throughput.py: 747 vs 837 images/s), so it is used on CUDA only.
-    return torch.optim.Adam(params, lr=lr, betas=betas, fused=True if device.type == "cuda" else None)
+    return torch.optim.Adam(params, lr=lr, betas=adam_betas, fused=True if device.type == "cuda" else None)
 
 
 def _weighted_mean(values: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
@@ -54,7 +54,12 @@ class GANObjective:
     """Non-saturating DCGAN losses; weights scale the discriminator's real term (what 'real' should look like)."""
 
     def __init__(
-        self, model: nn.Module, lr: float, betas: tuple[float, float], device: torch.device, wrap: Wrap | None = None
+        self,
+        model: nn.Module,
+        lr: float,
+        adam_betas: tuple[float, float],
+        device: torch.device,
+        wrap: Wrap | None = None,
     ):
         self.model = model
         # Data-parallel: each network in its own DDP (two optimisers, two gradient all-reduces).
@@ -62,8 +67,8 @@ class GANObjective:
             (wrap(model.generator), wrap(model.discriminator)) if wrap else (model.generator, model.discriminator)
         )
         self.optimizers = {
-            "g": _adam(model.generator.parameters(), lr, betas, device),
-            "d": _adam(model.discriminator.parameters(), lr, betas, device),
+            "g": _adam(model.generator.parameters(), lr, adam_betas, device),
+            "d": _adam(model.discriminator.parameters(), lr, adam_betas, device),
         }
 
     def step(self, batch: StepInput) -> dict[str, float]:
@@ -110,11 +115,16 @@ class _Loss(nn.Module):
 
 class VAEObjective:
     def __init__(
-        self, model: nn.Module, lr: float, betas: tuple[float, float], device: torch.device, wrap: Wrap | None = None
+        self,
+        model: nn.Module,
+        lr: float,
+        adam_betas: tuple[float, float],
+        device: torch.device,
+        wrap: Wrap | None = None,
     ):
         self.model = model
         self.ddp_loss = wrap(_Loss(model)) if wrap else None
-        self.optimizers = {"vae": _adam(model.parameters(), lr, betas, device)}
+        self.optimizers = {"vae": _adam(model.parameters(), lr, adam_betas, device)}
 
     def step(self, batch: StepInput) -> dict[str, float]:
         if self.ddp_loss is None:
@@ -135,11 +145,16 @@ class VAEObjective:
 
 class ClassifierObjective:
     def __init__(
-        self, model: nn.Module, lr: float, betas: tuple[float, float], device: torch.device, wrap: Wrap | None = None
+        self,
+        model: nn.Module,
+        lr: float,
+        adam_betas: tuple[float, float],
+        device: torch.device,
+        wrap: Wrap | None = None,
     ):
         self.model = model
         self.net = wrap(model) if wrap else model
-        self.optimizers = {"clf": _adam(model.parameters(), lr, betas, device)}
+        self.optimizers = {"clf": _adam(model.parameters(), lr, adam_betas, device)}
 
     def step(self, batch: StepInput) -> dict[str, float]:
         if batch.labels is None:

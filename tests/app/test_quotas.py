@@ -112,7 +112,7 @@ class FakeJobs:
 
 def test_finetune_runs_are_metered_per_requester_and_a_refused_start_costs_nothing(studio):
     clock = Clock()
-    batch = studio.sample("tiny-vae", 24, 11, session="quota-rater")
+    batch = studio.sample("tiny-vae", 24, 11, rater="quota-rater")
     for i, sample_id in enumerate(batch.sample_ids):
         studio.rate(sample_id, 1.0 if i % 2 else -1.0, "quota-rater")
     busy = Studio(studio.store, studio.models_dir, jobs=FakeJobs(conflict=True))

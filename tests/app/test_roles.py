@@ -89,13 +89,13 @@ def test_a_private_version_is_seen_by_its_owner_and_admins_until_published(share
     assert "tiny-vae-ann" in _names(shared, "ann") and "tiny-vae-ann" in _names(shared, "root")
     assert "tiny-vae-ann" not in _names(shared, "bob") and "tiny-vae-ann" not in _names(shared, "")
     with pytest.raises(StudioError, match="unknown model 'tiny-vae-ann'"):
-        shared.sample("tiny-vae-ann", 2, 0, session="bob")
+        shared.sample("tiny-vae-ann", 2, 0, rater="bob")
     with pytest.raises(StudioError, match="only an admin can publish"):
         shared.publish("tiny-vae-ann", by="ann")
     try:
         shared.publish("tiny-vae-ann", by="root")
         assert "tiny-vae-ann" in _names(shared, "bob")
-        assert len(shared.sample("tiny-vae-ann", 2, 0, session="bob").sample_ids) == 2
+        assert len(shared.sample("tiny-vae-ann", 2, 0, rater="bob").sample_ids) == 2
     finally:
         shared.publish("tiny-vae-ann", by="root", published=False)
     assert "tiny-vae-ann" not in _names(shared, "bob")
@@ -103,7 +103,7 @@ def test_a_private_version_is_seen_by_its_owner_and_admins_until_published(share
 
 def test_a_visitor_fine_tunes_on_their_own_ratings_and_the_child_is_theirs(shared):
     for rater in ("bob", "ann"):
-        batch = shared.sample("tiny-gan", 24, 3, session=rater)
+        batch = shared.sample("tiny-gan", 24, 3, rater=rater)
         for i, sample_id in enumerate(batch.sample_ids):
             shared.rate(sample_id, 1.0 if i % 2 else -1.0, rater)
     with pytest.raises(StudioError, match="only on your own ratings"):

@@ -63,8 +63,8 @@ class Counting:
 
 
 def test_history_thumbnails_are_one_read_and_one_forward_pass_per_model(studio, monkeypatch):
-    gan = studio.sample("tiny-gan", 3, 11, session="history-test")
-    vae = studio.sample("tiny-vae", 4, 12, session="history-test")
+    gan = studio.sample("tiny-gan", 3, 11, rater="history-test")
+    vae = studio.sample("tiny-vae", 4, 12, rater="history-test")
     ids = [vae.sample_ids[0], gan.sample_ids[1], vae.sample_ids[3], gan.sample_ids[0], vae.sample_ids[2]]
     counting = Counting(studio, monkeypatch)
     found = thumbnails(studio, ids)

@@ -33,7 +33,7 @@ def rated(home, tmp_path):
     train_tiny("vae", synthetic_dataset(n=256), models / "syn-vae.safetensors", 60, tmp_path / "run", hidden=32, seed=0)
     db = f"sqlite:///{tmp_path / 'feedback.sqlite3'}"
     with Studio.open(db_url=db, models_dir=models) as studio:
-        batch = studio.sample("syn-vae", 40, 1, session="sim")
+        batch = studio.sample("syn-vae", 40, 1, rater="sim")
         for sample_id, b in zip(batch.sample_ids, band_class(batch.images)):
             studio.rate(sample_id, 1.0 if b == 0 else -1.0, "sim")
         versions = {v.name for v in studio.store.list_versions()}

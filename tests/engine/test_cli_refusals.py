@@ -62,7 +62,7 @@ def test_finetune_while_a_run_of_the_same_parent_runs_is_one_line(tmp_path, tiny
     save_model(folder / "toy-gan.safetensors", tiny_model("gan"), record("gan", name="toy-gan"))
     db = f"sqlite:///{tmp_path / 'feedback.sqlite'}"
     with Studio.open(db, models_dir=folder) as studio:
-        batch = studio.sample("toy-gan", 24, 1, session="r")
+        batch = studio.sample("toy-gan", 24, 1, rater="r")
         for i, sample_id in enumerate(batch.sample_ids):
             studio.rate(sample_id, 1.0 if i % 2 else -1.0, "r")
         running = studio.store.start_run(studio.version("toy-gan").id, {}, n_ratings=24)  # alive: this process

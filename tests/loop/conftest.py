@@ -52,7 +52,7 @@ def studio(home, models_dir, tmp_path):
 
 def rate_by_band(studio, model: str, liked_band: int, n: int = 60, rater: str = "sim", seed: int = 1) -> float:
     """Rate n fresh samples as a rater who likes one band; returns the liked share."""
-    batch = studio.sample(model, n, seed, session=rater)
+    batch = studio.sample(model, n, seed, rater=rater)
     classes = band_class(batch.images)
     for sample_id, c in zip(batch.sample_ids, classes):
         studio.rate(sample_id, 1.0 if c == liked_band else -1.0, rater)

@@ -34,10 +34,14 @@ def test_finetune_raises_liked_rate_and_registers_child(studio, models_dir):
     assert run.status == "succeeded" and run.child_version_id == version.id and run.n_ratings == 60
     assert child.record.parent == "syn-vae"
     # the child is a β-VAE (KL weight 0.1 while fine-tuning) that samples its fitted prior
-    assert child.module.cfg.beta == pytest.approx(0.1) and child.record.config["beta"] == pytest.approx(0.1)
+    assert child.module.cfg.kl_weight == pytest.approx(0.1) and child.record.config["kl_weight"] == pytest.approx(0.1)
     prior = child.record.extra["prior"]
     assert len(prior["weights"]) == 20 and sum(prior["weights"]) == pytest.approx(1, abs=1e-4)
-    assert load_model("syn-vae", models_dir=models_dir).module.cfg.beta == 1.0
+    assert load_model("syn-vae", models_dir=models_dir).module.cfg.kl_weight == 1.0
+    # names that say one thing: the KL weight, the reward temperature and Adam's betas each under their own key
+    assert "beta" not in child.record.config and "beta" not in version.metrics
+    assert version.metrics["reward_temperature"] >= 0.5 and "reward_temperature" in child.record.extra["finetune"]
+    assert child.record.training["adam_betas"] == [0.9, 0.999]
 
 
 def test_low_kl_weight_without_a_fitted_prior_is_refused(studio, models_dir):
@@ -50,7 +54,7 @@ def test_low_kl_weight_without_a_fitted_prior_is_refused(studio, models_dir):
 
 
 def test_gan_finetune_runs_end_to_end(studio, models_dir):
-    batch = studio.sample("syn-gan", 40, 3, session="r")
+    batch = studio.sample("syn-gan", 40, 3, rater="r")
     for i, sid in enumerate(batch.sample_ids):
         studio.rate(sid, 1.0 if i % 3 == 0 else -1.0, "r")
     result = finetune(

@@ -63,7 +63,7 @@ def test_finetune_a_vae_trained_on_an_image_folder(studio, models_dir, folder_mo
 
 def test_finetune_a_gan_trained_on_an_image_folder(studio, models_dir, folder_models):
     studio.refresh()
-    batch = studio.sample("folder-gan", 40, 3, session="r")
+    batch = studio.sample("folder-gan", 40, 3, rater="r")
     for i, sample_id in enumerate(batch.sample_ids):  # an undertrained GAN draws one band: any taste will do here
         studio.rate(sample_id, 1.0 if i % 3 == 0 else -1.0, "r")
     result = finetune(
@@ -84,7 +84,7 @@ def test_finetune_the_shipped_gan_on_fashion_mnist_moves_towards_the_liked_class
 
     rater = SimulatedRater((1, 5, 7))  # trousers, sandals, sneakers
     for seed in (3, 4):  # 80 ratings, in the page's batches of at most 64
-        batch = studio.sample("fashion-gan", 40, seed, session="sim")
+        batch = studio.sample("fashion-gan", 40, seed, rater="sim")
         for sample_id, score in zip(batch.sample_ids, rater.rate(batch.images)):
             studio.rate(sample_id, float(score), "sim")
     result = finetune(

@@ -37,8 +37,8 @@ def test_weights_are_clipped_and_finite_even_for_extreme_rewards():
 
 
 def test_fixed_beta_is_respected():
-    w = reward_weights(np.linspace(0.1, 1, 100), RewardConfig(beta=0.5))
-    assert w.beta == 0.5
+    w = reward_weights(np.linspace(0.1, 1, 100), RewardConfig(temperature=0.5))
+    assert w.temperature == 0.5
     assert w.weights[-1] / w.weights[0] == pytest.approx((1 / 0.1) ** 2, rel=1e-6)  # P(liked)^(1/β)
 
 

@@ -36,7 +36,7 @@ def test_reward_model_refuses_by_the_same_rule():
 
 
 def test_studio_and_the_tabs_text_read_the_one_rule(studio, monkeypatch):
-    batch = studio.sample("syn-vae", 6, 0, session="r")
+    batch = studio.sample("syn-vae", 6, 0, rater="r")
     for i, sid in enumerate(batch.sample_ids):
         studio.rate(sid, 1.0 if i < 3 else -1.0, "r")
     ready = studio.ratings_ready("syn-vae")
@@ -54,8 +54,8 @@ def test_studio_and_the_tabs_text_read_the_one_rule(studio, monkeypatch):
 
 
 def test_usable_ratings_one_filter(studio):
-    mine = studio.sample("syn-vae", 4, 0, session="me").sample_ids
-    theirs = studio.sample("syn-vae", 2, 1, session="them").sample_ids
+    mine = studio.sample("syn-vae", 4, 0, rater="me").sample_ids
+    theirs = studio.sample("syn-vae", 2, 1, rater="them").sample_ids
     for sid, score in zip(mine, (1.0, -1.0, 0.0, 0.5)):
         studio.rate(sid, score, "me")
     for sid in theirs:
