@@ -7,6 +7,8 @@ decoding, encoding, and the uint8 (N, H, W, C) image format. Networks know nothi
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +66,30 @@ def pick_device(device: str | None = None) -> torch.device:
     return dev
 
 
+@contextmanager
+def reproducible_threads(device: torch.device) -> Iterator[None]:
+    """Run the enclosed CPU forward pass on one intra-op thread, then restore the caller's count.
+
+    Why: the same (model, seed, n) must give byte-identical images in every process, replica and
+    thread count (permalinks promise it). Measured on torch 2.13 (MKL + oneDNN): the GAN's first layer
+    (an MKL sgemm) and the VAE's first transposed convolution (oneDNN) return different float32 bits
+    with 2 threads than with 1, 3 or 4, and without `torch.set_num_threads` MKL even picks its thread
+    count dynamically, per call, from the machine's load; a float that lands on a rounding edge then
+    changes a pixel by one grey level. One thread makes every reduction run in one fixed order.
+    Cost: decoding is small (64 GAN images ≈ 35 ms on one core), and `set_num_threads` is per calling
+    thread here (OpenMP ICV and MKL's local count), so other threads keep their own budget.
+    """
+    if device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # even when already 1: it also turns MKL's dynamic thread choice off in this thread
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @dataclass
 class Generated:
     images: np.ndarray  # (N, H, W, C) uint8
@@ -111,8 +137,12 @@ class ImageModel:
             z = z[None]
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"{self.name}: latents must have shape (N, {self.latent_dim}), got {tuple(z.shape)}")
-        with torch.inference_mode():
-            return to_uint8(self.module.decode(z.to(self.device)))
+        return to_uint8(self.decode_float(z))
+
+    def decode_float(self, z: torch.Tensor) -> torch.Tensor:
+        """(N, D) float32 latents → (N, C, H, W) floats in [-1, 1], bit-identical whatever the thread count."""
+        with torch.inference_mode(), reproducible_threads(self.device):
+            return self.module.decode(z.to(self.device))
 
     def sample(self, n: int, seed: int, truncation: float | None = None) -> np.ndarray:
         """n images from seed: the same (n, seed) gives the same images, always."""
@@ -132,7 +162,7 @@ class ImageModel:
             arr = arr[..., None] if c == 1 and arr.shape[1:] == (h, w) else arr[None]
         if arr.shape[1:] != (h, w, c):
             raise ValueError(f"{self.name}: images must be (N, {h}, {w}, {c}) uint8, got {arr.shape}")
-        with torch.inference_mode():
+        with torch.inference_mode(), reproducible_threads(self.device):  # an upload's latent: same everywhere
             mu, _ = self.module.encode(from_uint8(arr).to(self.device))
         return mu.cpu().numpy()
 

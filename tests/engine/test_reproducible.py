@@ -1,0 +1,58 @@
+"""Same (model, seed, n) → byte-identical images in every process and at every thread count.
+
+Before decoding ran on one intra-op thread, the VAE's first transposed convolution (oneDNN) gave other
+float bits at 2 threads than at 1 or 4 for a single latent (the explorer's slider path), and MKL picked
+its own thread count from the machine's load; a float on a rounding edge changed a pixel by one grey level.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_decodes_are_bit_identical_across_processes_and_thread_counts():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("OMP_NUM_THREADS", None)  # the workers choose their own counts
+    counts = [1, 2, 4, 2]  # and two separate processes at the same count
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.engine.pixels_worker", str(t)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for t in counts
+    ]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-2000:]
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    assert [r.pop("threads") for r in results] == counts
+    first = results[0]
+    assert len(first) == 2 * 3 * 2 + 1
+    for t, other in zip(counts[1:], results[1:]):
+        differing = sorted(k for k in first if other[k] != first[k])
+        assert not differing, f"{t} threads differ from 1 thread in {differing}"
+
+
+def test_decoding_leaves_the_callers_thread_count_alone():
+    import torch
+
+    from aigc.models.pipeline import load_model
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        load_model("fashion-gan", device="cpu").sample(2, 0)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
