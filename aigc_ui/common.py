@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import random
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -25,6 +26,8 @@ import numpy as np
 from aigc.data.images import to_pil
 from aigc.service.studio import ModelSummary, Studio, StudioError
 from feedback_db import FeedbackError
+
+from .identity import rater_from_cookie
 
 log = logging.getLogger("aigc_ui")
 
@@ -44,7 +47,7 @@ class PageContext:
     explorer: Any = None  # explore_tab.Explorer, set when that tab is built
     model_pickers: list[tuple[gr.Dropdown, str | None]] = field(default_factory=list)  # refreshed on page load
     deferred: list[Callable[[], None]] = field(default_factory=list)
-    loads: list[tuple[Callable, list, tuple | None]] = field(default_factory=list)
+    loads: list[tuple[Callable, list, tuple | None, list | None]] = field(default_factory=list)
     files: Path = field(default_factory=lambda: _scratch_folder())  # downloads (grids, GIFs) before Gradio caches them
 
     def later(self, wire: Callable[[], None]) -> None:
@@ -59,9 +62,9 @@ class PageContext:
         """
         self.later(lambda: wire(self.explorer) if self.explorer is not None else None)
 
-    def on_load(self, fn: Callable, outputs: list, then: tuple | None = None) -> None:
-        """Run `fn` when a page opens (then `then` = (fn, inputs, outputs)); app.py registers them."""
-        self.loads.append((fn, outputs, then))
+    def on_load(self, fn: Callable, outputs: list, then: tuple | None = None, inputs: list | None = None) -> None:
+        """Run `fn(*inputs)` when a page opens (then `then` = (fn, inputs, outputs)); build_demo registers them."""
+        self.loads.append((fn, outputs, then, inputs))
 
     def model_picker(
         self, label: str = "Model version", kind: str | None = None, refresh_on_load: bool = True, **kwargs
@@ -88,10 +91,15 @@ PUBLIC = ""  # a viewer who is nobody: sees only published versions (a page's fi
 
 
 def rater_of(request: gr.Request | None) -> str:
-    """The logged-in user with --auth, else the browser session (gradio_client has one too)."""
+    """The logged-in user with --auth, else this browser's anonymous id (aigc_ui.identity), else the session."""
     if request is None:
         return "anonymous"
-    return getattr(request, "username", None) or getattr(request, "session_hash", None) or "anonymous"
+    user = getattr(request, "username", None)
+    if user:
+        return user
+    headers = getattr(request, "headers", None) or {}
+    cookie = headers.get("cookie") if hasattr(headers, "get") else None
+    return rater_from_cookie(cookie) or getattr(request, "session_hash", None) or "anonymous"
 
 
 def model_label(m: ModelSummary) -> str:
@@ -174,6 +182,15 @@ def parse_latent(value: Any) -> np.ndarray:
 
 def as_list(z: np.ndarray, digits: int = 5) -> list[float]:
     return [round(float(v), digits) for v in np.asarray(z).reshape(-1)]
+
+
+# every Markdown punctuation, plus ":", "." and "@" so that no autolink (http://, www., mail) forms
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~:.@&=$%^\"'-])")
+
+
+def plain(text: str) -> str:
+    """Text from a person (a file name, a display name) made safe to put in Markdown: shown as typed."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
 
 
 def score_mark(score: float | None) -> str:

@@ -23,7 +23,7 @@ import numpy as np
 from aigc.service.studio import Studio, StudioError
 
 from . import breed, taste
-from .common import DISLIKE, EXPLORE_SCALE, LIKE, PageContext, encode_upload, on_page, random_seed, rater_of
+from .common import DISLIKE, EXPLORE_SCALE, LIKE, PageContext, encode_upload, on_page, plain, random_seed, rater_of
 from .web import VIEW_CSS, VIEW_JS, VIEW_TEMPLATE, data_uri
 
 MAX_SLIDERS = 32  # beyond this, dimensions keep their values but get no slider
@@ -248,7 +248,7 @@ def build(ctx: PageContext) -> None:
             gr.Info(f"GANs have no encoder: encoding with {vae}.", duration=3)
             name = vae
         z = encode_upload(studio, name, path)
-        return explorer.open(name, z, note=f"your image ({os.path.basename(path)})")
+        return explorer.open(name, z, note=f"your image ({plain(os.path.basename(path))})")
 
     upload.upload(from_upload, [upload, model], outputs, api_visibility="private")
 

@@ -102,6 +102,10 @@ def build(ctx: PageContext) -> None:
         count, seed_value = int(count or DEFAULT_N), int(seed_value or 0)
         rater = rater_of(request)
         batch = studio.sample(name, count, seed_value, rater=rater, truncation=float(trunc or 0) or None)
+        # a picture this person rated before keeps that rating (and its sample, so rating again updates it)
+        earlier = studio.rated_by(name, batch.latents, rater)
+        ids = [e[0] if e else sid for e, sid in zip(earlier, batch.sample_ids)]
+        scores = [e[1] if e else None for e in earlier]
         buffer = io.BytesIO()
         to_pil(make_grid(batch.images, nrow=min(count, 8)), CARD_SCALE).save(buffer, format="PNG")
         grid_png = save_file(ctx, buffer.getvalue(), f"{name}-seed{seed_value}-n{count}.png")
@@ -111,7 +115,7 @@ def build(ctx: PageContext) -> None:
         text = f"**{count} images** from `{name}`, {made_by} · samples #{first}–#{last}"
         return (
             text,
-            rendered(cards(batch.images, batch.sample_ids)),
+            rendered(cards(batch.images, ids, scores)),
             gr.DownloadButton(value=grid_png, interactive=True),
             permalink(request, name, seed_value, count, trunc or 0),
             readiness_line(studio, name, rater),

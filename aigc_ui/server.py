@@ -27,9 +27,11 @@ from aigc_ui import (  # noqa: E402
     interpolate_tab,
     models_tab,
     startup,
+    who,
 )
 from aigc_ui.auth import LoginThrottle, login_middleware  # noqa: E402
 from aigc_ui.common import CSS, PageContext, model_choices, rater_of  # noqa: E402
+from aigc_ui.identity import rater_middleware  # noqa: E402
 from aigc_ui.meter import upload_middleware  # noqa: E402
 
 # The page, tab by tab, in order.
@@ -56,6 +58,7 @@ def build_demo(studio: Studio, tabs: list[Callable[[PageContext], None]] | None 
         gr.Markdown(INTRO, elem_id="intro")
         ctx = PageContext(studio)
         api.build(ctx)  # first: the API claims its endpoint names before the page's handlers
+        who.build(ctx)
         with gr.Tabs(selected="generate") as ctx.tabs:
             for build in tabs or TABS:
                 build(ctx)
@@ -70,8 +73,8 @@ def build_demo(studio: Studio, tabs: list[Callable[[PageContext], None]] | None 
 
         if pickers:
             demo.load(refresh_pickers, None, [d for d, _ in pickers], api_visibility="private", show_progress="hidden")
-        for fn, outputs, then in ctx.loads:
-            event = demo.load(fn, None, outputs, api_visibility="private")
+        for fn, outputs, then, inputs in ctx.loads:
+            event = demo.load(fn, inputs, outputs, api_visibility="private")
             if then:
                 event.then(*then, api_visibility="private")
     demo.queue(default_concurrency_limit=4)
@@ -113,7 +116,8 @@ def launch_kwargs(studio: Studio, throttle: LoginThrottle | None = None) -> dict
         footer_links=["api", "gradio"],
         run_history=False,
         app_kwargs={
-            "middleware": [upload_middleware(studio.quotas)] + ([login_middleware(throttle)] if throttle else [])
+            "middleware": [upload_middleware(studio.quotas), rater_middleware()]
+            + ([login_middleware(throttle)] if throttle else [])
         },
     )
 

@@ -423,6 +423,20 @@ class Studio:
     def history(self, rater: str, limit: int = 20):
         return self.store.recent_activity(rater, self.limits.history(limit))
 
+    def rated_by(self, name: str, latents: np.ndarray, rater: str) -> list[tuple[int, float] | None]:
+        """Per latent: (sample id, score) of this rater's rating of the same picture of this version, if any.
+
+        Why: the same seed shown again (a permalink, a reload) is new Sample rows; the page shows the
+        earlier rating on such a card and rates that earlier sample again, so nothing is duplicated.
+        """
+        version_id = self.version(name).id
+        mine = {
+            r.latent.astype(np.float32).tobytes(): (r.sample_id, r.score)
+            for r in self.store.ratings_for_lineage(version_id, include_ancestors=False)
+            if r.rater_id == rater and r.version_id == version_id
+        }
+        return [mine.get(np.asarray(z, np.float32).tobytes()) for z in latents]
+
     def stats(self):
         return self.store.stats_per_version()
 
