@@ -188,7 +188,7 @@ def build(ctx: PageContext) -> None:
     gr.api(rate_latent, api_name="rate_latent")
 
     @guarded
-    def models(request: gr.Request = None) -> list[dict]:
+    def models(request: gr.Request | None = None) -> list[dict]:
         """Every version you may see: name, kind, parent, latent size, image shape, model card, owner, published."""
         return [
             {
@@ -208,7 +208,7 @@ def build(ctx: PageContext) -> None:
     gr.api(models, api_name="models")
 
     @guarded
-    def stats(request: gr.Request = None) -> list[dict]:
+    def stats(request: gr.Request | None = None) -> list[dict]:
         """Per version you may see: samples, ratings, likes, dislikes, like rate."""
         visible = {m.name for m in studio.models(rater_of(request))}
         return [
@@ -229,7 +229,7 @@ def build(ctx: PageContext) -> None:
     gr.api(stats, api_name="stats")
 
     @guarded
-    def history(limit: int = 20, request: gr.Request = None) -> list[dict]:
+    def history(limit: int = 20, request: gr.Request | None = None) -> list[dict]:
         """This client's recent samples and ratings, newest first."""
         names = {m.version_id: m.name for m in studio.models()}
         return [
@@ -248,7 +248,7 @@ def build(ctx: PageContext) -> None:
     gr.api(history, api_name="history")
 
     @guarded
-    def sample_info(sample_id: int, request: gr.Request = None) -> dict:
+    def sample_info(sample_id: int, request: gr.Request | None = None) -> dict:
         """The model and latent of one of your stored samples (decode it to see it again)."""
         name, z = studio.sample_info(sample_id, rater_of(request))
         return {"sample_id": studio.limits.sample_id(sample_id), "model": name, "latent": as_list(z)}
@@ -256,7 +256,7 @@ def build(ctx: PageContext) -> None:
     gr.api(sample_info, api_name="sample_info")
 
     @guarded
-    def axes(model: str, request: gr.Request = None) -> dict:
+    def axes(model: str, request: gr.Request | None = None) -> dict:
         """The explorer's slider axes: orthonormal basis rows, their names and importance."""
         studio.check_visible(model, rater_of(request))
         found = studio.axes(model)
@@ -272,7 +272,7 @@ def build(ctx: PageContext) -> None:
 
     # ------------------------------------------------------------ closing the loop
     @guarded
-    def finetune(model: str, steps: int = 0, only_rater: str = "", request: gr.Request = None) -> dict:
+    def finetune(model: str, steps: int = 0, only_rater: str = "", request: gr.Request | None = None) -> dict:
         """Start a fine-tuning run of `model` from its ratings in the background.
 
         steps 0 = the kind's default; poll `finetune_status`.
@@ -283,8 +283,9 @@ def build(ctx: PageContext) -> None:
     gr.api(finetune, api_name="finetune")
 
     @guarded
-    def finetune_status(model: str, request: gr.Request = None) -> dict:
-        """State (idle/running/succeeded/failed), stage, progress in [0, 1], message, child and its measured effect."""
+    def finetune_status(model: str, request: gr.Request | None = None) -> dict:
+        """State (idle/queued/running/succeeded/failed/cancelled), stage, progress in [0, 1], message ("2nd in line,
+        starts in about 3 min"), position in line, wait estimate in s, child and its measured effect."""
         s = studio.finetune_status(model, rater_of(request))
         return {
             "model": model,
@@ -294,12 +295,22 @@ def build(ctx: PageContext) -> None:
             "message": s.message,
             "child": s.child,
             "metrics": s.metrics,
+            "position": getattr(s, "position", 0),
+            "wait_s": getattr(s, "wait_s", None),
         }
 
     gr.api(finetune_status, api_name="finetune_status")
 
     @guarded
-    def ab_stats(child: str, request: gr.Request = None) -> dict:
+    def finetune_cancel(model: str, request: gr.Request | None = None) -> dict:
+        """Cancel your waiting or running fine-tuning run of `model` (admins: anyone's)."""
+        s = studio.cancel_finetune(model, rater_of(request))
+        return {"model": model, "state": s.state, "message": s.message}
+
+    gr.api(finetune_cancel, api_name="finetune_cancel")
+
+    @guarded
+    def ab_stats(child: str, request: gr.Request | None = None) -> dict:
         """Blind A/B picks for a fine-tuned version: wins, losses, ties, win rate, binomial p-value."""
         studio.check_visible(child, rater_of(request))
         return studio.ab_stats(child)
@@ -307,7 +318,7 @@ def build(ctx: PageContext) -> None:
     gr.api(ab_stats, api_name="ab_stats")
 
     @guarded
-    def publish(model: str, published: bool = True, request: gr.Request = None) -> dict:
+    def publish(model: str, published: bool = True, request: gr.Request | None = None) -> dict:
         """Admins: show a fine-tuned version to every visitor (published=False: back to its owner and admins)."""
         version = studio.publish(model, rater_of(request), bool(published))
         return {"model": version.name, "owner": version.owner, "published": version.published}

@@ -90,7 +90,9 @@ def build(ctx: PageContext) -> None:
             )
             only_mine = gr.Checkbox(value=False, label="Only my ratings", elem_id="ft-mine")
         ready = gr.Markdown(elem_id="ft-ready")
-        start = gr.Button("🎯 Fine-tune from ratings", variant="primary", elem_id="ft-start")
+        with gr.Row():
+            start = gr.Button("🎯 Fine-tune from ratings", variant="primary", elem_id="ft-start", scale=3)
+            cancel = gr.Button("✖ Cancel my run", elem_id="ft-cancel", scale=1)
         progress = gr.HTML(progress_html(0, "idle", "idle"), elem_id="ft-progress-box")
         timer = gr.Timer(1.0, active=False)
 
@@ -119,12 +121,18 @@ def build(ctx: PageContext) -> None:
         gr.Info(f"Fine-tuning {name} in the background…")
         return progress_html(status.progress, status.message, status.state), gr.Timer(active=True)
 
+    @on_page
+    def stop(name, request: gr.Request):
+        status = studio.cancel_finetune(name, rater_of(request))
+        gr.Info(f"Cancelled the fine-tuning run of {name}.")
+        return progress_html(status.progress, status.message, status.state), gr.Timer(active=True)
+
     def poll(name, request: gr.Request):
         status = studio.finetune_status(name, rater_of(request))
         html = progress_html(status.progress, status.message, status.state)
         if status.active:
             return html, gr.Timer(active=True), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        if status.state != "succeeded":
+        if status.state != "succeeded" or not status.child:  # no child: someone else's run (not theirs to see)
             if status.state == "failed":
                 gr.Warning(f"Fine-tuning failed: {status.message}")
             return html, gr.Timer(active=False), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
@@ -151,6 +159,7 @@ def build(ctx: PageContext) -> None:
     for event in (model.change, only_mine.change, tab.select):
         event(refresh_ready, [model, only_mine], ready, api_visibility="private", show_progress="hidden")
     start.click(begin, [model, steps, only_mine], [progress, timer], api_visibility="private")
+    cancel.click(stop, model, [progress, timer], api_visibility="private")
     timer.tick(
         poll,
         model,

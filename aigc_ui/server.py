@@ -17,7 +17,14 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from aigc.service.studio import Quotas, Roles, Studio, add_quota_flags, quota_settings  # noqa: E402
+from aigc.service.studio import (  # noqa: E402
+    QueueSettings,
+    Quotas,
+    Roles,
+    Studio,
+    add_quota_flags,
+    quota_settings,
+)
 from aigc_ui import (  # noqa: E402
     api,
     explore_tab,
@@ -192,6 +199,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--threads", type=int, default=1, help="torch threads for serving (default 1: stays live while a run trains)"
     )
+    p.add_argument(
+        "--finetune-slots", type=int, default=1, metavar="N", help="fine-tuning runs training at once (default 1)"
+    )
+    p.add_argument(
+        "--finetune-line", type=int, default=20, metavar="N", help="fine-tuning runs that may wait in line (default 20)"
+    )
     add_quota_flags(p)
     return p.parse_args(argv)
 
@@ -200,9 +213,12 @@ def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Stud
     """Open the studio and launch the page; with block=False return at once (tests close both)."""
     credentials = read_auth(args)
     quotas = Quotas(quota_settings(args))
+    if args.finetune_slots < 1 or args.finetune_line < 0:
+        raise SystemExit("error: --finetune-slots must be at least 1 and --finetune-line 0 or more")
     roles = read_roles(args, credentials)
     studio = startup.open_studio(args.db, args.models, args.device, args.threads)  # or one line and exit 2
     studio.quotas, studio.roles = quotas, roles
+    studio.queue.settings = QueueSettings(concurrency=args.finetune_slots, max_queued=args.finetune_line)
     demo = build_demo(studio)
     share = bool(args.share)
     if share and not internet_ok():

@@ -124,6 +124,13 @@ class FinetuneJobs:
             time.sleep(0.2)
         return self.status(model)
 
+    def stop(self, model: str) -> None:
+        """Terminate `model`'s run (a cancel); its follower thread reports the exit as usual."""
+        with self._lock:
+            proc = self._procs.get(model)
+        if proc is not None:
+            proc.terminate()
+
     def stop_all(self) -> None:
         with self._lock:
             procs = list(self._procs.values())

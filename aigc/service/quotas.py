@@ -85,8 +85,8 @@ class Quotas:
             return
         with self._lock:
             for key in (DEPLOYMENT, *(() if exempt else (who,))):
-                used = self._used.get((kind, key))
-                for i in range(len(used or ()) - 1, -1, -1):
+                used = self._used.get((kind, key)) or deque()
+                for i in range(len(used) - 1, -1, -1):
                     if used[i][1] == amount:
                         del used[i]
                         break

@@ -33,6 +33,7 @@ from aigc.service.errors import StudioError
 from aigc.service.jobs import FinetuneJobs, JobStatus
 from aigc.service.limits import Limits
 from aigc.service.model_health import BadCheckpoint, CheckpointHealth, same_file
+from aigc.service.queue import FinetuneQueue, QueueSettings  # noqa: F401 - QueueSettings: for the page
 from aigc.service.quotas import (  # noqa: F401 - re-exported for the page, which imports only this module
     QuotaExceeded,
     Quotas,
@@ -102,6 +103,7 @@ class Studio:
             str(self.models_dir) if self.models_dir else None,
             on_done=lambda status: self.refresh(),
         )
+        self.queue = FinetuneQueue(self.jobs, self.store)  # runs wait in line (aigc.service.queue)
 
     @classmethod
     def open(
@@ -470,6 +472,8 @@ class Studio:
     ) -> JobStatus:
         """Fine-tune `name` from its ratings (only `rater`'s if given) in a background process; poll `finetune_status`.
 
+        The run joins the studio's line (aigc.service.queue) and starts when a slot is free.
+
         `requester` is who asked (metered by the fine-tune quota; with roles, a visitor's run uses
         only their own ratings and its version is theirs until an admin publishes it); None for the
         CLI and tests.
@@ -483,10 +487,14 @@ class Studio:
         self.charge("finetunes", requester)
         try:
             owner = ["--owner", requester, "--private"] if self.roles.enforced and requester else []
-            return self.jobs.start(self.model(name).name, steps=steps, rater=rater, extra_args=owner)
-        except RuntimeError as exc:
+            return self.queue.submit(self.model(name).name, steps, rater, owner=requester, extra_args=owner)
+        except StudioError:
             self.quotas.refund("finetunes", requester)  # a run that never started costs nothing
-            raise StudioError(str(exc)) from exc
+            raise
+
+    def cancel_finetune(self, name: str, by: str | None) -> JobStatus:
+        """Cancel `by`'s waiting or running run of `name`; an admin may cancel anyone's."""
+        return self.queue.cancel(name, by, admin=self.roles.enforced and self.roles.is_admin(by))
 
     @staticmethod
     def default_steps_text() -> str:
@@ -496,7 +504,7 @@ class Studio:
     def finetune_status(self, name: str, viewer: str | None = None) -> JobStatus:
         """The latest run of `name`; a child `viewer` may not see (someone else's, unpublished) is not named."""
         self.check_visible(name, viewer)
-        status = self.jobs.status(name)
+        status = self.queue.status(name, viewer)
         if status.child and self.roles.enforced and not self.roles.is_admin(viewer):
             child = self.store.get_version(status.child)
             if child is not None and not self.roles.can_see(child, viewer):

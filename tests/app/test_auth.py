@@ -101,15 +101,19 @@ def test_multipart_login_form_is_throttled_too(studio):
 
 
 def test_serve_with_auth_installs_the_guard_and_without_auth_does_not(models_dir, db_url):
+    from aigc.service.studio import QueueSettings
     from aigc_ui import server as app
     from aigc_ui.auth import LoginGuard
     from tests.app.helpers import free_port
 
-    for flags, guarded in ((["--auth", "ann:secret"], True), ([], False)):
+    line = ["--finetune-slots", "3", "--finetune-line", "5"]
+    for flags, guarded in ((["--auth", "ann:secret"], True), (line, False)):
         args = app.parse_args([*flags, "--port", str(free_port()), "--db", db_url, "--models", str(models_dir)])
         demo, studio = app.serve(args, block=False)
         try:
             assert any(m.cls is LoginGuard for m in demo.app.user_middleware) is guarded
+            slots = (3, 5) if not guarded else (1, 20)  # the line's flags reach the studio's queue
+            assert studio.queue.settings == QueueSettings(concurrency=slots[0], max_queued=slots[1])
         finally:
             demo.close()
             studio.close()

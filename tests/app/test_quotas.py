@@ -126,5 +126,5 @@ def test_finetune_runs_are_metered_per_requester_and_a_refused_start_costs_nothi
     free.start_finetune("tiny-vae", rater="quota-rater", requester="ann")
     with pytest.raises(StudioError, match="at most 1 fine-tuning runs per hour per person"):
         free.start_finetune("tiny-vae", rater="quota-rater", requester="ann")
-    free.start_finetune("tiny-vae", rater="quota-rater")  # the CLI: not metered
-    assert len(free.jobs.started) == 2
+    queued = free.start_finetune("tiny-vae", rater="quota-rater")  # the CLI: not metered; waits for ann's run
+    assert (queued.state, queued.position) == ("queued", 1) and len(free.jobs.started) == 1

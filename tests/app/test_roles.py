@@ -9,6 +9,7 @@ import shutil
 import pytest
 
 from aigc.service.jobs import JobStatus
+from aigc.service.queue import FinetuneQueue
 from aigc.service.studio import Roles, Studio, StudioError
 from feedback_db import VersionInfo
 from tests.app.helpers import running
@@ -48,6 +49,9 @@ class FakeJobs:
     def status(self, model):
         return JobStatus(model)
 
+    def stop(self, model):
+        pass
+
     def stop_all(self):
         pass
 
@@ -62,6 +66,7 @@ def shared(models_dir, tmp_path_factory):
     shutil.copy(models_dir / "tiny-vae.safetensors", child)
     studio = Studio.open(f"sqlite:///{folder / 'feedback.sqlite'}", models_dir=models_dir, threads=1)
     studio.jobs = FakeJobs()
+    studio.queue = FinetuneQueue(studio.jobs, studio.store)
     studio.roles = Roles(enforced=True, admins=frozenset({"root"}))
     parent = studio.version("tiny-vae")
     sha = hashlib.sha256(child.read_bytes()).hexdigest()
@@ -109,6 +114,7 @@ def test_a_visitor_fine_tunes_on_their_own_ratings_and_the_child_is_theirs(share
     with pytest.raises(StudioError, match="only on your own ratings"):
         shared.start_finetune("tiny-gan", rater="ann", requester="bob")
     shared.start_finetune("tiny-gan", requester="bob")  # "all raters'" from a visitor: their own
+    shared.jobs.on_done(JobStatus("tiny-gan", "succeeded"))  # bob's run is over: root's may start
     shared.start_finetune("tiny-gan", requester="root")  # an admin: everyone's
     bob, root = shared.jobs.started[-2:]
     assert bob["rater"] == "bob" and bob["extra_args"] == ["--owner", "bob", "--private"]
