@@ -125,7 +125,7 @@ def test_a_killed_run_fails_at_once_and_the_next_in_line_starts(studio):
     """Real `aigc finetune` processes: SIGKILL the first; its database row is failed without any restart."""
     studio.queue.settings = QueueSettings(concurrency=1)
     for model, rater in (("syn-vae", "ann"), ("syn-gan", "bob")):
-        batch = studio.sample(model, 24, 5, session=rater)
+        batch = studio.sample(model, 24, 5, rater=rater)
         for i, sample_id in enumerate(batch.sample_ids):
             studio.rate(sample_id, 1.0 if i % 2 else -1.0, rater)
     first = studio.start_finetune("syn-vae", steps=10000, requester="ann")
