@@ -54,6 +54,9 @@ def point(studio: Studio, name: str, spec: Any, viewer: str | None = None) -> np
 POINT_RULE = 'a point is a seed (3 or {"seed": 3, "index": 0}), {"sample_id": N} or a latent list'
 
 
+RATING_LANES = 8  # ratings are one short write each; SQLite takes them one at a time anyway
+
+
 def _rating(info, rater: str) -> dict:
     return {"sample_id": info.sample_id, "score": info.score, "rater": rater}
 
@@ -176,7 +179,8 @@ def build(ctx: PageContext) -> None:
         rater = rater_of(request)
         return _rating(studio.rate(sample_id, score, rater), rater)
 
-    gr.api(rate, api_name="rate")
+    # Ratings have their own lane in Gradio's queue: a click must not wait behind slow or hostile calls of others
+    gr.api(rate, api_name="rate", concurrency_id="ratings", concurrency_limit=RATING_LANES)
 
     @guarded
     def rate_latent(model: str, latent: list[float], score: float, request: gr.Request) -> dict:
@@ -185,7 +189,7 @@ def build(ctx: PageContext) -> None:
         sample_id = studio.rate_latent(model, parse_latent(latent), score, rater)
         return {"sample_id": sample_id, "score": studio.limits.score(score), "rater": rater}
 
-    gr.api(rate_latent, api_name="rate_latent")
+    gr.api(rate_latent, api_name="rate_latent", concurrency_id="ratings", concurrency_limit=RATING_LANES)
 
     @guarded
     def models(request: gr.Request | None = None) -> list[dict]:

@@ -66,6 +66,13 @@ def tree_rss_bytes(pid: int) -> int:
     return total
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (its own threads; children are separate runs)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class PeakMemory(threading.Thread):
     def __init__(self, pid: int):
         super().__init__(daemon=True)
@@ -135,6 +142,9 @@ def abuse_process(url: str, seconds: float, max_per_abuser: int, big_file: str) 
     """The abusers' own process (so their client work never slows the honest clients' timings): one JSON line."""
     from gradio_client import Client
 
+    # Real abusers run their clients on their own machines: on this shared one their client work must not
+    # take CPU from the server under test (niceness only lowers their priority; every request is still sent).
+    os.nice(19)
     z = Client(url, verbose=False, download_files=False).predict(VAE, 1, 5, 0, api_name="/sample")[1]["latents"][0]
     out: dict = {"abuse": {}}
     lock, until = threading.Lock(), time.monotonic() + seconds
@@ -204,7 +214,9 @@ def run(seconds: float, quiet_seconds: float, n_honest: int, max_per_abuser: int
             ]
             for t in people:
                 t.start()
+            cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
             time.sleep(quiet_seconds)
+            cpu1, t1 = cpu_seconds(proc.pid), time.monotonic()
             phase["now"] = "during"
             left = str(end - time.monotonic())
             abusers = subprocess.Popen(
@@ -214,6 +226,7 @@ def run(seconds: float, quiet_seconds: float, n_honest: int, max_per_abuser: int
             )
             for t in people:
                 t.join(timeout=max(1.0, end - time.monotonic() + 120))
+            cpu2, t2 = cpu_seconds(proc.pid), time.monotonic()
             said, _ = abusers.communicate(timeout=300)
             out["abuse"] = json.loads(said.strip().splitlines()[-1])
             wall = time.monotonic() - start
@@ -240,6 +253,9 @@ def run(seconds: float, quiet_seconds: float, n_honest: int, max_per_abuser: int
         "honest_ratings": len(out["told"]),
         "honest_ratings_lost": len(lost),
         "honest_errors": len(out["honest_errors"]),
+        "server_cpu_before": round((cpu1 - cpu0) / (t1 - t0), 2),  # cores busy, of the machine's
+        "server_cpu_during": round((cpu2 - cpu1) / (t2 - t1), 2),
+        "machine_load_1min": round(os.getloadavg()[0], 1),
     }
     for name, values in times.items():
         if values:
