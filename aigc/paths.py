@@ -24,6 +24,7 @@ import os
 from pathlib import Path
 
 HOME_ENV = "AIGC_HOME"
+DB_URL_ENV = "AIGC_DB_URL"  # a database URL handed over without a command line (`ps` shows those)
 CACHE_ENV = "AIGC_CACHE_DIR"
 DB_FILENAME = "feedback.sqlite3"
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
@@ -67,8 +68,12 @@ def database_file() -> Path:
 
 
 def database_url(url: str | None = None) -> str:
-    """`url` when given, else the SQLite file under the home: what the engine hands `FeedbackStore`."""
-    return url if url else f"sqlite:///{database_file()}"
+    """What the engine hands `FeedbackStore`: `url` when given, else $AIGC_DB_URL, else the home's SQLite file.
+
+    $AIGC_DB_URL is how a URL with a password reaches a process without its command line, where
+    any user of the machine could read it (`ps`): the page hands the fine-tune child its URL that way.
+    """
+    return url or os.environ.get(DB_URL_ENV) or f"sqlite:///{database_file()}"
 
 
 def child_env(env: dict[str, str] | None = None) -> dict[str, str]:

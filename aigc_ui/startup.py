@@ -31,12 +31,12 @@ def fail(message: str) -> SystemExit:
 
 def open_studio(db: str | None, models: str | None, device: str | None, threads: int | None) -> Studio:
     """Studio.open, or one line saying which part could not be opened and what to do."""
-    from feedback_db import FeedbackError  # the page may name the database's error type, not reach into it
+    from feedback_db import FeedbackError, masked_url  # the page may name the database's error type
 
     try:
         return Studio.open(db, models, device, threads=threads)
     except (FeedbackError, OSError) as exc:
-        where = db or "the default SQLite file under $AIGC_HOME"
+        where = masked_url(db) if db else "the default SQLite file under $AIGC_HOME"
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         path = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else ""
         raise fail(

@@ -6,6 +6,7 @@ Imports nothing from `aigc` and no torch: latents go in and out as float
 lists or numpy arrays and are stored as float32 bytes.
 """
 
+from .engine import masked_url
 from .errors import Conflict, DatabaseBusy, FeedbackError, InvalidInput, NotFound, SchemaError
 from .records import (
     ActivityItem,
@@ -40,5 +41,6 @@ __all__ = [
     "SchemaError",
     "VersionInfo",
     "VersionStats",
+    "masked_url",
     "stars_to_score",
 ]

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import migrate
-from .engine import create_store_engine, normalize_url
+from .engine import create_store_engine, masked_url, normalize_url
 from .errors import FeedbackError
 from .export import FORMATS
 from .store import FeedbackStore
@@ -64,7 +64,9 @@ def add_commands(subparsers: Any, default_db: str | None = None) -> None:
 
 def _add_db_flag(parser: argparse.ArgumentParser, default_db: str | None) -> None:
     if default_db:
-        parser.add_argument("--db", metavar="URL", default=default_db, help=f"database URL (default: {default_db})")
+        parser.add_argument(
+            "--db", metavar="URL", default=default_db, help=f"database URL (default: {masked_url(default_db)})"
+        )
     else:
         parser.add_argument("--db", metavar="URL", required=True, help="database URL, e.g. sqlite:///feedback.sqlite3")
 
@@ -121,7 +123,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
         revision = _with_engine(args.db, lambda e: migrate.upgrade(e, args.revision))
     except (FeedbackError, ValueError, SQLAlchemyError) as exc:
         return _fail(str(exc))
-    print(f"database at revision {revision} ({normalize_url(args.db)})")
+    print(f"database at revision {revision} ({masked_url(normalize_url(args.db))})")
     return 0
 
 

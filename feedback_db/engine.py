@@ -22,6 +22,7 @@ this package knows no home folder. The differences are confined to this module:
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +37,19 @@ from .errors import DatabaseBusy
 T = TypeVar("T")
 
 WRITE_OPTION = "feedback_db_write"
+
+
+def masked_url(url: str | None) -> str:
+    """The URL as it may be printed or logged: any password replaced by ***.
+
+    Falls back to a pattern when SQLAlchemy cannot parse the text (a typo must not leak it either).
+    """
+    if not url:
+        return str(url)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - any unparsable text: mask by pattern
+        return re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", str(url))
 
 
 def normalize_url(url: str | None) -> str:

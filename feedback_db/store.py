@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from . import export as export_files
 from . import migrate, ratings, reports, runs, samples, versions
 from . import validate as v
-from .engine import create_store_engine, normalize_url, with_retry, writer
+from .engine import create_store_engine, masked_url, normalize_url, with_retry, writer
 from .errors import Conflict, DatabaseBusy, FeedbackError, InvalidInput, NotFound
 from .records import (
     ActivityItem,
@@ -66,7 +66,8 @@ class FeedbackStore:
         try:
             self.url = normalize_url(url)
         except (ValueError, SQLAlchemyError) as exc:
-            raise InvalidInput(f"bad database URL {url!r}: {exc}") from None
+            reason = str(exc).replace(str(url), masked_url(url)) if url else str(exc)  # parse errors quote the URL
+            raise InvalidInput(f"bad database URL {masked_url(url)!r}: {reason}") from None
         self.retry_budget_s = retry_budget_s
         self._engine = create_store_engine(self.url, busy_timeout_s=busy_timeout_s, durable=durable)
         self._writer = writer(self._engine)

@@ -15,6 +15,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
+from .engine import masked_url
+
 
 def _admin_engine(base_url: str) -> Engine:
     return create_engine(make_url(base_url), isolation_level="AUTOCOMMIT", poolclass=NullPool)
@@ -91,5 +93,5 @@ def require_server_url(what: str = "the PostgreSQL tests") -> str:
     try:
         check_server(url)
     except Exception as exc:  # noqa: BLE001 - any reason it is unreachable
-        pytest.fail(f"{PG_ENV}={url} is set but the server is unreachable: {exc}", pytrace=False)
+        pytest.fail(f"{PG_ENV}={masked_url(url)} is set but the server is unreachable: {exc}", pytrace=False)
     return url

@@ -15,7 +15,9 @@ from aigc.feedback.reward import NotEnoughRatings
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("finetune", help="fine-tune a model towards its ratings (reward-weighted training)")
     p.add_argument("model", help="parent model name or checkpoint path")
-    p.add_argument("--db", default=None, help="database URL (default: the SQLite file under $AIGC_HOME)")
+    p.add_argument(
+        "--db", default=None, help="database URL (default: $AIGC_DB_URL, else the SQLite file under $AIGC_HOME)"
+    )
     p.add_argument("--models", default=None, help="folder for the new version (default $AIGC_HOME/models)")
     p.add_argument("--steps", type=int, default=None, help=f"training steps (default: {defaults_text('steps')})")
     p.add_argument("--batch-size", type=int, default=FinetuneConfig.batch_size)

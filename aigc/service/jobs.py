@@ -13,9 +13,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from aigc import paths
+
+STDERR_TAIL_LINES = 200  # a failed run's message is its last stderr line; keep a little context, not megabytes
 
 
 @dataclass
@@ -43,6 +46,7 @@ class FinetuneJobs:
         self.models_dir = models_dir
         self.threads = threads
         self.on_done = on_done or (lambda status: None)
+        self.launcher = [sys.executable, "-m", "aigc.cli"]  # what runs `finetune ...`; tests swap in a stand-in
         self._jobs: dict[str, JobStatus] = {}
         self._procs: dict[str, subprocess.Popen] = {}
         self._lock = threading.Lock()
@@ -61,13 +65,8 @@ class FinetuneJobs:
                     f"a fine-tuning run of {model} is already running ({current.stage}, {current.progress:.0%})"
                 )
             cmd = [
-                sys.executable,
-                "-m",
-                "aigc.cli",
                 "finetune",
                 model,
-                "--db",
-                self.db_url,
                 "--json-progress",
                 "--threads",
                 str(self.threads),
@@ -79,9 +78,15 @@ class FinetuneJobs:
             if rater:
                 cmd += ["--rater", rater]
             cmd += extra_args or []
-            # the resolved home: a relative $AIGC_HOME means the same folder in the child
-            env = {**paths.child_env(), "OMP_NUM_THREADS": str(self.threads), "PYTHONUNBUFFERED": "1"}
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            env = {
+                **paths.child_env(),  # the resolved home: a relative $AIGC_HOME means the same folder in the child
+                paths.DB_URL_ENV: self.db_url,  # never on the command line: `ps` shows it to every user
+                "OMP_NUM_THREADS": str(self.threads),
+                "PYTHONUNBUFFERED": "1",
+            }
+            proc = subprocess.Popen(
+                [*self.launcher, *cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+            )
             status = JobStatus(model, "running", "starting", 0.0, "starting…", started=time.time())
             self._jobs[model], self._procs[model] = status, proc
         threading.Thread(target=self._follow, args=(model, proc), daemon=True, name=f"finetune-{model}").start()
@@ -89,6 +94,11 @@ class FinetuneJobs:
 
     def _follow(self, model: str, proc: subprocess.Popen) -> None:
         final: dict = {}
+        # stderr is drained by its own thread while stdout is read here: a child that fills the stderr
+        # pipe (~64 kB of warnings) would otherwise block on write while we wait for stdout to close.
+        tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+        drain = threading.Thread(target=tail.extend, args=(proc.stderr,), daemon=True, name=f"finetune-{model}-err")
+        drain.start()
         for line in proc.stdout:
             try:
                 event = json.loads(line)
@@ -101,8 +111,9 @@ class FinetuneJobs:
                     status.message = _describe(event)
                 if "child" in event:
                     final = event
-        stderr = proc.stderr.read()
         code = proc.wait()
+        drain.join()
+        stderr = "".join(tail)
         with self._lock:
             status = self._jobs[model]
             status.finished = time.time()

@@ -11,6 +11,7 @@ from aigc.cli import main
 from aigc.models.pipeline import load_model, models_dirs
 from aigc.training.loop import save_final
 from feedback_db import FeedbackStore
+from feedback_db.migrate import head_revision
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ def test_database_and_models_land_in_the_same_home(user_home, tmp_path, monkeypa
     assert main(["db", "upgrade"]) == 0  # `aigc db` with its default database
     assert (home / "feedback.sqlite3").exists()
     with FeedbackStore(paths.database_url()) as store:
-        assert store.schema_revision() == "0002"
+        assert store.schema_revision() == head_revision()
     assert main(["ratings", "stats"]) == 0
     names = {p.name for p in home.iterdir()} - {"feedback.sqlite3-wal", "feedback.sqlite3-shm"}
     assert names == {"feedback.sqlite3", "models"}
