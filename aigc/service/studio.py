@@ -31,7 +31,7 @@ from aigc.models.pipeline import ImageModel, load_model, models_dirs
 from aigc.service.axes import LatentAxes, gan_axes, vae_axes
 from aigc.service.errors import StudioError
 from aigc.service.jobs import FinetuneJobs, JobStatus
-from aigc.service.limits import Limits
+from aigc.service.limits import RULES, SEED_RULE, Limits  # noqa: F401 - RULES, SEED_RULE: the page shows them
 from aigc.service.model_health import BadCheckpoint, CheckpointHealth, same_file
 from aigc.service.queue import FinetuneQueue, QueueSettings  # noqa: F401 - QueueSettings: for the page
 from aigc.service.quotas import (  # noqa: F401 - re-exported for the page, which imports only this module
@@ -46,7 +46,7 @@ from feedback_db import FeedbackError, FeedbackStore, VersionInfo
 
 MAX_BATCH = Limits.max_images
 
-__all__ = ["MAX_BATCH", "ModelSummary", "SampleBatch", "Studio", "StudioError"]
+__all__ = ["MAX_BATCH", "RULES", "SEED_RULE", "ModelSummary", "SampleBatch", "Studio", "StudioError"]
 
 
 @dataclass(frozen=True)

@@ -129,3 +129,9 @@ def test_a_huge_bad_value_is_not_echoed_back_in_full():
     with pytest.raises(StudioError) as err:
         DEFAULT.seed("9" * 100_000 + "x")
     assert len(str(err.value)) < 120
+
+
+def test_the_page_reads_the_same_rules_through_the_studio():
+    from aigc.service import studio
+
+    assert studio.SEED_RULE is SEED_RULE and studio.RULES is RULES  # the page imports only aigc.service.studio
