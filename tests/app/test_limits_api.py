@@ -114,3 +114,19 @@ def test_latents_must_fit_the_model_and_be_finite(client):
     )
     assert "within ±100" in refused(client, VAE, [1e30] * dim, api_name="/decode")
     assert "finite" in refused(client, VAE, [0.0] * (dim - 1) + ["nan"], 1, api_name="/rate_latent")
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_a_raw_json_nan_truncation_is_refused_not_read_as_off(server, literal):
+    """gradio_client cannot send NaN, but any HTTP client can: JSON's NaN/Infinity reach the server as floats."""
+    import httpx
+
+    body = '{"data": ["tiny-gan", 2, 0, ' + literal + "]}"
+    started = httpx.post(
+        f"{server}gradio_api/call/sample", content=body, headers={"content-type": "application/json"}, timeout=30
+    )
+    assert started.status_code == 200, started.text
+    event_id = started.json()["event_id"]
+    stream = httpx.get(f"{server}gradio_api/call/sample/{event_id}", timeout=60).text
+    assert "event: error" in stream and "truncation must be a finite number from 0 to 10" in stream, stream[:500]
+    assert BUG not in stream
