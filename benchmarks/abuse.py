@@ -183,7 +183,7 @@ def abuser(url: str, name: str, send, until: float, limit: int, out: dict, lock:
 # ---------------------------------------------------------------- the run
 
 
-def run(seconds: float, quiet_seconds: float, n_honest: int, max_per_abuser: int) -> dict:
+def run(seconds: float, quiet_seconds: float, n_honest: int, max_per_abuser: int, abuse: bool = True) -> dict:
     from feedback_db import FeedbackStore
 
     with tempfile.TemporaryDirectory(prefix="aigc-abuse-") as tmp:
@@ -219,16 +219,14 @@ def run(seconds: float, quiet_seconds: float, n_honest: int, max_per_abuser: int
             cpu1, t1 = cpu_seconds(proc.pid), time.monotonic()
             phase["now"] = "during"
             left = str(end - time.monotonic())
-            abusers = subprocess.Popen(
-                [sys.executable, __file__, "--abuse-process", url, left, str(max_per_abuser), str(big)],
-                stdout=subprocess.PIPE,
-                text=True,
-            )
+            command = [sys.executable, __file__, "--abuse-process", url, left, str(max_per_abuser), str(big)]
+            abusers = subprocess.Popen(command, stdout=subprocess.PIPE, text=True) if abuse else None
             for t in people:
                 t.join(timeout=max(1.0, end - time.monotonic() + 120))
             cpu2, t2 = cpu_seconds(proc.pid), time.monotonic()
-            said, _ = abusers.communicate(timeout=300)
-            out["abuse"] = json.loads(said.strip().splitlines()[-1])
+            if abusers is not None:
+                said, _ = abusers.communicate(timeout=300)
+                out["abuse"] = json.loads(said.strip().splitlines()[-1])
             wall = time.monotonic() - start
         finally:
             memory.stop.set()
@@ -246,7 +244,7 @@ def run(seconds: float, quiet_seconds: float, n_honest: int, max_per_abuser: int
     lost = [k for k, score in out["told"].items() if stored.get(k) != score]
     times = out["rate_times"]
     result: dict = {
-        "benchmark": "abuse",
+        "benchmark": "abuse" if abuse else "abuse (control: no abusers)",
         "seconds": round(wall, 1),
         "honest_clients": n_honest,
         "peak_rss_mb": round(memory.peak / 2**20, 1),
@@ -289,8 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quiet-seconds", type=float, default=15.0, help="honest users alone first (the 'before')")
     p.add_argument("--honest", type=int, default=4, help="honest clients")
     p.add_argument("--max-per-abuser", type=int, default=2000, help="bound on each abuser's requests")
+    p.add_argument("--no-abuse", action="store_true", help="control run: honest users only, same phases")
     args = p.parse_args(argv)
-    result = run(args.seconds, args.quiet_seconds, args.honest, args.max_per_abuser)
+    result = run(args.seconds, args.quiet_seconds, args.honest, args.max_per_abuser, abuse=not args.no_abuse)
     print(json.dumps(result))
     return 0 if result["pass"] else 1
 
