@@ -89,6 +89,14 @@ class CheckpointHealth:
             log.warning("checkpoint not served: %s", bad.line())
             return None
 
+    def refuse(self, name: str, path: Path, problem: str, advice: str) -> None:
+        """Record a file that loads but must not be served (e.g. another checkpoint under a registered name)."""
+        path = Path(path)
+        bad = BadCheckpoint(name, path, problem.rstrip("."), advice)
+        with self._lock:
+            self._verdicts[path] = (_key(path), bad)
+        log.warning("checkpoint not served: %s", bad.line())
+
     def skip(self, path: Path) -> None:
         """Remember a readable file that is not servable (a classifier): not read again until it changes."""
         with self._lock:

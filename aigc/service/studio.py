@@ -42,9 +42,11 @@ from aigc.service.quotas import (  # noqa: F401 - re-exported for the page, whic
     quota_settings,
 )
 from aigc.service.roles import Roles
-from feedback_db import FeedbackError, FeedbackStore, VersionInfo
+from feedback_db import Conflict, FeedbackError, FeedbackStore, VersionInfo
 
 MAX_BATCH = Limits.max_images
+
+RENAME_ADVICE = "A model's name is its file name: rename the file to serve it as a new version"
 
 __all__ = ["MAX_BATCH", "RULES", "SEED_RULE", "ModelSummary", "SampleBatch", "Studio", "StudioError"]
 
@@ -173,7 +175,11 @@ class Studio:
                     if model.kind not in ("gan", "vae"):
                         self.health.skip(path)  # a classifier: readable, not servable, not read again
                         continue
-                    self._register(name, model)
+                    try:
+                        self._register(name, model)
+                    except Conflict as exc:  # a different file under a registered name: the registered one wins
+                        self.health.refuse(name, path, str(exc).split(";")[0], RENAME_ADVICE)
+                        continue
                     break
             return sorted(self._versions)
 

@@ -101,3 +101,17 @@ def test_a_registered_version_whose_file_went_bad_is_unavailable_with_the_reason
     with Studio.open(db) as studio:  # the registered file is gone altogether
         (bad,) = studio.checkpoint_problems()
         assert bad.name == "toy-gan" and "no such checkpoint file" in bad.problem
+
+
+def test_another_good_checkpoint_under_a_registered_name_never_replaces_it(tmp_path, user_models, tiny_model, record):
+    """It used to stop the studio from opening at all (Conflict from register_version on every start)."""
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with Studio.open(db) as studio:
+        before = studio.sample("fashion-gan", 2, 0).images
+    other = save_model(user_models / "fashion-gan.safetensors", tiny_model("gan"), record("gan", name="fashion-gan"))
+    with Studio.open(db) as studio:
+        assert studio.model("fashion-gan").path == PRETRAINED_DIR / "fashion-gan.safetensors"
+        assert (studio.sample("fashion-gan", 2, 0).images == before).all()
+        (bad,) = studio.checkpoint_problems()
+        assert bad.path == other and "already exists with another checkpoint" in bad.problem
+        assert "rename the file" in bad.advice and bad.replaced_by == PRETRAINED_DIR / "fashion-gan.safetensors"
