@@ -9,26 +9,16 @@ from collections.abc import Callable
 
 import gradio as gr
 
-from aigc.service.studio import Studio, StudioError
+from aigc.service.studio import StudioError
 
 from .cards import card_grid, cards, rendered, wire_explore, wire_rating
-from .common import PageContext, on_page, random_seed, rater_of, score_mark
+from .common import PageContext, on_page, random_seed, rater_of
+from .picker import my_samples, picker, refreshed, wire_choice
 
 N_CHILDREN = 8
 
 
-def partner_choices(studio: Studio, rater: str, name: str | None) -> list[tuple[str, int]]:
-    """This person's samples of this model, liked first, newest first within a rating."""
-    names = {m.version_id: m.name for m in studio.models()}
-    items = [a for a in studio.history(rater, 200) if names.get(a.version_id) == name]
-    items.sort(key=lambda a: -(a.score or 0))  # stable: keeps newest first among equals
-    return [
-        (f"#{a.sample_id} {score_mark(a.score)} · {a.source}, seed {a.seed}".replace("  ", " "), a.sample_id)
-        for a in items[:50]
-    ]
-
-
-def build(ctx: PageContext, explorer) -> tuple[gr.Dropdown, Callable]:
+def build(ctx: PageContext, explorer) -> Callable:
     studio = ctx.studio
     with gr.Accordion("🧬 Breed: children and crosses", open=True, elem_id="ex-breed"):
         with gr.Row():
@@ -45,15 +35,11 @@ def build(ctx: PageContext, explorer) -> tuple[gr.Dropdown, Callable]:
             make_children = gr.Button(f"🧬 {N_CHILDREN} children of this image", scale=1, elem_id="ex-children-go")
         gr.Markdown("**Children**: rate them here, or 🧭 to explore one")
         gallery = card_grid("ex-children", prefix="child-", empty="", size=96)
-        with gr.Row():
-            partner = gr.Dropdown(
-                label="Cross this image with one of your samples",
-                choices=[],
-                scale=3,
-                info="Your samples of this model, liked first",
-                elem_id="ex-partner",
-            )
-            cross = gr.Button("✖ Cross", scale=1, elem_id="ex-cross")
+        with gr.Row(equal_height=True):
+            partners = picker("ex-partner", "Cross this image with one of your samples (liked first)")
+            cross = gr.Button("✖ Cross", scale=0, min_width=120, elem_id="ex-cross")
+        partner = gr.State(None)  # the chosen sample id
+        wire_choice(partners, partner)
 
     @on_page
     def children(request: gr.Request, amount, current, *values):
@@ -79,11 +65,21 @@ def build(ctx: PageContext, explorer) -> tuple[gr.Dropdown, Callable]:
 
     cross.click(cross_with, [partner, *explorer.inputs()], explorer.outputs(), api_visibility="private")
 
-    def refresh(name, request: gr.Request):
+    def refresh(name, chosen, request: gr.Request):
         try:
-            return gr.Dropdown(choices=partner_choices(studio, rater_of(request), name))
+            return refreshed(my_samples(studio, rater_of(request), name), chosen)
         except Exception:  # noqa: BLE001 - a stale list is better than an error toast on a tab switch
-            return gr.skip()
+            return gr.skip(), gr.skip()
 
-    partner.focus(refresh, explorer.model, partner, api_visibility="private", show_progress="hidden")
-    return partner, refresh
+    def refresh_on(trigger) -> None:
+        """Refresh the partners' thumbnails on `trigger` (the tab opening, a model switch)."""
+        trigger(
+            refresh,
+            [explorer.model, partner],
+            [partners, partner],
+            api_visibility="private",
+            show_progress="hidden",
+        )
+
+    refresh_on(explorer.model.change)
+    return refresh_on

@@ -34,7 +34,6 @@ log = logging.getLogger("aigc_ui")
 CARD_SCALE = 4  # 28 px → 112 px, nearest neighbour; CSS keeps it crisp when the browser scales further
 EXPLORE_SCALE = 8  # 28 px → 224 px
 GIF_SCALE = 8
-MAX_SEED = 2**31 - 1
 LIKE, DISLIKE = 1.0, -1.0
 
 
@@ -46,6 +45,7 @@ class PageContext:
     tabs: gr.Tabs | None = None  # set by app.build_demo before the tabs are built
     explorer: Any = None  # explore_tab.Explorer, set when that tab is built
     model_pickers: list[tuple[gr.Dropdown, str | None]] = field(default_factory=list)  # refreshed on page load
+    every_picker: list[tuple[gr.Dropdown, str | None]] = field(default_factory=list)  # refreshed when versions change
     deferred: list[Callable[[], None]] = field(default_factory=list)
     loads: list[tuple[Callable, list, tuple | None, list | None]] = field(default_factory=list)
     files: Path = field(default_factory=lambda: _scratch_folder())  # downloads (grids, GIFs) before Gradio caches them
@@ -75,6 +75,7 @@ class PageContext:
         dropdown = gr.Dropdown(choices=choices, label=label, **kwargs)
         if refresh_on_load:
             self.model_pickers.append((dropdown, kind))
+        self.every_picker.append((dropdown, kind))
         return dropdown
 
 

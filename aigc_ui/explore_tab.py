@@ -204,7 +204,7 @@ def build(ctx: PageContext) -> None:
         explorer = Explorer(studio, model, state, sliders, view, status)
         ctx.explorer = explorer
         taste.build(ctx, explorer)
-        partner, refresh_partners = breed.build(ctx, explorer)
+        refresh_partners_on = breed.build(ctx, explorer)
 
     # ------------------------------------------------------------ where the explorer starts
     outputs = explorer.outputs()
@@ -280,4 +280,4 @@ def build(ctx: PageContext) -> None:
         rate_shown, state, [state, status], api_visibility="private", show_progress="hidden", trigger_mode="multiple"
     )
 
-    tab.select(refresh_partners, model, partner, api_visibility="private", show_progress="hidden")
+    refresh_partners_on(tab.select)

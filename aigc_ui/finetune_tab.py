@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from aigc.service.limits import SEED_RULE
 from aigc.service.studio import Studio
 
 from . import ab
@@ -99,7 +100,7 @@ def build(ctx: PageContext) -> None:
         gr.Markdown("### Parent vs child, same seeds")
         with gr.Row():
             child = ctx.model_picker("Fine-tuned version", elem_id="ft-child")
-            seed = gr.Number(value=0, precision=0, label="Seed", elem_id="ft-seed")
+            seed = gr.Number(value=0, label="Seed", info=SEED_RULE, elem_id="ft-seed")
             show_btn = gr.Button("Show", elem_id="ft-show")
         with gr.Row():
             parent_gallery = gr.Gallery(label="Parent", columns=4, height=290, allow_preview=False, elem_id="ft-parent")
@@ -151,7 +152,7 @@ def build(ctx: PageContext) -> None:
 
     @on_page
     def compare(name, seed_value):
-        parents, children, metrics = studio.compare(name, n=8, seed=int(seed_value or 0))
+        parents, children, metrics = studio.compare(name, n=8, seed=studio.limits.seed(seed_value))
         return [upscale(i) for i in parents], [upscale(i) for i in children], figures_markdown(metrics)
 
     # ---------------------------------------------------------------- wiring

@@ -12,11 +12,12 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import gradio as gr
 
 from aigc.data.images import make_grid, to_pil
+from aigc.service.limits import SEED_RULE
+from aigc.service.studio import StudioError
 
 from .cards import card_grid, cards, rendered, wire_explore, wire_rating
 from .common import (
     CARD_SCALE,
-    MAX_SEED,
     PageContext,
     model_choices,
     on_page,
@@ -57,16 +58,9 @@ def build(ctx: PageContext) -> None:
         with gr.Row(equal_height=True):
             model = ctx.model_picker(scale=3, refresh_on_load=False, elem_id="gen-model")
             n = gr.Slider(1, MAX_CARDS, value=DEFAULT_N, step=1, label="Images", scale=2, elem_id="gen-n")
-            seed = gr.Number(
-                value=0,
-                precision=0,
-                minimum=0,
-                maximum=MAX_SEED,
-                label="Seed",
-                scale=1,
-                min_width=110,
-                elem_id="gen-seed",
-            )
+            # no precision/min/max: Gradio would round 3.7 or refuse -5 with a raw toast and red badges;
+            # the studio's one seed rule (aigc.service.limits) refuses them with one line instead
+            seed = gr.Number(value=0, label="Seed", info=SEED_RULE, scale=1, min_width=110, elem_id="gen-seed")
             truncation = gr.Slider(
                 0,
                 3,
@@ -99,7 +93,7 @@ def build(ctx: PageContext) -> None:
     def run(name, count, seed_value, trunc, request: gr.Request):
         if not name:
             raise gr.Error("No model yet: train one (aigc train ...) or put a checkpoint in the models folder.")
-        count, seed_value = int(count or DEFAULT_N), int(seed_value or 0)
+        count, seed_value = int(count or DEFAULT_N), studio.limits.seed(seed_value)
         rater = rater_of(request)
         batch = studio.sample(name, count, seed_value, rater=rater, truncation=float(trunc or 0) or None)
         # a picture this person rated before keeps that rating (and its sample, so rating again updates it)
@@ -149,13 +143,18 @@ def build(ctx: PageContext) -> None:
         name = params.get("model") if params.get("model") in names else (names[0] if names else None)
         if params.get("model") and params["model"] not in names:
             gr.Warning(f"This link asks for model {params['model']!r}, which this studio does not have.")
+        seed_value = random_seed()
+        if "seed" in params:
+            try:
+                seed_value = studio.limits.seed(params["seed"])
+            except StudioError as exc:
+                gr.Warning(f"This link's {exc}; showing seed {seed_value} instead.")
         try:
-            seed_value = int(params["seed"]) if "seed" in params else random_seed()
             count = min(MAX_CARDS, max(1, int(params.get("n", DEFAULT_N))))
             trunc = min(3.0, max(0.0, float(params.get("truncation", 0))))
         except ValueError:
-            gr.Warning("This link has a malformed seed, n or truncation; using defaults.")
-            seed_value, count, trunc = random_seed(), DEFAULT_N, 0.0
+            gr.Warning("This link has a malformed n or truncation; using the defaults.")
+            count, trunc = DEFAULT_N, 0.0
         return gr.Dropdown(choices=choices, value=name), seed_value, count, trunc
 
     ctx.on_load(on_load, [model, seed, n, truncation], then=(run, inputs, outputs))

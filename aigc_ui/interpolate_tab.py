@@ -6,11 +6,12 @@ import gradio as gr
 import numpy as np
 
 from aigc.data.images import gif_bytes
+from aigc.service.limits import SEED_RULE
 from aigc.service.studio import StudioError
 
-from .breed import partner_choices
 from .cards import card_grid, cards, rendered, wire_explore, wire_rating
 from .common import GIF_SCALE, PageContext, on_page, rater_of, save_file
+from .picker import my_samples, picker, refreshed, wire_choice
 
 SEEDS, SAMPLES = "Two seeds", "Two of my samples"
 
@@ -34,13 +35,14 @@ def build(ctx: PageContext) -> None:
             mode = gr.Radio([SEEDS, SAMPLES], value=SEEDS, label="Between", scale=2, elem_id="ip-mode")
             steps = gr.Slider(3, 24, value=10, step=1, label="Frames", scale=2, elem_id="ip-steps")
         with gr.Row(equal_height=True) as seed_row:
-            seed_a = gr.Number(1, precision=0, minimum=0, label="Seed A", elem_id="ip-seed-a")
-            seed_b = gr.Number(2, precision=0, minimum=0, label="Seed B", elem_id="ip-seed-b")
+            # no precision/minimum: Gradio would round 3.7 or refuse -5 with a raw toast; the studio's one
+            # seed rule refuses them with one line
+            seed_a = gr.Number(1, label="Seed A", info=SEED_RULE, elem_id="ip-seed-a")
+            seed_b = gr.Number(2, label="Seed B", elem_id="ip-seed-b")
         with gr.Row(equal_height=True, visible=False) as sample_row:
-            sample_a = gr.Dropdown(
-                label="Sample A", choices=[], info="Your samples, liked first", elem_id="ip-sample-a"
-            )
-            sample_b = gr.Dropdown(label="Sample B", choices=[], elem_id="ip-sample-b")
+            pick_a = picker("ip-sample-a", "Sample A: one of yours (liked first)")
+            pick_b = picker("ip-sample-b", "Sample B")
+        sample_a, sample_b = gr.State(None), gr.State(None)  # the chosen sample ids (server-side)
         go = gr.Button("🔀 Interpolate", variant="primary", elem_id="ip-go")
         gr.Markdown("**The path, A → B**: rate a frame where it is, or 🧭 to explore it")
         strip = card_grid("ip-strip", prefix="frame-", size=96)
@@ -59,15 +61,24 @@ def build(ctx: PageContext) -> None:
                 note = gr.Markdown(elem_id="ip-note")
                 download = gr.DownloadButton("⬇ Download the GIF", interactive=False, size="md", elem_id="ip-download")
 
-    def refresh(name, request: gr.Request):
+    def refresh(name, a, b, request: gr.Request):
         try:
-            choices = partner_choices(studio, rater_of(request), name)
+            items = my_samples(studio, rater_of(request), name)
         except Exception:  # noqa: BLE001 - keep the old list rather than toast on a tab switch
-            return gr.skip(), gr.skip()
-        return gr.Dropdown(choices=choices), gr.Dropdown(choices=choices)
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        (grid_a, a), (grid_b, b) = refreshed(items, a), refreshed(items, b)
+        return grid_a, grid_b, a, b
 
     for event in (tab.select, model.change):
-        event(refresh, model, [sample_a, sample_b], api_visibility="private", show_progress="hidden")
+        event(
+            refresh,
+            [model, sample_a, sample_b],
+            [pick_a, pick_b, sample_a, sample_b],
+            api_visibility="private",
+            show_progress="hidden",
+        )
+    wire_choice(pick_a, sample_a)
+    wire_choice(pick_b, sample_b)
 
     def switch(which):
         return gr.Row(visible=which == SEEDS), gr.Row(visible=which == SAMPLES)
@@ -78,7 +89,7 @@ def build(ctx: PageContext) -> None:
     def run(name, which, a_seed, b_seed, a_sample, b_sample, frames, request: gr.Request):
         if which == SAMPLES:
             if not a_sample or not b_sample:
-                raise StudioError("Pick two of your samples (generate or rate some first).")
+                raise StudioError("Pick two of your samples: click one picture under A and one under B.")
             name, z_a = studio.sample_info(int(a_sample), rater_of(request))
             b_name, z_b = studio.sample_info(int(b_sample), rater_of(request))
             if z_a.shape != z_b.shape:
@@ -87,8 +98,9 @@ def build(ctx: PageContext) -> None:
         else:
             if not name:
                 raise StudioError("Pick a model first.")
-            z_a, z_b = studio.latent_of(name, int(a_seed or 0)), studio.latent_of(name, int(b_seed or 0))
-            ends = f"seeds {int(a_seed or 0)} → {int(b_seed or 0)}"
+            a_seed, b_seed = studio.limits.seed(a_seed), studio.limits.seed(b_seed)
+            z_a, z_b = studio.latent_of(name, a_seed), studio.latent_of(name, b_seed)
+            ends = f"seeds {a_seed} → {b_seed}"
         images, latents, ids = interpolation(studio, name, z_a, z_b, int(frames), rater_of(request))
         gif = save_file(ctx, gif_bytes(images, upscale=GIF_SCALE, duration_ms=90), f"{name}-interpolation.gif")
         text = f"`{name}`, {ends}, {len(ids)} frames · samples #{ids[0]}–#{ids[-1]}"

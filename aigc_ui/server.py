@@ -80,12 +80,43 @@ def build_demo(studio: Studio, tabs: list[Callable[[PageContext], None]] | None 
 
         if pickers:
             demo.load(refresh_pickers, None, [d for d, _ in pickers], api_visibility="private", show_progress="hidden")
+        watch_versions(ctx)
         for fn, outputs, then, inputs in ctx.loads:
             event = demo.load(fn, inputs, outputs, api_visibility="private")
             if then:
                 event.then(*then, api_visibility="private")
     demo.queue(default_concurrency_limit=4)
     return demo
+
+
+VERSION_POLL_S = 5.0
+
+
+def watch_versions(ctx: PageContext) -> None:
+    """Every open page lists a new version (a fine-tune finished anywhere) within VERSION_POLL_S, no reload.
+
+    Each page keeps the names it lists; a tick that finds the same names changes nothing on the page.
+    """
+    pickers = ctx.every_picker
+    if not pickers:
+        return
+    studio = ctx.studio
+    timer = gr.Timer(VERSION_POLL_S)
+    known = gr.State(None)
+
+    def check(listed, request: gr.Request):
+        try:
+            models = studio.models(rater_of(request))
+        except Exception:  # noqa: BLE001 - a missed tick is retried at the next one; never a toast
+            return [gr.skip()] * (len(pickers) + 1)
+        names = [m.name for m in models]
+        if listed is not None and names == listed:
+            return [gr.skip()] * (len(pickers) + 1)
+        return [names] + [gr.Dropdown(choices=model_choices(studio, kind, models)) for _, kind in pickers]
+
+    timer.tick(
+        check, known, [known, *[d for d, _ in pickers]], api_visibility="private", show_progress="hidden", queue=False
+    )
 
 
 # ---------------------------------------------------------------- serving

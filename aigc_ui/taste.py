@@ -11,9 +11,9 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 
-from aigc.service.studio import StudioError
-
 from .common import PageContext, on_page, rater_of
+
+NO_TASTE = "No taste yet: rate at least 4 images of this model (some 👍, some 👎), then try again."
 
 
 def build(ctx: PageContext, explorer) -> None:
@@ -31,23 +31,26 @@ def build(ctx: PageContext, explorer) -> None:
         )
         whose = gr.Radio(["mine", "everyone's"], value="mine", label="Ratings", scale=1, elem_id="ex-taste-whose")
 
-    def direction(name: str, who: str, request: gr.Request) -> np.ndarray:
-        d = studio.taste(name, rater_of(request) if who == "mine" else None)
-        if d is None:
-            raise StudioError("No taste yet: rate at least 4 images of this model (some 👍, some 👎), then try again.")
-        return d
+    def direction(name: str, who: str, request: gr.Request) -> np.ndarray | None:
+        return studio.taste(name, rater_of(request) if who == "mine" else None)
 
+    # Without a taste yet the preview shows nothing new and says nothing; the release says it once and
+    # puts the slider back (a warning per move stacked eight toasts per drag).
     @on_page
     def preview(request: gr.Request, current, who, amount, *values):
         name, z = explorer.current(current, values)
-        return explorer.view_update(name, z + float(amount) * direction(name, who, request))
+        d = direction(name, who, request)
+        return gr.skip() if d is None else explorer.view_update(name, z + float(amount) * d)
 
     @on_page
     def commit(request: gr.Request, current, who, amount, *values):
         name, z = explorer.current(current, values)
-        if not float(amount):
+        d = direction(name, who, request) if float(amount) else None
+        if d is None:
+            if float(amount):
+                gr.Warning(NO_TASTE)
             return [gr.skip()] * len(explorer.outputs()) + [0]
-        moved_to = z + float(amount) * direction(name, who, request)
+        moved_to = z + float(amount) * d
         note = f"{'+' if amount > 0 else '−'}{abs(float(amount)):.1f} along your taste"
         return [*explorer.open(name, moved_to, note=note), 0]
 
