@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from aigc.service.limits import SEED_RULE
-from aigc.service.studio import Studio
+from aigc.service.studio import SEED_RULE, Studio
 
 from . import ab
 from .common import PageContext, on_page, rater_of, upscale

@@ -6,8 +6,7 @@ import gradio as gr
 import numpy as np
 
 from aigc.data.images import gif_bytes
-from aigc.service.limits import SEED_RULE
-from aigc.service.studio import StudioError
+from aigc.service.studio import SEED_RULE, StudioError
 
 from .cards import card_grid, cards, rendered, wire_explore, wire_rating
 from .common import GIF_SCALE, PageContext, on_page, rater_of, save_file
