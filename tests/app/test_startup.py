@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -80,3 +85,38 @@ def test_serve_starts_without_gradios_localhost_check(monkeypatch, models_dir, t
     finally:
         demo.close()
         studio.close()
+
+
+@pytest.mark.integration  # two app processes
+def test_two_apps_started_together_on_one_database_both_serve(tmp_path, models_dir):
+    """The issue's row: one of two apps started at once used to exit with Gradio's localhost check."""
+    root = Path(__file__).resolve().parents[2]
+    db = f"sqlite:///{tmp_path}/shared.sqlite"
+    ports = [free_port(), free_port()]
+    env = {"PYTHONPATH": str(root), "AIGC_HOME": str(tmp_path / "home"), "GRADIO_ANALYTICS_ENABLED": "False"}
+    command = [sys.executable, str(root / "app.py"), "--db", db, "--models", str(models_dir), "--port"]
+    procs = [
+        subprocess.Popen([*command, str(p)], env={**os.environ, **env}, stderr=subprocess.PIPE, text=True)
+        for p in ports
+    ]
+    try:
+        deadline = time.monotonic() + 240
+        up = set()
+        while len(up) < 2 and time.monotonic() < deadline:
+            for proc, port in zip(procs, ports):
+                assert proc.poll() is None, f"app on {port} exited {proc.returncode}: {proc.stderr.read()[-1500:]}"
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 200:
+                        up.add(port)
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.5)
+        assert up == set(ports)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
