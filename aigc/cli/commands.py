@@ -44,6 +44,8 @@ def _model_config(args: argparse.Namespace, channels: int, size: int):
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train; under torchrun every process runs this, data-parallel, and only rank 0 writes or prints results."""
+    if args.threads:
+        torch.set_num_threads(args.threads)  # the entry point sets the process's thread count, once
     dist = distributed.init_from_env(args.device)
     name = args.name or f"{args.kind}"
     out_dir = Path(args.out or f"runs/{name}")
@@ -79,7 +81,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         model = MODELS[args.kind](_model_config(args, dataset.channels, dataset.size))
         record = CheckpointRecord(kind=args.kind, config={}, name=name, dataset=dataset.name)
-    result = train(model, dataset, cfg, record)
+    result = train(model, dataset, cfg, record, dist=dist)
     if result.interrupted:
         return 130
     if not dist.is_main:

@@ -10,6 +10,7 @@ from aigc import paths
 from aigc.feedback.config import defaults_text
 from aigc.feedback.finetune import FinetuneConfig, finetune, print_progress_json, recover
 from aigc.feedback.reward import NotEnoughRatings
+from aigc.training.handover import Handover
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -64,22 +65,27 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 def cmd_finetune(args: argparse.Namespace) -> int:
     """One fine-tune. Under torchrun, rank 0 does everything below and the other ranks only train with it."""
-    from aigc.training import distributed
-    from aigc.training.loop import follow_run, release_followers
+    import torch
 
+    from aigc.training import distributed
+    from aigc.training.handover import follow_run
+
+    if args.threads:
+        torch.set_num_threads(args.threads)  # the entry point sets the process's thread count, once
     dist = distributed.init_from_env("cpu")  # fine-tuning runs on CPU: gloo
     if not dist.is_main:
         return follow_run(dist)  # no database, no files: rank 0 shares the run and writes the result
+    handover = Handover(dist)
     code, message = 1, "rank 0 failed before training"
     try:
-        code = _finetune(args)
+        code = _finetune(args, handover)
         message = "nothing to train"
         return code
     finally:
-        release_followers(code, message)  # no-op once the run was shared
+        handover.release(code, message)  # no-op once the run was shared
 
 
-def _finetune(args: argparse.Namespace) -> int:
+def _finetune(args: argparse.Namespace, handover: Handover) -> int:
     from aigc.service.limits import DEFAULT  # the page's rule for fine-tune steps holds here too
     from feedback_db import FeedbackStore
 
@@ -111,6 +117,7 @@ def _finetune(args: argparse.Namespace) -> int:
                 cfg,
                 on_progress=print_progress_json if args.json_progress else None,
                 models_dir=args.models,
+                handover=handover,
             )
         except NotEnoughRatings as exc:
             print(f"aigc finetune: {exc}", file=sys.stderr)

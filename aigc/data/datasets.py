@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import os
 import struct
 import urllib.request
@@ -184,14 +185,24 @@ def load_idx_dataset(
 # ---------------------------------------------------------------- a folder of the user's images
 
 
-def load_image_file(path: Path, size: int, channels: int) -> np.ndarray:
-    """One image → (size, size, channels) uint8, centre-cropped; raises on anything unreadable."""
-    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        with Image.open(path) as img:
-            img.load()
-            img = img.convert("L" if channels == 1 else "RGB")
+class TooManyPixels(ValueError):
+    """An image whose header promises more than MAX_IMAGE_PIXELS: refused before it is decoded."""
+
+
+def load_image_file(path: Path | io.BytesIO, size: int, channels: int) -> np.ndarray:
+    """One image → (size, size, channels) uint8, centre-cropped; raises on anything unreadable.
+
+    The pixel count is read from the header and checked here, before decoding, against our own
+    limit: PIL's process-wide `Image.MAX_IMAGE_PIXELS` (and the warnings filter) are left alone,
+    since changing them on every call changed them for every other user of PIL in the process.
+    PIL's own, higher limit still stops the most extreme files at `Image.open`.
+    """
+    with Image.open(path) as img:
+        w, h = img.size
+        if w * h > MAX_IMAGE_PIXELS:
+            raise TooManyPixels(f"{w}×{h} = {w * h:,} pixels, over {MAX_IMAGE_PIXELS:,}")
+        img.load()
+        img = img.convert("L" if channels == 1 else "RGB")
     w, h = img.size
     side = min(w, h)
     left, top = (w - side) // 2, (h - side) // 2
@@ -278,8 +289,6 @@ def load_upload(upload, size: int, channels: int) -> np.ndarray:
 
     Same rules as training folders: decompression bombs refused, non-images named as such.
     """
-    import io
-
     if isinstance(upload, np.ndarray):
         arr = upload
         if arr.ndim == 2:
@@ -296,7 +305,7 @@ def load_upload(upload, size: int, channels: int) -> np.ndarray:
         raise DatasetError(f"{source}: no such image file")
     try:
         return load_image_file(source, size, channels)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (TooManyPixels, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise DatasetError(
             f"image refused: too many pixels (over {MAX_IMAGE_PIXELS:,}); a decompression bomb?"
         ) from exc

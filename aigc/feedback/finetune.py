@@ -34,7 +34,9 @@ from aigc.models.checkpoint import SUFFIX, CheckpointRecord, file_sha256, load_m
 from aigc.models.latent import vae_dimension_kl
 from aigc.models.pipeline import ImageModel, load_model
 from aigc.models.prior import aggregate_posterior
-from aigc.training.loop import DEFAULT_LR, TrainConfig, finish_record, save_final, share_run, train
+from aigc.training.distributed import SINGLE
+from aigc.training.handover import Handover
+from aigc.training.loop import DEFAULT_LR, TrainConfig, finish_record, save_final, train
 from feedback_db import FeedbackStore
 
 PENDING_PREFIX = ".pending-"
@@ -63,12 +65,15 @@ def finetune(
     cfg: FinetuneConfig | None = None,
     on_progress: Callable[[str, float, dict], None] | None = None,
     models_dir: str | os.PathLike | None = None,
+    handover: Handover | None = None,
 ) -> FinetuneResult:
-    """Run one fine-tune of `parent_name` from the ratings in `store`; returns the registered child."""
+    """Run one fine-tune of `parent_name` from the ratings in `store`; returns the registered child.
+
+    `handover`: under torchrun, rank 0's link to the other ranks (they train the run with it).
+    The thread count is the caller's (`aigc finetune --threads`): `cfg.threads` is only recorded.
+    """
     cfg = cfg or FinetuneConfig()
     report = on_progress or (lambda stage, frac, info: None)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     parent = load_model(parent_name, device="cpu", models_dir=models_dir)
     defaults = KIND_DEFAULTS[parent.kind]
     cfg = replace(
@@ -131,7 +136,8 @@ def finetune(
         )
         dataset = ImageDataset(images, None, data_name)
         sample_weights = torch.from_numpy(weights.weights).float()
-        share_run(module, dataset, train_cfg, sample_weights)  # under torchrun: the other ranks train this run with us
+        if handover is not None:
+            handover.share(module, dataset, train_cfg, sample_weights)  # under torchrun: the other ranks train it too
         result = train(
             module,
             dataset,
@@ -139,6 +145,7 @@ def finetune(
             record,
             weights=sample_weights,
             on_progress=lambda s, n, losses: report("training", 0.1 + 0.7 * s / n, losses),
+            dist=handover.dist if handover is not None else SINGLE,
         )
         finish_record(record, result, train_cfg, command=f"aigc finetune {parent.name}", device="cpu")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -73,6 +74,16 @@ class SampleBatch:
     sample_ids: list[int]
 
 
+MODELS_MAX_AGE_S = 5.0  # the longest `Studio.models()` may serve a list without looking at the database
+
+
+@dataclass(frozen=True)
+class _ModelsCache:
+    stamp: tuple[tuple[str, int | None], ...]  # the models folders' mtimes when it was built
+    built: float  # time.monotonic()
+    entries: list[tuple[ModelSummary, VersionInfo]]
+
+
 class Studio:
     """Loaded models + the feedback store. Thread-safe; share one per process."""
 
@@ -97,6 +108,12 @@ class Studio:
         self._axes: dict[str, LatentAxes] = {}
         self._versions: dict[str, VersionInfo] = {}
         self._lock = threading.RLock()
+        # A cache that says so: `models()` is asked on every page load and by every picker. It is
+        # rebuilt when this studio registers or publishes a version, when a models folder changes
+        # (a file added, renamed or removed), and at the latest after `models_max_age_s` (versions
+        # another replica registers in a shared database, with its files elsewhere).
+        self._models_cache: _ModelsCache | None = None
+        self.models_max_age_s = MODELS_MAX_AGE_S
         self.health = CheckpointHealth()  # bad files: logged once, never re-read until they change
         self.quotas = Quotas()  # a server replaces it with its flags' settings
         self.roles = Roles()  # a server with --auth replaces it (aigc.service.roles)
@@ -207,6 +224,7 @@ class Studio:
         )
         self._models[name] = model
         self._versions[name] = version
+        self._models_cache = None
         return version
 
     def _name_of(self, version_id: int | None) -> str | None:
@@ -235,19 +253,36 @@ class Studio:
         return self.model(name).kind
 
     def models(self, viewer: str | None = None) -> list[ModelSummary]:
-        """Every version `viewer` may see (roles: published ones, their own, all for admins; None: all)."""
+        """Every version `viewer` may see (roles: published ones, their own, all for admins; None: all).
+
+        Served from a cache (see `__init__`): no disk scan or database read unless something changed.
+        """
+        with self._lock:
+            stamp = self._folders_stamp()
+            cache = self._models_cache
+            if cache is None or cache.stamp != stamp or time.monotonic() - cache.built > self.models_max_age_s:
+                cache = self._models_cache = _ModelsCache(stamp, time.monotonic(), self._scan_models())
+            entries = cache.entries
+        return [summary for summary, version in entries if self.roles.can_see(version, viewer)]
+
+    def _folders_stamp(self) -> tuple[tuple[str, int | None], ...]:
+        """The models folders' modification times: any file added, renamed or removed changes them."""
+        return tuple(
+            (str(folder), folder.stat().st_mtime_ns if folder.is_dir() else None)
+            for folder in models_dirs(self.models_dir)
+        )
+
+    def _scan_models(self) -> list[tuple[ModelSummary, VersionInfo]]:
+        """The uncached work of `models()`: discover, register, read access rows and model cards."""
         self.refresh()
         access = {v.name: v for v in self.store.list_versions()} if self.roles.enforced else {}
         out = []
         for name in sorted(self._versions, key=lambda n: (self._versions[n].kind, self._versions[n].id)):
             m, v = self._models[name], access.get(name, self._versions[name])
-            if not self.roles.can_see(v, viewer):
-                continue
             card = m.path.with_suffix(".md").read_text() if m.path and m.path.with_suffix(".md").exists() else ""
             parent = self._name_of(v.parent_id)
-            out.append(
-                ModelSummary(name, m.kind, v.id, parent, m.latent_dim, m.image_shape, card, v.owner, v.published)
-            )
+            summary = ModelSummary(name, m.kind, v.id, parent, m.latent_dim, m.image_shape, card, v.owner, v.published)
+            out.append((summary, v))
         return out
 
     def check_visible(self, name: str, viewer: str | None) -> None:
@@ -264,6 +299,7 @@ class Studio:
         version = self.store.publish_version(name, published)
         with self._lock:
             self._versions[name] = version
+            self._models_cache = None
         return version
 
     def add_version(self, path: Path) -> VersionInfo:

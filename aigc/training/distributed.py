@@ -31,7 +31,7 @@ import os
 import signal
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -50,6 +50,7 @@ class DistInfo:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     is_main: bool = True
     parallel: bool = False  # True once a process group is joined (even a group of one)
+    leave_after_run: bool = False  # joined by init_from_env: the group serves one run (`leave_after_training`)
 
     def rows(self, batch_size: int) -> slice:
         """This rank's contiguous rows of a global batch."""
@@ -62,14 +63,7 @@ class DistInfo:
         return slice(self.rank * per, (self.rank + 1) * per)
 
 
-SINGLE = DistInfo()
-_current = SINGLE
-_one_run = False  # joined by init_from_env: the group serves one training run (see `leave_after_training`)
-
-
-def current() -> DistInfo:
-    """The run this process joined with `init_from_env`/`join`, else a single-process one."""
-    return _current
+SINGLE = DistInfo()  # frozen: a constant, not state
 
 
 def launched_by_torchrun() -> bool:
@@ -83,7 +77,7 @@ def init_from_env(device: str | None = None, timeout_s: float = 1800.0) -> DistI
     cuda:LOCAL_RANK; any other device runs on CPU with gloo.
     """
     if not launched_by_torchrun():
-        return _current
+        return SINGLE
     world = int(os.environ["WORLD_SIZE"])
     rank = int(os.environ["RANK"])
     local = int(os.environ.get("LOCAL_RANK", rank))
@@ -100,10 +94,7 @@ def init_from_env(device: str | None = None, timeout_s: float = 1800.0) -> DistI
         target, backend = torch.device("cpu"), "gloo"
     else:
         raise ValueError(f"data-parallel runs support cpu and cuda devices, not {want.type}")
-    global _one_run
-    info = join(rank, world, local, target, backend, timeout_s)
-    _one_run = True
-    return info
+    return replace(join(rank, world, local, target, backend, timeout_s), leave_after_run=True)
 
 
 def join(
@@ -115,7 +106,6 @@ def join(
     timeout_s: float = 1800.0,
 ) -> DistInfo:
     """Join (or adopt) the default process group (MASTER_ADDR/MASTER_PORT from the environment)."""
-    global _current
     device = torch.device(device)
     if not dist.is_initialized():
         dist.init_process_group(
@@ -125,25 +115,22 @@ def join(
             timeout=timedelta(seconds=timeout_s),
         )
         atexit.register(shutdown)
-    _current = DistInfo(rank, world_size, local_rank, device, rank == 0, parallel=True)
-    return _current
+    return DistInfo(rank, world_size, local_rank, device, rank == 0, parallel=True)
 
 
-def leave_after_training() -> None:
+def leave_after_training(info: DistInfo) -> None:
     """Called by the loop when a run ends: a group joined by `init_from_env` is left then.
 
     What rank 0 does afterwards (evaluation, torchmetrics, the model card, database rows) is then
     plain single-process work: nothing can wait on ranks that have already exited. A group joined
     with `join` (tests, notebooks) stays.
     """
-    if _one_run:
+    if info.leave_after_run:
         shutdown()
 
 
 def shutdown() -> None:
     """Leave the process group (at exit, or when a test is done with it)."""
-    global _current, _one_run
-    _current, _one_run = SINGLE, False
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
 

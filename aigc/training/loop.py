@@ -165,14 +165,14 @@ def train(
 ) -> TrainResult:
     """Train `model` in place on `dataset` (weighted if `weights`), writing everything under cfg.out_dir.
 
-    dist: the data-parallel run this process is part of (default: the one joined under torchrun,
-    else none). Then cfg.batch_size is the global batch, each rank trains on its rows, and only
-    the main rank writes files and calls `on_progress`.
+    dist: the data-parallel run this process is part of (`distributed.init_from_env`'s answer under
+    torchrun; default: a plain single-process run). Then cfg.batch_size is the global batch, each
+    rank trains on its rows, and only the main rank writes files and calls `on_progress`.
     """
-    dist = dist or distributed.current()
+    dist = dist or distributed.SINGLE
     par, main = dist.parallel, dist.is_main
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    # cfg.threads is recorded, not applied: the entry point (CLI, Studio.open, a benchmark) sets the
+    # process's thread count once; a library call changing process-wide state was a hidden side effect
     torch.manual_seed(
         cfg.seed + dist.rank
     )  # dropout and friends (offset by rank); every other draw has its own per-step generator
@@ -340,7 +340,7 @@ def train(
                 "rank 0's are saved",
                 file=sys.stderr,
             )
-        distributed.leave_after_training()  # what rank 0 does next (evaluation, saving, rows) is single-process
+        distributed.leave_after_training(dist)  # what rank 0 does next (evaluation, saving, rows) is single-process
     model.to(memory_format=torch.contiguous_format).eval()  # hand back an ordinary model
     images_seen = (completed - start_step) * plan.batch_size
     return TrainResult(
@@ -395,73 +395,3 @@ def finish_record(record: CheckpointRecord, result: TrainResult, cfg: TrainConfi
 def save_final(path: str | os.PathLike, model: nn.Module, record: CheckpointRecord) -> Path:
     model.cpu()
     return save_model(path, model, record)
-
-
-# ---------------------------------------------------------------- runs prepared by rank 0 (fine-tuning)
-#
-# A fine-tune's data, weights and parent come from the database, which only rank 0 reads. Rank 0
-# prepares the run and hands it over (`share_run`); the other ranks wait in `follow_run`, rebuild
-# the same model, receive the data and weights, and train with rank 0. If rank 0 fails before
-# sharing, `release_followers` tells them to exit instead of waiting.
-
-_shared = False
-
-
-def share_run(
-    model: nn.Module,
-    dataset: ImageDataset,
-    cfg: TrainConfig,
-    weights: torch.Tensor | None,
-    dist: DistInfo | None = None,
-) -> None:
-    """Rank 0 of a data-parallel run: send the run about to be trained to the other ranks (no-op alone)."""
-    global _shared
-    dist = dist or distributed.current()
-    if not dist.parallel or _shared:
-        return
-    header = {
-        "kind": model.kind,
-        "config": asdict(model.cfg),
-        "train": asdict(cfg),
-        "dataset": dataset.name,
-        "labels": dataset.labels is not None,
-    }
-    distributed.broadcast_json(header, dist)
-    distributed.broadcast_tensor(dataset.images.float(), dist)
-    if dataset.labels is not None:
-        distributed.broadcast_tensor(dataset.labels, dist)
-    distributed.broadcast_tensor(None if weights is None else weights.float(), dist)
-    _shared = True  # the weights themselves reach the others when DDP is built (from rank 0's model)
-
-
-def release_followers(code: int, message: str, dist: DistInfo | None = None) -> None:
-    """Rank 0, when it ends before `share_run`: the followers exit with `code` instead of waiting."""
-    global _shared
-    dist = dist or distributed.current()
-    if dist.parallel and dist.is_main and not _shared:
-        distributed.broadcast_json({"exit": int(code), "message": message}, dist)
-        _shared = True
-
-
-def follow_run(dist: DistInfo | None = None) -> int:
-    """Ranks > 0: train the run rank 0 shares; returns the process exit code."""
-    from aigc.models import CONFIGS, MODELS
-
-    dist = dist or distributed.current()
-    header = distributed.broadcast_json(None, dist)
-    if "exit" in header:
-        return header["exit"]
-    images = distributed.broadcast_tensor(None, dist)
-    labels = distributed.broadcast_tensor(None, dist) if header["labels"] else None
-    weights = distributed.broadcast_tensor(None, dist)
-    model = MODELS[header["kind"]](CONFIGS[header["kind"]](**header["config"]))  # rank 0's weights arrive with DDP
-    cfg = TrainConfig(**{**header["train"], "device": str(dist.device), "progress": False})
-    result = train(
-        model,
-        ImageDataset(images, labels, header["dataset"]),
-        cfg,
-        CheckpointRecord(kind=header["kind"], config={}),
-        weights=weights,
-        dist=dist,
-    )
-    return 130 if result.interrupted else 0

@@ -2,7 +2,7 @@
 
     torchrun --nproc_per_node 2 tests/distributed/rank_worker.py DUMP_DIR train vae --data synthetic ...
 
-Wraps `aigc.training.loop.train` (as the CLI and the fine-tune follower call it) so that, after training,
+Wraps `aigc.training.loop.train` (as the CLI, the fine-tune and its followers call it) so that, after training,
 rank r writes DUMP_DIR/rank{r}.safetensors: the ranks' weights can then be compared directly.
 
 With AIGC_TEST_HOLD_AT_STEP=N, every rank stops before the N-th step's all-reduce, writes
@@ -22,6 +22,7 @@ from safetensors.torch import save_file
 
 import aigc.cli.commands
 import aigc.feedback.finetune
+import aigc.training.handover
 import aigc.training.loop
 from aigc.cli import main
 from aigc.training import distributed
@@ -68,7 +69,8 @@ def reduce_step_held(losses, stop, info, buffers=()):
 if __name__ == "__main__":
     DUMP = sys.argv[1]
     Path(DUMP).mkdir(parents=True, exist_ok=True)
-    aigc.training.loop.train = aigc.cli.commands.train = aigc.feedback.finetune.train = train_and_dump
+    for module in (aigc.training.loop, aigc.cli.commands, aigc.feedback.finetune, aigc.training.handover):
+        module.train = train_and_dump  # every caller: the CLI, rank 0's fine-tune, the followers' handover
     if HOLD_AT:
         distributed.reduce_step = reduce_step_held
         distributed.StopSignals._handle = handle_and_note
