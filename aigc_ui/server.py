@@ -37,6 +37,7 @@ from aigc_ui import (  # noqa: E402
     who,
 )
 from aigc_ui.auth import LoginThrottle, login_middleware  # noqa: E402
+from aigc_ui.body_limit import body_limit_middleware  # noqa: E402
 from aigc_ui.common import CSS, PageContext, model_choices, rater_of  # noqa: E402
 from aigc_ui.identity import rater_middleware  # noqa: E402
 from aigc_ui.meter import upload_middleware  # noqa: E402
@@ -154,7 +155,7 @@ def launch_kwargs(studio: Studio, throttle: LoginThrottle | None = None) -> dict
         footer_links=["api", "gradio"],
         run_history=False,
         app_kwargs={
-            "middleware": [upload_middleware(studio.quotas), rater_middleware()]
+            "middleware": [body_limit_middleware(), upload_middleware(studio.quotas), rater_middleware()]
             + ([login_middleware(throttle)] if throttle else [])
         },
     )

@@ -130,3 +130,17 @@ def test_a_raw_json_nan_truncation_is_refused_not_read_as_off(server, literal):
     stream = httpx.get(f"{server}gradio_api/call/sample/{event_id}", timeout=60).text
     assert "event: error" in stream and "truncation must be a finite number from 0 to 10" in stream, stream[:500]
     assert BUG not in stream
+
+
+def test_an_oversized_json_body_is_refused_before_it_is_parsed(server, client):
+    """A latent of 10**6 numbers (~5 MB of JSON) never reaches Gradio's parser; normal calls still work."""
+    import httpx
+
+    huge = '{"data": ["tiny-vae", [' + ",".join(["0.125"] * 10**6) + "]]}"
+    for content in (huge.encode(), (huge[i : i + 65536].encode() for i in range(0, len(huge), 65536))):  # chunked
+        r = httpx.post(
+            f"{server}gradio_api/call/decode", content=content, headers={"content-type": "application/json"}, timeout=60
+        )
+        assert r.status_code == 413 and "request body over 4 MB" in r.json()["detail"]
+    dim = {m["name"]: m["latent_dim"] for m in client.predict(api_name="/models")}["tiny-vae"]
+    assert client.predict("tiny-vae", [0.1] * dim, api_name="/decode")
