@@ -225,7 +225,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="USER",
         help="with --auth: this user is an admin (repeatable): sees every version, publishes visitors' fine-tunes",
     )
-    p.add_argument("--db", metavar="URL", default=None, help="database URL (default: SQLite under $AIGC_HOME)")
+    p.add_argument(
+        "--db", metavar="URL", default=None, help="database URL (default: $AIGC_DB_URL, else SQLite under $AIGC_HOME)"
+    )
     p.add_argument("--models", metavar="DIR", default=None, help="extra folder of checkpoints, looked up first")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
     p.add_argument(

@@ -120,3 +120,13 @@ def test_two_apps_started_together_on_one_database_both_serve(tmp_path, models_d
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def test_a_database_password_never_reaches_the_error_line(capsys, monkeypatch):
+    """The URL may come from $AIGC_DB_URL (how a password stays off command lines); the message masks it."""
+    monkeypatch.setenv("AIGC_DB_URL", "postgresql://rater:s3cret-pw@127.0.0.1:1/feedback")  # nothing listens on 1
+    with pytest.raises(SystemExit) as exit_:
+        app.serve(app.parse_args(["--port", str(free_port())]), block=False)
+    assert exit_.value.code == 2
+    line = one_line(capsys)
+    assert "postgresql://rater:***@127.0.0.1:1/feedback" in line and "s3cret" not in line
