@@ -7,7 +7,7 @@ the server answers (bounded: `--max-per-abuser` requests each, loopback only):
 
     /children n=10**6 and n=5000, a point {"seed": 1, "index": 2e7} in /interpolate and index 1e9 in
     /cross, /finetune steps=10**9, 30 uploads of 9.9 MB, /sample n=10**6 and NaN truncation,
-    /rate with sample id 2**70 and 1.7, /history limit 10**30.
+    /rate with sample id 2**70 and 1.7, /history limit 10**30, /decode with a latent of 10**6 numbers.
 
 Reported: the server's peak RSS (its process and children, sampled every 0.1 s), p50/p99 of the honest
 ratings before and during the abuse, honest ratings lost (told stored, but not in the database with that
@@ -134,6 +134,7 @@ def abuses(url: str, z: list[float], big_file: Path) -> dict:
         "rate_id_2e70": lambda c: c.predict(2**70, 1, api_name="/rate"),
         "rate_id_1.7": lambda c: c.predict(1.7, 1, api_name="/rate"),
         "history_1e30": lambda c: c.predict(10**30, api_name="/history"),
+        "decode_latent_1e6_numbers": lambda c: c.predict(VAE, [0.125] * 10**6, api_name="/decode"),
         "upload_9.9MB": upload,
     }
 
