@@ -1,5 +1,7 @@
 """Slider-to-pixels latency as a person feels it, in a real browser; prints ONE JSON line.
 
+Also the card rating round trip: from a 👍/👎 click to the rating stored in the database (p50, p95).
+
 From the slider's `input` event to the explorer's <img> showing the new picture (its `src` changed
 and the image loaded), timed in page JS with performance.now(). The same measure runs, in the same
 browser and the same run, on a bare Gradio page whose slider returns a fixed image of the same size:
@@ -179,6 +181,58 @@ def measure_pages(
     return out
 
 
+def measure_rating(studio, studio_url: str, model: str, clicks: int = 30, warmup: int = 3) -> dict:
+    """Card rating round trip: from the 👍/👎 click in the browser to the rating row in the database.
+
+    Each click rates a new card (a new row), alternating like and dislike; the database is polled
+    (every ~2 ms) for that card's own sample id, which the card carries.
+    """
+    from playwright.sync_api import sync_playwright
+
+    version_id = studio.version(model).id
+
+    def stored(sample_id: int) -> bool:
+        rows = studio.store.ratings_for_lineage(version_id, include_ancestors=False)
+        return any(r.sample_id == sample_id for r in rows)
+
+    times: list[float] = []
+    timeouts = 0
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            done, seed = -warmup, 1000
+            while done < clicks:
+                page.goto(f"{studio_url}?model={model}&n=16&seed={seed}")
+                page.wait_for_selector("#card-15 img", timeout=30_000)
+                page.wait_for_function(f"() => /seed {seed} /.test(document.querySelector('#gen-status')?.innerText)")
+                for i in range(16):
+                    if done >= clicks:
+                        break
+                    sample_id = int(page.locator(f"#card-{i}").get_attribute("data-id"))
+                    act = "like" if i % 2 else "dislike"
+                    t0 = time.perf_counter()
+                    page.evaluate(f"() => document.querySelector('#{act}-{i}').click()")
+                    deadline = t0 + 10.0
+                    while not stored(sample_id) and time.perf_counter() < deadline:
+                        time.sleep(0.002)
+                    ms = (time.perf_counter() - t0) * 1000
+                    if done >= 0 and ms < 10_000:
+                        times.append(ms)
+                    elif done >= 0:
+                        timeouts += 1
+                    done += 1
+                seed += 1
+        finally:
+            browser.close()
+    return {
+        "rating_p50_ms": round(percentile(times, 0.5), 1) if times else None,
+        "rating_p95_ms": round(percentile(times, 0.95), 1) if times else None,
+        "rating_timeouts": timeouts,
+        "ratings": len(times),
+    }
+
+
 @contextlib.contextmanager
 def background_command(command: str | None):
     """Run a shell command (e.g. a fine-tuning run) for the duration of a measurement."""
@@ -232,6 +286,7 @@ def run(
     moves: int,
     during: Callable[[], ContextManager] | None = None,
     threads: int = 1,
+    clicks: int = 30,
 ) -> dict:
     from aigc.service.studio import Studio
     from aigc_ui.common import EXPLORE_SCALE
@@ -249,6 +304,7 @@ def run(
             with pages(studio, size) as (studio_url, bare_url):
                 result = {"benchmark": "ui_latency", "model": model}
                 result.update(measure_pages(studio_url, bare_url, model, moves))
+                result.update(measure_rating(studio, studio_url, model, clicks))
                 if during is not None:
                     with during():
                         loaded = measure_pages(studio_url, bare_url, model, moves)
@@ -262,6 +318,7 @@ def run(
         result.get("studio_p50_ms") is not None
         and result["studio_p50_ms"] <= TARGET_P50_MS
         and result.get("ratio_p50", 99) <= TARGET_RATIO
+        and result.get("rating_timeouts", 0) == 0  # a rating click that is never stored is a lost rating
     )
     return result
 
@@ -271,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", help="model to explore (default: fashion-vae if shipped, else a tiny VAE)")
     p.add_argument("--models", help="folder of checkpoints")
     p.add_argument("--moves", type=int, default=100)
+    p.add_argument("--clicks", type=int, default=30, help="card ratings timed (click → stored)")
     p.add_argument("--threads", type=int, default=1, help="serving torch threads (as `aigc serve --threads`)")
     p.add_argument(
         "--during-finetune",
@@ -279,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     during = (lambda: background_command(args.during_finetune)) if args.during_finetune else None
-    print(json.dumps(run(args.model, args.models, args.moves, during, args.threads)))
+    print(json.dumps(run(args.model, args.models, args.moves, during, args.threads, args.clicks)))
     return 0
 
 

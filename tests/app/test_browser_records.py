@@ -221,3 +221,41 @@ def test_blind_ab_reveals_nothing_until_the_session_ends(page, ab_server):
     tally = wait_for_text(page, "#ab-stats", r"Child preferred in")
     assert f"**{stats.wins}**" in page.locator("#ab-stats").inner_html() or f"{stats.wins} of 2" in tally
     assert not page.errors, page.errors
+
+
+def test_rapid_clicks_on_several_cards_each_rate_the_picture_clicked(page, server, store, studio):
+    page.goto(f"{server}?model=tiny-vae&seed=6060&n=6")
+    wait_for_text(page, "#gen-status", r"seed 6060 ")
+    page.locator("#card-5 img").wait_for(timeout=TIMEOUT)
+    before = snapshot(store, studio)
+    srcs = page.evaluate(  # six clicks one animation frame apart: each while the one before is in flight
+        """async () => {
+             const srcs = [];
+             for (const i of [0, 1, 2, 3, 4, 5]) {
+               srcs.push(document.querySelector(`#card-${i} img`).src);
+               document.querySelector(`#${i % 2 ? 'dislike' : 'like'}-${i}`).click();
+               await new Promise((r) => requestAnimationFrame(r));
+             }
+             return srcs;
+           }"""
+    )
+    shown = [fetch_pixels(page, src) for src in srcs]
+    new: list = []
+
+    def all_stored() -> bool:
+        new[:] = [k for k, v in snapshot(store, studio).items() if before.get(k) != v]
+        return len(new) >= 6
+
+    assert eventually(all_stored, 30), f"only {len(new)} of 6 rapid clicks were stored"
+    assert len(new) == 6
+    matched = set()
+    for sample_id, rater in new:
+        name, z = studio.sample_info(sample_id)
+        expected = studio.decode(name, z)[:, :, 0]
+        scale = shown[0].shape[0] // expected.shape[0]
+        hits = [i for i, pixels in enumerate(shown) if np.array_equal(pixels[::scale, ::scale], expected)]
+        assert hits, f"#{sample_id} was rated but never shown"
+        i = hits[0]
+        assert snapshot(store, studio)[(sample_id, rater)][0] == (-1.0 if i % 2 else 1.0)
+        matched.add(i)
+    assert matched == set(range(6))
