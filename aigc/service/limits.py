@@ -92,8 +92,15 @@ class Limits:
     max_sample_id: int = 2**63 - 1  # the database's BIGINT
     max_latent_abs: float = 100.0  # a latent coordinate (standard normal: |z| > 6 is already never drawn)
     max_upload_bytes: int = 10 * 2**20  # uploaded images (the page's Gradio limit is the same)
+    max_name_chars: int = 200  # a model name (the database's version-name limit)
 
     # ---------------------------------------------------------------- one validator per quantity
+
+    def model_name(self, value: Any) -> str:
+        """A model name: text of 1 to max_name_chars characters (a dict or a 10 MB string is not a name)."""
+        if not isinstance(value, str) or not value.strip() or len(value) > self.max_name_chars:
+            raise StudioError(f"model must be a model name (text of 1 to {self.max_name_chars} characters)")
+        return value
 
     def images(self, value: Any) -> int:
         return whole(value, "number of images", 1, self.max_images)
@@ -177,6 +184,7 @@ class Limits:
     def rules(self) -> dict[str, str]:
         """Quantity → its rule in words: the README's API table and the page show these."""
         return {
+            "model_name": f"text of 1 to {self.max_name_chars} characters",
             "images": f"1 to {self.max_images} per call",
             "seed": f"a whole number from 0 to {self.max_seed}",
             "index": f"0 to {self.max_images - 1} (which image of the seed's batch)",

@@ -234,6 +234,7 @@ class Studio:
         )
 
     def model(self, name: str) -> ImageModel:
+        name = self.limits.model_name(name)
         with self._lock:
             if name not in self._models:
                 self.refresh()
@@ -287,6 +288,7 @@ class Studio:
 
     def check_visible(self, name: str, viewer: str | None) -> None:
         """Refuse a version `viewer` may not see, in the words used for one that does not exist."""
+        name = self.limits.model_name(name)
         if self.roles.enforced and not self.roles.is_admin(viewer):
             found = self.store.get_version(name)
             if found is not None and not self.roles.can_see(found, viewer):
@@ -375,6 +377,7 @@ class Studio:
 
     def axes(self, name: str) -> LatentAxes:
         """Slider axes: VAE dims by KL, GAN principal directions. Computed once per model."""
+        name = self.limits.model_name(name)
         with self._lock:
             if name not in self._axes:
                 model = self.model(name)
@@ -536,6 +539,7 @@ class Studio:
 
     def cancel_finetune(self, name: str, by: str | None) -> JobStatus:
         """Cancel `by`'s waiting or running run of `name`; an admin may cancel anyone's."""
+        name = self.limits.model_name(name)
         return self.queue.cancel(name, by, admin=self.roles.enforced and self.roles.is_admin(by))
 
     @staticmethod

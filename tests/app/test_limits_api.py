@@ -144,3 +144,12 @@ def test_an_oversized_json_body_is_refused_before_it_is_parsed(server, client):
         assert r.status_code == 413 and "request body over 4 MB" in r.json()["detail"]
     dim = {m["name"]: m["latent_dim"] for m in client.predict(api_name="/models")}["tiny-vae"]
     assert client.predict("tiny-vae", [0.1] * dim, api_name="/decode")
+
+
+def test_a_model_that_is_not_a_name_is_one_short_line(client):
+    rule = "model must be a model name (text of 1 to 200 characters)"
+    assert rule in refused(client, "x" * 100_000, 2, 0, 0, api_name="/sample")  # never echoed back
+    assert rule in refused(client, "x" * 100_000, api_name="/axes")
+    for endpoint in ("/axes", "/finetune_status", "/finetune_cancel", "/ab_stats"):  # one-argument endpoints
+        assert rule in refused(client, {"name": GAN}, api_name=endpoint)  # was a TypeError: "Something went wrong"
+    assert rule in refused(client, {"name": GAN}, [0.0] * 8, 1, api_name="/rate_latent")

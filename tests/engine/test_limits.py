@@ -135,3 +135,14 @@ def test_the_page_reads_the_same_rules_through_the_studio():
     from aigc.service import studio
 
     assert studio.SEED_RULE is SEED_RULE and studio.RULES is RULES  # the page imports only aigc.service.studio
+
+
+@pytest.mark.parametrize("bad", [None, 3, {"name": "x"}, "", "   ", "m" * 201])
+def test_a_model_name_is_short_text(bad):
+    with pytest.raises(StudioError, match="model must be a model name") as err:
+        DEFAULT.model_name(bad)
+    assert len(str(err.value)) < 100  # a 10 MB "name" is never echoed back
+
+
+def test_a_model_name_passes_unchanged():
+    assert DEFAULT.model_name("fashion-gan-ft1") == "fashion-gan-ft1"
