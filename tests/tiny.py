@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from aigc.data.datasets import ImageDataset
@@ -53,3 +58,24 @@ def train_tiny(
         record,
     )
     return save_final(path, model, record)
+
+
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """A folder that `build(folder)` fills once per test run, shared by all pytest-xdist workers.
+
+    The first worker to get here builds it under a file lock; the others wait for the lock and reuse the
+    result (pytest-xdist's own recipe for session fixtures). Without xdist it is a plain session folder.
+    """
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # each worker's basetemp is <the run's basetemp>/popen-gwN
+    folder = root / f"shared-{name}"
+    with open(root / f"shared-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, even if `build` fails
+        if not folder.exists():
+            partial = root / f"shared-{name}.partial"
+            shutil.rmtree(partial, ignore_errors=True)
+            partial.mkdir()
+            build(partial)
+            partial.rename(folder)  # complete or absent: a failed build is retried, never half reused
+    return folder

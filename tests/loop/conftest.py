@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
 
 from aigc.data.datasets import synthetic_dataset
-from tests.tiny import BANDS, band_class, train_tiny
+from tests.tiny import BANDS, band_class, built_once, train_tiny
 
 __all__ = ["BANDS", "band_class", "rate_by_band"]
 
@@ -20,12 +21,14 @@ def _one_thread():
 
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> str:
-    """A models folder with syn-vae and syn-gan, trained a few hundred steps on synthetic bars."""
-    folder = tmp_path_factory.mktemp("models")
-    data = synthetic_dataset(n=512, classes=BANDS)
-    for kind, steps in (("vae", 300), ("gan", 100)):
-        train_tiny(kind, data, folder / f"syn-{kind}.safetensors", steps, folder / f"run-{kind}")
-    return str(folder)
+    """A models folder with syn-vae and syn-gan, trained a few hundred steps on synthetic bars (once per run)."""
+
+    def build(folder: Path) -> None:
+        data = synthetic_dataset(n=512, classes=BANDS)
+        for kind, steps in (("vae", 300), ("gan", 100)):
+            train_tiny(kind, data, folder / f"syn-{kind}.safetensors", steps, folder / f"run-{kind}")
+
+    return str(built_once(tmp_path_factory, "loop-models", build))
 
 
 @pytest.fixture
