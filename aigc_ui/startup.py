@@ -31,13 +31,12 @@ def fail(message: str) -> SystemExit:
 
 def open_studio(db: str | None, models: str | None, device: str | None, threads: int | None) -> Studio:
     """Studio.open, or one line saying which part could not be opened and what to do."""
-    from aigc.paths import database_url
     from feedback_db import FeedbackError, masked_url  # the page may name the database's error type
 
     try:
         return Studio.open(db, models, device, threads=threads)
     except (FeedbackError, OSError) as exc:
-        where = masked_url(database_url(db))  # the URL actually tried: --db, $AIGC_DB_URL or the home's file
+        where = masked_url(Studio.database_url(db))  # the URL actually tried: --db, $AIGC_DB_URL or the home's file
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         path = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else ""
         raise fail(

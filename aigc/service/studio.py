@@ -543,6 +543,11 @@ class Studio:
         return self.queue.cancel(name, by, admin=self.roles.enforced and self.roles.is_admin(by))
 
     @staticmethod
+    def database_url(url: str | None = None) -> str:
+        """The database `open(url)` uses: `url`, else $AIGC_DB_URL, else the home's SQLite file (aigc.paths)."""
+        return paths.database_url(url)
+
+    @staticmethod
     def default_steps_text() -> str:
         """The kinds' default fine-tune steps in words ('GAN 600, VAE 3000'), from the one defaults table."""
         return defaults_text("steps")
