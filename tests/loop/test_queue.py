@@ -121,6 +121,7 @@ def _wait_for(check, seconds: float = 180.0, what: str = "") -> None:
         time.sleep(0.2)
 
 
+@pytest.mark.integration  # two real `aigc finetune` processes
 def test_a_killed_run_fails_at_once_and_the_next_in_line_starts(studio):
     """Real `aigc finetune` processes: SIGKILL the first; its database row is failed without any restart."""
     studio.queue.settings = QueueSettings(concurrency=1)
