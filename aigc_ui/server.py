@@ -22,6 +22,7 @@ from aigc.service.studio import (  # noqa: E402
     Quotas,
     Roles,
     Studio,
+    StudioError,
     add_quota_flags,
     quota_settings,
 )
@@ -239,6 +240,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--finetune-line", type=int, default=20, metavar="N", help="fine-tuning runs that may wait in line (default 20)"
     )
+    p.add_argument(
+        "--finetune-queue",
+        choices=["local", "postgres"],
+        default="local",
+        help="local: this process trains the line (default); postgres: `aigc worker` processes on any machine "
+        "take runs from the --db PostgreSQL",
+    )
     add_quota_flags(p)
     return p.parse_args(argv)
 
@@ -252,7 +260,15 @@ def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Stud
     roles = read_roles(args, credentials)
     studio = startup.open_studio(args.db, args.models, args.device, args.threads)  # or one line and exit 2
     studio.quotas, studio.roles = quotas, roles
-    studio.queue.settings = QueueSettings(concurrency=args.finetune_slots, max_queued=args.finetune_line)
+    line = QueueSettings(concurrency=args.finetune_slots, max_queued=args.finetune_line)
+    if args.finetune_queue == "postgres":
+        try:
+            studio.use_worker_line(line)
+        except StudioError as exc:
+            studio.close()
+            print(f"error: --finetune-queue postgres: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+    studio.queue.settings = line
     demo = build_demo(studio)
     share = bool(args.share)
     if share and not internet_ok():

@@ -49,6 +49,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-ratings", type=int, default=FinetuneConfig.min_ratings)
     p.add_argument("--rater", default=None, help="use only this rater's ratings")
     p.add_argument("--owner", default=None, help="the person this run is for: the new version is theirs")
+    p.add_argument("--job-id", type=int, default=None, help=argparse.SUPPRESS)  # set by `aigc worker`
     p.add_argument(
         "--private", action="store_true", help="register the new version unpublished (its owner and admins see it)"
     )
@@ -100,6 +101,7 @@ def _finetune(args: argparse.Namespace, handover: Handover) -> int:
         rater=args.rater,
         owner=args.owner,
         private=args.private,
+        job_id=args.job_id,
         data=args.data,
         seed=args.seed,
         threads=args.threads,

@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     from feedback_db.cli import add_commands as add_database
 
     add_finetune(sub)
+    from aigc.cli.worker import add_commands as add_worker
+
+    add_worker(sub)
     add_database(sub, default_db=paths.database_url())  # `aigc ratings`/`aigc db`: the home's database
     return parser
 

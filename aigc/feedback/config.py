@@ -37,6 +37,7 @@ class FinetuneConfig:
     rater: str | None = None  # only this rater's ratings (default: everyone's)
     owner: str | None = None  # whose run this is: the child version is theirs (roles, aigc.service.roles)
     private: bool = False  # register the child unpublished: only its owner and admins see it until published
+    job_id: int | None = None  # the queue job running it (aigc worker): kept in the run's config for the reaper
     data: str | None = None  # training data override (default: the parent's dataset)
     self_samples: int = 10000  # used instead when the training data cannot be found
     fit_prior: bool = True  # VAE: sample from a Gaussian mixture fitted to the reweighted data's posterior

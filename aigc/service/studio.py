@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -122,7 +123,8 @@ class Studio:
             str(self.models_dir) if self.models_dir else None,
             on_done=lambda status: self.refresh(),
         )
-        self.queue = FinetuneQueue(self.jobs, self.store)  # runs wait in line (aigc.service.queue)
+        # runs wait in line (aigc.service.queue); a shared PostgreSQL may hand them to `aigc worker`s instead
+        self.queue: FinetuneQueue | Any = FinetuneQueue(self.jobs, self.store)
 
     @classmethod
     def open(
@@ -153,6 +155,7 @@ class Studio:
 
     def close(self) -> None:
         self.jobs.stop_all()
+        getattr(self.queue, "close", lambda: None)()
         self.store.close()
 
     def __enter__(self) -> Studio:
@@ -536,6 +539,14 @@ class Studio:
         except StudioError:
             self.quotas.refund("finetunes", requester)  # a run that never started costs nothing
             raise
+
+    def use_worker_line(self, settings: QueueSettings | None = None) -> None:
+        """Hand fine-tuning runs to `aigc worker`s through the PostgreSQL database (aigc.service.pgqueue)."""
+        from aigc.service.pgqueue import PgFinetuneQueue, is_postgres  # procrastinate only when asked for
+
+        if not is_postgres(self.store.url):
+            raise StudioError("needs --db postgresql://… (the workers share that database)")
+        self.queue = PgFinetuneQueue(self.store.url, self.store, settings or QueueSettings())
 
     def cancel_finetune(self, name: str, by: str | None) -> JobStatus:
         """Cancel `by`'s waiting or running run of `name`; an admin may cancel anyone's."""

@@ -128,3 +128,18 @@ def test_finetune_runs_are_metered_per_requester_and_a_refused_start_costs_nothi
         free.start_finetune("tiny-vae", rater="quota-rater", requester="ann")
     queued = free.start_finetune("tiny-vae", rater="quota-rater")  # the CLI: not metered; waits for ann's run
     assert (queued.state, queued.position) == ("queued", 1) and len(free.jobs.started) == 1
+
+
+def test_serve_with_the_worker_line_on_sqlite_is_one_line_and_exit_2(capsys, models_dir, db_url):
+    from aigc_ui import server as app
+    from tests.app.helpers import free_port
+
+    args = app.parse_args(
+        ["--finetune-queue", "postgres", "--port", str(free_port()), "--db", db_url, "--models", str(models_dir)]
+    )
+    with pytest.raises(SystemExit) as done:
+        app.serve(args, block=False)
+    assert done.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: --finetune-queue postgres: needs --db postgresql://… (the workers share that database)"
+    )

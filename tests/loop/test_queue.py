@@ -146,3 +146,17 @@ def test_a_killed_run_fails_at_once_and_the_next_in_line_starts(studio):
     assert studio.finetune_status("syn-gan").state == "cancelled"
     assert {r.status for r in studio.store.list_runs()} == {"failed"}
     assert not [v for v in studio.store.list_versions() if v.parent_id is not None]
+
+
+def test_the_worker_line_needs_postgresql(studio):
+    with pytest.raises(StudioError, match="needs --db postgresql"):
+        studio.use_worker_line()
+    assert isinstance(studio.queue, FinetuneQueue)  # the in-process line stays
+
+
+def test_aigc_worker_refuses_sqlite_in_one_line(capsys, tmp_path):
+    from aigc.cli import main
+
+    assert main(["worker", "--db", f"sqlite:///{tmp_path / 'x.sqlite'}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["aigc worker: error: aigc worker needs the studio's PostgreSQL database (--db postgresql://...)"]
