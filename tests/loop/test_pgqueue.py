@@ -14,7 +14,7 @@ import pytest
 from aigc.service.errors import StudioError
 from aigc.service.queue import QueueSettings
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.integration]  # real `aigc worker` processes
 
 
 @pytest.fixture
