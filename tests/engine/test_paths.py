@@ -70,3 +70,17 @@ def test_database_and_models_land_in_the_same_home(user_home, tmp_path, monkeypa
     names = {p.name for p in home.iterdir()} - {"feedback.sqlite3-wal", "feedback.sqlite3-shm"}
     assert names == {"feedback.sqlite3", "models"}
     assert not (tmp_path / "work" / "~").exists()
+
+
+@pytest.mark.parametrize("raw", ["~/studio", "rel/studio"])
+def test_a_default_studio_keeps_its_database_and_models_in_the_home(user_home, monkeypatch, raw):
+    from aigc.service.studio import Studio
+
+    monkeypatch.setenv("AIGC_HOME", raw)
+    monkeypatch.delenv("AIGC_DB_URL", raising=False)
+    home = paths.home()
+    with Studio.open(threads=None) as studio:  # no --db, no --models: everything from the home
+        assert studio.store.url == f"sqlite:///{home / 'feedback.sqlite3'}"
+        assert home / "models" in studio.private_paths() and home in studio.private_paths()
+        assert studio.jobs.models_dir is None  # the child resolves the same home (paths.child_env)
+    assert (home / "feedback.sqlite3").exists()
