@@ -31,6 +31,26 @@ TOP_SLIDERS = 8  # shown open; the rest are folded away
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 
 
+def axis_labels(studio: Studio, name: str) -> list[tuple[str, str]]:
+    """(plain label, technical figure) per slider: plain words first, the figure on hover.
+
+    "z[6] · KL 2.51" told a newcomer nothing; "direction 1 (most used)" does, and the KL or variance
+    share stays one hover away for those who want it.
+    """
+    axes = studio.axes(name)
+    vae = studio.kind(name) == "vae"
+    out = []
+    for j in range(min(MAX_SLIDERS, axes.basis.shape[0])):
+        most = " (most used)" if vae else " (most varied)"
+        figure = (
+            f"{axes.names[j]} · KL {axes.importance[j]:.2f}: how much the model uses this latent dimension"
+            if vae
+            else f"{axes.names[j]} · {axes.importance[j] * 100:.1f}% of the variance of the images' latent codes"
+        )
+        out.append((f"direction {j + 1}{most if j == 0 else ''}", figure))
+    return out
+
+
 def slider_props(studio: Studio, name: str | None, z: np.ndarray | None) -> list[dict]:
     """Slider settings (value, range, label, visibility) that show z along the model's axes."""
     if name is None or z is None:
@@ -38,21 +58,20 @@ def slider_props(studio: Studio, name: str | None, z: np.ndarray | None) -> list
     axes = studio.axes(name)
     basis = axes.basis[:MAX_SLIDERS]
     coords = basis @ np.asarray(z, np.float32)
-    kind = studio.kind(name)
+    labels = axis_labels(studio, name)
     props = []
     for j in range(MAX_SLIDERS):
         if j >= basis.shape[0]:
             props.append(dict(visible=False, value=0))
             continue
         span = max(axes.slider_range, math.ceil(abs(float(coords[j])) * 10) / 10)
-        weight = f"KL {axes.importance[j]:.2f}" if kind == "vae" else f"{axes.importance[j] * 100:.1f}% var"
         props.append(
             dict(
                 visible=True,
                 value=round(float(coords[j]), 2),
                 minimum=-span,
                 maximum=span,
-                label=f"{axes.names[j]} · {weight}",
+                label=labels[j][0],
             )
         )
     return props
@@ -103,6 +122,7 @@ class Explorer:
             model=name,
             z=np.asarray(z, np.float32).tolist(),
             token=uuid.uuid4().hex,
+            hints=[figure for _, figure in axis_labels(self.studio, name)],
         )
 
     def open(self, name: str, z, sample_id: int | None = None, note: str = "") -> list:
@@ -181,6 +201,7 @@ def build(ctx: PageContext) -> None:
                     model=start_name,
                     z=start_z.tolist() if start_name else [],
                     token="start",
+                    hints=[figure for _, figure in axis_labels(studio, start_name)] if start_name else [],
                     elem_id="ex-image",
                 )
                 status = gr.Markdown(f"Exploring `{start_name}` · seed 0" if start_name else "", elem_id="ex-status")

@@ -53,6 +53,7 @@ def picker(elem_id: str, label: str, empty: str = "Nothing of yours yet: generat
         [],
         label=label,
         show_label=True,
+        container=True,  # the label needs the block around it
         html_template=PICKER_TEMPLATE,
         css_template=PICKER_CSS,
         js_on_load=PICKER_JS,

@@ -95,6 +95,17 @@ const onInput = (event) => {
   pending = { model: props.model, z: props.z, changed: { ...changed }, token };
   send();
 };
+// the technical figure of each slider (KL, variance share) on hover over its plain label
+const hint = () => (props.hints || []).forEach((text, j) => {
+  const box = document.getElementById('ex-slider-' + j);
+  if (box) box.querySelectorAll('label, [data-testid="block-info"], span').forEach((el) => { el.title = text; });
+  if (box) box.title = text;
+});
+const hintWhenReady = (tries) => {  // the sliders mount after this view on a page load
+  if (document.getElementById('ex-slider-0')) hint(); else if (tries > 0) setTimeout(() => hintWhenReady(tries - 1), 100);
+};
+hintWhenReady(100);
+watch(['hints', 'token'], hint);
 if (window.__aigcExplorerInput) document.removeEventListener('input', window.__aigcExplorerInput, true);
 window.__aigcExplorerInput = onInput;
 document.addEventListener('input', onInput, true);

@@ -1,0 +1,70 @@
+"""Less friction, in a real browser at phone width (390 px): card buttons with accessible names and
+44 px touch targets, `L`/`D` on a focused card, no toast per rating, plain slider labels with the
+technical figure on hover."""
+
+from __future__ import annotations
+
+import pytest
+
+from feedback_db import FeedbackStore
+from tests.app.helpers import TIMEOUT, eventually, rating_of, wait_for_text
+
+pytestmark = pytest.mark.browser
+TOASTS = ".toast-body, [data-testid='toast-body']"
+
+
+@pytest.fixture(scope="module")
+def store(db_url):
+    with FeedbackStore(db_url) as s:
+        yield s
+
+
+@pytest.fixture
+def phone(chromium):
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors
+    yield page
+    context.close()
+
+
+def test_cards_are_named_big_enough_and_take_l_and_d(phone, server, store):
+    page = phone
+    page.goto(f"{server}?model=tiny-gan&seed=77&n=2")
+    wait_for_text(page, "#gen-status", r"seed 77 ")
+    page.locator("#card-1 img").wait_for(timeout=TIMEOUT)
+    for name in ("Like", "Dislike", "Open in explorer"):
+        buttons = page.locator("#gen-cards").get_by_role("button", name=name, exact=True)
+        assert buttons.count() == 2, name
+        for k in range(2):
+            box = buttons.nth(k).bounding_box()
+            assert box["width"] >= 44 and box["height"] >= 44, (name, box)
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (name, box)  # on screen at phone width
+
+    first = int(page.locator("#card-0").get_attribute("data-id"))
+    second = int(page.locator("#card-1").get_attribute("data-id"))
+    page.locator("#card-0").focus()
+    page.keyboard.press("l")
+    assert eventually(lambda: rating_of(store, first) == [1.0], 20)
+    wait_for_text(page, "#card-0", "liked")
+    page.keyboard.press("d")  # changing one's mind from the keyboard
+    assert eventually(lambda: rating_of(store, first) == [-1.0], 20)
+    page.locator("#card-1").focus()
+    page.keyboard.press("D")
+    assert eventually(lambda: rating_of(store, second) == [-1.0], 20)
+    wait_for_text(page, "#gen-tally", r"You have rated 2 images")
+    assert page.locator(TOASTS).count() == 0  # the card shows the rating; no toast stacks over the controls
+    assert not page.errors, page.errors
+
+
+def test_sliders_say_plain_words_and_keep_the_figure_on_hover(page, server):
+    page.goto(f"{server}?model=tiny-vae&seed=1&n=1")
+    page.locator("#card-0 img").wait_for(timeout=TIMEOUT)
+    page.get_by_role("tab", name="Explore").click()
+    wait_for_text(page, "#ex-slider-0", r"direction 1 \(most used\)")
+    page.wait_for_function(
+        "() => (document.getElementById('ex-slider-0')?.title || '').includes('KL')", timeout=TIMEOUT
+    )
+    assert "KL" not in page.locator("#ex-slider-0").inner_text()
