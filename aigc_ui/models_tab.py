@@ -17,6 +17,8 @@ def stats_frame(studio: Studio, models: list[ModelSummary]) -> pd.DataFrame:
     rows = []
     for s in studio.stats():
         m = info.get(s.version_id)
+        if m is None and studio.roles.enforced:  # someone else's unpublished version: not this viewer's to see
+            continue
         rows.append(
             [
                 s.name,
@@ -32,9 +34,12 @@ def stats_frame(studio: Studio, models: list[ModelSummary]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=STATS_COLUMNS)
 
 
-def like_rate_frame(studio: Studio) -> pd.DataFrame:
+def like_rate_frame(studio: Studio, models: list[ModelSummary] | None = None) -> pd.DataFrame:
+    seen = {m.version_id for m in models} if models is not None and studio.roles.enforced else None
     rows = [
-        {"version": s.name, "like rate": s.like_rate, "ratings": s.n_ratings} for s in studio.stats() if s.n_ratings
+        {"version": s.name, "like rate": s.like_rate, "ratings": s.n_ratings}
+        for s in studio.stats()
+        if s.n_ratings and (seen is None or s.version_id in seen)
     ]
     return pd.DataFrame(rows, columns=["version", "like rate", "ratings"])
 
@@ -43,6 +48,8 @@ def ratings_frame(studio: Studio, models: list[ModelSummary]) -> pd.DataFrame:
     """Cumulative ratings per version over time (one point per rating)."""
     names = {m.version_id: m.name for m in models}
     points = studio.ratings_over_time()
+    if studio.roles.enforced:  # only the versions this viewer may see
+        points = [p for p in points if p.version_id in names]
     if not points:
         return pd.DataFrame({"time": pd.Series([], dtype="datetime64[ns]"), "ratings": [], "version": []})
     frame = pd.DataFrame(
@@ -121,7 +128,7 @@ def build(ctx: PageContext) -> None:
         chosen = selected if selected in names else (names[0] if names else None)
         return (
             stats_frame(studio, models),
-            like_rate_frame(studio),
+            like_rate_frame(studio, models),
             ratings_frame(studio, models),
             lineage_markdown(models),
             gr.Dropdown(choices=[(model_label(m), m.name) for m in models], value=chosen),

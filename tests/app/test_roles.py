@@ -163,3 +163,15 @@ def test_admin_flags_need_logins_and_known_users():
         app.read_roles(args, app.read_auth(args))
     args = app.parse_args([])
     assert app.read_roles(args, []) == Roles()
+
+
+def test_the_models_tab_tables_and_plots_leave_out_versions_the_viewer_may_not_see(shared):
+    from aigc_ui.models_tab import like_rate_frame, ratings_frame, stats_frame
+
+    batch = shared.sample("tiny-vae-ann", 2, 4, rater="ann")
+    shared.rate(batch.sample_ids[0], 1.0, "ann")
+    for viewer, sees in (("ann", True), ("root", True), ("bob", False)):
+        models = shared.models(viewer)
+        assert ("tiny-vae-ann" in set(stats_frame(shared, models)["version"])) is sees
+        assert ("tiny-vae-ann" in set(like_rate_frame(shared, models)["version"])) is sees
+        assert ("tiny-vae-ann" in set(ratings_frame(shared, models)["version"])) is sees
