@@ -16,6 +16,7 @@ from pathlib import Path
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
+from gradio.utils import get_upload_folder  # noqa: E402
 
 from aigc.service.studio import (  # noqa: E402
     QueueSettings,
@@ -42,6 +43,7 @@ from aigc_ui.body_limit import body_limit_middleware  # noqa: E402
 from aigc_ui.common import CSS, PageContext, model_choices, rater_of  # noqa: E402
 from aigc_ui.identity import rater_middleware  # noqa: E402
 from aigc_ui.meter import upload_middleware  # noqa: E402
+from aigc_ui.upload_space import upload_space_middleware  # noqa: E402
 
 # The page, tab by tab, in order.
 TABS: list[Callable[[PageContext], None]] = [
@@ -156,7 +158,12 @@ def launch_kwargs(studio: Studio, throttle: LoginThrottle | None = None) -> dict
         footer_links=["api", "gradio"],
         run_history=False,
         app_kwargs={
-            "middleware": [body_limit_middleware(), upload_middleware(studio.quotas), rater_middleware()]
+            "middleware": [
+                body_limit_middleware(),
+                upload_space_middleware(get_upload_folder(), studio.limits.max_upload_space_bytes),
+                upload_middleware(studio.quotas),
+                rater_middleware(),
+            ]
             + ([login_middleware(throttle)] if throttle else [])
         },
     )

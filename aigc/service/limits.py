@@ -93,6 +93,7 @@ class Limits:
     max_latent_abs: float = 100.0  # a latent coordinate (standard normal: |z| > 6 is already never drawn)
     max_upload_bytes: int = 10 * 2**20  # uploaded images (the page's Gradio limit is the same)
     max_name_chars: int = 200  # a model name (the database's version-name limit)
+    max_upload_space_bytes: int = 2 * 2**30  # all uploads kept at once (Gradio keeps them for hours)
 
     # ---------------------------------------------------------------- one validator per quantity
 
@@ -198,6 +199,7 @@ class Limits:
             "score": "a finite number from -1 to 1",
             "latent": f"the model's latent size, finite numbers within ±{self.max_latent_abs:g}",
             "upload": f"an image file of at most {self.max_upload_bytes // 2**20} MB",
+            "upload_space": f"uploads refused while kept uploads exceed {self.max_upload_space_bytes / 2**30:g} GB",
         }
 
 
