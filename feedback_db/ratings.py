@@ -81,7 +81,7 @@ def recent_activity(session: Session, rater_id: str, limit: int) -> list[Activit
     rows = session.execute(
         select(Sample, mine.score, mine.updated_at)
         .outerjoin(mine, and_(mine.sample_id == Sample.id, mine.rater_id == rater_id))
-        .where(or_(Sample.session_id == rater_id, mine.id.is_not(None)))
+        .where(or_(Sample.rater_id == rater_id, mine.id.is_not(None)))
         .order_by(activity.desc(), Sample.id.desc())
         .limit(limit)
     ).all()

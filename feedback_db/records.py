@@ -39,7 +39,7 @@ class SampleInfo:
     index: int
     latent: np.ndarray  # (latent_dim,) float32
     source: str
-    session_id: str | None
+    rater_id: str | None  # who it was shown to
     image_sha256: str | None
     created_at: datetime
 

@@ -98,7 +98,7 @@ def export_rows(session: Session, batch: int = 1000) -> Iterator[dict[str, Any]]
             "seed": sample.seed,
             "index": sample.batch_index,
             "source": sample.source,
-            "session_id": sample.session_id,
+            "session_id": sample.rater_id,  # the export keeps its column name: files already written stay comparable
             "image_sha256": sample.image_sha256,
             "sample_created_at": sample.created_at.isoformat(),
             "latent_dim": sample.latent_dim,

@@ -23,7 +23,7 @@ def to_info(row: Sample) -> SampleInfo:
         index=row.batch_index,
         latent=v.latent_from_bytes(row.latent, row.latent_dim),
         source=row.source,
-        session_id=row.session_id,
+        rater_id=row.rater_id,
         image_sha256=row.image_sha256,
         created_at=row.created_at,
     )
@@ -36,7 +36,7 @@ def record(
     latents: np.ndarray,
     seed: int,
     source: str,
-    session_id: str | None,
+    rater_id: str | None,
     image_sha256s: list[str | None],
     start_index: int,
 ) -> list[int]:
@@ -53,7 +53,7 @@ def record(
             "latent": v.latent_to_bytes(latent),
             "latent_dim": dim,
             "source": source,
-            "session_id": session_id,
+            "rater_id": rater_id,
             "image_sha256": image_sha256s[i],
             "created_at": now,
         }

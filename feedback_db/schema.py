@@ -126,7 +126,8 @@ class Sample(Base):
     latent: Mapped[bytes] = mapped_column(LargeBinary)
     latent_dim: Mapped[int] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(16))
-    session_id: Mapped[str | None] = mapped_column(String(128))
+    # who was shown it (the rater): the column keeps the name it was created with, no migration needed
+    rater_id: Mapped[str | None] = mapped_column("session_id", String(128))
     image_sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

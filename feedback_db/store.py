@@ -202,7 +202,7 @@ class FeedbackStore:
         latents: Any,
         seed: int,
         source: str = "sample",
-        session_id: str | None = None,
+        rater_id: str | None = None,
         image_sha256s: Sequence[str | None] | None = None,
         start_index: int = 0,
     ) -> list[int]:
@@ -215,7 +215,7 @@ class FeedbackStore:
             latents=matrix,
             seed=v.seed(seed),
             source=v.source(source),
-            session_id=v.optional_text_id(session_id, "session id"),
+            rater_id=v.optional_text_id(rater_id, "rater id"),
             image_sha256s=v.hashes(image_sha256s, matrix.shape[0]),
             start_index=v.count(start_index, "start_index"),
         )

@@ -35,8 +35,8 @@ class Roles:
     def can_see(self, version: VersionInfo, viewer: str | None) -> bool:
         return not self.enforced or version.published or version.owner == viewer or self.is_admin(viewer)
 
-    def can_read_sample(self, session_id: str | None, viewer: str | None) -> bool:
-        return self.is_admin(viewer) or (session_id is not None and session_id == viewer)
+    def can_read_sample(self, shown_to: str | None, viewer: str | None) -> bool:
+        return self.is_admin(viewer) or (shown_to is not None and shown_to == viewer)
 
     def finetune_rater(self, rater: str | None, requester: str | None) -> str | None:
         """Whose ratings a run may use: a visitor's own only; an admin's (or the CLI's) choice."""

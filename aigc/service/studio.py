@@ -329,7 +329,7 @@ class Studio:
             generated.latents,
             seed=seed,
             source="sample",
-            session_id=rater,  # the database column's name for who was shown it
+            rater_id=rater,
             image_sha256s=[image_sha256(img) for img in generated.images],
         )
         return SampleBatch(name, seed, generated.images, generated.latents, ids)
@@ -357,7 +357,7 @@ class Studio:
             latents,
             seed=seed,
             source=source,
-            session_id=rater,  # the database column's name for who was shown it
+            rater_id=rater,
             image_sha256s=[image_sha256(img) for img in images],
         )
         return images, ids
@@ -459,7 +459,7 @@ class Studio:
         except FeedbackError as exc:
             raise StudioError(str(exc)) from exc
         for info in infos:
-            if not self.roles.can_read_sample(info.session_id, viewer):
+            if not self.roles.can_read_sample(info.rater_id, viewer):
                 raise StudioError(f"sample {info.id} is not one of yours")
         return [(self._version_name(info.version_id), info.latent) for info in infos]
 

@@ -33,7 +33,7 @@ def main(url: str, worker: int, n: int, go_file: str) -> int:
     with FeedbackStore(url, durable=False) as store:
         version = store.register_version("shared", "gan", "/ckpt/shared", "e" * 64, latent_dim=4)
         z = np.random.default_rng(worker).standard_normal((n, 4))
-        ids = store.record_samples(version.id, z, seed=worker, session_id=f"proc-{worker}")
+        ids = store.record_samples(version.id, z, seed=worker, rater_id=f"proc-{worker}")
 
         def rate_all(t: int) -> None:
             for i, sid in enumerate(ids):

@@ -59,8 +59,8 @@ def test_ratings_for_lineage_follow_ancestors_only(store, version):
 
 
 def test_recent_activity_is_mine_newest_first(store, version):
-    mine = store.record_samples(version.id, latents(3), seed=0, session_id="me")
-    theirs = store.record_samples(version.id, latents(2), seed=1, session_id="them")
+    mine = store.record_samples(version.id, latents(3), seed=0, rater_id="me")
+    theirs = store.record_samples(version.id, latents(2), seed=1, rater_id="them")
     store.rate(mine[0], 1, "me")  # rated after the others were made: newest
     store.rate(theirs[1], -1, "me")  # someone else's sample I rated: included
     store.rate(theirs[0], 1, "them")  # not mine at all

@@ -16,7 +16,7 @@ from tests.db.helpers import child_of, latents
 def rated(store, version):
     """Parent with 4 samples (2 liked, 1 disliked, 1 neutral), child with 1 unrated."""
     child = child_of(store, version, "gan-ft1")
-    ids = store.record_samples(version.id, latents(4, seed=5), seed=7, session_id="s")
+    ids = store.record_samples(version.id, latents(4, seed=5), seed=7, rater_id="s")
     store.record_samples(child.id, latents(1), seed=8)
     store.rate(ids[0], 1, "a")
     store.rate(ids[1], store.stars_to_score(4), "a")

@@ -17,7 +17,7 @@ def test_record_samples_returns_ids_in_order_with_exact_latents(store, version):
         z,
         seed=42,
         source="explore",
-        session_id="s1",
+        rater_id="s1",
         image_sha256s=[sha(i) for i in range(5)],
         start_index=10,
     )
@@ -25,7 +25,7 @@ def test_record_samples_returns_ids_in_order_with_exact_latents(store, version):
     got = store.get_samples(ids)
     for i, (sid, s) in enumerate(zip(ids, got)):
         assert s.id == sid and s.version_id == version.id and s.seed == 42
-        assert s.index == 10 + i and s.source == "explore" and s.session_id == "s1"
+        assert s.index == 10 + i and s.source == "explore" and s.rater_id == "s1"
         assert s.image_sha256 == sha(i)
         assert s.latent.dtype == np.float32 and s.latent_dim == z.shape[1]
         np.testing.assert_array_equal(s.latent, z[i])  # bit-exact

@@ -71,8 +71,8 @@ def test_record_samples_refuses_bad_arguments(store, version):
         store.record_samples(version.id, latents(2), seed=1, image_sha256s=[sha(1)])
     with pytest.raises(InvalidInput, match="image sha256"):
         store.record_samples(version.id, latents(1), seed=1, image_sha256s=["not-a-hash"])
-    with pytest.raises(InvalidInput, match="session id"):
-        store.record_samples(version.id, latents(1), seed=1, session_id="")
+    with pytest.raises(InvalidInput, match="rater id"):
+        store.record_samples(version.id, latents(1), seed=1, rater_id="")
 
 
 def test_register_version_refuses_bad_input(store, version):
