@@ -29,6 +29,8 @@ from aigc.service.errors import StudioError
 from aigc.service.jobs import JobStatus
 from feedback_db import FeedbackStore
 
+KEEP_FINISHED = 200  # finished runs remembered for /finetune_status
+
 
 @dataclass(frozen=True)
 class QueueSettings:
@@ -121,6 +123,7 @@ class FinetuneQueue:
                 raise StudioError(f"the fine-tuning line is full ({self.settings.max_queued} waiting); try later")
             job = _Job(next(self._ids), model, steps, rater, owner, list(extra_args or []), time.time())
             self._jobs[job.id] = job
+            self._forget_old()
             self._dispatch()
             if job.state == "failed":  # could not even start: the caller hears why, and nothing stays in line
                 del self._jobs[job.id]
@@ -192,6 +195,12 @@ class FinetuneQueue:
                 if status.state == "succeeded":
                     self._durations = (self._durations + [job.finished - job.started])[-20:]
             self._dispatch()
+
+    def _forget_old(self, keep: int = KEEP_FINISHED) -> None:
+        """Bound memory: only the newest `keep` finished runs are remembered (waiting and running ones always)."""
+        done = sorted(j.id for j in self._jobs.values() if j.state not in ("queued", "running"))
+        for job_id in done[: max(0, len(done) - keep)]:
+            del self._jobs[job_id]
 
     # ------------------------------------------------------------ reading
 

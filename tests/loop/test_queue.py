@@ -160,3 +160,16 @@ def test_aigc_worker_refuses_sqlite_in_one_line(capsys, tmp_path):
     assert main(["worker", "--db", f"sqlite:///{tmp_path / 'x.sqlite'}"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["aigc worker: error: aigc worker needs the studio's PostgreSQL database (--db postgresql://...)"]
+
+
+def test_finished_runs_are_forgotten_beyond_a_bound_but_never_waiting_ones():
+    runner = Runner()
+    line = FinetuneQueue(runner, settings=QueueSettings(concurrency=1, max_queued=1000))
+    for i in range(250):
+        line.submit(f"m{i}", owner="ann")
+        runner.finish(f"m{i}")
+    line.submit("last", owner="ann")
+    line.submit("waiting", owner="bob")
+    assert len(line._jobs) <= 203 and line.status("m249").state == "succeeded"
+    assert line.status("m0").state == "idle"  # long forgotten
+    assert [s.model for s in line.line()] == ["last", "waiting"]
