@@ -29,7 +29,10 @@ JUDGE_NAME = "fashion-classifier"
 
 @lru_cache(maxsize=2)
 def load_judge(path: str | None = None) -> nn.Module:
-    """The shipped classifier (or another at `path`), in eval mode, on the CPU."""
+    """The shipped classifier (or another at `path`), in eval mode, on the CPU.
+
+    A cache that says so: loaded once per process and path (its weights never change while it runs).
+    """
     module, _ = load_module(path or PRETRAINED_DIR / f"{JUDGE_NAME}.safetensors")
     return module.eval()
 
