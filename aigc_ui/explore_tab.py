@@ -23,7 +23,18 @@ import numpy as np
 from aigc.service.studio import Studio, StudioError
 
 from . import breed, taste
-from .common import DISLIKE, EXPLORE_SCALE, LIKE, PageContext, encode_upload, on_page, plain, random_seed, rater_of
+from .common import (
+    DISLIKE,
+    EXPLORE_SCALE,
+    LIKE,
+    PUBLIC,
+    PageContext,
+    encode_upload,
+    on_page,
+    plain,
+    random_seed,
+    rater_of,
+)
 from .web import VIEW_CSS, VIEW_JS, VIEW_TEMPLATE, data_uri
 
 MAX_SLIDERS = 32  # beyond this, dimensions keep their values but get no slider
@@ -169,7 +180,7 @@ def _slider_rows(sliders: list[gr.Slider], props: list[dict], start: int, stop: 
 
 def build(ctx: PageContext) -> None:
     studio = ctx.studio
-    names = [m.name for m in studio.models()]
+    names = [m.name for m in studio.models(PUBLIC)]  # the first render: published versions only
     start_name = next((n for n in names if studio.kind(n) == "vae"), names[0] if names else None)
     start_z = studio.latent_of(start_name, 0) if start_name else None
 
@@ -256,12 +267,12 @@ def build(ctx: PageContext) -> None:
     reset.click(go_back, state, outputs, api_visibility="private")
 
     @on_page
-    def from_upload(path, name):
+    def from_upload(path, name, request: gr.Request):
         if not path:
             return gr.skip()
         if os.path.getsize(path) > MAX_UPLOAD_BYTES:
             raise StudioError(f"That file is over {MAX_UPLOAD_BYTES // 2**20} MB; upload a smaller image.")
-        models = studio.models()
+        models = studio.models(rater_of(request))  # the versions this person may see
         if not any(m.name == name and m.kind == "vae" for m in models):
             vae = next((m.name for m in models if m.kind == "vae"), None)
             if vae is None:
