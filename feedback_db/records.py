@@ -132,6 +132,8 @@ class RunInfo:
     error: str | None
     pid: int | None
     host: str | None
+    stage: str | None = None  # how far it has got, as a worker reported it (0004)
+    progress: float | None = None
 
 
 @dataclass(frozen=True)

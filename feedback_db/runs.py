@@ -79,6 +79,8 @@ def to_info(row: FinetuneRun) -> RunInfo:
         error=row.error,
         pid=row.pid,
         host=row.host,
+        stage=row.stage,
+        progress=row.progress,
     )
 
 
@@ -169,6 +171,15 @@ def fail_stale(
             failed.append(row.id)
     session.flush()
     return failed
+
+
+def report_progress(session: Session, run_id: int, stage: str, progress: float) -> None:
+    row = session.get(FinetuneRun, run_id)
+    if row is None:
+        raise NotFound(f"fine-tune run {run_id} does not exist")
+    if row.status == "running":  # a late report never rewrites a finished run
+        row.stage, row.progress = stage, progress
+        session.flush()
 
 
 def get(session: Session, run_id: int) -> RunInfo:

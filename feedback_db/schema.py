@@ -201,6 +201,9 @@ class FinetuneRun(Base):
     # Who runs it: lets a later process tell a live run from one orphaned by a crash.
     pid: Mapped[int | None] = mapped_column(Integer)
     host: Mapped[str | None] = mapped_column(String(255))
+    # 0004: how far a worker's run has got (stage name, fraction in [0, 1])
+    stage: Mapped[str | None] = mapped_column(String(32))
+    progress: Mapped[float | None] = mapped_column(Float)
 
 
 __all__ = [

@@ -321,6 +321,15 @@ class FeedbackStore:
         rid = v.row_id(run_id, "run id")
         return self._read("get run", lambda s: runs.get(s, rid))
 
+    def report_run_progress(self, run_id: int, stage: str, progress: float) -> None:
+        """How far a running run has got (a worker's report; the server's /finetune_status reads it)."""
+        rid = v.row_id(run_id, "run id")
+        name = v.text_id(stage, "stage", 32)
+        fraction = float(progress)
+        if not 0.0 <= fraction <= 1.0:
+            raise InvalidInput(f"progress must be from 0 to 1, got {progress!r}")
+        self._write("report progress", lambda s: runs.report_progress(s, rid, name, fraction))
+
     def list_runs(self, version_id: int | None = None) -> list[RunInfo]:
         vid = None if version_id is None else v.row_id(version_id, "version id")
         return self._read("list runs", lambda s: runs.list_for(s, vid))

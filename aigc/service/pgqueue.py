@@ -19,12 +19,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import json
 import logging
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,7 +102,7 @@ def finetune_job(
     ctx = context.additional_context
     job_id = context.job.id
     cmd = [sys.executable, "-m", "aigc.cli", "finetune", model, "--db", ctx["db_url"], "--job-id", str(job_id)]
-    cmd += ["--threads", str(ctx.get("threads", 1))]
+    cmd += ["--threads", str(ctx.get("threads", 1)), "--json-progress"]
     if ctx.get("models_dir"):
         cmd += ["--models", str(ctx["models_dir"])]
     if steps:
@@ -110,7 +112,11 @@ def finetune_job(
     cmd += list(extra_args or [])
     env = {**paths.child_env(), "OMP_NUM_THREADS": str(ctx.get("threads", 1))}
     with tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env, preexec_fn=_die_with_parent)
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env, preexec_fn=_die_with_parent
+        )
+        reporter = threading.Thread(target=_report_progress, args=(proc, ctx["db_url"]), daemon=True)
+        reporter.start()
         aborted = False
         while True:
             try:
@@ -120,6 +126,7 @@ def finetune_job(
                 if not aborted and context.should_abort():
                     aborted = True
                     proc.terminate()
+        reporter.join(timeout=10)
         err.seek(0)
         lines = [ln for ln in err.read().splitlines() if ln.strip()]
     if code != 0:
@@ -131,6 +138,23 @@ def finetune_job(
             raise JobAborted("cancelled")
         raise RuntimeError(lines[-1] if lines else f"aigc finetune exited with code {code}")
     return {"model": model}
+
+
+def _report_progress(proc: subprocess.Popen, db_url: str) -> None:
+    """Read the run's JSON-lines progress (always: a full pipe would stall it) and keep its run row up to date."""
+    run_id, last = None, ("", -1.0)
+    with FeedbackStore(db_url) as store:
+        for line in proc.stdout or ():
+            try:
+                event = json.loads(line)
+                run_id = int(event["run_id"]) if "run_id" in event else run_id
+                stage, progress = str(event["stage"])[:32], float(event["progress"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            if run_id is not None and (stage != last[0] or progress - last[1] >= 0.01):
+                with contextlib.suppress(Exception):  # a missed report only makes the bar lag
+                    store.report_run_progress(run_id, stage, min(1.0, max(0.0, progress)))
+                last = (stage, progress)
 
 
 async def reap_stalled(app: App, db_url: str, stall_s: float) -> list[int]:
@@ -265,15 +289,15 @@ class PgFinetuneQueue:
         out = RunStatus(kw.get("model", ""), state, job_id=job.id, owner=kw.get("owner"))
         run = self._run_of(job.id) if state != "queued" else None
         if run is not None:
-            out.stage = {"running": "training", "succeeded": "done"}.get(run.status, run.status)
+            out.stage = run.stage or {"running": "training", "succeeded": "done"}.get(run.status, run.status)
             out.started = run.started_at.timestamp() if run.started_at else 0.0
             out.finished = run.finished_at.timestamp() if run.finished_at else 0.0
             if run.child_version_id and self.store is not None:
                 child = self.store.get_version(run.child_version_id)
                 out.child, out.metrics = (child.name if child else None), dict(run.metrics or {})
-            out.progress = 1.0 if run.status == "succeeded" else 0.0
+            out.progress = 1.0 if run.status == "succeeded" else float(run.progress or 0.0)
             out.message = run.error or (
-                "training on a worker…" if run.status == "running" else f"new version {out.child}"
+                f"{out.stage} on a worker…" if run.status == "running" else f"new version {out.child}"
             )
         elif state == "running":
             out.stage, out.message = "starting", "starting on a worker…"

@@ -143,7 +143,7 @@ def _fill_first_revision(url: str) -> None:
 def test_upgrade_from_first_revision_keeps_every_row(empty_db_url):
     _fill_first_revision(empty_db_url)
     with FeedbackStore(empty_db_url) as store:  # opening upgrades to head
-        assert store.schema_revision() == head_revision() == "0003"
+        assert store.schema_revision() == head_revision() == "0004"
         base, child = store.lineage(2)[1], store.lineage(2)[0]
         assert (base.owner, base.published, child.owner, child.published) == (None, True, None, True)  # 0003
         assert (base.name, base.metrics, base.config, base.dataset) == (
@@ -165,6 +165,7 @@ def test_upgrade_from_first_revision_keeps_every_row(empty_db_url):
         runs = {r.id: r for r in store.list_runs()}
         assert runs[1000].status == "succeeded" and runs[1000].metrics == {"liked": 0.7}
         assert runs[1000].pid is None  # new column, empty for old rows
+        assert (runs[1000].stage, runs[1000].progress) == (None, None)  # 0004, likewise
         assert (runs[1001].status, runs[1002].status) == ("failed", "running")
         assert "superseded" in runs[1001].error
         # New rows continue after the old ids, and the new table works.

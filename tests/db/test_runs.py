@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from feedback_db import Conflict, NotFound
+from feedback_db import Conflict, InvalidInput, NotFound
 from tests.db.helpers import child_of
 
 
@@ -92,3 +92,18 @@ def test_fail_stale_runs_keeps_this_processes_live_run(store, version):
     run_id = store.start_run(version.id, {}, 1)
     assert store.fail_stale_runs() == []  # the real check: our pid, started before the run
     assert store.get_run(run_id).status == "running"
+
+
+def test_a_workers_progress_reports_reach_the_run_row_until_it_finishes(store, version):
+    run_id = store.start_run(version.id, {"job_id": 7}, n_ratings=30)
+    assert (store.get_run(run_id).stage, store.get_run(run_id).progress) == (None, None)
+    store.report_run_progress(run_id, "training", 0.42)
+    assert (store.get_run(run_id).stage, store.get_run(run_id).progress) == ("training", 0.42)
+    for bad in (1.5, -0.1, float("nan")):
+        with pytest.raises(InvalidInput, match="progress must be from 0 to 1"):
+            store.report_run_progress(run_id, "training", bad)
+    with pytest.raises(NotFound):
+        store.report_run_progress(run_id + 99, "training", 0.5)
+    store.fail_run(run_id, "stopped")
+    store.report_run_progress(run_id, "evaluating", 0.9)  # late: a finished run is never rewritten
+    assert (store.get_run(run_id).stage, store.get_run(run_id).progress) == ("training", 0.42)

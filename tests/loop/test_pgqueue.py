@@ -65,6 +65,8 @@ def test_workers_take_the_line_a_killed_one_is_reaped_and_owners_cancel(pg_studi
     workers = [_worker(url, models_dir, home)]
     try:
         _wait_for(lambda: studio.finetune_status("syn-vae", "ann").stage == "training", what="a worker to train")
+        training = studio.finetune_status("syn-vae", "ann")  # the worker's reports, read from the run row
+        assert training.progress >= 0.1 and training.message == "training on a worker…"
         assert studio.finetune_status("syn-gan", "bob").position == 1
         (run,) = studio.store.list_runs()
         assert run.config["job_id"] == first.job_id
