@@ -6,7 +6,7 @@ PY ?= python
 install:            ## CPU torch first (never a multi-GB CUDA build by accident), then the project and its tools
 	pip install torch==2.13.0 && pip install -e '.[test,dev]'
 
-test:               ## fast suite: tiny synthetic data and tiny models, in-process (under a minute on 2 cores)
+test:               ## fast suite: tiny synthetic data and tiny models, on two processes (~45 CPU-s each)
 	$(PY) -m pytest -q
 
 test-all:           ## the whole suite, as CI runs it: + integration, real data, browser (PostgreSQL: .ci/start_postgres.sh)
