@@ -36,6 +36,9 @@ def _worker(args: argparse.Namespace) -> int:
         raise StudioError("aigc worker needs the studio's PostgreSQL database (--db postgresql://...)")
     if args.concurrency < 1 or args.threads < 1 or not 1.0 <= args.stall <= 3600:
         raise StudioError("--concurrency and --threads must be at least 1, --stall from 1 to 3600 s")
+    from feedback_db import FeedbackStore
+
+    FeedbackStore(url).close()  # migrated and reachable, or one line (FeedbackError) and exit 2
     settings = WorkerSettings(args.concurrency, args.threads, heartbeat_s=max(0.5, args.stall / 5), stall_s=args.stall)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: procrastinate stops the worker; no traceback
         asyncio.run(run_worker(url, args.models, settings))

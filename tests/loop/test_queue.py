@@ -173,3 +173,11 @@ def test_finished_runs_are_forgotten_beyond_a_bound_but_never_waiting_ones():
     assert len(line._jobs) <= 203 and line.status("m249").state == "succeeded"
     assert line.status("m0").state == "idle"  # long forgotten
     assert [s.model for s in line.line()] == ["last", "waiting"]
+
+
+def test_aigc_worker_with_an_unreachable_database_is_one_line_and_exit_2(capsys):
+    from aigc.cli import main
+
+    assert main(["worker", "--db", "postgresql+psycopg://nobody@127.0.0.1:1/studio"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("aigc worker: error: open database:") and "refused" in err[0]
