@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import gradio as gr
@@ -107,6 +109,29 @@ def explorer_state(name: str, z, sample_id: int | None = None, note: str = "") -
         "note": note,
         "rated": {"model": name, "z": z, "sample_id": sample_id} if sample_id else {},
     }
+
+
+class ClickOrder:
+    """The newest rating click seen per page load: two quick clicks may reach the server in either order,
+    and the one the person made last must win. Bounded (oldest page loads forgotten first)."""
+
+    def __init__(self, size: int = 10_000):
+        self.size = size
+        self.seen: OrderedDict[str, int] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def newest(self, page: str | None, seq) -> bool:
+        """True if click `seq` of `page` is newer than every click of that page seen so far (and records it)."""
+        if page is None or not isinstance(seq, int | float):
+            return True
+        with self.lock:
+            if self.seen.get(page, -1) > seq:
+                return False
+            self.seen[page] = int(seq)
+            self.seen.move_to_end(page)
+            while len(self.seen) > self.size:
+                self.seen.popitem(last=False)
+            return True
 
 
 @dataclass
@@ -285,6 +310,8 @@ def build(ctx: PageContext) -> None:
     upload.upload(from_upload, [upload, model], outputs, api_visibility="private")
 
     # ------------------------------------------------------------ rating what is explored
+    latest = ClickOrder()
+
     @on_page
     def rate_shown(current, evt: gr.EventData, request: gr.Request):
         """👍/👎 under the view: the view sends what its picture was made from, and that is what is rated."""
@@ -292,6 +319,8 @@ def build(ctx: PageContext) -> None:
         score = float(data.get("score", 0))
         if score not in (LIKE, DISLIKE) or not data.get("model"):
             raise StudioError("Pick a model first.")
+        if not latest.newest(getattr(request, "session_hash", None), data.get("seq")):
+            return gr.skip(), gr.skip()  # a later click of this page was already stored: it has the last word
         name = str(data["model"])
         changed = {int(j): float(v) for j, v in dict(data.get("changed") or {}).items()}
         z = moved(studio.axes(name).basis, np.asarray(data["z"], np.float32), changed)
@@ -299,6 +328,10 @@ def build(ctx: PageContext) -> None:
         rater = rater_of(request)
         if last.get("sample_id") and last.get("model", name) == name and np.allclose(last["z"], z, atol=1e-6):
             sample_id = last["sample_id"]
+        else:  # rated before, in another page load? then that rating is the one to change
+            earlier = studio.rated_by(name, z[None], rater)[0]
+            sample_id = earlier[0] if earlier else None
+        if sample_id:
             studio.rate(sample_id, score, rater)  # the same image: changing one's mind updates the rating
         else:
             sample_id = studio.rate_latent(name, z, score, rater)
@@ -309,7 +342,17 @@ def build(ctx: PageContext) -> None:
         )
 
     view.click(
-        rate_shown, state, [state, status], api_visibility="private", show_progress="hidden", trigger_mode="multiple"
+        rate_shown,
+        state,
+        [state, status],
+        api_visibility="private",
+        show_progress="hidden",
+        # 👍 then 👎 in quick succession: "once" (the default) dropped the second click, and "always_last" lost
+        # its data; "multiple" keeps every click, one at a time; each finds the sample an earlier click
+        # stored (Studio.rated_by reads the database, not the possibly stale state), and ClickOrder lets the
+        # person's last click win if the two arrive out of order
+        trigger_mode="multiple",
+        concurrency_limit=1,
     )
 
     refresh_partners_on(tab.select)

@@ -109,7 +109,8 @@ watch(['hints', 'token'], hint);
 if (window.__aigcExplorerInput) document.removeEventListener('input', window.__aigcExplorerInput, true);
 window.__aigcExplorerInput = onInput;
 document.addEventListener('input', onInput, true);
-const rate = (score) => { if (shown.model) trigger('click', { score, ...shown }); };
+let clicks = 0;  // numbered: if two clicks reach the server out of order, the later one still wins
+const rate = (score) => { if (shown.model) trigger('click', { score, ...shown, seq: ++clicks }); };
 element.addEventListener('click', (event) => {
   const button = event.target.closest('.aigc-view-rate button[data-act]');
   if (button) rate(button.dataset.act === 'like' ? 1 : -1);

@@ -86,3 +86,14 @@ def test_sliders_have_plain_labels_and_the_figure_apart(studio):
     props = slider_props(studio, "tiny-vae", studio.latent_of("tiny-vae", 1))
     assert props[1]["label"] == "direction 2"
     assert "% of the variance" in axis_labels(studio, "tiny-gan")[0][1]
+
+
+def test_the_last_click_of_a_page_wins_whatever_the_arrival_order():
+    from aigc_ui.explore_tab import ClickOrder
+
+    order = ClickOrder(size=2)
+    assert order.newest("page-a", 2) and not order.newest("page-a", 1)  # click 1 arrived late: ignored
+    assert order.newest("page-a", 3) and order.newest("page-b", 1)  # pages are independent
+    assert order.newest(None, 1) and order.newest("page-a", None)  # unnumbered clicks (API) always count
+    order.newest("page-c", 5)  # a third page: the oldest is forgotten, the bound holds
+    assert len(order.seen) == 2 and "page-a" not in order.seen
