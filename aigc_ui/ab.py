@@ -71,7 +71,7 @@ def build(ctx: PageContext, child: gr.Dropdown) -> None:
             picks = state["picks"] + 1
             a, b, new_state = next_pair(state["model"], rater, picks)
             block_done = picks % BLOCK == 0
-            line = f"{picks} picks recorded. Pair {picks + 1}: which do you prefer?"
+            line = f"{picks} pick{'s' if picks > 1 else ''} recorded. Pair {picks + 1}: which do you prefer?"
             return a, b, new_state, line, tally_text(studio, state["model"]) if block_done else ""
 
         return pick

@@ -56,6 +56,9 @@ def progress_html(fraction: float, message: str, state: str) -> str:
     )
 
 
+START = "🎯 Fine-tune from ratings"
+
+
 def ready_text(studio: Studio, name: str | None, rater: str | None) -> str:
     if not name:
         return ""
@@ -91,7 +94,7 @@ def build(ctx: PageContext) -> None:
             only_mine = gr.Checkbox(value=False, label="Only my ratings", elem_id="ft-mine")
         ready = gr.Markdown(elem_id="ft-ready")
         with gr.Row():
-            start = gr.Button("🎯 Fine-tune from ratings", variant="primary", elem_id="ft-start", scale=3)
+            start = gr.Button(START, variant="primary", elem_id="ft-start", scale=3)
             cancel = gr.Button("✖ Cancel my run", elem_id="ft-cancel", scale=1)
         progress = gr.HTML(progress_html(0, "idle", "idle"), elem_id="ft-progress-box")
         timer = gr.Timer(1.0, active=False)
@@ -112,7 +115,13 @@ def build(ctx: PageContext) -> None:
 
     @on_page
     def refresh_ready(name, mine, request: gr.Request):
-        return ready_text(studio, name, rater_of(request) if mine else None)
+        """The readiness line, and the button enabled only when ready, saying why when it is not."""
+        rater = rater_of(request) if mine else None
+        if not name:
+            return "", gr.Button(value=START, interactive=False)
+        r = studio.ratings_ready(name, rater)
+        label = START if r.ready else f"🎯 Fine-tune: needs {', '.join(r.missing)}"
+        return ready_text(studio, name, rater), gr.Button(value=label, interactive=r.ready)
 
     @on_page
     def begin(name, n_steps, mine, request: gr.Request):
@@ -157,7 +166,7 @@ def build(ctx: PageContext) -> None:
     # ---------------------------------------------------------------- wiring
 
     for event in (model.change, only_mine.change, tab.select):
-        event(refresh_ready, [model, only_mine], ready, api_visibility="private", show_progress="hidden")
+        event(refresh_ready, [model, only_mine], [ready, start], api_visibility="private", show_progress="hidden")
     start.click(begin, [model, steps, only_mine], [progress, timer], api_visibility="private")
     cancel.click(stop, model, [progress, timer], api_visibility="private")
     timer.tick(

@@ -66,7 +66,7 @@ def shoot(url: str, out: Path, gan: str, vae: str, rate_more=None) -> list[Path]
         save("generate")
 
         page.click("#explore-0")
-        wait_text(page, "#ex-status", "card #1")
+        wait_text(page, "#ex-status", "from Generate")
         slider = page.locator("#ex-slider-0 input[type=range]")
         slider.focus()
         for _ in range(40):
@@ -103,7 +103,9 @@ def shoot(url: str, out: Path, gan: str, vae: str, rate_more=None) -> list[Path]
             page.wait_for_selector("#ft-childgal img")
             page.click("#ab-new")
             page.wait_for_selector("#ab-left img")
-            page.click("#ab-left-btn")
+            page.click("#ab-left-btn")  # blind: nothing is revealed until the session ends
+            wait_text(page, "#ab-progress", "1 pick recorded")
+            page.click("#ab-end")
             wait_text(page, "#ab-stats", "decided")
             save("finetune")
         browser.close()

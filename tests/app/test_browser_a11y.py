@@ -68,3 +68,12 @@ def test_sliders_say_plain_words_and_keep_the_figure_on_hover(page, server):
         "() => (document.getElementById('ex-slider-0')?.title || '').includes('KL')", timeout=TIMEOUT
     )
     assert "KL" not in page.locator("#ex-slider-0").inner_text()
+
+
+def test_the_finetune_button_says_why_it_is_disabled(page, server):
+    page.goto(f"{server}?model=tiny-vae&seed=1&n=1")
+    page.locator("#card-0 img").wait_for(timeout=TIMEOUT)
+    page.get_by_role("tab", name="Fine-tune").click()
+    page.locator("#ft-mine input").check()  # only this (new) person's ratings: none yet
+    wait_for_text(page, "#ft-start", r"needs 20 more rating\(s\), 3 more like\(s\), 3 more dislike\(s\)")
+    assert page.locator("#ft-start").is_disabled()
