@@ -107,7 +107,7 @@ element.addEventListener('keydown', (event) => {
 
 
 def card_grid(
-    elem_id: str, prefix: str = "", empty: str = "", size: int = 120, explore: bool = True, **kwargs
+    elem_id: str, prefix: str = "", empty: str = "", size: int = 120, explore: bool = False, **kwargs
 ) -> gr.HTML:
     """An empty grid of rateable cards; fill it with `gr.HTML(cards(...))` from a handler."""
     return gr.HTML(
@@ -185,7 +185,11 @@ def wire_rating(
 
 
 def wire_explore(studio: Studio, grid: gr.HTML, explorer, tabs, note: Callable[[int], str]) -> None:
-    """🧭 on a card opens that card's sample in the explorer (and switches to its tab)."""
+    """🧭 on a card opens that card's sample in the explorer (and switches to its tab).
+
+    Only then does the grid show 🧭: a page built without the explorer has no dead button.
+    """
+    grid.props["explore"] = True  # read when the page's config is made (at launch), after every tab is built
 
     @on_page
     def open_card(evt: gr.EventData, request: gr.Request):

@@ -74,7 +74,7 @@ def build(ctx: PageContext) -> None:
             generate = gr.Button("✨ Generate", variant="primary", scale=3, elem_id="gen-go")
             dice = gr.Button("🎲 New seed", scale=1, elem_id="gen-dice")
         status = gr.Markdown(elem_id="gen-status")
-        grid = card_grid("gen-cards", empty="Generating…", explore=True)
+        grid = card_grid("gen-cards", empty="Generating…")
         with gr.Row():
             download = gr.DownloadButton(
                 "⬇ Download the batch (PNG grid)", interactive=False, scale=1, size="md", elem_id="gen-download"

@@ -90,3 +90,14 @@ def test_an_interpolation_decodes_each_frame_once(studio, monkeypatch):
     np.testing.assert_array_equal(images, studio.decode_many("tiny-vae", latents))
     stored = studio.samples_info(ids)
     np.testing.assert_allclose(np.stack([z for _, z in stored]), latents, atol=1e-6)
+
+
+def explore_buttons(demo, elem_id: str) -> bool:
+    config = demo.get_config_file()
+    grid = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == elem_id)
+    return grid["props"]["props"]["explore"] if "props" in grid["props"] else grid["props"]["explore"]
+
+
+def test_cards_offer_the_explorer_only_when_the_page_has_one(studio):
+    assert explore_buttons(app.build_demo(studio, tabs=[generate_tab.build, explore_tab.build]), "gen-cards")
+    assert not explore_buttons(app.build_demo(studio, tabs=[generate_tab.build]), "gen-cards")
