@@ -237,7 +237,7 @@ def guarded(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except gr.Error:
             raise
-        except Exception as exc:  # noqa: BLE001 - never a traceback to a client
+        except Exception as exc:  # never a traceback to a client
             text = user_message(exc)
             if text is None:
                 log.exception("error in %s", getattr(fn, "__name__", fn))
@@ -255,7 +255,7 @@ def on_page(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except gr.Error as exc:
             gr.Warning(exc.message, title=exc.title)
-        except Exception as exc:  # noqa: BLE001 - never a traceback on the page
+        except Exception as exc:  # never a traceback on the page
             text = user_message(exc)
             if text is None:
                 log.exception("error in %s", getattr(fn, "__name__", fn))

@@ -15,10 +15,10 @@ from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import gradio as gr  # noqa: E402
-from gradio.utils import get_upload_folder  # noqa: E402
+import gradio as gr
+from gradio.utils import get_upload_folder
 
-from aigc.service.studio import (  # noqa: E402
+from aigc.service.studio import (
     QueueSettings,
     Quotas,
     Roles,
@@ -27,7 +27,7 @@ from aigc.service.studio import (  # noqa: E402
     add_quota_flags,
     quota_settings,
 )
-from aigc_ui import (  # noqa: E402
+from aigc_ui import (
     api,
     explore_tab,
     finetune_tab,
@@ -38,12 +38,12 @@ from aigc_ui import (  # noqa: E402
     startup,
     who,
 )
-from aigc_ui.auth import LoginThrottle, login_middleware  # noqa: E402
-from aigc_ui.body_limit import body_limit_middleware  # noqa: E402
-from aigc_ui.common import CSS, PageContext, model_choices, rater_of  # noqa: E402
-from aigc_ui.identity import rater_middleware  # noqa: E402
-from aigc_ui.meter import upload_middleware  # noqa: E402
-from aigc_ui.upload_space import upload_space_middleware  # noqa: E402
+from aigc_ui.auth import LoginThrottle, login_middleware
+from aigc_ui.body_limit import body_limit_middleware
+from aigc_ui.common import CSS, PageContext, model_choices, rater_of
+from aigc_ui.identity import rater_middleware
+from aigc_ui.meter import upload_middleware
+from aigc_ui.upload_space import upload_space_middleware
 
 # The page, tab by tab, in order.
 TABS: list[Callable[[PageContext], None]] = [

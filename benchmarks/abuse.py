@@ -33,8 +33,8 @@ from pathlib import Path
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 sys.path.insert(0, str(Path(__file__).parent))
 
-from ui_latency import percentile  # noqa: E402
-from ui_load import ROOT, free_port, wait_until_up  # noqa: E402
+from ui_latency import percentile
+from ui_load import ROOT, free_port, wait_until_up
 
 GAN, VAE = "fashion-gan", "fashion-vae"
 UPLOAD_BYTES = int(9.9 * 2**20)

@@ -29,8 +29,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from feedback_db import FeedbackStore  # noqa: E402
-from feedback_db.testing import temporary_postgres_database  # noqa: E402
+from feedback_db import FeedbackStore
+from feedback_db.testing import temporary_postgres_database
 
 LATENT_DIM = 128
 

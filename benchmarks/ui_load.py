@@ -25,7 +25,7 @@ from pathlib import Path
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 sys.path.insert(0, str(Path(__file__).parent))
 
-from ui_latency import percentile, tiny_models  # noqa: E402
+from ui_latency import percentile, tiny_models
 
 ROOT = Path(__file__).resolve().parent.parent
 

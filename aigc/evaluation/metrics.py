@@ -124,7 +124,7 @@ def cached_real_features(split: str = "train", data: str | None = None) -> tuple
     try:
         stored = load_file(cache)
         return stored["features"], stored["labels"]
-    except Exception:  # a damaged cache is only a cache: recompute
+    except Exception:  # noqa: BLE001 - a damaged cache is only a cache: recompute
         cache.unlink(missing_ok=True)
         return None
 

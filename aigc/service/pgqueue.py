@@ -194,7 +194,7 @@ async def run_worker(db_url: str, models_dir: str | None, settings: WorkerSettin
                     reaped = await reap_stalled(app, db_url, settings.stall_s)
                     if reaped:
                         log.warning("failed the runs of jobs %s: their worker stopped sending heartbeats", reaped)
-                except Exception:  # noqa: BLE001 - a database hiccup must not stop the worker
+                except Exception:  # a database hiccup must not stop the worker (logged)
                     log.exception("reaping stalled jobs failed; trying again")
                 await asyncio.sleep(settings.heartbeat_s)
 

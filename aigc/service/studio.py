@@ -33,9 +33,9 @@ from aigc.models.pipeline import ImageModel, load_model, models_dirs
 from aigc.service.axes import LatentAxes, gan_axes, vae_axes
 from aigc.service.errors import StudioError
 from aigc.service.jobs import FinetuneJobs, JobStatus
-from aigc.service.limits import RULES, SEED_RULE, Limits  # noqa: F401 - RULES, SEED_RULE: the page shows them
+from aigc.service.limits import RULES, SEED_RULE, Limits  # RULES, SEED_RULE: the page shows them
 from aigc.service.model_health import BadCheckpoint, CheckpointHealth, same_file
-from aigc.service.queue import FinetuneQueue, QueueSettings  # noqa: F401 - QueueSettings: for the page
+from aigc.service.queue import FinetuneQueue, QueueSettings  # QueueSettings: for the page
 from aigc.service.quotas import (  # noqa: F401 - re-exported for the page, which imports only this module
     QuotaExceeded,
     Quotas,

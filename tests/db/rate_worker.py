@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from feedback_db import FeedbackError, FeedbackStore  # noqa: E402
+from feedback_db import FeedbackError, FeedbackStore
 
 THREADS = 4
 
