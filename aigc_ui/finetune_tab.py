@@ -15,11 +15,26 @@ from aigc.service.studio import SEED_RULE, Studio
 from . import ab
 from .common import PageContext, on_page, rater_of, upscale
 
-FIGURES = [  # (metric key stem, label, better)
-    ("mean_reward", "mean predicted P(liked)", "higher"),
-    ("precision_all", "precision vs all real images (still realistic?)", "higher"),
-    ("fid_liked", "FID vs real images weighted by taste", "lower"),
-    ("recall_liked", "recall vs real images weighted by taste (variety)", "higher"),
+FIGURES = [  # (metric key stem, label, better, what it means in one line)
+    ("mean_reward", "mean predicted P(liked)", "higher", "how likely the reward model thinks you like an image"),
+    (
+        "precision_all",
+        "precision vs all real images (still realistic?)",
+        "higher",
+        "share of generated images that look like some real image",
+    ),
+    (
+        "fid_liked",
+        "FID vs real images weighted by taste",
+        "lower",
+        "distance from the real images you would like; lower is closer",
+    ),
+    (
+        "recall_liked",
+        "recall vs real images weighted by taste (variety)",
+        "higher",
+        "share of the liked kinds of real image the model still makes",
+    ),
 ]
 
 
@@ -27,13 +42,13 @@ def figures_markdown(metrics: dict) -> str:
     """Parent vs child table from a version's stored metrics."""
     if not metrics or "mean_reward_after" not in metrics:
         return "_No measured effect for this version (it was not made by a fine-tuning run)._"
-    rows = ["| figure | parent | child | better |", "|---|---|---|---|"]
-    for key, label, better in FIGURES:
+    rows = ["| figure | what it means | parent | child | better |", "|---|---|---|---|---|"]
+    for key, label, better, meaning in FIGURES:
         before, after = metrics.get(f"{key}_before"), metrics.get(f"{key}_after")
         if before is None or after is None:
             continue
         improved = (after > before) if better == "higher" else (after < before)
-        rows.append(f"| {label} | {before:.3f} | {after:.3f} {'✅' if improved else '⚠️'} | {better} |")
+        rows.append(f"| {label} | {meaning} | {before:.3f} | {after:.3f} {'✅' if improved else '⚠️'} | {better} |")
     # versions fine-tuned before the rename stored the reward temperature as "beta"
     temperature = metrics.get("reward_temperature", metrics.get("beta", float("nan")))
     extra = (

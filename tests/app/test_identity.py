@@ -97,3 +97,14 @@ def test_the_last_click_of_a_page_wins_whatever_the_arrival_order():
     assert order.newest(None, 1) and order.newest("page-a", None)  # unnumbered clicks (API) always count
     order.newest("page-c", 5)  # a third page: the oldest is forgotten, the bound holds
     assert len(order.seen) == 2 and "page-a" not in order.seen
+
+
+def test_each_figure_of_a_fine_tune_says_what_it_means():
+    from aigc_ui.finetune_tab import FIGURES, figures_markdown
+
+    metrics = {f"{key}_{when}": 0.5 for key, *_ in FIGURES for when in ("before", "after")}
+    rows = [line for line in figures_markdown(metrics).splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows[0].startswith("| figure | what it means |")
+    for (_, label, _, meaning), row in zip(FIGURES, rows[1:]):
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[0] == label and cells[1] == meaning and len(meaning.split()) >= 5
