@@ -11,6 +11,7 @@ from aigc import load_model
 from aigc.feedback.compare import binomial_p_value
 from aigc.feedback.finetune import FinetuneConfig, finetune
 from aigc.feedback.reward import NotEnoughRatings
+from aigc.service.errors import StudioError
 from tests.gate import held_children
 
 from .conftest import band_class, rate_by_band
@@ -149,6 +150,31 @@ def test_background_job_compare_and_blind_ab(studio, tmp_path):
     stats = studio.ab_stats(child)
     assert stats["wins"] == 6 and stats["losses"] == 0
     assert stats["p_value"] == pytest.approx(binomial_p_value(6, 0))
+
+
+def test_compare_and_blind_ab_of_a_child_made_in_process(studio, models_dir):
+    """The same compare / A/B path as the background-job test (integration), without a child process."""
+    rate_by_band(studio, "syn-vae", liked_band=2, n=40)
+    result = finetune(
+        "syn-vae", studio.store, FinetuneConfig(steps=10, eval_n=50, progress=False), models_dir=models_dir
+    )
+    studio.refresh()
+    parent_imgs, child_imgs, metrics = studio.compare(result.child, n=4, seed=5)
+    assert parent_imgs.shape == child_imgs.shape == (4, 28, 28, 1) and "mean_reward_after" in metrics
+    assert not np.array_equal(parent_imgs, child_imgs)  # the child's weights moved
+    picks = {"child": 0, "parent": 0}
+    for seed in range(6):
+        pair = studio.ab_pair(result.child, seed=seed, rater="judge")
+        assert {pair["left_id"], pair["right_id"]} >= {pair["child_id"]}
+        parent_id = ({pair["left_id"], pair["right_id"]} - {pair["child_id"]}).pop()
+        side = "child" if seed % 3 else "parent"  # 4 wins for the child, 2 losses
+        studio.ab_pick(pair["left_id"], pair["right_id"], pair["child_id"] if side == "child" else parent_id, "judge")
+        picks[side] += 1
+    stats = studio.ab_stats(result.child)
+    assert (stats["wins"], stats["losses"]) == (picks["child"], picks["parent"]) == (4, 2)
+    assert stats["p_value"] == pytest.approx(binomial_p_value(4, 2))
+    with pytest.raises(StudioError, match="no parent"):
+        studio.compare("syn-vae")
 
 
 def test_binomial_p_value():
