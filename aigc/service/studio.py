@@ -4,37 +4,36 @@ It owns the loaded models (never per-session state: Gradio deep-copies State), t
 store, and the serving thread budget. Every image that reaches a person is recorded as a
 `Sample` (with its latent and model version) before it is returned. Nothing here imports
 Gradio; nothing above it imports torch.
+
+`Studio` is the one door; the work is done by the parts it composes, one concern each:
+`registry` (aigc.service.registry: models, versions, visibility, the models-list cache),
+`latents` (aigc.service.latents: sampling, decoding, encoding, paths, breeding, axes, taste),
+`ratings` (aigc.service.ratings: ratings, history, A/B) and `runs` (aigc.service.finetuning:
+readiness, starting, cancelling, watching and comparing fine-tunes). What a server replaces after
+building a studio (`roles`, `quotas`, `queue`) stays here and is handed to the parts per call.
 """
 
 from __future__ import annotations
 
 import os
-import threading
-import time
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from sqlalchemy.engine import make_url
 
 from aigc import paths
-from aigc.data.datasets import DatasetError, load_upload
-from aigc.data.images import image_sha256
-from aigc.feedback.compare import binomial_p_value
 from aigc.feedback.config import defaults_text
 from aigc.feedback.finetune import recover
-from aigc.feedback.ratings import READINESS, Readiness, usable_ratings
-from aigc.feedback.taste import taste_direction
-from aigc.models.checkpoint import SUFFIX
-from aigc.models.latent import interpolation_path
-from aigc.models.pipeline import ImageModel, load_model, models_dirs
-from aigc.service.axes import LatentAxes, gan_axes, vae_axes
+from aigc.feedback.ratings import Readiness
+from aigc.models.pipeline import ImageModel
+from aigc.service.axes import LatentAxes
 from aigc.service.errors import StudioError
+from aigc.service.finetuning import FinetuneRuns
 from aigc.service.jobs import FinetuneJobs, JobStatus
+from aigc.service.latents import LatentSpace, SampleBatch
 from aigc.service.limits import RULES, SEED_RULE, Limits  # RULES, SEED_RULE: the page shows them
-from aigc.service.model_health import BadCheckpoint, CheckpointHealth, same_file
+from aigc.service.model_health import BadCheckpoint
 from aigc.service.queue import FinetuneQueue, QueueSettings  # QueueSettings: for the page
 from aigc.service.quotas import (  # noqa: F401 - re-exported for the page, which imports only this module
     QuotaExceeded,
@@ -43,46 +42,19 @@ from aigc.service.quotas import (  # noqa: F401 - re-exported for the page, whic
     add_quota_flags,
     quota_settings,
 )
+from aigc.service.ratings import Ratings
+from aigc.service.registry import (  # noqa: F401 - MODELS_MAX_AGE_S, RENAME_ADVICE: still importable from here
+    MODELS_MAX_AGE_S,
+    RENAME_ADVICE,
+    ModelRegistry,
+    ModelSummary,
+)
 from aigc.service.roles import Roles
-from feedback_db import Conflict, FeedbackError, FeedbackStore, VersionInfo
+from feedback_db import FeedbackStore, VersionInfo
 
 MAX_BATCH = Limits.max_images
 
-RENAME_ADVICE = "A model's name is its file name: rename the file to serve it as a new version"
-
 __all__ = ["MAX_BATCH", "RULES", "SEED_RULE", "ModelSummary", "SampleBatch", "Studio", "StudioError"]
-
-
-@dataclass(frozen=True)
-class ModelSummary:
-    name: str
-    kind: str
-    version_id: int
-    parent: str | None
-    latent_dim: int
-    image_shape: tuple[int, int, int]
-    card: str
-    owner: str | None = None  # whose fine-tune (roles); None: shipped or an operator's
-    published: bool = True  # visible to every visitor
-
-
-@dataclass(frozen=True)
-class SampleBatch:
-    model: str
-    seed: int
-    images: np.ndarray  # (N, H, W, C) uint8
-    latents: np.ndarray  # (N, D) float32
-    sample_ids: list[int]
-
-
-MODELS_MAX_AGE_S = 5.0  # the longest `Studio.models()` may serve a list without looking at the database
-
-
-@dataclass(frozen=True)
-class _ModelsCache:
-    stamp: tuple[tuple[str, int | None], ...]  # the models folders' mtimes when it was built
-    built: float  # time.monotonic()
-    entries: list[tuple[ModelSummary, VersionInfo]]
 
 
 class Studio:
@@ -105,17 +77,11 @@ class Studio:
         self.device = device
         self.models_dir = Path(models_dir) if models_dir else None
         self.store = store
-        self._models: dict[str, ImageModel] = {}
-        self._axes: dict[str, LatentAxes] = {}
-        self._versions: dict[str, VersionInfo] = {}
-        self._lock = threading.RLock()
-        # A cache that says so: `models()` is asked on every page load and by every picker. It is
-        # rebuilt when this studio registers or publishes a version, when a models folder changes
-        # (a file added, renamed or removed), and at the latest after `models_max_age_s` (versions
-        # another replica registers in a shared database, with its files elsewhere).
-        self._models_cache: _ModelsCache | None = None
-        self.models_max_age_s = MODELS_MAX_AGE_S
-        self.health = CheckpointHealth()  # bad files: logged once, never re-read until they change
+        self.registry = ModelRegistry(store, self.models_dir, device, self.limits)
+        self.latents = LatentSpace(self.registry, store, self.limits, admit=self._admit)
+        self.ratings = Ratings(self.registry, store, self.limits, self.latents)
+        self.runs = FinetuneRuns(self.registry, store, self.limits)
+        self.health = self.registry.health  # bad files: logged once, never re-read until they change
         self.quotas = Quotas()  # a server replaces it with its flags' settings
         self.roles = Roles()  # a server with --auth replaces it (aigc.service.roles)
         self.jobs = jobs or FinetuneJobs(
@@ -164,203 +130,15 @@ class Studio:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    # ------------------------------------------------------------ models and versions
+    @staticmethod
+    def database_url(url: str | None = None) -> str:
+        """The database `open(url)` uses: `url`, else $AIGC_DB_URL, else the home's SQLite file (aigc.paths)."""
+        return paths.database_url(url)
 
-    def _checkpoint_files(self) -> dict[str, list[Path]]:
-        """name → its checkpoints in look-up order: the folders (user models before shipped ones), then the
-        file a registered version points to. The first that loads is served; a bad one never hides the rest."""
-        found: dict[str, list[Path]] = {}
-        for folder in models_dirs(self.models_dir):
-            if folder.is_dir():
-                for path in sorted(folder.glob(f"*{SUFFIX}")):
-                    if not path.name.startswith("."):  # hidden: a fine-tune still being published
-                        found.setdefault(path.stem, []).append(path)
-        for version in self.store.list_versions():  # registered by another replica or a fine-tune
-            path = Path(version.checkpoint_path)
-            paths = found.setdefault(version.name, [])
-            if not any(same_file(path, p) for p in paths):
-                paths.append(path)  # even when missing: the health check names it as unavailable
-        return found
-
-    def refresh(self) -> list[str]:
-        """Discover checkpoints and make sure each GAN/VAE is a registered version; returns names."""
-        with self._lock:
-            for name, paths in self._checkpoint_files().items():
-                if name in self._versions:
-                    continue
-                for path in paths:  # a broken file must neither take the page down nor hide a good one
-                    model = self.health.load(name, path, lambda p: load_model(p, device=self.device))
-                    if model is None:
-                        continue
-                    if model.kind not in ("gan", "vae"):
-                        self.health.skip(path)  # a classifier: readable, not servable, not read again
-                        continue
-                    try:
-                        self._register(name, model)
-                    except Conflict as exc:  # a different file under a registered name: the registered one wins
-                        self.health.refuse(name, path, str(exc).split(";")[0], RENAME_ADVICE)
-                        continue
-                    break
-            return sorted(self._versions)
-
-    def checkpoint_problems(self) -> list[BadCheckpoint]:
-        """Files that are not served (what is wrong, what to do, what is served instead): the models tab lists them."""
-        self.refresh()
-        with self._lock:
-            served = {name: model.path for name, model in self._models.items() if model.path}
-        return self.health.problems(served)
-
-    def _register(self, name: str, model: ImageModel) -> VersionInfo:
-        parent = self._versions.get(model.record.parent) if model.record.parent else None
-        if model.record.parent and parent is None:
-            parent = self.store.get_version(model.record.parent)
-        version = self.store.register_version(
-            name=name,
-            kind=model.kind,
-            checkpoint_path=str(model.path),
-            checkpoint_sha256=model.sha256,
-            dataset=model.record.dataset,
-            parent_id=parent.id if parent else None,
-            metrics=model.record.extra.get("metrics"),
-            config=model.record.config,
-            latent_dim=model.latent_dim,
-        )
-        self._models[name] = model
-        self._versions[name] = version
-        self._models_cache = None
-        return version
-
-    def _name_of(self, version_id: int | None) -> str | None:
-        """The loaded model registered as `version_id`, if any."""
-        return (
-            next((n for n, v in self._versions.items() if v.id == version_id), None) if version_id is not None else None
-        )
-
-    def model(self, name: str) -> ImageModel:
-        name = self.limits.model_name(name)
-        with self._lock:
-            if name not in self._models:
-                self.refresh()
-            if name not in self._models:
-                bad = next((b for b in self.health.problems() if b.name == name), None)
-                if bad is not None:
-                    raise StudioError(f"{name} is unavailable: {bad.problem}. {bad.advice}.")
-                raise StudioError(f"unknown model {name!r}; available: {', '.join(sorted(self._models)) or 'none'}")
-            return self._models[name]
-
-    def version(self, name: str) -> VersionInfo:
-        self.model(name)
-        return self._versions[name]
-
-    def kind(self, name: str) -> str:
-        """'gan' or 'vae': what the page needs to know of a model without holding the model itself."""
-        return self.model(name).kind
-
-    def models(self, viewer: str | None = None) -> list[ModelSummary]:
-        """Every version `viewer` may see (roles: published ones, their own, all for admins; None: all).
-
-        Served from a cache (see `__init__`): no disk scan or database read unless something changed.
-        """
-        with self._lock:
-            stamp = self._folders_stamp()
-            cache = self._models_cache
-            if cache is None or cache.stamp != stamp or time.monotonic() - cache.built > self.models_max_age_s:
-                cache = self._models_cache = _ModelsCache(stamp, time.monotonic(), self._scan_models())
-            entries = cache.entries
-        return [summary for summary, version in entries if self.roles.can_see(version, viewer)]
-
-    def _folders_stamp(self) -> tuple[tuple[str, int | None], ...]:
-        """The models folders' modification times: any file added, renamed or removed changes them."""
-        return tuple(
-            (str(folder), folder.stat().st_mtime_ns if folder.is_dir() else None)
-            for folder in models_dirs(self.models_dir)
-        )
-
-    def _scan_models(self) -> list[tuple[ModelSummary, VersionInfo]]:
-        """The uncached work of `models()`: discover, register, read access rows and model cards."""
-        self.refresh()
-        access = {v.name: v for v in self.store.list_versions()} if self.roles.enforced else {}
-        out = []
-        for name in sorted(self._versions, key=lambda n: (self._versions[n].kind, self._versions[n].id)):
-            m, v = self._models[name], access.get(name, self._versions[name])
-            card = m.path.with_suffix(".md").read_text() if m.path and m.path.with_suffix(".md").exists() else ""
-            parent = self._name_of(v.parent_id)
-            summary = ModelSummary(name, m.kind, v.id, parent, m.latent_dim, m.image_shape, card, v.owner, v.published)
-            out.append((summary, v))
-        return out
-
-    def check_visible(self, name: str, viewer: str | None) -> None:
-        """Refuse a version `viewer` may not see, in the words used for one that does not exist."""
-        name = self.limits.model_name(name)
-        if self.roles.enforced and not self.roles.is_admin(viewer):
-            found = self.store.get_version(name)
-            if found is not None and not self.roles.can_see(found, viewer):
-                raise StudioError(f"unknown model {name!r}")
-
-    def publish(self, name: str, by: str | None, published: bool = True) -> VersionInfo:
-        """An admin shows a version to every visitor (or takes it back to its owner and admins)."""
-        self.roles.require_admin(by, "publish a version")
-        self.model(name)
-        version = self.store.publish_version(name, published)
-        with self._lock:
-            self._versions[name] = version
-            self._models_cache = None
-        return version
-
-    def add_version(self, path: Path) -> VersionInfo:
-        """Register a checkpoint written by a fine-tuning run (or another replica)."""
-        with self._lock:
-            model = load_model(path, device=self.device)
-            return self._register(model.name, model)
-
-    # ------------------------------------------------------------ sampling and the latent space
-
-    def sample(
-        self, name: str, n: int, seed: int, rater: str | None = None, truncation: float | None = None
-    ) -> SampleBatch:
-        """n seeded images, each recorded as a Sample before it is returned."""
-        n, seed, truncation = self.limits.images(n), self.limits.seed(seed), self.limits.truncation(truncation)
-        model = self.model(name)
-        self.check_visible(name, rater)
-        self.charge("samples", rater, n)
-        generated = model.generate(n, seed, truncation if model.kind == "gan" else None)
-        ids = self.store.record_samples(
-            self._versions[name].id,
-            generated.latents,
-            seed=seed,
-            source="sample",
-            rater_id=rater,
-            image_sha256s=[image_sha256(img) for img in generated.images],
-        )
-        return SampleBatch(name, seed, generated.images, generated.latents, ids)
-
-    def decode(self, name: str, z: np.ndarray) -> np.ndarray:
-        """One latent → one (H, W, C) uint8 image. Not recorded: the slider path must stay fast."""
-        return self.model(name).decode(self._check_latent(name, z)[None])[0]
-
-    def decode_many(self, name: str, latents: np.ndarray) -> np.ndarray:
-        return self.model(name).decode(np.stack([self._check_latent(name, z) for z in latents]))
-
-    def show(
-        self, name: str, latents: np.ndarray, source: str, rater: str | None = None, seed: int = 0
-    ) -> tuple[np.ndarray, list[int]]:
-        """Decode latents once and record them as Samples: (images, sample ids), for grids and strips."""
-        rows = np.atleast_2d(latents)
-        if not 1 <= len(rows) <= self.limits.max_images:
-            raise StudioError(f"number of images must be from 1 to {self.limits.max_images}, got {len(rows)}")
-        latents = np.stack([self._check_latent(name, z) for z in rows])
-        self.check_visible(name, rater)
-        self.charge("samples", rater, len(latents))
-        images = self.model(name).decode(latents)
-        ids = self.store.record_samples(
-            self.version(name).id,
-            latents,
-            seed=seed,
-            source=source,
-            rater_id=rater,
-            image_sha256s=[image_sha256(img) for img in images],
-        )
-        return images, ids
+    @staticmethod
+    def default_steps_text() -> str:
+        """The kinds' default fine-tune steps in words ('GAN 600, VAE 3000'), from the one defaults table."""
+        return defaults_text("steps")
 
     def charge(self, kind: str, who: str | None, amount: int = 1) -> None:
         """Book work against `who`'s quota and the deployment's (aigc.service.quotas); over it: StudioError."""
@@ -369,151 +147,166 @@ class Studio:
         except QuotaExceeded as exc:
             raise StudioError(str(exc)) from None
 
-    def _check_latent(self, name: str, z) -> np.ndarray:
-        return self.limits.latent(z, self.model(name).latent_dim, f"a latent of {name}")
+    def _admit(self, name: str, rater: str | None, images: int) -> None:
+        """Before any image is made for `rater`: the model must be one they may see, and the images are charged."""
+        self.check_visible(name, rater)
+        self.charge("samples", rater, images)
+
+    # ------------------------------------------------------------ models and versions (aigc.service.registry)
+
+    @property
+    def models_max_age_s(self) -> float:
+        """The longest `models()` may serve its cached list without looking at the database."""
+        return self.registry.max_age_s
+
+    @models_max_age_s.setter
+    def models_max_age_s(self, seconds: float) -> None:
+        self.registry.max_age_s = seconds
+
+    def refresh(self) -> list[str]:
+        """Discover checkpoints and make sure each GAN/VAE is a registered version; returns names."""
+        return self.registry.refresh()
+
+    def checkpoint_problems(self) -> list[BadCheckpoint]:
+        """Files that are not served (what is wrong, what to do, what is served instead): the models tab lists them."""
+        return self.registry.checkpoint_problems()
+
+    def model(self, name: str) -> ImageModel:
+        return self.registry.model(name)
+
+    def version(self, name: str) -> VersionInfo:
+        return self.registry.version(name)
+
+    def kind(self, name: str) -> str:
+        """'gan' or 'vae': what the page needs to know of a model without holding the model itself."""
+        return self.model(name).kind
+
+    def models(self, viewer: str | None = None) -> list[ModelSummary]:
+        """Every version `viewer` may see (roles: published ones, their own, all for admins; None: all).
+
+        Served from a cache: no disk scan or database read unless something changed (aigc.service.registry).
+        """
+        return self.registry.models(self.roles, viewer)
+
+    def check_visible(self, name: str, viewer: str | None) -> None:
+        """Refuse a version `viewer` may not see, in the words used for one that does not exist."""
+        self.registry.check_visible(self.roles, name, viewer)
+
+    def publish(self, name: str, by: str | None, published: bool = True) -> VersionInfo:
+        """An admin shows a version to every visitor (or takes it back to its owner and admins)."""
+        self.roles.require_admin(by, "publish a version")
+        return self.registry.publish(name, published)
+
+    def add_version(self, path: Path) -> VersionInfo:
+        """Register a checkpoint written by a fine-tuning run (or another replica)."""
+        return self.registry.add_version(path)
+
+    def parent_of(self, name: str) -> str | None:
+        return self.registry.parent_of(name)
+
+    def private_paths(self) -> list[Path]:
+        """What a web server must never serve: the models folders and the SQLite database's folder."""
+        return self.registry.private_paths()
+
+    # ------------------------------------------------------------ the latent space (aigc.service.latents)
+
+    def sample(
+        self, name: str, n: int, seed: int, rater: str | None = None, truncation: float | None = None
+    ) -> SampleBatch:
+        """n seeded images, each recorded as a Sample before it is returned."""
+        return self.latents.sample(name, n, seed, rater, truncation)
+
+    def decode(self, name: str, z: np.ndarray) -> np.ndarray:
+        """One latent → one (H, W, C) uint8 image. Not recorded: the slider path must stay fast."""
+        return self.latents.decode(name, z)
+
+    def decode_many(self, name: str, latents: np.ndarray) -> np.ndarray:
+        return self.latents.decode_many(name, latents)
+
+    def show(
+        self, name: str, latents: np.ndarray, source: str, rater: str | None = None, seed: int = 0
+    ) -> tuple[np.ndarray, list[int]]:
+        """Decode latents once and record them as Samples: (images, sample ids), for grids and strips."""
+        return self.latents.show(name, latents, source, rater, seed)
 
     def latent_of(self, name: str, seed: int, index: int = 0, truncation: float | None = None) -> np.ndarray:
         """The index-th latent of a seed's batch (index bounded: it costs index + 1 draws)."""
-        seed, index, truncation = self.limits.seed(seed), self.limits.index(index), self.limits.truncation(truncation)
-        model = self.model(name)
-        return model.latents(index + 1, seed, truncation if model.kind == "gan" else None)[index]
+        return self.latents.latent_of(name, seed, index, truncation)
 
     def axes(self, name: str) -> LatentAxes:
         """Slider axes: VAE dims by KL, GAN principal directions. Computed once per model."""
-        name = self.limits.model_name(name)
-        with self._lock:
-            if name not in self._axes:
-                model = self.model(name)
-                self._axes[name] = (
-                    vae_axes(model.latent_dim, model.record.extra.get("latent_kl"))
-                    if model.kind == "vae"
-                    else gan_axes(model.module.generator)
-                )
-            return self._axes[name]
+        return self.latents.axes(name)
 
     def encode(self, name: str, upload) -> np.ndarray:
         """An uploaded image (path, bytes, PIL or array) → the VAE's latent mean."""
-        model = self.model(name)
-        if model.kind != "vae":
-            raise StudioError(f"{name} is a GAN: it has no encoder; pick a VAE to upload an image")
-        h, _, c = model.image_shape
-        upload = self.limits.upload(upload)
-        try:
-            pixels = load_upload(upload, size=h, channels=c)
-        except DatasetError as exc:
-            raise StudioError(str(exc)) from exc
-        return model.encode(pixels[None])[0]
+        return self.latents.encode(name, upload)
 
     def interpolate(self, name: str, z_a: np.ndarray, z_b: np.ndarray, steps: int = 8) -> tuple[np.ndarray, np.ndarray]:
         """Slerp path a → b: (steps, H, W, C) images and their latents."""
-        path = self.interpolation_latents(name, z_a, z_b, steps)
-        return self.model(name).decode(path), path
+        return self.latents.interpolate(name, z_a, z_b, steps)
 
     def interpolation_latents(self, name: str, z_a: np.ndarray, z_b: np.ndarray, steps: int = 8) -> np.ndarray:
         """The slerp path's latents alone, for callers that decode and record them in one `show`."""
-        steps = self.limits.steps(steps)
-        return interpolation_path(self._check_latent(name, z_a), self._check_latent(name, z_b), steps).astype(
-            np.float32
-        )
+        return self.latents.interpolation_latents(name, z_a, z_b, steps)
 
     def children(self, name: str, z: np.ndarray, n: int = 8, strength: float = 0.5, seed: int = 0) -> np.ndarray:
         """Breed: n latents near z (z + strength·noise), as Picbreeder's mutations."""
-        z = self._check_latent(name, z)
-        n, strength, seed = self.limits.children(n), self.limits.strength(strength), self.limits.seed(seed)
-        rng = np.random.default_rng(seed)
-        return (z[None] + strength * rng.standard_normal((n, z.shape[0]))).astype(np.float32)
+        return self.latents.children(name, z, n, strength, seed)
 
     def cross(self, name: str, z_a: np.ndarray, z_b: np.ndarray, seed: int = 0, mix: float = 0.5) -> np.ndarray:
         """A child of two latents: each coordinate from a or b (uniform crossover), as Artbreeder's gene mix."""
-        a, b = self._check_latent(name, z_a), self._check_latent(name, z_b)
-        mask = np.random.default_rng(self.limits.seed(seed)).random(a.shape[0]) < mix
-        return np.where(mask, b, a).astype(np.float32)
+        return self.latents.cross(name, z_a, z_b, seed, mix)
 
-    # ------------------------------------------------------------ feedback
+    def taste(self, name: str, rater: str | None = None) -> np.ndarray | None:
+        """The 'my taste' direction: normal of a linear separator of liked vs disliked latents of this lineage."""
+        return self.latents.taste(name, rater)
+
+    # ------------------------------------------------------------ feedback (aigc.service.ratings)
 
     def rate(self, sample_id: int, score: float, rater: str):
-        try:
-            return self.store.rate(self.limits.sample_id(sample_id), self.limits.score(score), rater)
-        except FeedbackError as exc:
-            raise StudioError(str(exc)) from exc
+        return self.ratings.rate(sample_id, score, rater)
 
     def rate_latent(self, name: str, z: np.ndarray, score: float, rater: str, source: str = "explore") -> int:
         """Rate an image from the explorer: it becomes a Sample, then gets the rating."""
-        score = self.limits.score(score)  # before recording: a refused rating leaves no orphan sample
-        sample_id = self.show(name, z, source, rater=rater)[1][0]
-        self.rate(sample_id, score, rater)
-        return sample_id
+        return self.ratings.rate_latent(name, z, score, rater, source)
 
     def sample_info(self, sample_id: int, viewer: str | None = None) -> tuple[str, np.ndarray]:
         """(model name, latent) of a stored sample, to reopen it in the explorer (only `viewer`'s own, see roles)."""
         return self.samples_info([sample_id], viewer)[0]
 
     def samples_info(self, sample_ids: list[int], viewer: str | None = None) -> list[tuple[str, np.ndarray]]:
-        """(model name, latent) of many stored samples in one read, in the order asked (History's thumbnails).
-
-        A latent is shown only to the person its sample was shown to (and admins; viewer None: the
-        studio itself): an uploaded photo's latent is as private as the photo.
-        """
-        try:
-            infos = self.store.get_samples([self.limits.sample_id(i) for i in sample_ids])
-        except FeedbackError as exc:
-            raise StudioError(str(exc)) from exc
-        for info in infos:
-            if not self.roles.can_read_sample(info.rater_id, viewer):
-                raise StudioError(f"sample {info.id} is not one of yours")
-        return [(self._version_name(info.version_id), info.latent) for info in infos]
-
-    def _version_name(self, version_id: int) -> str:
-        name = self._name_of(version_id)
-        if name is None:
-            version = self.store.get_version(version_id)
-            name = version.name if version else str(version_id)
-        return name
+        """(model name, latent) of many stored samples in one read, in the order asked (History's thumbnails);
+        a latent is shown only to the person its sample was shown to (and admins; viewer None: the studio)."""
+        return self.ratings.samples_info(self.roles, sample_ids, viewer)
 
     def history(self, rater: str, limit: int = 20):
-        return self.store.recent_activity(rater, self.limits.history(limit))
+        return self.ratings.history(rater, limit)
 
     def rated_by(self, name: str, latents: np.ndarray, rater: str) -> list[tuple[int, float] | None]:
-        """Per latent: (sample id, score) of this rater's rating of the same picture of this version, if any.
-
-        Why: the same seed shown again (a permalink, a reload) is new Sample rows; the page shows the
-        earlier rating on such a card and rates that earlier sample again, so nothing is duplicated.
-        """
-        version_id = self.version(name).id
-        mine = {
-            r.latent.astype(np.float32).tobytes(): (r.sample_id, r.score)
-            for r in self.store.ratings_for_lineage(version_id, include_ancestors=False)
-            if r.rater_id == rater and r.version_id == version_id
-        }
-        return [mine.get(np.asarray(z, np.float32).tobytes()) for z in latents]
+        """Per latent: (sample id, score) of this rater's rating of the same picture of this version, if any."""
+        return self.ratings.rated_by(name, latents, rater)
 
     def stats(self):
-        return self.store.stats_per_version()
+        return self.ratings.stats()
 
     def ratings_over_time(self, name: str | None = None):
-        return self.store.ratings_over_time(self.version(name).id if name else None)
+        return self.ratings.ratings_over_time(name)
 
-    def private_paths(self) -> list[Path]:
-        """What a web server must never serve: the models folders and the SQLite database's folder."""
-        paths = [folder.resolve() for folder in models_dirs(self.models_dir)]
-        url = make_url(self.store.url)
-        if url.get_backend_name() == "sqlite" and url.database:
-            paths.append(Path(url.database).expanduser().resolve().parent)
-        return paths
+    def ab_pair(self, child: str, seed: int, rater: str) -> dict:
+        """One blind pair: parent and child on the same seed, left/right at random, both recorded."""
+        return self.ratings.ab_pair(child, seed, rater)
 
-    def taste(self, name: str, rater: str | None = None) -> np.ndarray | None:
-        """The 'my taste' direction: normal of a linear separator of liked vs disliked latents of this lineage."""
-        rated = usable_ratings(self.store, self.version(name).id, self.model(name).latent_dim, rater)
-        if len(rated) < 4:
-            return None
-        return taste_direction(np.stack([r.latent for r in rated]), np.array([r.score for r in rated]))
+    def ab_pick(self, left_id: int, right_id: int, picked_id: int | None, rater: str) -> None:
+        self.ratings.ab_pick(left_id, right_id, picked_id, rater)
 
-    # ------------------------------------------------------------ closing the loop
+    def ab_stats(self, child: str) -> dict:
+        return self.ratings.ab_stats(child)
+
+    # ------------------------------------------------------------ closing the loop (aigc.service.finetuning)
 
     def ratings_ready(self, name: str, rater: str | None = None) -> Readiness:
         """How many usable ratings this model's lineage has, judged by the one readiness rule (the button's text)."""
-        rated = usable_ratings(self.store, self.version(name).id, self.model(name).latent_dim, rater)
-        return READINESS.assess([r.score for r in rated])
+        return self.runs.ratings_ready(name, rater)
 
     def start_finetune(
         self, name: str, steps: int | None = None, rater: str | None = None, requester: str | None = None
@@ -526,19 +319,16 @@ class Studio:
         only their own ratings and its version is theirs until an admin publishes it); None for the
         CLI and tests.
         """
-        steps = self.limits.finetune_steps(steps)
-        self.check_visible(name, requester)
-        rater = self.roles.finetune_rater(rater, requester)
-        ready = self.ratings_ready(name, rater)
-        if not ready.ready:
-            raise StudioError(ready.message())
-        self.charge("finetunes", requester)
-        try:
-            owner = ["--owner", requester, "--private"] if self.roles.enforced and requester else []
-            return self.queue.submit(self.model(name).name, steps, rater, owner=requester, extra_args=owner)
-        except StudioError:
-            self.quotas.refund("finetunes", requester)  # a run that never started costs nothing
-            raise
+        return self.runs.start(
+            name,
+            steps,
+            rater,
+            requester,
+            roles=self.roles,
+            queue=self.queue,
+            charge=self.charge,
+            refund=self.quotas.refund,
+        )
 
     def use_worker_line(self, settings: QueueSettings | None = None) -> None:
         """Hand fine-tuning runs to `aigc worker`s through the PostgreSQL database (aigc.service.pgqueue)."""
@@ -550,74 +340,12 @@ class Studio:
 
     def cancel_finetune(self, name: str, by: str | None) -> JobStatus:
         """Cancel `by`'s waiting or running run of `name`; an admin may cancel anyone's."""
-        name = self.limits.model_name(name)
-        return self.queue.cancel(name, by, admin=self.roles.enforced and self.roles.is_admin(by))
-
-    @staticmethod
-    def database_url(url: str | None = None) -> str:
-        """The database `open(url)` uses: `url`, else $AIGC_DB_URL, else the home's SQLite file (aigc.paths)."""
-        return paths.database_url(url)
-
-    @staticmethod
-    def default_steps_text() -> str:
-        """The kinds' default fine-tune steps in words ('GAN 600, VAE 3000'), from the one defaults table."""
-        return defaults_text("steps")
+        return self.runs.cancel(name, by, roles=self.roles, queue=self.queue)
 
     def finetune_status(self, name: str, viewer: str | None = None) -> JobStatus:
         """The latest run of `name`; a child `viewer` may not see (someone else's, unpublished) is not named."""
-        self.check_visible(name, viewer)
-        status = self.queue.status(name, viewer)
-        if status.child and self.roles.enforced and not self.roles.is_admin(viewer):
-            child = self.store.get_version(status.child)
-            if child is not None and not self.roles.can_see(child, viewer):
-                return replace(status, child=None, metrics={}, message="someone else's run finished")
-        return status
-
-    def parent_of(self, name: str) -> str | None:
-        return self._name_of(self.version(name).parent_id)
+        return self.runs.status(name, viewer, roles=self.roles, queue=self.queue)
 
     def compare(self, child: str, n: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict]:
         """Parent and child on the same seeds, with the child's measured effect."""
-        parent = self.parent_of(child)
-        if parent is None:
-            raise StudioError(f"{child} has no parent version to compare with")
-        n, seed = self.limits.images(n), self.limits.seed(seed)
-        return self.model(parent).sample(n, seed), self.model(child).sample(n, seed), dict(self.version(child).metrics)
-
-    def ab_pair(self, child: str, seed: int, rater: str) -> dict:
-        """One blind pair: parent and child on the same seed, left/right at random, both recorded."""
-        parent = self.parent_of(child)
-        if parent is None:
-            raise StudioError(f"{child} has no parent version to compare with")
-        z = self.latent_of(child, seed)
-        shown = {m: self.show(m, z, "compare", rater=rater, seed=seed) for m in (parent, child)}  # m → (images, ids)
-        child_left = bool(np.random.default_rng().integers(2))
-        left, right = (child, parent) if child_left else (parent, child)
-        return {
-            "left_image": shown[left][0][0],
-            "right_image": shown[right][0][0],
-            "left_id": shown[left][1][0],
-            "right_id": shown[right][1][0],
-            "child_id": shown[child][1][0],
-        }
-
-    def ab_pick(self, left_id: int, right_id: int, picked_id: int | None, rater: str) -> None:
-        try:
-            ids = self.limits.sample_id(left_id), self.limits.sample_id(right_id)
-            picked = None if picked_id is None else self.limits.sample_id(picked_id)
-            self.store.record_comparison(*ids, picked, rater)
-        except FeedbackError as exc:
-            raise StudioError(str(exc)) from exc
-
-    def ab_stats(self, child: str) -> dict:
-        parent = self.parent_of(child)
-        if parent is None:
-            return {"wins": 0, "losses": 0, "ties": 0, "win_rate": None, "p_value": 1.0}
-        st = self.store.comparison_stats(self.version(parent).id, self.version(child).id)
-        return {
-            "wins": st.wins,
-            "losses": st.losses,
-            "ties": st.ties,
-            "win_rate": st.win_rate,
-            "p_value": binomial_p_value(st.wins, st.losses),
-        }
+        return self.runs.compare(child, n, seed)

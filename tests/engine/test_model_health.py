@@ -9,7 +9,7 @@ import pickle
 import pytest
 from safetensors.torch import save_file
 
-import aigc.service.studio as studio_module
+import aigc.service.registry as registry_module
 from aigc.models.checkpoint import save_model
 from aigc.models.pipeline import PRETRAINED_DIR
 from aigc.service.errors import StudioError
@@ -28,13 +28,13 @@ def user_models(tmp_path, monkeypatch):
 def reads(monkeypatch):
     """Count the studio's checkpoint loads per file name."""
     counts: dict[str, int] = {}
-    real = studio_module.load_model
+    real = registry_module.load_model
 
     def counting(path, *args, **kwargs):
         counts[path.name] = counts.get(path.name, 0) + 1
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(studio_module, "load_model", counting)
+    monkeypatch.setattr(registry_module, "load_model", counting)
     return counts
 
 

@@ -11,6 +11,7 @@ from aigc.feedback import config
 from aigc.feedback.ratings import READINESS, NotEnoughRatings, ReadinessRule, usable_ratings
 from aigc.feedback.reward import RewardConfig, fit_reward
 from aigc.models.batched import infer, infer_cat
+from aigc.service import finetuning
 from aigc.service import studio as studio_module
 from aigc_ui.common import readiness_line
 from aigc_ui.finetune_tab import ready_text
@@ -45,11 +46,11 @@ def test_studio_and_the_tabs_text_read_the_one_rule(studio, monkeypatch):
     assert readiness_line(studio, "syn-vae", "r").endswith("needs 14 more ratings.")
     with pytest.raises(studio_module.StudioError, match="14 more rating"):
         studio.start_finetune("syn-vae")
-    monkeypatch.setattr(studio_module, "READINESS", ReadinessRule(min_ratings=5, min_each=2))
+    monkeypatch.setattr(finetuning, "READINESS", ReadinessRule(min_ratings=5, min_each=2))
     assert studio.ratings_ready("syn-vae").ready
     assert ready_text(studio, "syn-vae", None).startswith("✅ **6**")
     assert readiness_line(studio, "syn-vae", "r").endswith("enough to fine-tune it (🎯 tab).")
-    monkeypatch.setattr(studio_module, "READINESS", ReadinessRule(min_ratings=7, min_each=2))
+    monkeypatch.setattr(finetuning, "READINESS", ReadinessRule(min_ratings=7, min_each=2))
     assert "at least 7 ratings, with at least 2 likes" in ready_text(studio, "syn-vae", None)
 
 

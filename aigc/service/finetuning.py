@@ -1,0 +1,91 @@
+"""Closing the loop: whether a model's ratings are enough, starting, cancelling and watching fine-tune runs,
+and comparing a fine-tuned child with its parent.
+
+Split out of `Studio` (aigc.service.studio, the facade the page calls) so that the fine-tuning rules live
+in one place. The line a run waits in, the roles and the quotas are passed in on each call rather than
+held: a server replaces them after the studio is built (`Studio.use_worker_line`, --auth, quota flags).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from aigc.feedback.ratings import READINESS, Readiness, usable_ratings
+from aigc.service.errors import StudioError
+from aigc.service.jobs import JobStatus
+from aigc.service.limits import Limits
+from aigc.service.registry import ModelRegistry
+from aigc.service.roles import Roles
+from feedback_db import FeedbackStore
+
+Meter = Callable[[str, "str | None"], None]  # (kind, who): book or give back one unit of a quota
+
+
+class FinetuneRuns:
+    """Fine-tune runs of the registry's models, fed by the store's ratings."""
+
+    def __init__(self, registry: ModelRegistry, store: FeedbackStore, limits: Limits):
+        self.registry = registry
+        self.store = store
+        self.limits = limits
+
+    def ratings_ready(self, name: str, rater: str | None = None) -> Readiness:
+        """How many usable ratings this model's lineage has, judged by the one readiness rule (the button's text)."""
+        model = self.registry.model(name)
+        rated = usable_ratings(self.store, self.registry.version(name).id, model.latent_dim, rater)
+        return READINESS.assess([r.score for r in rated])
+
+    def start(
+        self,
+        name: str,
+        steps: int | None,
+        rater: str | None,
+        requester: str | None,
+        *,
+        roles: Roles,
+        queue: Any,
+        charge: Meter,
+        refund: Meter,
+    ) -> JobStatus:
+        """Check, meter and queue a run (see `Studio.start_finetune`); a run that never starts costs nothing."""
+        steps = self.limits.finetune_steps(steps)
+        self.registry.check_visible(roles, name, requester)
+        rater = roles.finetune_rater(rater, requester)
+        ready = self.ratings_ready(name, rater)
+        if not ready.ready:
+            raise StudioError(ready.message())
+        charge("finetunes", requester)
+        try:
+            owner = ["--owner", requester, "--private"] if roles.enforced and requester else []
+            return queue.submit(self.registry.model(name).name, steps, rater, owner=requester, extra_args=owner)
+        except StudioError:
+            refund("finetunes", requester)
+            raise
+
+    def cancel(self, name: str, by: str | None, *, roles: Roles, queue: Any) -> JobStatus:
+        """Cancel `by`'s waiting or running run of `name`; an admin may cancel anyone's."""
+        name = self.limits.model_name(name)
+        return queue.cancel(name, by, admin=roles.enforced and roles.is_admin(by))
+
+    def status(self, name: str, viewer: str | None, *, roles: Roles, queue: Any) -> JobStatus:
+        """The latest run of `name`; a child `viewer` may not see (someone else's, unpublished) is not named."""
+        self.registry.check_visible(roles, name, viewer)
+        status = queue.status(name, viewer)
+        if status.child and roles.enforced and not roles.is_admin(viewer):
+            child = self.store.get_version(status.child)
+            if child is not None and not roles.can_see(child, viewer):
+                return replace(status, child=None, metrics={}, message="someone else's run finished")
+        return status
+
+    def compare(self, child: str, n: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict]:
+        """Parent and child on the same seeds, with the child's measured effect."""
+        parent = self.registry.parent_of(child)
+        if parent is None:
+            raise StudioError(f"{child} has no parent version to compare with")
+        n, seed = self.limits.images(n), self.limits.seed(seed)
+        model = self.registry.model
+        return model(parent).sample(n, seed), model(child).sample(n, seed), dict(self.registry.version(child).metrics)

@@ -1,0 +1,122 @@
+"""What people say about images: ratings, their history and statistics, and blind A/B comparisons.
+
+Split out of `Studio` (aigc.service.studio, the facade the page calls) so that everything that reads or
+writes feedback rows lives in one place. Ids and scores a visitor sends are checked against `Limits`;
+the database's refusals become `StudioError`s (one line on the page). Images shown for rating go
+through `LatentSpace.show`, so they are recorded as Samples like any other.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from aigc.feedback.compare import binomial_p_value
+from aigc.service.errors import StudioError
+from aigc.service.latents import LatentSpace
+from aigc.service.limits import Limits
+from aigc.service.registry import ModelRegistry
+from aigc.service.roles import Roles
+from feedback_db import FeedbackError, FeedbackStore
+
+
+class Ratings:
+    """Ratings, history and A/B pairs over one feedback store."""
+
+    def __init__(self, registry: ModelRegistry, store: FeedbackStore, limits: Limits, latents: LatentSpace):
+        self.registry = registry
+        self.store = store
+        self.limits = limits
+        self.latents = latents
+
+    def rate(self, sample_id: int, score: float, rater: str):
+        try:
+            return self.store.rate(self.limits.sample_id(sample_id), self.limits.score(score), rater)
+        except FeedbackError as exc:
+            raise StudioError(str(exc)) from exc
+
+    def rate_latent(self, name: str, z: np.ndarray, score: float, rater: str, source: str = "explore") -> int:
+        """Rate an image from the explorer: it becomes a Sample, then gets the rating."""
+        score = self.limits.score(score)  # before recording: a refused rating leaves no orphan sample
+        sample_id = self.latents.show(name, z, source, rater=rater)[1][0]
+        self.rate(sample_id, score, rater)
+        return sample_id
+
+    def samples_info(
+        self, roles: Roles, sample_ids: list[int], viewer: str | None = None
+    ) -> list[tuple[str, np.ndarray]]:
+        """(model name, latent) of many stored samples in one read, in the order asked (History's thumbnails).
+
+        A latent is shown only to the person its sample was shown to (and admins; viewer None: the
+        studio itself): an uploaded photo's latent is as private as the photo.
+        """
+        try:
+            infos = self.store.get_samples([self.limits.sample_id(i) for i in sample_ids])
+        except FeedbackError as exc:
+            raise StudioError(str(exc)) from exc
+        for info in infos:
+            if not roles.can_read_sample(info.rater_id, viewer):
+                raise StudioError(f"sample {info.id} is not one of yours")
+        return [(self.registry.version_name(info.version_id), info.latent) for info in infos]
+
+    def history(self, rater: str, limit: int = 20):
+        return self.store.recent_activity(rater, self.limits.history(limit))
+
+    def rated_by(self, name: str, latents: np.ndarray, rater: str) -> list[tuple[int, float] | None]:
+        """Per latent: (sample id, score) of this rater's rating of the same picture of this version, if any.
+
+        Why: the same seed shown again (a permalink, a reload) is new Sample rows; the page shows the
+        earlier rating on such a card and rates that earlier sample again, so nothing is duplicated.
+        """
+        version_id = self.registry.version(name).id
+        mine = {
+            r.latent.astype(np.float32).tobytes(): (r.sample_id, r.score)
+            for r in self.store.ratings_for_lineage(version_id, include_ancestors=False)
+            if r.rater_id == rater and r.version_id == version_id
+        }
+        return [mine.get(np.asarray(z, np.float32).tobytes()) for z in latents]
+
+    def stats(self):
+        return self.store.stats_per_version()
+
+    def ratings_over_time(self, name: str | None = None):
+        return self.store.ratings_over_time(self.registry.version(name).id if name else None)
+
+    # ------------------------------------------------------------ blind A/B: a child against its parent
+
+    def ab_pair(self, child: str, seed: int, rater: str) -> dict:
+        """One blind pair: parent and child on the same seed, left/right at random, both recorded."""
+        parent = self.registry.parent_of(child)
+        if parent is None:
+            raise StudioError(f"{child} has no parent version to compare with")
+        z = self.latents.latent_of(child, seed)
+        shown = {m: self.latents.show(m, z, "compare", rater=rater, seed=seed) for m in (parent, child)}
+        child_left = bool(np.random.default_rng().integers(2))  # shown: m → (images, ids)
+        left, right = (child, parent) if child_left else (parent, child)
+        return {
+            "left_image": shown[left][0][0],
+            "right_image": shown[right][0][0],
+            "left_id": shown[left][1][0],
+            "right_id": shown[right][1][0],
+            "child_id": shown[child][1][0],
+        }
+
+    def ab_pick(self, left_id: int, right_id: int, picked_id: int | None, rater: str) -> None:
+        try:
+            ids = self.limits.sample_id(left_id), self.limits.sample_id(right_id)
+            picked = None if picked_id is None else self.limits.sample_id(picked_id)
+            self.store.record_comparison(*ids, picked, rater)
+        except FeedbackError as exc:
+            raise StudioError(str(exc)) from exc
+
+    def ab_stats(self, child: str) -> dict:
+        parent = self.registry.parent_of(child)
+        if parent is None:
+            return {"wins": 0, "losses": 0, "ties": 0, "win_rate": None, "p_value": 1.0}
+        st = self.store.comparison_stats(self.registry.version(parent).id, self.registry.version(child).id)
+        return {
+            "wins": st.wins,
+            "losses": st.losses,
+            "ties": st.ties,
+            "win_rate": st.win_rate,
+            "p_value": binomial_p_value(st.wins, st.losses),
+        }
