@@ -34,7 +34,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 sys.path.insert(0, str(Path(__file__).parent))
 
 from ui_latency import percentile
-from ui_load import ROOT, free_port, wait_until_up
+from ui_load import ROOT, free_port, stop_server, stored_ratings, wait_until_up
 
 GAN, VAE = "fashion-gan", "fashion-vae"
 UPLOAD_BYTES = int(9.9 * 2**20)
@@ -185,8 +185,6 @@ def abuser(url: str, name: str, send, until: float, limit: int, out: dict, lock:
 
 
 def run(seconds: float, quiet_seconds: float, n_honest: int, max_per_abuser: int, abuse: bool = True) -> dict:
-    from feedback_db import FeedbackStore
-
     with tempfile.TemporaryDirectory(prefix="aigc-abuse-") as tmp:
         db = f"sqlite:///{tmp}/abuse.sqlite3"
         port = free_port()
@@ -231,17 +229,9 @@ def run(seconds: float, quiet_seconds: float, n_honest: int, max_per_abuser: int
             wall = time.monotonic() - start
         finally:
             memory.stop.set()
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_server(proc)
             log.close()
-        with FeedbackStore(db, upgrade=False) as store:
-            stored = {}
-            for version in store.list_versions():
-                for r in store.ratings_for_lineage(version.id, include_ancestors=False):
-                    stored[(r.sample_id, r.rater_id)] = r.score
+        stored = stored_ratings(db)
     lost = [k for k, score in out["told"].items() if stored.get(k) != score]
     times = out["rate_times"]
     result: dict = {

@@ -52,6 +52,27 @@ def wait_until_up(url: str, proc: subprocess.Popen, timeout_s: float = 180) -> N
     raise TimeoutError(f"the app did not come up at {url}")
 
 
+def stop_server(proc: subprocess.Popen) -> None:
+    """Ask the app to stop; kill it if it has not gone within 30 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def stored_ratings(db: str) -> dict[tuple[int, str], float]:
+    """(sample id, rater) → score as the database holds them after a run (checked against what clients were told)."""
+    from feedback_db import FeedbackStore
+
+    with FeedbackStore(db, upgrade=False) as store:
+        return {
+            (r.sample_id, r.rater_id): r.score
+            for version in store.list_versions()
+            for r in store.ratings_for_lineage(version.id, include_ancestors=False)
+        }
+
+
 def person(url: str, model: str, until: float, seed: int, out: dict, lock: threading.Lock) -> None:
     """One client: sample 4, decode one of them, rate two, sometimes change its mind."""
     from gradio_client import Client
@@ -87,8 +108,6 @@ def person(url: str, model: str, until: float, seed: int, out: dict, lock: threa
 
 
 def run(clients: int, seconds: float, model: str | None, models_dir: str | None) -> dict:
-    from feedback_db import FeedbackStore
-
     with tempfile.TemporaryDirectory(prefix="aigc-load-") as tmp:
         if model is None and models_dir is None:
             models_dir, model = str(tiny_models(Path(tmp))), "tiny-vae"
@@ -114,17 +133,9 @@ def run(clients: int, seconds: float, model: str | None, models_dir: str | None)
                 t.join()
             wall = time.monotonic() - started
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_server(proc)
             log.close()
-        with FeedbackStore(db, upgrade=False) as store:
-            stored = {}
-            for version in store.list_versions():
-                for r in store.ratings_for_lineage(version.id, include_ancestors=False):
-                    stored[(r.sample_id, r.rater_id)] = r.score
+        stored = stored_ratings(db)
     told = out["told"]
     missing = [k for k, score in told.items() if stored.get(k) != score]
     result = {

@@ -36,8 +36,15 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from aigc import paths
-from aigc.service.errors import StudioError
-from aigc.service.queue import QueueSettings, RunStatus, about, ordinal
+from aigc.service.queue import (
+    QueueSettings,
+    RunStatus,
+    cancelled_by,
+    in_line,
+    latest_run,
+    nothing_to_cancel,
+    refuse_to_join,
+)
 from feedback_db import FeedbackStore
 
 log = logging.getLogger("aigc.worker")
@@ -246,13 +253,13 @@ class PgFinetuneQueue:
         extra_args: list[str] | None = None,
     ) -> RunStatus:
         jobs = self._jobs()
-        for job in jobs:
-            kw = job.task_kwargs
-            if kw.get("model") == model and kw.get("owner") == owner and _status(job) in ("todo", "doing"):
-                where = "running" if _status(job) == "doing" else "queued"
-                raise StudioError(f"a fine-tuning run of {model} is already {where}; cancel it or wait for it")
-        if sum(_status(j) == "todo" for j in jobs) >= self.settings.max_queued:
-            raise StudioError(f"the fine-tuning line is full ({self.settings.max_queued} waiting); try later")
+        mine = next(
+            (j for j in jobs if j.task_kwargs.get("model") == model and j.task_kwargs.get("owner") == owner
+             and _status(j) in ("todo", "doing")),
+            None,
+        )  # fmt: skip
+        where = None if mine is None else "running" if _status(mine) == "doing" else "queued"
+        refuse_to_join(model, where, sum(_status(j) == "todo" for j in jobs), self.settings)
         job_id = self.task.configure(lock=f"finetune:{model}").defer(
             model=model, steps=steps, rater=rater, owner=owner, extra_args=list(extra_args or [])
         )
@@ -260,8 +267,7 @@ class PgFinetuneQueue:
 
     def status(self, model: str, viewer: str | None = None) -> RunStatus:
         runs = [j for j in self._jobs() if j.task_kwargs.get("model") == model]
-        own = [j for j in runs if viewer is not None and j.task_kwargs.get("owner") == viewer]
-        latest = max(own or runs, key=lambda j: j.id, default=None)
+        latest = latest_run(runs, lambda j: j.task_kwargs.get("owner"), viewer)
         return self._status(latest) if latest else RunStatus(model)
 
     def line(self) -> list[RunStatus]:
@@ -274,10 +280,10 @@ class PgFinetuneQueue:
         if job is None and admin and active:
             job = active[0]
         if job is None:
-            raise StudioError(f"no waiting or running fine-tuning run of {model} to cancel")
+            raise nothing_to_cancel(model)
         self.app.job_manager.cancel_job_by_id(job.id, abort=True)
         out = self._status(next(j for j in self._jobs() if j.id == job.id))
-        out.message = f"cancelled by {by}" if by else "cancelled"
+        out.message = cancelled_by(by)
         return out
 
     def _status(self, job: Any) -> RunStatus:
@@ -308,7 +314,7 @@ class PgFinetuneQueue:
             out.position = len(ahead) + 1
             slots = max(1, self.settings.concurrency)
             out.wait_s = self.settings.typical_run_s * (len(ahead) // slots + (1 if running >= slots else 0))
-            out.stage, out.message = "queued", f"{ordinal(out.position)} in line, starts in {about(out.wait_s)}"
+            out.stage, out.message = "queued", in_line(out.position, out.wait_s)
         elif state == "failed":
             out.message = "the run failed on its worker"
         return out

@@ -22,6 +22,7 @@ import itertools
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +81,38 @@ def about(seconds: float) -> str:
     return "under a minute" if seconds < 60 else f"about {math.ceil(seconds / 60)} min"
 
 
+# What both lines say and decide alike (this one, and aigc.service.pgqueue's on PostgreSQL): one wording,
+# one rule, whichever line a deployment runs.
+
+
+def in_line(position: int, wait_s: float) -> str:
+    """A waiting run's message: "2nd in line, starts in about 3 min"."""
+    return f"{ordinal(position)} in line, starts in {about(wait_s)}"
+
+
+def refuse_to_join(model: str, where: str | None, waiting: int, settings: QueueSettings) -> None:
+    """Why `submit` turns a run away: the asker's run of `model` is already `where` ('running', 'queued …';
+    None: they have none), or `waiting` runs already fill the line."""
+    if where is not None:
+        raise StudioError(f"a fine-tuning run of {model} is already {where}; cancel it or wait for it")
+    if waiting >= settings.max_queued:
+        raise StudioError(f"the fine-tuning line is full ({settings.max_queued} waiting); try later")
+
+
+def latest_run(runs: list[Any], owner_of: Callable[[Any], str | None], viewer: str | None) -> Any:
+    """What `status` shows: the viewer's latest run if they have one, else the latest of anyone's (None: none)."""
+    own = [j for j in runs if viewer is not None and owner_of(j) == viewer]
+    return max(own or runs, key=lambda j: j.id, default=None)
+
+
+def nothing_to_cancel(model: str) -> StudioError:
+    return StudioError(f"no waiting or running fine-tuning run of {model} to cancel")
+
+
+def cancelled_by(by: str | None) -> str:
+    return f"cancelled by {by}" if by else "cancelled"
+
+
 @dataclass
 class FinetuneQueue:
     """The studio's line of fine-tuning runs, started through `jobs` (FinetuneJobs or a stand-in)."""
@@ -116,11 +149,10 @@ class FinetuneQueue:
         """Join the line (and start at once if a slot is free). One waiting or running run per person and model."""
         with self._lock:
             mine = self._active(model, owner)
+            where = None
             if mine is not None:
                 where = "running" if mine.state == "running" else f"queued ({ordinal(self._position(mine))} in line)"
-                raise StudioError(f"a fine-tuning run of {model} is already {where}; cancel it or wait for it")
-            if sum(j.state == "queued" for j in self._jobs.values()) >= self.settings.max_queued:
-                raise StudioError(f"the fine-tuning line is full ({self.settings.max_queued} waiting); try later")
+            refuse_to_join(model, where, sum(j.state == "queued" for j in self._jobs.values()), self.settings)
             job = _Job(next(self._ids), model, steps, rater, owner, list(extra_args or []), time.time())
             self._jobs[job.id] = job
             self._forget_old()
@@ -133,9 +165,7 @@ class FinetuneQueue:
     def status(self, model: str, viewer: str | None = None) -> RunStatus:
         """The viewer's latest run of `model` if they have one, else the latest of anyone's (or idle)."""
         with self._lock:
-            runs = [j for j in self._jobs.values() if j.model == model]
-            own = [j for j in runs if viewer is not None and j.owner == viewer]
-            latest = max(own or runs, key=lambda j: j.id, default=None)
+            latest = latest_run([j for j in self._jobs.values() if j.model == model], lambda j: j.owner, viewer)
             return self._status(latest) if latest else RunStatus(model)
 
     def line(self) -> list[RunStatus]:
@@ -152,8 +182,8 @@ class FinetuneQueue:
                 job = min((j for j in self._jobs.values() if j.model == model and j.state in ("queued", "running")),
                           key=lambda j: j.id, default=None)  # fmt: skip
             if job is None:
-                raise StudioError(f"no waiting or running fine-tuning run of {model} to cancel")
-            job.message = f"cancelled by {by}" if by else "cancelled"
+                raise nothing_to_cancel(model)
+            job.message = cancelled_by(by)
             if job.state == "queued":
                 job.state, job.finished = "cancelled", time.time()
                 self._dispatch()
@@ -235,5 +265,5 @@ class FinetuneQueue:
         elif job.state == "queued":
             out.position, out.wait_s = self._position(job), self._wait(job)
             out.stage, out.progress = "queued", 0.0
-            out.message = f"{ordinal(out.position)} in line, starts in {about(out.wait_s)}"
+            out.message = in_line(out.position, out.wait_s)
         return out
