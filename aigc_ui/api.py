@@ -14,7 +14,7 @@ client's session. Errors reach clients as one-line messages (gradio_client raise
     rate_latent(model, latent, score)              -> {sample_id, score, rater}
     models() / stats() / history(limit) / sample_info(sample_id) / axes(model) -> JSON
     finetune(model, steps=0, only_rater="")        -> {model, state}: starts a background run
-    finetune_status(model)                         -> {state, stage, progress, message, child, metrics}
+    finetune_status(model)                         -> {state, stage, label, elapsed_s, eta_s, child, ...}
     ab_stats(child)                                -> {wins, losses, ties, win_rate, p_value}
 
 `a`/`b` name a point: a seed (3 or {"seed": 3, "index": 0}), a stored sample ({"sample_id": 12}) or a latent list.
@@ -289,7 +289,9 @@ def build(ctx: PageContext) -> None:
     @guarded
     def finetune_status(model: str, request: gr.Request | None = None) -> dict:
         """State (idle/queued/running/succeeded/failed/cancelled), stage, progress in [0, 1], message ("2nd in line,
-        starts in about 3 min"), position in line, wait estimate in s, child and its measured effect."""
+        starts in about 3 min"), position in line, wait estimate in s, child (named as soon as it is registered,
+        while the run may still be finishing) and its measured effect; the bar's one-line label, the stages seen
+        so far, training step k of N, seconds elapsed and the estimate of seconds left (None: too early)."""
         s = studio.finetune_status(model, rater_of(request))
         return {
             "model": model,
@@ -301,6 +303,12 @@ def build(ctx: PageContext) -> None:
             "metrics": s.metrics,
             "position": getattr(s, "position", 0),
             "wait_s": getattr(s, "wait_s", None),
+            "label": s.label(),
+            "stages": list(s.stages),
+            "step": s.step,
+            "steps": s.steps,
+            "elapsed_s": round(s.elapsed_s(), 1),
+            "eta_s": None if (left := s.remaining_s()) is None else round(left, 1),
         }
 
     gr.api(finetune_status, api_name="finetune_status")

@@ -8,8 +8,11 @@ for themselves; picks are stored and the child's win rate comes with its binomia
 
 from __future__ import annotations
 
+import html
+
 import gradio as gr
 
+from aigc.service.jobs import JobStatus
 from aigc.service.studio import SEED_RULE, Studio
 
 from . import ab
@@ -60,14 +63,24 @@ def figures_markdown(metrics: dict) -> str:
     return "\n".join(rows) + extra
 
 
-def progress_html(fraction: float, message: str, state: str) -> str:
-    colour = {"failed": "#dc2626", "succeeded": "#16a34a"}.get(state, "#4f46e5")
-    pct = max(0.0, min(1.0, fraction)) * 100
+def progress_html(status: JobStatus | None = None) -> str:
+    """The bar: a light fill under dark text (readable at any width of the fill), the label beside the percentage.
+
+    The label is the run's honest stage with its elapsed time and estimate (`JobStatus.label`); a run
+    whose child is registered says so, even while its process is still finishing.
+    """
+    status = status or JobStatus("", message="idle")
+    done = status.child is not None and status.state not in ("failed", "cancelled")
+    colour = "#bbf7d0" if done else {"failed": "#fecaca", "cancelled": "#e5e7eb"}.get(status.state, "#c7d2fe")
+    pct = max(0.0, min(1.0, status.progress)) * 100
+    text = html.escape(f"{pct:.0f}% · {status.label()}")
     return (
-        f"<div id='ft-progress' data-state='{state}' style='border:1px solid #ddd;border-radius:6px;height:22px;"
-        f"overflow:hidden;position:relative'><div style='width:{pct:.0f}%;height:100%;background:{colour};"
-        f"transition:width .4s'></div><span style='position:absolute;left:8px;top:1px;font-size:13px'>"
-        f"{pct:.0f}% · {message}</span></div>"
+        f"<div id='ft-progress' data-state='{status.state}' data-stage='{html.escape(status.stage)}' "
+        f"role='progressbar' aria-valuemin='0' aria-valuemax='100' aria-valuenow='{pct:.0f}' aria-valuetext='{text}' "
+        "style='border:1px solid #9ca3af;border-radius:6px;min-height:28px;overflow:hidden;position:relative;"
+        f"background:#fff'><div style='width:{pct:.0f}%;position:absolute;inset:0 auto 0 0;background:{colour};"
+        "transition:width .4s'></div><span id='ft-progress-label' style='position:relative;display:block;"
+        f"padding:4px 10px;font-size:14px;line-height:20px;color:#111827'>{text}</span></div>"
     )
 
 
@@ -111,8 +124,9 @@ def build(ctx: PageContext) -> None:
         with gr.Row():
             start = gr.Button(START, variant="primary", elem_id="ft-start", scale=3)
             cancel = gr.Button("✖ Cancel my run", elem_id="ft-cancel", scale=1)
-        progress = gr.HTML(progress_html(0, "idle", "idle"), elem_id="ft-progress-box")
+        progress = gr.HTML(progress_html(), elem_id="ft-progress-box")
         timer = gr.Timer(1.0, active=False)
+        shown = gr.State(None)  # the child this page has already selected and shown (once per run)
 
         gr.Markdown("### Parent vs child, same seeds")
         with gr.Row():
@@ -143,34 +157,40 @@ def build(ctx: PageContext) -> None:
         who = rater_of(request)
         status = studio.start_finetune(name, steps=n_steps, rater=who if mine else None, requester=who)
         gr.Info(f"Fine-tuning {name} in the background…")
-        return progress_html(status.progress, status.message, status.state), gr.Timer(active=True)
+        return progress_html(status), gr.Timer(active=True)
 
     @on_page
     def stop(name, request: gr.Request):
         status = studio.cancel_finetune(name, rater_of(request))
         gr.Info(f"Cancelled the fine-tuning run of {name}.")
-        return progress_html(status.progress, status.message, status.state), gr.Timer(active=True)
+        return progress_html(status), gr.Timer(active=True)
 
-    def poll(name, request: gr.Request):
+    def poll(name, already_shown, request: gr.Request):
+        """Follow the run; the moment its child is registered (not when the process exits), select and show it.
+
+        The timer stops once the child is shown: what the process does after registering (its own exit)
+        changes nothing on the page.
+        """
         status = studio.finetune_status(name, rater_of(request))
-        html = progress_html(status.progress, status.message, status.state)
-        if status.active:
-            return html, gr.Timer(active=True), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        if status.state != "succeeded" or not status.child:  # no child: someone else's run (not theirs to see)
+        bar = progress_html(status)
+        skip = (gr.skip(),) * 6
+        child_ready = bool(status.child) and status.state in ("running", "succeeded")
+        if not child_ready or status.child == already_shown:  # no child yet, or someone else's (not theirs to see)
             if status.state == "failed":
                 gr.Warning(f"Fine-tuning failed: {status.message}")
-            return html, gr.Timer(active=False), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return bar, gr.Timer(active=status.active and not child_ready), *skip
         parents, children, metrics = studio.compare(status.child, n=8, seed=0)
         gr.Info(f"New version {status.child} is ready.")
         choices = [(m.name, m.name) for m in studio.models(rater_of(request))]
         return (
-            html,
+            bar,
             gr.Timer(active=False),
             gr.Dropdown(choices=choices, value=status.child),
             [upscale(i) for i in parents],
             [upscale(i) for i in children],
             figures_markdown(metrics),
             gr.Dropdown(choices=choices, value=status.child),
+            status.child,
         )
 
     @on_page
@@ -186,8 +206,8 @@ def build(ctx: PageContext) -> None:
     cancel.click(stop, model, [progress, timer], api_visibility="private")
     timer.tick(
         poll,
-        model,
-        [progress, timer, child, parent_gallery, child_gallery, figures, model],
+        [model, shown],
+        [progress, timer, child, parent_gallery, child_gallery, figures, model, shown],
         api_visibility="private",
         show_progress="hidden",
     )

@@ -101,8 +101,10 @@ def finetune(
     rated, scores = rated_images(store, version.id, parent.latent_dim, cfg.rater)
     readiness = replace(READINESS, min_ratings=cfg.min_ratings)
     reward_cfg = RewardConfig(readiness=readiness, ess_floor=cfg.ess_floor, temperature=cfg.reward_temperature)
+    report("embedding", 0.02, {"images": len(rated)})
     fn, feature_name = phi.feature_fn(parent)
     rated_feats = phi.compute(fn, rated) if len(rated) else np.zeros((0, 1))
+    report("reward", 0.04, {})
     reward = fit_reward(rated_feats, scores, reward_cfg, seed=cfg.seed)
 
     child_name = cfg.child_name or next_child_name(parent.name, {v.name for v in store.list_versions()})
@@ -114,7 +116,7 @@ def finetune(
         images = torch.cat([real, from_uint8(rated)])
         rewards = reward.predict(np.concatenate([real_feats, rated_feats]))
         weights = reward_weights(rewards, reward_cfg)
-        report("training", 0.1, weights.summary())
+        report("training", 0.1, {"step": 0, "steps": cfg.steps, **weights.summary()})
 
         module, _ = load_module(parent.path)  # a fresh copy: the served parent is never touched
         if module.kind == "vae" and cfg.kl_weight is not None:
@@ -144,12 +146,13 @@ def finetune(
             train_cfg,
             record,
             weights=sample_weights,
-            on_progress=lambda s, n, losses: report("training", 0.1 + 0.7 * s / n, losses),
+            on_progress=lambda s, n, losses: report("training", 0.1 + 0.7 * s / n, {"step": s, "steps": n, **losses}),
             dist=handover.dist if handover is not None else SINGLE,
         )
         finish_record(record, result, train_cfg, command=f"aigc finetune {parent.name}", device="cpu")
 
         if kind == "vae":
+            report("prior", 0.8, {})  # the child's per-dimension KL and the prior it samples from
             record.extra["latent_kl"] = [
                 round(float(v), 5) for v in vae_dimension_kl(module, images[torch.randperm(len(images))[:5000]])
             ]
@@ -161,7 +164,7 @@ def finetune(
                     generator=torch.Generator().manual_seed(cfg.seed),
                 )
                 record.extra["prior"] = aggregate_posterior(module, images[drawn], cfg.prior_components, seed=cfg.seed)
-        report("evaluating", 0.85, {})
+        report("evaluating", 0.85, {"samples": cfg.eval_n})  # before publishing: the figures go into the record
         child = _as_image_model(module, record)
         effect = measure_effect(parent, child, fn, reward, weights.temperature, n=cfg.eval_n, seed=cfg.seed)
         metrics = {
@@ -174,6 +177,7 @@ def finetune(
             "wall_time_s": round(result.wall_time_s, 1),
         }
         record.extra.update({"metrics": metrics, "finetune": run_config})
+        report("publishing", 0.95, {})
         path = publish_child(
             store,
             run_id,
@@ -184,6 +188,9 @@ def finetune(
             owner=cfg.owner,
             published=not cfg.private,
         )
+        # the child is registered and its file in place: the page may list and select it now, before
+        # this process has exited (its teardown, and the serving side noticing the exit, take a while)
+        report("published", 1.0, {"child": child_name})
         report("done", 1.0, metrics)
         return FinetuneResult(run_id, parent.name, child_name, path, metrics)
     except BaseException as exc:  # KeyboardInterrupt too: the run must not stay 'running'

@@ -258,7 +258,8 @@ class FinetuneQueue:
         live = job.status or JobStatus(job.model)
         out = RunStatus(
             job.model, job.state, live.stage, live.progress, job.message or live.message, live.child,
-            dict(live.metrics), job.started, job.finished, job_id=job.id, owner=job.owner,
+            dict(live.metrics), job.started, job.finished, live.step, live.steps, live.eta_s, live.updated,
+            list(live.stages), live.training_since, job_id=job.id, owner=job.owner,
         )  # fmt: skip
         if job.state == "running":
             out.message = live.message

@@ -88,6 +88,7 @@ class Studio:
             self.store.url,
             str(self.models_dir) if self.models_dir else None,
             on_done=lambda status: self.refresh(),
+            on_registered=lambda status: self.refresh(),  # the child is listed at once, not when the process exits
         )
         # runs wait in line (aigc.service.queue); a shared PostgreSQL may hand them to `aigc worker`s instead
         self.queue: FinetuneQueue | Any = FinetuneQueue(self.jobs, self.store)

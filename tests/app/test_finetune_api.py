@@ -54,6 +54,8 @@ def test_finetune_endpoint_makes_a_child_version(loop_client, tmp_path):
     assert status["state"] == "succeeded", status["message"]
     child = status["child"]
     assert "mean_reward_after" in status["metrics"]
+    assert status["stages"][0] == "ratings" and status["stages"][-2:] == ["published", "done"]
+    assert status["elapsed_s"] > 0 and status["eta_s"] == 0.0 and status["label"].startswith(f"new version {child}")
     models = {m["name"]: m for m in client.predict(api_name="/models")}
     assert models[child]["parent"] == "tiny-vae"
     assert client.predict(child, api_name="/ab_stats")["wins"] == 0
