@@ -13,6 +13,8 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 from aigc.service.jobs import JobStatus, apply_event, duration
 from aigc_ui.finetune_tab import progress_html
 
@@ -60,6 +62,7 @@ def test_stages_elapsed_and_estimate_from_progress_events():
     assert [duration(s) for s in (42, 185, 3720)] == ["42 s", "3 min 05 s", "1 h 02 min"]
 
 
+@pytest.mark.integration  # a real `aigc finetune` child process
 def test_child_is_listed_as_soon_as_it_is_registered_while_the_process_still_runs(studio, tmp_path):
     rate_by_band(studio, "syn-vae", liked_band=2, n=40)
     script, gate = tmp_path / "held_cli.py", tmp_path / "exit-gate"
