@@ -86,23 +86,37 @@ class ModelRegistry:
     def refresh(self) -> list[str]:
         """Discover checkpoints and make sure each GAN/VAE is a registered version; returns names."""
         with self.lock:
-            for name, paths in self._checkpoint_files().items():
-                if name in self._versions:
-                    continue
-                for path in paths:  # a broken file must neither take the page down nor hide a good one
-                    model = self.health.load(name, path, lambda p: load_model(p, device=self.device))
-                    if model is None:
-                        continue
-                    if model.kind not in ("gan", "vae"):
-                        self.health.skip(path)  # a classifier: readable, not servable, not read again
-                        continue
-                    try:
-                        self._register(name, model)
-                    except Conflict as exc:  # a different file under a registered name: the registered one wins
-                        self.health.refuse(name, path, str(exc).split(";")[0], RENAME_ADVICE)
-                        continue
-                    break
+            found, tried = self._checkpoint_files(), set[str]()
+            for name in found:
+                self._discover(name, found, tried)
             return sorted(self._versions)
+
+    def _discover(self, name: str, found: dict[str, list[Path]], tried: set[str]) -> None:
+        """Register `name` from the first of its files that loads, its parent first.
+
+        Files are found in name order, and a child's name can sort before its parent's
+        (`tiny-gan-child` before `tiny-gan`): registered first on a fresh database, it would get no
+        parent. The child's record names its parent, so that one is registered before it.
+        """
+        if name in self._versions or name in tried:
+            return
+        tried.add(name)  # once per refresh: also ends a (damaged) cycle of parents
+        for path in found[name]:  # a broken file must neither take the page down nor hide a good one
+            model = self.health.load(name, path, lambda p: load_model(p, device=self.device))
+            if model is None:
+                continue
+            if model.kind not in ("gan", "vae"):
+                self.health.skip(path)  # a classifier: readable, not servable, not read again
+                continue
+            parent = model.record.parent
+            if parent and parent != name and parent in found:
+                self._discover(parent, found, tried)
+            try:
+                self._register(name, model)
+            except Conflict as exc:  # a different file under a registered name: the registered one wins
+                self.health.refuse(name, path, str(exc).split(";")[0], RENAME_ADVICE)
+                continue
+            break
 
     def checkpoint_problems(self) -> list[BadCheckpoint]:
         """Files that are not served (what is wrong, what to do, what is served instead)."""

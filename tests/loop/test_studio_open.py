@@ -58,3 +58,22 @@ def test_open_closes_the_store_when_it_fails(home, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="disk full"):
         Studio.open(f"sqlite:///{tmp_path}/db.sqlite3")
     assert closed == [1]
+
+
+def test_a_child_whose_name_sorts_first_is_registered_with_its_parent(home, models_dir, tmp_path):
+    """`syn-gan-child.safetensors` sorts before `syn-gan.safetensors`; on a fresh database it still gets its parent."""
+    from aigc.models.checkpoint import CheckpointRecord, load_module
+    from aigc.training.loop import save_final
+
+    folder = Path(models_dir)
+    module, parent_record = load_module(folder / "syn-gan.safetensors")
+    child = CheckpointRecord(
+        kind="gan", config={}, name="syn-gan-child", dataset=parent_record.dataset, parent="syn-gan"
+    )
+    save_final(folder / "syn-gan-child.safetensors", module, child)
+    assert sorted(p.name for p in folder.glob("syn-gan*"))[0] == "syn-gan-child.safetensors"  # the order at issue
+    with Studio.open(db_url=f"sqlite:///{tmp_path}/fresh.sqlite3", models_dir=models_dir) as studio:
+        versions = {v.name: v for v in studio.store.list_versions()}
+        assert versions["syn-gan-child"].parent_id == versions["syn-gan"].id
+        assert versions["syn-gan"].id < versions["syn-gan-child"].id  # the parent was registered first
+        assert {m.name: m.parent for m in studio.models()}["syn-gan-child"] == "syn-gan"
