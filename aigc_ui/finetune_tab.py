@@ -12,8 +12,7 @@ import html
 
 import gradio as gr
 
-from aigc.service.jobs import JobStatus
-from aigc.service.studio import SEED_RULE, Studio
+from aigc.service.studio import SEED_RULE, JobStatus, Studio  # JobStatus: the page's one door is the studio module
 
 from . import ab
 from .common import PageContext, on_page, rater_of, upscale
