@@ -61,7 +61,7 @@ def build(ctx: PageContext, explorer) -> Callable:
         if other_z.shape != z.shape:
             raise StudioError(f"Sample #{other} is from {other_name}, whose latent space differs from {name}'s.")
         child = studio.cross(name, z, other_z, seed=random_seed())
-        return explorer.open(name, child, note=f"a cross with #{other}")
+        return explorer.open(name, child, note=f"a cross with #{other}", viewer=rater_of(request))
 
     cross.click(cross_with, [partner, *explorer.inputs()], explorer.outputs(), api_visibility="private")
 

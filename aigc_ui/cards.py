@@ -195,6 +195,8 @@ def wire_explore(studio: Studio, grid: gr.HTML, explorer, tabs, note: Callable[[
     def open_card(evt: gr.EventData, request: gr.Request):
         sample_id = int((evt._data or {}).get("id", -1))
         name, z = studio.sample_info(sample_id, rater_of(request))
-        return explorer.open(name, z, sample_id=sample_id, note=note(sample_id)) + [gr.Tabs(selected="explore")]
+        return explorer.open(name, z, sample_id=sample_id, note=note(sample_id), viewer=rater_of(request)) + [
+            gr.Tabs(selected="explore")
+        ]
 
     grid.select(open_card, None, explorer.outputs() + [tabs], api_visibility="private")

@@ -8,12 +8,21 @@ z ← z + Σⱼ (vⱼ − bⱼ·z)·bⱼ, exactly, whatever the number of dimens
 The slider path is the one a person feels: it does not go through Gradio's event queue. The view
 (aigc_ui.web) catches the sliders' input events and calls the `move` server function, one request
 in flight, newest values always sent last; `move` decodes and returns the picture inline.
+
+Gradio gives a server function no gr.Request, so `move` cannot ask who is moving. With --auth a
+private version must not be decoded for whoever guesses its name: the identified event that puts a
+model into the view checks `Studio.check_visible` and puts a grant (an HMAC of the name under a
+per-process key) into the view's props; the view sends it with each move, and `move` decodes only
+published versions or a name whose grant verifies (one hash, the slider stays as fast).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import os
+import secrets
 import threading
 import uuid
 from collections import OrderedDict
@@ -90,6 +99,24 @@ def slider_props(studio: Studio, name: str | None, z: np.ndarray | None) -> list
     return props
 
 
+GRANT_KEY = secrets.token_bytes(32)  # per process: grants die with it, and a page reload fetches new ones
+
+
+def grant_for(name: str, key: bytes = GRANT_KEY) -> str:
+    """The grant the view sends with each move of `name`; issue it only after `check_visible` passed."""
+    return hmac.new(key, name.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def may_move(studio: Studio, name: str, grant: object, key: bytes = GRANT_KEY) -> bool:
+    """Whether `move` may decode `name`: a published version (anyone may), or a grant issued for it.
+
+    `models(PUBLIC)` is the registry's cached list (every version without --auth), so this costs no query.
+    """
+    if isinstance(grant, str) and hmac.compare_digest(grant, grant_for(name, key)):
+        return True
+    return any(m.name == name for m in studio.models(PUBLIC))
+
+
 def moved(basis: np.ndarray, z: np.ndarray, changed: dict[int, float]) -> np.ndarray:
     """z with the coordinates in `changed` (slider index → value) set along the orthonormal basis rows."""
     z = np.asarray(z, np.float32).copy()
@@ -152,24 +179,29 @@ class Explorer:
         """What `current` needs: the state and the sliders (handlers take them as state, *values)."""
         return [self.state, *self.sliders]
 
-    def view_update(self, name: str, z: np.ndarray) -> gr.HTML:
+    def view_update(self, name: str, z: np.ndarray, viewer: str) -> gr.HTML:
+        """The view showing z of `name` to `viewer`, with the grant its slider moves need (StudioError if
+        `viewer` may not see `name`: no grant, no picture)."""
+        self.studio.check_visible(name, viewer)
         return gr.HTML(
             data_uri(self.studio.decode(name, z), EXPLORE_SCALE),
             model=name,
             z=np.asarray(z, np.float32).tolist(),
             token=uuid.uuid4().hex,
+            grant=grant_for(name),
             hints=[figure for _, figure in axis_labels(self.studio, name)],
         )
 
-    def open(self, name: str, z, sample_id: int | None = None, note: str = "") -> list:
-        """Updates, in `outputs()` order, that load z into the explorer; Reset comes back here."""
+    def open(self, name: str, z, sample_id: int | None = None, note: str = "", *, viewer: str) -> list:
+        """Updates, in `outputs()` order, that load z into the explorer for `viewer` (rater_of the event's
+        request: the view's grant is theirs); Reset comes back here."""
         z = np.asarray(z, np.float32)
         text = f"Exploring `{name}`" + (f" · {note}" if note else "")
         return [
             gr.Dropdown(value=name),
             explorer_state(name, z, sample_id, note),
             *[gr.update(**p) for p in slider_props(self.studio, name, z)],
-            self.view_update(name, z),
+            self.view_update(name, z, viewer),
             text,
         ]
 
@@ -213,6 +245,8 @@ def build(ctx: PageContext) -> None:
         """The slider path (a server function of the view): the state's z plus the moved coordinates → PNG."""
         try:
             name, z = str(request["model"]), np.asarray(request["z"], np.float32)
+            if not may_move(studio, name, request.get("grant")):
+                return None  # a private version without its grant: as for any bad request, the last picture stays
             changed = {int(j): float(v) for j, v in dict(request.get("changed") or {}).items()}
             return data_uri(studio.decode(name, moved(studio.axes(name).basis, z, changed)), EXPLORE_SCALE)
         except Exception:  # noqa: BLE001 - a bad request keeps the last picture; nothing to show a person
@@ -237,6 +271,7 @@ def build(ctx: PageContext) -> None:
                     model=start_name,
                     z=start_z.tolist() if start_name else [],
                     token="start",
+                    grant="",  # the first render shows a published version: its moves need no grant
                     hints=[figure for _, figure in axis_labels(studio, start_name)] if start_name else [],
                     elem_id="ex-image",
                 )
@@ -267,27 +302,32 @@ def build(ctx: PageContext) -> None:
     outputs = explorer.outputs()
 
     @on_page
-    def pick_model(name):
-        return explorer.open(name, studio.latent_of(name, 0), note="seed 0")
+    def pick_model(name, request: gr.Request):
+        return explorer.open(name, studio.latent_of(name, 0), note="seed 0", viewer=rater_of(request))
 
     model.input(pick_model, model, outputs, api_visibility="private")
 
     @on_page
-    def go_random(current):
+    def go_random(current, request: gr.Request):
         if not current or not current.get("model"):
             raise StudioError("Pick a model first.")
         seed = random_seed()
         return explorer.open(
-            current["model"], studio.latent_of(current["model"], seed), note=f"random point (seed {seed})"
+            current["model"],
+            studio.latent_of(current["model"], seed),
+            note=f"random point (seed {seed})",
+            viewer=rater_of(request),
         )
 
     randomise.click(go_random, state, outputs, api_visibility="private")
 
     @on_page
-    def go_back(current):
+    def go_back(current, request: gr.Request):
         if not current or not current.get("model"):
             raise StudioError("Nothing to reset to yet.")
-        return explorer.open(current["model"], current["z"], current.get("sample_id"), current.get("note", ""))
+        return explorer.open(
+            current["model"], current["z"], current.get("sample_id"), current.get("note", ""), viewer=rater_of(request)
+        )
 
     reset.click(go_back, state, outputs, api_visibility="private")
 
@@ -297,7 +337,8 @@ def build(ctx: PageContext) -> None:
             return gr.skip()
         if os.path.getsize(path) > MAX_UPLOAD_BYTES:
             raise StudioError(f"That file is over {MAX_UPLOAD_BYTES // 2**20} MB; upload a smaller image.")
-        models = studio.models(rater_of(request))  # the versions this person may see
+        rater = rater_of(request)
+        models = studio.models(rater)  # the versions this person may see
         if not any(m.name == name and m.kind == "vae" for m in models):
             vae = next((m.name for m in models if m.kind == "vae"), None)
             if vae is None:
@@ -305,7 +346,7 @@ def build(ctx: PageContext) -> None:
             gr.Info(f"GANs have no encoder: encoding with {vae}.", duration=3)
             name = vae
         z = encode_upload(studio, name, path)
-        return explorer.open(name, z, note=f"your image ({plain(os.path.basename(path))})")
+        return explorer.open(name, z, note=f"your image ({plain(os.path.basename(path))})", viewer=rater)
 
     upload.upload(from_upload, [upload, model], outputs, api_visibility="private")
 

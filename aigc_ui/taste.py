@@ -40,7 +40,7 @@ def build(ctx: PageContext, explorer) -> None:
     def preview(request: gr.Request, current, who, amount, *values):
         name, z = explorer.current(current, values)
         d = direction(name, who, request)
-        return gr.skip() if d is None else explorer.view_update(name, z + float(amount) * d)
+        return gr.skip() if d is None else explorer.view_update(name, z + float(amount) * d, rater_of(request))
 
     @on_page
     def commit(request: gr.Request, current, who, amount, *values):
@@ -52,7 +52,7 @@ def build(ctx: PageContext, explorer) -> None:
             return [gr.skip()] * len(explorer.outputs()) + [0]
         moved_to = z + float(amount) * d
         note = f"{'+' if amount > 0 else '−'}{abs(float(amount)):.1f} along your taste"
-        return [*explorer.open(name, moved_to, note=note), 0]
+        return [*explorer.open(name, moved_to, note=note, viewer=rater_of(request)), 0]
 
     inputs = [explorer.state, whose, taste, *explorer.sliders]
     taste.input(

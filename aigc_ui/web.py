@@ -59,6 +59,8 @@ VIEW_CSS = """
 # plus the coordinates moved since then. `shown` is what the picture on screen was made from: a rating
 # sends exactly that (never the sliders' values), so 👍/👎 rate the picture the person is looking at.
 # The token is in the template, so a Python update always re-renders (a Reset to the same picture too).
+# props.grant goes with each move: the server decodes a private version only for a grant it issued
+# (aigc_ui.explore_tab.may_move); it changes with props.model, so it is read from props at each move.
 VIEW_JS = """
 let busy = false, pending = null, changed = {}, token = props.token;
 let shown = { model: props.model, z: props.z, changed: {}, token: props.token };
@@ -92,7 +94,7 @@ const onInput = (event) => {
   const value = parseFloat(input.value);
   if (!Number.isFinite(value)) return;
   changed[box.id.slice('ex-slider-'.length)] = value;
-  pending = { model: props.model, z: props.z, changed: { ...changed }, token };
+  pending = { model: props.model, z: props.z, changed: { ...changed }, token, grant: props.grant || '' };
   send();
 };
 // the technical figure of each slider (KL, variance share) on hover over its plain label

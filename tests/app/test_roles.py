@@ -3,14 +3,21 @@ their own ratings only, and a sample's latent is shown only to whoever it was sh
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import shutil
 
+import httpx
+import numpy as np
 import pytest
+from PIL import Image
 
 from aigc.service.jobs import JobStatus
 from aigc.service.queue import FinetuneQueue
 from aigc.service.studio import Roles, Studio, StudioError
+from aigc_ui.common import EXPLORE_SCALE
+from aigc_ui.explore_tab import Explorer, grant_for, moved
 from feedback_db import VersionInfo
 from tests.app.helpers import running
 
@@ -175,3 +182,41 @@ def test_the_models_tab_tables_and_plots_leave_out_versions_the_viewer_may_not_s
         assert ("tiny-vae-ann" in set(stats_frame(shared, models)["version"])) is sees
         assert ("tiny-vae-ann" in set(like_rate_frame(shared, models)["version"])) is sees
         assert ("tiny-vae-ann" in set(ratings_frame(shared, models)["version"])) is sees
+
+
+def _move(http: httpx.Client, url: str, view_id: int, name: str, z: list, grant: str | None = None):
+    """The view's slider move, posted as its JS posts it (a server function: Gradio passes no gr.Request)."""
+    data = {"model": name, "z": z, "changed": {"0": 1.25}, "token": "t"}
+    if grant is not None:
+        data["grant"] = grant
+    body = {"data": data, "component_id": view_id, "fn_name": "move", "session_hash": "grant-test"}
+    response = http.post(url + "gradio_api/component_server/", json=body, timeout=10)
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_the_slider_path_decodes_a_private_version_only_with_a_grant_issued_to_someone_who_may_see_it(shared):
+    """`move` cannot ask who moves; a guessed name of a private version must not render without the grant
+    that an identified event issued after check_visible."""
+    explorer = Explorer(shared, None, None, [], None, None)
+    z = shared.latent_of("tiny-vae-ann", 0)
+    with running(shared, auth=LOGINS) as demo, httpx.Client() as bob:
+        url = demo.local_url
+        assert bob.post(url + "login", data={"username": "bob", "password": "b-pw"}, timeout=10).is_success
+        config = bob.get(url + "config", timeout=10).json()
+        view = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "ex-image")
+        start, start_z = view["props"]["props"]["model"], view["props"]["props"]["z"]
+        assert start != "tiny-vae-ann" and view["props"]["props"]["grant"] == ""
+        assert _move(bob, url, view["id"], start, start_z) is not None  # a published version needs no grant
+
+        assert _move(bob, url, view["id"], "tiny-vae-ann", z.tolist()) is None
+        assert _move(bob, url, view["id"], "tiny-vae-ann", z.tolist(), grant="0" * 64) is None
+        assert _move(bob, url, view["id"], "tiny-vae-ann", z.tolist(), grant=grant_for("tiny-vae")) is None
+        with pytest.raises(StudioError, match="unknown model 'tiny-vae-ann'"):
+            explorer.view_update("tiny-vae-ann", z, "bob")  # no grant for who may not see it
+
+        grant = explorer.view_update("tiny-vae-ann", z, "ann").props["grant"]
+        uri = _move(bob, url, view["id"], "tiny-vae-ann", z.tolist(), grant=grant)
+        expected = shared.decode("tiny-vae-ann", moved(shared.axes("tiny-vae-ann").basis, z, {0: 1.25}))
+        pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("L"))
+        np.testing.assert_array_equal(pixels[::EXPLORE_SCALE, ::EXPLORE_SCALE], expected[:, :, 0])
