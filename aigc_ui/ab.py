@@ -36,9 +36,11 @@ def build(ctx: PageContext, child: gr.Dropdown) -> None:
         f"the session (or after every {BLOCK} picks)."
     )
     pair = gr.State({})  # {"model", "left_id", "right_id", "child_id", "picks"}: server-side only
+    # format="png": Gradio sends a PIL image as lossy WebP by default, and the person would judge pixels a few
+    # levels off the samples their pick is stored against (tests/app/test_browser_records.py)
     with gr.Row():
-        left = gr.Image(label="A", interactive=False, height=224, elem_id="ab-left")
-        right = gr.Image(label="B", interactive=False, height=224, elem_id="ab-right")
+        left = gr.Image(label="A", interactive=False, height=224, format="png", elem_id="ab-left")
+        right = gr.Image(label="B", interactive=False, height=224, format="png", elem_id="ab-right")
     with gr.Row():
         new_pair = gr.Button("▶ Start blind A/B", elem_id="ab-new")
         pick_left = gr.Button("A is better", elem_id="ab-left-btn")

@@ -119,6 +119,24 @@ def record_comparison(session: Session, left: int, right: int, picked: int | Non
     )
 
 
+def comparisons(session: Session, rater_id: str | None, limit: int) -> list[ComparisonInfo]:
+    """Stored blind picks (only `rater_id`'s if given), newest first."""
+    stmt = select(Comparison).order_by(Comparison.id.desc()).limit(limit)
+    if rater_id is not None:
+        stmt = stmt.where(Comparison.rater_id == rater_id)
+    return [
+        ComparisonInfo(
+            id=c.id,
+            left_sample_id=c.left_sample_id,
+            right_sample_id=c.right_sample_id,
+            picked_sample_id=c.picked_sample_id,
+            rater_id=c.rater_id,
+            created_at=c.created_at,
+        )
+        for c in session.scalars(stmt)
+    ]
+
+
 def comparison_stats(session: Session, parent_id: int, child_id: int) -> ComparisonStats:
     """Count picks between samples of the two versions (either side, either order)."""
     require(session, parent_id)

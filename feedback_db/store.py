@@ -269,6 +269,12 @@ class FeedbackStore:
         rater = v.text_id(rater_id, "rater id")
         return self._write("record comparison", lambda s: ratings.record_comparison(s, left, right, picked, rater))
 
+    def comparisons(self, rater_id: str | None = None, limit: int = 100) -> list[ComparisonInfo]:
+        """The stored blind picks (only `rater_id`'s if given), newest first: which two samples, which was picked."""
+        rater = None if rater_id is None else v.text_id(rater_id, "rater id")
+        n = v.count(limit, "limit")
+        return self._read("comparisons", lambda s: ratings.comparisons(s, rater, n))
+
     def comparison_stats(self, parent_version_id: int, child_version_id: int) -> ComparisonStats:
         parent = v.row_id(parent_version_id, "parent version id")
         child = v.row_id(child_version_id, "child version id")

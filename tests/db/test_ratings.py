@@ -93,6 +93,19 @@ def test_comparison_stats_count_for_the_child(store, version):
     assert (flipped.wins, flipped.losses, flipped.ties) == (1, 2, 1)
 
 
+def test_comparisons_read_back_newest_first(store, version):
+    a, b, c = store.record_samples(version.id, latents(3), seed=0)
+    first = store.record_comparison(a, b, b, "r1")
+    tie = store.record_comparison(c, a, None, "r2")
+    last = store.record_comparison(b, c, b, "r1")
+    assert store.comparisons() == [last, tie, first]
+    assert store.comparisons(" r1 ") == [last, first]
+    assert store.comparisons(limit=1) == [last]
+    assert store.comparisons("nobody") == []
+    with pytest.raises(InvalidInput, match="limit"):
+        store.comparisons(limit=-1)
+
+
 def test_comparison_refuses_bad_picks(store, version):
     a, b, c = store.record_samples(version.id, latents(3), seed=0)
     with pytest.raises(InvalidInput, match="neither"):
