@@ -25,7 +25,9 @@ def count_errors() -> tuple[int, str]:
     """Run mypy as configured in pyproject.toml ([tool.mypy]: which packages, how strict)."""
     proc = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True)
     output = proc.stdout + proc.stderr
-    if proc.returncode not in (0, 1):  # 1: type errors found; 2: mypy itself failed (config, crash)
+    # 1: type errors found; 2: mypy itself failed (config, crash). A 1 with no error line is Python's own
+    # "No module named mypy" (a Python without the dev extra), not a clean run.
+    if proc.returncode not in (0, 1) or (proc.returncode == 1 and not ERROR.search(output)):
         raise SystemExit(f"typecheck: mypy could not run (exit code {proc.returncode}):\n{output[-2000:]}")
     return len(ERROR.findall(output)), output
 
