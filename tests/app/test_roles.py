@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import re
 import shutil
 
 import httpx
@@ -220,3 +221,29 @@ def test_the_slider_path_decodes_a_private_version_only_with_a_grant_issued_to_s
         expected = shared.decode("tiny-vae-ann", moved(shared.axes("tiny-vae-ann").basis, z, {0: 1.25}))
         pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("L"))
         np.testing.assert_array_equal(pixels[::EXPLORE_SCALE, ::EXPLORE_SCALE], expected[:, :, 0])
+
+
+@pytest.mark.browser
+def test_in_a_browser_the_owner_moves_the_sliders_of_their_private_version(shared, page):
+    """The view's JS sends the grant its props got: without it the owner's own sliders would do nothing."""
+    from tests.app.helpers import TIMEOUT, img_src, wait_for_text
+
+    with running(shared, auth=LOGINS) as demo:
+        login = page.request.post(demo.local_url + "login", form={"username": "ann", "password": "a-pw"})
+        assert login.ok
+        page.goto(demo.local_url)
+        page.get_by_role("tab", name="Explore").click()
+        page.locator("#ex-model input").click()
+        page.get_by_role("option", name=re.compile("tiny-vae-ann")).click()
+        wait_for_text(page, "#ex-status", r"tiny-vae-ann")
+        before = img_src(page, "#ex-image")
+        slider = page.locator("#ex-slider-0 input[type=range]")
+        slider.focus()
+        for _ in range(25):
+            slider.press("ArrowRight")
+        page.wait_for_function(
+            "([sel, old]) => { const i = document.querySelector(sel + ' img'); return i && i.src !== old; }",
+            arg=["#ex-image", before],
+            timeout=TIMEOUT,
+        )
+        assert not page.errors, page.errors
