@@ -126,6 +126,9 @@ def build(ctx: PageContext) -> None:
         progress = gr.HTML(progress_html(), elem_id="ft-progress-box")
         timer = gr.Timer(1.0, active=False)
         shown = gr.State(None)  # the child this page has already selected and shown (once per run)
+        # The model whose run this page follows: the picker moves to the child once it is shown, and the bar must
+        # keep following the parent's run to its end, not the child's (which has none).
+        following = gr.State(None)
 
         gr.Markdown("### Parent vs child, same seeds")
         with gr.Row():
@@ -156,20 +159,22 @@ def build(ctx: PageContext) -> None:
         who = rater_of(request)
         status = studio.start_finetune(name, steps=n_steps, rater=who if mine else None, requester=who)
         gr.Info(f"Fine-tuning {name} in the background…")
-        return progress_html(status), gr.Timer(active=True)
+        return progress_html(status), gr.Timer(active=True), name
 
     @on_page
     def stop(name, request: gr.Request):
         status = studio.cancel_finetune(name, rater_of(request))
         gr.Info(f"Cancelled the fine-tuning run of {name}.")
-        return progress_html(status), gr.Timer(active=True)
+        return progress_html(status), gr.Timer(active=True), name
 
     def poll(name, already_shown, request: gr.Request):
         """Follow the run; the moment its child is registered (not when the process exits), select and show it.
 
-        The timer stops once the child is shown: what the process does after registering (its own exit)
-        changes nothing on the page.
+        The child is shown once (`already_shown`); the timer keeps ticking until the run is no longer active, so
+        the bar ends on the run's real last state ("succeeded") rather than stopping at "published".
         """
+        if not name:  # nothing followed yet (a tick before any run started)
+            return progress_html(), gr.Timer(active=False), *(gr.skip(),) * 6
         status = studio.finetune_status(name, rater_of(request))
         bar = progress_html(status)
         skip = (gr.skip(),) * 6
@@ -177,13 +182,13 @@ def build(ctx: PageContext) -> None:
         if not child_ready or status.child == already_shown:  # no child yet, or someone else's (not theirs to see)
             if status.state == "failed":
                 gr.Warning(f"Fine-tuning failed: {status.message}")
-            return bar, gr.Timer(active=status.active and not child_ready), *skip
+            return bar, gr.Timer(active=status.active), *skip
         parents, children, metrics = studio.compare(status.child, n=8, seed=0)
         gr.Info(f"New version {status.child} is ready.")
         choices = [(m.name, m.name) for m in studio.models(rater_of(request))]
         return (
             bar,
-            gr.Timer(active=False),
+            gr.Timer(active=status.active),
             gr.Dropdown(choices=choices, value=status.child),
             [upscale(i) for i in parents],
             [upscale(i) for i in children],
@@ -201,11 +206,11 @@ def build(ctx: PageContext) -> None:
 
     for event in (model.change, only_mine.change, tab.select):
         event(refresh_ready, [model, only_mine], [ready, start], api_visibility="private", show_progress="hidden")
-    start.click(begin, [model, steps, only_mine], [progress, timer], api_visibility="private")
-    cancel.click(stop, model, [progress, timer], api_visibility="private")
+    start.click(begin, [model, steps, only_mine], [progress, timer, following], api_visibility="private")
+    cancel.click(stop, model, [progress, timer, following], api_visibility="private")
     timer.tick(
         poll,
-        [model, shown],
+        [following, shown],
         [progress, timer, child, parent_gallery, child_gallery, figures, model, shown],
         api_visibility="private",
         show_progress="hidden",
