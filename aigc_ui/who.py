@@ -39,13 +39,15 @@ def build(ctx: PageContext) -> None:
         )
     stored = gr.BrowserState("", storage_key="aigc-display-name", secret="aigc-display-name")
 
-    def load(saved, request: gr.Request):
-        return saved or "", who_text(saved, request)
+    def load(saved, typed, request: gr.Request):
+        # A name typed before the page finished loading wins over the stored one (it is about to be saved).
+        name_now = (typed or "").strip()[:MAX_NAME] or saved or ""
+        return name_now, who_text(name_now, request)
 
     def save(value, request: gr.Request):
         value = (value or "").strip()[:MAX_NAME]
         return value, who_text(value, request)
 
-    ctx.on_load(load, [name, line], inputs=[stored])
+    ctx.on_load(load, [name, line], inputs=[stored, name])
     for event in (name.submit, name.blur):
         event(save, name, [stored, line], api_visibility="private", show_progress="hidden")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import concurrent.futures
 import io
 import socket
 import time
@@ -71,3 +73,13 @@ def eventually(check, timeout_s: float = 10.0) -> bool:
             return True
         time.sleep(0.1)
     return check()
+
+
+def run_async(coro):
+    """Run a coroutine (an ASGI call) to completion on a thread of its own.
+
+    A browser test earlier in the same process leaves Playwright's event loop running on the main thread, where
+    `asyncio.run` refuses to start; the full run (browser tests and these in one worker) failed that way.
+    """
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()

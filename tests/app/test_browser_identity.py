@@ -86,6 +86,7 @@ def test_a_display_name_is_kept_and_shown_as_text(page, server):
     page.goto(server)
     box = page.locator("#who-name textarea, #who-name input").first
     box.wait_for(timeout=TIMEOUT)
+    wait_for_text(page, "#who", "Rating as")  # the page has loaded: typing now is not a race with its load
     box.fill("**Ann** [x](http://e.org)")
     box.press("Enter")
     wait_for_text(page, "#who", r"\*\*Ann\*\* \[x\]\(http://e\.org\)")

@@ -3,7 +3,6 @@ never with --auth), person-supplied text kept out of Markdown, and the sliders' 
 
 from __future__ import annotations
 
-import asyncio
 from types import SimpleNamespace
 
 import httpx
@@ -12,6 +11,7 @@ import pytest
 from aigc_ui.common import plain, rater_of
 from aigc_ui.explore_tab import axis_labels, slider_props
 from aigc_ui.identity import COOKIE, RaterCookie, rater_from_cookie
+from tests.app.helpers import run_async
 
 
 def call(headers: list[tuple[bytes, bytes]], method: str = "GET") -> tuple[list, list]:
@@ -31,7 +31,7 @@ def call(headers: list[tuple[bytes, bytes]], method: str = "GET") -> tuple[list,
         sent.append(message)
 
     scope = {"type": "http", "method": method, "path": "/", "headers": headers}
-    asyncio.run(RaterCookie(app)(scope, receive, send))
+    run_async(RaterCookie(app)(scope, receive, send))
     return dict(sent[0]["headers"]).get(b"set-cookie"), seen[0]
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 from aigc_ui.upload_space import UploadSpace, folder_bytes
+from tests.app.helpers import run_async
 
 
 def call(middleware, path: str, length: int) -> tuple[int, str, bool]:
@@ -25,7 +25,7 @@ def call(middleware, path: str, length: int) -> tuple[int, str, bool]:
 
     middleware.app = app
     scope = {"type": "http", "method": "POST", "path": path, "headers": [(b"content-length", str(length).encode())]}
-    asyncio.run(middleware(scope, receive, send))
+    run_async(middleware(scope, receive, send))
     body = next((m["body"] for m in sent if m["type"] == "http.response.body"), b"{}")
     return sent[0]["status"], json.loads(body).get("detail", ""), bool(ran)
 
