@@ -83,3 +83,18 @@ def run_async(coro):
     """
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coro).result()
+
+
+def drag_first_slider_until_the_picture_changes(page) -> str:
+    """Move the explorer's first slider with the keyboard and wait for a new picture; returns the old src."""
+    before = img_src(page, "#ex-image")
+    slider = page.locator("#ex-slider-0 input[type=range]")
+    slider.focus()
+    for _ in range(25):
+        slider.press("ArrowRight")
+    page.wait_for_function(
+        "([sel, old]) => { const i = document.querySelector(sel + ' img'); return i && i.src !== old; }",
+        arg=["#ex-image", before],
+        timeout=TIMEOUT,
+    )
+    return before

@@ -11,7 +11,15 @@ import pytest
 from PIL import Image
 
 from feedback_db import FeedbackStore
-from tests.app.helpers import TIMEOUT, eventually, fetch_pixels, img_src, rating_of, wait_for_text
+from tests.app.helpers import (
+    TIMEOUT,
+    drag_first_slider_until_the_picture_changes,
+    eventually,
+    fetch_pixels,
+    img_src,
+    rating_of,
+    wait_for_text,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -45,16 +53,7 @@ def test_a_person_generates_rates_explores_and_uploads(page, server, store, tmp_
     # open the first card in the explorer, move a slider with the keyboard, see the picture change
     page.click("#explore-0")
     wait_for_text(page, "#ex-status", f"sample #{first_id}")
-    before = img_src(page, "#ex-image")
-    slider = page.locator("#ex-slider-0 input[type=range]")
-    slider.focus()
-    for _ in range(25):
-        slider.press("ArrowRight")
-    page.wait_for_function(
-        "([sel, old]) => { const i = document.querySelector(sel + ' img'); return i && i.src !== old; }",
-        arg=["#ex-image", before],
-        timeout=TIMEOUT,
-    )
+    before = drag_first_slider_until_the_picture_changes(page)
     after = img_src(page, "#ex-image")
     assert not np.array_equal(fetch_pixels(page, before), fetch_pixels(page, after))
 
@@ -68,6 +67,7 @@ def test_a_person_generates_rates_explores_and_uploads(page, server, store, tmp_
     # upload an image: the VAE encodes it and the sliders jump to its latent
     upload = tmp_path / "shirt.png"
     Image.fromarray((np.indices((28, 28)).sum(0) * 4 % 256).astype(np.uint8)).save(upload)
+    slider = page.locator("#ex-slider-0 input[type=range]")
     slider_before = slider.input_value()
     with page.expect_file_chooser() as chooser:
         page.click("#ex-upload")

@@ -226,7 +226,7 @@ def test_the_slider_path_decodes_a_private_version_only_with_a_grant_issued_to_s
 @pytest.mark.browser
 def test_in_a_browser_the_owner_moves_the_sliders_of_their_private_version(shared, page):
     """The view's JS sends the grant its props got: without it the owner's own sliders would do nothing."""
-    from tests.app.helpers import TIMEOUT, img_src, wait_for_text
+    from tests.app.helpers import drag_first_slider_until_the_picture_changes, wait_for_text
 
     with running(shared, auth=LOGINS) as demo:
         login = page.request.post(demo.local_url + "login", form={"username": "ann", "password": "a-pw"})
@@ -236,14 +236,5 @@ def test_in_a_browser_the_owner_moves_the_sliders_of_their_private_version(share
         page.locator("#ex-model input").click()
         page.get_by_role("option", name=re.compile("tiny-vae-ann")).click()
         wait_for_text(page, "#ex-status", r"tiny-vae-ann")
-        before = img_src(page, "#ex-image")
-        slider = page.locator("#ex-slider-0 input[type=range]")
-        slider.focus()
-        for _ in range(25):
-            slider.press("ArrowRight")
-        page.wait_for_function(
-            "([sel, old]) => { const i = document.querySelector(sel + ' img'); return i && i.src !== old; }",
-            arg=["#ex-image", before],
-            timeout=TIMEOUT,
-        )
+        drag_first_slider_until_the_picture_changes(page)
         assert not page.errors, page.errors
