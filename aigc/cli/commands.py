@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shlex
 import sys
@@ -18,6 +19,7 @@ from aigc.models.cards import write_card
 from aigc.models.checkpoint import CheckpointRecord, load_module
 from aigc.models.latent import vae_dimension_kl
 from aigc.models.pipeline import load_model, pick_device
+from aigc.models.prior import aggregate_posterior
 from aigc.training import distributed
 from aigc.training.loop import TrainConfig, finish_record, save_final, train
 
@@ -39,7 +41,32 @@ def _model_config(args: argparse.Namespace, channels: int, size: int):
                 "classifier": {"width": 8, "embed_dim": 16},
             }[args.kind]
         )
+    overrides.update(_config_settings(args.kind, getattr(args, "set", []) or []))
     return CONFIGS[args.kind](**overrides)
+
+
+def _config_settings(kind: str, settings: list[str]) -> dict:
+    """`--set key=value` pairs, typed by the config dataclass's own defaults; unknown keys are refused by name."""
+    fields = {f.name: f for f in dataclasses.fields(CONFIGS[kind])}
+    out: dict = {}
+    for item in settings:
+        key, sep, raw = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in fields:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE with KEY one of {sorted(fields)}")
+        default = fields[key].default
+        try:
+            if isinstance(default, bool):
+                if raw.lower() not in {"true", "false", "1", "0"}:
+                    raise ValueError(raw)
+                out[key] = raw.lower() in {"true", "1"}
+            elif isinstance(default, (int, float, str)):
+                out[key] = type(default)(raw)
+            else:
+                out[key] = raw
+        except ValueError:
+            raise ValueError(f"--set {item!r}: {key} takes a {type(default).__name__}, got {raw!r}") from None
+    return out
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -71,6 +98,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         device=str(dist.device if dist.parallel else pick_device(args.device)),
         progress=not args.quiet,
         resume=args.resume,
+        ema_decay=args.ema,
     )
     torch.manual_seed(args.seed)
     if args.init:
@@ -94,6 +122,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     finish_record(record, result, cfg, command=command, device=cfg.device)
     if model.kind == "vae":
         record.extra["latent_kl"] = [round(float(v), 5) for v in vae_dimension_kl(model.cpu(), dataset.images[:10000])]
+        if args.prior_components > 0:  # sample where the encoder put the data, not N(0, I)'s gaps between classes
+            record.extra["prior"] = aggregate_posterior(
+                model.cpu(), dataset.images[:20000], args.prior_components, seed=args.seed
+            )
     if model.kind == "classifier" and not args.dry_run and args.data != "synthetic":
         record.extra["test_accuracy"] = classifier_accuracy(
             model, load_dataset(args.data, size=args.size, channels=args.channels, split="test")

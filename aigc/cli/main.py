@@ -45,6 +45,27 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "--out", default=None, help="run folder for logs, sample grids and resumable checkpoints (default runs/NAME)"
     )
     p.add_argument("--save", default=None, help="final checkpoint path (default OUT/NAME.safetensors)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a model-config field, e.g. --set kl_weight=0.5 (repeatable; the fields are in the model's config class)",
+    )
+    p.add_argument(
+        "--ema",
+        type=float,
+        default=0.0,
+        metavar="DECAY",
+        help="GAN: ship an exponential moving average of the generator's weights with this decay, e.g. 0.999",
+    )
+    p.add_argument(
+        "--prior-components",
+        type=int,
+        default=0,
+        metavar="K",
+        help="VAE: fit a K-component Gaussian mixture to the aggregate posterior and sample from it (0: N(0, I))",
+    )
     p.add_argument("--init", default=None, help="start from this checkpoint (continue training)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from OUT/last.safetensors")
     p.add_argument("--checkpoint-every", type=int, default=1000)

@@ -58,6 +58,7 @@ class TrainConfig:
     device: str = "cpu"
     progress: bool = True
     resume: bool = False
+    ema_decay: float = 0.0  # GAN only: ship an exponential moving average of the generator (0: the last weights)
 
 
 @dataclass
@@ -113,6 +114,7 @@ def save_training_state(
         opt_tensors, opt_meta = optimizer_to_tensors(opt, f"optim.{name}.")
         tensors.update(opt_tensors)
         meta[f"optim.{name}"] = opt_meta
+    tensors.update(getattr(objective, "extra_state", dict)())
     if weights is not None:
         tensors["train.weights"] = weights
     save_tensors(path, tensors, record, extra_meta=meta)
@@ -125,6 +127,8 @@ def load_training_state(path: Path, model: nn.Module, objective) -> tuple[int, t
         model.load_state_dict(state)
         for name, opt in objective.optimizers.items():
             optimizer_from_tensors(opt, tensors, f"optim.{name}.", meta[f"optim.{name}"])
+        if hasattr(objective, "load_extra_state"):
+            objective.load_extra_state(tensors)
     except (RuntimeError, KeyError, ValueError) as exc:
         raise CheckpointError(f"{path}: cannot resume from it: it does not match this model/config ({exc})") from exc
     return int(meta.get("step", 0)), tensors.get("train.weights")
@@ -185,8 +189,9 @@ def train(
     model.to(device=device, memory_format=memory_format).train()
     kind = model.kind
     lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[kind]
+    options = {"ema_decay": cfg.ema_decay} if kind == "gan" and cfg.ema_decay else {}
     objective = OBJECTIVES[kind](
-        model, lr, ADAM_BETAS[kind], device, wrap=(lambda m: distributed.wrap(m, dist)) if par else None
+        model, lr, ADAM_BETAS[kind], device, wrap=(lambda m: distributed.wrap(m, dist)) if par else None, **options
     )
     if weights is not None:
         if (
@@ -325,6 +330,8 @@ def train(
                 "(continue with --resume)"
             )
     else:
+        if hasattr(objective, "finish"):
+            objective.finish(cfg.seed)  # e.g. the GAN's averaged generator replaces the last weights
         sample_grid(n_steps)
         if main:
             if (out / "log.jsonl").stat().st_size:

@@ -7,6 +7,7 @@ weighted mean (normalised by their sum), so a batch drawn by a weighted sampler 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -50,8 +51,83 @@ class StepInput:
         return loss if self.weight_scale is None else loss * self.weight_scale
 
 
+class GeneratorAverage:
+    """An exponential moving average of the generator's weights (Karras et al. 2018; Yazıcı et al. 2019).
+
+    Why: a GAN's generator oscillates around a good solution from step to step; the raw weights at
+    the last step carry that step's speckle and broken outlines, the average does not. It costs one
+    lerp per step and is what gets shipped. BatchNorm running statistics are copied from the live
+    generator (they describe activations, not weights), then re-estimated for the averaged weights by
+    `recalibrate`. The decay warms up as min(decay, (1 + t) / (10 + t)), so early averages forget the
+    random initialisation quickly.
+    """
+
+    def __init__(self, generator: nn.Module, decay: float):
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"the EMA decay must be in (0, 1), got {decay}")
+        self.decay = decay
+        self.updates = 0
+        self.average = copy.deepcopy(generator).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, generator: nn.Module) -> None:
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        torch._foreach_lerp_(list(self.average.parameters()), list(generator.parameters()), 1.0 - d)
+        for mine, live in zip(self.average.buffers(), generator.buffers()):
+            mine.copy_(live)
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {
+            **{f"ema.{k}": v.detach().clone() for k, v in self.average.state_dict().items()},
+            "ema_updates": torch.tensor(self.updates),
+        }
+
+    def load(self, tensors: dict[str, torch.Tensor]) -> None:
+        state = {k[len("ema.") :]: v for k, v in tensors.items() if k.startswith("ema.")}
+        if state:  # a resume file from a run without EMA starts the average from the live weights
+            self.average.load_state_dict(state)
+            self.updates = int(tensors["ema_updates"])
+
+    @torch.no_grad()
+    def install(self, generator: nn.Module, latent_dim: int, seed: int, batches: int = 50, batch: int = 256) -> None:
+        """Copy the averaged weights into `generator` and re-estimate its BatchNorm statistics for them."""
+        generator.load_state_dict(self.average.state_dict())
+        recalibrate_batchnorm(generator, latent_dim, seed, batches, batch)
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(
+    generator: nn.Module, latent_dim: int, seed: int, batches: int = 50, batch: int = 256
+) -> None:
+    """Running BatchNorm statistics as the cumulative mean over `batches` fresh latent batches ("standing statistics").
+
+    Averaged weights produce activations whose statistics the live run never saw; eval-mode
+    BatchNorm must normalise with theirs, or the average's images come out washed out.
+    """
+    norms = [m for m in generator.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    was_training = generator.training
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average: every batch counts equally
+    generator.train()
+    device = next(generator.parameters()).device
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(batches):
+        generator(torch.randn(batch, latent_dim, generator=gen).to(device))
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    generator.train(was_training)
+
+
 class GANObjective:
-    """Non-saturating DCGAN losses; weights scale the discriminator's real term (what 'real' should look like)."""
+    """Non-saturating DCGAN losses; weights scale the discriminator's real term (what 'real' should look like).
+
+    ema_decay > 0 keeps a `GeneratorAverage`; `finish()` installs it into the model at the end of a run.
+    """
 
     def __init__(
         self,
@@ -60,8 +136,10 @@ class GANObjective:
         adam_betas: tuple[float, float],
         device: torch.device,
         wrap: Wrap | None = None,
+        ema_decay: float = 0.0,
     ):
         self.model = model
+        self.ema = GeneratorAverage(model.generator, ema_decay) if ema_decay > 0 else None
         # Data-parallel: each network in its own DDP (two optimisers, two gradient all-reduces).
         self.g, self.d = (
             (wrap(model.generator), wrap(model.discriminator)) if wrap else (model.generator, model.discriminator)
@@ -95,11 +173,26 @@ class GANObjective:
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
+        if self.ema is not None:
+            self.ema.update(self.model.generator)
         return {
             "loss_d": loss_d.item(),
             "loss_g": loss_g.item(),
             "d_real": torch.sigmoid(logits_real.detach()).mean().item(),
         }
+
+    def extra_state(self) -> dict[str, torch.Tensor]:
+        """What a resumable checkpoint needs besides the model and optimisers."""
+        return self.ema.state() if self.ema is not None else {}
+
+    def load_extra_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        if self.ema is not None:
+            self.ema.load(tensors)
+
+    def finish(self, seed: int) -> None:
+        """End of a completed run: the shipped generator is the average, when there is one."""
+        if self.ema is not None:
+            self.ema.install(self.model.generator, self.model.latent_dim, seed)
 
 
 class _Loss(nn.Module):
