@@ -183,6 +183,16 @@ def _store_metrics(model_name: str, report: dict) -> None:
     path = resolve_model_path(model_name)
     tensors, record, _ = read_checkpoint(path)
     record.extra["metrics"] = {k: v for k, v in report.items() if isinstance(v, (int, float))}
+    if "class_histogram" in report:
+        record.extra["metrics"]["class_histogram"] = list(report["class_histogram"])
+    if record.kind == "vae":  # the decoder's sharpness on its own: held-out test images and their reconstructions
+        from aigc.evaluation.reconstruction import reconstruction_report
+
+        grid = path.with_name(f"{path.stem}.reconstructions.png")
+        record.extra["reconstruction"] = {
+            **reconstruction_report(load_model(str(path), device="cpu"), grid_path=grid),
+            "grid": grid.name,
+        }
     save_tensors(path, tensors, record)
     write_card(path, record)
     print(f"metrics written into {path} and {path.with_suffix('.md')}", file=sys.stderr)

@@ -172,6 +172,7 @@ def evaluate_model(
     fake = torch.cat([embed(model.sample(min(batch, n - i), seed + i)) for i in range(0, n, batch)])
     train_feats, _ = real_features("train", data, limit=n)
     p, r = precision_recall(test_feats[:n], fake)
+    histogram = torch.bincount(classify_features(fake), minlength=10)
     fp, fr = precision_recall(test_feats[:n], train_feats[:n])
     return {
         "model": model.name,
@@ -183,7 +184,9 @@ def evaluate_model(
         "floor_fid_train_vs_test": round(fid(test_feats, train_feats[:n]), 3),
         "floor_precision": round(fp, 4),
         "floor_recall": round(fr, 4),
-        "class_histogram": torch.bincount(classify_features(fake), minlength=10).tolist(),
+        "class_histogram": histogram.tolist(),
+        # the largest gap between a class's share and a fair 1/10: a model that drops or floods a class shows here
+        "histogram_max_deviation": round(float((histogram / n - 1 / len(histogram)).abs().max()), 4),
     }
 
 

@@ -47,9 +47,40 @@ def render_card(record: CheckpointRecord) -> str:
             f"| precision (realism) | {metrics.get('precision')} | {metrics.get('floor_precision')} |",
             f"| recall (variety) | {metrics.get('recall')} | {metrics.get('floor_recall')} |",
         ]
+        if metrics.get("class_histogram"):
+            counts = metrics["class_histogram"]
+            total = sum(counts) or 1
+            lines += [
+                "",
+                f"Class histogram of the samples (the shipped classifier's call; a fair share is "
+                f"{1 / len(counts):.2f}, largest gap {metrics.get('histogram_max_deviation')}):",
+                "",
+                "| class | " + " | ".join(str(i) for i in range(len(counts))) + " |",
+                "|---|" + "---|" * len(counts),
+                "| share | " + " | ".join(f"{c / total:.3f}" for c in counts) + " |",
+            ]
     elif metrics:
         lines += ["", "## Measured", "", "| metric | value |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in metrics.items()]
+    recon = record.extra.get("reconstruction")
+    if recon:
+        lines += [
+            "",
+            "## Reconstructions",
+            "",
+            f"The first {recon['recon_n']} Fashion-MNIST test images (never trained on), encoded and decoded: "
+            f"mean absolute pixel error {recon['recon_mae']}, mean squared {recon['recon_mse']} (pixels in [0, 1]). "
+            "Rows in pairs: test images, then their reconstructions.",
+            "",
+            f"![test images and their reconstructions]({recon['grid']})",
+        ]
+    prior = record.extra.get("prior")
+    if prior and record.kind == "vae":
+        lines += [
+            "",
+            f"Samples draw z from a {len(prior.get('weights', [1]))}-component Gaussian mixture fitted to the "
+            "encoder's aggregate posterior on training images (where the data actually lies), not from N(0, I).",
+        ]
     if "test_accuracy" in record.extra:
         lines += ["", f"Test accuracy: **{record.extra['test_accuracy']:.4f}**"]
     return "\n".join(lines) + "\n"

@@ -22,6 +22,16 @@ class GANConfig:
     latent_dim: int = 64
     g_width: int = 64
     d_width: int = 64
+    # 'batch': DCGAN's BatchNorm discriminator; 'spectral': spectral normalisation on every layer instead
+    # (Miyato et al. 2018), which bounds D's Lipschitz constant and pairs with the hinge loss
+    d_norm: str = "batch"
+    loss: str = "nonsaturating"  # 'nonsaturating' (DCGAN's BCE) or 'hinge'
+
+    def __post_init__(self) -> None:
+        if self.d_norm not in ("batch", "spectral"):
+            raise ValueError(f"d_norm must be 'batch' or 'spectral', got {self.d_norm!r}")
+        if self.loss not in ("nonsaturating", "hinge"):
+            raise ValueError(f"loss must be 'nonsaturating' or 'hinge', got {self.loss!r}")
 
 
 class Generator(nn.Module):
@@ -51,11 +61,20 @@ class Discriminator(nn.Module):
         super().__init__()
         base, steps = ladder(cfg.image_size)
         chans = list(reversed(widths(cfg.d_width, steps)))  # width, 2·width, …
-        layers: list[nn.Module] = [nn.Conv2d(cfg.channels, chans[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        spectral = cfg.d_norm == "spectral"
+        sn = nn.utils.parametrizations.spectral_norm if spectral else (lambda layer: layer)
+        layers: list[nn.Module] = [sn(nn.Conv2d(cfg.channels, chans[0], 4, 2, 1)), nn.LeakyReLU(0.2, True)]
         for c_in, c_out in zip(chans[:-1], chans[1:]):
-            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2, True)]
+            if spectral:
+                layers += [sn(nn.Conv2d(c_in, c_out, 4, 2, 1)), nn.LeakyReLU(0.2, True)]
+            else:
+                layers += [
+                    nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False),
+                    nn.BatchNorm2d(c_out),
+                    nn.LeakyReLU(0.2, True),
+                ]
         self.features = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(chans[-1] * base * base, 1))
+        self.head = nn.Sequential(nn.Flatten(), sn(nn.Linear(chans[-1] * base * base, 1)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x)).squeeze(1)  # (B,) logits: real > 0

@@ -124,7 +124,8 @@ def recalibrate_batchnorm(
 
 
 class GANObjective:
-    """Non-saturating DCGAN losses; weights scale the discriminator's real term (what 'real' should look like).
+    """DCGAN's non-saturating losses or the hinge loss (per the model's config); weights scale the
+    discriminator's real term (what 'real' should look like).
 
     ema_decay > 0 keeps a `GeneratorAverage`; `finish()` installs it into the model at the end of a run.
     """
@@ -156,20 +157,27 @@ class GANObjective:
         fake = g(z)
         logits_real = d(batch.images)
         logits_fake = d(fake.detach())
-        loss_real = batch.scaled(
-            _weighted_mean(
-                F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real), reduction="none"),
-                batch.weights,
-            )
+        hinge = self.model.cfg.loss == "hinge"
+        per_real = (
+            F.relu(1.0 - logits_real)
+            if hinge
+            else F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real), reduction="none")
         )
-        loss_fake = F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake))
+        loss_real = batch.scaled(_weighted_mean(per_real, batch.weights))
+        loss_fake = (
+            F.relu(1.0 + logits_fake).mean()
+            if hinge
+            else F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake))
+        )
         loss_d = loss_real + loss_fake
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
         with no_sync(d):  # D's gradients from the generator's loss are discarded: no need to all-reduce them
             logits_gen = d(fake)
-        loss_g = F.binary_cross_entropy_with_logits(logits_gen, torch.ones_like(logits_gen))
+        loss_g = (
+            -logits_gen.mean() if hinge else F.binary_cross_entropy_with_logits(logits_gen, torch.ones_like(logits_gen))
+        )
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
