@@ -26,6 +26,9 @@ class GANConfig:
     # (Miyato et al. 2018), which bounds D's Lipschitz constant and pairs with the hinge loss
     d_norm: str = "batch"
     loss: str = "nonsaturating"  # 'nonsaturating' (DCGAN's BCE) or 'hinge'
+    # extra 3×3 convolutions after each of the generator's upsamplings: DCGAN's generator reaches 28 px in two
+    # transposed convolutions, which leaves it little room to draw straps, seams and clean outlines
+    g_extra_convs: int = 0
 
     def __post_init__(self) -> None:
         if self.d_norm not in ("batch", "spectral"):
@@ -49,6 +52,8 @@ class Generator(nn.Module):
         layers: list[nn.Module] = []
         for c_in, c_out in zip(chans[:-1], chans[1:]):
             layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+            for _ in range(cfg.g_extra_convs):
+                layers += [nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
         layers += [nn.ConvTranspose2d(chans[-1], cfg.channels, 4, 2, 1), nn.Tanh()]
         self.body = nn.Sequential(*layers)
 

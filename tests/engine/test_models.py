@@ -105,3 +105,13 @@ def test_hinge_objective_trains_the_discriminator_to_separate(toy_data):
 def test_unknown_gan_options_are_refused(bad):
     with pytest.raises(ValueError, match="must be"):
         GANConfig(**bad)
+
+
+@pytest.mark.parametrize("size", [28, 32])
+def test_extra_generator_convolutions_keep_the_shape_and_add_layers(size):
+    plain = GAN(GANConfig(image_size=size, g_width=8, d_width=8, latent_dim=8))
+    deeper = GAN(GANConfig(image_size=size, g_width=8, d_width=8, latent_dim=8, g_extra_convs=2))
+    z = torch.randn(3, 8)
+    assert deeper.decode(z).shape == plain.decode(z).shape == (3, 1, size, size)
+    convs = [m for m in deeper.generator.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 2 * (1 if size == 28 else 2)  # two per intermediate resolution
