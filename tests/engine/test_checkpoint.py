@@ -247,3 +247,25 @@ def test_save_creates_folders_and_overwrites_atomically(tmp_path, tiny_model):
     save_model(path, tiny_model("vae", seed=2), CheckpointRecord("vae", {}, name="two"))
     assert load_model(path).record.name == "two"
     assert [p.name for p in path.parent.iterdir()] == ["m.safetensors"]
+
+
+def test_card_shows_histogram_reconstructions_and_prior_when_measured(trained):
+    _, path = trained("vae")
+    _, record, _ = read_checkpoint(path)
+    record.extra["metrics"] = {
+        "fid": 30.5,
+        "precision": 0.8,
+        "recall": 0.7,
+        "n": 1000,
+        "class_histogram": [100] * 9 + [100],
+        "histogram_max_deviation": 0.0,
+    }
+    record.extra["reconstruction"] = {"recon_n": 2000, "recon_mae": 0.05, "recon_mse": 0.01, "grid": "x.recon.png"}
+    record.extra["prior"] = {"weights": [0.5, 0.5], "means": [[0.0], [1.0]], "scale_trils": [[[1.0]], [[1.0]]]}
+    text = write_card(path, record).read_text()
+    assert "| share | 0.100 | 0.100 |" in text and "largest gap 0.0" in text
+    assert "mean absolute pixel error 0.05" in text and "![test images and their reconstructions](x.recon.png)" in text
+    assert "2-component Gaussian mixture" in text
+    del record.extra["prior"], record.extra["reconstruction"]
+    plain = write_card(path, record).read_text()
+    assert "Reconstructions" not in plain and "Gaussian mixture" not in plain
