@@ -29,6 +29,11 @@ class VersionInfo:
     config: dict[str, Any] = field(default_factory=dict)
     owner: str | None = None  # whose fine-tune made it (None: shipped or an operator's)
     published: bool = True  # visible to every visitor (else to its owner and admins)
+    retired_at: datetime | None = None  # its weights were replaced (shipped file retrained): see versions.retire
+
+    @property
+    def retired(self) -> bool:
+        return self.retired_at is not None
 
 
 @dataclass(frozen=True, eq=False)

@@ -106,6 +106,9 @@ class ModelVersion(Base):
     # Roles (0003): whose fine-tune this is, and whether every visitor may see it.
     owner: Mapped[str | None] = mapped_column(String(128))
     published: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # 0005: when its shipped weights were replaced by a new file of the same name (NULL: current). A retired
+    # version keeps its id, samples, ratings and children; its name becomes `name@<first 8 of its sha256>`.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Sample(Base):

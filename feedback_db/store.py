@@ -178,6 +178,14 @@ class FeedbackStore:
         """Make a version visible to every visitor (published=False: back to its owner and admins only)."""
         return self._write("publish version", lambda s: versions.set_published(s, name_or_id, published))
 
+    def retire_version(self, name: str, checkpoint_sha256: str) -> VersionInfo | None:
+        """Retire the version `name` with that checkpoint (its file was replaced by another of the same name):
+        it keeps its id, samples, ratings and children, is renamed `name@<sha256[:8]>` and frees the name.
+        Idempotent: a second call returns the row already retired for that sha256 (None: nothing to retire)."""
+        name = v.text_id(name, "version name", v.MAX_NAME_LEN)
+        sha = v.sha256(checkpoint_sha256, "checkpoint sha256")
+        return self._write("retire version", lambda s: versions.retire(s, name, sha))
+
     def get_version(self, name_or_id: str | int) -> VersionInfo | None:
         return self._read("get version", lambda s: versions.get(s, name_or_id))
 

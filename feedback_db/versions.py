@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session, aliased
 from . import validate as v
 from .errors import Conflict, NotFound
 from .records import VersionInfo
-from .schema import ModelVersion
+from .schema import ModelVersion, utcnow
+
+RETIRED_SHA_CHARS = 8  # `fashion-gan@98dd59a4`: the retired version's name ends with this much of its sha256
 
 
 def to_info(row: ModelVersion) -> VersionInfo:
@@ -32,6 +34,7 @@ def to_info(row: ModelVersion) -> VersionInfo:
         config=dict(row.config or {}),
         owner=row.owner,
         published=bool(row.published),
+        retired_at=row.retired_at,
     )
 
 
@@ -87,6 +90,47 @@ def register(
     session.add(row)
     session.flush()
     return to_info(row)
+
+
+def _retired_prefix(name: str, sha256: str) -> str:
+    """`name@<first 8 of sha256>`, the name cut short enough for a counter to fit in the column."""
+    tail = f"@{sha256[:RETIRED_SHA_CHARS]}"
+    return name[: v.MAX_NAME_LEN - len(tail) - 4] + tail
+
+
+def retired_name(session: Session, name: str, sha256: str) -> str:
+    """A free name for the version `name` whose checkpoint had `sha256`: `name@<sha[:8]>` (`-2`, `-3`... if taken)."""
+    prefix = _retired_prefix(name, sha256)
+    taken = set(session.scalars(select(ModelVersion.name).where(ModelVersion.name.startswith(prefix, autoescape=True))))
+    candidate, n = prefix, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{prefix}-{n}"
+    return candidate
+
+
+def retire(session: Session, name: str, sha256: str) -> VersionInfo | None:
+    """Retire the version `name` whose checkpoint has `sha256`: its file was replaced by another under the name.
+
+    The row keeps its id (its samples, ratings, comparisons, runs and children keep pointing at it), is
+    renamed `name@<first 8 of sha256>` and gets `retired_at`, so the name is free for the new file.
+    Idempotent: if `name` is no longer that checkpoint (another process retired it first), the row
+    already retired for that sha256 is returned unchanged (None if there is none).
+    """
+    row = session.scalars(select(ModelVersion).where(ModelVersion.name == name)).one_or_none()
+    if row is not None and row.checkpoint_sha256 == sha256:
+        row.name = retired_name(session, name, sha256)
+        row.retired_at = utcnow()
+        session.flush()
+        return to_info(row)
+    done = session.scalars(
+        select(ModelVersion)
+        .where(ModelVersion.name.startswith(_retired_prefix(name, sha256), autoescape=True))
+        .where(ModelVersion.checkpoint_sha256 == sha256)
+        .where(ModelVersion.retired_at.is_not(None))
+        .order_by(ModelVersion.id.desc())
+    ).first()
+    return None if done is None else to_info(done)
 
 
 def get(session: Session, name_or_id: str | int) -> VersionInfo | None:

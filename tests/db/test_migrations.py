@@ -143,9 +143,10 @@ def _fill_first_revision(url: str) -> None:
 def test_upgrade_from_first_revision_keeps_every_row(empty_db_url):
     _fill_first_revision(empty_db_url)
     with FeedbackStore(empty_db_url) as store:  # opening upgrades to head
-        assert store.schema_revision() == head_revision() == "0004"
+        assert store.schema_revision() == head_revision() == "0005"
         base, child = store.lineage(2)[1], store.lineage(2)[0]
         assert (base.owner, base.published, child.owner, child.published) == (None, True, None, True)  # 0003
+        assert (base.retired_at, child.retired_at) == (None, None)  # 0005: every old version is current
         assert (base.name, base.metrics, base.config, base.dataset) == (
             "gan-base",
             {"fid": 20.5},
@@ -173,6 +174,10 @@ def test_upgrade_from_first_revision_keeps_every_row(empty_db_url):
         assert min(new_ids) > 12
         store.record_comparison(10, 12, 12, "u3")
         assert store.comparison_stats(1, 2).wins == 1
+        # 0005: an old version can be retired (its shipped file replaced) and keeps its rows and children
+        retired = store.retire_version("gan-base", "a" * 64)
+        assert (retired.id, retired.name, retired.retired) == (1, "gan-base@aaaaaaaa", True)
+        assert store.lineage(2)[1].name == "gan-base@aaaaaaaa" and len(store.ratings_for_lineage(2)) == 3
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

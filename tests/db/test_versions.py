@@ -76,3 +76,39 @@ def test_owner_and_publishing(store, version):
     assert [v.published for v in store.list_versions()] == [True, False]
     with pytest.raises(NotFound, match="does not exist"):
         store.publish_version("nope")
+
+
+def test_retire_keeps_the_row_and_frees_the_name(store, version):
+    """Shipped weights replaced under the same name (issue 14): the old version keeps its id and everything that
+    points at it, takes the name `gan-base@<sha[:8]>`, and the name is free for the new checkpoint."""
+    child = child_of(store, version, "gan-ft1", 1)
+    sample_id = store.record_samples(version.id, latents(1), seed=3)[0]
+    store.rate(sample_id, 1.0, "u1")
+    assert version.retired_at is None and not version.retired
+
+    retired = store.retire_version("gan-base", version.checkpoint_sha256)
+    assert (retired.id, retired.name, retired.checkpoint_sha256) == (version.id, "gan-base@aaaaaaaa", "a" * 64)
+    assert retired.retired and retired.retired_at.tzinfo is not None
+    assert store.get_version("gan-base") is None and store.get_version(version.id) == retired
+
+    new = store.register_version("gan-base", "gan", "/ckpt/gan-base", sha(2), latent_dim=8)
+    assert new.id != version.id and not new.retired and new.parent_id is None
+    assert store.get_version(child.id).parent_id == version.id  # the child's lineage is the old weights
+    assert [r.sample_id for r in store.ratings_for_lineage(child.id)] == [sample_id]
+    assert store.ratings_for_lineage(new.id) == []  # the old ratings never feed the new version
+    assert store.get_samples([sample_id])[0].version_id == version.id
+
+    # idempotent: a second retire of the same sha (another process, the next start) changes nothing
+    assert store.retire_version("gan-base", "A" * 64) == retired
+    assert [v.name for v in store.list_versions()] == ["gan-base@aaaaaaaa", "gan-ft1", "gan-base"]
+    assert store.retire_version("nope", sha(5)) is None
+
+
+def test_retiring_the_same_checkpoint_again_takes_a_free_name(store, version):
+    """The same weights retired twice (shipped, replaced, shipped again, replaced again): names stay unique."""
+    store.retire_version("gan-base", version.checkpoint_sha256)
+    again = store.register_version("gan-base", "gan", "/ckpt/gan-base", version.checkpoint_sha256)
+    second = store.retire_version("gan-base", version.checkpoint_sha256)
+    assert (second.id, second.name) == (again.id, "gan-base@aaaaaaaa-2")
+    long = store.register_version("x" * 200, "gan", "/x", sha(7))
+    assert len(store.retire_version(long.name, sha(7)).name) <= 200
