@@ -239,7 +239,7 @@ def build(ctx: PageContext) -> None:
         return [
             {
                 "sample_id": h.sample_id,
-                "model": names.get(h.version_id),
+                "model": names.get(h.version_id) or studio.retired_label(h.version_id),
                 "seed": h.seed,
                 "index": h.index,
                 "source": h.source,

@@ -95,12 +95,16 @@ def usable_ratings(
     """The ratings of this version's lineage a fine-tune (or the taste direction) learns from.
 
     Only `rater`'s when given; only latents of this model's size (a lineage never changes it, but a
-    hand-edited database might); neutral scores (0) carry no preference and are left out.
+    hand-edited database might); neutral scores (0) carry no preference and are left out. Ratings of a
+    retired ancestor (its shipped weights were replaced, `feedback_db.versions.retire`) are left out too:
+    its pictures cannot be made again, and its file now holds other weights.
     """
+    retired = {v.id for v in store.lineage(version_id) if v.retired}
     return [
         r
         for r in store.ratings_for_lineage(version_id)
-        if (rater is None or r.rater_id == rater)
+        if r.version_id not in retired
+        and (rater is None or r.rater_id == rater)
         and (latent_dim is None or r.latent.shape[0] == latent_dim)
         and r.score != 0
     ]

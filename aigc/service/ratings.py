@@ -14,9 +14,9 @@ from aigc.feedback.compare import binomial_p_value
 from aigc.service.errors import StudioError
 from aigc.service.latents import LatentSpace
 from aigc.service.limits import Limits
-from aigc.service.registry import ModelRegistry
+from aigc.service.registry import ModelRegistry, retired_label
 from aigc.service.roles import Roles
-from feedback_db import FeedbackError, FeedbackStore
+from feedback_db import FeedbackError, FeedbackStore, SampleInfo
 
 
 class Ratings:
@@ -41,14 +41,8 @@ class Ratings:
         self.rate(sample_id, score, rater)
         return sample_id
 
-    def samples_info(
-        self, roles: Roles, sample_ids: list[int], viewer: str | None = None
-    ) -> list[tuple[str, np.ndarray]]:
-        """(model name, latent) of many stored samples in one read, in the order asked (History's thumbnails).
-
-        A latent is shown only to the person its sample was shown to (and admins; viewer None: the
-        studio itself): an uploaded photo's latent is as private as the photo.
-        """
+    def _stored(self, roles: Roles, sample_ids: list[int], viewer: str | None) -> list[SampleInfo]:
+        """Stored samples in one read, in the order asked; only `viewer`'s own (and any for admins, or viewer None)."""
         try:
             infos = self.store.get_samples([self.limits.sample_id(i) for i in sample_ids])
         except FeedbackError as exc:
@@ -56,7 +50,52 @@ class Ratings:
         for info in infos:
             if not roles.can_read_sample(info.rater_id, viewer):
                 raise StudioError(f"sample {info.id} is not one of yours")
-        return [(self.registry.version_name(info.version_id), info.latent) for info in infos]
+        return infos
+
+    def samples_info(
+        self, roles: Roles, sample_ids: list[int], viewer: str | None = None
+    ) -> list[tuple[str, np.ndarray]]:
+        """(model name, latent) of many stored samples in one read, in the order asked (History's thumbnails).
+
+        A latent is shown only to the person its sample was shown to (and admins; viewer None: the
+        studio itself): an uploaded photo's latent is as private as the photo. A retired version's
+        samples carry its retired name (`fashion-gan@98dd59a4`), which no model serves.
+        """
+        return [
+            (self.registry.version_name(info.version_id), info.latent)
+            for info in self._stored(roles, sample_ids, viewer)
+        ]
+
+    def sample_images(
+        self, roles: Roles, sample_ids: list[int], viewer: str | None = None
+    ) -> list[tuple[str, np.ndarray]]:
+        """(model, image) per stored sample: one read for all, one forward pass per model (History's cards).
+
+        A sample of a retired version (its shipped weights were replaced) is labelled so and shown as a
+        grey card: decoding it with the weights that replaced them would show a picture nobody saw.
+        """
+        infos = self._stored(roles, sample_ids, viewer)
+        out: list = [None] * len(infos)
+        by_version: dict[int, list[int]] = {}
+        for i, info in enumerate(infos):
+            by_version.setdefault(info.version_id, []).append(i)
+        for version_id, where in by_version.items():
+            retired = self.registry.retired(version_id)
+            if retired is not None:
+                label, blank = retired_label(retired), self.registry.blank_image(retired)
+                for i in where:
+                    out[i] = (label, blank)
+                continue
+            name = self.registry.version_name(version_id)
+            images = self.latents.decode_many(name, np.stack([infos[i].latent for i in where]))
+            for i, image in zip(where, images):
+                out[i] = (name, image)
+        return out
+
+    def retired_label(self, version_id: int) -> str | None:
+        """`fashion-gan@98dd59a4 (retired: its weights were replaced)` for a retired version, else None."""
+        retired = self.registry.retired(version_id)
+        return None if retired is None else retired_label(retired)
 
     def history(self, rater: str, limit: int = 20):
         return self.store.recent_activity(rater, self.limits.history(limit))

@@ -8,22 +8,33 @@ to it and passes its current `Roles` in, because a server replaces them after th
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy.engine import make_url
 
-from aigc.models.checkpoint import SUFFIX
-from aigc.models.pipeline import ImageModel, load_model, models_dirs
+from aigc.models.checkpoint import SUFFIX, file_sha256
+from aigc.models.pipeline import PRETRAINED_DIR, ImageModel, load_model, models_dirs
 from aigc.service.errors import StudioError
 from aigc.service.limits import Limits
 from aigc.service.model_health import BadCheckpoint, CheckpointHealth, same_file
 from aigc.service.roles import Roles
 from feedback_db import Conflict, FeedbackStore, VersionInfo
 
+log = logging.getLogger("aigc.models")
+
 RENAME_ADVICE = "A model's name is its file name: rename the file to serve it as a new version"
+RETIRED_NOTE = "retired: its weights were replaced"
+
+
+def retired_label(version: VersionInfo) -> str:
+    """How a retired version is named on the page: `fashion-gan@98dd59a4 (retired: its weights were replaced)`."""
+    return f"{version.name} ({RETIRED_NOTE})"
+
 
 MODELS_MAX_AGE_S = 5.0  # the longest `Studio.models()` may serve a list without looking at the database
 
@@ -51,6 +62,10 @@ class _ModelsCache:
 class ModelRegistry:
     """Loaded models and their registered versions, the checkpoint health log and the models-list cache."""
 
+    # Folders of shipped checkpoints: a new file there under a registered name (retrained weights shipped
+    # with a new release) retires the registered version instead of being refused (see `_retire_replaced`).
+    shipped_dirs: tuple[Path, ...] = (PRETRAINED_DIR,)
+
     def __init__(self, store: FeedbackStore, models_dir: Path | None, device: str | None, limits: Limits):
         self.store = store
         self.models_dir = models_dir
@@ -59,6 +74,7 @@ class ModelRegistry:
         self.lock = threading.RLock()  # also guards the studio's other per-model caches (slider axes)
         self._models: dict[str, ImageModel] = {}
         self._versions: dict[str, VersionInfo] = {}
+        self._retired: dict[int, VersionInfo] = {}  # id → retired version: its samples are never decoded again
         # A cache that says so: `models()` is asked on every page load and by every picker. It is
         # rebuilt when this studio registers or publishes a version, when a models folder changes
         # (a file added, renamed or removed), and at the latest after `max_age_s` (versions
@@ -77,6 +93,9 @@ class ModelRegistry:
                     if not path.name.startswith("."):  # hidden: a fine-tune still being published
                         found.setdefault(path.stem, []).append(path)
         for version in self.store.list_versions():  # registered by another replica or a fine-tune
+            if version.retired:  # its file now holds other weights (or is gone): never served again
+                self._retired[version.id] = version
+                continue
             path = Path(version.checkpoint_path)
             paths = found.setdefault(version.name, [])
             if not any(same_file(path, p) for p in paths):
@@ -113,10 +132,60 @@ class ModelRegistry:
                 self._discover(parent, found, tried)
             try:
                 self._register(name, model)
-            except Conflict as exc:  # a different file under a registered name: the registered one wins
-                self.health.refuse(name, path, str(exc).split(";")[0], RENAME_ADVICE)
-                continue
+            except Conflict as exc:  # a different file under a registered name: the registered one wins...
+                refused: Conflict | None = exc
+                if self._retire_replaced(name, model):  # ...unless shipped weights replaced its file
+                    try:
+                        self._register(name, model)
+                        refused = None
+                    except Conflict as again:
+                        refused = again
+                if refused is not None:
+                    self.health.refuse(name, path, str(refused).split(";")[0], RENAME_ADVICE)
+                    continue
             break
+
+    def is_shipped(self, model: ImageModel) -> bool:
+        """A checkpoint that came with the studio (in a shipped folder) or a root model (no parent)."""
+        if model.record.parent is None:
+            return True
+        path = model.path.resolve() if model.path else None
+        return path is not None and any(path.is_relative_to(folder.resolve()) for folder in self.shipped_dirs)
+
+    def _retire_replaced(self, name: str, model: ImageModel) -> bool:
+        """Retire the version registered as `name` when `model` is shipped weights that replaced its file;
+        True: registering `model` under `name` is worth another try.
+
+        A release may ship retrained weights under the old file name, the old file gone. The registered
+        version then keeps its id (its samples, ratings, runs and children keep pointing at it) under the
+        name `name@<first 8 of its sha256>`, marked retired, and `name` is free for the new file. A user's
+        own checkpoint is refused as before while the registered file is still there with its weights:
+        two different files under one name, and the registered one wins.
+        """
+        old = self.store.get_version(name)
+        if old is None or old.checkpoint_sha256 == model.sha256:
+            return True  # another process retired or registered meanwhile: worth one more try
+        if not self.is_shipped(model):
+            return False
+        old_path = Path(old.checkpoint_path)
+        try:
+            still_there = old_path.is_file() and file_sha256(old_path) == old.checkpoint_sha256
+        except OSError:
+            still_there = False
+        if still_there:
+            return False
+        retired = self.store.retire_version(name, old.checkpoint_sha256)
+        if retired is not None:
+            self._retired[retired.id] = retired
+            self._cache = None
+            log.warning(
+                "%s: new weights (sha256 %s…) replace version %d, now %s",
+                name,
+                model.sha256[:8],
+                old.id,
+                retired_label(retired),
+            )
+        return True
 
     def checkpoint_problems(self) -> list[BadCheckpoint]:
         """Files that are not served (what is wrong, what to do, what is served instead)."""
@@ -159,12 +228,44 @@ class ModelRegistry:
             name = version.name if version else str(version_id)
         return name
 
+    def retired(self, version_id: int) -> VersionInfo | None:
+        """The version `version_id` if it is retired (its shipped weights were replaced), else None."""
+        with self.lock:
+            if version_id in self._retired:
+                return self._retired[version_id]
+            if any(v.id == version_id for v in self._versions.values()):
+                return None
+        version = self.store.get_version(version_id)  # retired by another replica since the last refresh
+        if version is not None and version.retired:
+            with self.lock:
+                self._retired[version.id] = version
+            return version
+        return None
+
+    def retired_named(self, name: str) -> VersionInfo | None:
+        with self.lock:
+            return next((v for v in self._retired.values() if v.name == name), None)
+
+    def blank_image(self, version: VersionInfo) -> np.ndarray:
+        """A flat grey card in place of a retired version's picture (the weights that made it are gone)."""
+        base = version.name.rsplit("@", 1)[0]
+        with self.lock:
+            model = self._models.get(base) or next(iter(self._models.values()), None)
+        shape = model.image_shape if model is not None else (28, 28, 1)
+        return np.full(shape, 128, np.uint8)
+
     def model(self, name: str) -> ImageModel:
         name = self.limits.model_name(name)
         with self.lock:
             if name not in self._models:
                 self.refresh()
             if name not in self._models:
+                retired = self.retired_named(name)
+                if retired is not None:
+                    raise StudioError(
+                        f"{retired_label(retired)}: its pictures cannot be made again; "
+                        f"{name.rsplit('@', 1)[0]} now serves the new weights"
+                    )
                 bad = next((b for b in self.health.problems() if b.name == name), None)
                 if bad is not None:
                     raise StudioError(f"{name} is unavailable: {bad.problem}. {bad.advice}.")
@@ -240,4 +341,4 @@ class ModelRegistry:
         return paths
 
 
-__all__ = ["MODELS_MAX_AGE_S", "RENAME_ADVICE", "ModelRegistry", "ModelSummary"]
+__all__ = ["MODELS_MAX_AGE_S", "RENAME_ADVICE", "RETIRED_NOTE", "ModelRegistry", "ModelSummary", "retired_label"]

@@ -280,6 +280,15 @@ class Studio:
         a latent is shown only to the person its sample was shown to (and admins; viewer None: the studio)."""
         return self.ratings.samples_info(self.roles, sample_ids, viewer)
 
+    def sample_images(self, sample_ids: list[int], viewer: str | None = None) -> list[tuple[str, np.ndarray]]:
+        """(model, image) of many stored samples: one read, one forward pass per model (History's cards).
+        A retired version's samples are a grey card labelled so, never decoded with the weights that replaced it."""
+        return self.ratings.sample_images(self.roles, sample_ids, viewer)
+
+    def retired_label(self, version_id: int) -> str | None:
+        """`fashion-gan@98dd59a4 (retired: its weights were replaced)` for a retired version, else None."""
+        return self.ratings.retired_label(version_id)
+
     def history(self, rater: str, limit: int = 20):
         return self.ratings.history(rater, limit)
 
