@@ -96,6 +96,12 @@ def finetune(
         config=parent.record.config,
         latent_dim=parent.latent_dim,
     )
+    if version.checkpoint_sha256 != parent.sha256:  # its ratings were of pictures other weights made
+        raise ValueError(
+            f"{parent.name} is not the checkpoint the database knows by that name (sha256 "
+            f"{version.checkpoint_sha256[:8]}…, the file {parent.sha256[:8]}…): open the studio once (aigc serve), "
+            "which retires a replaced shipped version, or rename the file to fine-tune it as a new version"
+        )
 
     report("ratings", 0.0, {})
     rated, scores = rated_images(store, version.id, parent.latent_dim, cfg.rater)

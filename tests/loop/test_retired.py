@@ -131,3 +131,16 @@ def test_a_users_replaced_checkpoint_is_still_refused(home, models_dir, tmp_path
         (bad,) = [p for p in studio.checkpoint_problems() if p.name == "syn-gan-ft1"]
         assert "already exists with another checkpoint" in bad.problem and "rename the file" in bad.advice
         assert studio.store.get_version(child.id) == child and not child.retired
+
+
+def test_a_finetune_never_learns_from_another_checkpoints_ratings(home, models_dir, tmp_path):
+    """`aigc finetune` on a database no studio has opened since the file was replaced: refused before any work
+    (it used to decode the old version's rated latents with the new weights)."""
+    from aigc.feedback.finetune import finetune
+    from feedback_db import FeedbackStore
+
+    with FeedbackStore(f"sqlite:///{tmp_path}/feedback.sqlite") as store:
+        store.register_version("syn-gan", "gan", str(Path(models_dir) / "syn-gan.safetensors"), "b" * 64)
+        with pytest.raises(ValueError, match="not the checkpoint the database knows"):
+            finetune("syn-gan", store, models_dir=models_dir)
+        assert store.list_runs() == []
