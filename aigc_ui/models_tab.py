@@ -21,7 +21,7 @@ def stats_frame(studio: Studio, models: list[ModelSummary]) -> pd.DataFrame:
             continue
         rows.append(
             [
-                s.name,
+                s.name if m else studio.retired_label(s.version_id) or s.name,  # a retired version says so
                 m.kind.upper() if m else "?",
                 (m.parent if m else None) or "—",
                 s.n_samples,
