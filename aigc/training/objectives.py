@@ -10,12 +10,16 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from aigc.training.distributed import no_sync
+
+if TYPE_CHECKING:
+    from aigc.models.gan import GAN
 
 Wrap = Callable[[nn.Module], nn.Module]  # data-parallel runs: module → DDP(module); None: the module itself
 
@@ -139,8 +143,9 @@ class GANObjective:
         wrap: Wrap | None = None,
         ema_decay: float = 0.0,
     ):
-        self.model = model
-        self.ema = GeneratorAverage(model.generator, ema_decay) if ema_decay > 0 else None
+        gan = cast("GAN", model)  # the registry of objectives passes every kind an nn.Module
+        self.model = gan
+        self.ema = GeneratorAverage(gan.generator, ema_decay) if ema_decay > 0 else None
         # Data-parallel: each network in its own DDP (two optimisers, two gradient all-reduces).
         self.g, self.d = (
             (wrap(model.generator), wrap(model.discriminator)) if wrap else (model.generator, model.discriminator)
