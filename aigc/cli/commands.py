@@ -123,8 +123,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if model.kind == "vae":
         record.extra["latent_kl"] = [round(float(v), 5) for v in vae_dimension_kl(model.cpu(), dataset.images[:10000])]
         if args.prior_components > 0:  # sample where the encoder put the data, not N(0, I)'s gaps between classes
+            labels = dataset.labels[:20000] if dataset.labels is not None else None  # class by class when known
             record.extra["prior"] = aggregate_posterior(
-                model.cpu(), dataset.images[:20000], args.prior_components, seed=args.seed
+                model.cpu(), dataset.images[:20000], args.prior_components, seed=args.seed, labels=labels
             )
     if model.kind == "classifier" and not args.dry_run and args.data != "synthetic":
         record.extra["test_accuracy"] = classifier_accuracy(

@@ -74,16 +74,42 @@ def _component_log_density(x: np.ndarray, means: np.ndarray, covs: np.ndarray) -
 
 
 def aggregate_posterior(
-    model: nn.Module, images: torch.Tensor, components: int = 10, seed: int = 0, batch: int = 512
+    model: nn.Module,
+    images: torch.Tensor,
+    components: int = 10,
+    seed: int = 0,
+    batch: int = 512,
+    labels: torch.Tensor | None = None,
 ) -> dict:
-    """A Gaussian mixture fitted to a VAE's aggregate posterior over `images`, as a checkpoint-ready dict."""
+    """A Gaussian mixture fitted to a VAE's aggregate posterior over `images`, as a checkpoint-ready dict.
+
+    labels: when the images have classes, the mixture is fitted class by class (components // classes
+    each) and each class keeps its share of the images as its weight. One EM over all classes lets a
+    big, spread-out class claim most components and starve a compact one: its samples then drift
+    towards the neighbours, and the class histogram of the samples drifts with them.
+    """
 
     def posterior(chunk: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = model.encode(chunk)
         return mu.double().cpu(), logvar.exp().double().cpu()
 
     mus, variances = zip(*infer(posterior, images, batch))
-    weights, means, covs = fit_gmm(torch.cat(mus).numpy(), components, torch.cat(variances).numpy(), seed=seed)
+    mu_all, var_all = torch.cat(mus).numpy(), torch.cat(variances).numpy()
+    if labels is None:
+        weights, means, covs = fit_gmm(mu_all, components, var_all, seed=seed)
+    else:
+        label_array = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels)
+        classes = np.unique(label_array)
+        per_class = max(1, components // len(classes))
+        parts = []
+        for c in classes:
+            rows = label_array == c
+            w, m, v = fit_gmm(mu_all[rows], per_class, var_all[rows], seed=seed)
+            parts.append((w * rows.mean(), m, v))
+        weights = np.concatenate([p[0] for p in parts])
+        means = np.concatenate([p[1] for p in parts])
+        covs = np.concatenate([p[2] for p in parts])
+        weights = weights / weights.sum()
     chols = np.linalg.cholesky(covs + 1e-6 * np.eye(covs.shape[1]))
     return {
         "weights": [round(float(w), 6) for w in weights],

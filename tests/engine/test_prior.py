@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from aigc.models.latent import seeded_latents, seeded_uniform
 from aigc.models.prior import MixturePrior, fit_gmm
@@ -66,3 +67,25 @@ def test_one_component_is_the_fitted_gaussian():
     weights, means, covs = fit_gmm(x, 1)
     assert weights == pytest.approx([1.0])
     assert np.allclose(means[0], x.mean(0)) and np.allclose(covs[0], np.cov(x.T, bias=True), atol=1e-3)
+
+
+def test_class_by_class_fit_gives_each_class_its_share_and_its_own_components():
+    from torch import nn
+
+    from aigc.models.prior import aggregate_posterior
+
+    class Identity(nn.Module):  # a "VAE" whose posterior mean is the input itself, with a tiny variance
+        def encode(self, x):
+            return x, torch.full_like(x, -10.0)
+
+    rng = np.random.default_rng(0)
+    spread = rng.normal([0, 0], 3.0, size=(900, 2))  # a big, spread-out class …
+    compact = rng.normal([20, 20], 0.1, size=(100, 2))  # … beside a small, compact one
+    points = torch.from_numpy(np.concatenate([spread, compact])).float()
+    labels = torch.tensor([0] * 900 + [1] * 100)
+    record = aggregate_posterior(Identity(), points, components=4, labels=labels)
+    weights, means = np.array(record["weights"]), np.array(record["means"])
+    assert len(weights) == 4 and abs(weights.sum() - 1) < 1e-5
+    near_compact = np.linalg.norm(means - [20, 20], axis=1) < 1
+    assert near_compact.sum() == 2  # half the components model the compact class
+    assert abs(weights[near_compact].sum() - 0.1) < 1e-3  # which keeps its 10 % share
