@@ -166,6 +166,42 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prior(args: argparse.Namespace) -> int:
+    """Refit a trained VAE's sampling prior in place (weights unchanged): the mixture z is drawn from."""
+    from aigc.models.checkpoint import read_checkpoint, save_tensors
+    from aigc.models.pipeline import resolve_model_path
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    path = resolve_model_path(args.model)
+    tensors, record, _ = read_checkpoint(path)
+    if record.kind != "vae":
+        raise ValueError(f"{record.name} is a {record.kind}; only a VAE samples from a fitted prior")
+    module, _ = load_module(path)
+    dataset = load_dataset(
+        args.data, size=record.config.get("image_size", 28), channels=record.config.get("channels", 1)
+    )
+    images = dataset.images[: args.images]
+    labels = dataset.labels[: args.images] if dataset.labels is not None and not args.ignore_labels else None
+    record.extra["prior"] = aggregate_posterior(
+        module.eval(), images, args.components, seed=args.seed, labels=labels, spread=args.spread
+    )
+    record.extra["prior_fit"] = {
+        "components": args.components,
+        "spread": args.spread,
+        "images": len(images),
+        "by_class": labels is not None,
+        "command": "aigc " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else "",
+    }
+    record.extra.pop("metrics", None)  # measured with the old prior: no longer true
+    save_tensors(path, tensors, record)
+    write_card(path, record)
+    print(
+        json.dumps({"checkpoint": str(path), **{k: v for k, v in record.extra["prior_fit"].items() if k != "command"}})
+    )
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from aigc.evaluation.metrics import evaluate_model
 

@@ -3,6 +3,7 @@
 aigc train {gan,vae,classifier} --data PATH     train a model (also the shipped ones)
 aigc sample MODEL --n 64 --seed 0 --out grid.png
 aigc evaluate MODEL --n 10000                    FID / precision / recall as JSON
+aigc prior VAE --components 50 --spread 1.2      refit a VAE's sampling prior
 aigc finetune MODEL                              ratings → reward → weighted fine-tune
 aigc ratings export|stats, aigc db upgrade       the feedback database
 aigc serve [app flags]                           the web studio (same as `python app.py`)
@@ -90,6 +91,19 @@ def _add_sample(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=commands.cmd_sample)
 
 
+def _add_prior(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("prior", help="refit a trained VAE's sampling prior (a Gaussian mixture on its latents)")
+    p.add_argument("model", help="VAE name or checkpoint path (rewritten in place; weights unchanged)")
+    p.add_argument("--components", type=int, default=50, help="mixture components (split evenly over classes)")
+    p.add_argument("--spread", type=float, default=1.0, help="scale every component by this (1.0: as fitted)")
+    p.add_argument("--images", type=int, default=20000, help="training images the mixture is fitted to")
+    p.add_argument("--data", default=None, help="the training data (default: find Fashion-MNIST)")
+    p.add_argument("--ignore-labels", action="store_true", help="one fit over all images, even when labelled")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None)
+    p.set_defaults(func=commands.cmd_prior)
+
+
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="FID, precision and recall against Fashion-MNIST test images (JSON)")
     p.add_argument("model")
@@ -133,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_sample(sub)
     _add_evaluate(sub)
+    _add_prior(sub)
     for name in sorted({*plugin_commands(), *PLUGIN_HELP}):
         _add_plugin(sub, name)
     from aigc.cli.finetune import add_commands as add_finetune

@@ -76,11 +76,20 @@ def render_card(record: CheckpointRecord) -> str:
         ]
     prior = record.extra.get("prior")
     if prior and record.kind == "vae":
+        fit = record.extra.get("prior_fit", {})
+        how = (
+            f" ({fit['images']} images{', class by class' if fit.get('by_class') else ''}; "
+            f"components drawn {fit.get('spread', 1.0)}× their fitted scale)"
+            if fit
+            else ""
+        )
         lines += [
             "",
             f"Samples draw z from a {len(prior.get('weights', [1]))}-component Gaussian mixture fitted to the "
-            "encoder's aggregate posterior on training images (where the data actually lies), not from N(0, I).",
+            f"encoder's aggregate posterior on training images{how}, where the data actually lies, not from N(0, I).",
         ]
+        if fit.get("command"):
+            lines += ["", f"```\n{fit['command']}\n```"]
     if "test_accuracy" in record.extra:
         lines += ["", f"Test accuracy: **{record.extra['test_accuracy']:.4f}**"]
     return "\n".join(lines) + "\n"

@@ -134,11 +134,11 @@ def test_train_set_overrides_the_model_config_and_refuses_unknown_keys(tmp_path,
 
 
 def test_train_vae_with_a_fitted_prior_samples_from_it(tmp_path, capsys):
-    assert main(["train", "vae", "--dry-run", "--quiet", "--prior-components", "3"]) == 0
+    assert main(["train", "vae", "--dry-run", "--quiet", "--prior-components", "8"]) == 0
     path = tmp_path / "runs" / "vae" / "vae.safetensors"
     _, record = load_module(path)
     prior = record.extra["prior"]
-    assert len(prior["weights"]) == 3 and abs(sum(prior["weights"]) - 1) < 1e-4
+    assert len(prior["weights"]) == 8 and abs(sum(prior["weights"]) - 1) < 1e-4
     from aigc.models.pipeline import load_model
 
     model = load_model(str(path))
@@ -155,3 +155,25 @@ def test_train_gan_with_ema_records_the_decay(tmp_path, capsys):
     assert record.training["config"]["ema_decay"] == 0.99
     assert main(["train", "gan", "--dry-run", "--quiet", "--ema", "1.5"]) == 2
     assert "decay" in capsys.readouterr().err
+
+
+def test_prior_refits_a_vae_in_place_with_its_spread_and_refuses_a_gan(tmp_path, capsys):
+    assert main(["train", "vae", "--dry-run", "--quiet"]) == 0
+    path = tmp_path / "runs" / "vae" / "vae.safetensors"
+    tensors_before, _, _ = read_checkpoint(path)
+    capsys.readouterr()
+    assert main(["prior", str(path), "--components", "2", "--data", "synthetic", "--images", "64"]) == 0
+    assert last_json(capsys)["components"] == 2
+    tensors, record, _ = read_checkpoint(path)
+    assert all(torch.equal(tensors[k], tensors_before[k]) for k in tensors_before)  # weights untouched
+    narrow = np.array(record.extra["prior"]["scale_trils"])
+    assert record.extra["prior_fit"]["by_class"] is True  # the synthetic bars are labelled
+    assert (
+        main(["prior", str(path), "--components", "2", "--data", "synthetic", "--images", "64", "--spread", "2"]) == 0
+    )
+    _, record, _ = read_checkpoint(path)
+    assert np.allclose(np.array(record.extra["prior"]["scale_trils"]), 2 * narrow, atol=1e-4)
+    assert "components drawn 2.0× their fitted scale" in path.with_suffix(".md").read_text()
+    assert main(["train", "gan", "--dry-run", "--quiet"]) == 0
+    assert main(["prior", str(tmp_path / "runs" / "gan" / "gan.safetensors"), "--data", "synthetic"]) == 2
+    assert "only a VAE" in capsys.readouterr().err
