@@ -1,7 +1,7 @@
 # Convenience targets; each is one command you can also type by hand.
 PY ?= python
 
-.PHONY: install test test-all lint format typecheck ci bench bench-loop pretrained docs-screens
+.PHONY: install test test-all lint format typecheck ci bench bench-loop pretrained pretrained-classifier pretrained-gan pretrained-vae docs-screens
 
 install:            ## CPU torch first (never a multi-GB CUDA build by accident), then the project and its tools
 	pip install torch==2.13.0 && pip install -e '.[test,dev]'
@@ -37,10 +37,20 @@ bench:              ## speed benchmarks, one JSON line each
 bench-loop:         ## the headline: simulated raters → fine-tune → measured effect (GAN + VAE × 3 tastes)
 	$(PY) benchmarks/feedback_loop.py --docs
 
-pretrained:         ## retrain the shipped models with the commands in their cards (about an hour on 2 CPU cores)
+pretrained:         ## retrain the shipped models with the commands in their cards; `make -j2 pretrained` runs GAN and VAE side by side (one core each)
+pretrained: pretrained-gan pretrained-vae
+
+pretrained-classifier:  ## the judge first: evaluation and the simulated raters read its features
 	aigc train classifier --epochs 4 --name fashion-classifier --out runs/classifier --save aigc/pretrained/fashion-classifier.safetensors --threads 2 --seed 0
-	aigc train gan --epochs 8 --name fashion-gan --out runs/gan --save aigc/pretrained/fashion-gan.safetensors --threads 2 --seed 0 --sample-every 500
-	aigc train vae --epochs 15 --name fashion-vae --out runs/vae --save aigc/pretrained/fashion-vae.safetensors --threads 2 --seed 0 --sample-every 1000
+
+pretrained-gan: pretrained-classifier
+	aigc train gan --epochs 36 --ema 0.999 --name fashion-gan --out runs/gan --save aigc/pretrained/fashion-gan.safetensors --threads 1 --seed 0 --sample-every 2340 --checkpoint-every 2340
+	aigc evaluate fashion-gan --n 10000 --update-card
+
+pretrained-vae: pretrained-classifier
+	aigc train vae --epochs 25 --latent-dim 32 --width 48 --set kl_weight=0.25 --prior-components 50 --name fashion-vae --out runs/vae --save aigc/pretrained/fashion-vae.safetensors --threads 1 --seed 0 --sample-every 2340 --checkpoint-every 2340
+	aigc prior aigc/pretrained/fashion-vae.safetensors --components 50 --spread SPREAD
+	aigc evaluate fashion-vae --n 10000 --update-card
 
 docs-screens:       ## regenerate docs/ui-*.png (the studio on the shipped models, in Debian's Chromium)
 	$(PY) scripts/screenshots.py
