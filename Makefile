@@ -49,7 +49,7 @@ pretrained-gan: pretrained-classifier
 
 pretrained-vae: pretrained-classifier
 	aigc train vae --epochs 25 --latent-dim 32 --width 48 --set kl_weight=0.25 --prior-components 50 --name fashion-vae --out runs/vae --save aigc/pretrained/fashion-vae.safetensors --threads 1 --seed 0 --sample-every 2340 --checkpoint-every 2340
-	aigc prior aigc/pretrained/fashion-vae.safetensors --components 50 --spread SPREAD
+	aigc prior aigc/pretrained/fashion-vae.safetensors --components 50 --spread 1.3
 	aigc evaluate fashion-vae --n 10000 --update-card
 
 docs-screens:       ## regenerate docs/ui-*.png (the studio on the shipped models, in Debian's Chromium)

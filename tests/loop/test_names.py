@@ -10,18 +10,26 @@ import pytest
 from aigc import load_model
 from aigc.cli.main import build_parser
 from aigc.models.checkpoint import current_config, read_checkpoint
-from aigc.paths import PRETRAINED_DIR
 from aigc_ui.finetune_tab import figures_markdown
 
 
-def test_shipped_vae_written_with_beta_loads_as_kl_weight():
-    path = PRETRAINED_DIR / "fashion-vae.safetensors"
+def test_a_vae_written_with_beta_loads_as_kl_weight(tmp_path):
+    """Checkpoints written before the rename (the first shipped VAE among them) said "beta"."""
+    from dataclasses import asdict
+
+    from aigc.models import VAE, VAEConfig
+    from aigc.models.checkpoint import CheckpointRecord, save_tensors
+
+    vae = VAE(VAEConfig(width=8, hidden=16, latent_dim=4, kl_weight=0.5))
+    config = asdict(vae.cfg)
+    config["beta"] = config.pop("kl_weight")
+    path = save_tensors(tmp_path / "old-vae.safetensors", vae.state_dict(), CheckpointRecord("vae", config, name="old"))
     raw = path.read_bytes()
     header = json.loads(raw[8 : 8 + struct.unpack("<Q", raw[:8])[0]])
-    assert json.loads(header["__metadata__"]["aigc"])["config"]["beta"] == 1.0  # the file itself says "beta"
+    assert json.loads(header["__metadata__"]["aigc"])["config"]["beta"] == 0.5  # the file itself says "beta"
     _, record, _ = read_checkpoint(path)
-    assert record.config["kl_weight"] == 1.0 and "beta" not in record.config
-    assert load_model("fashion-vae").module.cfg.kl_weight == 1.0
+    assert record.config["kl_weight"] == 0.5 and "beta" not in record.config
+    assert load_model(str(path)).module.cfg.kl_weight == 0.5
 
 
 def test_renamed_keys_are_mapped_per_kind():
