@@ -23,7 +23,7 @@ def render_card(record: CheckpointRecord) -> str:
         f"```\n{t.get('command', '(not recorded)')}\n```",
         "",
         f"- steps: {t.get('steps')}, wall time: {t.get('wall_time_s')} s on {t.get('device', 'cpu')} "
-        f"with {t.get('threads')} threads ({t.get('images_per_s')} images/s)",
+        f"with {t.get('threads')} thread{'' if t.get('threads') == 1 else 's'} ({t.get('images_per_s')} images/s)",
         f"- final losses: `{json.dumps(t.get('final_losses', {}))}`",
     ]
     if record.extra.get("note"):
