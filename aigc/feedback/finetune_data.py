@@ -43,6 +43,8 @@ def training_images(parent: ImageModel, cfg: FinetuneConfig) -> tuple[torch.Tens
 def training_set(parent: ImageModel, cfg: FinetuneConfig, fn: phi.FeatureFn) -> tuple[torch.Tensor, np.ndarray, str]:
     """(images, φ(images), name): a seeded random subset of at most cfg.max_examples training images.
 
+    φ is `fn`, the learned view; `RewardFeatures.compute(images, learned=...)` adds the appearance columns.
+
     A few hundred steps never see more than ~20k examples, so embedding all 60k would be wasted
     work; for Fashion-MNIST the judge's features come from the on-disk cache when an earlier run made it.
     """
