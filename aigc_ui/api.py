@@ -14,6 +14,7 @@ client's session. Errors reach clients as one-line messages (gradio_client raise
     rate_latent(model, latent, score)              -> {sample_id, score, rater}
     models() / stats() / history(limit) / sample_info(sample_id) / axes(model) -> JSON
     finetune(model, steps=0, only_rater="")        -> {model, state}: starts a background run
+    ratings_advice(model, only_rater="")          -> {level, text, warnings, flip, heldout_*}: before training
     finetune_status(model)                         -> {state, stage, label, elapsed_s, eta_s, child, ...}
     ab_stats(child)                                -> {wins, losses, ties, win_rate, p_value}
 
@@ -285,6 +286,15 @@ def build(ctx: PageContext) -> None:
         return {"model": model, "state": status.state}
 
     gr.api(finetune, api_name="finetune")
+
+    @guarded
+    def ratings_advice(model: str, only_rater: str = "", request: gr.Request | None = None) -> dict:
+        """Before training: {level (high/medium/low/unknown), text, warnings, flip, heldout_*} for `model`'s ratings:
+        how well a reward model fitted on them predicts ratings it did not see, in plain words."""
+        studio.check_visible(model, rater_of(request))
+        return studio.ratings_advice(model, only_rater or None).as_dict()
+
+    gr.api(ratings_advice, api_name="ratings_advice")
 
     @guarded
     def finetune_status(model: str, request: gr.Request | None = None) -> dict:

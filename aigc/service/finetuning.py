@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from aigc.feedback.advice import RatingsAdvice, advise
 from aigc.feedback.ratings import READINESS, Readiness, usable_ratings
 from aigc.service.errors import StudioError
 from aigc.service.jobs import JobStatus
@@ -32,12 +33,28 @@ class FinetuneRuns:
         self.registry = registry
         self.store = store
         self.limits = limits
+        self._advice: dict[tuple, RatingsAdvice] = {}  # (version, rater, ratings) → advice: a fit is seconds
 
     def ratings_ready(self, name: str, rater: str | None = None) -> Readiness:
         """How many usable ratings this model's lineage has, judged by the one readiness rule (the button's text)."""
         model = self.registry.model(name)
         rated = usable_ratings(self.store, self.registry.version(name).id, model.latent_dim, rater)
         return READINESS.assess([r.score for r in rated])
+
+    def ratings_advice(self, name: str, rater: str | None = None) -> RatingsAdvice:
+        """How sure a fine-tune from these ratings would be, and what to warn about before training.
+
+        Cached per (version, rater, the ratings as they stand): asking again without a new rating is free.
+        """
+        model = self.registry.model(name)
+        version = self.registry.version(name)
+        rated = usable_ratings(self.store, version.id, model.latent_dim, rater)
+        key = (version.id, rater, tuple((r.sample_id, r.score) for r in rated))
+        if key not in self._advice:
+            if len(self._advice) > 64:
+                self._advice.clear()
+            self._advice[key] = advise(model, self.store, version.id, rater)
+        return self._advice[key]
 
     def start(
         self,

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from aigc import paths
+from aigc.feedback.advice import RatingsAdvice
 from aigc.feedback.config import defaults_text
 from aigc.feedback.finetune import recover
 from aigc.feedback.ratings import Readiness
@@ -308,6 +309,10 @@ class Studio:
     def ratings_ready(self, name: str, rater: str | None = None) -> Readiness:
         """How many usable ratings this model's lineage has, judged by the one readiness rule (the button's text)."""
         return self.runs.ratings_ready(name, rater)
+
+    def ratings_advice(self, name: str, rater: str | None = None) -> RatingsAdvice:
+        """Before training: how sure a fine-tune from these ratings would be, and warnings (too few, contradictory)."""
+        return self.runs.ratings_advice(name, rater)
 
     def start_finetune(
         self, name: str, steps: int | None = None, rater: str | None = None, requester: str | None = None
