@@ -5,6 +5,7 @@ Endpoints that return images use hidden components (so clients get real image fi
 client's session. Errors reach clients as one-line messages (gradio_client raises AppError).
 
     sample(model, n=8, seed=0, truncation=0)      -> (images, {model, seed, sample_ids, latents})
+    to_rate(model, n=8, seed=0)                    -> (images, {sample_ids, latents}): images worth rating next
     decode(model, latent)                          -> image
     encode(model, image)                           -> {model, latent}
     interpolate(model, a, b, steps=8)              -> (images, gif, {sample_ids, latents})
@@ -110,6 +111,23 @@ def build(ctx: PageContext) -> None:
         "model n seed truncation",
         "images info",
         "n seeded images (each recorded as a sample) with their sample ids and latents",
+    )
+
+    def to_rate(model, n, seed, request: gr.Request):
+        batch = studio.sample_to_rate(model, n, seed, rater=rater_of(request))
+        return [upscale(img) for img in batch.images], {
+            "model": model,
+            "n": len(batch.sample_ids),
+            "sample_ids": batch.sample_ids,
+            "latents": [as_list(z) for z in batch.latents],
+        }
+
+    endpoint(
+        to_rate,
+        "model n seed",
+        "images info",
+        "n images worth rating next (recorded): from 4·n samples of the seed, those your reward model is least sure "
+        "of and kinds nobody has rated yet",
     )
 
     def decode(model, latent, request: gr.Request):

@@ -55,7 +55,7 @@ def fill(g: np.ndarray) -> np.ndarray:
 def width_over_height(g: np.ndarray) -> np.ndarray:
     """Proportions: the item's bounding box, width / height."""
     mask = _item(g)
-    rows, cols = mask.any(axis=2), mask.any(axis=1)
+    rows, cols = np.asarray(mask.any(axis=2)), np.asarray(mask.any(axis=1))
     return _span(cols) / np.maximum(_span(rows), 1)
 
 

@@ -16,7 +16,7 @@ from aigc.feedback import features as phi
 from aigc.feedback.calibration import confidence, warnings
 from aigc.feedback.finetune_data import rated_images
 from aigc.feedback.ratings import READINESS
-from aigc.feedback.reward import fit_reward
+from aigc.feedback.reward import RewardModel, fit_reward
 from aigc.models.pipeline import ImageModel
 from feedback_db import FeedbackStore
 
@@ -41,20 +41,35 @@ class RatingsAdvice:
         }
 
 
-def advise_scores(features: np.ndarray, scores: np.ndarray, blocks: list[tuple[str, int]]) -> RatingsAdvice:
-    """The advice for rated features (the testable core of `advise`)."""
+@dataclass(frozen=True)
+class Assessment:
+    """The ratings as they stand: their reward features, the reward model fitted on them (None while too few),
+    and the advice. What both the advice and the 'images to rate next' rule need, fitted once."""
+
+    advice: RatingsAdvice
+    features: np.ndarray
+    reward: RewardModel | None = None
+
+
+def assess_scores(features: np.ndarray, scores: np.ndarray, blocks: list[tuple[str, int]]) -> Assessment:
+    """The reward fit and advice for rated features (the testable core of `assess`)."""
     readiness = READINESS.assess(scores)
     if not readiness.ready:
-        return RatingsAdvice("unknown", readiness.message())
+        return Assessment(RatingsAdvice("unknown", readiness.message()), features)
     reward = fit_reward(features, scores, blocks=blocks)
     level, text = confidence(reward.heldout)
-    return RatingsAdvice(level, text, tuple(warnings(reward.heldout, reward.flip)), dict(reward.heldout), reward.flip)
+    advice = RatingsAdvice(level, text, tuple(warnings(reward.heldout, reward.flip)), dict(reward.heldout), reward.flip)
+    return Assessment(advice, features, reward)
 
 
-def advise(model: ImageModel, store: FeedbackStore, version_id: int, rater: str | None) -> RatingsAdvice:
-    """Decode the rated latents as the run would, map them to the reward features, and judge them."""
+def advise_scores(features: np.ndarray, scores: np.ndarray, blocks: list[tuple[str, int]]) -> RatingsAdvice:
+    return assess_scores(features, scores, blocks).advice
+
+
+def assess(model: ImageModel, store: FeedbackStore, version_id: int, rater: str | None) -> Assessment:
+    """Decode the rated latents as the run would, map them to the reward features, fit and judge them."""
     rated, scores = rated_images(store, version_id, model.latent_dim, rater)
-    if not len(rated):
-        return RatingsAdvice("unknown", READINESS.assess(scores).message())
     rf = phi.reward_features(model)
-    return advise_scores(rf.compute(rated), scores, rf.blocks)
+    if not len(rated):
+        return Assessment(RatingsAdvice("unknown", READINESS.assess(scores).message()), np.zeros((0, rf.dim)))
+    return assess_scores(rf.compute(rated), scores, rf.blocks)

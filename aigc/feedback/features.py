@@ -70,6 +70,10 @@ class RewardFeatures:
         return [("learned", self.learned_dim), *APPEARANCE_BLOCKS]
 
     @property
+    def dim(self) -> int:
+        return sum(d for _, d in self.blocks)
+
+    @property
     def name(self) -> str:
         return f"{self.learned_name} + pixel statistics + 7x7 layout"
 

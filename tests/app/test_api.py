@@ -47,8 +47,16 @@ def test_every_action_is_a_named_endpoint(client):
         "sample_info",
         "axes",
         "ratings_advice",
+        "to_rate",
     }
     assert {f"/{n}" for n in wanted} <= names
+
+
+def test_to_rate_returns_recorded_rateable_images(client, store):
+    images, info = client.predict(VAE, 4, 11, api_name="/to_rate")
+    assert len(gallery_paths(images)) == len(info["sample_ids"]) == 4
+    rated = client.predict(info["sample_ids"][0], 1.0, api_name="/rate")
+    assert rated["sample_id"] == info["sample_ids"][0]
 
 
 def test_ratings_advice_says_how_sure_a_run_would_be_before_training(client):
