@@ -35,9 +35,10 @@ PREFS = {
     "0,2,4": "tops, pullovers, coats",
     "3,8,9": "dresses, bags, ankle boots",
 }
-FOLDER_TASTE = "folder-bright"
+FOLDER_TASTE = "folder-wide"
 LOOP_BUDGET_S = 60.0  # the whole loop, rating excluded, on the 2-core machine
 MAX_RATINGS = 100
+MAX_RATINGS_TO_RATE = 50  # with "images to rate next" on, the same targets at half the ratings
 
 
 @dataclass
@@ -97,11 +98,17 @@ def judge(model, rater, ref: Reference, n: int, seed: int) -> dict:
     return out
 
 
-def rate_samples(studio, model: str, rater, n: int, seed: int) -> None:
-    """Exactly what the page does: Studio.sample records the samples, Studio.rate stores each click."""
+def rate_samples(studio, model: str, rater, n: int, seed: int, to_rate: bool = False) -> None:
+    """Exactly what the page does: Studio.sample records the samples, Studio.rate stores each click.
+
+    to_rate: the page's 🎯 "images to rate next" (Studio.sample_to_rate), 10 at a time so that each batch
+    is chosen knowing the ratings before it."""
     done = 0
     while done < n:
-        batch = studio.sample(model, min(50, n - done), seed + done, rater=rater.name)
+        if to_rate:
+            batch = studio.sample_to_rate(model, min(10, n - done), seed + done, rater=rater.name)
+        else:
+            batch = studio.sample(model, min(50, n - done), seed + done, rater=rater.name)
         for sample_id, score in zip(batch.sample_ids, rater.rate(batch.images)):
             studio.rate(sample_id, float(score), rater.name)
         done += len(batch.sample_ids)
@@ -139,19 +146,22 @@ def run(model: str, rater, ref: Reference, args, workdir: Path, per_round: int, 
     metrics: dict = {}
     for r in range(1, args.rounds + 1):
         t0 = time.perf_counter()
-        rate_samples(studio, current, rater, per_round, seed=1000 * r)
+        rate_samples(studio, current, rater, per_round, seed=1000 * r, to_rate=args.to_rate)
         t1 = time.perf_counter()
         overrides = {k: v for k in ("steps", "lr_scale", "ess_floor") if (v := getattr(args, k)) is not None}
+        stages: dict[str, float] = {}
         result = finetune(
             current,
             studio.store,
             FinetuneConfig(eval_n=500, progress=False, threads=args.threads, **overrides),
             models_dir=str(models_dir),
+            on_progress=lambda stage, frac, info, seen=stages, t=t1: seen.setdefault(stage, time.perf_counter() - t),
         )
         rating_s, loop_s = rating_s + t1 - t0, loop_s + time.perf_counter() - t1
         studio.refresh()
         current, metrics = result.child, result.metrics
         run_metrics = {k: metrics[k] for k in HONEST if k in metrics}
+        run_metrics["stage_started_s"] = {k: round(v, 1) for k, v in stages.items()}
         history.append(
             {
                 "round": r,
@@ -170,6 +180,7 @@ def run(model: str, rater, ref: Reference, args, workdir: Path, per_round: int, 
         "flip": rater.flip,
         "liked": PREFS.get(",".join(map(str, rater.classes)), rater.name),
         "rounds": args.rounds,
+        "to_rate": args.to_rate,
         "ratings_used": args.rounds * per_round,
         "eval_n": args.eval_n,
         **{
@@ -191,7 +202,7 @@ def run(model: str, rater, ref: Reference, args, workdir: Path, per_round: int, 
         "recall_liked": out["recall_liked_after"] >= 0.6,
         "fid_liked": out["fid_liked_after"] < out["fid_liked_before"],
         "loop_time": loop_s <= LOOP_BUDGET_S * args.rounds,
-        "ratings": out["ratings_used"] <= MAX_RATINGS,
+        "ratings": out["ratings_used"] <= (MAX_RATINGS_TO_RATE if args.to_rate else MAX_RATINGS),
     }
     out["targets_met"] = all(out["targets"].values())
     save_grids(studio, model, current, home, Path("docs") if args.docs else None, rater.name)
@@ -272,6 +283,7 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--per-round", type=int, default=MAX_RATINGS, help="ratings per round")
     p.add_argument("--curve", default=None, help="ratings per run, e.g. 20,40,60,100: one fine-tune each")
+    p.add_argument("--to-rate", action="store_true", help="rate the page's 🎯 'images to rate next' (≤ 50 ratings)")
     p.add_argument("--steps", type=int, default=None, help="fine-tuning steps (default: the kind's default)")
     p.add_argument("--lr-scale", type=float, default=None)
     p.add_argument("--ess-floor", type=float, default=None)
@@ -282,6 +294,8 @@ def main() -> int:
     p.add_argument("--plot", default=None, help="write a liked-rate plot (per round, or per rating count) here")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    from aigc.feedback.ratings import NotEnoughRatings
+
     counts = [int(c) for c in args.curve.split(",")] if args.curve else [args.per_round]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -294,11 +308,22 @@ def main() -> int:
             if rater.threshold is None and rater.prop is not None:
                 rater = rater.calibrate(reference.images, reference.classes)
             for n in counts:
-                res = run(model, rater, reference, args, Path(tmp), n, models_from)
+                try:
+                    res = run(model, rater, reference, args, Path(tmp), n, models_from)
+                except NotEnoughRatings as exc:  # the taste never showed up in the samples: a miss, not a crash
+                    res = {
+                        "model": model,
+                        "taste": rater.name,
+                        "kind": rater.kind,
+                        "held_out": rater.held_out,
+                        "ratings_used": n,
+                        "error": str(exc),
+                        "targets_met": False,
+                    }
                 print(json.dumps(res), flush=True)
                 results.append(res)
-    if args.plot and results:
-        plot(results, Path(args.plot))
+    if args.plot and (done := [r for r in results if "error" not in r]):
+        plot(done, Path(args.plot))
     print(json.dumps(summary(results)), flush=True)
     return 0
 
@@ -314,7 +339,7 @@ def folder_job(tmp: Path, steps: int):
     models = tmp / "folder-models"
     name = train_parent(folder, models, steps)
     ref = folder_reference(load_model(name, models_dir=str(models)))
-    rater = TasteRater(FOLDER_TASTE, "attribute", prop="item_brightness").calibrate(ref.images)
+    rater = TasteRater(FOLDER_TASTE, "attribute", prop="width_over_height").calibrate(ref.images)
     return name, rater, ref, models
 
 
@@ -342,7 +367,7 @@ def summary(results: list[dict]) -> dict:
         "runs": len(results),
         "all_targets_met": bool(results) and all(r["targets_met"] for r in results),
         "targets_met_by_group": {g: f"{sum(r['targets_met'] for r in rs)}/{len(rs)}" for g, rs in groups.items()},
-        "table": [{k: r[k] for k in keys} for r in results],
+        "table": [{k: r.get(k) for k in keys} for r in results],
     }
 
 

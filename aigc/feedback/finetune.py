@@ -24,6 +24,7 @@ import torch
 from aigc import paths
 from aigc.data.datasets import ImageDataset, from_uint8
 from aigc.feedback import features as phi
+from aigc.feedback.calibration import warnings
 from aigc.feedback.config import KIND_DEFAULTS, FinetuneConfig
 from aigc.feedback.effect import measure_effect
 from aigc.feedback.finetune_data import rated_images, training_set
@@ -112,6 +113,9 @@ def finetune(
     run_config = {"child": child_name, **asdict(cfg), "reward": reward.summary(), "features": feature_name}
     run_id = store.start_run(version.id, run_config, n_ratings=reward.n_ratings)
     try:
+        cautions = warnings(reward.heldout, reward.flip)  # the same words the page showed before the run
+        for i, caution in enumerate(cautions):
+            report("reward", 0.045, {"warning": caution, "warning_index": i})
         report("weights", 0.05, {"run_id": run_id, **reward.summary()})
         real, real_learned, data_name = training_set(parent, cfg, fn)
         real_feats = rf.compute(real, learned=real_learned)
@@ -172,6 +176,7 @@ def finetune(
         metrics = {
             **effect,
             "reward_cv_accuracy": round(reward.cv_accuracy, 4),
+            "reward_warnings": cautions,
             **weights.summary(),
             "n_ratings": reward.n_ratings,
             "train_examples": len(dataset),
