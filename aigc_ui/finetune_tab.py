@@ -42,8 +42,13 @@ FIGURES = [  # (metric key stem, label, better, what it means in one line)
         "higher",
         "share of the liked kinds of real image the model still makes",
     ),
-    ("fid_all", "FID vs all real images", "lower", "no reward model involved; rises when a model specialises"),
+    ("fid_all", "FID vs all real images", "context", "no reward model involved; rises when a model specialises"),
 ]
+# runs before issue 13 graded mean_reward with the reward model that steered them: say so
+OLD_MEAN_REWARD = (
+    "mean predicted P(liked)",
+    "how likely the reward model that steered the run thinks you like an image",
+)
 CONFIDENCE_ICON = {"high": "🟢", "medium": "🟡", "low": "🔴"}
 
 
@@ -100,8 +105,11 @@ def figures_markdown(metrics: dict) -> str:
         before, after = metrics.get(f"{key}_before"), metrics.get(f"{key}_after")
         if before is None or after is None:
             continue
+        if key == "mean_reward" and "reward_heldout_accuracy" not in metrics:
+            label, meaning = OLD_MEAN_REWARD
         improved = (after > before) if better == "higher" else (after < before)
-        rows.append(f"| {label} | {meaning} | {before:.3f} | {after:.3f} {'✅' if improved else '⚠️'} | {better} |")
+        mark = "" if better == "context" else (" ✅" if improved else " ⚠️")
+        rows.append(f"| {label} | {meaning} | {before:.3f} | {after:.3f}{mark} | {better} |")
     # versions fine-tuned before the rename stored the reward temperature as "beta"
     temperature = metrics.get("reward_temperature", metrics.get("beta", float("nan")))
     extra = (

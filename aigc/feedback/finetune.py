@@ -117,7 +117,10 @@ def finetune(
         for i, caution in enumerate(cautions):
             report("reward", 0.045, {"warning": caution, "warning_index": i})
         report("weights", 0.05, {"run_id": run_id, **reward.summary()})
-        real, real_learned, data_name = training_set(parent, cfg, fn)
+        reads_learned = "learned" in reward.blocks_used  # else its columns weigh 0: do not compute them
+        real, real_learned, data_name = training_set(parent, cfg, fn if reads_learned else None)
+        if not reads_learned:
+            real_learned = np.zeros((len(real), rf.learned_dim))
         real_feats = rf.compute(real, learned=real_learned)
         images = torch.cat([real, from_uint8(rated)])
         rewards = reward.predict(np.concatenate([real_feats, rated_feats]))

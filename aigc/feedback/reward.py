@@ -13,6 +13,12 @@ sample size is above a floor. `min_temperature` matters: with β free to fall to
 weights ranked liked examples against each other by how sure the reward model was (a rater who
 liked dresses, bags and boots equally got 17% / 49% / 35% of the weight), and the fine-tuned GAN
 drew mostly bags.
+
+The reward model itself (`fit_reward`, issue 13) reads blocks of features (a learned view, pixel
+statistics, a 7×7 layout: `features.RewardFeatures`), and everything about it is chosen on held-out
+folds: which blocks, the L2 strength, the share of careless thumbs its forward-corrected loss assumes
+(`logistic.fit_logistic(flip=...)`), and a Platt calibration (`calibration.platt`). Its fold models
+grade the run afterwards (`predict_heldout`), so the figures a person sees are not the steering model's.
 """
 
 from __future__ import annotations

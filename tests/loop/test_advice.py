@@ -58,3 +58,13 @@ def test_the_figures_show_how_sure_they_are_and_a_collapse_onto_one_kind():
     assert "one class in 82% of its samples" in text
     spread = figures_markdown({**metrics, "kinds_after": [40, 30, 20, 10], "largest_kind_share_after": 0.4})
     assert "collapsed" not in spread
+
+
+def test_a_run_from_before_the_honest_figures_says_its_reward_was_graded_by_the_steering_model():
+    old = figures_markdown(
+        {"mean_reward_before": 0.2, "mean_reward_after": 0.9, "fid_all_before": 9, "fid_all_after": 12}
+    )
+    assert "mean predicted P(liked)" in old and "steered the run" in old
+    assert "| 9.000 | 12.000 | context |" in old  # FID to all real images rises by design: no verdict
+    new = figures_markdown({"mean_reward_before": 0.2, "mean_reward_after": 0.9, "reward_heldout_accuracy": 0.9})
+    assert "estimated share you would like" in new

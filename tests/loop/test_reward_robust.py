@@ -58,6 +58,9 @@ def test_an_appearance_taste_is_learnt_from_100_ratings_where_the_class_view_alo
     if taste == "attribute":
         assert np.mean(accs) > np.mean(before) + 0.05, (accs, before)
         assert reward.blocks_used == ("stats",)  # cross-validation found the block that carries it
+        blank = test_x.copy()
+        blank[:, :30] = 0  # a run skips embedding the training data when the learned block is unused
+        assert np.array_equal(reward.predict(blank), reward.predict(test_x))
 
 
 @pytest.mark.parametrize("taste", TASTES)
