@@ -5,6 +5,7 @@ Endpoints that return images use hidden components (so clients get real image fi
 client's session. Errors reach clients as one-line messages (gradio_client raises AppError).
 
     sample(model, n=8, seed=0, truncation=0)      -> (images, {model, seed, sample_ids, latents})
+    to_rate(model, n=8, seed=0)                    -> (images, {sample_ids, latents}): images worth rating next
     decode(model, latent)                          -> image
     encode(model, image)                           -> {model, latent}
     interpolate(model, a, b, steps=8)              -> (images, gif, {sample_ids, latents})
@@ -14,6 +15,7 @@ client's session. Errors reach clients as one-line messages (gradio_client raise
     rate_latent(model, latent, score)              -> {sample_id, score, rater}
     models() / stats() / history(limit) / sample_info(sample_id) / axes(model) -> JSON
     finetune(model, steps=0, only_rater="")        -> {model, state}: starts a background run
+    ratings_advice(model, only_rater="")          -> {level, text, warnings, flip, heldout_*}: before training
     finetune_status(model)                         -> {state, stage, label, elapsed_s, eta_s, child, ...}
     ab_stats(child)                                -> {wins, losses, ties, win_rate, p_value}
 
@@ -109,6 +111,23 @@ def build(ctx: PageContext) -> None:
         "model n seed truncation",
         "images info",
         "n seeded images (each recorded as a sample) with their sample ids and latents",
+    )
+
+    def to_rate(model, n, seed, request: gr.Request):
+        batch = studio.sample_to_rate(model, n, seed, rater=rater_of(request))
+        return [upscale(img) for img in batch.images], {
+            "model": model,
+            "n": len(batch.sample_ids),
+            "sample_ids": batch.sample_ids,
+            "latents": [as_list(z) for z in batch.latents],
+        }
+
+    endpoint(
+        to_rate,
+        "model n seed",
+        "images info",
+        "n images worth rating next (recorded): from 4·n samples of the seed, those your reward model is least sure "
+        "of and kinds nobody has rated yet",
     )
 
     def decode(model, latent, request: gr.Request):
@@ -285,6 +304,15 @@ def build(ctx: PageContext) -> None:
         return {"model": model, "state": status.state}
 
     gr.api(finetune, api_name="finetune")
+
+    @guarded
+    def ratings_advice(model: str, only_rater: str = "", request: gr.Request | None = None) -> dict:
+        """Before training: {level (high/medium/low/unknown), text, warnings, flip, heldout_*} for `model`'s ratings:
+        how well a reward model fitted on them predicts ratings it did not see, in plain words."""
+        studio.check_visible(model, rater_of(request))
+        return studio.ratings_advice(model, only_rater or None).as_dict()
+
+    gr.api(ratings_advice, api_name="ratings_advice")
 
     @guarded
     def finetune_status(model: str, request: gr.Request | None = None) -> dict:

@@ -18,7 +18,12 @@ from . import ab
 from .common import PageContext, on_page, rater_of, upscale
 
 FIGURES = [  # (metric key stem, label, better, what it means in one line)
-    ("mean_reward", "mean predicted P(liked)", "higher", "how likely the reward model thinks you like an image"),
+    (
+        "mean_reward",
+        "estimated share you would like",
+        "higher",
+        "graded by reward models that each left out some of your ratings, never the one that steered the run",
+    ),
     (
         "precision_all",
         "precision vs all real images (still realistic?)",
@@ -37,7 +42,58 @@ FIGURES = [  # (metric key stem, label, better, what it means in one line)
         "higher",
         "share of the liked kinds of real image the model still makes",
     ),
+    ("fid_all", "FID vs all real images", "context", "no reward model involved; rises when a model specialises"),
 ]
+# runs before issue 13 graded mean_reward with the reward model that steered them: say so
+OLD_MEAN_REWARD = (
+    "mean predicted P(liked)",
+    "how likely the reward model that steered the run thinks you like an image",
+)
+CONFIDENCE_ICON = {"high": "🟢", "medium": "🟡", "low": "🔴"}
+
+
+def kinds_markdown(metrics: dict) -> str:
+    """The parent's and child's samples per class (or cluster) side by side: a collapse onto one kind shows."""
+    names, before, after = metrics.get("kinds_names"), metrics.get("kinds_before"), metrics.get("kinds_after")
+    if not names or not before or not after:
+        return ""
+    label = metrics.get("kinds_label", "kind")
+    rows = [f"| {label} | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for who, counts in (("parent", before), ("child", after)):
+        rows.append(f"| {who} | " + " | ".join(str(v) for v in counts) + " |")
+    share = metrics.get("largest_kind_share_after", 0.0)
+    warn = (
+        f"\n\n⚠️ The child draws one {label} in {share:.0%} of its samples: it may have collapsed onto one kind."
+        if share >= 0.6 and share > metrics.get("largest_kind_share_before", 0.0) + 0.1
+        else ""
+    )
+    return f"\n\n**Samples per {label}** ({metrics.get('eval_n', '?')} each, same seeds)\n\n" + "\n".join(rows) + warn
+
+
+def honesty_markdown(metrics: dict) -> str:
+    """How sure the figures are: the reward model's held-out accuracy and calibration, in plain words."""
+    if "reward_heldout_accuracy" not in metrics:
+        return ""
+    icon = CONFIDENCE_ICON.get(metrics.get("confidence", ""), "")
+    flip = metrics.get("reward_flip", 0.0)
+    careless = f" · assumed {flip:.0%} of thumbs contradict the taste" if flip else ""
+    return (
+        f"\n\n{icon} **How sure:** {metrics.get('confidence_text', '')}\n\n"
+        f"Held-out: accuracy **{metrics['reward_heldout_accuracy']:.0%}** (always guessing the commoner thumb: "
+        f"{metrics.get('reward_heldout_majority_accuracy', float('nan')):.0%}) · Brier "
+        f"{metrics.get('reward_heldout_brier', float('nan')):.3f} · calibration error (ECE) "
+        f"{metrics.get('reward_heldout_ece', float('nan')):.3f}{careless} · features: "
+        f"{metrics.get('reward_features_used', '?')}"
+    )
+
+
+def advice_markdown(advice: dict) -> str:
+    """Before training: how sure a run from these ratings would be, and what to watch for."""
+    if not advice or advice.get("level") in (None, "unknown"):
+        return ""
+    lines = [f"{CONFIDENCE_ICON.get(advice['level'], '')} **Before you train:** {advice['text']}"]
+    lines += [f"⚠️ {w}" for w in advice.get("warnings", [])]
+    return "\n\n".join(lines)
 
 
 def figures_markdown(metrics: dict) -> str:
@@ -49,17 +105,20 @@ def figures_markdown(metrics: dict) -> str:
         before, after = metrics.get(f"{key}_before"), metrics.get(f"{key}_after")
         if before is None or after is None:
             continue
+        if key == "mean_reward" and "reward_heldout_accuracy" not in metrics:
+            label, meaning = OLD_MEAN_REWARD
         improved = (after > before) if better == "higher" else (after < before)
-        rows.append(f"| {label} | {meaning} | {before:.3f} | {after:.3f} {'✅' if improved else '⚠️'} | {better} |")
+        mark = "" if better == "context" else (" ✅" if improved else " ⚠️")
+        rows.append(f"| {label} | {meaning} | {before:.3f} | {after:.3f}{mark} | {better} |")
     # versions fine-tuned before the rename stored the reward temperature as "beta"
     temperature = metrics.get("reward_temperature", metrics.get("beta", float("nan")))
     extra = (
-        f"\n\nReward model cross-validated accuracy **{metrics.get('reward_cv_accuracy', float('nan')):.0%}** "
+        f"\n\nReward model held-out accuracy **{metrics.get('reward_cv_accuracy', float('nan')):.0%}** "
         f"on {metrics.get('n_ratings', '?')} ratings · β = {temperature:.3g} · effective sample "
         f"size {metrics.get('ess_fraction', float('nan')):.0%} of {metrics.get('train_examples', '?')} examples · "
         f"{metrics.get('eval_n', '?')} samples per model · trained in {metrics.get('wall_time_s', '?')} s"
     )
-    return "\n".join(rows) + extra
+    return "\n".join(rows) + extra + honesty_markdown(metrics) + kinds_markdown(metrics)
 
 
 def progress_html(status: JobStatus | None = None) -> str:
@@ -120,6 +179,7 @@ def build(ctx: PageContext) -> None:
             )
             only_mine = gr.Checkbox(value=False, label="Only my ratings", elem_id="ft-mine")
         ready = gr.Markdown(elem_id="ft-ready")
+        advice = gr.Markdown(elem_id="ft-advice")
         with gr.Row():
             start = gr.Button(START, variant="primary", elem_id="ft-start", scale=3)
             cancel = gr.Button("✖ Cancel my run", elem_id="ft-cancel", scale=1)
@@ -153,6 +213,13 @@ def build(ctx: PageContext) -> None:
         r = studio.ratings_ready(name, rater)
         label = START if r.ready else f"🎯 Fine-tune: needs {', '.join(r.missing)}"
         return ready_text(studio, name, rater), gr.Button(value=label, interactive=r.ready)
+
+    @on_page
+    def refresh_advice(name, mine, request: gr.Request):
+        """How sure a run from these ratings would be (a reward fit: seconds, cached until the ratings change)."""
+        if not name or not studio.ratings_ready(name, rater_of(request) if mine else None).ready:
+            return ""
+        return advice_markdown(studio.ratings_advice(name, rater_of(request) if mine else None).as_dict())
 
     @on_page
     def begin(name, n_steps, mine, request: gr.Request):
@@ -205,7 +272,9 @@ def build(ctx: PageContext) -> None:
     # ---------------------------------------------------------------- wiring
 
     for event in (model.change, only_mine.change, tab.select):
-        event(refresh_ready, [model, only_mine], [ready, start], api_visibility="private", show_progress="hidden")
+        event(refresh_ready, [model, only_mine], [ready, start], api_visibility="private", show_progress="hidden").then(
+            refresh_advice, [model, only_mine], advice, api_visibility="private", show_progress="hidden"
+        )
     start.click(begin, [model, steps, only_mine], [progress, timer, following], api_visibility="private")
     cancel.click(stop, model, [progress, timer, following], api_visibility="private")
     timer.tick(

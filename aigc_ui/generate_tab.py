@@ -73,6 +73,13 @@ def build(ctx: PageContext) -> None:
         with gr.Row():
             generate = gr.Button("✨ Generate", variant="primary", scale=3, elem_id="gen-go")
             dice = gr.Button("🎲 New seed", scale=1, elem_id="gen-dice")
+            to_rate = gr.Checkbox(
+                value=False,
+                label="🎯 Images to rate next",
+                info="from 4× as many samples: those your reward model is least sure of, and kinds not rated yet",
+                scale=2,
+                elem_id="gen-to-rate",
+            )
         status = gr.Markdown(elem_id="gen-status")
         grid = card_grid("gen-cards", empty="Generating…")
         with gr.Row():
@@ -89,12 +96,15 @@ def build(ctx: PageContext) -> None:
         tally = gr.Markdown(elem_id="gen-tally")
 
     @on_page
-    def run(name, count, seed_value, trunc, request: gr.Request):
+    def run(name, count, seed_value, trunc, choose, request: gr.Request):
         if not name:
             raise gr.Error("No model yet: train one (aigc train ...) or put a checkpoint in the models folder.")
         count, seed_value = int(count or DEFAULT_N), studio.limits.seed(seed_value)
         rater = rater_of(request)
-        batch = studio.sample(name, count, seed_value, rater=rater, truncation=float(trunc or 0) or None)
+        if choose:
+            batch = studio.sample_to_rate(name, count, seed_value, rater=rater)
+        else:
+            batch = studio.sample(name, count, seed_value, rater=rater, truncation=float(trunc or 0) or None)
         # a picture this person rated before keeps that rating (and its sample, so rating again updates it)
         earlier = studio.rated_by(name, batch.latents, rater)
         ids = [e[0] if e else sid for e, sid in zip(earlier, batch.sample_ids)]
@@ -105,17 +115,19 @@ def build(ctx: PageContext) -> None:
         kind = "truncation " + f"{float(trunc):g}" if trunc and studio.kind(name) == "gan" else ""
         first, last = batch.sample_ids[0], batch.sample_ids[-1]
         made_by = f"seed {seed_value}{', ' + kind if kind else ''}"
+        if choose:
+            made_by = f"chosen to rate next from seed {seed_value}'s pool (they depend on your ratings: no permalink)"
         text = f"**{count} images** from `{name}`, {made_by} · samples #{first}–#{last}"
         return (
             text,
             rendered(cards(batch.images, ids, scores)),
             gr.DownloadButton(value=grid_png, interactive=True),
-            permalink(request, name, seed_value, count, trunc or 0),
+            "" if choose else permalink(request, name, seed_value, count, trunc or 0),
             readiness_line(studio, name, rater),
         )
 
     outputs = [status, grid, download, link, tally]
-    inputs = [model, n, seed, truncation]
+    inputs = [model, n, seed, truncation, to_rate]
     # always_last: a second Generate while one runs is not dropped (the seed box would then name a seed
     # whose images never came); it runs after, and its images, ids and status arrive together.
     generate.click(run, inputs, outputs, api_visibility="private", concurrency_limit=2, trigger_mode="always_last")

@@ -1,54 +1,93 @@
 """Parent vs child on the same seeds: did the fine-tune move towards what was liked, and what did it cost?
 
-- mean predicted reward (the reward model's P(liked)), before/after;
-- precision against ALL real data: are the images still realistic?
-- FID and recall against the real data resampled by the same reward weights: the distribution the
-  raters asked for. (Plain FID against all real data rises by design when a model specialises,
-  so it is the wrong yardstick here.)
+Graded honestly (issue 13): nothing here is judged by the reward model that steered the run.
+- `mean_reward`: the share of samples a person would like, estimated by the *cross-fitted* fold
+  models (`RewardModel.predict_heldout`: each fitted without one fold of the ratings), beside their
+  held-out accuracy and calibration (`reward_heldout_*`) and a plain-words confidence;
+- precision against ALL real images: are the images still realistic? and FID against all real
+  images, which no reward model touches;
+- FID and recall against the real images drawn in proportion to the fold models' P(liked) (β = 1:
+  p(x | liked), the distribution the rater asked for);
+- the kinds histogram (classes, or k-means clusters for a user's folder) of parent and child: a
+  collapse onto one kind is visible even when every other figure looks good.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
+from aigc.data.datasets import FASHION_MNIST_CLASSES, load_dataset
 from aigc.evaluation.metrics import fid, precision_recall, real_features, resample
 from aigc.feedback import features as phi
+from aigc.feedback.calibration import confidence
 from aigc.feedback.config import FinetuneConfig
 from aigc.feedback.finetune_data import training_images
-from aigc.feedback.reward import RewardModel, tilt
+from aigc.feedback.kinds import cluster_kinds, largest_share, nearest
+from aigc.feedback.reward import RewardModel
 from aigc.models.pipeline import ImageModel
 
 
-def reference_features(parent: ImageModel, fn: phi.FeatureFn, limit: int = 10000) -> np.ndarray:
-    """Real images in φ-space: the test split for Fashion-MNIST, else the parent's training data."""
+def reference(parent: ImageModel, rf: phi.RewardFeatures, limit: int = 10000) -> tuple[torch.Tensor, np.ndarray]:
+    """Real images and their learned features: the test split for Fashion-MNIST, else the parent's training data."""
     if phi.uses_judge(parent):
-        return real_features("test")[0][:limit].double().numpy()
+        images = load_dataset(None, split="test", limit=limit).images
+        return images, real_features("test")[0][: len(images)].double().numpy()
     images, _ = training_images(parent, FinetuneConfig(self_samples=2000))
-    return phi.compute(fn, images[:limit])
+    images = images[:limit]
+    return images, phi.compute(rf.learned, images)
+
+
+def kind_assigner(parent: ImageModel, real_learned: np.ndarray) -> tuple[tuple[str, ...], str, Callable]:
+    """(names, 'class' or 'cluster', learned features → kind index)."""
+    if phi.uses_judge(parent):
+        from aigc.evaluation.metrics import classify_features
+
+        return FASHION_MNIST_CLASSES, "class", lambda f: classify_features(torch.from_numpy(f).float()).numpy()
+    kinds, mean, std = cluster_kinds(real_learned, k=8)
+    assert kinds.centres is not None
+    return kinds.names, "cluster", lambda f: nearest((f - mean) / std, kinds.centres)
 
 
 def measure_effect(
     parent: ImageModel,
     child: ImageModel,
-    fn: phi.FeatureFn,
+    rf: phi.RewardFeatures,
     reward: RewardModel,
-    temperature: float,
     n: int = 1000,
     seed: int = 0,
 ) -> dict:
-    real = reference_features(parent, fn)
-    real_t = torch.from_numpy(real)
-    w = tilt(reward.predict(real), temperature)
-    liked_real = resample(real_t, torch.from_numpy(w / w.sum()), n=min(len(real), 5000), seed=seed)
-    out: dict[str, float] = {"eval_n": n}
+    real_images, real_learned = reference(parent, rf)
+    real_t = torch.from_numpy(real_learned)
+    p_real = reward.predict_heldout(rf.compute(real_images, learned=real_learned))
+    liked_real = resample(real_t, torch.from_numpy(p_real / p_real.sum()), n=min(len(real_t), 5000), seed=seed)
+    names, label, assign = kind_assigner(parent, real_learned)
+    level, words = confidence(reward.heldout) if reward.heldout else ("unknown", "")
+    out: dict = {
+        "eval_n": n,
+        "graded_by": "cross-fitted reward models (each fitted without one fold of the ratings)",
+        "confidence": level,
+        "confidence_text": words,
+        "kinds_label": label,
+        "kinds_names": list(names),
+        **{f"reward_{k}": v for k, v in reward.heldout.items()},
+        "reward_flip": reward.flip,
+        "reward_features_used": "+".join(reward.blocks_used),
+    }
     for tag, model in (("before", parent), ("after", child)):
-        fake = phi.compute(fn, model.sample(n, seed))
+        images = model.sample(n, seed)
+        fake = phi.compute(rf.learned, images)
         fake_t = torch.from_numpy(fake)
         precision_all, _ = precision_recall(real_t, fake_t)
         _, recall_liked = precision_recall(liked_real, fake_t)
-        out[f"mean_reward_{tag}"] = round(float(reward.predict(fake).mean()), 4)
+        hist = np.bincount(assign(fake), minlength=len(names)).tolist()
+        out[f"mean_reward_{tag}"] = round(float(reward.predict_heldout(rf.compute(images, learned=fake)).mean()), 4)
         out[f"precision_all_{tag}"] = round(precision_all, 4)
+        out[f"fid_all_{tag}"] = round(fid(real_t, fake_t), 3)
         out[f"fid_liked_{tag}"] = round(fid(liked_real, fake_t), 3)
         out[f"recall_liked_{tag}"] = round(recall_liked, 4)
+        out[f"kinds_{tag}"] = hist
+        out[f"largest_kind_share_{tag}"] = round(largest_share(hist), 4)
     return out

@@ -24,6 +24,7 @@ import torch
 from aigc import paths
 from aigc.data.datasets import ImageDataset, from_uint8
 from aigc.feedback import features as phi
+from aigc.feedback.calibration import warnings
 from aigc.feedback.config import KIND_DEFAULTS, FinetuneConfig
 from aigc.feedback.effect import measure_effect
 from aigc.feedback.finetune_data import rated_images, training_set
@@ -108,17 +109,25 @@ def finetune(
     readiness = replace(READINESS, min_ratings=cfg.min_ratings)
     reward_cfg = RewardConfig(readiness=readiness, ess_floor=cfg.ess_floor, temperature=cfg.reward_temperature)
     report("embedding", 0.02, {"images": len(rated)})
-    fn, feature_name = phi.feature_fn(parent)
-    rated_feats = phi.compute(fn, rated) if len(rated) else np.zeros((0, 1))
+    rf = phi.reward_features(parent)
+    fn, feature_name = rf.learned, rf.name
+    rated_feats = rf.compute(rated) if len(rated) else np.zeros((0, sum(d for _, d in rf.blocks)))
     report("reward", 0.04, {})
-    reward = fit_reward(rated_feats, scores, reward_cfg, seed=cfg.seed)
+    reward = fit_reward(rated_feats, scores, reward_cfg, seed=cfg.seed, blocks=rf.blocks)
 
     child_name = cfg.child_name or next_child_name(parent.name, {v.name for v in store.list_versions()})
     run_config = {"child": child_name, **asdict(cfg), "reward": reward.summary(), "features": feature_name}
     run_id = store.start_run(version.id, run_config, n_ratings=reward.n_ratings)
     try:
+        cautions = warnings(reward.heldout, reward.flip)  # the same words the page showed before the run
+        for i, caution in enumerate(cautions):
+            report("reward", 0.045, {"warning": caution, "warning_index": i})
         report("weights", 0.05, {"run_id": run_id, **reward.summary()})
-        real, real_feats, data_name = training_set(parent, cfg, fn)
+        reads_learned = "learned" in reward.blocks_used  # else its columns weigh 0: do not compute them
+        real, real_learned, data_name = training_set(parent, cfg, fn if reads_learned else None)
+        if not reads_learned:
+            real_learned = np.zeros((len(real), rf.learned_dim))
+        real_feats = rf.compute(real, learned=real_learned)
         images = torch.cat([real, from_uint8(rated)])
         rewards = reward.predict(np.concatenate([real_feats, rated_feats]))
         weights = reward_weights(rewards, reward_cfg)
@@ -172,10 +181,11 @@ def finetune(
                 record.extra["prior"] = aggregate_posterior(module, images[drawn], cfg.prior_components, seed=cfg.seed)
         report("evaluating", 0.85, {"samples": cfg.eval_n})  # before publishing: the figures go into the record
         child = _as_image_model(module, record)
-        effect = measure_effect(parent, child, fn, reward, weights.temperature, n=cfg.eval_n, seed=cfg.seed)
+        effect = measure_effect(parent, child, rf, reward, n=cfg.eval_n, seed=cfg.seed)
         metrics = {
             **effect,
             "reward_cv_accuracy": round(reward.cv_accuracy, 4),
+            "reward_warnings": cautions,
             **weights.summary(),
             "n_ratings": reward.n_ratings,
             "train_examples": len(dataset),

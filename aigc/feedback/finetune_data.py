@@ -40,8 +40,14 @@ def training_images(parent: ImageModel, cfg: FinetuneConfig) -> tuple[torch.Tens
         return from_uint8(images), f"samples of {parent.name}"
 
 
-def training_set(parent: ImageModel, cfg: FinetuneConfig, fn: phi.FeatureFn) -> tuple[torch.Tensor, np.ndarray, str]:
+def training_set(
+    parent: ImageModel, cfg: FinetuneConfig, fn: phi.FeatureFn | None
+) -> tuple[torch.Tensor, np.ndarray, str]:
     """(images, φ(images), name): a seeded random subset of at most cfg.max_examples training images.
+
+    φ is `fn`, the learned view; `RewardFeatures.compute(images, learned=...)` adds the appearance columns.
+    fn None: the reward model does not read the learned view (an appearance taste), so the images are not
+    embedded at all (N, 0): on a machine without the judge's cache that saves ~40 s of a run.
 
     A few hundred steps never see more than ~20k examples, so embedding all 60k would be wasted
     work; for Fashion-MNIST the judge's features come from the on-disk cache when an earlier run made it.
@@ -49,6 +55,8 @@ def training_set(parent: ImageModel, cfg: FinetuneConfig, fn: phi.FeatureFn) -> 
     images, name = training_images(parent, cfg)
     keep = torch.randperm(len(images), generator=torch.Generator().manual_seed(cfg.seed))[: cfg.max_examples]
     keep = keep.sort().values
+    if fn is None:
+        return images[keep], np.zeros((len(keep), 0)), name
     if phi.uses_judge(parent) and name == "fashion-mnist:train" and cfg.data is None:
         from aigc.evaluation.metrics import cached_real_features
 

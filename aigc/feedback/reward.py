@@ -13,37 +13,51 @@ sample size is above a floor. `min_temperature` matters: with β free to fall to
 weights ranked liked examples against each other by how sure the reward model was (a rater who
 liked dresses, bags and boots equally got 17% / 49% / 35% of the weight), and the fine-tuned GAN
 drew mostly bags.
+
+The reward model itself (`fit_reward`, issue 13) reads blocks of features (a learned view, pixel
+statistics, a 7×7 layout: `features.RewardFeatures`), and everything about it is chosen on held-out
+folds: which blocks, the L2 strength, the share of careless thumbs its forward-corrected loss assumes
+(`logistic.fit_logistic(flip=...)`), and a Platt calibration (`calibration.platt`). Its fold models
+grade the run afterwards (`predict_heldout`), so the figures a person sees are not the steering model's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from aigc.feedback.logistic import fit_logistic, predict_proba
+from aigc.feedback.calibration import holdout_report, platt
+from aigc.feedback.logistic import fit_logistic, logit, predict_proba
 from aigc.feedback.ratings import READINESS, NotEnoughRatings, ReadinessRule
 
 __all__ = ["NotEnoughRatings", "RewardConfig", "RewardModel", "Weights", "fit_reward", "reward_weights"]
 
 
+Block = tuple[str, int]  # (name, columns) of one group of feature columns, in order
+
+
 @dataclass
 class RewardConfig:
     readiness: ReadinessRule = READINESS  # how many ratings (and of each side) a reward needs
-    l2_grid: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0)
+    l2_grid: tuple[float, ...] = (0.003, 0.03, 0.3, 3.0)  # on block-scaled columns (see `fit_reward`)
+    flip_grid: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2)  # careless-thumb rates the fit may assume
     folds: int = 5
+    calibrate: bool = True  # Platt scale/shift from the held-out scores
     ess_floor: float = 0.1  # effective sample size kept ≥ this fraction of the examples (2,000 of a 20k set)
     max_weight: float = 50.0  # clip after normalising to mean 1
     temperature: float | None = None  # fixed temperature; None → chosen from the ESS floor, never below min_temperature
-    min_temperature: float = (
-        0.5  # sharpest automatic temperature: P(liked)² (corrects the L2-shrunk reward's under-confidence)
-    )
+    min_temperature: float = 0.5  # sharpest automatic temperature: P(liked)²
     min_prob: float = 1e-4  # reward floor: log P(liked) ≥ log(min_prob)
 
 
 @dataclass
 class RewardModel:
-    """Logistic P(liked | φ(x)) on standardised features."""
+    """Calibrated logistic P(liked | φ(x)) on standardised, block-scaled features, and its held-out record.
+
+    `coef` is zero on the blocks cross-validation left out. `fold_models` are the k models each fitted
+    without one fold of ratings: what grades a run (`predict_heldout`), never the model that steered it.
+    """
 
     mean: np.ndarray
     scale: np.ndarray
@@ -53,47 +67,150 @@ class RewardModel:
     cv_accuracy: float
     n_ratings: int
     base_rate: float  # share of likes among the ratings
+    flip: float = 0.0  # the careless-thumb rate the fit assumed (chosen by held-out likelihood)
+    blocks_used: tuple[str, ...] = ()
+    calibration: tuple[float, float] = (1.0, 0.0)
+    fold_models: list[tuple[np.ndarray, float]] = field(default_factory=list)
+    heldout: dict = field(default_factory=dict)
+
+    def _standardise(self, features: np.ndarray) -> np.ndarray:
+        return (np.asarray(features, np.float64) - self.mean) / self.scale
 
     def predict(self, features: np.ndarray) -> np.ndarray:
-        """(N, E) features → (N,) probabilities of being liked, in [0, 1]."""
-        return predict_proba((np.asarray(features, np.float64) - self.mean) / self.scale, self.coef, self.bias)
+        """(N, E) features → (N,) probabilities of being liked by the *true* taste, in [0, 1]."""
+        return predict_proba(self._standardise(features), self.coef, self.bias)
+
+    def predict_heldout(self, features: np.ndarray) -> np.ndarray:
+        """The mean of the k fold models' probabilities: a grader that is not the steering model."""
+        if not self.fold_models:
+            return self.predict(features)
+        xs = self._standardise(features)
+        return np.mean([predict_proba(xs, w, b) for w, b in self.fold_models], axis=0)
 
     def summary(self) -> dict:
         return {
             "cv_accuracy": round(self.cv_accuracy, 4),
             "l2": self.l2,
+            "flip": self.flip,
+            "features_used": "+".join(self.blocks_used),
             "n_ratings": self.n_ratings,
             "base_like_rate": round(self.base_rate, 4),
+            **self.heldout,
         }
 
 
-def _folds(n: int, k: int, seed: int) -> list[np.ndarray]:
-    return np.array_split(np.random.default_rng(seed).permutation(n), min(k, n))
+def _folds(y: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
+    """k folds, each with its share of likes and dislikes (stratified), so no fold is one-sided."""
+    rng = np.random.default_rng(seed)
+    k = max(2, min(k, len(y)))
+    parts: list[list[int]] = [[] for _ in range(k)]
+    offset = 0
+    for side in (y > 0.5, y <= 0.5):
+        for j, i in enumerate(rng.permutation(np.flatnonzero(side))):
+            parts[(j + offset) % k].append(int(i))
+        offset += int(side.sum())
+    return [np.array(sorted(p), dtype=int) for p in parts if p]
 
 
-def fit_reward(features: np.ndarray, scores: np.ndarray, cfg: RewardConfig | None = None, seed: int = 0) -> RewardModel:
-    """Fit on rated examples (score > 0 liked, < 0 disliked; 0 ignored), L2 picked by k-fold CV."""
+def _candidates(blocks: list[Block]) -> list[tuple[str, ...]]:
+    """Which blocks a reward may read: all, each alone, and the first (learned) with the pixel statistics."""
+    names = [name for name, _ in blocks]
+    out = [tuple(names)]
+    if len(names) > 1:
+        out += [(n,) for n in names]
+    if len(names) > 2 and "stats" in names:
+        out.append((names[0], "stats"))
+    return out
+
+
+def _column_scale(blocks: list[Block], use: tuple[str, ...]) -> np.ndarray:
+    """1/√(columns) on the blocks in use, 0 elsewhere: each block gets the same prior share of the logit,
+    so 128 classifier columns do not drown 17 appearance ones under one L2 penalty."""
+    return np.concatenate([np.full(d, (1 / np.sqrt(d)) if name in use else 0.0) for name, d in blocks])
+
+
+def _loss(p: np.ndarray, y: np.ndarray) -> float:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
+
+
+def _heldout_scores(xs: np.ndarray, y: np.ndarray, folds: list[np.ndarray], l2: float, flip: float):
+    """Out-of-fold scores z for every rating, and the fold models."""
+    z = np.zeros(len(y))
+    models = []
+    for test in folds:
+        train = np.setdiff1d(np.arange(len(y)), test)
+        w, b = fit_logistic(xs[train], y[train], l2, flip=flip)
+        z[test] = logit(xs[test], w, b)
+        models.append((w, b))
+    return z, models
+
+
+def _observed(z: np.ndarray, flip: float) -> np.ndarray:
+    return flip + (1 - 2 * flip) * predict_proba(z[:, None], np.ones(1), 0.0)
+
+
+def fit_reward(
+    features: np.ndarray,
+    scores: np.ndarray,
+    cfg: RewardConfig | None = None,
+    seed: int = 0,
+    blocks: list[Block] | None = None,
+) -> RewardModel:
+    """Fit on rated examples (score > 0 liked, < 0 disliked; 0 ignored). Everything is chosen on held-out folds:
+
+    1. which feature blocks and L2 (log loss of out-of-fold predictions; capacity justified by the data);
+    2. the careless-thumb rate `flip` and L2 again, for the forward-corrected loss (`logistic.fit_logistic`);
+    3. a Platt scale and shift on the out-of-fold scores (calibration), applied to the final and fold models.
+    """
     cfg = cfg or RewardConfig()
     scores = np.asarray(scores, np.float64)
     keep = scores != 0
     x, s = np.asarray(features, np.float64)[keep], scores[keep]
     cfg.readiness.assess(s).require()
     y = (s + 1) / 2  # stars map to soft labels; thumbs to 0/1
-    mean, scale = x.mean(0), x.std(0) + 1e-6
+    blocks = list(blocks or [("features", x.shape[1])])
+    mean, std = x.mean(0), x.std(0) + 1e-6
+    folds = _folds(y, cfg.folds, seed)
+    best: tuple[float, tuple[str, ...], float] = (np.inf, (), cfg.l2_grid[0])
+    for use in _candidates(blocks):
+        cols = _column_scale(blocks, use)
+        xs = (x - mean) / std * cols
+        for l2 in cfg.l2_grid:
+            loss = _loss(predict_proba(_heldout_scores(xs, y, folds, l2, 0.0)[0][:, None], np.ones(1), 0.0), y)
+            if loss < best[0] - 1e-9:
+                best = (loss, use, l2)
+    use = best[1]
+    cols = _column_scale(blocks, use)
+    scale = np.where(cols > 0, std / np.where(cols > 0, cols, 1), np.inf)  # x/scale = standardised·cols; 0 if unused
     xs = (x - mean) / scale
-    folds = _folds(len(y), cfg.folds, seed)
-    best = (-1.0, cfg.l2_grid[0])
-    for l2 in cfg.l2_grid:
-        correct = 0
-        for test in folds:
-            train = np.setdiff1d(np.arange(len(y)), test)
-            w, b = fit_logistic(xs[train], y[train], l2)
-            correct += int(((predict_proba(xs[test], w, b) > 0.5) == (y[test] > 0.5)).sum())
-        accuracy = correct / len(y)
-        if accuracy > best[0] + 1e-9:
-            best = (accuracy, l2)
-    w, b = fit_logistic(xs, y, best[1])
-    return RewardModel(mean, scale, w, b, best[1], best[0], len(y), float((y > 0.5).mean()))
+    chosen = (np.inf, 0.0, best[2])
+    for flip in cfg.flip_grid:
+        for l2 in cfg.l2_grid:
+            loss = _loss(_observed(_heldout_scores(xs, y, folds, l2, flip)[0], flip), y)
+            if loss < chosen[0] - 1e-9:
+                chosen = (loss, flip, l2)
+    _, flip, l2 = chosen
+    z, fold_models = _heldout_scores(xs, y, folds, l2, flip)
+    a, c = platt(z, y, flip) if cfg.calibrate else (1.0, 0.0)
+    w, b = fit_logistic(xs, y, l2, flip=flip)
+    p_heldout = predict_proba((a * z + c)[:, None], np.ones(1), 0.0)
+    report = holdout_report(p_heldout, y)
+    return RewardModel(
+        mean,
+        scale,
+        a * w,
+        a * b + c,
+        l2,
+        report["heldout_accuracy"],
+        len(y),
+        float((y > 0.5).mean()),
+        flip=flip,
+        blocks_used=use,
+        calibration=(round(a, 4), round(c, 4)),
+        fold_models=[(a * wk, a * bk + c) for wk, bk in fold_models],
+        heldout=report,
+    )
 
 
 @dataclass

@@ -14,7 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from aigc.feedback import features as phi
+from aigc.feedback.advice import Assessment, RatingsAdvice, assess
 from aigc.feedback.ratings import READINESS, Readiness, usable_ratings
+from aigc.feedback.selection import select_to_rate
 from aigc.service.errors import StudioError
 from aigc.service.jobs import JobStatus
 from aigc.service.limits import Limits
@@ -32,12 +35,38 @@ class FinetuneRuns:
         self.registry = registry
         self.store = store
         self.limits = limits
+        self._assessed: dict[tuple, Assessment] = {}  # (version, rater, ratings) → reward fit: a fit is seconds
 
     def ratings_ready(self, name: str, rater: str | None = None) -> Readiness:
         """How many usable ratings this model's lineage has, judged by the one readiness rule (the button's text)."""
         model = self.registry.model(name)
         rated = usable_ratings(self.store, self.registry.version(name).id, model.latent_dim, rater)
         return READINESS.assess([r.score for r in rated])
+
+    def assessment(self, name: str, rater: str | None = None) -> Assessment:
+        """The ratings' reward fit and advice, cached per (version, rater, the ratings as they stand):
+        asking again without a new rating is free."""
+        model = self.registry.model(name)
+        version = self.registry.version(name)
+        rated = usable_ratings(self.store, version.id, model.latent_dim, rater)
+        key = (version.id, rater, tuple((r.sample_id, r.score) for r in rated))
+        if key not in self._assessed:
+            if len(self._assessed) > 64:
+                self._assessed.clear()
+            self._assessed[key] = assess(model, self.store, version.id, rater)
+        return self._assessed[key]
+
+    def ratings_advice(self, name: str, rater: str | None = None) -> RatingsAdvice:
+        """How sure a fine-tune from these ratings would be, and what to warn about before training."""
+        return self.assessment(name, rater).advice
+
+    def pick_to_rate(self, name: str, latents: np.ndarray, images: np.ndarray, k: int, rater: str | None) -> np.ndarray:
+        """Which k of these candidate images to ask about next (`feedback.selection`): the ones the reward model
+        fitted on `rater`'s ratings is least sure of, and the ones unlike anything rated yet."""
+        assessed = self.assessment(name, rater)
+        feats = phi.reward_features(self.registry.model(name)).compute(images)
+        p = assessed.reward.predict(feats) if assessed.reward is not None else None
+        return select_to_rate(feats, assessed.features, k, p)
 
     def start(
         self,

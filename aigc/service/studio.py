@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from aigc import paths
+from aigc.feedback.advice import RatingsAdvice
 from aigc.feedback.config import defaults_text
 from aigc.feedback.finetune import recover
 from aigc.feedback.ratings import Readiness
@@ -217,6 +218,19 @@ class Studio:
         """n seeded images, each recorded as a Sample before it is returned."""
         return self.latents.sample(name, n, seed, rater, truncation)
 
+    def sample_to_rate(self, name: str, n: int, seed: int, rater: str | None = None) -> SampleBatch:
+        """n images chosen to be worth rating next: from a pool of 4·n fresh seeded samples (at most 256),
+        those the reward model fitted on `rater`'s ratings is least sure of, and those unlike anything rated
+        yet (aigc.feedback.selection); recorded as Samples before they are returned. They are recorded as
+        'explore' with seed 0, as the explorer's latents are: a pick is not the seed's batch at its index, so
+        it must not carry a seed permalink that would show another picture."""
+        n, seed = self.limits.images(n), self.limits.seed(seed)
+        self.registry.model(name)  # an unknown name fails here, before any work
+        pool = self.registry.model(name).generate(min(4 * n, 256), seed)
+        picks = self.runs.pick_to_rate(name, pool.latents, pool.images, n, rater)
+        images, ids = self.latents.show(name, pool.latents[picks], "explore", rater)
+        return SampleBatch(name, seed, images, pool.latents[picks], ids)
+
     def decode(self, name: str, z: np.ndarray) -> np.ndarray:
         """One latent → one (H, W, C) uint8 image. Not recorded: the slider path must stay fast."""
         return self.latents.decode(name, z)
@@ -317,6 +331,10 @@ class Studio:
     def ratings_ready(self, name: str, rater: str | None = None) -> Readiness:
         """How many usable ratings this model's lineage has, judged by the one readiness rule (the button's text)."""
         return self.runs.ratings_ready(name, rater)
+
+    def ratings_advice(self, name: str, rater: str | None = None) -> RatingsAdvice:
+        """Before training: how sure a fine-tune from these ratings would be, and warnings (too few, contradictory)."""
+        return self.runs.ratings_advice(name, rater)
 
     def start_finetune(
         self, name: str, steps: int | None = None, rater: str | None = None, requester: str | None = None

@@ -46,8 +46,27 @@ def test_every_action_is_a_named_endpoint(client):
         "history",
         "sample_info",
         "axes",
+        "ratings_advice",
+        "to_rate",
     }
     assert {f"/{n}" for n in wanted} <= names
+
+
+def test_to_rate_returns_recorded_rateable_images(client, store):
+    images, info = client.predict(VAE, 4, 11, api_name="/to_rate")
+    assert len(gallery_paths(images)) == len(info["sample_ids"]) == 4
+    rated = client.predict(info["sample_ids"][0], 1.0, api_name="/rate")
+    assert rated["sample_id"] == info["sample_ids"][0]
+
+
+def test_ratings_advice_says_how_sure_a_run_would_be_before_training(client):
+    batch_info = client.predict(VAE, 30, 4321, 0, api_name="/sample")[1]
+    for i, sample_id in enumerate(batch_info["sample_ids"]):
+        client.predict(sample_id, 1.0 if i % 2 else -1.0, api_name="/rate")  # alternate: no taste to find
+    advice = client.predict(VAE, "", api_name="/ratings_advice")
+    assert advice["level"] in ("low", "medium", "high") and advice["heldout_n"] >= 30
+    assert advice["text"] and isinstance(advice["warnings"], list)
+    assert 0 <= advice["heldout_accuracy"] <= 1 and 0 <= advice["heldout_ece"] <= 1
 
 
 def test_models_lists_both_kinds_with_cards(client):

@@ -1,0 +1,98 @@
+"""The reward model alone, on real images: how much of the fine-tuning weight lands on what a rater likes.
+
+No generator, no fine-tune: a few seconds per taste, so reward-model choices can be compared on many
+tastes before the (minutes-long) feedback-loop benchmark. A rater (`aigc/evaluation/raters.py`) rates
+`--ratings` random real test images; the reward model is fitted on them; every other test image gets
+the fine-tune's weight P(liked)^(1/β) (β = 0.5, `reward.reward_weights`). Reported per taste: the
+share of that weight on images the rater truly likes ("liked mass": what the child is pulled
+towards), the reward model's accuracy on the unrated images, and its own held-out accuracy. `before`
+is the reward as it was before issue 13, near enough (the classifier embedding alone, plain logistic,
+the old L2 grid, no calibration); `after` is today's (`fit_reward` with the appearance blocks, flip
+rate and calibration).
+
+    python benchmarks/reward_offline.py --tastes bright,bright-careless,textured --ratings 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+import torch
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--tastes", default="all")
+    p.add_argument("--ratings", default="100", help="comma-separated counts, e.g. 20,40,60,100")
+    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from aigc.data.datasets import load_dataset, to_uint8
+    from aigc.evaluation.metrics import classify_features, real_features
+    from aigc.evaluation.raters import TASTES
+    from aigc.feedback.appearance import APPEARANCE_BLOCKS, appearance
+    from aigc.feedback.features import compute
+    from aigc.feedback.reward import RewardConfig, fit_reward, reward_weights
+
+    learned, _ = real_features("test")
+    data = load_dataset(None, split="test")
+    images, classes = to_uint8(data.images), classify_features(learned).numpy()
+    feats = np.concatenate([learned.double().numpy(), compute(appearance, data.images)], axis=1)
+    blocks = [("learned", learned.shape[1]), *APPEARANCE_BLOCKS]
+    before_cfg = RewardConfig(flip_grid=(0.0,), calibrate=False, l2_grid=(0.1, 1.0, 10.0, 100.0))
+    names = [n for n in TASTES if args.tastes == "all" or n in args.tastes.split(",")]
+    rows = []
+    for name in names:
+        rater = TASTES[name].calibrate(images, classes)
+        truth = rater.likes(images, classes)
+        thumbs = np.where(truth ^ rater.flipped(images), 1.0, -1.0)
+        for n in (int(c) for c in args.ratings.split(",")):
+            for seed in range(args.seeds):
+                idx = np.random.default_rng(seed).permutation(len(images))
+                rated, rest = idx[:n], idx[n:]
+                row = {"taste": name, "kind": rater.kind, "held_out": rater.held_out, "ratings": n, "seed": seed}
+                for tag, x, cfg, b in (
+                    ("before", feats[:, : learned.shape[1]], before_cfg, None),
+                    ("after", feats, RewardConfig(), blocks),
+                ):
+                    try:
+                        reward = fit_reward(x[rated], thumbs[rated], cfg, seed=seed, blocks=b)
+                    except ValueError as exc:  # one-sided ratings: nothing to learn from
+                        row[f"{tag}_error"] = str(exc)
+                        continue
+                    prob = reward.predict(x[rest])
+                    w = reward_weights(prob).weights
+                    row[f"{tag}_liked_mass"] = round(float((w * truth[rest]).sum() / w.sum()), 4)
+                    row[f"{tag}_accuracy"] = round(float(((prob > 0.5) == truth[rest]).mean()), 4)
+                    row[f"{tag}_heldout_accuracy"] = reward.heldout.get("heldout_accuracy")
+                    if tag == "after":
+                        row["after_blocks"] = "+".join(reward.blocks_used)
+                        row["after_flip"] = reward.flip
+                row["base_rate"] = round(float(truth[rest].mean()), 4)
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+    done = [r for r in rows if "before_liked_mass" in r and "after_liked_mass" in r]
+    print(
+        json.dumps(
+            {
+                "summary": True,
+                "runs": len(rows),
+                "mean_liked_mass_before": round(float(np.mean([r["before_liked_mass"] for r in done])), 4)
+                if done
+                else None,
+                "mean_liked_mass_after": round(float(np.mean([r["after_liked_mass"] for r in done])), 4)
+                if done
+                else None,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

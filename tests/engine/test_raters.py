@@ -1,0 +1,80 @@
+"""Simulated raters beyond class labels (issue 13): properties, thresholds, mixtures and careless thumbs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aigc.evaluation.raters import LIKED_RATE_TARGET, PROPERTIES, TASTES, TasteRater, grey
+
+
+def pictures(n: int = 400, seed: int = 0) -> np.ndarray:
+    """(n, 28, 28, 1) uint8: one box each, of random size, proportions and brightness, some striped."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n, 28, 28, 1), np.uint8)
+    for img in out:
+        h, w = rng.integers(4, 27, size=2)
+        top, left = rng.integers(0, 28 - h + 1), rng.integers(0, 28 - w + 1)
+        img[top : top + h, left : left + w] = rng.integers(60, 256)
+        if rng.random() < 0.5:
+            img[top : top + h : 2, left : left + w] //= 3
+    return out
+
+
+def box(h: int, w: int, level: int = 200, top: int = 2) -> np.ndarray:
+    img = np.zeros((1, 28, 28, 1), np.uint8)
+    img[0, top : top + h, 14 - w // 2 : 14 - w // 2 + w] = level
+    return img
+
+
+def value(name: str, img: np.ndarray) -> float:
+    return float(PROPERTIES[name](grey(img))[0])
+
+
+def test_each_property_means_what_its_name_says():
+    assert value("fill", box(20, 20)) > value("fill", box(6, 6))
+    assert value("item_brightness", box(10, 10, 250)) > value("item_brightness", box(10, 10, 90))
+    assert value("width_over_height", box(4, 20)) > 3 > value("width_over_height", box(20, 4))
+    assert value("top_heaviness", box(8, 8, top=1)) > 0.99 and value("top_heaviness", box(8, 8, top=18)) < 0.01
+    striped = box(12, 12)
+    striped[0, 2:14:2] //= 3
+    assert value("texture", striped) == pytest.approx(0.0)  # stripes run along rows: no horizontal steps
+    assert value("item_contrast", striped) > value("item_contrast", box(12, 12)) + 0.1
+
+
+def test_a_calibrated_attribute_likes_its_share_of_real_images_and_the_opposite_direction_the_rest():
+    real = pictures()
+    above = TasteRater("big", "attribute", prop="fill", liked_share=0.3).calibrate(real)
+    below = TasteRater("small", "attribute", prop="fill", liked_share=0.3, above=False).calibrate(real)
+    assert above.liked_rate(real) == pytest.approx(0.3, abs=0.02)
+    assert below.liked_rate(real) == pytest.approx(0.3, abs=0.02)
+    assert not (above.likes(real) & below.likes(real)).any()
+    with pytest.raises(ValueError, match="calibrate"):
+        TasteRater("raw", "attribute", prop="fill").likes(real)
+
+
+def test_a_mixed_taste_needs_the_class_and_the_attribute():
+    real = pictures()
+    classes = np.arange(len(real)) % 10  # stand-in judge classes
+    mix = TasteRater("mix", "mixed", classes=(1, 2), prop="fill", liked_share=0.5).calibrate(real, classes)
+    liked = mix.likes(real, classes)
+    assert np.isin(classes[liked], (1, 2)).all()
+    assert liked[np.isin(classes, (1, 2))].mean() == pytest.approx(0.5, abs=0.08)  # half of the class set
+
+
+def test_a_careless_rater_flips_a_fixed_share_always_the_same_pictures_and_is_judged_by_its_true_taste():
+    real = pictures(2000)
+    careful = TasteRater("bright", "attribute", prop="item_brightness").calibrate(real)
+    careless = TasteRater("bright-careless", "careless", prop="item_brightness", flip=0.15).calibrate(real)
+    wrong = careless.rate(real) != careful.rate(real)
+    assert wrong.mean() == pytest.approx(0.15, abs=0.025)
+    assert (careless.rate(real) == careless.rate(real.copy())).all()  # the same picture, the same thumb
+    assert careless.liked_rate(real) == careful.liked_rate(real)  # what they meant
+
+
+def test_the_registry_has_held_out_tastes_of_every_kind_and_a_target_for_each():
+    kinds_held_out = {r.kind for r in TASTES.values() if r.held_out}
+    assert {"attribute", "mixed", "careless"} <= kinds_held_out
+    assert {r.kind for r in TASTES.values() if not r.held_out} >= {"class", "attribute", "mixed", "careless"}
+    assert all(r.kind in LIKED_RATE_TARGET for r in TASTES.values())
+    assert all(0.1 <= r.flip <= 0.2 for r in TASTES.values() if r.kind == "careless")
