@@ -91,7 +91,8 @@ def test_finetune_the_shipped_gan_on_fashion_mnist_moves_towards_the_liked_class
     result = finetune(
         "fashion-gan", studio.store, FinetuneConfig(steps=120, eval_n=300, progress=False), models_dir=models_dir
     )
-    assert studio.store.get_run(result.run_id).config["features"] == "fashion-classifier embedding"
+    # the learned view first, then whatever appearance blocks the reward model chose (issue 13)
+    assert studio.store.get_run(result.run_id).config["features"].startswith("fashion-classifier embedding")
     assert result.metrics["data"] == "fashion-mnist:train" and result.metrics["train_examples"] == 20000 + 80
     assert result.metrics["mean_reward_after"] > result.metrics["mean_reward_before"] + 0.1
     studio.refresh()
