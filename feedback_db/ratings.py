@@ -109,13 +109,17 @@ def record_comparison(session: Session, left: int, right: int, picked: int | Non
     row = Comparison(left_sample_id=left, right_sample_id=right, picked_sample_id=picked, rater_id=rater_id)
     session.add(row)
     session.flush()
+    return _comparison_info(row)
+
+
+def _comparison_info(c: Comparison) -> ComparisonInfo:
     return ComparisonInfo(
-        id=row.id,
-        left_sample_id=left,
-        right_sample_id=right,
-        picked_sample_id=picked,
-        rater_id=rater_id,
-        created_at=row.created_at,
+        id=c.id,
+        left_sample_id=c.left_sample_id,
+        right_sample_id=c.right_sample_id,
+        picked_sample_id=c.picked_sample_id,
+        rater_id=c.rater_id,
+        created_at=c.created_at,
     )
 
 
@@ -124,17 +128,7 @@ def comparisons(session: Session, rater_id: str | None, limit: int) -> list[Comp
     stmt = select(Comparison).order_by(Comparison.id.desc()).limit(limit)
     if rater_id is not None:
         stmt = stmt.where(Comparison.rater_id == rater_id)
-    return [
-        ComparisonInfo(
-            id=c.id,
-            left_sample_id=c.left_sample_id,
-            right_sample_id=c.right_sample_id,
-            picked_sample_id=c.picked_sample_id,
-            rater_id=c.rater_id,
-            created_at=c.created_at,
-        )
-        for c in session.scalars(stmt)
-    ]
+    return [_comparison_info(c) for c in session.scalars(stmt)]
 
 
 def comparison_stats(session: Session, parent_id: int, child_id: int) -> ComparisonStats:

@@ -236,9 +236,7 @@ def train(
         torch.randn(64, model.latent_dim, generator=_step_generator(cfg.seed, -1)) if kind != "classifier" else None
     )
 
-    running_stats = [
-        b for b in model.buffers() if b.is_floating_point()
-    ]  # data-parallel: averaged over ranks each step
+    running_stats = [b for b in model.buffers() if b.is_floating_point()]  # data-parallel: averaged over ranks
 
     def checkpoint(step: int) -> None:
         if main:
@@ -293,9 +291,7 @@ def train(
                             / loss_weights_all.index_select(0, global_idx.to(device)).sum()
                         )
                 losses = objective.step(batch)
-                if (
-                    par
-                ):  # mean losses and BatchNorm statistics over ranks, and everyone's stop requests, in one all-reduce
+                if par:  # mean losses and BatchNorm statistics over ranks, and everyone's stop requests: one all-reduce
                     stop_wanted = signals.requested or (should_stop is not None and should_stop())
                     losses, stop_voted = distributed.reduce_step(losses, stop_wanted, dist, running_stats)
                 completed = step + 1
