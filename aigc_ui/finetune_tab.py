@@ -118,6 +118,8 @@ def figures_markdown(metrics: dict) -> str:
         f"size {metrics.get('ess_fraction', float('nan')):.0%} of {metrics.get('train_examples', '?')} examples · "
         f"{metrics.get('eval_n', '?')} samples per model · trained in {metrics.get('wall_time_s', '?')} s"
     )
+    if "tilt_centres" in metrics:
+        extra += f" · the child draws near {metrics['tilt_centres']} of its own latents the reward model liked"
     return "\n".join(rows) + extra + honesty_markdown(metrics) + kinds_markdown(metrics)
 
 

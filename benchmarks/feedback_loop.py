@@ -148,12 +148,14 @@ def run(model: str, rater, ref: Reference, args, workdir: Path, per_round: int, 
         t0 = time.perf_counter()
         rate_samples(studio, current, rater, per_round, seed=1000 * r, to_rate=args.to_rate)
         t1 = time.perf_counter()
-        overrides = {k: v for k in ("steps", "lr_scale", "ess_floor") if (v := getattr(args, k)) is not None}
+        overrides = {
+            k: v for k in ("steps", "lr_scale", "ess_floor", "tilt_kernel") if (v := getattr(args, k)) is not None
+        }
         stages: dict[str, float] = {}
         result = finetune(
             current,
             studio.store,
-            FinetuneConfig(eval_n=500, progress=False, threads=args.threads, **overrides),
+            FinetuneConfig(eval_n=500, progress=False, threads=args.threads, tilt=not args.no_tilt, **overrides),
             models_dir=str(models_dir),
             on_progress=lambda stage, frac, info, seen=stages, t=t1: seen.setdefault(stage, time.perf_counter() - t),
         )
@@ -286,6 +288,8 @@ def main() -> int:
     p.add_argument("--to-rate", action="store_true", help="rate the page's 🎯 'images to rate next' (≤ 50 ratings)")
     p.add_argument("--steps", type=int, default=None, help="fine-tuning steps (default: the kind's default)")
     p.add_argument("--lr-scale", type=float, default=None)
+    p.add_argument("--tilt-kernel", type=float, default=None, help="the latent tilt's kernel scale (default per kind)")
+    p.add_argument("--no-tilt", action="store_true", help="no latent tilt: the fine-tune alone")
     p.add_argument("--ess-floor", type=float, default=None)
     p.add_argument("--eval-n", type=int, default=1000)
     p.add_argument("--folder-steps", type=int, default=3000, help="training steps of the folder VAE (setup)")

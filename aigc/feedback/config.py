@@ -18,7 +18,10 @@ from aigc.feedback.ratings import READINESS
 # (`fit_prior`), so the KL term no longer has to make q(z) match N(0, I); at full weight it kept the
 # decoder so blurry that even its reconstructions of liked test images covered only 27% of them
 # (k-NN recall). At 0.1 the child's recall against the liked images went 0.32 → 0.52.
-KIND_DEFAULTS = {"gan": {"steps": 600, "lr_scale": 0.5}, "vae": {"steps": 3000, "lr_scale": 1.0, "kl_weight": 0.1}}
+KIND_DEFAULTS = {
+    "gan": {"steps": 600, "lr_scale": 0.5, "tilt_kernel": 0.1},
+    "vae": {"steps": 3000, "lr_scale": 1.0, "kl_weight": 0.1, "tilt_kernel": 0.2},
+}
 
 
 def defaults_text(key: str) -> str:
@@ -40,6 +43,8 @@ class FinetuneConfig:
     job_id: int | None = None  # the queue job running it (aigc worker): kept in the run's config for the reaper
     data: str | None = None  # training data override (default: the parent's dataset)
     self_samples: int = 10000  # used instead when the training data cannot be found
+    tilt: bool = True  # steer the child's latent prior towards the taste afterwards (latent_prior.py)
+    tilt_kernel: float | None = None  # its kernel scale; None → the kind's default (KIND_DEFAULTS)
     fit_prior: bool = True  # VAE: sample from a Gaussian mixture fitted to the reweighted data's posterior
     prior_components: int = 20  # its components (Ghosh et al. use 10; 20 measured a little better recall here)
     kl_weight: float | None = None  # VAE: the ELBO's KL weight while fine-tuning (β-VAE); None → the kind's default

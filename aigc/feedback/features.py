@@ -5,8 +5,10 @@ Fashion-MNIST-shaped models the shipped classifier's embedding (a space where cl
 sit together, trained independently of the generators); for a user's own images the model's own
 representation, a VAE's encoder mean or a GAN discriminator's pooled features.
 
-`reward_features`, what the reward model reads: that learned view *and* the image's appearance
-(`appearance.py`: pixel statistics and a 7×7 layout). A class-trained embedding barely sees
+`reward_features`, what the reward model reads: that learned view, the shipped classifier's class
+probabilities when it applies (`kinds`: ten columns in which a taste for a set of classes is one
+linear rule, learnable from a few dozen ratings where the 128-column embedding needs many more),
+*and* the image's appearance (`appearance.py`: pixel statistics and a 7×7 layout). A class-trained embedding barely sees
 brightness, ink area, proportions or texture, so a taste for them was nearly invisible (issue 13).
 The reward model chooses which of these blocks to use by cross-validation (`reward.fit_reward`).
 """
@@ -57,17 +59,23 @@ def compute(fn: FeatureFn, images: torch.Tensor | np.ndarray, batch: int = 1000)
     return infer_cat(lambda chunk: fn(chunk.float()), x, batch).double().numpy()
 
 
+KindsFn = Callable[[np.ndarray], np.ndarray]  # (N, E) learned features → (N, K) P(kind)
+
+
 @dataclass(frozen=True)
 class RewardFeatures:
-    """φ_r(x) = [learned view | pixel statistics | 7×7 layout], with the block sizes the reward model needs."""
+    """φ_r(x) = [learned view | kinds | pixel statistics | 7×7 layout], with the block sizes the reward model needs."""
 
     learned: FeatureFn
     learned_name: str
     learned_dim: int
+    kinds: KindsFn | None = None  # the judge's class probabilities, read off the learned view (None: no judge)
+    kinds_dim: int = 0
 
     @property
     def blocks(self) -> list[tuple[str, int]]:
-        return [("learned", self.learned_dim), *APPEARANCE_BLOCKS]
+        kinds = [("kinds", self.kinds_dim)] if self.kinds is not None else []
+        return [("learned", self.learned_dim), *kinds, *APPEARANCE_BLOCKS]
 
     @property
     def dim(self) -> int:
@@ -75,16 +83,14 @@ class RewardFeatures:
 
     @property
     def name(self) -> str:
-        return f"{self.learned_name} + pixel statistics + 7x7 layout"
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.learned(x), appearance(x)], dim=1)
+        kinds = " + class probabilities" if self.kinds is not None else ""
+        return f"{self.learned_name}{kinds} + pixel statistics + 7x7 layout"
 
     def compute(self, images: torch.Tensor | np.ndarray, learned: np.ndarray | None = None) -> np.ndarray:
         """φ_r over many images; `learned`: the learned block when already computed (the judge's disk cache)."""
-        if learned is None:
-            return compute(self, images)
-        return np.concatenate([np.asarray(learned, np.float64), compute(appearance, images)], axis=1)
+        learned = compute(self.learned, images) if learned is None else np.asarray(learned, np.float64)
+        kinds = [self.kinds(learned)] if self.kinds is not None else []
+        return np.concatenate([learned, *kinds, compute(appearance, images)], axis=1)
 
 
 def reward_features(model: ImageModel) -> RewardFeatures:
@@ -93,4 +99,14 @@ def reward_features(model: ImageModel) -> RewardFeatures:
     h, w, c = model.image_shape
     with torch.inference_mode():
         dim = int(fn(torch.zeros(1, c, h, w)).shape[1])
-    return RewardFeatures(fn, name, dim)
+    if not uses_judge(model):
+        return RewardFeatures(fn, name, dim)
+    from aigc.evaluation.metrics import load_judge
+
+    head = load_judge().head
+
+    def class_probabilities(learned: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return torch.softmax(head(torch.from_numpy(learned).float()), 1).double().numpy()
+
+    return RewardFeatures(fn, name, dim, class_probabilities, int(head[-1].out_features))

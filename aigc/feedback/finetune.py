@@ -28,6 +28,7 @@ from aigc.feedback.calibration import warnings
 from aigc.feedback.config import KIND_DEFAULTS, FinetuneConfig
 from aigc.feedback.effect import measure_effect
 from aigc.feedback.finetune_data import rated_images, training_set
+from aigc.feedback.latent_prior import TiltConfig, tilted_prior
 from aigc.feedback.ratings import READINESS
 from aigc.feedback.reward import RewardConfig, fit_reward, reward_weights
 from aigc.models.cards import write_card
@@ -80,6 +81,7 @@ def finetune(
     cfg = replace(
         cfg,
         steps=cfg.steps or defaults["steps"],
+        tilt_kernel=(defaults["tilt_kernel"] if cfg.tilt_kernel is None else cfg.tilt_kernel) if cfg.tilt else None,
         lr_scale=cfg.lr_scale or defaults["lr_scale"],
         kl_weight=cfg.kl_weight if cfg.kl_weight is not None else defaults.get("kl_weight"),
     )
@@ -123,7 +125,7 @@ def finetune(
         for i, caution in enumerate(cautions):
             report("reward", 0.045, {"warning": caution, "warning_index": i})
         report("weights", 0.05, {"run_id": run_id, **reward.summary()})
-        reads_learned = "learned" in reward.blocks_used  # else its columns weigh 0: do not compute them
+        reads_learned = bool({"learned", "kinds"} & set(reward.blocks_used))  # else they weigh 0: do not compute them
         real, real_learned, data_name = training_set(parent, cfg, fn if reads_learned else None)
         if not reads_learned:
             real_learned = np.zeros((len(real), rf.learned_dim))
@@ -179,6 +181,14 @@ def finetune(
                     generator=torch.Generator().manual_seed(cfg.seed),
                 )
                 record.extra["prior"] = aggregate_posterior(module, images[drawn], cfg.prior_components, seed=cfg.seed)
+        tilt_summary: dict = {}
+        if cfg.tilt_kernel is not None:  # z where the reward model expects a like (latent_prior.py)
+            report("tilt", 0.82, {"draws": TiltConfig.draws})
+            record.extra["prior"], tilt_summary = tilted_prior(
+                _as_image_model(module, record),
+                lambda pictures: reward.predict(rf.compute(pictures)),
+                TiltConfig(kernel=cfg.tilt_kernel, seed=cfg.seed),
+            )
         report("evaluating", 0.85, {"samples": cfg.eval_n})  # before publishing: the figures go into the record
         child = _as_image_model(module, record)
         effect = measure_effect(parent, child, rf, reward, n=cfg.eval_n, seed=cfg.seed)
@@ -187,6 +197,7 @@ def finetune(
             "reward_cv_accuracy": round(reward.cv_accuracy, 4),
             "reward_warnings": cautions,
             **weights.summary(),
+            **tilt_summary,
             "n_ratings": reward.n_ratings,
             "train_examples": len(dataset),
             "data": data_name,

@@ -113,13 +113,15 @@ def _folds(y: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
 
 
 def _candidates(blocks: list[Block]) -> list[tuple[str, ...]]:
-    """Which blocks a reward may read: all, each alone, and the first (learned) with the pixel statistics."""
+    """Which blocks a reward may read: all, each alone, and the learned view or the kinds with the pixel statistics."""
     names = [name for name, _ in blocks]
     out = [tuple(names)]
     if len(names) > 1:
         out += [(n,) for n in names]
     if len(names) > 2 and "stats" in names:
-        out.append((names[0], "stats"))
+        out += [(first, "stats") for first in (names[0], "kinds") if first in names]
+    if "kinds" in names and "stats" in names and "layout" in names:
+        out.append(("kinds", "stats", "layout"))
     return out
 
 

@@ -75,7 +75,14 @@ def render_card(record: CheckpointRecord) -> str:
             f"![test images and their reconstructions]({recon['grid']})",
         ]
     prior = record.extra.get("prior")
-    if prior and record.kind == "vae":
+    if prior and "scale" in prior:  # a fine-tuned child's latent tilt (aigc.feedback.latent_prior)
+        lines += [
+            "",
+            f"Samples draw z near {len(prior['weights'])} latents chosen in proportion to the reward model's "
+            f"P(liked) among the model's own samples (each centre spread by {prior['scale']}): its latent space "
+            "tilted towards the taste.",
+        ]
+    elif prior and record.kind == "vae":
         fit = record.extra.get("prior_fit", {})
         how = (
             f" ({fit['images']} images{', class by class' if fit.get('by_class') else ''}; "

@@ -8,6 +8,8 @@ spreads mass over the gaps between the liked classes, which decode to neither.
 
 The prior lives in the checkpoint record as plain lists, so a seed gives the same z forever:
     {"weights": [K], "means": [K][D], "scale_trils": [K][D][D]}
+or, for a kernel mixture of many small isotropic components (`aigc.feedback.latent_prior`'s tilt):
+    {"weights": [K], "means": [K][D], "scale": s}
 (the older single-Gaussian form {"mean": [D], "scale_tril": [D][D]} still loads).
 """
 
@@ -131,7 +133,8 @@ class MixturePrior:
 
     cumulative: np.ndarray  # (K,) cumulative component weights, last = 1
     means: np.ndarray  # (K, D)
-    chols: np.ndarray  # (K, D, D)
+    chols: np.ndarray | None  # (K, D, D); None for a kernel mixture (one isotropic `scale` for all)
+    scale: float = 1.0
 
     @classmethod
     def from_record(cls, prior: dict | None) -> MixturePrior | None:
@@ -140,13 +143,14 @@ class MixturePrior:
         if "mean" in prior:  # single Gaussian (checkpoints written before mixtures): one component
             prior = {"weights": [1.0], "means": [prior["mean"]], "scale_trils": [prior["scale_tril"]]}
         weights = np.asarray(prior["weights"], np.float64)
-        return cls(
-            np.cumsum(weights / weights.sum()),
-            np.asarray(prior["means"], np.float32),
-            np.asarray(prior["scale_trils"], np.float32),
-        )
+        cumulative, means = np.cumsum(weights / weights.sum()), np.asarray(prior["means"], np.float32)
+        if "scale" in prior:
+            return cls(cumulative, means, None, float(prior["scale"]))
+        return cls(cumulative, means, np.asarray(prior["scale_trils"], np.float32))
 
     def sample(self, eps: np.ndarray, uniform: np.ndarray) -> np.ndarray:
         """z = mean_c + L_c·ε, with component c picked by `uniform` (N,) in [0, 1): row i depends on row i only."""
         comp = np.minimum(np.searchsorted(self.cumulative, uniform, side="right"), len(self.cumulative) - 1)
+        if self.chols is None:
+            return (self.means[comp] + self.scale * eps).astype(np.float32)
         return (self.means[comp] + np.einsum("nij,nj->ni", self.chols[comp], eps)).astype(np.float32)

@@ -30,6 +30,7 @@ STAGES = {
     "weights": "weighting the training data by the reward model",
     "training": "training",
     "prior": "fitting the child's latent prior",
+    "tilt": "steering the child's latent prior towards the taste",
     "evaluating": "measuring parent vs child",
     "publishing": "publishing the new version",
     "published": "new version registered",

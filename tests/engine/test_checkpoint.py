@@ -266,6 +266,8 @@ def test_card_shows_histogram_reconstructions_and_prior_when_measured(trained):
     assert "| share | 0.100 | 0.100 |" in text and "largest gap 0.0" in text
     assert "mean absolute pixel error 0.05" in text and "![test images and their reconstructions](x.recon.png)" in text
     assert "2-component Gaussian mixture" in text
+    record.extra["prior"] = {"weights": [0.5, 0.5], "means": [[0.0], [1.0]], "scale": 0.1}
+    assert "near 2 latents chosen in proportion to the reward model" in write_card(path, record).read_text()
     del record.extra["prior"], record.extra["reconstruction"]
     plain = write_card(path, record).read_text()
     assert "Reconstructions" not in plain and "Gaussian mixture" not in plain

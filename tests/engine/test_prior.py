@@ -89,3 +89,12 @@ def test_class_by_class_fit_gives_each_class_its_share_and_its_own_components():
     near_compact = np.linalg.norm(means - [20, 20], axis=1) < 1
     assert near_compact.sum() == 2  # half the components model the compact class
     assert abs(weights[near_compact].sum() - 0.1) < 1e-3  # which keeps its 10 % share
+
+
+def test_kernel_mixture_samples_sit_near_their_centres_at_their_scale():
+    centres = [[-5.0, 0.0], [5.0, 0.0]]
+    prior = {"weights": [0.25, 0.75], "means": centres, "scale": 0.1}
+    z = sample_prior(prior, seeded_latents(2, 4000, 2).numpy(), seeded_uniform(2, 4000))
+    right = z[:, 0] > 0
+    assert right.mean() == pytest.approx(0.75, abs=0.03)
+    assert (z[right] - [5.0, 0.0]).std(0) == pytest.approx([0.1, 0.1], abs=0.01)

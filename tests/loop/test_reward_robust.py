@@ -129,3 +129,30 @@ def test_a_clear_consistent_taste_reads_as_sure_and_a_careless_one_is_warned_abo
     assert warnings(clean.heldout, clean.flip) == []
     report = holdout_report(np.full(50, 0.9), np.r_[np.ones(40), np.zeros(10)])
     assert warnings(report, flip=0.15)[-1].startswith("About 15% of your thumbs contradict")
+
+
+def test_a_class_set_taste_is_learnt_better_with_the_kinds_block_from_40_ratings():
+    """Ten class-probability columns beside a noisy 128-column embedding: 'trousers or sandals or sneakers' is one
+    linear rule there, and cross-validation picks the block that carries it."""
+
+    def kinds_world(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        classes = rng.integers(0, 10, n)
+        learned = np.eye(10)[classes] @ rng.standard_normal((10, 128)) * 0.3 + rng.standard_normal((n, 128))
+        probs = np.eye(10)[classes] * 0.9 + 0.01
+        return np.hstack([learned, probs, rng.standard_normal((n, 17))]), classes
+
+    blocks = [("learned", 128), ("kinds", 10), ("stats", 17)]
+    test_x, test_c = kinds_world(2000, 99)
+    truth = np.isin(test_c, [1, 5, 7])
+    with_kinds, without = [], []
+    for seed in range(3):
+        x, c = kinds_world(40, seed)
+        y = np.where(np.isin(c, [1, 5, 7]), 1.0, -1.0)
+        reward = fit_reward(x, y, blocks=blocks)
+        with_kinds.append(((reward.predict(test_x) > 0.5) == truth).mean())
+        assert "kinds" in reward.blocks_used
+        plain_cols = np.r_[0:128, 138:155]
+        plain = fit_reward(x[:, plain_cols], y, blocks=[("learned", 128), ("stats", 17)])
+        without.append(((plain.predict(test_x[:, plain_cols]) > 0.5) == truth).mean())
+    assert np.mean(with_kinds) >= 0.95 and np.mean(with_kinds) > np.mean(without) + 0.05, (with_kinds, without)

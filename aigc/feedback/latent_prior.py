@@ -1,0 +1,80 @@
+"""A child's latent prior tilted towards the taste: draw z where the reward model expects a like.
+
+Weighted training moves the generator towards the liked data, but the few hundred steps two CPU
+cores allow move it only part of the way (GAN children of a 0.3-liked parent reached 0.65-0.8). The
+rest is cheap in latent space: draw many z from the child's own prior, decode them, score each
+picture with the reward model, and keep z in proportion to P(liked)^(1/β), the child's latent
+distribution tilted towards the taste: p(z | liked) ∝ p(z) P(liked | G(z))^(1/β). The kept z become
+the centres of a kernel mixture that goes into the child's record as its prior (`aigc.models.prior`),
+so a seed still gives the same picture forever and the explorer, interpolation and sharing need
+nothing new.
+
+It is the VAE's fitted prior (`aggregate_posterior`) for models that cannot encode: a GAN has no
+posterior to fit, but its decoder and a reward on its pictures are enough. The run's figures stay
+honest: they are graded by the cross-fitted fold models, not the model that chose these z
+(`effect.measure_effect`), and the benchmark grades them with the rater's true taste.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from aigc.feedback.reward import tilt
+from aigc.models.pipeline import ImageModel
+
+
+@dataclass(frozen=True)
+class TiltConfig:
+    draws: int = 8000  # z drawn from the child's own prior and scored (~1 s per 1,000 on one core)
+    components: int = 1024  # z resampled by weight: the kernel mixture's centres
+    kernel: float = 0.25  # each centre's isotropic scale, × the draws' own spread (0: replay the centres)
+    temperature: float = 1.0  # β: 1 is the Bayesian p(z | liked); below 1 sharper, less varied
+    seed: int = 0
+
+
+def tilted_prior(
+    model: ImageModel,
+    liked_probability: Callable[[np.ndarray], np.ndarray],
+    cfg: TiltConfig | None = None,
+) -> tuple[dict, dict]:
+    """(prior record for `model`'s checkpoint, a summary): a kernel mixture over z ~ p(z) P(liked | decode(z))^(1/β).
+
+    liked_probability: (N, H, W, C) uint8 pictures → (N,) P(liked), the run's reward model.
+    A kernel mixture, not a fitted Gaussian mixture: the liked region of a generator's latent space is
+    not a union of a few Gaussian blobs. Measured on the shipped GAN (two tastes, 100 ratings, no
+    fine-tune): a 16-component mixture fitted to the tilted draws kept 0.70 and 0.78 liked, where the
+    draws themselves were 0.91 and 0.81; centres at the draws with a small scale (0.3) kept 0.76 and 0.78,
+    and the scale trades the taste for variety (0.5: 0.65 and 0.68).
+    """
+    cfg = cfg or TiltConfig()
+    if not 0.0 <= cfg.kernel <= 1.0:
+        raise ValueError(f"the tilt's kernel scale must be between 0 and 1, got {cfg.kernel}")
+    generated = model.generate(cfg.draws, cfg.seed + 7919)  # a seed stream apart from the run's evaluation seeds
+    p = np.asarray(liked_probability(generated.images), np.float64)
+    w = tilt(p, cfg.temperature)
+    w = w / w.sum()
+    drawn = torch.multinomial(
+        torch.from_numpy(w), cfg.components, replacement=True, generator=torch.Generator().manual_seed(cfg.seed)
+    ).numpy()
+    centres, counts = np.unique(drawn, return_counts=True)
+    z = np.asarray(generated.latents, np.float64)
+    spread = float(np.sqrt(z.var(0).mean()))
+    record = {
+        "weights": [round(float(c) / cfg.components, 6) for c in counts],
+        "means": [[round(float(v), 5) for v in z[i]] for i in centres],
+        "scale": round(cfg.kernel * spread, 6),
+    }
+    summary = {
+        "tilt_draws": cfg.draws,
+        "tilt_temperature": cfg.temperature,
+        "tilt_centres": int(len(centres)),
+        "tilt_scale": record["scale"],
+        "tilt_mean_p_before": round(float(p.mean()), 4),
+        "tilt_mean_p_drawn": round(float(p[drawn].mean()), 4),  # the steering model's own view: not a grade
+        "tilt_ess_fraction": round(float(1.0 / (w**2).sum() / len(w)), 4),
+    }
+    return record, summary
