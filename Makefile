@@ -44,7 +44,7 @@ pretrained-classifier:  ## the judge first: evaluation and the simulated raters 
 	aigc train classifier --epochs 4 --name fashion-classifier --out runs/classifier --save aigc/pretrained/fashion-classifier.safetensors --threads 2 --seed 0
 
 pretrained-gan: pretrained-classifier
-	aigc train gan --epochs 36 --ema 0.999 --name fashion-gan --out runs/gan --save aigc/pretrained/fashion-gan.safetensors --threads 1 --seed 0 --sample-every 2340 --checkpoint-every 2340
+	aigc train gan --epochs 40 --ema 0.999 --set g_extra_convs=1 --name fashion-gan --out runs/gan --save aigc/pretrained/fashion-gan.safetensors --threads 1 --seed 0 --sample-every 2340 --checkpoint-every 936
 	aigc evaluate fashion-gan --n 10000 --update-card
 
 pretrained-vae: pretrained-classifier
