@@ -44,6 +44,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "the child samples a fitted prior)",
     )
     p.add_argument(
+        "--tilt-kernel",
+        type=float,
+        default=None,
+        help=f"the latent tilt's kernel scale, 0-1: smaller follows the taste closer, larger varies more "
+        f"(default: {defaults_text('tilt_kernel')})",
+    )
+    p.add_argument("--no-tilt", action="store_true", help="no latent tilt: the child samples as training left it")
+    p.add_argument(
         "--ess-floor", type=float, default=FinetuneConfig.ess_floor, help="minimum effective sample size, as a fraction"
     )
     p.add_argument("--min-ratings", type=int, default=FinetuneConfig.min_ratings)
@@ -96,6 +104,8 @@ def _finetune(args: argparse.Namespace, handover: Handover) -> int:
         lr_scale=args.lr_scale,
         reward_temperature=args.reward_temperature,
         kl_weight=args.kl_weight,
+        tilt=not args.no_tilt,
+        tilt_kernel=args.tilt_kernel,
         ess_floor=args.ess_floor,
         min_ratings=args.min_ratings,
         rater=args.rater,

@@ -18,9 +18,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
+from torch import nn
 
 from aigc.data.datasets import from_uint8
 from aigc.feedback.appearance import APPEARANCE_BLOCKS, appearance
@@ -103,10 +105,10 @@ def reward_features(model: ImageModel) -> RewardFeatures:
         return RewardFeatures(fn, name, dim)
     from aigc.evaluation.metrics import load_judge
 
-    head = load_judge().head
+    head = cast(nn.Module, load_judge().head)
 
     def class_probabilities(learned: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             return torch.softmax(head(torch.from_numpy(learned).float()), 1).double().numpy()
 
-    return RewardFeatures(fn, name, dim, class_probabilities, int(head[-1].out_features))
+    return RewardFeatures(fn, name, dim, class_probabilities, class_probabilities(np.zeros((1, dim))).shape[1])
