@@ -8,8 +8,9 @@ representation, a VAE's encoder mean or a GAN discriminator's pooled features.
 `reward_features`, what the reward model reads: that learned view, the shipped classifier's class
 probabilities when it applies (`kinds`: ten columns in which a taste for a set of classes is one
 linear rule, learnable from a few dozen ratings where the 128-column embedding needs many more),
-*and* the image's appearance (`appearance.py`: pixel statistics and a 7×7 layout). A class-trained embedding barely sees
-brightness, ink area, proportions or texture, so a taste for them was nearly invisible (issue 13).
+*and* the image's appearance (`appearance.py`: pixel statistics and a 7×7 layout). A class-trained
+embedding barely sees brightness, ink area, proportions or texture, so a taste for them was nearly
+invisible (issue 13).
 The reward model chooses which of these blocks to use by cross-validation (`reward.fit_reward`).
 """
 

@@ -85,6 +85,8 @@ def finetune(
         lr_scale=cfg.lr_scale or defaults["lr_scale"],
         kl_weight=cfg.kl_weight if cfg.kl_weight is not None else defaults.get("kl_weight"),
     )
+    if cfg.tilt_kernel is not None and not 0.0 <= cfg.tilt_kernel <= 1.0:  # refused before any training is spent
+        raise ValueError(f"the tilt's kernel scale must be between 0 and 1, got {cfg.tilt_kernel}")
     if parent.kind == "vae" and not cfg.fit_prior and cfg.kl_weight is not None and cfg.kl_weight < 1:
         raise ValueError(
             "a KL weight below 1 needs fit_prior: without it the child would sample N(0, I), "

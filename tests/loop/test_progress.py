@@ -32,7 +32,10 @@ HELD_CLI = textwrap.dedent(
     """
 )
 
-VAE_STAGES = ["ratings", "embedding", "reward", "weights", "training", "prior", "tilt", "evaluating", "publishing", "published"]
+VAE_STAGES = [
+    *("ratings", "embedding", "reward", "weights", "training", "prior", "tilt"),
+    *("evaluating", "publishing", "published"),
+]
 
 
 def _wait_for(check, seconds: float = 120.0, what: str = "") -> None:
