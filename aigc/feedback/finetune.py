@@ -28,7 +28,7 @@ from aigc.feedback.calibration import warnings
 from aigc.feedback.config import KIND_DEFAULTS, FinetuneConfig
 from aigc.feedback.effect import measure_effect
 from aigc.feedback.finetune_data import rated_images, training_set
-from aigc.feedback.latent_prior import TiltConfig, tilted_prior
+from aigc.feedback.latent_prior import TiltConfig, check_kernel, tilted_prior
 from aigc.feedback.ratings import READINESS
 from aigc.feedback.reward import RewardConfig, fit_reward, reward_weights
 from aigc.models.cards import write_card
@@ -85,8 +85,8 @@ def finetune(
         lr_scale=cfg.lr_scale or defaults["lr_scale"],
         kl_weight=cfg.kl_weight if cfg.kl_weight is not None else defaults.get("kl_weight"),
     )
-    if cfg.tilt_kernel is not None and not 0.0 <= cfg.tilt_kernel <= 1.0:  # refused before any training is spent
-        raise ValueError(f"the tilt's kernel scale must be between 0 and 1, got {cfg.tilt_kernel}")
+    if cfg.tilt_kernel is not None:
+        check_kernel(cfg.tilt_kernel)  # refused before any training is spent
     if parent.kind == "vae" and not cfg.fit_prior and cfg.kl_weight is not None and cfg.kl_weight < 1:
         raise ValueError(
             "a KL weight below 1 needs fit_prior: without it the child would sample N(0, I), "

@@ -27,6 +27,13 @@ from aigc.feedback.reward import tilt
 from aigc.models.pipeline import ImageModel
 
 
+def check_kernel(kernel: float) -> float:
+    """The one bound on the tilt's kernel scale (the run checks it before training, the tilt again)."""
+    if not 0.0 <= kernel <= 1.0:
+        raise ValueError(f"the tilt's kernel scale must be between 0 and 1, got {kernel}")
+    return kernel
+
+
 @dataclass(frozen=True)
 class TiltConfig:
     draws: int = 8000  # z drawn from the child's own prior and scored (~1 s per 1,000 on one core)
@@ -51,8 +58,7 @@ def tilted_prior(
     and the scale trades the taste for variety (0.5: 0.65 and 0.68).
     """
     cfg = cfg or TiltConfig()
-    if not 0.0 <= cfg.kernel <= 1.0:
-        raise ValueError(f"the tilt's kernel scale must be between 0 and 1, got {cfg.kernel}")
+    check_kernel(cfg.kernel)
     generated = model.generate(cfg.draws, cfg.seed + 7919)  # a seed stream apart from the run's evaluation seeds
     p = np.asarray(liked_probability(generated.images), np.float64)
     w = tilt(p, cfg.temperature)
