@@ -34,6 +34,9 @@ def check_kernel(kernel: float) -> float:
     return kernel
 
 
+MAX_TILT_DRAWS = 50_000  # decoded and scored in one go: ~10 s per 10,000 on two cores, and their memory
+
+
 @dataclass(frozen=True)
 class TiltConfig:
     draws: int = 8000  # z drawn from the child's own prior and scored (~1 s per 1,000 on one core)

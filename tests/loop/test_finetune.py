@@ -9,6 +9,7 @@ import pytest
 
 from aigc import load_model
 from aigc.feedback.compare import binomial_p_value
+from aigc.feedback.config import KIND_DEFAULTS
 from aigc.feedback.finetune import FinetuneConfig, finetune
 from aigc.feedback.reward import NotEnoughRatings
 from aigc.service.errors import StudioError
@@ -43,6 +44,7 @@ def test_finetune_raises_liked_rate_and_registers_child(studio, models_dir):
     # tests/loop/test_latent_tilt.py's to show
     assert version.metrics["tilt_mean_p_drawn"] >= version.metrics["tilt_mean_p_before"] - 0.01
     assert version.metrics["tilt_mean_p_before"] > 0
+    assert version.metrics["tilt_draws"] == KIND_DEFAULTS["vae"]["tilt_draws"]
     assert load_model("syn-vae", models_dir=models_dir).module.cfg.kl_weight == 1.0
     # names that say one thing: the KL weight, the reward temperature and Adam's betas each under their own key
     assert "beta" not in child.record.config and "beta" not in version.metrics

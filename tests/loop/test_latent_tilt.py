@@ -42,11 +42,12 @@ def test_tilt_kernel_out_of_range_is_refused(models_dir):
         tilted_prior(model, lambda images: np.ones(len(images)), TiltConfig(draws=10, kernel=2.0))
 
 
-def test_a_run_with_an_out_of_range_tilt_kernel_is_refused_before_training(studio, models_dir):
+@pytest.mark.parametrize(
+    ("bad", "message"), [({"tilt_kernel": 1.5}, "kernel scale"), ({"tilt_draws": 10**6}, "tilt's draws")]
+)
+def test_a_run_with_an_out_of_range_tilt_is_refused_before_training(studio, models_dir, bad, message):
     from aigc.feedback.finetune import FinetuneConfig, finetune
 
-    with pytest.raises(ValueError, match="kernel scale"):
-        finetune(
-            "syn-gan", studio.store, FinetuneConfig(steps=5, tilt_kernel=1.5, progress=False), models_dir=models_dir
-        )
+    with pytest.raises(ValueError, match=message):
+        finetune("syn-gan", studio.store, FinetuneConfig(steps=5, progress=False, **bad), models_dir=models_dir)
     assert studio.store.list_runs() == []
