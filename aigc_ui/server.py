@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -60,6 +61,7 @@ INTRO = (
     "the next fine-tuned version. Everything here is also an API (see *Use via API* at the bottom)."
 )
 AUTH_ENV = "AIGC_AUTH"
+WARM_UP_ENV = "AIGC_WARM_UP"
 MAX_FILE_SIZE = "10mb"
 
 
@@ -242,6 +244,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--threads", type=int, default=1, help="torch threads for serving (default 1: stays live while a run trains)"
     )
     p.add_argument(
+        "--warm-up",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get(WARM_UP_ENV, "1") != "0",
+        help="embed the training images for the reward model in the background at start, once, so the first "
+        f"fine-tune does not wait for it (default on; ${WARM_UP_ENV}=0 turns it off)",
+    )
+    p.add_argument(
         "--finetune-slots", type=int, default=1, metavar="N", help="fine-tuning runs training at once (default 1)"
     )
     p.add_argument(
@@ -289,7 +298,7 @@ def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Stud
     try:
         startup.launch(  # a port in use: one line; a slow first page on a busy host: waited for, not fatal
             demo,
-            block=block,
+            block=False,
             server_name=args.host,
             server_port=args.port,
             share=share,
@@ -302,7 +311,22 @@ def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Stud
         raise
     if share and not demo.share_url:
         print("--share: Gradio could not open a public link; serving locally only.", file=sys.stderr)
+    if args.warm_up:
+        threading.Thread(target=_warm_up, args=(studio,), name="aigc-warm-up", daemon=True).start()
+    if block:
+        demo.block_thread()
     return demo, studio
+
+
+def _warm_up(studio: Studio) -> None:
+    """The background warm-up (`Studio.warm_up`): says what it does, and never takes the server down."""
+    try:
+        done = studio.warm_up()
+    except Exception as exc:  # noqa: BLE001 - a cache only: the first run computes what it needs itself
+        print(f"aigc serve: warm-up skipped ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return
+    if done:
+        print("aigc serve: training images embedded for the reward model (cached for every run)", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

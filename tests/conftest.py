@@ -18,6 +18,9 @@ import pytest
 # torch's default of one thread per core, spend their time waiting for each other (tiny models gain
 # nothing from threads). A test that is about threads sets its own count.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Servers started by tests do not warm the reward features in the background (aigc_ui.server --warm-up):
+# 60,000 images embedded beside the tests would slow them; tests/loop/test_warm_up.py tests the warm-up.
+os.environ.setdefault("AIGC_WARM_UP", "0")
 
 SHARED_SESSION_FOLDERS = {"app", "loop"}
 

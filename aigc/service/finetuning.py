@@ -37,6 +37,18 @@ class FinetuneRuns:
         self.limits = limits
         self._assessed: dict[tuple, Assessment] = {}  # (version, rater, ratings) → reward fit: a fit is seconds
 
+    def warm_up(self, names: list[str]) -> list[str]:
+        """Compute once, ahead of the first run, what every run reads (`finetune_data.warm_training_features`).
+
+        Returns the models it did the work for (one at most: they share the cache); [] when all was ready.
+        """
+        from aigc.feedback.finetune_data import warm_training_features
+
+        for name in names:
+            if warm_training_features(self.registry.model(name)):
+                return [name]
+        return []
+
     def ratings_ready(self, name: str, rater: str | None = None) -> Readiness:
         """How many usable ratings this model's lineage has, judged by the one readiness rule (the button's text)."""
         model = self.registry.model(name)

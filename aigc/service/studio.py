@@ -328,6 +328,11 @@ class Studio:
 
     # ------------------------------------------------------------ closing the loop (aigc.service.finetuning)
 
+    def warm_up(self) -> list[str]:
+        """Ahead of the first fine-tune, what it would wait for (the training set's learned view); a server
+        calls it in the background at start. Returns the models it did work for ([]: all was ready)."""
+        return self.runs.warm_up([m.name for m in self.models() if m.kind in ("gan", "vae") and m.parent is None])
+
     def ratings_ready(self, name: str, rater: str | None = None) -> Readiness:
         """How many usable ratings this model's lineage has, judged by the one readiness rule (the button's text)."""
         return self.runs.ratings_ready(name, rater)

@@ -14,6 +14,13 @@ from tests.app.helpers import free_port, running
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def test_warm_up_flag_follows_its_environment_variable(monkeypatch):
+    monkeypatch.delenv(app.WARM_UP_ENV, raising=False)
+    assert app.parse_args([]).warm_up is True and app.parse_args(["--no-warm-up"]).warm_up is False
+    monkeypatch.setenv(app.WARM_UP_ENV, "0")
+    assert app.parse_args([]).warm_up is False and app.parse_args(["--warm-up"]).warm_up is True
+
+
 def test_flags_and_defaults():
     args = app.parse_args([])
     assert (args.host, args.port, args.share, args.threads, args.db, args.models) == (
