@@ -124,6 +124,10 @@ HONEST = (  # what the run itself reported, to set beside the rater's true figur
     "largest_kind_share_after",
     "reward_temperature",
     "ess_fraction",
+    "tilt_temperature",
+    "tilt_mean_p_before",
+    "tilt_mean_p_drawn",
+    "tilt_centres",
 )
 
 

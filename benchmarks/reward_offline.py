@@ -7,8 +7,8 @@ the fine-tune's weight P(liked)^(1/β) (β = 0.5, `reward.reward_weights`). Repo
 share of that weight on images the rater truly likes ("liked mass": what the child is pulled
 towards), the reward model's accuracy on the unrated images, and its own held-out accuracy. `before`
 is the reward as it was before issue 13, near enough (the classifier embedding alone, plain logistic,
-the old L2 grid, no calibration); `after` is today's (`fit_reward` with the appearance blocks, flip
-rate and calibration).
+the old L2 grid, no calibration); `after` is today's (`fit_reward` on the blocks a run on a shipped
+model reads: the embedding, the class probabilities, the appearance blocks; flip rate and calibration).
 
     python benchmarks/reward_offline.py --tastes bright,bright-careless,textured --ratings 100
 """
@@ -35,15 +35,16 @@ def main() -> int:
     from aigc.data.datasets import load_dataset, to_uint8
     from aigc.evaluation.metrics import classify_features, real_features
     from aigc.evaluation.raters import TASTES
-    from aigc.feedback.appearance import APPEARANCE_BLOCKS, appearance
-    from aigc.feedback.features import compute
+    from aigc.feedback.features import reward_features
     from aigc.feedback.reward import RewardConfig, fit_reward, reward_weights
+    from aigc.models.pipeline import load_model
 
     learned, _ = real_features("test")
     data = load_dataset(None, split="test")
     images, classes = to_uint8(data.images), classify_features(learned).numpy()
-    feats = np.concatenate([learned.double().numpy(), compute(appearance, data.images)], axis=1)
-    blocks = [("learned", learned.shape[1]), *APPEARANCE_BLOCKS]
+    view = reward_features(load_model("fashion-gan"))  # the blocks a run on a shipped model reads
+    feats = view.compute(data.images, learned=learned.double().numpy())
+    blocks = view.blocks
     before_cfg = RewardConfig(flip_grid=(0.0,), calibrate=False, l2_grid=(0.1, 1.0, 10.0, 100.0))
     names = [n for n in TASTES if args.tastes == "all" or n in args.tastes.split(",")]
     rows = []
