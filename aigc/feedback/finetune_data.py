@@ -70,9 +70,10 @@ def warm_training_features(parent: ImageModel) -> bool:
     """Embed the parent's Fashion-MNIST training set into the judge's on-disk cache, once, if it is not there.
 
     Why: a run reads the learned view of 20,000 training images (`training_set`), and on a fresh machine
-    the first run embedded them itself (~40 s of a loop whose target is one minute; all 60,000 take 75 s on one core). A server calls this
-    in the background at start, while the person is still rating. True when it computed the cache; False
-    when there was nothing to do (another dataset, no judge, no data, or already cached).
+    the first run embedded them itself (~40 s of a loop whose target is one minute). A server calls this
+    in the background at start, while the person is still rating (all 60,000 take 75 s on one core).
+    True when it computed the cache; False when there was nothing to do (another dataset, no judge, no
+    data, or already cached).
     """
     if not phi.uses_judge(parent) or _dataset_spec(parent.record.dataset) is not None:
         return False
