@@ -152,9 +152,8 @@ def run(model: str, rater, ref: Reference, args, workdir: Path, per_round: int, 
         t0 = time.perf_counter()
         rate_samples(studio, current, rater, per_round, seed=1000 * r, to_rate=args.to_rate)
         t1 = time.perf_counter()
-        overrides = {
-            k: v for k in ("steps", "lr_scale", "ess_floor", "tilt_kernel") if (v := getattr(args, k)) is not None
-        }
+        settable = ("steps", "lr_scale", "ess_floor", "tilt_kernel", "tilt_temperature")
+        overrides = {k: v for k in settable if (v := getattr(args, k)) is not None}
         stages: dict[str, float] = {}
         result = finetune(
             current,
@@ -293,6 +292,7 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=None, help="fine-tuning steps (default: the kind's default)")
     p.add_argument("--lr-scale", type=float, default=None)
     p.add_argument("--tilt-kernel", type=float, default=None, help="the latent tilt's kernel scale (default per kind)")
+    p.add_argument("--tilt-temperature", type=float, default=None, help="the latent tilt's β (default: the run's)")
     p.add_argument("--no-tilt", action="store_true", help="no latent tilt: the fine-tune alone")
     p.add_argument("--ess-floor", type=float, default=None)
     p.add_argument("--eval-n", type=int, default=1000)

@@ -9,6 +9,7 @@ import sys
 from aigc import paths
 from aigc.feedback.config import defaults_text
 from aigc.feedback.finetune import FinetuneConfig, finetune, print_progress_json, recover
+from aigc.feedback.latent_prior import TiltConfig
 from aigc.feedback.reward import NotEnoughRatings
 from aigc.training.handover import Handover
 
@@ -49,6 +50,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         default=None,
         help=f"the latent tilt's kernel scale, 0-1: smaller follows the taste closer, larger varies more "
         f"(default: {defaults_text('tilt_kernel')})",
+    )
+    p.add_argument(
+        "--tilt-temperature",
+        type=float,
+        default=None,
+        help="the latent tilt's β, 0.1-2: draws kept ∝ P(liked)^(1/β); smaller follows the taste closer "
+        f"(default: {TiltConfig.temperature})",
     )
     p.add_argument("--no-tilt", action="store_true", help="no latent tilt: the child samples as training left it")
     p.add_argument(
@@ -106,6 +114,7 @@ def _finetune(args: argparse.Namespace, handover: Handover) -> int:
         kl_weight=args.kl_weight,
         tilt=not args.no_tilt,
         tilt_kernel=args.tilt_kernel,
+        tilt_temperature=args.tilt_temperature,
         ess_floor=args.ess_floor,
         min_ratings=args.min_ratings,
         rater=args.rater,

@@ -51,6 +51,7 @@ class FinetuneConfig:
     tilt: bool = True  # steer the child's latent prior towards the taste afterwards (latent_prior.py)
     tilt_kernel: float | None = None  # its kernel scale; None → the kind's default (KIND_DEFAULTS)
     tilt_draws: int | None = None  # the child's own samples it scores; None → the kind's default
+    tilt_temperature: float | None = None  # its β (draws kept ∝ P(liked)^(1/β)); None → latent_prior.TiltConfig's
     fit_prior: bool = True  # VAE: sample from a Gaussian mixture fitted to the reweighted data's posterior
     prior_components: int = 20  # its components (Ghosh et al. use 10; 20 measured a little better recall here)
     # its EM iterations: on the shipped VAE, 40 fitted 5,000 posteriors in 2.9 s where 100 took 6.4 s, at

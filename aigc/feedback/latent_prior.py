@@ -34,6 +34,13 @@ def check_kernel(kernel: float) -> float:
     return kernel
 
 
+def check_temperature(temperature: float) -> float:
+    """The one bound on the tilt's temperature β: below 0.1 it keeps a handful of draws; above 2 it barely tilts."""
+    if not 0.1 <= temperature <= 2.0:
+        raise ValueError(f"the tilt's temperature must be between 0.1 and 2, got {temperature}")
+    return temperature
+
+
 MAX_TILT_DRAWS = 50_000  # decoded and scored in one go: ~10 s per 10,000 on two cores, and their memory
 
 
@@ -42,7 +49,12 @@ class TiltConfig:
     draws: int = 8000  # z drawn from the child's own prior and scored (~1 s per 1,000 on one core)
     components: int = 1024  # z resampled by weight: the kernel mixture's centres
     kernel: float = 0.25  # each centre's isotropic scale, × the draws' own spread (0: replay the centres)
-    temperature: float = 1.0  # β: 1 is the Bayesian p(z | liked); below 1 sharper, less varied
+    # β: draws kept ∝ P(liked)^(1/β). 1 would be the Bayesian p(z | liked), if P(liked) were the taste itself;
+    # it is a reward model's estimate from ~100 thumbs, and a careless rater's contradicting thumbs keep it
+    # off 0 and 1 (a disliked kind stays at ~0.15). 0.5, the fine-tune weights' own P(liked)², measured on
+    # the shipped parents (9 tastes each, 3 rating sets, no fine-tune): liked share of the kept draws +0.02 to
+    # +0.16 (careless raters gain most), recall of the liked real images within 0.04.
+    temperature: float = 0.5
     seed: int = 0
 
 
@@ -62,6 +74,7 @@ def tilted_prior(
     """
     cfg = cfg or TiltConfig()
     check_kernel(cfg.kernel)
+    check_temperature(cfg.temperature)
     generated = model.generate(cfg.draws, cfg.seed + 7919)  # a seed stream apart from the run's evaluation seeds
     p = np.asarray(liked_probability(generated.images), np.float64)
     w = tilt(p, cfg.temperature)

@@ -43,7 +43,13 @@ def test_tilt_kernel_out_of_range_is_refused(models_dir):
 
 
 @pytest.mark.parametrize(
-    ("bad", "message"), [({"tilt_kernel": 1.5}, "kernel scale"), ({"tilt_draws": 10**6}, "tilt's draws")]
+    ("bad", "message"),
+    [
+        ({"tilt_kernel": 1.5}, "kernel scale"),
+        ({"tilt_draws": 10**6}, "tilt's draws"),
+        ({"tilt_temperature": 0.01}, "tilt's temperature"),
+        ({"tilt_temperature": 50.0}, "tilt's temperature"),
+    ],
 )
 def test_a_run_with_an_out_of_range_tilt_is_refused_before_training(studio, models_dir, bad, message):
     from aigc.feedback.finetune import FinetuneConfig, finetune
@@ -51,3 +57,22 @@ def test_a_run_with_an_out_of_range_tilt_is_refused_before_training(studio, mode
     with pytest.raises(ValueError, match=message):
         finetune("syn-gan", studio.store, FinetuneConfig(steps=5, progress=False, **bad), models_dir=models_dir)
     assert studio.store.list_runs() == []
+
+
+def test_a_sharper_temperature_keeps_more_of_a_taste_whose_probabilities_stay_off_zero(models_dir):
+    """A careless rater's reward model leaves a disliked kind at P ≈ 0.15, not 0: β = 1 keeps that
+    share of it; β = 0.5 (P²) squares the odds and keeps the liked kind clearly more often."""
+    model = load_model("syn-gan", models_dir=models_dir)
+    liked = int(np.bincount(band_class(model.sample(600, 5)), minlength=3).argmin())
+
+    def p_liked(images: np.ndarray) -> np.ndarray:
+        return np.where(band_class(images) == liked, 0.85, 0.15)
+
+    drawn = {
+        beta: tilted_prior(model, p_liked, TiltConfig(draws=1500, components=512, temperature=beta))[1][
+            "tilt_mean_p_drawn"
+        ]
+        for beta in (1.0, 0.5)
+    }
+    assert drawn[0.5] > drawn[1.0] + 0.05, drawn
+    assert TiltConfig().temperature == 0.5  # the run's default: the fine-tune weights' own P(liked)²
