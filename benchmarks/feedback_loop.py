@@ -326,7 +326,10 @@ def main() -> int:
             p.error("--replot needs --plot")
         saved = [json.loads(line) for f in args.replot for line in Path(f).read_text().splitlines() if line]
         wanted = {r.name for r in tastes(args.tastes, args.prefs)} | set(args.tastes.split(","))  # --tastes, --prefs
-        plot([r for r in saved if "liked_rate_after" in r and r["taste"] in wanted], Path(args.plot))
+        chosen = [r for r in saved if "liked_rate_after" in r and r["taste"] in wanted]
+        if not chosen:
+            p.error(f"no finished runs of {sorted(wanted)} in {', '.join(args.replot)}")
+        plot(chosen, Path(args.plot))
         return 0
     torch.set_num_threads(args.threads)
     from aigc.feedback.ratings import NotEnoughRatings

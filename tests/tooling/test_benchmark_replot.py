@@ -1,0 +1,43 @@
+"""The feedback benchmark's figure is redrawn from saved JSON lines, filtered by taste, 🎯 runs as stars."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(line: dict, **changes) -> dict:
+    return {**line, **changes}
+
+
+def test_replot_draws_the_chosen_tastes_refuses_when_none_match_and_needs_a_target(tmp_path):
+    base = {"model": "fashion-gan", "rounds": 1, "to_rate": False, "liked_rate_before": 0.3, "history": []}
+    lines = [
+        _run(base, taste="bright", ratings_used=20, liked_rate_after=0.7),
+        _run(base, taste="bright", ratings_used=100, liked_rate_after=0.95),
+        _run(base, taste="bright", ratings_used=50, liked_rate_after=0.9, to_rate=True),
+        _run(base, taste="wide", ratings_used=100, liked_rate_after=0.9),
+        {"summary": True, "runs": 4},
+    ]
+    saved = tmp_path / "runs.jsonl"
+    saved.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    script = [sys.executable, str(ROOT / "benchmarks" / "feedback_loop.py"), "--replot", str(saved)]
+
+    refused = subprocess.run(script, capture_output=True, text=True, cwd=ROOT)
+    assert refused.returncode != 0 and "--replot needs --plot" in refused.stderr
+
+    figure = tmp_path / "curve.png"
+    nothing = subprocess.run(
+        [*script, "--prefs", "", "--tastes", "none", "--plot", str(figure)], capture_output=True, text=True, cwd=ROOT
+    )
+    assert nothing.returncode != 0 and "no finished runs" in nothing.stderr and not figure.exists()
+
+    done = subprocess.run(
+        [*script, "--prefs", "", "--tastes", "bright", "--plot", str(figure)], capture_output=True, text=True, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
