@@ -23,6 +23,8 @@ from aigc.feedback.ratings import READINESS
 #   the decoder stayed so blurry its reconstructions of liked test images covered only 27% of them.
 #   The VAE's tilt scores 4,000 draws, not 8,000: its loop stood at 60-63 s, 2-3 s over the minute
 #   (decoding and scoring 8,000 pictures took ~5 s of it); its kernel is wide, so fewer centres serve.
+# The kernels were chosen with the tilt at P(liked); it now keeps P(liked)² (latent_prior.TiltConfig), which
+# raised the GAN's liked rates (8 → 11 of 13 tastes at target) at about the same recall.
 KIND_DEFAULTS = {
     "gan": {"steps": 400, "lr_scale": 0.5, "tilt_kernel": 0.1, "tilt_draws": 8000},
     "vae": {"steps": 1000, "lr_scale": 1.0, "kl_weight": 0.1, "tilt_kernel": 0.3, "tilt_draws": 4000},
