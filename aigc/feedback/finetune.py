@@ -28,7 +28,7 @@ from aigc.feedback.calibration import warnings
 from aigc.feedback.config import KIND_DEFAULTS, FinetuneConfig
 from aigc.feedback.effect import measure_effect
 from aigc.feedback.finetune_data import rated_images, training_set
-from aigc.feedback.latent_prior import MAX_TILT_DRAWS, TiltConfig, check_kernel, check_temperature, tilted_prior
+from aigc.feedback.latent_prior import MAX_TILT_DRAWS, TiltConfig, tilted_prior
 from aigc.feedback.ratings import READINESS
 from aigc.feedback.reward import RewardConfig, fit_reward, reward_weights
 from aigc.models.cards import write_card
@@ -87,9 +87,16 @@ def finetune(
         lr_scale=cfg.lr_scale or defaults["lr_scale"],
         kl_weight=cfg.kl_weight if cfg.kl_weight is not None else defaults.get("kl_weight"),
     )
-    if cfg.tilt_kernel is not None:
-        check_kernel(cfg.tilt_kernel)  # refused before any training is spent
-        check_temperature(float(cfg.tilt_temperature or 0))
+    tilt_cfg = (  # built, so checked, before any training is spent
+        TiltConfig(
+            draws=int(cfg.tilt_draws or 0),
+            kernel=cfg.tilt_kernel,
+            temperature=float(cfg.tilt_temperature or 0),
+            seed=cfg.seed,
+        )
+        if cfg.tilt_kernel is not None
+        else None
+    )
     if not 100 <= int(cfg.tilt_draws or 0) <= MAX_TILT_DRAWS:  # a bounded cost: each draw is decoded and scored
         raise ValueError(f"the tilt's draws must be between 100 and {MAX_TILT_DRAWS}, got {cfg.tilt_draws}")
     if parent.kind == "vae" and not cfg.fit_prior and cfg.kl_weight is not None and cfg.kl_weight < 1:
@@ -191,17 +198,12 @@ def finetune(
                     module, images[drawn], cfg.prior_components, seed=cfg.seed, iters=cfg.prior_iters
                 )
         tilt_summary: dict = {}
-        if cfg.tilt_kernel is not None:  # z where the reward model expects a like (latent_prior.py)
-            report("tilt", 0.82, {"draws": cfg.tilt_draws})
+        if tilt_cfg is not None:  # z where the reward model expects a like (latent_prior.py)
+            report("tilt", 0.82, {"draws": tilt_cfg.draws})
             record.extra["prior"], tilt_summary = tilted_prior(
                 _as_image_model(module, record),
                 lambda pictures: reward.predict(rf.compute(pictures)),
-                TiltConfig(
-                    draws=int(cfg.tilt_draws or TiltConfig.draws),
-                    kernel=cfg.tilt_kernel,
-                    temperature=float(cfg.tilt_temperature or TiltConfig.temperature),
-                    seed=cfg.seed,
-                ),
+                tilt_cfg,
             )
         report("evaluating", 0.85, {"samples": cfg.eval_n})  # before publishing: the figures go into the record
         child = _as_image_model(module, record)
