@@ -64,7 +64,12 @@ def test_workers_take_the_line_a_killed_one_is_reaped_and_owners_cancel(pg_studi
 
     workers = [_worker(url, models_dir, home)]
     try:
-        _wait_for(lambda: studio.finetune_status("syn-vae", "ann").stage == "training", what="a worker to train")
+        # the stage turns "training" when the worker claims the job, a moment before the run's first report
+        # lands in the run row: wait for that report, not for the stage (CI once read progress 0.0 in between)
+        _wait_for(
+            lambda: (s := studio.finetune_status("syn-vae", "ann")).stage == "training" and s.progress >= 0.1,
+            what="a worker to train and report",
+        )
         training = studio.finetune_status("syn-vae", "ann")  # the worker's reports, read from the run row
         assert training.progress >= 0.1 and training.message == "training on a worker…"
         assert studio.finetune_status("syn-gan", "bob").position == 1
