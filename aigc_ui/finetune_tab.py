@@ -114,13 +114,19 @@ def figures_markdown(metrics: dict) -> str:
     temperature = metrics.get("reward_temperature", metrics.get("beta", float("nan")))
     extra = (
         f"\n\nReward model held-out accuracy **{metrics.get('reward_cv_accuracy', float('nan')):.0%}** "
-        f"on {metrics.get('n_ratings', '?')} ratings · β = {temperature:.3g} · effective sample "
+        f"on {metrics.get('n_ratings', '?')} ratings{picks_words(metrics)} · β = {temperature:.3g} · effective sample "
         f"size {metrics.get('ess_fraction', float('nan')):.0%} of {metrics.get('train_examples', '?')} examples · "
         f"{metrics.get('eval_n', '?')} samples per model · trained in {metrics.get('wall_time_s', '?')} s"
     )
     if "tilt_centres" in metrics:
         extra += f" · the child draws near {metrics['tilt_centres']} of its own latents the reward model liked"
     return "\n".join(rows) + extra + honesty_markdown(metrics) + kinds_markdown(metrics)
+
+
+def picks_words(metrics: dict) -> str:
+    """' and 12 blind A/B picks' when the run's reward read picks beside the ratings; '' otherwise."""
+    n = metrics.get("n_picks") or 0
+    return f" and {n} blind A/B pick{'s' if n != 1 else ''}" if n else ""
 
 
 def progress_html(status: JobStatus | None = None) -> str:

@@ -12,6 +12,7 @@ shipped classifier there). One JSON line per run, then one summary line with all
     python benchmarks/feedback_loop.py --models fashion-gan --tastes bright --per-round 100
     python benchmarks/feedback_loop.py --tastes tuning --curve 20,40,60,100 --plot docs/feedback_curve.png
     python benchmarks/feedback_loop.py --models fashion-gan --prefs 1,5,7 --tastes none --rounds 3 --per-round 50
+    python benchmarks/feedback_loop.py --prefs none --tastes bright --rounds 2 --per-round 50 --picks 50
 """
 
 from __future__ import annotations
@@ -99,6 +100,19 @@ def judge(model, rater, ref: Reference, n: int, seed: int) -> dict:
     return out
 
 
+def pick_pairs(studio, child: str, rater, n: int, seed: int) -> int:
+    """n blind A/B pairs of the child and its parent, picked as the page's 🔀 does (Studio.ab_pair/ab_pick);
+    a yes/no taste calls a pair of two liked or two disliked pictures a tie. Returns how many were decided."""
+    decided = 0
+    for i in range(n):
+        pair = studio.ab_pair(child, seed + i, rater.name)
+        verdict = int(rater.pick(pair["left_image"][None], pair["right_image"][None])[0])
+        picked = {1: pair["left_id"], -1: pair["right_id"]}.get(verdict)
+        studio.ab_pick(pair["left_id"], pair["right_id"], picked, rater.name)
+        decided += picked is not None
+    return decided
+
+
 def rate_samples(studio, model: str, rater, n: int, seed: int, to_rate: bool = False) -> None:
     """Exactly what the page does: Studio.sample records the samples, Studio.rate stores each click.
 
@@ -121,6 +135,7 @@ HONEST = (  # what the run itself reported, to set beside the rater's true figur
     "reward_heldout_accuracy",
     "reward_heldout_ece",
     "reward_flip",
+    "n_picks",
     "reward_features_used",
     "largest_kind_share_after",
     "reward_temperature",
@@ -168,6 +183,8 @@ def run(model: str, rater, ref: Reference, args, workdir: Path, per_round: int, 
         current, metrics = result.child, result.metrics
         run_metrics = {k: metrics[k] for k in HONEST if k in metrics}
         run_metrics["stage_started_s"] = {k: round(v, 1) for k, v in stages.items()}
+        if args.picks and r < args.rounds:  # the next round's reward reads them beside its ratings
+            run_metrics["picks_decided"] = pick_pairs(studio, current, rater, args.picks, seed=5000 * r)
         history.append(
             {
                 "round": r,
@@ -186,6 +203,7 @@ def run(model: str, rater, ref: Reference, args, workdir: Path, per_round: int, 
         "flip": rater.flip,
         "liked": PREFS.get(",".join(map(str, rater.classes)), rater.name),
         "rounds": args.rounds,
+        "picks_per_round": args.picks,
         "to_rate": args.to_rate,
         "ratings_used": args.rounds * per_round,
         "eval_n": args.eval_n,
@@ -255,6 +273,9 @@ def main() -> int:
     )
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--per-round", type=int, default=MAX_RATINGS, help="ratings per round")
+    p.add_argument(
+        "--picks", type=int, default=0, help="blind A/B picks of child vs parent after each round but the last"
+    )
     p.add_argument("--curve", default=None, help="ratings per run, e.g. 20,40,60,100: one fine-tune each")
     p.add_argument("--to-rate", action="store_true", help="rate the page's 🎯 'images to rate next' (≤ 50 ratings)")
     p.add_argument("--steps", type=int, default=None, help="fine-tuning steps (default: the kind's default)")

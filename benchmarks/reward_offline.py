@@ -11,6 +11,11 @@ the old L2 grid, no calibration); `after` is today's (`fit_reward` on the blocks
 model reads: the embedding, the class probabilities, the appearance blocks; flip rate and calibration).
 
     python benchmarks/reward_offline.py --tastes bright,bright-careless,textured --ratings 100
+
+`--picks N` adds a third fit, `picks`: the same ratings plus N blind A/B pairs of other test images, each
+decided by the rater (`TasteRater.pick`; a yes/no taste calls a pair of two liked or two disliked images a
+tie, and ties are left out) and read as Bradley–Terry evidence (`fit_reward(pairs=...)`). All three fits
+are graded on the same images, none of them rated or shown in a pair.
 """
 
 from __future__ import annotations
@@ -29,6 +34,12 @@ def main() -> int:
     p.add_argument("--ratings", default="100", help="comma-separated counts, e.g. 20,40,60,100")
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument(
+        "--picks",
+        type=int,
+        default=0,
+        help="also fit with this many blind A/B pairs shown (ties left out) as Bradley–Terry evidence",
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -55,14 +66,22 @@ def main() -> int:
         for n in (int(c) for c in args.ratings.split(",")):
             for seed in range(args.seeds):
                 idx = np.random.default_rng(seed).permutation(len(images))
-                rated, rest = idx[:n], idx[n:]
+                rated, shown, rest = idx[:n], idx[n : n + 2 * args.picks], idx[n + 2 * args.picks :]
+                left, right = shown[0::2], shown[1::2]
+                picks = rater.pick(images[left], images[right])
+                winners = np.where(picks > 0, left, right)[picks != 0]
+                losers = np.where(picks > 0, right, left)[picks != 0]
                 row = {"taste": name, "kind": rater.kind, "held_out": rater.held_out, "ratings": n, "seed": seed}
-                for tag, x, cfg, b in (
-                    ("before", feats[:, : learned.shape[1]], before_cfg, None),
-                    ("after", feats, RewardConfig(), blocks),
-                ):
+                fits = [
+                    ("before", feats[:, : learned.shape[1]], before_cfg, None, None),
+                    ("after", feats, RewardConfig(), blocks, None),
+                ]
+                if args.picks:
+                    row["picks_shown"], row["picks_decided"] = args.picks, len(winners)
+                    fits.append(("picks", feats, RewardConfig(), blocks, (feats[winners], feats[losers])))
+                for tag, x, cfg, b, pairs in fits:
                     try:
-                        reward = fit_reward(x[rated], thumbs[rated], cfg, seed=seed, blocks=b)
+                        reward = fit_reward(x[rated], thumbs[rated], cfg, seed=seed, blocks=b, pairs=pairs)
                     except ValueError as exc:  # one-sided ratings: nothing to learn from
                         row[f"{tag}_error"] = str(exc)
                         continue
@@ -71,9 +90,9 @@ def main() -> int:
                     row[f"{tag}_liked_mass"] = round(float((w * truth[rest]).sum() / w.sum()), 4)
                     row[f"{tag}_accuracy"] = round(float(((prob > 0.5) == truth[rest]).mean()), 4)
                     row[f"{tag}_heldout_accuracy"] = reward.heldout.get("heldout_accuracy")
-                    if tag == "after":
-                        row["after_blocks"] = "+".join(reward.blocks_used)
-                        row["after_flip"] = reward.flip
+                    if tag != "before":
+                        row[f"{tag}_blocks"] = "+".join(reward.blocks_used)
+                        row[f"{tag}_flip"] = reward.flip
                 row["base_rate"] = round(float(truth[rest].mean()), 4)
                 print(json.dumps(row), flush=True)
                 rows.append(row)
@@ -89,6 +108,15 @@ def main() -> int:
                 "mean_liked_mass_after": round(float(np.mean([r["after_liked_mass"] for r in done])), 4)
                 if done
                 else None,
+                **(
+                    {
+                        "mean_liked_mass_picks": round(
+                            float(np.mean([r.get("picks_liked_mass", np.nan) for r in done])), 4
+                        )
+                    }
+                    if args.picks
+                    else {}
+                ),
             }
         )
     )

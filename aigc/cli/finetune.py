@@ -64,6 +64,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--min-ratings", type=int, default=FinetuneConfig.min_ratings)
     p.add_argument("--rater", default=None, help="use only this rater's ratings")
+    p.add_argument(
+        "--no-picks", action="store_true", help="ignore the blind A/B picks (by default the reward reads them too)"
+    )
     p.add_argument("--owner", default=None, help="the person this run is for: the new version is theirs")
     p.add_argument("--job-id", type=int, default=None, help=argparse.SUPPRESS)  # set by `aigc worker`
     p.add_argument(
@@ -113,6 +116,7 @@ def _finetune(args: argparse.Namespace, handover: Handover) -> int:
         reward_temperature=args.reward_temperature,
         kl_weight=args.kl_weight,
         tilt=not args.no_tilt,
+        use_picks=not args.no_picks,
         tilt_kernel=args.tilt_kernel,
         tilt_temperature=args.tilt_temperature,
         ess_floor=args.ess_floor,

@@ -144,6 +144,13 @@ class TasteRater:
         u = [int.from_bytes(hashlib.sha256(self.name.encode() + img.tobytes()).digest()[:8], "big") for img in images]
         return np.array(u, np.float64) / 2.0**64 < self.flip
 
+    def pick(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """(N,) blind A/B picks: +1 left, −1 right, 0 a tie (both liked or both not: a yes/no taste cannot
+        choose). A careless rater picks the wrong one of a pair as often as it gets a thumb wrong."""
+        a, b = self.likes(left), self.likes(right)
+        picks = a.astype(int) - b.astype(int)
+        return np.where(self.flipped(np.concatenate([left, right], axis=-1)), -picks, picks)
+
     def rate(self, images: np.ndarray) -> np.ndarray:
         liked = self.likes(images) ^ self.flipped(images)
         return np.where(liked, 1.0, -1.0)

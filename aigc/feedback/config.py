@@ -45,6 +45,7 @@ class FinetuneConfig:
     ess_floor: float = 0.1  # 0.2 held a one-class taste (bags) to 0.72 liked; at 0.1 it reached 0.98
     min_ratings: int = READINESS.min_ratings  # the readiness rule's total (likes and dislikes: its minimum each)
     rater: str | None = None  # only this rater's ratings (default: everyone's)
+    use_picks: bool = True  # read the lineage's blind A/B picks as Bradley–Terry evidence beside the ratings
     owner: str | None = None  # whose run this is: the child version is theirs (roles, aigc.service.roles)
     private: bool = False  # register the child unpublished: only its owner and admins see it until published
     job_id: int | None = None  # the queue job running it (aigc worker): kept in the run's config for the reaper

@@ -27,7 +27,7 @@ from aigc.feedback import features as phi
 from aigc.feedback.calibration import warnings
 from aigc.feedback.config import KIND_DEFAULTS, FinetuneConfig
 from aigc.feedback.effect import measure_effect
-from aigc.feedback.finetune_data import rated_images, training_set
+from aigc.feedback.finetune_data import picked_images, rated_images, training_set
 from aigc.feedback.latent_prior import MAX_TILT_DRAWS, TiltConfig, tilted_prior
 from aigc.feedback.ratings import READINESS
 from aigc.feedback.reward import RewardConfig, fit_reward, reward_weights
@@ -128,8 +128,10 @@ def finetune(
     rf = phi.reward_features(parent)
     fn, feature_name = rf.learned, rf.name
     rated_feats = rf.compute(rated) if len(rated) else np.zeros((0, sum(d for _, d in rf.blocks)))
-    report("reward", 0.04, {})
-    reward = fit_reward(rated_feats, scores, reward_cfg, seed=cfg.seed, blocks=rf.blocks)
+    picked, other = picked_images(store, version.id, parent.latent_dim, cfg.rater) if cfg.use_picks else ((), ())
+    pairs = (rf.compute(picked), rf.compute(other)) if len(picked) else None
+    report("reward", 0.04, {"picks": len(picked)})
+    reward = fit_reward(rated_feats, scores, reward_cfg, seed=cfg.seed, blocks=rf.blocks, pairs=pairs)
 
     child_name = cfg.child_name or next_child_name(parent.name, {v.name for v in store.list_versions()})
     run_config = {"child": child_name, **asdict(cfg), "reward": reward.summary(), "features": feature_name}
@@ -215,6 +217,7 @@ def finetune(
             **weights.summary(),
             **tilt_summary,
             "n_ratings": reward.n_ratings,
+            "n_picks": reward.n_pairs,
             "train_examples": len(dataset),
             "data": data_name,
             "wall_time_s": round(result.wall_time_s, 1),

@@ -9,7 +9,7 @@ import torch
 from aigc.data.datasets import DatasetError, from_uint8, load_dataset
 from aigc.feedback import features as phi
 from aigc.feedback.config import FinetuneConfig
-from aigc.feedback.ratings import usable_ratings
+from aigc.feedback.ratings import usable_picks, usable_ratings
 from aigc.models.pipeline import ImageModel, load_model
 from feedback_db import FeedbackStore
 
@@ -88,20 +88,36 @@ def warm_training_features(parent: ImageModel) -> bool:
     return True
 
 
+def _decode_by_version(store: FeedbackStore, items: list[tuple[int, np.ndarray]]) -> list[np.ndarray]:
+    """(version id, latent) pairs → uint8 images, each decoded by the version that showed it (one load per version)."""
+    by_version: dict[int, list[int]] = {}
+    for i, (vid, _) in enumerate(items):
+        by_version.setdefault(vid, []).append(i)
+    images: list[np.ndarray] = [np.zeros(0)] * len(items)
+    for vid, rows in by_version.items():
+        model = load_model(store.get_version(vid).checkpoint_path)
+        for i, img in zip(rows, model.decode(np.stack([items[i][1] for i in rows]))):
+            images[i] = img
+    return images
+
+
 def rated_images(
     store: FeedbackStore, version_id: int, latent_dim: int, rater: str | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each rated latent decoded by the version that showed it: the very images people judged."""
     rated = usable_ratings(store, version_id, latent_dim, rater)
-    by_version: dict[int, list[int]] = {}
-    for i, r in enumerate(rated):
-        by_version.setdefault(r.version_id, []).append(i)
-    images: list[np.ndarray | None] = [None] * len(rated)
-    for vid, rows in by_version.items():
-        model = load_model(store.get_version(vid).checkpoint_path)
-        decoded = model.decode(np.stack([rated[i].latent for i in rows]))
-        for i, img in zip(rows, decoded):
-            images[i] = img
     if not rated:
         return np.zeros((0,)), np.zeros((0,))
+    images = _decode_by_version(store, [(r.version_id, r.latent) for r in rated])
     return np.stack(images), np.array([r.score for r in rated], np.float64)
+
+
+def picked_images(
+    store: FeedbackStore, version_id: int, latent_dim: int, rater: str | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The blind A/B picks as two image stacks (picked, other), (P, H, W, C) each; empty when there are none."""
+    picks = usable_picks(store, version_id, latent_dim, rater)
+    if not picks:
+        return np.zeros((0,)), np.zeros((0,))
+    images = _decode_by_version(store, [(s.version_id, s.latent) for p in picks for s in (p.picked, p.other)])
+    return np.stack(images[0::2]), np.stack(images[1::2])

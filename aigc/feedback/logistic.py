@@ -7,6 +7,11 @@ al. 2017): a thumb is taken to contradict the taste with probability `flip`, so 
 rate is q = flip + (1 − 2·flip)·σ(z) and the fit models σ(z), the *true* taste. A plain logistic pulls
 its weights towards every flipped thumb, and its probabilities can never leave [flip, 1 − flip]; here a
 contradicting thumb costs at most log(1/flip) and σ(z) may still go to 0 or 1.
+
+`pairs` adds blind A/B picks as Bradley–Terry evidence (Bradley & Terry 1952): P(a picked over b) =
+σ(z_a − z_b) = σ((x_a − x_b)·w), a logistic row on the difference with no bias. So a pick is one more row
+of the same fit, it tells the weights which way the taste runs even between two liked images, and the
+forward correction covers careless picks as it covers careless thumbs.
 """
 
 from __future__ import annotations
@@ -15,18 +20,28 @@ import numpy as np
 
 
 def fit_logistic(
-    x: np.ndarray, y: np.ndarray, l2: float = 1.0, iters: int = 30, flip: float = 0.0
+    x: np.ndarray,
+    y: np.ndarray,
+    l2: float = 1.0,
+    iters: int = 30,
+    flip: float = 0.0,
+    pairs: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
     """(weights (D,), bias) minimising soft-label cross-entropy of q(z) + l2/2·|w|², y in [0, 1].
 
     flip = 0: q = σ(z), exact Newton. flip > 0: q = flip + (1 − 2·flip)·σ(z), Fisher scoring (Newton with
     the expected Hessian: positive definite, so every step descends), started from the flip = 0 fit.
+    pairs: (P, D) differences x_picked − x_other of A/B picks, each a row with label 1 and no bias.
     """
     if not 0.0 <= flip < 0.5:
         raise ValueError(f"flip must be in [0, 0.5), got {flip}")
     x = np.asarray(x, np.float64)
     y = np.asarray(y, np.float64)
     xb = np.hstack([x, np.ones((x.shape[0], 1))])
+    if pairs is not None and len(pairs):
+        diffs = np.asarray(pairs, np.float64).reshape(len(pairs), x.shape[1])
+        xb = np.vstack([xb, np.hstack([diffs, np.zeros((len(diffs), 1))])])
+        y = np.concatenate([y, np.ones(len(diffs))])
     w = np.zeros(xb.shape[1])
     reg = l2 * np.eye(xb.shape[1])
     reg[-1, -1] = 1e-6  # the bias is not shrunk

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from feedback_db import FeedbackStore, RatedSample
+from feedback_db import FeedbackStore, RatedSample, SampleInfo
 
 
 class NotEnoughRatings(ValueError):
@@ -108,3 +108,42 @@ def usable_ratings(
         and (latent_dim is None or r.latent.shape[0] == latent_dim)
         and r.score != 0
     ]
+
+
+MAX_PICKS = 2_000  # the newest blind picks a reward reads: each is two images decoded and embedded
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One blind A/B pick between two samples of a lineage: `picked` was preferred over `other`."""
+
+    picked: SampleInfo
+    other: SampleInfo
+
+
+def usable_picks(
+    store: FeedbackStore, version_id: int, latent_dim: int | None = None, rater: str | None = None
+) -> list[Pick]:
+    """The blind A/B picks a fine-tune may read as Bradley–Terry evidence, oldest first.
+
+    The same rules as `usable_ratings`: only `rater`'s when given; both samples from this version's
+    lineage, none from a retired version, latents of this model's size; a tie says nothing about which
+    way the taste runs and is left out. At most the newest `MAX_PICKS`, so the cost of a run stays bounded.
+    """
+    lineage = {v.id: v for v in store.lineage(version_id)}
+    usable = {vid for vid, v in lineage.items() if not v.retired}
+    picks = [c for c in store.comparisons(rater, limit=MAX_PICKS) if c.picked_sample_id is not None]
+    ids = sorted({i for c in picks for i in (c.left_sample_id, c.right_sample_id)})
+    samples = {s.id: s for s in store.get_samples(ids)}
+    out = []
+    for c in reversed(picks):
+        left, right = samples.get(c.left_sample_id), samples.get(c.right_sample_id)
+        if left is None or right is None or not {left.version_id, right.version_id} <= usable:
+            continue
+        if c.picked_sample_id not in (left.id, right.id):
+            continue
+        if latent_dim is not None and not left.latent_dim == right.latent_dim == latent_dim:
+            continue
+        picked, other = (left, right) if c.picked_sample_id == left.id else (right, left)
+        out.append(Pick(picked, other))
+    return out

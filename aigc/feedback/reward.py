@@ -72,6 +72,7 @@ class RewardModel:
     calibration: tuple[float, float] = (1.0, 0.0)
     fold_models: list[tuple[np.ndarray, float]] = field(default_factory=list)
     heldout: dict = field(default_factory=dict)
+    n_pairs: int = 0  # blind A/B picks read as Bradley–Terry evidence beside the ratings
 
     def _standardise(self, features: np.ndarray) -> np.ndarray:
         return (np.asarray(features, np.float64) - self.mean) / self.scale
@@ -94,6 +95,7 @@ class RewardModel:
             "flip": self.flip,
             "features_used": "+".join(self.blocks_used),
             "n_ratings": self.n_ratings,
+            "n_pairs": self.n_pairs,
             "base_like_rate": round(self.base_rate, 4),
             **self.heldout,
         }
@@ -136,13 +138,15 @@ def _loss(p: np.ndarray, y: np.ndarray) -> float:
     return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
 
 
-def _heldout_scores(xs: np.ndarray, y: np.ndarray, folds: list[np.ndarray], l2: float, flip: float):
-    """Out-of-fold scores z for every rating, and the fold models."""
+def _heldout_scores(
+    xs: np.ndarray, y: np.ndarray, folds: list[np.ndarray], l2: float, flip: float, pairs: np.ndarray | None = None
+):
+    """Out-of-fold scores z for every rating, and the fold models; A/B picks (`pairs`) train every fold."""
     z = np.zeros(len(y))
     models = []
     for test in folds:
         train = np.setdiff1d(np.arange(len(y)), test)
-        w, b = fit_logistic(xs[train], y[train], l2, flip=flip)
+        w, b = fit_logistic(xs[train], y[train], l2, flip=flip, pairs=pairs)
         z[test] = logit(xs[test], w, b)
         models.append((w, b))
     return z, models
@@ -158,12 +162,17 @@ def fit_reward(
     cfg: RewardConfig | None = None,
     seed: int = 0,
     blocks: list[Block] | None = None,
+    pairs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> RewardModel:
     """Fit on rated examples (score > 0 liked, < 0 disliked; 0 ignored). Everything is chosen on held-out folds:
 
     1. which feature blocks and L2 (log loss of out-of-fold predictions; capacity justified by the data);
     2. the careless-thumb rate `flip` and L2 again, for the forward-corrected loss (`logistic.fit_logistic`);
     3. a Platt scale and shift on the out-of-fold scores (calibration), applied to the final and fold models.
+
+    pairs: (features of the picked images, features of the others), (P, E) each: blind A/B picks, used as
+    Bradley–Terry rows in every fit (`logistic.fit_logistic(pairs=...)`). They add evidence but never replace
+    ratings: the readiness rule and every held-out figure count ratings only.
     """
     cfg = cfg or RewardConfig()
     scores = np.asarray(scores, np.float64)
@@ -173,29 +182,33 @@ def fit_reward(
     y = (s + 1) / 2  # stars map to soft labels; thumbs to 0/1
     blocks = list(blocks or [("features", x.shape[1])])
     mean, std = x.mean(0), x.std(0) + 1e-6
+    diffs = _pair_differences(pairs, x.shape[1])
     folds = _folds(y, cfg.folds, seed)
     best: tuple[float, tuple[str, ...], float] = (np.inf, (), cfg.l2_grid[0])
     for use in _candidates(blocks):
         cols = _column_scale(blocks, use)
         xs = (x - mean) / std * cols
+        pairs_s = None if diffs is None else diffs / std * cols
         for l2 in cfg.l2_grid:
-            loss = _loss(predict_proba(_heldout_scores(xs, y, folds, l2, 0.0)[0][:, None], np.ones(1), 0.0), y)
+            z = _heldout_scores(xs, y, folds, l2, 0.0, pairs_s)[0]
+            loss = _loss(predict_proba(z[:, None], np.ones(1), 0.0), y)
             if loss < best[0] - 1e-9:
                 best = (loss, use, l2)
     use = best[1]
     cols = _column_scale(blocks, use)
     scale = np.where(cols > 0, std / np.where(cols > 0, cols, 1), np.inf)  # x/scale = standardised·cols; 0 if unused
     xs = (x - mean) / scale
+    pairs_s = None if diffs is None else diffs / scale
     chosen = (np.inf, 0.0, best[2])
     for flip in cfg.flip_grid:
         for l2 in cfg.l2_grid:
-            loss = _loss(_observed(_heldout_scores(xs, y, folds, l2, flip)[0], flip), y)
+            loss = _loss(_observed(_heldout_scores(xs, y, folds, l2, flip, pairs_s)[0], flip), y)
             if loss < chosen[0] - 1e-9:
                 chosen = (loss, flip, l2)
     _, flip, l2 = chosen
-    z, fold_models = _heldout_scores(xs, y, folds, l2, flip)
+    z, fold_models = _heldout_scores(xs, y, folds, l2, flip, pairs_s)
     a, c = platt(z, y, flip) if cfg.calibrate else (1.0, 0.0)
-    w, b = fit_logistic(xs, y, l2, flip=flip)
+    w, b = fit_logistic(xs, y, l2, flip=flip, pairs=pairs_s)
     p_heldout = predict_proba((a * z + c)[:, None], np.ones(1), 0.0)
     report = holdout_report(p_heldout, y)
     return RewardModel(
@@ -212,7 +225,18 @@ def fit_reward(
         calibration=(round(a, 4), round(c, 4)),
         fold_models=[(a * wk, a * bk + c) for wk, bk in fold_models],
         heldout=report,
+        n_pairs=0 if diffs is None else len(diffs),
     )
+
+
+def _pair_differences(pairs: tuple[np.ndarray, np.ndarray] | None, columns: int) -> np.ndarray | None:
+    """(P, E) picked − other, or None when there are no picks; refuses mismatched shapes."""
+    if pairs is None:
+        return None
+    picked, other = (np.asarray(side, np.float64) for side in pairs)
+    if picked.shape != other.shape or (len(picked) and picked.shape[1:] != (columns,)):
+        raise ValueError(f"A/B pairs must be two (P, {columns}) feature arrays, got {picked.shape} and {other.shape}")
+    return picked - other if len(picked) else None
 
 
 @dataclass

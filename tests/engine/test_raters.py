@@ -78,3 +78,17 @@ def test_the_registry_has_held_out_tastes_of_every_kind_and_a_target_for_each():
     assert {r.kind for r in TASTES.values() if not r.held_out} >= {"class", "attribute", "mixed", "careless"}
     assert all(r.kind in LIKED_RATE_TARGET for r in TASTES.values())
     assert all(0.1 <= r.flip <= 0.2 for r in TASTES.values() if r.kind == "careless")
+
+
+def test_a_blind_pick_prefers_the_liked_picture_ties_a_same_sided_pair_and_a_careless_rater_errs_as_often():
+    real = pictures(2000, 3)
+    rater = TasteRater("big", "attribute", prop="fill", liked_share=0.5).calibrate(real)
+    left, right = real[0::2], real[1::2]
+    a, b = rater.likes(left), rater.likes(right)
+    picks = rater.pick(left, right)
+    assert (picks[a & ~b] == 1).all() and (picks[~a & b] == -1).all() and (picks[a == b] == 0).all()
+    careless = TasteRater("big-careless", "careless", prop="fill", liked_share=0.5, flip=0.15).calibrate(real)
+    decided = a != b
+    wrong = (careless.pick(left, right)[decided] != picks[decided]).mean()
+    assert wrong == pytest.approx(0.15, abs=0.05)
+    assert (careless.pick(left, right)[~decided] == 0).all()  # a tie stays a tie, flipped or not

@@ -68,3 +68,11 @@ def test_a_run_from_before_the_honest_figures_says_its_reward_was_graded_by_the_
     assert "| 9.000 | 12.000 | context |" in old  # FID to all real images rises by design: no verdict
     new = figures_markdown({"mean_reward_before": 0.2, "mean_reward_after": 0.9, "reward_heldout_accuracy": 0.9})
     assert "estimated share you would like" in new
+
+
+def test_the_figures_say_how_many_blind_picks_the_reward_read():
+    figures = {"mean_reward_before": 0.2, "mean_reward_after": 0.9, "n_ratings": 40}
+    assert "on 40 ratings and 12 blind A/B picks ·" in figures_markdown({**figures, "n_picks": 12})
+    assert "on 40 ratings and 1 blind A/B pick ·" in figures_markdown({**figures, "n_picks": 1})
+    assert "on 40 ratings ·" in figures_markdown({**figures, "n_picks": 0})  # older runs have no count at all
+    assert "on 40 ratings ·" in figures_markdown(figures)

@@ -182,6 +182,13 @@ def test_compare_and_blind_ab_of_a_child_made_in_process(studio, models_dir):
     assert stats["p_value"] == pytest.approx(binomial_p_value(4, 2))
     with pytest.raises(StudioError, match="no parent"):
         studio.compare("syn-vae")
+    # the next fine-tune from the child reads the six picks beside the ratings (Bradley–Terry), unless told not to
+    quick = {"steps": 3, "eval_n": 50, "progress": False, "tilt": False}
+    again = finetune(result.child, studio.store, FinetuneConfig(**quick), models_dir=models_dir)
+    assert again.metrics["n_picks"] == 6 and again.metrics["n_ratings"] == 40
+    studio.refresh()
+    without = finetune(result.child, studio.store, FinetuneConfig(use_picks=False, **quick), models_dir=models_dir)
+    assert without.metrics["n_picks"] == 0
 
 
 def test_binomial_p_value():
