@@ -128,7 +128,8 @@ def usable_picks(
 
     The same rules as `usable_ratings`: only `rater`'s when given; both samples from this version's
     lineage, none from a retired version, latents of this model's size; a tie says nothing about which
-    way the taste runs and is left out. At most the newest `MAX_PICKS`, so the cost of a run stays bounded.
+    way the taste runs and is left out. Only the database's newest `MAX_PICKS` picks (of any model) are looked
+    at, so the cost of a run stays bounded however many people compare versions.
     """
     lineage = {v.id: v for v in store.lineage(version_id)}
     usable = {vid for vid, v in lineage.items() if not v.retired}
