@@ -217,7 +217,7 @@ def finetune(
             **weights.summary(),
             **tilt_summary,
             "n_ratings": reward.n_ratings,
-            "n_picks": reward.n_pairs,
+            "n_picks": reward.n_picks,
             "train_examples": len(dataset),
             "data": data_name,
             "wall_time_s": round(result.wall_time_s, 1),

@@ -89,6 +89,12 @@ class Readiness:
             raise NotEnoughRatings(self.message())
 
 
+def live_lineage(store: FeedbackStore, version_id: int) -> set[int]:
+    """Ids of this version and its ancestors that are not retired: whose pictures can still be made again
+    (a retired version's file now holds other weights), so whose ratings and picks a fine-tune may read."""
+    return {v.id for v in store.lineage(version_id) if not v.retired}
+
+
 def usable_ratings(
     store: FeedbackStore, version_id: int, latent_dim: int | None = None, rater: str | None = None
 ) -> list[RatedSample]:
@@ -99,11 +105,11 @@ def usable_ratings(
     retired ancestor (its shipped weights were replaced, `feedback_db.versions.retire`) are left out too:
     its pictures cannot be made again, and its file now holds other weights.
     """
-    retired = {v.id for v in store.lineage(version_id) if v.retired}
+    live = live_lineage(store, version_id)
     return [
         r
         for r in store.ratings_for_lineage(version_id)
-        if r.version_id not in retired
+        if r.version_id in live
         and (rater is None or r.rater_id == rater)
         and (latent_dim is None or r.latent.shape[0] == latent_dim)
         and r.score != 0
@@ -131,15 +137,14 @@ def usable_picks(
     way the taste runs and is left out. Only the database's newest `MAX_PICKS` picks (of any model) are looked
     at, so the cost of a run stays bounded however many people compare versions.
     """
-    lineage = {v.id: v for v in store.lineage(version_id)}
-    usable = {vid for vid, v in lineage.items() if not v.retired}
+    live = live_lineage(store, version_id)
     picks = [c for c in store.comparisons(rater, limit=MAX_PICKS) if c.picked_sample_id is not None]
     ids = sorted({i for c in picks for i in (c.left_sample_id, c.right_sample_id)})
-    samples = {s.id: s for s in store.get_samples(ids)}
+    samples = {s.id: s for s in store.get_samples(ids)}  # every id is there: get_samples refuses a missing one
     out = []
     for c in reversed(picks):
-        left, right = samples.get(c.left_sample_id), samples.get(c.right_sample_id)
-        if left is None or right is None or not {left.version_id, right.version_id} <= usable:
+        left, right = samples[c.left_sample_id], samples[c.right_sample_id]
+        if not {left.version_id, right.version_id} <= live:
             continue
         if c.picked_sample_id not in (left.id, right.id):
             continue

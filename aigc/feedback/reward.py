@@ -72,7 +72,7 @@ class RewardModel:
     calibration: tuple[float, float] = (1.0, 0.0)
     fold_models: list[tuple[np.ndarray, float]] = field(default_factory=list)
     heldout: dict = field(default_factory=dict)
-    n_pairs: int = 0  # blind A/B picks read as Bradley–Terry evidence beside the ratings
+    n_picks: int = 0  # blind A/B picks read as Bradley–Terry evidence beside the ratings
 
     def _standardise(self, features: np.ndarray) -> np.ndarray:
         return (np.asarray(features, np.float64) - self.mean) / self.scale
@@ -95,7 +95,7 @@ class RewardModel:
             "flip": self.flip,
             "features_used": "+".join(self.blocks_used),
             "n_ratings": self.n_ratings,
-            "n_pairs": self.n_pairs,
+            "n_picks": self.n_picks,
             "base_like_rate": round(self.base_rate, 4),
             **self.heldout,
         }
@@ -225,7 +225,7 @@ def fit_reward(
         calibration=(round(a, 4), round(c, 4)),
         fold_models=[(a * wk, a * bk + c) for wk, bk in fold_models],
         heldout=report,
-        n_pairs=0 if diffs is None else len(diffs),
+        n_picks=0 if diffs is None else len(diffs),
     )
 
 

@@ -60,7 +60,7 @@ def test_picks_order_the_liked_images_where_thumbs_cannot(flip):
         picked, other = picks_of(*graded_world(200, 100 + seed), 150, seed, flip)
         cfg = RewardConfig(flip_grid=(0.0, 0.1, 0.2))
         reward = fit_reward(x, thumbs, cfg, seed=seed, pairs=(picked, other))
-        assert reward.n_pairs == 150 and reward.summary()["n_pairs"] == 150
+        assert reward.n_picks == 150 and reward.summary()["n_picks"] == 150
         liked = test_t > 0
         with_picks.append(rank_correlation(score(reward, test_x)[liked], test_t[liked]))
         without.append(rank_correlation(score(fit_reward(x, thumbs, cfg, seed=seed), test_x)[liked], test_t[liked]))
@@ -75,7 +75,7 @@ def test_mismatched_pairs_are_refused():
         fit_reward(x, thumbs, pairs=(x[:5], x[:4]))
     with pytest.raises(ValueError, match="A/B pairs"):
         fit_reward(x, thumbs, pairs=(x[:5, :3], x[:5, :3]))
-    assert fit_reward(x, thumbs, pairs=(x[:0], x[:0])).n_pairs == 0  # no picks: the ratings alone
+    assert fit_reward(x, thumbs, pairs=(x[:0], x[:0])).n_picks == 0  # no picks: the ratings alone
 
 
 def test_usable_picks_follow_the_lineage_the_rater_and_leave_ties_out(tmp_path):
