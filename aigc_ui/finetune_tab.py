@@ -279,10 +279,17 @@ def build(ctx: PageContext) -> None:
 
     # ---------------------------------------------------------------- wiring
 
-    for event in (model.change, only_mine.change, tab.select):
-        event(refresh_ready, [model, only_mine], [ready, start], api_visibility="private", show_progress="hidden").then(
-            refresh_advice, [model, only_mine], advice, api_visibility="private", show_progress="hidden"
-        )
+    # One listener for the three triggers, "always_last": separate listeners run side by side (the queue's default
+    # concurrency is 4), so a tab switch answered after the "Only my ratings" tick would overwrite its line.
+    gr.on(
+        [model.change, only_mine.change, tab.select],
+        refresh_ready,
+        [model, only_mine],
+        [ready, start],
+        api_visibility="private",
+        show_progress="hidden",
+        trigger_mode="always_last",
+    ).then(refresh_advice, [model, only_mine], advice, api_visibility="private", show_progress="hidden")
     start.click(begin, [model, steps, only_mine], [progress, timer, following], api_visibility="private")
     cancel.click(stop, model, [progress, timer, following], api_visibility="private")
     timer.tick(

@@ -62,8 +62,15 @@ def build(ctx: PageContext) -> None:
         grid = cards([image for _, image in images], ids, [a.score for a in items], [f"#{sid}" for sid in ids])
         return rendered(grid), pd.DataFrame(rows, columns=COLUMNS)
 
-    for event in (tab.select, refresh.click, which.change, limit.release):
-        event(load, [which, limit], [gallery, table], api_visibility="private")
+    # One listener, "always_last": the latest filter wins, never an earlier answer that finished later.
+    gr.on(
+        [tab.select, refresh.click, which.change, limit.release],
+        load,
+        [which, limit],
+        [gallery, table],
+        api_visibility="private",
+        trigger_mode="always_last",
+    )
 
     wire_rating(studio, gallery)
     ctx.with_explorer(

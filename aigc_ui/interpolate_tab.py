@@ -68,14 +68,15 @@ def build(ctx: PageContext) -> None:
         (grid_a, a), (grid_b, b) = refreshed(items, a), refreshed(items, b)
         return grid_a, grid_b, a, b
 
-    for event in (tab.select, model.change):
-        event(
-            refresh,
-            [model, sample_a, sample_b],
-            [pick_a, pick_b, sample_a, sample_b],
-            api_visibility="private",
-            show_progress="hidden",
-        )
+    gr.on(  # one listener, "always_last": the model picked last wins (see finetune_tab)
+        [tab.select, model.change],
+        refresh,
+        [model, sample_a, sample_b],
+        [pick_a, pick_b, sample_a, sample_b],
+        api_visibility="private",
+        show_progress="hidden",
+        trigger_mode="always_last",
+    )
     wire_choice(pick_a, sample_a)
     wire_choice(pick_b, sample_b)
 

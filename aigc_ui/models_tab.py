@@ -147,6 +147,5 @@ def build(ctx: PageContext) -> None:
         return card_text(studio.models(rater_of(request)), name)
 
     outputs = [table, likes, over_time, tree, card_of, card, health]
-    for event in (tab.select, refresh.click):
-        event(load, card_of, outputs, api_visibility="private")
+    gr.on([tab.select, refresh.click], load, card_of, outputs, api_visibility="private", trigger_mode="always_last")
     card_of.input(show_card, card_of, card, api_visibility="private")
