@@ -71,15 +71,17 @@ def build(ctx: PageContext, explorer) -> Callable:
         except Exception:  # noqa: BLE001 - a stale list is better than an error toast on a tab switch
             return gr.skip(), gr.skip()
 
-    def refresh_on(trigger) -> None:
-        """Refresh the partners' thumbnails on `trigger` (the tab opening, a model switch)."""
-        trigger(
+    def refresh_on(tab_opened) -> None:
+        """Refresh the partners' thumbnails when the tab opens or the model switches: one listener, "always_last",
+        so the model picked last wins (two listeners would run side by side and the slower one would win)."""
+        gr.on(
+            [tab_opened, explorer.model.change],
             refresh,
             [explorer.model, partner],
             [partners, partner],
             api_visibility="private",
             show_progress="hidden",
+            trigger_mode="always_last",
         )
 
-    refresh_on(explorer.model.change)
     return refresh_on

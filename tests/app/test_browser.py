@@ -86,6 +86,9 @@ def test_a_person_generates_rates_explores_and_uploads(page, server, store, tmp_
     assert "Traceback" not in page.content() and "/tmp/" not in toast.first.inner_text()
     assert page.locator("#ex-image img").is_visible()  # the page keeps what it shows
 
+    # the partners to cross with are this person's own samples, refreshed when the explorer opened
+    page.locator(f"#ex-partner button[data-id='{first_id}']").wait_for(timeout=TIMEOUT)
+
     # breed: children of this image, then open one of them in the explorer
     page.click("#ex-children-go")
     page.locator("#child-explore-2").click()
