@@ -45,6 +45,25 @@ def _model_config(args: argparse.Namespace, channels: int, size: int):
     return CONFIGS[args.kind](**overrides)
 
 
+def _with_settings(model: torch.nn.Module, settings: list[str], source: str) -> torch.nn.Module:
+    """A checkpoint to continue from, with `--set` applied: a setting the weights do not depend on (the VAE's
+    `kl_weight`) changes how training goes on; one that reshapes the network is refused by name. Before, `--set`
+    with `--init` was silently ignored, and a run meant to continue at another KL weight went on at the old one."""
+    kind: str = getattr(model, "kind")  # noqa: B009 - nn.Module's __getattr__ types every attribute as a tensor
+    changes = _config_settings(kind, settings)
+    if not changes:
+        return model
+    rebuilt = MODELS[kind](dataclasses.replace(getattr(model, "cfg"), **changes))  # noqa: B009
+    try:
+        rebuilt.load_state_dict(model.state_dict())
+    except RuntimeError:
+        raise ValueError(
+            f"--set {', '.join(sorted(changes))}: changes the network of {source}, so its weights no longer fit; "
+            "when continuing from a checkpoint only settings that keep the weights (such as kl_weight) can change"
+        ) from None
+    return rebuilt
+
+
 def _config_settings(kind: str, settings: list[str]) -> dict:
     """`--set key=value` pairs, typed by the config dataclass's own defaults; unknown keys are refused by name."""
     fields = {f.name: f for f in dataclasses.fields(CONFIGS[kind])}
@@ -103,6 +122,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     if args.init:
         model, parent = load_module(args.init)
+        model = _with_settings(model, getattr(args, "set", []) or [], args.init)
         record = CheckpointRecord(
             kind=model.kind, config=parent.config, name=name, dataset=dataset.name, parent=parent.name
         )

@@ -67,7 +67,12 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         metavar="K",
         help="VAE: fit a K-component Gaussian mixture to the aggregate posterior and sample from it (0: N(0, I))",
     )
-    p.add_argument("--init", default=None, help="start from this checkpoint (continue training)")
+    p.add_argument(
+        "--init",
+        default=None,
+        help="start from this checkpoint (continue training; --set may change settings that keep its weights, "
+        "e.g. kl_weight)",
+    )
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from OUT/last.safetensors")
     p.add_argument("--checkpoint-every", type=int, default=1000)
     p.add_argument("--sample-every", type=int, default=500)

@@ -133,6 +133,19 @@ def test_train_set_overrides_the_model_config_and_refuses_unknown_keys(tmp_path,
     assert "takes a float" in capsys.readouterr().err
 
 
+def test_continuing_from_a_checkpoint_applies_set_and_refuses_a_reshaping_one(tmp_path, capsys):
+    assert main(["train", "vae", "--dry-run", "--quiet", "--out", "first"]) == 0
+    start = tmp_path / "first" / "vae.safetensors"
+    assert load_module(start)[1].config["kl_weight"] == 1.0
+    cont = ["train", "vae", "--dry-run", "--quiet", "--init", str(start)]
+    assert main([*cont, "--out", "on", "--set", "kl_weight=0.1"]) == 0
+    module, record = load_module(tmp_path / "on" / "vae.safetensors")
+    assert module.cfg.kl_weight == 0.1 and record.config["kl_weight"] == 0.1 and record.parent == "vae"
+    capsys.readouterr()
+    assert main([*cont, "--out", "x", "--set", "latent_dim=5"]) == 2
+    assert "no longer fit" in capsys.readouterr().err
+
+
 def test_train_vae_with_a_fitted_prior_samples_from_it(tmp_path, capsys):
     assert main(["train", "vae", "--dry-run", "--quiet", "--prior-components", "8"]) == 0
     path = tmp_path / "runs" / "vae" / "vae.safetensors"
