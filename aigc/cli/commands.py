@@ -15,7 +15,7 @@ from aigc.data.datasets import load_dataset, synthetic_dataset
 from aigc.data.images import save_grid
 from aigc.models import CONFIGS, MODELS
 from aigc.models.batched import infer_cat
-from aigc.models.cards import write_card
+from aigc.models.cards import earlier_stages, write_card
 from aigc.models.checkpoint import CheckpointRecord, load_module
 from aigc.models.latent import vae_dimension_kl
 from aigc.models.pipeline import load_model, pick_device
@@ -123,8 +123,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.init:
         model, parent = load_module(args.init)
         model = _with_settings(model, getattr(args, "set", []) or [], args.init)
+        continued = parent.name == name  # the same model trained further (a new stage), not a child version
         record = CheckpointRecord(
-            kind=model.kind, config=parent.config, name=name, dataset=dataset.name, parent=parent.name
+            kind=model.kind,
+            config=parent.config,
+            name=name,
+            dataset=dataset.name,
+            parent=None if continued else parent.name,
+            training={"stages": earlier_stages(parent)} if continued else {},
         )
     else:
         model = MODELS[args.kind](_model_config(args, dataset.channels, dataset.size))

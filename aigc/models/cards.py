@@ -7,6 +7,35 @@ from pathlib import Path
 
 from aigc.models.checkpoint import CheckpointRecord
 
+STAGE_FIELDS = ("command", "steps", "wall_time_s", "images_per_s", "device", "threads", "final_losses")
+
+
+def earlier_stages(record: CheckpointRecord) -> list[dict]:
+    """The training stages behind a checkpoint, oldest first, for a run that continues it under the same name.
+
+    Why: `aigc train --init CKPT --name SAME` trains one model further (say at a lower KL weight); it is that
+    model, not a child version, so it records no parent, and its card must still show every command it took."""
+    t = record.training
+    return [*t.get("stages", []), {k: t.get(k) for k in STAGE_FIELDS}]
+
+
+def _stage_line(t: dict) -> str:
+    return (
+        f"steps: {t.get('steps')}, wall time: {t.get('wall_time_s')} s on {t.get('device', 'cpu')} "
+        f"with {t.get('threads')} thread{'' if t.get('threads') == 1 else 's'} ({t.get('images_per_s')} images/s)"
+    )
+
+
+def _how_it_was_made(t: dict) -> list[str]:
+    stages = [*t.get("stages", []), t]
+    if len(stages) == 1:
+        return [f"```\n{t.get('command', '(not recorded)')}\n```", "", f"- {_stage_line(t)}"]
+    total = sum(float(s.get("wall_time_s") or 0) for s in stages)
+    lines = [f"Trained in {len(stages)} stages, each continuing from the one before:", ""]
+    lines += ["```", *(s.get("command") or "(not recorded)" for s in stages), "```", ""]
+    lines += [f"- stage {i}: {_stage_line(s)}" for i, s in enumerate(stages, 1)]
+    return [*lines, f"- total wall time: {total:.1f} s"]
+
 
 def render_card(record: CheckpointRecord) -> str:
     t = record.training
@@ -20,10 +49,7 @@ def render_card(record: CheckpointRecord) -> str:
         "",
         "## How it was made",
         "",
-        f"```\n{t.get('command', '(not recorded)')}\n```",
-        "",
-        f"- steps: {t.get('steps')}, wall time: {t.get('wall_time_s')} s on {t.get('device', 'cpu')} "
-        f"with {t.get('threads')} thread{'' if t.get('threads') == 1 else 's'} ({t.get('images_per_s')} images/s)",
+        *_how_it_was_made(t),
         f"- final losses: `{json.dumps(t.get('final_losses', {}))}`",
     ]
     if record.extra.get("note"):

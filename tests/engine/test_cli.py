@@ -140,7 +140,14 @@ def test_continuing_from_a_checkpoint_applies_set_and_refuses_a_reshaping_one(tm
     cont = ["train", "vae", "--dry-run", "--quiet", "--init", str(start)]
     assert main([*cont, "--out", "on", "--set", "kl_weight=0.1"]) == 0
     module, record = load_module(tmp_path / "on" / "vae.safetensors")
-    assert module.cfg.kl_weight == 0.1 and record.config["kl_weight"] == 0.1 and record.parent == "vae"
+    assert module.cfg.kl_weight == 0.1 and record.config["kl_weight"] == 0.1
+    # the same name: one model trained further, not a child; its card shows both commands in order
+    assert record.parent is None and [s["steps"] for s in record.training["stages"]] == [3]
+    card = (tmp_path / "on" / "vae.md").read_text()
+    assert "Trained in 2 stages" in card and "- stage 1: steps: 3" in card and "- stage 2: steps: 3" in card
+    assert main([*cont, "--out", "kid", "--name", "kid"]) == 0  # another name: a child version of it
+    _, kid = load_module(tmp_path / "kid" / "kid.safetensors")
+    assert kid.parent == "vae" and "stages" not in kid.training
     capsys.readouterr()
     assert main([*cont, "--out", "x", "--set", "latent_dim=5"]) == 2
     assert "no longer fit" in capsys.readouterr().err
