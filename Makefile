@@ -37,7 +37,7 @@ bench:              ## speed benchmarks, one JSON line each
 bench-loop:         ## the headline: simulated raters → fine-tune → measured effect (GAN + VAE × 3 tastes)
 	$(PY) benchmarks/feedback_loop.py --docs
 
-pretrained:         ## retrain the shipped models with the commands in their cards; `make -j2 pretrained` runs GAN and VAE side by side (one core each)
+pretrained:         ## retrain the shipped models with the commands in their cards; `make -j2 pretrained` runs GAN and VAE side by side (one core each; the VAE's second stage takes two)
 pretrained: pretrained-gan pretrained-vae
 
 pretrained-classifier:  ## the judge first: evaluation and the simulated raters read its features
@@ -48,8 +48,9 @@ pretrained-gan: pretrained-classifier
 	aigc evaluate fashion-gan --n 10000 --update-card
 
 pretrained-vae: pretrained-classifier
-	aigc train vae --epochs 25 --latent-dim 32 --width 48 --set kl_weight=0.25 --prior-components 50 --name fashion-vae --out runs/vae --save aigc/pretrained/fashion-vae.safetensors --threads 1 --seed 0 --sample-every 2340 --checkpoint-every 2340
-	aigc prior aigc/pretrained/fashion-vae.safetensors --components 50 --spread 1.3
+	aigc train vae --epochs 25 --latent-dim 32 --width 48 --set kl_weight=0.25 --prior-components 50 --name fashion-vae --out runs/vae --save runs/vae/fashion-vae-stage1.safetensors --threads 1 --seed 0 --sample-every 2340 --checkpoint-every 2340
+	aigc train vae --init runs/vae/fashion-vae-stage1.safetensors --epochs 10 --set kl_weight=0.1 --prior-components 50 --name fashion-vae --out runs/vae-stage2 --save aigc/pretrained/fashion-vae.safetensors --threads 2 --seed 0 --sample-every 2340 --checkpoint-every 2340
+	aigc prior aigc/pretrained/fashion-vae.safetensors --components 50 --spread 1.15 --threads 2
 	aigc evaluate fashion-vae --n 10000 --update-card
 
 docs-screens:       ## regenerate docs/ui-*.png (the studio on the shipped models, in Debian's Chromium)
