@@ -279,17 +279,24 @@ def build(ctx: PageContext) -> None:
 
     # ---------------------------------------------------------------- wiring
 
+    def refresh(name, mine, request: gr.Request):
+        """The readiness line at once, then the advice (a reward fit: seconds), from one generator, so that a later
+        trigger waits for both: a slow advice for all raters could otherwise land after the one for "only mine"."""
+        line = refresh_ready(name, mine, request)
+        yield (*line, gr.skip()) if isinstance(line, tuple) else (gr.skip(),) * 3
+        yield gr.skip(), gr.skip(), refresh_advice(name, mine, request)
+
     # One listener for the three triggers, "always_last": separate listeners run side by side (the queue's default
     # concurrency is 4), so a tab switch answered after the "Only my ratings" tick would overwrite its line.
     gr.on(
         [model.change, only_mine.change, tab.select],
-        refresh_ready,
+        refresh,
         [model, only_mine],
-        [ready, start],
+        [ready, start, advice],
         api_visibility="private",
         show_progress="hidden",
         trigger_mode="always_last",
-    ).then(refresh_advice, [model, only_mine], advice, api_visibility="private", show_progress="hidden")
+    )
     start.click(begin, [model, steps, only_mine], [progress, timer, following], api_visibility="private")
     cancel.click(stop, model, [progress, timer, following], api_visibility="private")
     timer.tick(

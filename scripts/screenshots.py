@@ -98,6 +98,7 @@ def shoot(url: str, out: Path, gan: str, vae: str, rate_more=None) -> list[Path]
             page.locator("#ft-model input").click()
             page.get_by_role("option", name=gan, exact=False).first.click()
             wait_text(page, "#ft-ready", "ready")
+            wait_text(page, "#ft-advice", "Before you train")  # the advice follows the readiness line
             page.click("#ft-start")
             page.wait_for_selector("#ft-progress[data-state=succeeded]", timeout=600_000)
             page.wait_for_selector("#ft-childgal img")
