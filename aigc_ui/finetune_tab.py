@@ -153,10 +153,11 @@ def progress_html(status: JobStatus | None = None) -> str:
 START = "🎯 Fine-tune from ratings"
 
 
-def ready_text(studio: Studio, name: str | None, rater: str | None) -> str:
+def ready_text(studio: Studio, name: str | None, rater: str | None, readiness=None) -> str:
+    """The readiness line; `readiness` is `studio.ratings_ready(name, rater)` when the caller already has it."""
     if not name:
         return ""
-    r = studio.ratings_ready(name, rater)
+    r = readiness or studio.ratings_ready(name, rater)
     whose = "your" if rater else "all raters'"
     if r.ready:
         return f"✅ **{r.ratings}** of {whose} ratings are ready ({r.likes} 👍, {r.dislikes} 👎)."
@@ -213,21 +214,18 @@ def build(ctx: PageContext) -> None:
     # ---------------------------------------------------------------- handlers
 
     @on_page
-    def refresh_ready(name, mine, request: gr.Request):
-        """The readiness line, and the button enabled only when ready, saying why when it is not."""
-        rater = rater_of(request) if mine else None
+    def refresh_ready(name, rater):
+        """The readiness line, the button enabled only when ready (saying why when it is not), and whether it is."""
         if not name:
-            return "", gr.Button(value=START, interactive=False)
+            return "", gr.Button(value=START, interactive=False), False
         r = studio.ratings_ready(name, rater)
         label = START if r.ready else f"🎯 Fine-tune: needs {', '.join(r.missing)}"
-        return ready_text(studio, name, rater), gr.Button(value=label, interactive=r.ready)
+        return ready_text(studio, name, rater, r), gr.Button(value=label, interactive=r.ready), r.ready
 
     @on_page
-    def refresh_advice(name, mine, request: gr.Request):
+    def refresh_advice(name, rater):
         """How sure a run from these ratings would be (a reward fit: seconds, cached until the ratings change)."""
-        if not name or not studio.ratings_ready(name, rater_of(request) if mine else None).ready:
-            return ""
-        return advice_markdown(studio.ratings_advice(name, rater_of(request) if mine else None).as_dict())
+        return advice_markdown(studio.ratings_advice(name, rater).as_dict())
 
     @on_page
     def begin(name, n_steps, mine, request: gr.Request):
@@ -282,9 +280,14 @@ def build(ctx: PageContext) -> None:
     def refresh(name, mine, request: gr.Request):
         """The readiness line at once, then the advice (a reward fit: seconds), from one generator, so that a later
         trigger waits for both: a slow advice for all raters could otherwise land after the one for "only mine"."""
-        line = refresh_ready(name, mine, request)
-        yield (*line, gr.skip()) if isinstance(line, tuple) else (gr.skip(),) * 3
-        yield gr.skip(), gr.skip(), refresh_advice(name, mine, request)
+        rater = rater_of(request) if mine else None
+        answer = refresh_ready(name, rater)
+        if not isinstance(answer, tuple):  # the problem is already a warning toast; the page keeps what it shows
+            yield gr.skip(), gr.skip(), gr.skip()
+            return
+        line, button, is_ready = answer
+        yield line, button, gr.skip()
+        yield gr.skip(), gr.skip(), refresh_advice(name, rater) if is_ready else ""
 
     # One listener for the three triggers, "always_last": separate listeners run side by side (the queue's default
     # concurrency is 4), so a tab switch answered after the "Only my ratings" tick would overwrite its line.
