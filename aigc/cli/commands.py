@@ -234,11 +234,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     report = evaluate_model(args.model, n=args.n, seed=args.seed, data=args.data, device=args.device)
     print(json.dumps(report))
     if args.update_card:
-        _store_metrics(args.model, report)
+        _store_metrics(args.model, report, args.data)
     return 0
 
 
-def _store_metrics(model_name: str, report: dict) -> None:
+def _store_metrics(model_name: str, report: dict, data: str | None = None) -> None:
     """Write measured metrics into the checkpoint record and its card (weights unchanged)."""
     from aigc.models.checkpoint import read_checkpoint, save_tensors
     from aigc.models.pipeline import resolve_model_path
@@ -252,8 +252,15 @@ def _store_metrics(model_name: str, report: dict) -> None:
         from aigc.evaluation.reconstruction import reconstruction_report
 
         grid = path.with_name(f"{path.stem}.reconstructions.png")
+        model = load_model(str(path), device="cpu")
         record.extra["reconstruction"] = {
-            **reconstruction_report(load_model(str(path), device="cpu"), grid_path=grid),
+            **reconstruction_report(
+                model,
+                data=data,
+                n=report["n"],  # as many test images as samples were measured
+                grid_path=grid,
+                judge_classes=model.image_shape == (28, 28, 1),  # is a class gap the decoder's or the prior's?
+            ),
             "grid": grid.name,
         }
     save_tensors(path, tensors, record)

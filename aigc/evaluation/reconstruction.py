@@ -2,7 +2,9 @@
 
 Why both: a sampling metric (FID) cannot tell "blurry decoder" from "bad prior"; the reconstruction
 of held-out test images isolates the decoder, and people judge sharpness faster from a grid than
-from a number.
+from a number. The same split answers "whose fault is a class gap?": when the shipped classifier
+already calls the reconstructions of real coats pullovers, no prior can draw coats; the decoder must
+learn to draw what sets a coat apart.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 
 from aigc.data.datasets import load_dataset, to_uint8
 from aigc.data.images import save_grid
+from aigc.evaluation.metrics import classify
 from aigc.models.pipeline import ImageModel
 
 GRID_COLUMNS = 16
@@ -23,12 +26,25 @@ def reconstruct(model: ImageModel, images: np.ndarray, batch: int = 500) -> np.n
     return np.concatenate([model.decode(model.encode(images[i : i + batch])) for i in range(0, len(images), batch)])
 
 
+def class_gap(classes: np.ndarray, n_classes: int = 10) -> tuple[float, list[float]]:
+    """(largest gap of a class's share from a fair 1/n_classes, the shares) of (N,) class indices."""
+    shares = np.bincount(np.asarray(classes, np.int64), minlength=n_classes)[:n_classes] / max(1, len(classes))
+    return round(float(np.abs(shares - 1 / n_classes).max()), 4), [round(float(s), 4) for s in shares]
+
+
 def reconstruction_report(
-    model: ImageModel, data: str | None = None, n: int = 2000, grid_path: Path | None = None
-) -> dict[str, float]:
+    model: ImageModel,
+    data: str | None = None,
+    n: int = 2000,
+    grid_path: Path | None = None,
+    judge_classes: bool = False,
+) -> dict:
     """Mean absolute and squared pixel error (pixels in [0, 1]) on the first n test images; optional grid PNG.
 
     The grid: rows in pairs, test images above their reconstructions, GRID_COLUMNS per row, 4 pairs.
+    judge_classes: also the shipped classifier's class shares of the reconstructions and of the test images
+    themselves, and each one's largest gap from a fair tenth (models of Fashion-MNIST-shaped images only:
+    the judge reads 28×28 greyscale).
     """
     test = load_dataset(data, split="test", size=model.image_shape[0], channels=model.image_shape[2])
     real = to_uint8(test.images[:n])
@@ -38,8 +54,14 @@ def reconstruction_report(
         rows = [slice(r * GRID_COLUMNS, (r + 1) * GRID_COLUMNS) for r in range(4)]
         pairs = [block for row in rows for block in (real[row], recon[row])]
         save_grid(np.concatenate(pairs), grid_path, nrow=GRID_COLUMNS, upscale=2)
-    return {
+    report: dict = {
         "recon_n": int(len(real)),
         "recon_mae": round(float(np.abs(diff).mean()), 4),
         "recon_mse": round(float((diff**2).mean()), 5),
     }
+    if judge_classes:
+        if model.image_shape != (28, 28, 1):
+            raise ValueError(f"{model.name}: the shipped classifier reads 28×28 greyscale, not {model.image_shape}")
+        report["recon_class_gap"], report["recon_class_shares"] = class_gap(classify(recon).numpy())
+        report["test_class_gap"], report["test_class_shares"] = class_gap(classify(real).numpy())
+    return report

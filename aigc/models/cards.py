@@ -37,6 +37,23 @@ def _how_it_was_made(t: dict) -> list[str]:
     return [*lines, f"- total wall time: {total:.1f} s"]
 
 
+def _reconstruction_classes(recon: dict) -> list[str]:
+    """The judge's class shares of the test images and of their reconstructions: a class the decoder blurs
+    into another loses share here already, and then no sampling prior can give it back."""
+    test, rebuilt = recon["test_class_shares"], recon["recon_class_shares"]
+    return [
+        "",
+        f"The shipped classifier's call on the same images (largest gap from a fair tenth: test images "
+        f"{recon['test_class_gap']}, reconstructions {recon['recon_class_gap']}). A class that loses share here "
+        "is one the decoder draws as another; the sampling prior cannot give it back.",
+        "",
+        "| class | " + " | ".join(str(i) for i in range(len(test))) + " |",
+        "|---|" + "---|" * len(test),
+        "| test images | " + " | ".join(f"{v:.3f}" for v in test) + " |",
+        "| reconstructions | " + " | ".join(f"{v:.3f}" for v in rebuilt) + " |",
+    ]
+
+
 def render_card(record: CheckpointRecord) -> str:
     t = record.training
     lines = [
@@ -100,6 +117,8 @@ def render_card(record: CheckpointRecord) -> str:
             "",
             f"![test images and their reconstructions]({recon['grid']})",
         ]
+        if "recon_class_shares" in recon:
+            lines += _reconstruction_classes(recon)
     prior = record.extra.get("prior")
     if prior and "scale" in prior:  # a fine-tuned child's latent tilt (aigc.feedback.latent_prior)
         lines += [

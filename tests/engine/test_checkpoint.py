@@ -266,6 +266,16 @@ def test_card_shows_histogram_reconstructions_and_prior_when_measured(trained):
     assert "| share | 0.100 | 0.100 |" in text and "largest gap 0.0" in text
     assert "mean absolute pixel error 0.05" in text and "![test images and their reconstructions](x.recon.png)" in text
     assert "2-component Gaussian mixture" in text
+    assert "| test images |" not in text  # a report measured before the judge read reconstructions: no table
+    record.extra["reconstruction"].update(
+        test_class_gap=0.01,
+        test_class_shares=[0.1] * 10,
+        recon_class_gap=0.05,
+        recon_class_shares=[0.15] + [0.05] + [0.1] * 8,
+    )
+    text = write_card(path, record).read_text()
+    assert "test images 0.01, reconstructions 0.05" in text
+    assert "| reconstructions | 0.150 | 0.050 | 0.100 |" in text and "| test images | 0.100 | 0.100 |" in text
     record.extra["prior"] = {"weights": [0.5, 0.5], "means": [[0.0], [1.0]], "scale": 0.1}
     assert "near 2 latents chosen in proportion to the reward model" in write_card(path, record).read_text()
     del record.extra["prior"], record.extra["reconstruction"]

@@ -83,3 +83,25 @@ def test_shipped_gan_samples_through_the_cli(tmp_path, monkeypatch, capsys):
         first = np.asarray(img)
     assert main(["sample", "fashion-gan", "--n", "64", "--seed", "0", "--out", "again.png"]) == 0
     np.testing.assert_array_equal(first, np.asarray(Image.open(tmp_path / "again.png")))
+
+
+@needs_debian_data
+def test_evaluate_update_card_says_whose_class_gap_it_is(tmp_path, capsys):
+    """`aigc evaluate --update-card` on a VAE: its card shows the judge's class shares of test images and of their
+    reconstructions, measured on as many test images as samples."""
+    import json
+    import shutil
+
+    from aigc.models.checkpoint import read_checkpoint
+
+    copy = tmp_path / "vae-copy.safetensors"
+    shutil.copy(PRETRAINED_DIR / "fashion-vae.safetensors", copy)
+    assert main(["evaluate", str(copy), "--n", "400", "--update-card"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["n"] == 400
+    recon = read_checkpoint(copy)[1].extra["reconstruction"]
+    assert recon["recon_n"] == 400 and abs(sum(recon["recon_class_shares"]) - 1) < 1e-3
+    # the test images' own shares: the first 400 test labels are near-balanced, and the judge is 92% right
+    assert recon["test_class_gap"] < 0.06 and recon["recon_class_shares"] != recon["test_class_shares"]
+    card = copy.with_suffix(".md").read_text()
+    assert f"reconstructions {recon['recon_class_gap']}" in card and "| test images |" in card
+    assert (tmp_path / "vae-copy.reconstructions.png").exists()
