@@ -23,6 +23,8 @@ from aigc.feedback.ratings import READINESS
 #   the decoder stayed so blurry its reconstructions of liked test images covered only 27% of them.
 #   The VAE's tilt scores 4,000 draws, not 8,000: its loop stood at 60-63 s, 2-3 s over the minute
 #   (decoding and scoring 8,000 pictures took ~5 s of it); its kernel is wide, so fewer centres serve.
+#   Re-probed on the second-stage VAE: kernels 0.35 and 0.4 moved along the same trade (recall up to 0.61 /
+#   0.65, liked down to 0.87 / 0.85), and 500 steps cut the loop by ~30 s but lost 0.01-0.14 of liked rate.
 # The kernels were chosen with the tilt at P(liked); it now keeps P(liked)² (latent_prior.TiltConfig), which
 # raised the GAN's liked rates (8 → 11 of 13 tastes at target) at about the same recall.
 KIND_DEFAULTS = {
