@@ -15,7 +15,7 @@ import numpy as np
 
 from aigc.data.datasets import load_dataset, to_uint8
 from aigc.data.images import save_grid
-from aigc.evaluation.metrics import classify
+from aigc.evaluation.metrics import class_gap, classify
 from aigc.models.pipeline import ImageModel
 
 GRID_COLUMNS = 16
@@ -24,12 +24,6 @@ GRID_COLUMNS = 16
 def reconstruct(model: ImageModel, images: np.ndarray, batch: int = 500) -> np.ndarray:
     """(N, H, W, C) uint8 → the VAE's decoding of each image's posterior mean, same shape and dtype."""
     return np.concatenate([model.decode(model.encode(images[i : i + batch])) for i in range(0, len(images), batch)])
-
-
-def class_gap(classes: np.ndarray, n_classes: int = 10) -> tuple[float, list[float]]:
-    """(largest gap of a class's share from a fair 1/n_classes, the shares) of (N,) class indices."""
-    shares = np.bincount(np.asarray(classes, np.int64), minlength=n_classes)[:n_classes] / max(1, len(classes))
-    return round(float(np.abs(shares - 1 / n_classes).max()), 4), [round(float(s), 4) for s in shares]
 
 
 def reconstruction_report(
