@@ -24,6 +24,10 @@ class VAEConfig:
     width: int = 32
     hidden: int = 256
     kl_weight: float = 1.0  # the ELBO's KL weight (β of a β-VAE); 1.0 is the plain ELBO
+    # 3×3 convolutions after each of the decoder's upsamplings, the last one included (it then draws at full
+    # resolution before a 3×3 convolution to the image's channels). 0: DCGAN's shape, whose last transposed
+    # convolution goes straight from half resolution to pixels, with no room to draw a coat's opening or a seam
+    d_extra_convs: int = 0
 
 
 class Encoder(nn.Module):
@@ -60,9 +64,16 @@ class Decoder(nn.Module):
             nn.Unflatten(1, (chans[0], base, base)),
         )
         layers: list[nn.Module] = []
-        for c_in, c_out in zip(chans[:-1], chans[1:]):
+        extra = cfg.d_extra_convs
+        ups = zip(chans[:-1], chans[1:]) if not extra else zip(chans, [*chans[1:], chans[-1]])
+        for c_in, c_out in ups:
             layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1), nn.BatchNorm2d(c_out), nn.ReLU(True)]
-        layers += [nn.ConvTranspose2d(chans[-1], cfg.channels, 4, 2, 1)]
+            for _ in range(extra):
+                layers += [nn.Conv2d(c_out, c_out, 3, 1, 1), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+        if extra:  # the full-resolution features become pixels through a 3×3 convolution
+            layers += [nn.Conv2d(chans[-1], cfg.channels, 3, 1, 1)]
+        else:  # the shipped layout: a checkpoint trained without extra convolutions keeps its module names
+            layers += [nn.ConvTranspose2d(chans[-1], cfg.channels, 4, 2, 1)]
         self.body = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:

@@ -115,3 +115,20 @@ def test_extra_generator_convolutions_keep_the_shape_and_add_layers(size):
     assert deeper.decode(z).shape == plain.decode(z).shape == (3, 1, size, size)
     convs = [m for m in deeper.generator.modules() if isinstance(m, torch.nn.Conv2d)]
     assert len(convs) == 2 * (1 if size == 28 else 2)  # two per intermediate resolution
+
+
+@pytest.mark.parametrize("size", [28, 32])
+def test_extra_decoder_convolutions_draw_at_full_resolution_and_keep_the_plain_layout_loadable(size):
+    plain = VAE(VAEConfig(image_size=size, width=8, hidden=16, latent_dim=4))
+    deeper = VAE(VAEConfig(image_size=size, width=8, hidden=16, latent_dim=4, d_extra_convs=1))
+    z = torch.randn(3, 4)
+    assert deeper.decode(z).shape == plain.decode(z).shape == (3, 1, size, size)
+    steps = 2 if size == 28 else 3
+    convs = [m for m in deeper.decoder.body if type(m) is torch.nn.Conv2d]
+    assert len(convs) == steps + 1  # one after each upsampling, the last included, and one to pixels
+    assert convs[-1].out_channels == 1 and convs[-1].kernel_size == (3, 3)
+    # without extra convolutions the decoder is the layout checkpoints were trained with, names and all
+    body = [name for name in plain.decoder.state_dict() if name.startswith("body.") and name.endswith(".weight")]
+    upsamplings = [f"body.{3 * j + k}.weight" for j in range(steps - 1) for k in (0, 1)]  # ConvT, BatchNorm
+    assert body == [*upsamplings, f"body.{3 * (steps - 1)}.weight"]  # then the transposed convolution to pixels
+    assert isinstance(plain.decoder.body[-1], torch.nn.ConvTranspose2d)
