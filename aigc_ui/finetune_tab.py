@@ -12,7 +12,7 @@ import html
 
 import gradio as gr
 
-from aigc.service.studio import SEED_RULE, JobStatus, Studio  # JobStatus: the page's one door is the studio module
+from aigc.service.studio import SEED_RULE, JobStatus, Readiness, Studio  # the page's one door is the studio module
 
 from . import ab
 from .common import PageContext, on_page, rater_of, upscale
@@ -153,7 +153,7 @@ def progress_html(status: JobStatus | None = None) -> str:
 START = "🎯 Fine-tune from ratings"
 
 
-def ready_text(studio: Studio, name: str | None, rater: str | None, readiness=None) -> str:
+def ready_text(studio: Studio, name: str | None, rater: str | None, readiness: Readiness | None = None) -> str:
     """The readiness line; `readiness` is `studio.ratings_ready(name, rater)` when the caller already has it."""
     if not name:
         return ""

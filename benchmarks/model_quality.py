@@ -20,7 +20,7 @@ import time
 
 from aigc.evaluation.metrics import evaluate_model
 from aigc.evaluation.reconstruction import reconstruction_report
-from aigc.models.cards import earlier_stages
+from aigc.models.cards import earlier_stages, total_wall_time
 from aigc.models.checkpoint import read_checkpoint
 from aigc.models.pipeline import load_model, resolve_model_path
 
@@ -46,15 +46,14 @@ def measure(name: str, n: int, seed: int) -> dict:
         **{k: report[k] for k in ("fid", "precision", "recall", "histogram_max_deviation", "class_histogram")},
         "floor_fid": report["floor_fid_train_vs_test"],
         # a model trained in stages (`aigc train --init CKPT --name SAME`) spent the budget in all of them
-        "train_wall_time_s": round(sum(float(s.get("wall_time_s") or 0) for s in stages), 1) if timed else None,
+        "train_wall_time_s": round(total_wall_time(stages), 1) if timed else None,
         "train_stages": len(stages),
         "train_device": record.training.get("device"),
         "train_command": " && ".join(str(s.get("command")) for s in stages),
         "prior": "fitted mixture" if record.extra.get("prior") else "N(0, I)",
     }
     if record.kind == "vae":
-        model = load_model(name, device="cpu")
-        line.update(reconstruction_report(model, n=n, judge_classes=model.image_shape == (28, 28, 1)))
+        line.update(reconstruction_report(load_model(name, device="cpu"), n=n))
     targets = TARGETS.get(record.kind, {})
     met = {
         key: (line[key] <= bound if key in ("fid", "histogram_max_deviation") else line[key] >= bound)

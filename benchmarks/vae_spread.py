@@ -35,7 +35,14 @@ def main() -> int:
     torch.set_num_threads(args.threads)
 
     from aigc.cli import main as aigc
-    from aigc.evaluation.metrics import class_gap, classify_features, embed, fid, precision_recall, real_features
+    from aigc.evaluation.metrics import (
+        class_gap,
+        classify_features,
+        fid,
+        precision_recall,
+        real_features,
+        sample_features,
+    )
     from aigc.models.pipeline import load_model
 
     train, _ = real_features("train")
@@ -50,7 +57,7 @@ def main() -> int:
             if refitted != 0:
                 return 1
             model = load_model(str(copy))
-            fake = torch.cat([embed(model.sample(min(1000, args.n - i), i)) for i in range(0, args.n, 1000)])
+            fake = sample_features(model, args.n)
             precision, recall = precision_recall(held_back, fake)
             gap, shares = class_gap(classify_features(fake).numpy())
             row = {

@@ -252,14 +252,12 @@ def _store_metrics(model_name: str, report: dict, data: str | None = None) -> No
         from aigc.evaluation.reconstruction import reconstruction_report
 
         grid = path.with_name(f"{path.stem}.reconstructions.png")
-        model = load_model(str(path), device="cpu")
-        record.extra["reconstruction"] = {
+        record.extra["reconstruction"] = {  # with the judge's classes: is a class gap the decoder's or the prior's?
             **reconstruction_report(
-                model,
+                load_model(str(path), device="cpu"),
                 data=data,
                 n=report["n"],  # as many test images as samples were measured
                 grid_path=grid,
-                judge_classes=model.image_shape == (28, 28, 1),  # is a class gap the decoder's or the prior's?
             ),
             "grid": grid.name,
         }

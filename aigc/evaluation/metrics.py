@@ -21,7 +21,8 @@ from aigc import paths
 from aigc.data.datasets import from_uint8, load_dataset
 from aigc.models.batched import infer_cat
 from aigc.models.checkpoint import load_module
-from aigc.models.pipeline import load_model
+from aigc.models.classifier import ClassifierConfig
+from aigc.models.pipeline import ImageModel, load_model
 from aigc.paths import PRETRAINED_DIR
 
 JUDGE_NAME = "fashion-classifier"
@@ -163,6 +164,17 @@ def resample(features: torch.Tensor, weights: torch.Tensor, n: int | None = None
     return features[idx]
 
 
+def judge_reads(image_shape: tuple[int, int, int]) -> bool:
+    """Whether the shipped classifier can read images of this (H, W, C) shape: its own config says which."""
+    cfg: ClassifierConfig = load_judge().cfg  # type: ignore[assignment]  # nn.Module's attributes are untyped
+    return tuple(image_shape) == (cfg.image_size, cfg.image_size, cfg.channels)
+
+
+def sample_features(model: ImageModel, n: int, seed: int = 0, batch: int = 1000) -> torch.Tensor:
+    """(n, E) judge features of a model's first n samples from `seed`, drawn `batch` at a time (seed + offset)."""
+    return torch.cat([embed(model.sample(min(batch, n - i), seed + i)) for i in range(0, n, batch)])
+
+
 def class_gap(classes: np.ndarray, n_classes: int = 10) -> tuple[float, list[float]]:
     """(largest gap of a class's share from a fair 1/n_classes, the shares) of (N,) class indices: the one
     home of the histogram rule that model cards, `model_quality` and `vae_spread` report."""
@@ -176,7 +188,7 @@ def evaluate_model(
     """FID / precision / recall of a model's samples against the test split, beside the real-vs-real floor."""
     model = load_model(name, device=device)
     test_feats, _ = real_features("test", data)
-    fake = torch.cat([embed(model.sample(min(batch, n - i), seed + i)) for i in range(0, n, batch)])
+    fake = sample_features(model, n, seed, batch)
     train_feats, _ = real_features("train", data, limit=n)
     p, r = precision_recall(test_feats[:n], fake)
     classes = classify_features(fake)

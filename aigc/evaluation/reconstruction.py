@@ -15,7 +15,7 @@ import numpy as np
 
 from aigc.data.datasets import load_dataset, to_uint8
 from aigc.data.images import save_grid
-from aigc.evaluation.metrics import class_gap, classify
+from aigc.evaluation.metrics import class_gap, classify, judge_reads
 from aigc.models.pipeline import ImageModel
 
 GRID_COLUMNS = 16
@@ -31,14 +31,14 @@ def reconstruction_report(
     data: str | None = None,
     n: int = 2000,
     grid_path: Path | None = None,
-    judge_classes: bool = False,
+    judge_classes: bool | None = None,
 ) -> dict:
     """Mean absolute and squared pixel error (pixels in [0, 1]) on the first n test images; optional grid PNG.
 
     The grid: rows in pairs, test images above their reconstructions, GRID_COLUMNS per row, 4 pairs.
     judge_classes: also the shipped classifier's class shares of the reconstructions and of the test images
-    themselves, and each one's largest gap from a fair tenth (models of Fashion-MNIST-shaped images only:
-    the judge reads 28×28 greyscale).
+    themselves, and each one's largest gap from a fair tenth. None: whenever the judge can read the model's
+    images (28×28 greyscale); True insists, and refuses images it cannot read.
     """
     test = load_dataset(data, split="test", size=model.image_shape[0], channels=model.image_shape[2])
     real = to_uint8(test.images[:n])
@@ -53,9 +53,10 @@ def reconstruction_report(
         "recon_mae": round(float(np.abs(diff).mean()), 4),
         "recon_mse": round(float((diff**2).mean()), 5),
     }
-    if judge_classes:
-        if model.image_shape != (28, 28, 1):
-            raise ValueError(f"{model.name}: the shipped classifier reads 28×28 greyscale, not {model.image_shape}")
+    readable = judge_reads(model.image_shape)
+    if judge_classes and not readable:
+        raise ValueError(f"{model.name}: the shipped classifier reads 28×28 greyscale, not {model.image_shape}")
+    if readable and judge_classes is not False:
         report["recon_class_gap"], report["recon_class_shares"] = class_gap(classify(recon).numpy())
         report["test_class_gap"], report["test_class_shares"] = class_gap(classify(real).numpy())
     return report

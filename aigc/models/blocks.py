@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from torch import nn
+
 SUPPORTED_SIZES = (28, 32, 64)
 
 
@@ -17,3 +19,12 @@ def ladder(image_size: int) -> tuple[int, int]:
 def widths(width: int, steps: int) -> list[int]:
     """Channels from the lowest resolution up: width·2^(steps-1), …, width."""
     return [width * 2 ** (steps - 1 - i) for i in range(steps)]
+
+
+def refinements(channels: int, count: int, bias: bool = True) -> list[nn.Module]:
+    """`count` × (3×3 convolution, BatchNorm, ReLU) at one resolution: room to draw straps, seams and openings
+    after an upsampling (the GAN's `g_extra_convs`, the VAE's `d_extra_convs`)."""
+    layers: list[nn.Module] = []
+    for _ in range(count):
+        layers += [nn.Conv2d(channels, channels, 3, 1, 1, bias=bias), nn.BatchNorm2d(channels), nn.ReLU(True)]
+    return layers

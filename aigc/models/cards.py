@@ -19,6 +19,11 @@ def earlier_stages(record: CheckpointRecord) -> list[dict]:
     return [*t.get("stages", []), {k: t.get(k) for k in STAGE_FIELDS}]
 
 
+def total_wall_time(stages: list[dict]) -> float:
+    """Seconds a model took to train over all its stages (one unrecorded stage counts as 0)."""
+    return sum(float(s.get("wall_time_s") or 0) for s in stages)
+
+
 def _stage_line(t: dict) -> str:
     return (
         f"steps: {t.get('steps')}, wall time: {t.get('wall_time_s')} s on {t.get('device', 'cpu')} "
@@ -30,7 +35,7 @@ def _how_it_was_made(t: dict) -> list[str]:
     stages = [*t.get("stages", []), t]
     if len(stages) == 1:
         return [f"```\n{t.get('command', '(not recorded)')}\n```", "", f"- {_stage_line(t)}"]
-    total = sum(float(s.get("wall_time_s") or 0) for s in stages)
+    total = total_wall_time(stages)
     lines = [f"Trained in {len(stages)} stages, each continuing from the one before:", ""]
     lines += ["```", *(s.get("command") or "(not recorded)" for s in stages), "```", ""]
     lines += [f"- stage {i}: {_stage_line(s)}" for i, s in enumerate(stages, 1)]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from aigc.models.blocks import ladder, widths
+from aigc.models.blocks import ladder, refinements, widths
 
 
 @dataclass
@@ -52,8 +52,7 @@ class Generator(nn.Module):
         layers: list[nn.Module] = []
         for c_in, c_out in zip(chans[:-1], chans[1:]):
             layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
-            for _ in range(cfg.g_extra_convs):
-                layers += [nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+            layers += refinements(c_out, cfg.g_extra_convs, bias=False)
         layers += [nn.ConvTranspose2d(chans[-1], cfg.channels, 4, 2, 1), nn.Tanh()]
         self.body = nn.Sequential(*layers)
 

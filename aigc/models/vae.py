@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aigc.models.blocks import ladder, widths
+from aigc.models.blocks import ladder, refinements, widths
 
 
 @dataclass
@@ -68,8 +68,7 @@ class Decoder(nn.Module):
         ups = zip(chans[:-1], chans[1:]) if not extra else zip(chans, [*chans[1:], chans[-1]])
         for c_in, c_out in ups:
             layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1), nn.BatchNorm2d(c_out), nn.ReLU(True)]
-            for _ in range(extra):
-                layers += [nn.Conv2d(c_out, c_out, 3, 1, 1), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+            layers += refinements(c_out, extra)
         if extra:  # the full-resolution features become pixels through a 3×3 convolution
             layers += [nn.Conv2d(chans[-1], cfg.channels, 3, 1, 1)]
         else:  # the shipped layout: a checkpoint trained without extra convolutions keeps its module names
