@@ -118,6 +118,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         resume=args.resume,
         ema_decay=args.ema,
+        perceptual=args.perceptual,
+        perceptual_weight=args.perceptual_weight if args.perceptual else 0.0,
     )
     torch.manual_seed(args.seed)
     if args.init:

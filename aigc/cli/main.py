@@ -61,6 +61,20 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         help="GAN: ship an exponential moving average of the generator's weights with this decay, e.g. 0.999",
     )
     p.add_argument(
+        "--perceptual",
+        default=None,
+        metavar="CLASSIFIER",
+        help="VAE: add a perceptual distance under this classifier checkpoint to the loss, so the decoder draws "
+        "the details that tell items apart (train a separate one: not the judge that evaluates the VAE)",
+    )
+    p.add_argument(
+        "--perceptual-weight",
+        type=float,
+        default=100.0,
+        metavar="W",
+        help="VAE with --perceptual: the distance's weight against the per-pixel loss (default 100)",
+    )
+    p.add_argument(
         "--prior-components",
         type=int,
         default=0,

@@ -7,6 +7,7 @@ weights so the one training loop can fine-tune towards what raters liked.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -104,11 +105,14 @@ class VAE(nn.Module):
         weights: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
         eps: torch.Tensor | None = None,
+        perceptual: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """Negative ELBO per pixel-sum, averaged over the batch with optional per-example weights.
 
         eps: the (B, D) reparameterisation noise when the caller draws it (a data-parallel rank
         takes its rows of the global batch's noise); otherwise drawn from `generator`.
+        perceptual: (images, reconstructions) → (B,) added to each example's loss, already weighted
+        (`aigc.training.perceptual`): the per-pixel term alone lets the decoder average details away.
         """
         mu, logvar = self.encoder(x)
         if eps is None:
@@ -123,6 +127,11 @@ class VAE(nn.Module):
         recon = F.binary_cross_entropy_with_logits(logits, target, reduction="none").flatten(1).sum(1)  # (B,)
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)  # (B,)
         per_example = recon + self.cfg.kl_weight * kl
+        parts = {"recon": recon.detach().mean().item(), "kl": kl.detach().mean().item()}
+        if perceptual is not None:
+            distance = perceptual(x, torch.sigmoid(logits) * 2 - 1)
+            per_example = per_example + distance
+            parts["perceptual"] = distance.detach().mean().item()
         w = torch.ones_like(per_example) if weights is None else weights
         loss = (w * per_example).sum() / w.sum()
-        return loss, {"recon": recon.detach().mean().item(), "kl": kl.detach().mean().item()}
+        return loss, parts

@@ -59,6 +59,8 @@ class TrainConfig:
     progress: bool = True
     resume: bool = False
     ema_decay: float = 0.0  # GAN only: ship an exponential moving average of the generator (0: the last weights)
+    perceptual: str | None = None  # VAE only: a classifier checkpoint whose view of the images joins the loss
+    perceptual_weight: float = 0.0  # VAE only: the weight of that perceptual distance (aigc.training.perceptual)
 
 
 @dataclass
@@ -189,10 +191,16 @@ def train(
     model.to(device=device, memory_format=memory_format).train()
     kind = model.kind
     lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[kind]
-    options = {"ema_decay": cfg.ema_decay} if kind == "gan" and cfg.ema_decay else {}
+    options: dict = {"ema_decay": cfg.ema_decay} if kind == "gan" and cfg.ema_decay else {}
+    if cfg.perceptual is not None:
+        if kind != "vae":
+            raise ValueError(f"a perceptual term trains a VAE's decoder; this run trains a {kind}")
+        options = {"perceptual": cfg.perceptual, "perceptual_weight": cfg.perceptual_weight}
     objective = OBJECTIVES[kind](
         model, lr, ADAM_BETAS[kind], device, wrap=(lambda m: distributed.wrap(m, dist)) if par else None, **options
     )
+    if getattr(objective, "perceptual", None) is not None:
+        objective.perceptual.check_images(tuple(dataset.images.shape))
     if weights is not None:
         if (
             weights.shape != (len(dataset),)

@@ -8,6 +8,7 @@ weighted mean (normalised by their sum), so a batch drawn by a weighted sampler 
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aigc.training.distributed import no_sync
+from aigc.training.perceptual import PerceptualDistance
 
 if TYPE_CHECKING:
     from aigc.models.gan import GAN
@@ -220,6 +222,9 @@ class _Loss(nn.Module):
 
 
 class VAEObjective:
+    """The weighted negative ELBO, plus `perceptual_weight` × a `PerceptualDistance` to the images when a
+    perceptual network is given (a path to a classifier checkpoint; see `aigc.training.perceptual`)."""
+
     def __init__(
         self,
         model: nn.Module,
@@ -227,19 +232,38 @@ class VAEObjective:
         adam_betas: tuple[float, float],
         device: torch.device,
         wrap: Wrap | None = None,
+        perceptual: str | None = None,
+        perceptual_weight: float = 0.0,
     ):
         self.model = model
         self.ddp_loss = wrap(_Loss(model)) if wrap else None
         self.optimizers = {"vae": _adam(model.parameters(), lr, adam_betas, device)}
+        self.perceptual: PerceptualDistance | None = None
+        self.perceptual_weight = perceptual_weight
+        if perceptual is not None:
+            if not (math.isfinite(perceptual_weight) and perceptual_weight > 0):
+                raise ValueError(f"the perceptual weight must be a positive number, got {perceptual_weight}")
+            self.perceptual = PerceptualDistance.load(perceptual).to(device)
+
+    def _perceptual_term(self, images: torch.Tensor, decoded: torch.Tensor) -> torch.Tensor:
+        assert self.perceptual is not None
+        return self.perceptual_weight * self.perceptual(images, decoded)
 
     def step(self, batch: StepInput) -> dict[str, float]:
+        term = self._perceptual_term if self.perceptual is not None else None
         if self.ddp_loss is None:
             loss, parts = self.model.loss(
-                batch.images, batch.weights, generator=batch.generator if batch.images.device.type == "cpu" else None
+                batch.images,
+                batch.weights,
+                generator=batch.generator if batch.images.device.type == "cpu" else None,
+                perceptual=term,
             )
         else:  # data-parallel: eps is this rank's rows of the global batch's noise, on any device
             loss, parts = self.ddp_loss(
-                batch.images, batch.weights, eps=batch.normal(self.model.latent_dim).to(batch.images.device)
+                batch.images,
+                batch.weights,
+                eps=batch.normal(self.model.latent_dim).to(batch.images.device),
+                perceptual=term,
             )
             loss = batch.scaled(loss)
         opt = self.optimizers["vae"]

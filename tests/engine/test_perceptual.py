@@ -1,0 +1,89 @@
+"""The VAE's perceptual term: a frozen classifier's view of images and reconstructions joins the ELBO."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from aigc.cli import main
+from aigc.models.checkpoint import CheckpointError, file_sha256, read_checkpoint
+from aigc.training.loop import TrainConfig, save_final, train
+from aigc.training.perceptual import PerceptualDistance
+
+
+def cfg(tmp_path, **kw) -> TrainConfig:
+    base = dict(out_dir=str(tmp_path / "run"), steps=30, batch_size=32, progress=False, sample_every=0, log_every=10)
+    return TrainConfig(**{**base, **kw})
+
+
+@pytest.fixture
+def perceptual_file(tmp_path, tiny_model, toy_data, record):
+    """A tiny classifier trained on the toy bars, saved like `aigc train classifier` saves one."""
+    clf = tiny_model("classifier", seed=1)
+    train(clf, toy_data, cfg(tmp_path / "clf", steps=40), record("classifier"))
+    return save_final(tmp_path / "perceptual.safetensors", clf, record("classifier", name="perceptual"))
+
+
+def test_distance_is_zero_to_itself_and_larger_across_classes_than_for_noise(perceptual_file, toy_data):
+    distance = PerceptualDistance.load(perceptual_file)
+    x = toy_data.images[toy_data.labels == 0][:16]
+    other = toy_data.images[toy_data.labels == 2][:16]
+    noisy = (x + 0.05 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))).clamp(-1, 1)
+    assert distance(x, x).abs().max() < 1e-5
+    near, far = distance(x, noisy), distance(x, other)
+    assert near.shape == far.shape == (16,)
+    assert far.mean() > 3 * near.mean(), (near.mean(), far.mean())
+
+
+def test_gradient_reaches_the_images_and_never_the_network(perceptual_file, toy_data):
+    distance = PerceptualDistance.load(perceptual_file)
+    distance.train()  # asking for training mode keeps the network as it was trained
+    assert not distance.net.training
+    y = torch.zeros(8, 1, 28, 28, requires_grad=True)
+    distance(toy_data.images[:8], y).sum().backward()
+    assert y.grad is not None and y.grad.abs().sum() > 0
+    assert all(p.grad is None and not p.requires_grad for p in distance.net.parameters())
+
+
+def test_vae_trained_with_the_term_draws_closer_to_it_and_leaves_the_network_untouched(
+    tmp_path, tiny_model, toy_data, record, perceptual_file
+):
+    before = file_sha256(perceptual_file)
+    distance = PerceptualDistance.load(perceptual_file)
+    trained = {}
+    for weight in (0.0, 50.0):
+        vae = tiny_model("vae", seed=3)
+        options = {"perceptual": str(perceptual_file), "perceptual_weight": weight} if weight else {}
+        result = train(vae, toy_data, cfg(tmp_path / f"w{weight}", steps=60, **options), record("vae"))
+        with torch.no_grad():
+            mu, _ = vae.encode(toy_data.images)
+            trained[weight] = distance(toy_data.images, vae.decode(mu)).mean().item()
+        assert ("perceptual" in result.final_losses) == bool(weight)
+    assert trained[50.0] < 0.85 * trained[0.0], trained
+    assert file_sha256(perceptual_file) == before
+
+
+def test_refusals_name_the_problem(tmp_path, tiny_model, toy_data, record, perceptual_file):
+    vae_file = save_final(tmp_path / "vae.safetensors", tiny_model("vae"), record("vae"))
+    with pytest.raises(CheckpointError, match="needs a classifier checkpoint"):
+        PerceptualDistance.load(vae_file)
+    with pytest.raises(ValueError, match="trains a VAE's decoder"):
+        train(tiny_model("gan"), toy_data, cfg(tmp_path, perceptual=str(perceptual_file), perceptual_weight=1.0), {})
+    with pytest.raises(ValueError, match="must be a positive number"):
+        train(tiny_model("vae"), toy_data, cfg(tmp_path, perceptual=str(perceptual_file)), record("vae"))
+    big = tiny_model("classifier", size=32)
+    wide_file = save_final(tmp_path / "wide.safetensors", big, record("classifier"))
+    with pytest.raises(ValueError, match=r"perceptual network reads 1×32×32 images; the training images are 1×28×28"):
+        train(tiny_model("vae"), toy_data, cfg(tmp_path, perceptual=str(wide_file), perceptual_weight=1), record("vae"))
+
+
+def test_cli_records_the_perceptual_network_and_weight(tmp_path, capsys, perceptual_file, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "vae", "--dry-run", "--quiet", "--out", "p", "--save", "p.safetensors"]
+    assert main([*args, "--perceptual", str(perceptual_file), "--perceptual-weight", "20"]) == 0
+    _, rec, _ = read_checkpoint(tmp_path / "p.safetensors")
+    assert rec.training["config"]["perceptual"] == str(perceptual_file)
+    assert rec.training["config"]["perceptual_weight"] == 20.0
+    assert "perceptual" in rec.training["final_losses"]
+    assert main(["train", "gan", "--dry-run", "--quiet", "--perceptual", str(perceptual_file)]) == 2
+    assert "trains a VAE's decoder" in capsys.readouterr().err
