@@ -22,6 +22,7 @@ from aigc.models.pipeline import load_model, pick_device
 from aigc.models.prior import aggregate_posterior
 from aigc.training import distributed
 from aigc.training.loop import TrainConfig, finish_record, save_final, train
+from aigc.training.perceptual import provenance as perceptual_provenance
 
 
 def _model_config(args: argparse.Namespace, channels: int, size: int):
@@ -147,7 +148,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         if sys.argv and "aigc" in sys.argv[0]
         else " ".join(shlex.quote(a) for a in sys.argv)
     )
-    finish_record(record, result, cfg, command=command, device=cfg.device)
+    finish_record(
+        record,
+        result,
+        cfg,
+        command=command,
+        device=cfg.device,
+        **({"perceptual_network": perceptual_provenance(args.perceptual)} if args.perceptual else {}),
+    )
     if model.kind == "vae":
         record.extra["latent_kl"] = [round(float(v), 5) for v in vae_dimension_kl(model.cpu(), dataset.images[:10000])]
         if args.prior_components > 0:  # sample where the encoder put the data, not N(0, I)'s gaps between classes

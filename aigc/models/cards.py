@@ -7,7 +7,16 @@ from pathlib import Path
 
 from aigc.models.checkpoint import CheckpointRecord
 
-STAGE_FIELDS = ("command", "steps", "wall_time_s", "images_per_s", "device", "threads", "final_losses")
+STAGE_FIELDS = (
+    "command",
+    "steps",
+    "wall_time_s",
+    "images_per_s",
+    "device",
+    "threads",
+    "final_losses",
+    "perceptual_network",  # a VAE stage trained with --perceptual: the classifier it read, and how it was made
+)
 
 
 def earlier_stages(record: CheckpointRecord) -> list[dict]:
@@ -20,8 +29,28 @@ def earlier_stages(record: CheckpointRecord) -> list[dict]:
 
 
 def total_wall_time(stages: list[dict]) -> float:
-    """Seconds a model took to train over all its stages (one unrecorded stage counts as 0)."""
-    return sum(float(s.get("wall_time_s") or 0) for s in stages)
+    """Seconds a model took to train over all its stages, with the perceptual network a stage trained first
+    (it is part of the recipe's budget); one unrecorded stage counts as 0."""
+    return sum(
+        float(s.get("wall_time_s") or 0) + float((s.get("perceptual_network") or {}).get("wall_time_s") or 0)
+        for s in stages
+    )
+
+
+def _commands(stage: dict) -> list[str]:
+    """A stage's command, after the one that trained its perceptual network: the block is the whole recipe."""
+    network = stage.get("perceptual_network") or {}
+    return [*([network["command"]] if network.get("command") else []), stage.get("command") or "(not recorded)"]
+
+
+def _perceptual_line(stage: dict, label: str) -> list[str]:
+    network = stage.get("perceptual_network")
+    if not network:
+        return []
+    return [
+        f"- {label}perceptual network (trained first, not shipped): wall time {network.get('wall_time_s')} s, "
+        f"test accuracy {network.get('test_accuracy')}, weights sha256 `{network.get('weights_sha256')}`"
+    ]
 
 
 def _stage_line(t: dict) -> str:
@@ -34,11 +63,12 @@ def _stage_line(t: dict) -> str:
 def _how_it_was_made(t: dict) -> list[str]:
     stages = [*t.get("stages", []), t]
     if len(stages) == 1:
-        return [f"```\n{t.get('command', '(not recorded)')}\n```", "", f"- {_stage_line(t)}"]
+        return ["```", *_commands(t), "```", "", f"- {_stage_line(t)}", *_perceptual_line(t, "")]
     total = total_wall_time(stages)
     lines = [f"Trained in {len(stages)} stages, each continuing from the one before:", ""]
-    lines += ["```", *(s.get("command") or "(not recorded)" for s in stages), "```", ""]
-    lines += [f"- stage {i}: {_stage_line(s)}" for i, s in enumerate(stages, 1)]
+    lines += ["```", *(c for s in stages for c in _commands(s)), "```", ""]
+    for i, s in enumerate(stages, 1):
+        lines += [f"- stage {i}: {_stage_line(s)}", *_perceptual_line(s, f"stage {i}'s ")]
     return [*lines, f"- total wall time: {total:.1f} s"]
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from aigc.models.checkpoint import CheckpointError, load_module
+from aigc.models.checkpoint import CheckpointError, load_module, read_checkpoint, tensors_sha256
 from aigc.models.classifier import Classifier
 
 
@@ -79,3 +79,16 @@ class PerceptualDistance(nn.Module):
             squared = (_unit(a) - _unit(b)).pow(2).sum(1)
             distance = distance + (squared.flatten(1).mean(1) if squared.dim() > 1 else squared)
         return distance
+
+
+def provenance(path: str | Path) -> dict:
+    """What a VAE's record keeps about the perceptual network it was trained with: the network is not shipped,
+    so its card must say how to make it again (command), what it cost (wall time, part of the training
+    budget) and which one it was (the tensors' sha256)."""
+    tensors, record, _ = read_checkpoint(path)
+    return {
+        "command": record.training.get("command"),
+        "wall_time_s": record.training.get("wall_time_s"),
+        "test_accuracy": record.extra.get("test_accuracy"),
+        "weights_sha256": tensors_sha256(tensors),
+    }

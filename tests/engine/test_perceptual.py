@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 
 from aigc.cli import main
-from aigc.models.checkpoint import CheckpointError, file_sha256, read_checkpoint
+from aigc.models.checkpoint import CheckpointError, file_sha256, read_checkpoint, tensors_sha256
 from aigc.training.loop import TrainConfig, save_final, train
 from aigc.training.perceptual import PerceptualDistance
 
@@ -77,13 +79,36 @@ def test_refusals_name_the_problem(tmp_path, tiny_model, toy_data, record, perce
         train(tiny_model("vae"), toy_data, cfg(tmp_path, perceptual=str(wide_file), perceptual_weight=1), record("vae"))
 
 
-def test_cli_records_the_perceptual_network_and_weight(tmp_path, capsys, perceptual_file, monkeypatch):
+def test_cli_records_the_network_and_the_card_shows_the_whole_recipe(tmp_path, capsys, monkeypatch):
+    """The perceptual network is not shipped, so the VAE's card must hold the command that makes it, before the
+    stage that read it, and count its training time in the model's total."""
     monkeypatch.chdir(tmp_path)
-    args = ["train", "vae", "--dry-run", "--quiet", "--out", "p", "--save", "p.safetensors"]
-    assert main([*args, "--perceptual", str(perceptual_file), "--perceptual-weight", "20"]) == 0
-    _, rec, _ = read_checkpoint(tmp_path / "p.safetensors")
-    assert rec.training["config"]["perceptual"] == str(perceptual_file)
+
+    def aigc(*args: str) -> int:  # the record keeps the command line as typed
+        monkeypatch.setattr(sys, "argv", ["aigc", *args])
+        return main(list(args))
+
+    assert aigc("train", "classifier", "--dry-run", "--quiet", "--out", "c", "--save", "c.safetensors") == 0
+    assert aigc("train", "vae", "--dry-run", "--quiet", "--out", "first") == 0
+    stage2 = ["train", "vae", "--dry-run", "--quiet", "--init", "first/vae.safetensors", "--out", "on"]
+    assert aigc(*stage2, "--save", "p.safetensors", "--perceptual", "c.safetensors", "--perceptual-weight", "20") == 0
+    tensors, rec, _ = read_checkpoint(tmp_path / "p.safetensors")
+    assert rec.training["config"]["perceptual"] == "c.safetensors"
     assert rec.training["config"]["perceptual_weight"] == 20.0
     assert "perceptual" in rec.training["final_losses"]
-    assert main(["train", "gan", "--dry-run", "--quiet", "--perceptual", str(perceptual_file)]) == 2
+    network = rec.training["perceptual_network"]
+    _, clf_record, _ = read_checkpoint(tmp_path / "c.safetensors")
+    assert network["weights_sha256"] == tensors_sha256(read_checkpoint(tmp_path / "c.safetensors")[0])
+    made_by = "aigc train classifier --dry-run --quiet --out c --save c.safetensors"
+    assert network["command"] == clf_record.training["command"] == made_by
+    card = (tmp_path / "p.md").read_text()
+    block = card.split("```")[1].strip().splitlines()
+    assert block == [rec.training["stages"][0]["command"], network["command"], rec.training["command"]]
+    assert block[0].startswith("aigc train vae") and "--perceptual c.safetensors" in block[2]
+    assert "stage 2's perceptual network (trained first, not shipped)" in card
+    stages = [*rec.training["stages"], rec.training]
+    total = sum(s["wall_time_s"] for s in stages) + network["wall_time_s"]
+    assert f"- total wall time: {total:.1f} s" in card
+    capsys.readouterr()
+    assert main(["train", "gan", "--dry-run", "--quiet", "--perceptual", "c.safetensors"]) == 2
     assert "trains a VAE's decoder" in capsys.readouterr().err
