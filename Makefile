@@ -51,6 +51,7 @@ pretrained-vae: pretrained-classifier
 	aigc train vae --epochs 25 --latent-dim 32 --width 48 --set kl_weight=0.25 --prior-components 50 --name fashion-vae --out runs/vae --save runs/vae/fashion-vae-stage1.safetensors --threads 1 --seed 0 --sample-every 2340 --checkpoint-every 2340
 	aigc train vae --init runs/vae/fashion-vae-stage1.safetensors --epochs 10 --set kl_weight=0.1 --prior-components 50 --name fashion-vae --out runs/vae-stage2 --save runs/vae-stage2/fashion-vae-stage2.safetensors --threads 2 --seed 0 --sample-every 2340 --checkpoint-every 2340
 	aigc train classifier --epochs 3 --width 8 --name fashion-perceptual --out runs/perceptual --save runs/perceptual/fashion-perceptual.safetensors --threads 2 --seed 1 --quiet
+	cp runs/perceptual/fashion-perceptual.safetensors runs/perceptual/fashion-perceptual.md aigc/pretrained/  # fine-tunes continue with the same term
 	aigc train vae --init runs/vae-stage2/fashion-vae-stage2.safetensors --epochs 5 --lr 2e-4 --perceptual runs/perceptual/fashion-perceptual.safetensors --perceptual-weight 1000 --prior-components 50 --name fashion-vae --out runs/vae-stage3 --save aigc/pretrained/fashion-vae.safetensors --threads 2 --seed 0 --sample-every 2340 --checkpoint-every 2340 --quiet
 	aigc prior aigc/pretrained/fashion-vae.safetensors --components 50 --spread 1.15 --threads 2
 	aigc evaluate fashion-vae --n 10000 --update-card

@@ -174,7 +174,14 @@ def run(model: str, rater, ref: Reference, args, workdir: Path, per_round: int, 
         result = finetune(
             current,
             studio.store,
-            FinetuneConfig(eval_n=500, progress=False, threads=args.threads, tilt=not args.no_tilt, **overrides),
+            FinetuneConfig(
+                eval_n=500,
+                progress=False,
+                threads=args.threads,
+                tilt=not args.no_tilt,
+                perceptual=not args.no_perceptual,
+                **overrides,
+            ),
             models_dir=str(models_dir),
             on_progress=lambda stage, frac, info, seen=stages, t=t1: seen.setdefault(stage, time.perf_counter() - t),
         )
@@ -283,6 +290,7 @@ def main() -> int:
     p.add_argument("--tilt-kernel", type=float, default=None, help="the latent tilt's kernel scale (default per kind)")
     p.add_argument("--tilt-temperature", type=float, default=None, help="the latent tilt's β (default: the run's)")
     p.add_argument("--no-tilt", action="store_true", help="no latent tilt: the fine-tune alone")
+    p.add_argument("--no-perceptual", action="store_true", help="VAE: fine-tune without the parent's perceptual term")
     p.add_argument("--ess-floor", type=float, default=None)
     p.add_argument("--eval-n", type=int, default=1000)
     p.add_argument("--folder-steps", type=int, default=3000, help="training steps of the folder VAE (setup)")

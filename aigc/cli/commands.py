@@ -154,7 +154,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg,
         command=command,
         device=cfg.device,
-        **({"perceptual_network": perceptual_provenance(args.perceptual)} if args.perceptual else {}),
+        **(
+            {"perceptual_network": perceptual_provenance(args.perceptual, args.perceptual_weight)}
+            if args.perceptual
+            else {}
+        ),
     )
     if model.kind == "vae":
         record.extra["latent_kl"] = [round(float(v), 5) for v in vae_dimension_kl(model.cpu(), dataset.images[:10000])]

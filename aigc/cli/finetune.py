@@ -60,6 +60,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-tilt", action="store_true", help="no latent tilt: the child samples as training left it")
     p.add_argument(
+        "--no-perceptual",
+        action="store_true",
+        help="VAE: fine-tune on the ELBO alone, without the perceptual term the parent was trained with",
+    )
+    p.add_argument(
         "--ess-floor", type=float, default=FinetuneConfig.ess_floor, help="minimum effective sample size, as a fraction"
     )
     p.add_argument("--min-ratings", type=int, default=FinetuneConfig.min_ratings)
@@ -116,6 +121,7 @@ def _finetune(args: argparse.Namespace, handover: Handover) -> int:
         reward_temperature=args.reward_temperature,
         kl_weight=args.kl_weight,
         tilt=not args.no_tilt,
+        perceptual=not args.no_perceptual,
         use_picks=not args.no_picks,
         tilt_kernel=args.tilt_kernel,
         tilt_temperature=args.tilt_temperature,

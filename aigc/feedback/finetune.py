@@ -34,11 +34,12 @@ from aigc.feedback.reward import RewardConfig, fit_reward, reward_weights
 from aigc.models.cards import write_card
 from aigc.models.checkpoint import SUFFIX, CheckpointRecord, file_sha256, load_module
 from aigc.models.latent import vae_dimension_kl
-from aigc.models.pipeline import ImageModel, load_model
+from aigc.models.pipeline import ImageModel, load_model, models_dirs
 from aigc.models.prior import aggregate_posterior
 from aigc.training.distributed import SINGLE
 from aigc.training.handover import Handover
 from aigc.training.loop import DEFAULT_LR, TrainConfig, finish_record, save_final, train
+from aigc.training.perceptual import inherited, provenance
 from feedback_db import FeedbackStore
 
 PENDING_PREFIX = ".pending-"
@@ -158,6 +159,7 @@ def finetune(
             kind=module.kind, config={}, name=child_name, dataset=parent.record.dataset, parent=parent.name
         )
         kind = module.kind
+        network = inherited(parent.record, models_dirs(models_dir)) if kind == "vae" and cfg.perceptual else None
         train_cfg = TrainConfig(
             out_dir=str(paths.runs_dir() / child_name),
             steps=cfg.steps,
@@ -168,6 +170,8 @@ def finetune(
             sample_every=0,
             threads=cfg.threads,
             progress=cfg.progress,
+            perceptual=str(network[0]) if network else None,
+            perceptual_weight=network[1] if network else 0.0,
         )
         dataset = ImageDataset(images, None, data_name)
         sample_weights = torch.from_numpy(weights.weights).float()
@@ -182,7 +186,14 @@ def finetune(
             on_progress=lambda s, n, losses: report("training", 0.1 + 0.7 * s / n, {"step": s, "steps": n, **losses}),
             dist=handover.dist if handover is not None else SINGLE,
         )
-        finish_record(record, result, train_cfg, command=f"aigc finetune {parent.name}", device="cpu")
+        finish_record(
+            record,
+            result,
+            train_cfg,
+            command=f"aigc finetune {parent.name}",
+            device="cpu",
+            **({"perceptual_network": provenance(*network)} if network else {}),
+        )
 
         if kind == "vae":
             report("prior", 0.8, {})  # the child's per-dimension KL and the prior it samples from

@@ -48,8 +48,9 @@ def _perceptual_line(stage: dict, label: str) -> list[str]:
     if not network:
         return []
     return [
-        f"- {label}perceptual network (trained first, not shipped): wall time {network.get('wall_time_s')} s, "
-        f"test accuracy {network.get('test_accuracy')}, weights sha256 `{network.get('weights_sha256')}`"
+        f"- {label}perceptual network (trained first; fine-tunes read it too): "
+        f"wall time {network.get('wall_time_s')} s, test accuracy {network.get('test_accuracy')}, "
+        f"weights sha256 `{network.get('weights_sha256')}`"
     ]
 
 

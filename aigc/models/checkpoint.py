@@ -175,6 +175,24 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], C
     return tensors, record, meta
 
 
+def peek_record(path: str | os.PathLike) -> CheckpointRecord | None:
+    """A checkpoint's record from its header alone, without reading the weights; None for anything else.
+
+    Why: finding one small file among the models (a perceptual network by its hash) should not load
+    every VAE beside it. Nothing is verified here: a caller that uses the file reads it with `read_checkpoint`."""
+    try:
+        with open(path, "rb") as handle:
+            header_len = struct.unpack("<Q", handle.read(8))[0]
+            if header_len > 100_000_000:
+                return None
+            meta = json.loads(handle.read(header_len)).get("__metadata__") or {}
+        if meta.get("format") != FORMAT or "aigc" not in meta:
+            return None
+        return CheckpointRecord(**json.loads(meta["aigc"]))
+    except (OSError, struct.error, ValueError, TypeError, AttributeError):
+        return None
+
+
 # Config keys renamed since checkpoints were first written (the shipped VAE says "beta"): old → new, per kind.
 RENAMED_CONFIG_KEYS: dict[str, dict[str, str]] = {"vae": {"beta": "kl_weight"}}
 

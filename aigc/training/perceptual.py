@@ -22,7 +22,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from aigc.models.checkpoint import CheckpointError, load_module, read_checkpoint, tensors_sha256
+from aigc.models.checkpoint import (
+    CheckpointError,
+    CheckpointRecord,
+    load_module,
+    peek_record,
+    read_checkpoint,
+    tensors_sha256,
+)
 from aigc.models.classifier import Classifier
 
 
@@ -81,7 +88,7 @@ class PerceptualDistance(nn.Module):
         return distance
 
 
-def provenance(path: str | Path) -> dict:
+def provenance(path: str | Path, weight: float) -> dict:
     """What a VAE's record keeps about the perceptual network it was trained with: the network is not shipped,
     so its card must say how to make it again (command), what it cost (wall time, part of the training
     budget) and which one it was (the tensors' sha256)."""
@@ -91,4 +98,29 @@ def provenance(path: str | Path) -> dict:
         "wall_time_s": record.training.get("wall_time_s"),
         "test_accuracy": record.extra.get("test_accuracy"),
         "weights_sha256": tensors_sha256(tensors),
+        "weight": weight,
     }
+
+
+def inherited(record: CheckpointRecord, search: list[Path]) -> tuple[Path, float] | None:
+    """(file, weight) of the perceptual network the model of `record` was last trained with, found among the
+    `.safetensors` files in `search` by its weights' hash; None when it was trained without one, or the
+    network is not there.
+
+    Why: a fine-tune that continues such a model with the ELBO alone undoes what the term taught its
+    decoder (its children came out less precise than the parent); continuing with the same term keeps it.
+    """
+    stages = [record.training, *reversed(record.training.get("stages", []))]
+    stage = next((s for s in stages if s.get("perceptual_network")), None)
+    if stage is None or not stage["perceptual_network"].get("weights_sha256"):
+        return None
+    network = stage["perceptual_network"]
+    weight = float(network.get("weight") or (stage.get("config") or {}).get("perceptual_weight") or 0)
+    if weight <= 0:
+        return None
+    for folder in search:
+        for candidate in sorted(Path(folder).glob("*.safetensors")) if Path(folder).is_dir() else []:
+            found = peek_record(candidate)
+            if found is not None and found.kind == "classifier" and found.weights_sha256 == network["weights_sha256"]:
+                return candidate, weight
+    return None

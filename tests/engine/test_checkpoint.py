@@ -14,7 +14,14 @@ from safetensors.torch import save_file
 
 from aigc import CheckpointError, load_model
 from aigc.models.cards import write_card
-from aigc.models.checkpoint import CheckpointRecord, load_module, read_checkpoint, save_model, save_tensors
+from aigc.models.checkpoint import (
+    CheckpointRecord,
+    load_module,
+    peek_record,
+    read_checkpoint,
+    save_model,
+    save_tensors,
+)
 from aigc.models.pipeline import ImageModel
 from aigc.training.loop import TrainConfig, save_final, train
 
@@ -97,6 +104,27 @@ def test_record_and_card(trained):
     assert len(record.weights_sha256) == 64 and record.kind == "vae" and record.config["hidden"] == 32
     card = write_card(path, record)
     assert card.suffix == ".md" and "tiny-vae" in card.read_text() and record.weights_sha256 in card.read_text()
+
+
+def test_peek_record_reads_the_header_alone_and_answers_none_for_anything_else(trained, tmp_path):
+    _, path = trained("vae")
+    _, full, _ = read_checkpoint(path)
+    peeked = peek_record(path)
+    assert peeked is not None and (peeked.kind, peeked.name, peeked.weights_sha256) == (
+        full.kind,
+        full.name,
+        full.weights_sha256,
+    )
+    plain = tmp_path / "plain.safetensors"
+    save_file({"w": torch.zeros(2)}, str(plain))  # safetensors, but no AIGC record
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"\xff" * 64)
+    pickled = tmp_path / "weights.safetensors"
+    pickled.write_bytes(pickle.dumps({"w": 1}))
+    empty = tmp_path / "empty.safetensors"
+    empty.write_bytes(b"")
+    for other in (plain, garbage, pickled, empty, tmp_path / "missing.safetensors"):
+        assert peek_record(other) is None, other
 
 
 # ---------------------------------------------------------------- files that must be refused

@@ -10,7 +10,7 @@ import torch
 from aigc.cli import main
 from aigc.models.checkpoint import CheckpointError, file_sha256, read_checkpoint, tensors_sha256
 from aigc.training.loop import TrainConfig, save_final, train
-from aigc.training.perceptual import PerceptualDistance
+from aigc.training.perceptual import PerceptualDistance, inherited
 
 
 def cfg(tmp_path, **kw) -> TrainConfig:
@@ -105,10 +105,18 @@ def test_cli_records_the_network_and_the_card_shows_the_whole_recipe(tmp_path, c
     block = card.split("```")[1].strip().splitlines()
     assert block == [rec.training["stages"][0]["command"], network["command"], rec.training["command"]]
     assert block[0].startswith("aigc train vae") and "--perceptual c.safetensors" in block[2]
-    assert "stage 2's perceptual network (trained first, not shipped)" in card
+    assert "stage 2's perceptual network (trained first; fine-tunes read it too)" in card
     stages = [*rec.training["stages"], rec.training]
     total = sum(s["wall_time_s"] for s in stages) + network["wall_time_s"]
     assert f"- total wall time: {total:.1f} s" in card
+    # a fine-tune finds the network again by its weights' hash, wherever the models are looked up
+    assert inherited(rec, [tmp_path / "first", tmp_path]) == (tmp_path / "c.safetensors", 20.0)
+    assert inherited(rec, [tmp_path / "first"]) is None  # not among the models: no term, and no error
+    assert inherited(clf_record, [tmp_path]) is None  # trained without one
+    (tmp_path / "c.safetensors").rename(tmp_path / "kept.bin")
+    other = ["train", "classifier", "--dry-run", "--quiet", "--out", "c2", "--save", "c.safetensors", "--seed", "5"]
+    assert aigc(*other) == 0
+    assert inherited(rec, [tmp_path]) is None  # the same name with other weights is another network
     capsys.readouterr()
     assert main(["train", "gan", "--dry-run", "--quiet", "--perceptual", "c.safetensors"]) == 2
     assert "trains a VAE's decoder" in capsys.readouterr().err

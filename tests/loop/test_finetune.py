@@ -205,3 +205,55 @@ def test_taste_direction_separates_liked_latents(studio):
     proj = np.array([r.latent @ direction for r in rated])
     scores = np.array([r.score for r in rated])
     assert proj[scores > 0].mean() > proj[scores < 0].mean()
+
+
+def _with_perceptual_stage(models_dir: str, tmp_path) -> tuple[str, str]:
+    """A VAE whose last stage read a perceptual network saved among the models, as the shipped one does."""
+    import torch
+
+    from aigc.data.datasets import synthetic_dataset
+    from aigc.models import Classifier, ClassifierConfig
+    from aigc.models.checkpoint import CheckpointRecord, load_module
+    from aigc.training.loop import TrainConfig, finish_record, save_final, train
+    from aigc.training.perceptual import provenance
+
+    data = synthetic_dataset(n=256, classes=4)
+    torch.manual_seed(1)
+    clf = Classifier(ClassifierConfig(width=8, embed_dim=16))
+    clf_record = CheckpointRecord(kind="classifier", config={}, name="syn-perceptual", dataset=data.name)
+    clf_cfg = TrainConfig(out_dir=str(tmp_path / "clf"), steps=30, batch_size=64, progress=False, sample_every=0)
+    finish_record(clf_record, train(clf, data, clf_cfg, clf_record), clf_cfg, command="make the network")
+    network = str(save_final(f"{models_dir}/syn-perceptual.safetensors", clf, clf_record))
+    vae, record = load_module(f"{models_dir}/syn-vae.safetensors")
+    record.name = "syn-vae-p"
+    cfg = TrainConfig(
+        out_dir=str(tmp_path / "p"), steps=10, batch_size=64, progress=False, sample_every=0,
+        perceptual=network, perceptual_weight=5.0,
+    )  # fmt: skip
+    finish_record(record, train(vae, data, cfg, record), cfg, perceptual_network=provenance(network, 5.0))
+    save_final(f"{models_dir}/syn-vae-p.safetensors", vae, record)
+    return "syn-vae-p", network
+
+
+def test_a_child_keeps_the_perceptual_term_its_parent_was_trained_with(studio, models_dir, tmp_path):
+    """Fine-tuning such a parent with the ELBO alone undid the term (its children drew less precisely than it);
+    the child continues with the same network and weight, found among the models by its hash."""
+    parent, network = _with_perceptual_stage(models_dir, tmp_path)
+    studio.refresh()
+    rate_by_band(studio, parent, liked_band=0, n=40)
+    config = FinetuneConfig(steps=10, eval_n=100, tilt=False, progress=False)
+    child = load_model(finetune(parent, studio.store, config, models_dir=models_dir).checkpoint)
+    assert child.record.training["config"]["perceptual"] == network
+    assert child.record.training["config"]["perceptual_weight"] == 5.0
+    assert "perceptual" in child.record.training["final_losses"]
+    kept = child.record.training["perceptual_network"]
+    assert (
+        kept["weights_sha256"]
+        == load_model(parent, models_dir=models_dir).record.training["perceptual_network"]["weights_sha256"]
+    )
+    off = FinetuneConfig(steps=10, eval_n=100, tilt=False, progress=False, perceptual=False)
+    plain = load_model(finetune(parent, studio.store, off, models_dir=models_dir).checkpoint)
+    assert plain.record.training["config"]["perceptual"] is None and "perceptual_network" not in plain.record.training
+    os.remove(network)  # the network gone: the child trains on the ELBO alone, and nothing fails
+    gone = load_model(finetune(parent, studio.store, config, models_dir=models_dir).checkpoint)
+    assert gone.record.training["config"]["perceptual"] is None
