@@ -35,7 +35,7 @@ from aigc.data.images import save_grid
 from aigc.models.checkpoint import CheckpointError, CheckpointRecord, read_checkpoint, save_model, save_tensors
 from aigc.training import distributed
 from aigc.training.distributed import DistInfo
-from aigc.training.objectives import OBJECTIVES, StepInput
+from aigc.training.objectives import OBJECTIVES, StepInput, objective_options
 from aigc.training.optim_state import optimizer_from_tensors, optimizer_to_tensors
 
 DEFAULT_LR = {"gan": 2e-4, "vae": 1e-3, "classifier": 1e-3}
@@ -191,16 +191,10 @@ def train(
     model.to(device=device, memory_format=memory_format).train()
     kind = model.kind
     lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[kind]
-    options: dict = {"ema_decay": cfg.ema_decay} if kind == "gan" and cfg.ema_decay else {}
-    if cfg.perceptual is not None:
-        if kind != "vae":
-            raise ValueError(f"a perceptual term trains a VAE's decoder; this run trains a {kind}")
-        options = {"perceptual": cfg.perceptual, "perceptual_weight": cfg.perceptual_weight}
+    options = objective_options(str(kind), cfg.ema_decay, cfg.perceptual, cfg.perceptual_weight)
     objective = OBJECTIVES[kind](
         model, lr, ADAM_BETAS[kind], device, wrap=(lambda m: distributed.wrap(m, dist)) if par else None, **options
     )
-    if getattr(objective, "perceptual", None) is not None:
-        objective.perceptual.check_images(tuple(dataset.images.shape))
     if weights is not None:
         if (
             weights.shape != (len(dataset),)

@@ -22,6 +22,7 @@ from aigc.training.perceptual import PerceptualDistance
 
 if TYPE_CHECKING:
     from aigc.models.gan import GAN
+    from aigc.models.vae import VAE
 
 Wrap = Callable[[nn.Module], nn.Module]  # data-parallel runs: module → DDP(module); None: the module itself
 
@@ -244,6 +245,8 @@ class VAEObjective:
             if not (math.isfinite(perceptual_weight) and perceptual_weight > 0):
                 raise ValueError(f"the perceptual weight must be a positive number, got {perceptual_weight}")
             self.perceptual = PerceptualDistance.load(perceptual).to(device)
+            cfg = cast("VAE", model).cfg
+            self.perceptual.check_images((cfg.channels, cfg.image_size, cfg.image_size))
 
     def _perceptual_term(self, images: torch.Tensor, decoded: torch.Tensor) -> torch.Tensor:
         assert self.perceptual is not None
@@ -299,3 +302,13 @@ class ClassifierObjective:
 
 
 OBJECTIVES = {"gan": GANObjective, "vae": VAEObjective, "classifier": ClassifierObjective}
+
+
+def objective_options(kind: str, ema_decay: float, perceptual: str | None, perceptual_weight: float) -> dict:
+    """The keyword options a run's `TrainConfig` gives its kind's objective (GAN: the generator's moving
+    average; VAE: the perceptual term), refusing an option the kind has no use for."""
+    if perceptual is not None:
+        if kind != "vae":
+            raise ValueError(f"a perceptual term trains a VAE's decoder; this run trains a {kind}")
+        return {"perceptual": perceptual, "perceptual_weight": perceptual_weight}
+    return {"ema_decay": ema_decay} if kind == "gan" and ema_decay else {}

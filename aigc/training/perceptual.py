@@ -58,11 +58,11 @@ class PerceptualDistance(nn.Module):
             raise CheckpointError(f"{path}: {exc}; it holds a {model.kind}") from None
 
     def check_images(self, shape: tuple[int, ...]) -> None:
-        """Refuse training images the network was not trained on, before the first step rather than at it."""
+        """Refuse a model whose images the network was not trained on, before the first step rather than at it."""
         if tuple(shape[-3:]) != (self.channels, self.image_size, self.image_size):
             raise ValueError(
                 f"the perceptual network reads {self.channels}×{self.image_size}×{self.image_size} images; "
-                f"the training images are {'×'.join(map(str, shape[-3:]))}"
+                f"this model's are {'×'.join(map(str, shape[-3:]))}"
             )
 
     def train(self, mode: bool = True) -> PerceptualDistance:

@@ -75,7 +75,7 @@ def test_refusals_name_the_problem(tmp_path, tiny_model, toy_data, record, perce
         train(tiny_model("vae"), toy_data, cfg(tmp_path, perceptual=str(perceptual_file)), record("vae"))
     big = tiny_model("classifier", size=32)
     wide_file = save_final(tmp_path / "wide.safetensors", big, record("classifier"))
-    with pytest.raises(ValueError, match=r"perceptual network reads 1×32×32 images; the training images are 1×28×28"):
+    with pytest.raises(ValueError, match=r"perceptual network reads 1×32×32 images; this model's are 1×28×28"):
         train(tiny_model("vae"), toy_data, cfg(tmp_path, perceptual=str(wide_file), perceptual_weight=1), record("vae"))
 
 
