@@ -1,7 +1,7 @@
 # Convenience targets; each is one command you can also type by hand.
 PY ?= python
 
-.PHONY: install test test-all lint format typecheck ci bench bench-loop pretrained pretrained-classifier pretrained-gan pretrained-vae docs-screens
+.PHONY: install test test-all lint format typecheck ci bench bench-loop pretrained pretrained-classifier pretrained-perceptual pretrained-gan pretrained-vae docs-screens
 
 install:            ## CPU torch first (never a multi-GB CUDA build by accident), then the project and its tools
 	pip install torch==2.13.0 && pip install -e '.[test,dev]'
@@ -43,15 +43,18 @@ pretrained: pretrained-gan pretrained-vae
 pretrained-classifier:  ## the judge first: evaluation and the simulated raters read its features
 	aigc train classifier --epochs 4 --name fashion-classifier --out runs/classifier --save aigc/pretrained/fashion-classifier.safetensors --threads 2 --seed 0
 
-pretrained-gan: pretrained-classifier
+pretrained-perceptual:  ## the network the VAE's and the GAN's perceptual terms read (never the judge); fine-tunes read the shipped copy
+	aigc train classifier --epochs 3 --width 8 --name fashion-perceptual --out runs/perceptual --save runs/perceptual/fashion-perceptual.safetensors --threads 2 --seed 1 --quiet
+	cp runs/perceptual/fashion-perceptual.safetensors runs/perceptual/fashion-perceptual.md aigc/pretrained/
+
+pretrained-gan: pretrained-classifier pretrained-perceptual
 	aigc train gan --epochs 40 --ema 0.999 --set g_extra_convs=1 --name fashion-gan --out runs/gan --save aigc/pretrained/fashion-gan.safetensors --threads 1 --seed 0 --sample-every 2340 --checkpoint-every 936
+	aigc train gan --init aigc/pretrained/fashion-gan.safetensors --steps 1750 --lr 2e-4 --ema 0.999 --perceptual runs/perceptual/fashion-perceptual.safetensors --perceptual-weight 2 --class-weights 1=0.9,2=1.05,3=0.9,4=0.95,5=1.25,6=1.5,8=0.9,9=0.9 --name fashion-gan --out runs/gan-stage2 --save aigc/pretrained/fashion-gan.safetensors --threads 2 --seed 1 --sample-every 500 --checkpoint-every 500 --quiet
 	aigc evaluate fashion-gan --n 10000 --update-card
 
-pretrained-vae: pretrained-classifier
+pretrained-vae: pretrained-classifier pretrained-perceptual
 	aigc train vae --epochs 25 --latent-dim 32 --width 48 --set kl_weight=0.25 --prior-components 50 --name fashion-vae --out runs/vae --save runs/vae/fashion-vae-stage1.safetensors --threads 1 --seed 0 --sample-every 2340 --checkpoint-every 2340
 	aigc train vae --init runs/vae/fashion-vae-stage1.safetensors --epochs 10 --set kl_weight=0.1 --prior-components 50 --name fashion-vae --out runs/vae-stage2 --save runs/vae-stage2/fashion-vae-stage2.safetensors --threads 2 --seed 0 --sample-every 2340 --checkpoint-every 2340
-	aigc train classifier --epochs 3 --width 8 --name fashion-perceptual --out runs/perceptual --save runs/perceptual/fashion-perceptual.safetensors --threads 2 --seed 1 --quiet
-	cp runs/perceptual/fashion-perceptual.safetensors runs/perceptual/fashion-perceptual.md aigc/pretrained/  # fine-tunes continue with the same term
 	aigc train vae --init runs/vae-stage2/fashion-vae-stage2.safetensors --epochs 5 --lr 2e-4 --perceptual runs/perceptual/fashion-perceptual.safetensors --perceptual-weight 1000 --prior-components 50 --name fashion-vae --out runs/vae-stage3 --save aigc/pretrained/fashion-vae.safetensors --threads 2 --seed 0 --sample-every 2340 --checkpoint-every 2340 --quiet
 	aigc prior aigc/pretrained/fashion-vae.safetensors --components 50 --spread 1.15 --threads 2
 	aigc evaluate fashion-vae --n 10000 --update-card

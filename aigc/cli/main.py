@@ -65,14 +65,23 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         default=None,
         metavar="CLASSIFIER",
         help="VAE: add a perceptual distance under this classifier checkpoint to the loss, so the decoder draws "
-        "the details that tell items apart (train a separate one: not the judge that evaluates the VAE)",
+        "the details that tell items apart; GAN: pull each generated image towards its nearest real training image "
+        "under it (train a separate one: not the judge that evaluates the model)",
     )
     p.add_argument(
         "--perceptual-weight",
         type=float,
-        default=100.0,
+        default=None,
         metavar="W",
-        help="VAE with --perceptual: the distance's weight against the per-pixel loss (default 100)",
+        help="with --perceptual: the distance's weight (default: 100 against a VAE's per-pixel loss, "
+        "3 against a GAN's adversarial loss)",
+    )
+    p.add_argument(
+        "--class-weights",
+        default=None,
+        metavar="CLASS=W,...",
+        help="draw the training images of these classes W times as often (a labelled dataset; others stay at 1), "
+        "e.g. 6=1.5,8=0.9 to ask a GAN for more of a class it draws too rarely",
     )
     p.add_argument(
         "--prior-components",

@@ -15,7 +15,8 @@ STAGE_FIELDS = (
     "device",
     "threads",
     "final_losses",
-    "perceptual_network",  # a VAE stage trained with --perceptual: the classifier it read, and how it was made
+    "perceptual_network",  # a stage trained with --perceptual: the classifier it read, and how it was made
+    "class_weights",  # a stage trained with --class-weights: how often each class's images were drawn
 )
 
 
@@ -48,7 +49,7 @@ def _perceptual_line(stage: dict, label: str) -> list[str]:
     if not network:
         return []
     return [
-        f"- {label}perceptual network (trained first; fine-tunes read it too): "
+        f"- {label}perceptual network (trained first; a VAE's fine-tunes read it too): "
         f"wall time {network.get('wall_time_s')} s, test accuracy {network.get('test_accuracy')}, "
         f"weights sha256 `{network.get('weights_sha256')}`"
     ]

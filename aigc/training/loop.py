@@ -59,8 +59,8 @@ class TrainConfig:
     progress: bool = True
     resume: bool = False
     ema_decay: float = 0.0  # GAN only: ship an exponential moving average of the generator (0: the last weights)
-    perceptual: str | None = None  # VAE only: a classifier checkpoint whose view of the images joins the loss
-    perceptual_weight: float = 0.0  # VAE only: the weight of that perceptual distance (aigc.training.perceptual)
+    perceptual: str | None = None  # GAN/VAE: a classifier checkpoint whose view of the images joins the loss
+    perceptual_weight: float = 0.0  # the weight of that perceptual distance (aigc.training.perceptual)
 
 
 @dataclass
@@ -191,7 +191,9 @@ def train(
     model.to(device=device, memory_format=memory_format).train()
     kind = model.kind
     lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[kind]
-    options = objective_options(str(kind), cfg.ema_decay, cfg.perceptual, cfg.perceptual_weight)
+    options = objective_options(
+        str(kind), cfg.ema_decay, cfg.perceptual, cfg.perceptual_weight, dataset.images.to(device)
+    )
     objective = OBJECTIVES[kind](
         model, lr, ADAM_BETAS[kind], device, wrap=(lambda m: distributed.wrap(m, dist)) if par else None, **options
     )

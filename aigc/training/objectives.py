@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aigc.training.distributed import no_sync
-from aigc.training.perceptual import PerceptualDistance
+from aigc.training.perceptual import NearestRealImages, PerceptualDistance
 
 if TYPE_CHECKING:
     from aigc.models.gan import GAN
@@ -145,10 +145,20 @@ class GANObjective:
         device: torch.device,
         wrap: Wrap | None = None,
         ema_decay: float = 0.0,
+        perceptual: str | None = None,
+        perceptual_weight: float = 0.0,
+        real_images: torch.Tensor | None = None,
     ):
         gan = cast("GAN", model)  # the registry of objectives passes every kind an nn.Module
         self.model = gan
         self.ema = GeneratorAverage(gan.generator, ema_decay) if ema_decay > 0 else None
+        self.perceptual_weight = perceptual_weight
+        self.nearest: NearestRealImages | None = None
+        if perceptual is not None:
+            if real_images is None:
+                raise ValueError("a GAN's perceptual term needs the training images (its targets are the nearest)")
+            distance = _perceptual_network(perceptual, perceptual_weight, gan.cfg, device)
+            self.nearest = NearestRealImages(distance, real_images)
         # Data-parallel: each network in its own DDP (two optimisers, two gradient all-reduces).
         self.g, self.d = (
             (wrap(model.generator), wrap(model.discriminator)) if wrap else (model.generator, model.discriminator)
@@ -186,6 +196,11 @@ class GANObjective:
         loss_g = (
             -logits_gen.mean() if hinge else F.binary_cross_entropy_with_logits(logits_gen, torch.ones_like(logits_gen))
         )
+        nearest = {}
+        if self.nearest is not None:  # pull each picture towards the real image it most resembles
+            distance = self.nearest.distance(self.nearest(fake.detach()), fake).mean()
+            loss_g = loss_g + self.perceptual_weight * distance
+            nearest = {"nearest": distance.item()}
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
@@ -195,6 +210,7 @@ class GANObjective:
             "loss_d": loss_d.item(),
             "loss_g": loss_g.item(),
             "d_real": torch.sigmoid(logits_real.detach()).mean().item(),
+            **nearest,
         }
 
     def extra_state(self) -> dict[str, torch.Tensor]:
@@ -242,11 +258,7 @@ class VAEObjective:
         self.perceptual: PerceptualDistance | None = None
         self.perceptual_weight = perceptual_weight
         if perceptual is not None:
-            if not (math.isfinite(perceptual_weight) and perceptual_weight > 0):
-                raise ValueError(f"the perceptual weight must be a positive number, got {perceptual_weight}")
-            self.perceptual = PerceptualDistance.load(perceptual).to(device)
-            cfg = cast("VAE", model).cfg
-            self.perceptual.check_images((cfg.channels, cfg.image_size, cfg.image_size))
+            self.perceptual = _perceptual_network(perceptual, perceptual_weight, cast("VAE", model).cfg, device)
 
     def _perceptual_term(self, images: torch.Tensor, decoded: torch.Tensor) -> torch.Tensor:
         assert self.perceptual is not None
@@ -304,11 +316,26 @@ class ClassifierObjective:
 OBJECTIVES = {"gan": GANObjective, "vae": VAEObjective, "classifier": ClassifierObjective}
 
 
-def objective_options(kind: str, ema_decay: float, perceptual: str | None, perceptual_weight: float) -> dict:
+def _perceptual_network(path: str, weight: float, cfg, device: torch.device) -> PerceptualDistance:
+    """The frozen network of a perceptual term, refused before the first step when it cannot serve this model."""
+    if not (math.isfinite(weight) and weight > 0):
+        raise ValueError(f"the perceptual weight must be a positive number, got {weight}")
+    network = PerceptualDistance.load(path).to(device)
+    network.check_images((cfg.channels, cfg.image_size, cfg.image_size))
+    return network
+
+
+def objective_options(
+    kind: str, ema_decay: float, perceptual: str | None, perceptual_weight: float, images: torch.Tensor | None = None
+) -> dict:
     """The keyword options a run's `TrainConfig` gives its kind's objective (GAN: the generator's moving
-    average; VAE: the perceptual term), refusing an option the kind has no use for."""
+    average; GAN and VAE: the perceptual term, whose GAN targets are the nearest of the training `images`),
+    refusing an option the kind has no use for."""
+    options: dict = {"ema_decay": ema_decay} if kind == "gan" and ema_decay else {}
     if perceptual is not None:
-        if kind != "vae":
-            raise ValueError(f"a perceptual term trains a VAE's decoder; this run trains a {kind}")
-        return {"perceptual": perceptual, "perceptual_weight": perceptual_weight}
-    return {"ema_decay": ema_decay} if kind == "gan" and ema_decay else {}
+        if kind not in ("gan", "vae"):
+            raise ValueError(f"a perceptual term trains a generator or a VAE's decoder; this run trains a {kind}")
+        options.update(perceptual=perceptual, perceptual_weight=perceptual_weight)
+        if kind == "gan":
+            options["real_images"] = images
+    return options

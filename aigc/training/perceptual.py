@@ -1,4 +1,4 @@
-"""A perceptual distance for VAE training: how differently a small, frozen classifier sees two images.
+"""A perceptual distance for training: how differently a small, frozen classifier sees two images.
 
 Why: the ELBO's per-pixel term lets a decoder average thin details away. A coat's opening is a
 line one or two pixels wide; drawing it a pixel off costs more than not drawing it, so the shipped
@@ -13,6 +13,12 @@ The network must not be the judge. `aigc evaluate` and the simulated raters read
 classifier; the VAE's recipe trains a separate, narrower one (`aigc train classifier --width 8
 --seed 1`) for this term only, so the figures on the card are not read by the network the VAE was
 trained to please (both still learned from the same labels: the card says so).
+
+A GAN has no reconstruction to compare with, so its generator is pulled towards the nearest real
+training image of each picture it draws (`NearestRealImages`, nearest under the same network's
+embedding). The adversarial loss alone left four in ten of the shipped GAN's pictures with a flaw the
+judge notices (a smear, a broken strap: precision 0.62); the pull removes the speckle that no real image
+has, while the discriminator still asks for the variety of the whole training set.
 """
 
 from __future__ import annotations
@@ -77,6 +83,10 @@ class PerceptualDistance(nn.Module):
                 taps.append(x)
         return taps
 
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, E) unit-length embeddings of images in [-1, 1]: what `NearestRealImages` searches by."""
+        return nn.functional.normalize(self.net.embed(x), dim=1)
+
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """x: the targets (no gradient needed), y: the images being trained; both (B, C, H, W) in [-1, 1]."""
         with torch.no_grad():
@@ -88,8 +98,27 @@ class PerceptualDistance(nn.Module):
         return distance
 
 
+class NearestRealImages:
+    """For each generated image, the real training image the perceptual network finds most like it.
+
+    The keys (unit embeddings of every training image) are computed once, 128 floats an image (31 MB for
+    Fashion-MNIST's 60,000); a step's search is one (B × N) matrix product, a few milliseconds.
+    """
+
+    def __init__(self, distance: PerceptualDistance, images: torch.Tensor, chunk: int = 2048):
+        self.distance, self.images = distance, images
+        with torch.no_grad():
+            self.keys = torch.cat([distance.embed(images[i : i + chunk]) for i in range(0, len(images), chunk)])
+
+    def __call__(self, generated: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) generated images → (B, C, H, W) their nearest real images (no gradient)."""
+        with torch.no_grad():
+            nearest = (self.distance.embed(generated) @ self.keys.T).argmax(1)
+        return self.images.index_select(0, nearest)
+
+
 def provenance(path: str | Path, weight: float) -> dict:
-    """What a VAE's record keeps about the perceptual network it was trained with: the network is not shipped,
+    """What a model's record keeps about the perceptual network it was trained with: the network is not shipped,
     so its card must say how to make it again (command), what it cost (wall time, part of the training
     budget) and which one it was (the tensors' sha256)."""
     tensors, record, _ = read_checkpoint(path)

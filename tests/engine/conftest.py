@@ -59,3 +59,14 @@ def toy_data():
 @pytest.fixture
 def record():
     return lambda kind, **kw: CheckpointRecord(kind=kind, config={}, **kw)
+
+
+@pytest.fixture
+def perceptual_file(tmp_path, tiny_model, toy_data, record):
+    """A tiny classifier trained on the toy bars, saved like `aigc train classifier` saves one."""
+    from aigc.training.loop import TrainConfig, save_final, train
+
+    clf = tiny_model("classifier", seed=1)
+    run = TrainConfig(out_dir=str(tmp_path / "clf"), steps=40, batch_size=32, progress=False, sample_every=0)
+    train(clf, toy_data, run, record("classifier"))
+    return save_final(tmp_path / "perceptual.safetensors", clf, record("classifier", name="perceptual"))

@@ -1,4 +1,6 @@
-"""The VAE's perceptual term: a frozen classifier's view of images and reconstructions joins the ELBO."""
+"""The VAE's perceptual term: a frozen classifier's view of images and reconstructions joins the ELBO.
+
+The GAN's (nearest real images) is in test_gan_perceptual.py."""
 
 from __future__ import annotations
 
@@ -16,14 +18,6 @@ from aigc.training.perceptual import PerceptualDistance, inherited
 def cfg(tmp_path, **kw) -> TrainConfig:
     base = dict(out_dir=str(tmp_path / "run"), steps=30, batch_size=32, progress=False, sample_every=0, log_every=10)
     return TrainConfig(**{**base, **kw})
-
-
-@pytest.fixture
-def perceptual_file(tmp_path, tiny_model, toy_data, record):
-    """A tiny classifier trained on the toy bars, saved like `aigc train classifier` saves one."""
-    clf = tiny_model("classifier", seed=1)
-    train(clf, toy_data, cfg(tmp_path / "clf", steps=40), record("classifier"))
-    return save_final(tmp_path / "perceptual.safetensors", clf, record("classifier", name="perceptual"))
 
 
 def test_distance_is_zero_to_itself_and_larger_across_classes_than_for_noise(perceptual_file, toy_data):
@@ -69,8 +63,9 @@ def test_refusals_name_the_problem(tmp_path, tiny_model, toy_data, record, perce
     vae_file = save_final(tmp_path / "vae.safetensors", tiny_model("vae"), record("vae"))
     with pytest.raises(CheckpointError, match="needs a classifier checkpoint"):
         PerceptualDistance.load(vae_file)
-    with pytest.raises(ValueError, match="trains a VAE's decoder"):
-        train(tiny_model("gan"), toy_data, cfg(tmp_path, perceptual=str(perceptual_file), perceptual_weight=1.0), {})
+    with pytest.raises(ValueError, match="trains a generator or a VAE's decoder; this run trains a classifier"):
+        run = cfg(tmp_path, perceptual=str(perceptual_file), perceptual_weight=1)
+        train(tiny_model("classifier"), toy_data, run, record("classifier"))
     with pytest.raises(ValueError, match="must be a positive number"):
         train(tiny_model("vae"), toy_data, cfg(tmp_path, perceptual=str(perceptual_file)), record("vae"))
     big = tiny_model("classifier", size=32)
@@ -105,7 +100,7 @@ def test_cli_records_the_network_and_the_card_shows_the_whole_recipe(tmp_path, c
     block = card.split("```")[1].strip().splitlines()
     assert block == [rec.training["stages"][0]["command"], network["command"], rec.training["command"]]
     assert block[0].startswith("aigc train vae") and "--perceptual c.safetensors" in block[2]
-    assert "stage 2's perceptual network (trained first; fine-tunes read it too)" in card
+    assert "stage 2's perceptual network (trained first; a VAE's fine-tunes read it too)" in card
     stages = [*rec.training["stages"], rec.training]
     total = sum(s["wall_time_s"] for s in stages) + network["wall_time_s"]
     assert f"- total wall time: {total:.1f} s" in card
@@ -118,5 +113,5 @@ def test_cli_records_the_network_and_the_card_shows_the_whole_recipe(tmp_path, c
     assert aigc(*other) == 0
     assert inherited(rec, [tmp_path]) is None  # the same name with other weights is another network
     capsys.readouterr()
-    assert main(["train", "gan", "--dry-run", "--quiet", "--perceptual", "c.safetensors"]) == 2
-    assert "trains a VAE's decoder" in capsys.readouterr().err
+    assert main(["train", "classifier", "--dry-run", "--quiet", "--perceptual", "c.safetensors"]) == 2
+    assert "this run trains a classifier" in capsys.readouterr().err
