@@ -191,9 +191,8 @@ def train(
     model.to(device=device, memory_format=memory_format).train()
     kind = model.kind
     lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[kind]
-    options = objective_options(
-        str(kind), cfg.ema_decay, cfg.perceptual, cfg.perceptual_weight, dataset.images.to(device)
-    )
+    images = dataset.images.to(device).contiguous(memory_format=memory_format)  # one copy: the GAN's term reads it
+    options = objective_options(str(kind), cfg.ema_decay, cfg.perceptual, cfg.perceptual_weight, images)
     objective = OBJECTIVES[kind](
         model, lr, ADAM_BETAS[kind], device, wrap=(lambda m: distributed.wrap(m, dist)) if par else None, **options
     )
@@ -217,7 +216,6 @@ def train(
                 raise CheckpointError(f"{last_path}: nothing to resume from (no interrupted run in {out})")
             start_step, saved_weights = load_training_state(last_path, model, objective)
         weights = saved_weights if saved_weights is not None else weights
-    images = dataset.images.to(device).contiguous(memory_format=memory_format)
     labels = dataset.labels.to(device) if dataset.labels is not None else None
     loss_weights_all = weights.to(device) if weights is not None and cfg.weighting == "loss" else None
     plan = BatchPlan(len(dataset), cfg.batch_size, cfg.seed, weights, cfg.weighting)

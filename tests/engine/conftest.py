@@ -6,6 +6,7 @@ Real-data tests are marked `slow`; pyproject's addopts deselects them unless run
 from __future__ import annotations
 
 import os
+import sys
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -70,3 +71,15 @@ def perceptual_file(tmp_path, tiny_model, toy_data, record):
     run = TrainConfig(out_dir=str(tmp_path / "clf"), steps=40, batch_size=32, progress=False, sample_every=0)
     train(clf, toy_data, run, record("classifier"))
     return save_final(tmp_path / "perceptual.safetensors", clf, record("classifier", name="perceptual"))
+
+
+@pytest.fixture
+def aigc_typed(monkeypatch):
+    """aigc_typed(*args) → exit code of `aigc ARGS` as if typed at a shell: the record keeps sys.argv as the command."""
+    from aigc.cli import main
+
+    def run(*args: str) -> int:
+        monkeypatch.setattr(sys, "argv", ["aigc", *args])
+        return main(list(args))
+
+    return run

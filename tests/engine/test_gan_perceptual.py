@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 import torch
 
-from aigc.cli import main
 from aigc.cli.commands import class_sampling_weights
 from aigc.data.datasets import ImageDataset
 from aigc.models.checkpoint import read_checkpoint
@@ -74,12 +71,10 @@ def test_class_weights_draw_a_class_more_often_and_refuse_nonsense(toy_data):
         class_sampling_weights("1=2", unlabelled)
 
 
-def test_cli_trains_a_gan_stage_with_both_and_records_them(tmp_path, capsys, monkeypatch):
+def test_cli_trains_a_gan_stage_with_both_and_records_them(tmp_path, capsys, monkeypatch, aigc_typed):
     monkeypatch.chdir(tmp_path)
 
-    def aigc(*args: str) -> int:
-        monkeypatch.setattr(sys, "argv", ["aigc", *args])
-        return main(list(args))
+    aigc = aigc_typed
 
     assert aigc("train", "classifier", "--dry-run", "--quiet", "--out", "c", "--save", "c.safetensors") == 0
     assert aigc("train", "gan", "--dry-run", "--quiet", "--out", "first") == 0

@@ -4,8 +4,6 @@ The GAN's (nearest real images) is in test_gan_perceptual.py."""
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 import torch
 
@@ -74,14 +72,12 @@ def test_refusals_name_the_problem(tmp_path, tiny_model, toy_data, record, perce
         train(tiny_model("vae"), toy_data, cfg(tmp_path, perceptual=str(wide_file), perceptual_weight=1), record("vae"))
 
 
-def test_cli_records_the_network_and_the_card_shows_the_whole_recipe(tmp_path, capsys, monkeypatch):
+def test_cli_records_the_network_and_the_card_shows_the_whole_recipe(tmp_path, capsys, monkeypatch, aigc_typed):
     """The perceptual network is not shipped, so the VAE's card must hold the command that makes it, before the
     stage that read it, and count its training time in the model's total."""
     monkeypatch.chdir(tmp_path)
 
-    def aigc(*args: str) -> int:  # the record keeps the command line as typed
-        monkeypatch.setattr(sys, "argv", ["aigc", *args])
-        return main(list(args))
+    aigc = aigc_typed
 
     assert aigc("train", "classifier", "--dry-run", "--quiet", "--out", "c", "--save", "c.safetensors") == 0
     assert aigc("train", "vae", "--dry-run", "--quiet", "--out", "first") == 0
