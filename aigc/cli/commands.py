@@ -197,7 +197,9 @@ PERCEPTUAL_WEIGHT = {"vae": 100.0, "gan": 3.0}  # measured starting points: VAE 
 
 def perceptual_weight(args: argparse.Namespace) -> float:
     """--perceptual-weight, or the kind's default: the two losses it is weighed against differ 30-fold in scale."""
-    return args.perceptual_weight if args.perceptual_weight is not None else PERCEPTUAL_WEIGHT.get(args.kind, 100.0)
+    if args.perceptual_weight is not None:
+        return args.perceptual_weight
+    return PERCEPTUAL_WEIGHT.get(args.kind, PERCEPTUAL_WEIGHT["vae"])
 
 
 def class_sampling_weights(spec: str | None, dataset) -> tuple[torch.Tensor | None, dict[str, float]]:

@@ -73,8 +73,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=None,
         metavar="W",
-        help="with --perceptual: the distance's weight (default: 100 against a VAE's per-pixel loss, "
-        "3 against a GAN's adversarial loss)",
+        help="with --perceptual: the distance's weight (default: "
+        + ", ".join(f"{w:g} for a {kind}" for kind, w in commands.PERCEPTUAL_WEIGHT.items())
+        + "; a VAE's per-pixel loss and a GAN's adversarial loss differ 30-fold in scale)",
     )
     p.add_argument(
         "--class-weights",
