@@ -231,7 +231,7 @@ def test_ctrl_c_stops_every_rank_at_the_same_step_and_resume_matches_an_uninterr
             "--limit",
             "256",
             "--steps",
-            "120",
+            "60",
             "--batch-size",
             "32",
             "--width",
@@ -275,7 +275,7 @@ def test_ctrl_c_stops_every_rank_at_the_same_step_and_resume_matches_an_uninterr
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     steps = [row["step"] for row in json_lines(log.read_text())]
-    assert steps == list(range(20, 121, 20)) and stopped_at < 120
+    assert steps == list(range(20, 61, 20)) and stopped_at < 60
     torchrun(["train", "vae", *command("plain")[command("plain").index("vae") + 1 :]], tmp_path / "plain-dump", home)
 
     a, b = (
