@@ -33,23 +33,32 @@ def load_judge(path: str | None = None) -> nn.Module:
     """The shipped classifier (or another at `path`), in eval mode, on the CPU.
 
     A cache that says so: loaded once per process and path (its weights never change while it runs).
+    Its weights are kept channels-last: every embedding (the reward's features of 20,000 training images
+    on a fresh machine, the tilt's thousands of draws, each effect report) runs 2-3x faster on a CPU,
+    features within ~1e-5 of the default layout's.
     """
     module, _ = load_module(path or PRETRAINED_DIR / f"{JUDGE_NAME}.safetensors")
-    return module.eval()
+    return module.eval().to(memory_format=torch.channels_last)
 
 
 def _as_tensor(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     return images.float() if isinstance(images, torch.Tensor) else from_uint8(images)
 
 
-def embed(images: np.ndarray | torch.Tensor, judge: nn.Module | None = None, batch: int = 1000) -> torch.Tensor:
+# Images per chunk of the judge: 256 ran 2x faster than 1,000 on a 2-core CPU (its activations stay in cache)
+JUDGE_BATCH = 256
+
+
+def embed(images: np.ndarray | torch.Tensor, judge: nn.Module | None = None, batch: int = JUDGE_BATCH) -> torch.Tensor:
     """(N, H, W, C) uint8 or (N, C, H, W) float in [-1, 1] → (N, E) classifier features."""
     judge = judge or load_judge()
     x = _as_tensor(images)
     return infer_cat(judge.embed, x, batch) if len(x) else torch.empty(0, judge.cfg.embed_dim)
 
 
-def classify(images: np.ndarray | torch.Tensor, judge: nn.Module | None = None, batch: int = 1000) -> torch.Tensor:
+def classify(
+    images: np.ndarray | torch.Tensor, judge: nn.Module | None = None, batch: int = JUDGE_BATCH
+) -> torch.Tensor:
     """(N,) predicted class indices."""
     judge = judge or load_judge()
     return infer_cat(lambda chunk: judge(chunk).argmax(1), _as_tensor(images), batch)
