@@ -38,7 +38,8 @@ def load_judge(path: str | None = None) -> nn.Module:
     features within ~1e-5 of the default layout's.
     """
     module, _ = load_module(path or PRETRAINED_DIR / f"{JUDGE_NAME}.safetensors")
-    return module.eval().to(memory_format=torch.channels_last)
+    module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs omit the keyword
+    return module.eval()
 
 
 def _as_tensor(images: np.ndarray | torch.Tensor) -> torch.Tensor:
