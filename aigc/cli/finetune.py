@@ -9,7 +9,7 @@ import sys
 from aigc import paths
 from aigc.feedback.config import defaults_text
 from aigc.feedback.finetune import FinetuneConfig, finetune, print_progress_json, recover
-from aigc.feedback.latent_prior import TiltConfig
+from aigc.feedback.latent_prior import SURE_ENOUGH, TEMPERATURES
 from aigc.feedback.reward import NotEnoughRatings
 from aigc.training.handover import Handover
 
@@ -56,7 +56,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=None,
         help="the latent tilt's β, 0.1-2: draws kept ∝ P(liked)^(1/β); smaller follows the taste closer "
-        f"(default: {TiltConfig.temperature})",
+        f"(default: adaptive, {TEMPERATURES[0]} down to {TEMPERATURES[-1]} until the kept draws' mean P(liked) "
+        f"reaches {SURE_ENOUGH})",
     )
     p.add_argument("--no-tilt", action="store_true", help="no latent tilt: the child samples as training left it")
     p.add_argument(

@@ -56,7 +56,7 @@ class FinetuneConfig:
     tilt: bool = True  # steer the child's latent prior towards the taste afterwards (latent_prior.py)
     tilt_kernel: float | None = None  # its kernel scale; None → the kind's default (KIND_DEFAULTS)
     tilt_draws: int | None = None  # the child's own samples it scores; None → the kind's default
-    tilt_temperature: float | None = None  # its β (draws kept ∝ P(liked)^(1/β)); None → latent_prior.TiltConfig's
+    tilt_temperature: float | None = None  # its β (draws kept ∝ P(liked)^(1/β)); None → chosen from the draws
     fit_prior: bool = True  # VAE: sample from a Gaussian mixture fitted to the reweighted data's posterior
     # VAE: continue with the perceptual term the parent was trained with, when its network is among the models
     # (aigc.training.perceptual.inherited): the ELBO alone undoes what the term taught the decoder. A GAN's

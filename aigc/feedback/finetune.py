@@ -84,7 +84,6 @@ def finetune(
         steps=cfg.steps or defaults["steps"],
         tilt_kernel=(defaults["tilt_kernel"] if cfg.tilt_kernel is None else cfg.tilt_kernel) if cfg.tilt else None,
         tilt_draws=cfg.tilt_draws or int(defaults["tilt_draws"]),
-        tilt_temperature=TiltConfig.temperature if cfg.tilt_temperature is None else cfg.tilt_temperature,
         lr_scale=cfg.lr_scale or defaults["lr_scale"],
         kl_weight=cfg.kl_weight if cfg.kl_weight is not None else defaults.get("kl_weight"),
     )
@@ -92,7 +91,7 @@ def finetune(
         TiltConfig(
             draws=int(cfg.tilt_draws or 0),
             kernel=cfg.tilt_kernel,
-            temperature=float(cfg.tilt_temperature or 0),
+            temperature=cfg.tilt_temperature,  # None: chosen from the draws (latent_prior.choose_temperature)
             seed=cfg.seed,
         )
         if cfg.tilt_kernel is not None

@@ -41,6 +41,13 @@ def check_temperature(temperature: float) -> float:
     return temperature
 
 
+# The adaptive β (TiltConfig.temperature None): from the first, P(liked)², down to P(liked)^10, the first at
+# which the kept draws' mean P(liked) reaches SURE_ENOUGH, never past the one that keeps fewer than
+# MIN_ESS_FRACTION of the draws' effective sample size (variety: the centres would repeat a handful of draws).
+TEMPERATURES = (0.5, 0.35, 0.25, 0.15, 0.1)
+SURE_ENOUGH = 0.9
+MIN_ESS_FRACTION = 0.05
+
 MAX_TILT_DRAWS = 50_000  # decoded and scored in one go: ~10 s per 10,000 on two cores, and their memory
 
 
@@ -54,12 +61,34 @@ class TiltConfig:
     # off 0 and 1 (a disliked kind stays at ~0.15). 0.5, the fine-tune weights' own P(liked)², measured on
     # the shipped parents (9 tastes each, 3 rating sets, no fine-tune): liked share of the kept draws +0.00 to
     # +0.16 (careless raters gain most), recall of the liked real images within 0.04.
-    temperature: float = 0.5
+    # None (a run's default): adaptive, `choose_temperature`. A careless rater's reward model is unsure (its P(liked)
+    # stays between ~0.2 and ~0.8), so P(liked)² kept draws whose mean P(liked) was 0.60-0.87 and the children
+    # reached 0.56-0.83 of the true taste; a sure one's draws are already at 0.9-1.0 and keep β = 0.5.
+    temperature: float | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:  # the bounds' one home: a run builds its TiltConfig before training
         check_kernel(self.kernel)
-        check_temperature(self.temperature)
+        if self.temperature is not None:
+            check_temperature(self.temperature)
+
+
+def _ess_fraction(w: np.ndarray) -> float:
+    return float(w.sum() ** 2 / (w**2).sum() / len(w))
+
+
+def choose_temperature(p: np.ndarray) -> float:
+    """The largest β of TEMPERATURES whose tilted draws have a mean P(liked) ≥ SURE_ENOUGH, stopping before
+    a β that would leave under MIN_ESS_FRACTION of the draws' effective size (the smallest allowed otherwise)."""
+    chosen = TEMPERATURES[0]
+    for beta in TEMPERATURES:
+        w = tilt(p, beta)
+        if beta != TEMPERATURES[0] and _ess_fraction(w) < MIN_ESS_FRACTION:
+            break
+        chosen = beta
+        if float((w * p).sum() / w.sum()) >= SURE_ENOUGH:
+            break
+    return chosen
 
 
 def tilted_prior(
@@ -79,7 +108,8 @@ def tilted_prior(
     cfg = cfg or TiltConfig()
     generated = model.generate(cfg.draws, cfg.seed + 7919)  # a seed stream apart from the run's evaluation seeds
     p = np.asarray(liked_probability(generated.images), np.float64)
-    w = tilt(p, cfg.temperature)
+    temperature = choose_temperature(p) if cfg.temperature is None else cfg.temperature
+    w = tilt(p, temperature)
     w = w / w.sum()
     drawn = torch.multinomial(
         torch.from_numpy(w), cfg.components, replacement=True, generator=torch.Generator().manual_seed(cfg.seed)
@@ -94,11 +124,11 @@ def tilted_prior(
     }
     summary = {
         "tilt_draws": cfg.draws,
-        "tilt_temperature": cfg.temperature,
+        "tilt_temperature": temperature,
         "tilt_centres": int(len(centres)),
         "tilt_scale": record["scale"],
         "tilt_mean_p_before": round(float(p.mean()), 4),
         "tilt_mean_p_drawn": round(float(p[drawn].mean()), 4),  # the steering model's own view: not a grade
-        "tilt_ess_fraction": round(float(1.0 / (w**2).sum() / len(w)), 4),
+        "tilt_ess_fraction": round(_ess_fraction(w), 4),
     }
     return record, summary

@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 
 from aigc import load_model
-from aigc.feedback.latent_prior import TiltConfig, tilted_prior
+from aigc.feedback.latent_prior import (
+    MIN_ESS_FRACTION,
+    SURE_ENOUGH,
+    TEMPERATURES,
+    TiltConfig,
+    choose_temperature,
+    tilted_prior,
+)
+from aigc.feedback.reward import tilt
 from aigc.models.prior import MixturePrior
 
 from .conftest import band_class
@@ -75,4 +83,24 @@ def test_a_sharper_temperature_keeps_more_of_a_taste_whose_probabilities_stay_of
         for beta in (1.0, 0.5)
     }
     assert drawn[0.5] > drawn[1.0] + 0.05, drawn
-    assert TiltConfig().temperature == 0.5  # the run's default: the fine-tune weights' own P(liked)²
+    # the run's default chooses β itself (below): here it goes past 0.5 until the kept draws are sure enough
+    chosen = tilted_prior(model, p_liked, TiltConfig(draws=1500, components=512))[1]
+    assert chosen["tilt_temperature"] < 0.5 and chosen["tilt_mean_p_drawn"] > drawn[0.5], (chosen, drawn)
+
+
+def test_the_adaptive_temperature_keeps_p_squared_when_sure_and_sharpens_an_unsure_reward_within_the_ess_floor():
+    rng = np.random.default_rng(0)
+    liked = rng.random(8000) < 0.3
+    sure = np.where(liked, 0.97, 0.02)  # a consistent rater's reward model: P² already keeps ~0.97 liked
+    assert choose_temperature(sure) == TEMPERATURES[0]
+    unsure = np.where(liked, 0.7, 0.25)  # a careless rater's: P² keeps only ~0.6 liked
+    beta = choose_temperature(unsure)
+    assert beta < TEMPERATURES[0]
+    w = tilt(unsure, beta)
+    assert (w * unsure).sum() / w.sum() >= SURE_ENOUGH - 0.01 or beta == TEMPERATURES[-1]
+    # a handful of draws far above the rest: sharpening would keep only them, so β stops before the floor
+    few = np.where(np.arange(8000) < 40, 0.9, 0.3)
+    beta_few = choose_temperature(few)
+    w = tilt(few, beta_few)
+    assert w.sum() ** 2 / (w**2).sum() / len(w) >= MIN_ESS_FRACTION
+    assert beta_few > TEMPERATURES[-1]
