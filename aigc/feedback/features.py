@@ -27,7 +27,7 @@ from torch import nn
 
 from aigc.data.datasets import from_uint8
 from aigc.feedback.appearance import APPEARANCE_BLOCKS, appearance
-from aigc.models.batched import infer_cat
+from aigc.models.batched import CONV_CHUNK, infer_cat
 from aigc.models.pipeline import ImageModel
 from aigc.paths import PRETRAINED_DIR
 
@@ -56,8 +56,8 @@ def feature_fn(model: ImageModel) -> tuple[FeatureFn, str]:
     return (lambda x: features(x).mean(dim=(2, 3))), "GAN discriminator features (pooled)"
 
 
-def compute(fn: FeatureFn, images: torch.Tensor | np.ndarray, batch: int = 256) -> np.ndarray:
-    """φ over many images, batched, without autograd (chunks of 256: 2x faster than 1,000 on a CPU's cache)."""
+def compute(fn: FeatureFn, images: torch.Tensor | np.ndarray, batch: int = CONV_CHUNK) -> np.ndarray:
+    """φ over many images, batched, without autograd."""
     x = from_uint8(images) if isinstance(images, np.ndarray) else images
     return infer_cat(lambda chunk: fn(chunk.float()), x, batch).double().numpy()
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from aigc.feedback.reward import tilt
+from aigc.feedback.reward import effective_sample_size, tilt
 from aigc.models.pipeline import ImageModel
 
 
@@ -73,17 +73,13 @@ class TiltConfig:
             check_temperature(self.temperature)
 
 
-def _ess_fraction(w: np.ndarray) -> float:
-    return float(w.sum() ** 2 / (w**2).sum() / len(w))
-
-
 def choose_temperature(p: np.ndarray) -> float:
     """The largest β of TEMPERATURES whose tilted draws have a mean P(liked) ≥ SURE_ENOUGH, stopping before
     a β that would leave under MIN_ESS_FRACTION of the draws' effective size (the smallest allowed otherwise)."""
     chosen = TEMPERATURES[0]
     for beta in TEMPERATURES:
         w = tilt(p, beta)
-        if beta != TEMPERATURES[0] and _ess_fraction(w) < MIN_ESS_FRACTION:
+        if beta != TEMPERATURES[0] and effective_sample_size(w) / len(w) < MIN_ESS_FRACTION:
             break
         chosen = beta
         if float((w * p).sum() / w.sum()) >= SURE_ENOUGH:
@@ -129,6 +125,6 @@ def tilted_prior(
         "tilt_scale": record["scale"],
         "tilt_mean_p_before": round(float(p.mean()), 4),
         "tilt_mean_p_drawn": round(float(p[drawn].mean()), 4),  # the steering model's own view: not a grade
-        "tilt_ess_fraction": round(_ess_fraction(w), 4),
+        "tilt_ess_fraction": round(effective_sample_size(w) / len(w), 4),
     }
     return record, summary

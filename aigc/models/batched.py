@@ -15,6 +15,10 @@ import torch
 
 T = TypeVar("T")
 
+# Images per chunk for a small convolutional network on a CPU (the judge, a reward's learned view): 256 ran
+# 2x faster than 1,000 on a 2-core machine, its activations staying in cache
+CONV_CHUNK = 256
+
 
 def infer(fn: Callable[[torch.Tensor], T], inputs: torch.Tensor, batch: int = 1000) -> list[T]:
     """`fn` over `inputs` in chunks of at most `batch` rows, without autograd; one result per chunk."""
