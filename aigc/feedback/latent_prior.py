@@ -58,7 +58,7 @@ class TiltConfig:
     kernel: float = 0.25  # each centre's isotropic scale, × the draws' own spread (0: replay the centres)
     # β: draws kept ∝ P(liked)^(1/β). 1 would be the Bayesian p(z | liked), if P(liked) were the taste itself;
     # it is a reward model's estimate from ~100 thumbs, and a careless rater's contradicting thumbs keep it
-    # off 0 and 1 (a disliked kind stays at ~0.15). 0.5, the fine-tune weights' own P(liked)², measured on
+    # off 0 and 1 (a disliked kind stays at ~0.15). TEMPERATURES[0] = 0.5, P(liked)², was measured on
     # the shipped parents (9 tastes each, 3 rating sets, no fine-tune): liked share of the kept draws +0.00 to
     # +0.16 (careless raters gain most), recall of the liked real images within 0.04.
     # None (a run's default): adaptive, `choose_temperature`. A careless rater's reward model is unsure (its P(liked)
