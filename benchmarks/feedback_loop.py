@@ -168,7 +168,7 @@ def run(model: str, rater, ref: Reference, args, workdir: Path, per_round: int, 
         t0 = time.perf_counter()
         rate_samples(studio, current, rater, per_round, seed=1000 * r, to_rate=args.to_rate)
         t1 = time.perf_counter()
-        settable = ("steps", "lr_scale", "ess_floor", "tilt_kernel", "tilt_temperature")
+        settable = ("steps", "lr_scale", "ess_floor", "tilt_kernel", "tilt_temperature", "realism_keep")
         overrides = {k: v for k in settable if (v := getattr(args, k)) is not None}
         stages: dict[str, float] = {}
         result = finetune(
@@ -289,6 +289,7 @@ def main() -> int:
     p.add_argument("--lr-scale", type=float, default=None)
     p.add_argument("--tilt-kernel", type=float, default=None, help="the latent tilt's kernel scale (default per kind)")
     p.add_argument("--tilt-temperature", type=float, default=None, help="the latent tilt's β (default: the run's)")
+    p.add_argument("--realism-keep", type=float, default=None, help="the tilt's realism share (default per kind)")
     p.add_argument("--no-tilt", action="store_true", help="no latent tilt: the fine-tune alone")
     p.add_argument("--no-perceptual", action="store_true", help="VAE: fine-tune without the parent's perceptual term")
     p.add_argument("--ess-floor", type=float, default=None)

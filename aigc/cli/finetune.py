@@ -59,6 +59,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         f"(default: adaptive, {TEMPERATURES[0]} down to {TEMPERATURES[-1]} until the kept draws' mean P(liked) "
         f"reaches {SURE_ENOUGH})",
     )
+    p.add_argument(
+        "--realism-keep",
+        type=float,
+        default=None,
+        help="the share of the tilt's draws, the most like a real image under the parent's perceptual network, "
+        f"that may become centres, 0.5-1 (default: {defaults_text('realism_keep')}, others 1: all)",
+    )
     p.add_argument("--no-tilt", action="store_true", help="no latent tilt: the child samples as training left it")
     p.add_argument(
         "--no-perceptual",
@@ -126,6 +133,7 @@ def _finetune(args: argparse.Namespace, handover: Handover) -> int:
         use_picks=not args.no_picks,
         tilt_kernel=args.tilt_kernel,
         tilt_temperature=args.tilt_temperature,
+        realism_keep=args.realism_keep,
         ess_floor=args.ess_floor,
         min_ratings=args.min_ratings,
         rater=args.rater,

@@ -27,7 +27,7 @@ from aigc.feedback import features as phi
 from aigc.feedback.calibration import warnings
 from aigc.feedback.config import KIND_DEFAULTS, FinetuneConfig
 from aigc.feedback.effect import measure_effect
-from aigc.feedback.finetune_data import picked_images, rated_images, training_set
+from aigc.feedback.finetune_data import picked_images, rated_images, realism_score, training_set
 from aigc.feedback.latent_prior import MAX_TILT_DRAWS, TiltConfig, tilted_prior
 from aigc.feedback.ratings import READINESS
 from aigc.feedback.reward import RewardConfig, fit_reward, reward_weights
@@ -86,12 +86,14 @@ def finetune(
         tilt_draws=cfg.tilt_draws or int(defaults["tilt_draws"]),
         lr_scale=cfg.lr_scale or defaults["lr_scale"],
         kl_weight=cfg.kl_weight if cfg.kl_weight is not None else defaults.get("kl_weight"),
+        realism_keep=cfg.realism_keep if cfg.realism_keep is not None else float(defaults.get("realism_keep", 1.0)),
     )
     tilt_cfg = (  # built, so checked, before any training is spent
         TiltConfig(
             draws=int(cfg.tilt_draws or 0),
             kernel=cfg.tilt_kernel,
             temperature=cfg.tilt_temperature,  # None: chosen from the draws (latent_prior.choose_temperature)
+            realism_keep=1.0 if cfg.realism_keep is None else cfg.realism_keep,
             seed=cfg.seed,
         )
         if cfg.tilt_kernel is not None
@@ -216,6 +218,7 @@ def finetune(
                 _as_image_model(module, record),
                 lambda pictures: reward.predict(rf.compute(pictures)),
                 tilt_cfg,
+                realism=realism_score(parent, real, models_dir) if tilt_cfg.realism_keep < 1 else None,
             )
         report("evaluating", 0.85, {"samples": cfg.eval_n})  # before publishing: the figures go into the record
         child = _as_image_model(module, record)

@@ -65,10 +65,15 @@ class TiltConfig:
     # stays between ~0.2 and ~0.8), so P(liked)² kept draws whose mean P(liked) was 0.60-0.87 and the children
     # reached 0.56-0.83 of the true taste; a sure one's draws are already at 0.9-1.0 and keep β = 0.5.
     temperature: float | None = None
+    # The share of the draws the tilt may keep, the ones most like a real image (`realism` of tilted_prior):
+    # the rest (speckle, smears, half-drawn items) never become centres, whatever the reward says. 1: all.
+    realism_keep: float = 1.0
     seed: int = 0
 
     def __post_init__(self) -> None:  # the bounds' one home: a run builds its TiltConfig before training
         check_kernel(self.kernel)
+        if not 0.5 <= self.realism_keep <= 1.0:
+            raise ValueError(f"the tilt's realism share must be between 0.5 and 1, got {self.realism_keep}")
         if self.temperature is not None:
             check_temperature(self.temperature)
 
@@ -91,6 +96,7 @@ def tilted_prior(
     model: ImageModel,
     liked_probability: Callable[[np.ndarray], np.ndarray],
     cfg: TiltConfig | None = None,
+    realism: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[dict, dict]:
     """(prior record for `model`'s checkpoint, a summary): a kernel mixture over z ~ p(z) P(liked | decode(z))^(1/β).
 
@@ -100,12 +106,18 @@ def tilted_prior(
     fine-tune): a 16-component mixture fitted to the tilted draws kept 0.70 and 0.78 liked, where the
     draws themselves were 0.91 and 0.81; centres at the draws with a small scale (0.3) kept 0.76 and 0.78,
     and the scale trades the taste for variety (0.5: 0.65 and 0.68).
+    realism: pictures → (N,) how much each looks like a real image (higher: more); with cfg.realism_keep < 1
+    only that share of the draws, the most real-looking, can become centres.
     """
     cfg = cfg or TiltConfig()
     generated = model.generate(cfg.draws, cfg.seed + 7919)  # a seed stream apart from the run's evaluation seeds
     p = np.asarray(liked_probability(generated.images), np.float64)
-    temperature = choose_temperature(p) if cfg.temperature is None else cfg.temperature
-    w = tilt(p, temperature)
+    eligible = np.ones(len(p), bool)
+    if realism is not None and cfg.realism_keep < 1.0:
+        looks = np.asarray(realism(generated.images), np.float64)
+        eligible = looks >= np.quantile(looks, 1.0 - cfg.realism_keep)
+    temperature = choose_temperature(p[eligible]) if cfg.temperature is None else cfg.temperature
+    w = np.where(eligible, tilt(p, temperature), 0.0)
     w = w / w.sum()
     drawn = torch.multinomial(
         torch.from_numpy(w), cfg.components, replacement=True, generator=torch.Generator().manual_seed(cfg.seed)
@@ -126,5 +138,6 @@ def tilted_prior(
         "tilt_mean_p_before": round(float(p.mean()), 4),
         "tilt_mean_p_drawn": round(float(p[drawn].mean()), 4),  # the steering model's own view: not a grade
         "tilt_ess_fraction": round(effective_sample_size(w) / len(w), 4),
+        "tilt_realism_keep": round(float(eligible.mean()), 4),
     }
     return record, summary

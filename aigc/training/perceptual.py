@@ -116,6 +116,16 @@ class NearestRealImages:
             nearest = (self.distance.embed(generated) @ self.keys.T).argmax(1)
         return self.images.index_select(0, nearest)
 
+    @torch.no_grad()
+    def similarity(self, generated: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
+        """(B,) each image's cosine similarity to its nearest real image: how much like some real item it looks.
+
+        Why: speckle, smears and half-drawn items sit far from every real image in the network's view; a
+        fine-tune's latent tilt keeps the draws that look most like real ones (`latent_prior`).
+        """
+        parts = [generated[i : i + chunk] for i in range(0, len(generated), chunk)]
+        return torch.cat([(self.distance.embed(part) @ self.keys.T).amax(1) for part in parts])
+
 
 def provenance(path: str | Path, weight: float) -> dict:
     """What a model's record keeps about the perceptual network it was trained with: the network is not shipped,

@@ -32,6 +32,19 @@ def test_nearest_real_images_are_found_by_the_networks_view(perceptual_file, toy
     assert same_class >= 0.9, same_class
 
 
+def test_similarity_to_the_nearest_real_image_ranks_real_above_noisy_above_noise(perceptual_file, toy_data):
+    """The tilt's realism score: a real image scores 1 (itself), noise added lowers it, pure noise lowest."""
+    distance = PerceptualDistance.load(perceptual_file)
+    nearest = NearestRealImages(distance, toy_data.images[:100])
+    gen = torch.Generator().manual_seed(2)
+    real = toy_data.images[:30]
+    noisy = (real + 0.5 * torch.randn(real.shape, generator=gen)).clamp(-1, 1)
+    noise = torch.rand(real.shape, generator=gen) * 2 - 1
+    scores = [nearest.similarity(x, chunk=7) for x in (real, noisy, noise)]  # chunks: scored in pieces
+    assert torch.allclose(scores[0], torch.ones(30), atol=1e-5)
+    assert scores[1].mean() < scores[0].mean() - 0.01 and scores[2].mean() < scores[1].mean(), scores
+
+
 def test_gan_trained_with_the_term_draws_closer_to_real_images(tmp_path, tiny_model, toy_data, record, perceptual_file):
     """The term's whole point: the generator's pictures end nearer to a real image under the network."""
     distance = PerceptualDistance.load(perceptual_file)

@@ -90,7 +90,7 @@ def test_finetune_the_shipped_gan_on_fashion_mnist_moves_towards_the_liked_class
             studio.rate(sample_id, float(score), "sim")
     # small where size is not the point: 30 steps, a 5,000-image subset (embedded when no earlier run cached
     # the judge's features, as on a fresh CI machine), 2,000 tilt draws; the test asks only for a clear move
-    cfg = FinetuneConfig(steps=30, max_examples=5000, tilt_draws=2000, eval_n=300, progress=False)
+    cfg = FinetuneConfig(steps=30, max_examples=5000, tilt_draws=2000, eval_n=300, realism_keep=0.85, progress=False)
     result = finetune("fashion-gan", studio.store, cfg, models_dir=models_dir)
     # the learned view first, then whatever appearance blocks the reward model chose (issue 13)
     assert studio.store.get_run(result.run_id).config["features"].startswith("fashion-classifier embedding")
@@ -101,3 +101,5 @@ def test_finetune_the_shipped_gan_on_fashion_mnist_moves_towards_the_liked_class
     after = rater.liked_rate(studio.model(result.child).sample(500, 77))
     assert after > before + 0.1, (before, after)
     assert np.isfinite(result.metrics["fid_liked_after"])
+    # the tilt found the perceptual network of the GAN's second stage and kept only its most real-looking draws
+    assert result.metrics["tilt_realism_keep"] == pytest.approx(0.85, abs=0.01)

@@ -1,5 +1,7 @@
 """The latent tilt: a child's prior steered towards what the reward model expects to be liked."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -57,6 +59,8 @@ def test_tilt_kernel_out_of_range_is_refused(models_dir):
         ({"tilt_draws": 10**6}, "tilt's draws"),
         ({"tilt_temperature": 0.01}, "tilt's temperature"),
         ({"tilt_temperature": 50.0}, "tilt's temperature"),
+        ({"realism_keep": 0.2}, "realism share"),
+        ({"realism_keep": 1.5}, "realism share"),
     ],
 )
 def test_a_run_with_an_out_of_range_tilt_is_refused_before_training(studio, models_dir, bad, message):
@@ -104,3 +108,21 @@ def test_the_adaptive_temperature_keeps_p_squared_when_sure_and_sharpens_an_unsu
     w = tilt(few, beta_few)
     assert w.sum() ** 2 / (w**2).sum() / len(w) >= MIN_ESS_FRACTION
     assert beta_few > TEMPERATURES[-1]
+
+
+def test_draws_that_look_least_real_never_become_centres(models_dir):
+    """With realism_keep 0.5, half the draws (the least real-looking by the score given) are out, whatever the
+    reward says: here the score is the picture's brightness, and every centre is among the brighter half."""
+    model = load_model("syn-gan", models_dir=models_dir)
+    cfg = TiltConfig(draws=1000, components=256, kernel=0.0, realism_keep=0.5)
+    brightness = lambda images: images.reshape(len(images), -1).mean(1)  # noqa: E731
+    record, summary = tilted_prior(model, lambda images: np.full(len(images), 0.5), cfg, realism=brightness)
+    draws = model.generate(cfg.draws, cfg.seed + 7919)  # the tilt's own draws, seeded
+    threshold = np.median(brightness(draws.images))
+    centres = np.asarray(record["means"])
+    kept = [i for i, z in enumerate(draws.latents) if np.any(np.all(np.isclose(centres, z, atol=1e-4), axis=1))]
+    assert len(kept) == len(centres) > 50
+    assert all(brightness(draws.images[kept]) >= threshold)
+    assert summary["tilt_realism_keep"] == pytest.approx(0.5, abs=0.01)
+    unfiltered, _ = tilted_prior(model, lambda images: np.full(len(images), 0.5), replace(cfg, realism_keep=1.0))
+    assert len(unfiltered["means"]) > len(centres)  # without the score every draw may be a centre
