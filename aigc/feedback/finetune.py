@@ -160,7 +160,8 @@ def finetune(
             kind=module.kind, config={}, name=child_name, dataset=parent.record.dataset, parent=parent.name
         )
         kind = module.kind
-        network = inherited(parent.record, models_dirs(models_dir)) if kind == "vae" and cfg.perceptual else None
+        parents_network = inherited(parent.record, models_dirs(models_dir))  # its perceptual network, if any
+        network = parents_network if kind == "vae" and cfg.perceptual else None
         train_cfg = TrainConfig(
             out_dir=str(paths.runs_dir() / child_name),
             steps=cfg.steps,
@@ -218,7 +219,7 @@ def finetune(
                 _as_image_model(module, record),
                 lambda pictures: reward.predict(rf.compute(pictures)),
                 tilt_cfg,
-                realism=realism_score(parent, real, models_dir) if tilt_cfg.realism_keep < 1 else None,
+                realism=realism_score(parents_network, real) if tilt_cfg.realism_keep < 1 else None,
             )
         report("evaluating", 0.85, {"samples": cfg.eval_n})  # before publishing: the figures go into the record
         child = _as_image_model(module, record)

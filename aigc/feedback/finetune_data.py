@@ -3,8 +3,8 @@ rated images, each decoded by the version that showed it."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -13,8 +13,8 @@ from aigc.data.datasets import DatasetError, from_uint8, load_dataset
 from aigc.feedback import features as phi
 from aigc.feedback.config import FinetuneConfig
 from aigc.feedback.ratings import usable_picks, usable_ratings
-from aigc.models.pipeline import ImageModel, load_model, models_dirs
-from aigc.training.perceptual import NearestRealImages, PerceptualDistance, inherited
+from aigc.models.pipeline import ImageModel, load_model
+from aigc.training.perceptual import NearestRealImages, PerceptualDistance
 from feedback_db import FeedbackStore
 
 
@@ -130,21 +130,18 @@ def picked_images(
 REALISM_BANK = 5000  # real images the tilt's realism score compares with (keys: ~2 s on one core)
 
 
-def realism_score(
-    parent: ImageModel, real: torch.Tensor, models_dir: str | os.PathLike | None = None
-) -> Callable[[np.ndarray], np.ndarray] | None:
+def realism_score(network: tuple[Path, float] | None, real: torch.Tensor) -> Callable[[np.ndarray], np.ndarray] | None:
     """pictures (N, H, W, C) uint8 → (N,) cosine similarity to the nearest of `real`'s first REALISM_BANK
-    images under the perceptual network the parent was trained with; None when it has none (a model of a
-    user's own folder) or the network is not among the models.
+    images under `network`, the perceptual network the parent was trained with (`perceptual.inherited`);
+    None when it has none (a model of a user's own folder) or the network is not among the models.
 
     Why: the tilt keeps the draws the reward model likes, and a flawed draw (speckle, a smear, a half-drawn
     sole) is liked as readily as a clean one of the same kind; its children's precision fell below the
     parent's. The network is the one the parent's training already read, never the judge that grades.
     """
-    found = inherited(parent.record, models_dirs(models_dir))
-    if found is None:
+    if network is None:
         return None
-    distance = PerceptualDistance.load(found[0])
+    distance = PerceptualDistance.load(network[0])
     try:
         distance.check_images(tuple(real.shape))
     except ValueError:
