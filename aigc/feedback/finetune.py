@@ -86,14 +86,16 @@ def finetune(
         tilt_draws=cfg.tilt_draws or int(defaults["tilt_draws"]),
         lr_scale=cfg.lr_scale or defaults["lr_scale"],
         kl_weight=cfg.kl_weight if cfg.kl_weight is not None else defaults.get("kl_weight"),
-        realism_keep=cfg.realism_keep if cfg.realism_keep is not None else float(defaults.get("realism_keep", 1.0)),
+        realism_keep=float(defaults.get("realism_keep", TiltConfig.realism_keep))
+        if cfg.realism_keep is None
+        else cfg.realism_keep,
     )
     tilt_cfg = (  # built, so checked, before any training is spent
         TiltConfig(
             draws=int(cfg.tilt_draws or 0),
             kernel=cfg.tilt_kernel,
             temperature=cfg.tilt_temperature,  # None: chosen from the draws (latent_prior.choose_temperature)
-            realism_keep=1.0 if cfg.realism_keep is None else cfg.realism_keep,
+            realism_keep=float(cfg.realism_keep or 0.0),  # resolved above, never None here
             seed=cfg.seed,
         )
         if cfg.tilt_kernel is not None
