@@ -51,6 +51,12 @@ class Reference:
     feats: torch.Tensor
     classes: np.ndarray | None  # the judge's classes (Fashion-MNIST only)
     embed: object  # images → features (torch)
+    radius: torch.Tensor | None = None  # the real set's k-NN radii, computed once (they cost most of a precision)
+
+    def __post_init__(self):
+        from aigc.evaluation.metrics import neighbour_radius
+
+        self.radius = neighbour_radius(self.feats)
 
     def liked(self, rater) -> torch.Tensor:
         return self.feats[torch.from_numpy(rater.likes(self.images, self.classes))]
@@ -77,23 +83,25 @@ def folder_reference(model) -> Reference:
 
 
 def judge(model, rater, ref: Reference, n: int, seed: int) -> dict:
-    from aigc.evaluation.metrics import classify_features, fid, precision_recall
+    from aigc.evaluation.metrics import classify_features, fid, precision, recall
 
     images = model.sample(n, seed)
     feats = ref.embed(images).float()
     liked_real = ref.liked(rater)
-    precision, _ = precision_recall(ref.feats, feats)
-    _, recall = precision_recall(liked_real, feats)
+    precision_all = precision(ref.feats, feats, real_radius=ref.radius)
+    recall_liked = recall(liked_real, feats)
     liked = torch.from_numpy(rater.likes(images))
     # realism of the samples the rater likes: a taste for kinds the model draws less well lowers
     # precision_all after fine-tuning even when nothing got worse; this separates the two
-    precision_liked_samples = precision_recall(ref.feats, feats[liked])[0] if liked.sum() > 10 else float("nan")
+    precision_liked_samples = (
+        precision(ref.feats, feats[liked], real_radius=ref.radius) if liked.sum() > 10 else float("nan")
+    )
     out = {
         "liked_rate": round(float(liked.float().mean()), 4),
-        "precision_all": round(precision, 4),
+        "precision_all": round(precision_all, 4),
         "precision_liked_samples": round(precision_liked_samples, 4),
         "fid_liked": round(fid(liked_real, feats), 2),
-        "recall_liked": round(recall, 4),
+        "recall_liked": round(recall_liked, 4),
     }
     if ref.classes is not None:
         out["classes"] = np.bincount(classify_features(feats).numpy(), minlength=10).tolist()

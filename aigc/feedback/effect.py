@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from aigc.data.datasets import FASHION_MNIST_CLASSES, load_dataset
-from aigc.evaluation.metrics import fid, precision_recall, real_features, resample
+from aigc.evaluation.metrics import fid, neighbour_radius, precision, real_features, recall, resample
 from aigc.feedback import features as phi
 from aigc.feedback.calibration import confidence
 from aigc.feedback.config import FinetuneConfig
@@ -63,6 +63,7 @@ def measure_effect(
     real_t = torch.from_numpy(real_learned)
     p_real = reward.predict_heldout(rf.compute(real_images, learned=real_learned))
     liked_real = resample(real_t, torch.from_numpy(p_real / p_real.sum()), n=min(len(real_t), 5000), seed=seed)
+    real_radius = neighbour_radius(real_t)  # parent and child are graded against the same real manifold
     names, label, assign = kind_assigner(parent, real_learned)
     level, words = confidence(reward.heldout) if reward.heldout else ("unknown", "")
     out: dict = {
@@ -77,11 +78,11 @@ def measure_effect(
         "reward_features_used": "+".join(reward.blocks_used),
     }
     for tag, model in (("before", parent), ("after", child)):
-        images = model.sample(n, seed)
+        images = model.generate(n, seed, portable=False).images  # graded here, never shown: any thread count
         fake = phi.compute(rf.learned, images)
         fake_t = torch.from_numpy(fake)
-        precision_all, _ = precision_recall(real_t, fake_t)
-        _, recall_liked = precision_recall(liked_real, fake_t)
+        precision_all = precision(real_t, fake_t, real_radius=real_radius)
+        recall_liked = recall(liked_real, fake_t)
         hist = np.bincount(assign(fake), minlength=len(names)).tolist()
         out[f"mean_reward_{tag}"] = round(float(reward.predict_heldout(rf.compute(images, learned=fake)).mean()), 4)
         out[f"precision_all_{tag}"] = round(precision_all, 4)

@@ -110,7 +110,8 @@ def tilted_prior(
     only that share of the draws, the most real-looking, can become centres.
     """
     cfg = cfg or TiltConfig()
-    generated = model.generate(cfg.draws, cfg.seed + 7919)  # a seed stream apart from the run's evaluation seeds
+    # a seed stream apart from the run's evaluation seeds; only this run scores these pictures: any thread count
+    generated = model.generate(cfg.draws, cfg.seed + 7919, portable=False)
     p = np.asarray(liked_probability(generated.images), np.float64)
     eligible = np.ones(len(p), bool)
     if realism is not None and cfg.realism_keep < 1.0:

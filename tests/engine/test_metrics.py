@@ -49,3 +49,16 @@ def test_resample_follows_the_weights(feats):
     drawn = resample(feats, weights, n=200, seed=3)
     assert drawn.shape == (200, 8)
     assert all(any(torch.equal(row, f) for f in feats[:10]) for row in drawn)
+
+
+def test_precision_with_the_real_radius_computed_once_is_the_same_figure(feats):
+    """A report grading parent and child computes the real set's k-NN radii once; the figure must not change."""
+    from aigc.evaluation.metrics import neighbour_radius, precision
+
+    fake = torch.cat([feats[:250] + 0.05, feats[250:] + 3.0])
+    radius = neighbour_radius(feats)
+    assert precision(feats, fake, real_radius=radius) == precision_recall(feats, fake)[0]
+    assert 0.4 < precision(feats, fake, real_radius=radius) < 0.6
+    assert precision(feats, fake, real_radius=radius * 100) == 1.0  # the radii given are the ones used
+    with pytest.raises(ValueError, match="one radius per real point"):
+        precision(feats, fake, real_radius=radius[:10])

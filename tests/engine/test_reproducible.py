@@ -59,3 +59,42 @@ def test_decoding_leaves_the_callers_thread_count_alone():
         assert torch.get_num_threads() == 3
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("name", ["fashion-gan", "fashion-vae"])
+def test_decoding_many_in_chunks_gives_the_bits_of_decoding_each_chunk_alone(name):
+    """Many latents are decoded DECODE_CHUNK at a time (faster: the activations stay in cache); a picture must
+    not depend on which other latents shared its forward pass, or (seed, n) and (seed, n + 1) would disagree
+    on the pictures they share."""
+    import numpy as np
+
+    from aigc.models import pipeline
+
+    model = pipeline.load_model(name, device="cpu")
+    n = 2 * pipeline.DECODE_CHUNK + 37  # two full chunks and a ragged one
+    z = model.latents(n, 11)
+    together = model.decode(z)
+    one_at_a_time = np.concatenate([model.decode(z[i : i + 1]) for i in range(0, n, 29)])
+    assert np.array_equal(together[::29], one_at_a_time)
+    assert np.array_equal(model.decode(z[5:200]), together[5:200])  # a window across the chunk boundary
+
+
+def test_pictures_only_a_run_scores_may_use_every_thread_and_stay_within_a_grey_level():
+    """A fine-tune's tilt and report decode thousands of pictures on the caller's threads (portable=False);
+    they must be the same pictures up to float rounding, and the caller's thread count is left alone."""
+    import numpy as np
+    import torch
+
+    from aigc.models.pipeline import load_model
+
+    model = load_model("fashion-gan", device="cpu")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        fast = model.generate(300, 5, portable=False)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    portable = model.generate(300, 5)
+    assert np.array_equal(fast.latents, portable.latents)
+    assert np.abs(fast.images.astype(int) - portable.images.astype(int)).max() <= 1
