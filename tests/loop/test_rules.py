@@ -71,7 +71,7 @@ def test_usable_ratings_one_filter(studio):
 
 
 def test_default_steps_come_from_the_one_table(monkeypatch):
-    assert config.defaults_text("steps") == "GAN 400, VAE 1000"
+    assert config.defaults_text("steps") == "GAN 225, VAE 1000"
     assert config.defaults_text("kl_weight") == "VAE 0.1"
     monkeypatch.setitem(config.KIND_DEFAULTS, "gan", {**config.KIND_DEFAULTS["gan"], "steps": 42})
     assert studio_module.Studio.default_steps_text() == "GAN 42, VAE 1000"
