@@ -23,7 +23,7 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +51,7 @@ class Reference:
     feats: torch.Tensor
     classes: np.ndarray | None  # the judge's classes (Fashion-MNIST only)
     embed: object  # images → features (torch)
-    radius: torch.Tensor | None = None  # the real set's k-NN radii, computed once (they cost most of a precision)
+    radius: torch.Tensor = field(init=False)  # the real set's k-NN radii, once: they cost most of a precision
 
     def __post_init__(self):
         from aigc.evaluation.metrics import neighbour_radius

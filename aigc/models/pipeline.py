@@ -6,10 +6,9 @@ decoding, encoding, and the uint8 (N, H, W, C) image format. Networks know nothi
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from aigc.paths import PRETRAINED_DIR
 
 # Latents per forward pass when decoding many (a fine-tune's tilt decodes 4,000-8,000, its report 1,000): one
 # 8,000-image pass on one thread took 7.4 s for the GAN and 4.4 s for the VAE, 128 at a time 4.4 s and 3.1 s,
-# the activations staying in cache; the pictures are the same bits either way (tests/engine/test_pipeline.py)
+# the activations staying in cache; the pictures are the same bits either way (tests/engine/test_reproducible.py)
 DECODE_CHUNK = 128
 
 
@@ -153,7 +152,7 @@ class ImageModel:
         fine-tune's tilt and report): 8,000 GAN pictures took 2.9-3.6 s on two threads against 5.0-6.4 s on one,
         and a pixel may differ by a grey level from another thread count's. What people see stays portable.
         """
-        with reproducible_threads(self.device) if portable else contextlib.nullcontext():
+        with reproducible_threads(self.device) if portable else nullcontext():
             return infer_cat(self.module.decode, z.to(self.device), batch=DECODE_CHUNK)
 
     def sample(self, n: int, seed: int, truncation: float | None = None) -> np.ndarray:
