@@ -18,16 +18,11 @@ from torch import nn
 
 from aigc import paths
 from aigc.data.datasets import from_uint8, to_uint8
-from aigc.models.batched import infer_cat
+from aigc.models.batched import DECODE_CHUNK, infer_cat
 from aigc.models.checkpoint import SUFFIX, CheckpointError, CheckpointRecord, file_sha256, load_module
 from aigc.models.latent import seeded_latents, seeded_uniform
 from aigc.models.prior import MixturePrior
 from aigc.paths import PRETRAINED_DIR
-
-# Latents per forward pass when decoding many (a fine-tune's tilt decodes 4,000-8,000, its report 1,000): one
-# 8,000-image pass on one thread took 7.4 s for the GAN and 4.4 s for the VAE, 128 at a time 4.4 s and 3.1 s,
-# the activations staying in cache; the pictures are the same bits either way (tests/engine/test_reproducible.py)
-DECODE_CHUNK = 128
 
 
 def models_dirs(extra: str | os.PathLike | None = None) -> list[Path]:

@@ -69,9 +69,10 @@ def test_decoding_many_in_chunks_gives_the_bits_of_decoding_each_chunk_alone(nam
     import numpy as np
 
     from aigc.models import pipeline
+    from aigc.models.batched import DECODE_CHUNK
 
     model = pipeline.load_model(name, device="cpu")
-    n = 2 * pipeline.DECODE_CHUNK + 37  # two full chunks and a ragged one
+    n = 2 * DECODE_CHUNK + 37  # two full chunks and a ragged one
     z = model.latents(n, 11)
     together = model.decode(z)
     one_at_a_time = np.concatenate([model.decode(z[i : i + 1]) for i in range(0, n, 29)])
