@@ -4,6 +4,7 @@ aigc train {gan,vae,classifier} --data PATH     train a model (also the shipped 
 aigc sample MODEL --n 64 --seed 0 --out grid.png
 aigc evaluate MODEL --n 10000                    FID / precision / recall as JSON
 aigc prior VAE --components 50 --spread 1.2      refit a VAE's sampling prior
+aigc filter GAN --keep 0.8                       keep the draws its discriminator passes, class by class
 aigc finetune MODEL                              ratings → reward → weighted fine-tune
 aigc ratings export|stats, aigc db upgrade       the feedback database
 aigc serve [app flags]                           the web studio (same as `python app.py`)
@@ -186,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     from aigc.cli.worker import add_commands as add_worker
 
     add_worker(sub)
+    from aigc.cli.filter import add_commands as add_filter
+
+    add_filter(sub)
     add_database(sub, default_db=paths.database_url())  # `aigc ratings`/`aigc db`: the home's database
     return parser
 

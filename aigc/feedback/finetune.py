@@ -33,6 +33,7 @@ from aigc.feedback.ratings import READINESS
 from aigc.feedback.reward import RewardConfig, fit_reward, reward_weights
 from aigc.models.cards import write_card
 from aigc.models.checkpoint import SUFFIX, CheckpointRecord, file_sha256, load_module
+from aigc.models.filter_rule import fit_rule
 from aigc.models.latent import vae_dimension_kl
 from aigc.models.pipeline import ImageModel, load_model, models_dirs
 from aigc.models.prior import aggregate_posterior
@@ -43,6 +44,8 @@ from aigc.training.perceptual import inherited, provenance
 from feedback_db import FeedbackStore
 
 PENDING_PREFIX = ".pending-"
+# a GAN child's acceptance rule is fitted on this many of its own draws: ~1 s on two cores, ~200 per class
+CHILD_RULE_DRAWS = 2000
 
 
 @dataclass
@@ -223,8 +226,20 @@ def finetune(
                 tilt_cfg,
                 realism=realism_score(parents_network, real) if tilt_cfg.realism_keep < 1 else None,
             )
+        if kind == "gan" and parent.acceptance is not None and parent.acceptance_classifier is not None:
+            # the parent keeps the draws its discriminator passes, class by class (aigc.models.acceptance): the
+            # child does too, with thresholds of its own discriminator on its own (tilted) draws
+            record.extra["acceptance"] = fit_rule(
+                _as_image_model(module, record),
+                parent.acceptance_classifier,
+                parent.acceptance.classifier_sha256,
+                parent.acceptance.keep,
+                CHILD_RULE_DRAWS,
+                cfg.seed,
+                classifier=parent.record.extra["acceptance"].get("classifier"),
+            )
         report("evaluating", 0.85, {"samples": cfg.eval_n})  # before publishing: the figures go into the record
-        child = _as_image_model(module, record)
+        child = _as_image_model(module, record, models_dir)
         effect = measure_effect(parent, child, rf, reward, n=cfg.eval_n, seed=cfg.seed)
         metrics = {
             **effect,
@@ -260,8 +275,8 @@ def finetune(
         raise
 
 
-def _as_image_model(module, record: CheckpointRecord) -> ImageModel:
-    return ImageModel(module, record, None, device="cpu")
+def _as_image_model(module, record: CheckpointRecord, models_dir: str | os.PathLike | None = None) -> ImageModel:
+    return ImageModel(module, record, None, device="cpu", models_dir=models_dir)
 
 
 def publish_child(

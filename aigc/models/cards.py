@@ -179,6 +179,19 @@ def render_card(record: CheckpointRecord) -> str:
         ]
         if fit.get("command"):
             lines += ["", f"```\n{fit['command']}\n```"]
+    rule = record.extra.get("acceptance")
+    if rule:  # aigc.models.acceptance: discriminator rejection sampling, class by class
+        lines += [
+            "",
+            f"Samples are the draws its own discriminator finds most real: each draw is kept when its discriminator "
+            f"logit reaches the threshold of the class `{rule.get('classifier', 'its classifier')}` calls it, "
+            f"thresholds set to keep the best {rule['keep']:.0%} of each class's draws among {rule.get('draws', '?')} "
+            "calibration samples (so the rule removes flawed pictures without favouring a class). A seed still gives "
+            "the same pictures; the weights are the same with or without the rule (`aigc filter NAME --off`)."
+            + (f" Calibrating it took {rule['wall_time_s']} s." if rule.get("wall_time_s") is not None else ""),
+        ]
+        if rule.get("command"):
+            lines += ["", f"```\n{rule['command']}\n```"]
     if "test_accuracy" in record.extra:
         lines += ["", f"Test accuracy: **{record.extra['test_accuracy']:.4f}**"]
     return "\n".join(lines) + "\n"

@@ -193,6 +193,19 @@ def peek_record(path: str | os.PathLike) -> CheckpointRecord | None:
         return None
 
 
+def find_by_weights(weights_sha256: str, kind: str, folders: list[Path]) -> Path | None:
+    """The first `.safetensors` file of `kind` in `folders` whose tensors hash to `weights_sha256`, or None.
+
+    Why by hash: a model that reads another network (a VAE's perceptual term, a GAN's acceptance rule) must
+    read exactly the one it was made with, whatever the file is called on this machine."""
+    for folder in folders:
+        for candidate in sorted(Path(folder).glob(f"*{SUFFIX}")) if Path(folder).is_dir() else []:
+            found = peek_record(candidate)
+            if found is not None and found.kind == kind and found.weights_sha256 == weights_sha256:
+                return candidate
+    return None
+
+
 # Config keys renamed since checkpoints were first written (the shipped VAE says "beta"): old → new, per kind.
 RENAMED_CONFIG_KEYS: dict[str, dict[str, str]] = {"vae": {"beta": "kl_weight"}}
 

@@ -18,8 +18,17 @@ from torch import nn
 
 from aigc import paths
 from aigc.data.datasets import from_uint8, to_uint8
+from aigc.models.acceptance import MAX_CANDIDATES_PER_SAMPLE, AcceptanceRule, score
 from aigc.models.batched import DECODE_CHUNK, infer_cat
-from aigc.models.checkpoint import SUFFIX, CheckpointError, CheckpointRecord, file_sha256, load_module
+from aigc.models.checkpoint import (
+    SUFFIX,
+    CheckpointError,
+    CheckpointRecord,
+    file_sha256,
+    find_by_weights,
+    load_module,
+)
+from aigc.models.classifier import Classifier
 from aigc.models.latent import seeded_latents, seeded_uniform
 from aigc.models.prior import MixturePrior
 from aigc.paths import PRETRAINED_DIR
@@ -101,8 +110,14 @@ class ImageModel:
     """A loaded GAN or VAE (or classifier) with the outsider-facing contract."""
 
     def __init__(
-        self, module: nn.Module, record: CheckpointRecord, path: Path | None = None, device: str | None = None
+        self,
+        module: nn.Module,
+        record: CheckpointRecord,
+        path: Path | None = None,
+        device: str | None = None,
+        models_dir: str | os.PathLike | None = None,
     ):
+        """models_dir: the folder searched first for the network an acceptance rule reads (after the model's own)."""
         self.device = pick_device(device)
         self.module = module.to(self.device).eval()
         self.record = record
@@ -110,6 +125,11 @@ class ImageModel:
         self.name = path.stem if path else (record.name or module.kind)  # the file name is the model name
         self.sha256 = file_sha256(path) if path else record.weights_sha256
         self.prior = MixturePrior.from_record(record.extra.get("prior"))  # None: z is standard normal
+        # None: every draw is a sample; else a GAN keeps the draws its discriminator passes (acceptance.py)
+        self.acceptance = AcceptanceRule.from_record(record.extra.get("acceptance"))
+        self.acceptance_classifier: Classifier | None = None
+        if self.acceptance is not None:
+            self.acceptance_classifier = self._load_acceptance_classifier(models_dir)
 
     @property
     def kind(self) -> str:
@@ -124,10 +144,61 @@ class ImageModel:
         cfg = self.module.cfg
         return cfg.image_size, cfg.image_size, cfg.channels
 
-    def latents(self, n: int, seed: int, truncation: float | None = None) -> np.ndarray:
-        """The n latents of `seed`: standard normal, or through the model's fitted prior when it has one."""
+    def _load_acceptance_classifier(self, models_dir: str | os.PathLike | None) -> Classifier:
+        """The network that calls a candidate's class for the acceptance rule, found among the models by its hash."""
+        assert self.acceptance is not None
+        if self.kind != "gan":
+            raise CheckpointError(f"{self.name} is a {self.kind}; only a GAN's discriminator can accept its samples")
+        folders = ([self.path.parent] if self.path else []) + models_dirs(models_dir)
+        found = find_by_weights(self.acceptance.classifier_sha256, "classifier", folders)
+        if found is None:
+            raise CheckpointError(
+                f"{self.name} keeps the samples its discriminator passes, class by class, and reads the classes with "
+                f"the classifier whose weights hash to {self.acceptance.classifier_sha256[:12]}…, which is in none of "
+                f"{', '.join(map(str, folders))}; put that file among the models, or drop the rule with "
+                f"`aigc filter {self.name} --off`"
+            )
+        module, _ = load_module(found)
+        if not isinstance(module, Classifier):
+            raise CheckpointError(f"{found}: the acceptance rule's network must be a classifier, not a {module.kind}")
+        return module.to(self.device).eval()
+
+    def _candidates(self, n: int, seed: int, truncation: float | None = None) -> np.ndarray:
+        """The first n draws of `seed`'s stream: standard normal, or through the model's fitted prior."""
         eps = seeded_latents(seed, n, self.latent_dim, truncation).numpy()
         return eps if self.prior is None else self.prior.sample(eps, seeded_uniform(seed, n))
+
+    def _draw(
+        self, n: int, seed: int, truncation: float | None, portable: bool
+    ) -> tuple[np.ndarray, torch.Tensor | None]:
+        """(latents, their pictures as floats, or None when not decoded): the seed's first n draws the acceptance
+        rule passes, in stream order, so the first k are the same whatever n is. Candidates are drawn a little
+        beyond n / keep at first, twice as many when short, never past MAX_CANDIDATES_PER_SAMPLE · n + 64; a rule
+        that passes fewer than that fills up with the rejected candidates in stream order."""
+        if self.acceptance is None or self.acceptance_classifier is None or n <= 0:
+            return self._candidates(n, seed, truncation), None
+        cap = MAX_CANDIDATES_PER_SAMPLE * n + 64
+        wanted = int(np.ceil(n / self.acceptance.keep * 1.25)) + 16
+        while True:
+            wanted = min(wanted, cap)
+            z = self._candidates(wanted, seed, truncation)
+            images = self.decode_float(torch.from_numpy(z), portable)
+            with reproducible_threads(self.device) if portable else nullcontext():
+                logits, classes = score(discriminator(self), self.acceptance_classifier, images)
+            kept = np.flatnonzero(self.acceptance.kept(logits, classes))
+            if len(kept) >= n or wanted >= cap:
+                break
+            wanted *= 2
+        if len(kept) < n:
+            rejected = np.setdiff1d(np.arange(wanted), kept)
+            kept = np.sort(np.concatenate([kept, rejected[: n - len(kept)]]))
+        chosen = torch.from_numpy(kept[:n])
+        return z[kept[:n]], images.index_select(0, chosen.to(images.device))
+
+    def latents(self, n: int, seed: int, truncation: float | None = None) -> np.ndarray:
+        """The n latents of `seed`: standard normal, or through the model's fitted prior when it has one; for a
+        GAN with an acceptance rule, the first n of those its discriminator passes (acceptance.py)."""
+        return self._draw(n, seed, truncation, portable=True)[0]
 
     def decode(self, z: np.ndarray | torch.Tensor, portable: bool = True) -> np.ndarray:
         """(N, D) latents → (N, H, W, C) uint8 images, in batched forward passes (`decode_float`)."""
@@ -155,8 +226,8 @@ class ImageModel:
         return self.generate(n, seed, truncation).images
 
     def generate(self, n: int, seed: int, truncation: float | None = None, portable: bool = True) -> Generated:
-        z = self.latents(n, seed, truncation)
-        return Generated(self.decode(z, portable), z)
+        z, pictures = self._draw(n, seed, truncation, portable)
+        return Generated(self.decode(z, portable) if pictures is None else to_uint8(pictures), z)
 
     def encode(self, images: np.ndarray) -> np.ndarray:
         """(N, H, W, C) uint8 → (N, D) posterior means. VAEs only."""
@@ -176,6 +247,14 @@ class ImageModel:
         return f"ImageModel(name={self.name!r}, kind={self.kind!r}, latent_dim={self.latent_dim})"
 
 
+def discriminator(model: ImageModel) -> nn.Module:
+    """A GAN model's discriminator, in eval mode: the judge of its own draws in an acceptance rule."""
+    module = getattr(model.module, "discriminator", None)
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"{model.name} is a {model.kind}; only a GAN has a discriminator")
+    return module.eval()
+
+
 def load_model(
     name_or_path: str | os.PathLike, device: str | None = None, models_dir: str | os.PathLike | None = None
 ) -> ImageModel:
@@ -184,4 +263,4 @@ def load_model(
     module, record = load_module(path)
     if not record.name:
         record.name = path.stem
-    return ImageModel(module, record, path, device)
+    return ImageModel(module, record, path, device, models_dir)

@@ -31,8 +31,8 @@ from torch import nn
 from aigc.models.checkpoint import (
     CheckpointError,
     CheckpointRecord,
+    find_by_weights,
     load_module,
-    peek_record,
     read_checkpoint,
     tensors_sha256,
 )
@@ -157,9 +157,5 @@ def inherited(record: CheckpointRecord, search: list[Path]) -> tuple[Path, float
     weight = float(network.get("weight") or (stage.get("config") or {}).get("perceptual_weight") or 0)
     if weight <= 0:
         return None
-    for folder in search:
-        for candidate in sorted(Path(folder).glob("*.safetensors")) if Path(folder).is_dir() else []:
-            found = peek_record(candidate)
-            if found is not None and found.kind == "classifier" and found.weights_sha256 == network["weights_sha256"]:
-                return candidate, weight
-    return None
+    found = find_by_weights(network["weights_sha256"], "classifier", search)
+    return (found, weight) if found is not None else None

@@ -258,3 +258,46 @@ def test_a_child_keeps_the_perceptual_term_its_parent_was_trained_with(studio, m
     os.remove(network)  # the network gone: the child trains on the ELBO alone, and nothing fails
     gone = load_model(finetune(parent, studio.store, config, models_dir=models_dir).checkpoint)
     assert gone.record.training["config"]["perceptual"] is None
+
+
+def test_a_gan_child_filters_its_draws_as_its_filtering_parent_does(studio, models_dir, tmp_path):
+    """A parent with an acceptance rule (aigc filter) has a child with one of its own: the same keep share and
+    network, thresholds of the child's discriminator, and the child's samples pass it."""
+    import torch
+
+    from aigc.data.datasets import synthetic_dataset
+    from aigc.models import Classifier, ClassifierConfig
+    from aigc.models.acceptance import score
+    from aigc.models.checkpoint import CheckpointRecord, read_checkpoint, save_tensors
+    from aigc.models.filter_rule import fit_rule
+    from aigc.models.pipeline import discriminator
+    from aigc.training.loop import TrainConfig, save_final, train
+
+    torch.manual_seed(2)
+    clf = Classifier(ClassifierConfig(width=8, embed_dim=16))
+    clf_record = CheckpointRecord(kind="classifier", config={}, name="syn-judge-not", dataset="synthetic")
+    clf_cfg = TrainConfig(out_dir=str(tmp_path / "clf"), steps=20, batch_size=64, progress=False, sample_every=0)
+    train(clf, synthetic_dataset(n=256, classes=4), clf_cfg, clf_record)
+    save_final(f"{models_dir}/syn-judge-not.safetensors", clf, clf_record)
+    sha = read_checkpoint(f"{models_dir}/syn-judge-not.safetensors")[1].weights_sha256
+    tensors, record, _ = read_checkpoint(f"{models_dir}/syn-gan.safetensors")
+    record.extra["acceptance"] = fit_rule(load_model("syn-gan", models_dir=models_dir), clf, sha, 0.6, 1000, 5)
+    record.name = "syn-gan-f"
+    save_tensors(f"{models_dir}/syn-gan-f.safetensors", tensors, record)
+    studio.refresh()
+    batch = studio.sample("syn-gan-f", 40, 3, rater="r")
+    for i, sid in enumerate(batch.sample_ids):
+        studio.rate(sid, 1.0 if i % 3 == 0 else -1.0, "r")
+    config = FinetuneConfig(steps=10, eval_n=100, progress=False)
+    child = load_model(
+        finetune("syn-gan-f", studio.store, config, models_dir=models_dir).checkpoint, models_dir=models_dir
+    )
+    rule = child.record.extra["acceptance"]
+    assert rule["keep"] == 0.6 and rule["classifier_sha256"] == sha and rule["draws"] > 0
+    assert rule["thresholds"] != record.extra["acceptance"]["thresholds"]  # its own discriminator's, not copied
+    made = child.generate(30, seed=1)
+    with torch.inference_mode():
+        logits, classes = score(
+            discriminator(child), child.acceptance_classifier, child.module.decode(torch.from_numpy(made.latents))
+        )
+    assert child.acceptance.kept(logits, classes).all()

@@ -19,7 +19,7 @@ from aigc.training import distributed
 from aigc.training.loop import TrainConfig, train
 
 AIGC = Path(__file__).resolve().parents[2] / "aigc"
-ENTRY_POINTS = {"aigc/cli/commands.py", "aigc/cli/finetune.py", "aigc/service/studio.py"}
+ENTRY_POINTS = {"aigc/cli/commands.py", "aigc/cli/filter.py", "aigc/cli/finetune.py", "aigc/service/studio.py"}
 SCOPED = {"aigc/models/pipeline.py"}  # reproducible_threads: one thread for a decode, then the caller's count back
 
 
