@@ -187,6 +187,7 @@ def run(model: str, rater, ref: Reference, args, workdir: Path, per_round: int, 
                 progress=False,
                 threads=args.threads,
                 tilt=not args.no_tilt,
+                child_filter=not args.no_child_filter,
                 perceptual=not args.no_perceptual,
                 **overrides,
             ),
@@ -299,6 +300,7 @@ def main() -> int:
     p.add_argument("--tilt-temperature", type=float, default=None, help="the latent tilt's β (default: the run's)")
     p.add_argument("--realism-keep", type=float, default=None, help="the tilt's realism share (default per kind)")
     p.add_argument("--no-tilt", action="store_true", help="no latent tilt: the fine-tune alone")
+    p.add_argument("--no-child-filter", action="store_true", help="GAN: the child keeps every draw")
     p.add_argument("--no-perceptual", action="store_true", help="VAE: fine-tune without the parent's perceptual term")
     p.add_argument("--ess-floor", type=float, default=None)
     p.add_argument("--eval-n", type=int, default=1000)

@@ -66,6 +66,9 @@ class FinetuneConfig:
     data: str | None = None  # training data override (default: the parent's dataset)
     self_samples: int = 10000  # used instead when the training data cannot be found
     tilt: bool = True  # steer the child's latent prior towards the taste afterwards (latent_prior.py)
+    # GAN: a parent that keeps only the draws its discriminator passes (aigc.models.acceptance) has a child
+    # with a rule of its own, fitted on the child's draws; False: every draw of the child is a sample
+    child_filter: bool = True
     tilt_kernel: float | None = None  # its kernel scale; None → the kind's default (KIND_DEFAULTS)
     tilt_draws: int | None = None  # the child's own samples it scores; None → the kind's default
     tilt_temperature: float | None = None  # its β (draws kept ∝ P(liked)^(1/β)); None → chosen from the draws

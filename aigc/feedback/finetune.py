@@ -226,14 +226,15 @@ def finetune(
                 tilt_cfg,
                 realism=realism_score(parents_network, real) if tilt_cfg.realism_keep < 1 else None,
             )
-        if kind == "gan" and parent.acceptance is not None and parent.acceptance_classifier is not None:
+        rule, caller = parent.acceptance, parent.acceptance_classifier  # caller: the network that calls classes
+        if cfg.child_filter and kind == "gan" and rule is not None and caller is not None:
             # the parent keeps the draws its discriminator passes, class by class (aigc.models.acceptance): the
             # child does too, with thresholds of its own discriminator on its own (tilted) draws
             record.extra["acceptance"] = fit_rule(
                 _as_image_model(module, record),
-                parent.acceptance_classifier,
-                parent.acceptance.classifier_sha256,
-                parent.acceptance.keep,
+                caller,
+                rule.classifier_sha256,
+                rule.keep,
                 CHILD_RULE_DRAWS,
                 cfg.seed,
                 classifier=parent.record.extra["acceptance"].get("classifier"),

@@ -62,16 +62,19 @@ def _stage_line(t: dict) -> str:
     )
 
 
-def _how_it_was_made(t: dict) -> list[str]:
+def _how_it_was_made(t: dict, rule: dict | None = None) -> list[str]:
+    """The commands and wall times; a GAN's acceptance rule (`aigc filter`) counts towards the total (its budget)."""
     stages = [*t.get("stages", []), t]
+    after = float((rule or {}).get("wall_time_s") or 0)
+    rule_line = [f"- then its acceptance rule (`aigc filter`, below): {after} s"] if after else []
     if len(stages) == 1:
-        return ["```", *_commands(t), "```", "", f"- {_stage_line(t)}", *_perceptual_line(t, "")]
-    total = total_wall_time(stages)
+        return ["```", *_commands(t), "```", "", f"- {_stage_line(t)}", *_perceptual_line(t, ""), *rule_line]
+    total = total_wall_time(stages) + after
     lines = [f"Trained in {len(stages)} stages, each continuing from the one before:", ""]
     lines += ["```", *(c for s in stages for c in _commands(s)), "```", ""]
     for i, s in enumerate(stages, 1):
         lines += [f"- stage {i}: {_stage_line(s)}", *_perceptual_line(s, f"stage {i}'s ")]
-    return [*lines, f"- total wall time: {total:.1f} s"]
+    return [*lines, *rule_line, f"- total wall time: {total:.1f} s"]
 
 
 def _reconstruction_classes(recon: dict) -> list[str]:
@@ -103,7 +106,7 @@ def render_card(record: CheckpointRecord) -> str:
         "",
         "## How it was made",
         "",
-        *_how_it_was_made(t),
+        *_how_it_was_made(t, record.extra.get("acceptance")),
         f"- final losses: `{json.dumps(t.get('final_losses', {}))}`",
     ]
     if record.extra.get("note"):

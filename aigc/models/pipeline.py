@@ -172,28 +172,34 @@ class ImageModel:
         self, n: int, seed: int, truncation: float | None, portable: bool
     ) -> tuple[np.ndarray, torch.Tensor | None]:
         """(latents, their pictures as floats, or None when not decoded): the seed's first n draws the acceptance
-        rule passes, in stream order, so the first k are the same whatever n is. Candidates are drawn a little
-        beyond n / keep at first, twice as many when short, never past MAX_CANDIDATES_PER_SAMPLE · n + 64; a rule
-        that passes fewer than that fills up with the rejected candidates in stream order."""
+        rule passes, in stream order, so the first k are the same whatever n is. About n / keep candidates are
+        decoded and scored at first; when too few pass, the stream is drawn twice as long and only its new
+        candidates are decoded, never past MAX_CANDIDATES_PER_SAMPLE · n + 64; a rule that passes fewer than
+        that fills up with the rejected candidates in stream order."""
         if self.acceptance is None or self.acceptance_classifier is None or n <= 0:
             return self._candidates(n, seed, truncation), None
         cap = MAX_CANDIDATES_PER_SAMPLE * n + 64
-        wanted = int(np.ceil(n / self.acceptance.keep * 1.25)) + 16
+        wanted = min(cap, int(np.ceil(n / self.acceptance.keep)) + 8)
+        z = np.empty((0, self.latent_dim), np.float32)
+        images, passed = torch.empty(0), np.empty(0, bool)
         while True:
-            wanted = min(wanted, cap)
-            z = self._candidates(wanted, seed, truncation)
-            images = self.decode_float(torch.from_numpy(z), portable)
+            drawn = self._candidates(wanted, seed, truncation)
+            if not np.array_equal(drawn[: len(z)], z):  # a stream that is not prefix-stable (truncation): anew
+                z, images, passed = z[:0], images[:0], passed[:0]
+            fresh = self.decode_float(torch.from_numpy(drawn[len(z) :]), portable)
             with reproducible_threads(self.device) if portable else nullcontext():
-                logits, classes = score(discriminator(self), self.acceptance_classifier, images)
-            kept = np.flatnonzero(self.acceptance.kept(logits, classes))
-            if len(kept) >= n or wanted >= cap:
+                logits, classes = score(discriminator(self), self.acceptance_classifier, fresh)
+            z, images = drawn, torch.cat([images.to(fresh), fresh])
+            passed = np.concatenate([passed, self.acceptance.kept(logits, classes)])
+            if passed.sum() >= n or wanted >= cap:
                 break
-            wanted *= 2
+            wanted = min(cap, wanted * 2)
+        kept = np.flatnonzero(passed)
         if len(kept) < n:
-            rejected = np.setdiff1d(np.arange(wanted), kept)
+            rejected = np.flatnonzero(~passed)
             kept = np.sort(np.concatenate([kept, rejected[: n - len(kept)]]))
-        chosen = torch.from_numpy(kept[:n])
-        return z[kept[:n]], images.index_select(0, chosen.to(images.device))
+        chosen = kept[:n]
+        return z[chosen], images.index_select(0, torch.from_numpy(chosen).to(images.device))
 
     def latents(self, n: int, seed: int, truncation: float | None = None) -> np.ndarray:
         """The n latents of `seed`: standard normal, or through the model's fitted prior when it has one; for a

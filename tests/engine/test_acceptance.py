@@ -66,6 +66,18 @@ def test_every_sample_passes_the_rule_and_a_seed_gives_the_same_pictures_whateve
     assert rows == sorted(rows) and rows[-1] > 40  # drawn from the seed's stream, in order, some passed over
 
 
+def test_the_same_samples_whether_found_in_one_pass_or_in_several(gan_with_rule):
+    """A rule that passes half its draws, told it keeps them all, starts with too few candidates and extends the
+    stream (decoding only the new ones): the samples must be those of one long pass."""
+    path, _ = gan_with_rule
+    model = load_model(path)
+    one_pass = model.generate(30, seed=11)
+    rule = model.acceptance
+    model.acceptance = AcceptanceRule(1.0, rule.thresholds, rule.classifier_sha256)
+    several = model.generate(30, seed=11)
+    assert np.array_equal(several.latents, one_pass.latents) and np.array_equal(several.images, one_pass.images)
+
+
 def test_a_rule_stricter_than_calibrated_fills_up_in_stream_order_and_stops(gan_with_rule):
     path, _ = gan_with_rule
     model = load_model(path)
@@ -98,7 +110,9 @@ def test_the_cli_calibrates_the_rule_in_place_and_drops_it(
     rule = rec.extra["acceptance"]
     assert rule["keep"] == 0.6 and rule["draws"] == 1000 and "aigc filter" in rule["command"]
     assert all(torch.equal(before[k], tensors[k]) for k in before)  # weights unchanged
-    assert "discriminator" in (tmp_path / "g.md").read_text()  # the card says how its samples are chosen
+    card = (tmp_path / "g.md").read_text()
+    assert "discriminator" in card and "keep the best 60%" in card  # the card says how its samples are chosen
+    assert f"then its acceptance rule (`aigc filter`, below): {rule['wall_time_s']} s" in card  # and its cost
     assert aigc_typed("filter", str(path), "--off") == 0
     assert "acceptance" not in read_checkpoint(path)[1].extra
     assert aigc_typed("filter", str(path), "--keep", "0.1", "--by", str(perceptual_file)) == 2

@@ -301,3 +301,8 @@ def test_a_gan_child_filters_its_draws_as_its_filtering_parent_does(studio, mode
             discriminator(child), child.acceptance_classifier, child.module.decode(torch.from_numpy(made.latents))
         )
     assert child.acceptance.kept(logits, classes).all()
+    config = FinetuneConfig(steps=10, eval_n=100, progress=False, child_filter=False)
+    plain = load_model(
+        finetune("syn-gan-f", studio.store, config, models_dir=models_dir).checkpoint, models_dir=models_dir
+    )
+    assert plain.acceptance is None and "acceptance" not in plain.record.extra  # every draw of it is a sample
