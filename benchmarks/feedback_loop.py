@@ -281,17 +281,13 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default="fashion-gan,fashion-vae")
     p.add_argument("--prefs", default=";".join(PREFS), help="';'-separated liked-class lists, e.g. '1,5,7;0,2,4'")
+    where = f"'held-out', 'all', '{FOLDER_TASTE}' (a folder of pictures this benchmark makes), or 'none'"
     p.add_argument(
-        "--tastes",
-        default=f"all,{FOLDER_TASTE}",
-        help="names from aigc/evaluation/raters.py, 'tuning', "
-        f"'held-out', 'all', '{FOLDER_TASTE}' (a folder of pictures this benchmark makes), or 'none'",
+        "--tastes", default=f"all,{FOLDER_TASTE}", help=f"names from aigc/evaluation/raters.py, 'tuning', {where}"
     )
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--per-round", type=int, default=MAX_RATINGS, help="ratings per round")
-    p.add_argument(
-        "--picks", type=int, default=0, help="blind A/B picks of child vs parent after each round but the last"
-    )
+    p.add_argument("--picks", type=int, default=0, help="blind A/B picks of child vs parent after each round but last")
     p.add_argument("--curve", default=None, help="ratings per run, e.g. 20,40,60,100: one fine-tune each")
     p.add_argument("--to-rate", action="store_true", help="rate the page's 🎯 'images to rate next' (≤ 50 ratings)")
     p.add_argument("--steps", type=int, default=None, help="fine-tuning steps (default: the kind's default)")
