@@ -176,7 +176,7 @@ def run(model: str, rater, ref: Reference, args, workdir: Path, per_round: int, 
         t0 = time.perf_counter()
         rate_samples(studio, current, rater, per_round, seed=1000 * r, to_rate=args.to_rate)
         t1 = time.perf_counter()
-        settable = ("steps", "lr_scale", "ess_floor", "tilt_kernel", "tilt_temperature", "realism_keep")
+        settable = ("steps", "lr_scale", "ess_floor", "tilt_kernel", "tilt_temperature", "realism_keep", "tilt_draws")
         overrides = {k: v for k in settable if (v := getattr(args, k)) is not None}
         stages: dict[str, float] = {}
         result = finetune(
@@ -293,6 +293,7 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=None, help="fine-tuning steps (default: the kind's default)")
     p.add_argument("--lr-scale", type=float, default=None)
     p.add_argument("--tilt-kernel", type=float, default=None, help="the latent tilt's kernel scale (default per kind)")
+    p.add_argument("--tilt-draws", type=int, default=None, help="the child's draws the tilt scores (default per kind)")
     p.add_argument("--tilt-temperature", type=float, default=None, help="the latent tilt's β (default: the run's)")
     p.add_argument("--realism-keep", type=float, default=None, help="the tilt's realism share (default per kind)")
     p.add_argument("--no-tilt", action="store_true", help="no latent tilt: the fine-tune alone")
