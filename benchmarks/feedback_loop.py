@@ -176,7 +176,16 @@ def run(model: str, rater, ref: Reference, args, workdir: Path, per_round: int, 
         t0 = time.perf_counter()
         rate_samples(studio, current, rater, per_round, seed=1000 * r, to_rate=args.to_rate)
         t1 = time.perf_counter()
-        settable = ("steps", "lr_scale", "ess_floor", "tilt_kernel", "tilt_temperature", "realism_keep", "tilt_draws")
+        settable = (
+            "steps",
+            "lr_scale",
+            "ess_floor",
+            "tilt_kernel",
+            "tilt_temperature",
+            "realism_keep",
+            "tilt_draws",
+            "view_margin",
+        )
         overrides = {k: v for k in settable if (v := getattr(args, k)) is not None}
         stages: dict[str, float] = {}
         result = finetune(
@@ -300,6 +309,7 @@ def main() -> int:
     p.add_argument("--no-child-filter", action="store_true", help="GAN: the child keeps every draw")
     p.add_argument("--no-perceptual", action="store_true", help="VAE: fine-tune without the parent's perceptual term")
     p.add_argument("--ess-floor", type=float, default=None)
+    p.add_argument("--view-margin", type=float, default=None, help="steer by every reward view this close (nats)")
     p.add_argument("--eval-n", type=int, default=1000)
     p.add_argument("--folder-steps", type=int, default=3000, help="training steps of the folder VAE (setup)")
     p.add_argument("--threads", type=int, default=2, help="torch threads (the 2-core machine's budget)")

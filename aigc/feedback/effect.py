@@ -76,6 +76,7 @@ def measure_effect(
         **{f"reward_{k}": v for k, v in reward.heldout.items()},
         "reward_flip": reward.flip,
         "reward_features_used": "+".join(reward.blocks_used),
+        "reward_steering_views": len(reward.alternatives) + 1,  # the chosen view and those it could not rule out
     }
     for tag, model in (("before", parent), ("after", child)):
         images = model.generate(n, seed, portable=False).images  # graded here, never shown: any thread count

@@ -131,6 +131,8 @@ def finetune(
     rated, scores = rated_images(store, version.id, parent.latent_dim, cfg.rater)
     readiness = replace(READINESS, min_ratings=cfg.min_ratings)
     reward_cfg = RewardConfig(readiness=readiness, ess_floor=cfg.ess_floor, temperature=cfg.reward_temperature)
+    if cfg.view_margin is not None:
+        reward_cfg = replace(reward_cfg, view_margin=cfg.view_margin)
     report("embedding", 0.02, {"images": len(rated)})
     rf = phi.reward_features(parent)
     fn, feature_name = rf.learned, rf.name
@@ -148,7 +150,7 @@ def finetune(
         for i, caution in enumerate(cautions):
             report("reward", 0.045, {"warning": caution, "warning_index": i})
         report("weights", 0.05, {"run_id": run_id, **reward.summary()})
-        reads_learned = bool({"learned", "kinds"} & set(reward.blocks_used))  # else they weigh 0: do not compute them
+        reads_learned = bool({"learned", "kinds"} & reward.blocks_read)  # else they weigh 0: do not compute them
         real, real_learned, data_name = training_set(parent, cfg, fn if reads_learned else None)
         if not reads_learned:
             real_learned = np.zeros((len(real), rf.learned_dim))

@@ -1,0 +1,54 @@
+"""Steering by every feature view the ratings cannot rule out (RewardConfig.view_margin).
+
+The situation it is for: on the rated pictures two views explain the thumbs equally well, and they part
+ways only on pictures nobody rated, which is where a fine-tune goes looking. The steering reward must
+then be sure only where both views are.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from aigc.feedback.reward import RewardConfig, fit_reward
+
+BLOCKS = [("kinds", 3), ("stats", 3)]
+
+
+def twin_views(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """n rated pictures whose like is written in both blocks alike (column 0 of each carries it, plus noise)."""
+    rng = np.random.default_rng(seed)
+    liked = rng.random(n) < 0.4
+    sign = np.where(liked, 1.0, -1.0)
+    x = rng.normal(0, 0.3, (n, 6))
+    x[:, 0] += 2 * sign
+    x[:, 3] += 2 * sign
+    return x, sign
+
+
+def test_a_picture_only_one_view_likes_is_not_where_the_steering_goes():
+    x, scores = twin_views(100, 0)
+    plain = fit_reward(x, scores, RewardConfig(view_margin=0.0), blocks=BLOCKS)
+    wary = fit_reward(x, scores, RewardConfig(), blocks=BLOCKS)  # the default margin
+    assert plain.alternatives == [] and wary.alternatives  # the other views tie with the chosen one here
+    assert wary.blocks_used == plain.blocks_used and wary.fold_models  # same chosen view, same grader
+    both = np.array([[2.0, 0, 0, 2.0, 0, 0]])
+    kinds_only = np.array([[2.0, 0, 0, -2.0, 0, 0]])
+    stats_only = np.array([[-2.0, 0, 0, 2.0, 0, 0]])
+    assert wary.predict(both)[0] > 0.9  # what every view likes stays liked
+    for one_sided in (kinds_only, stats_only):
+        assert wary.predict(one_sided)[0] < 0.1
+        assert wary.predict(one_sided)[0] <= plain.predict(one_sided)[0]
+    # the chosen view's own probabilities never rise: the least of several is at most the chosen one's
+    rng = np.random.default_rng(1)
+    unseen = rng.normal(0, 2, (500, 6))
+    assert (wary.predict(unseen) <= plain.predict(unseen) + 1e-12).all()
+    assert wary.blocks_read == {"kinds", "stats"}
+    assert wary.summary()["steering_views"]
+
+
+def test_a_view_the_ratings_rule_out_is_not_an_alternative():
+    x, scores = twin_views(100, 2)
+    x[:, 3] = np.random.default_rng(3).normal(0, 1, len(x))  # the stats block no longer knows the taste
+    reward = fit_reward(x, scores, RewardConfig(view_margin=0.05), blocks=BLOCKS)
+    assert "stats" not in {"+".join(use) for use, *_ in reward.alternatives}
+    assert reward.predict(np.array([[2.0, 0, 0, -2.0, 0, 0]]))[0] > 0.9  # a noise view has no veto
