@@ -38,6 +38,8 @@ PREFS = {
     "3,8,9": "dresses, bags, ankle boots",
 }
 FOLDER_TASTE = "folder-wide"
+SETTABLE = ("steps", "lr_scale", "ess_floor", "view_margin")  # FinetuneConfig fields a flag of that name sets
+SETTABLE += ("tilt_kernel", "tilt_temperature", "tilt_draws", "realism_keep")
 LOOP_BUDGET_S = 60.0  # the whole loop, rating excluded, on the 2-core machine
 MAX_RATINGS = 100
 MAX_RATINGS_TO_RATE = 50  # with "images to rate next" on, the same targets at half the ratings
@@ -176,17 +178,7 @@ def run(model: str, rater, ref: Reference, args, workdir: Path, per_round: int, 
         t0 = time.perf_counter()
         rate_samples(studio, current, rater, per_round, seed=1000 * r, to_rate=args.to_rate)
         t1 = time.perf_counter()
-        settable = (
-            "steps",
-            "lr_scale",
-            "ess_floor",
-            "tilt_kernel",
-            "tilt_temperature",
-            "realism_keep",
-            "tilt_draws",
-            "view_margin",
-        )
-        overrides = {k: v for k in settable if (v := getattr(args, k)) is not None}
+        overrides = {k: v for k in SETTABLE if (v := getattr(args, k)) is not None}
         stages: dict[str, float] = {}
         result = finetune(
             current,
