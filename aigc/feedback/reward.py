@@ -158,6 +158,12 @@ def _column_scale(blocks: list[Block], use: tuple[str, ...]) -> np.ndarray:
     return np.concatenate([np.full(d, (1 / np.sqrt(d)) if name in use else 0.0) for name, d in blocks])
 
 
+def _view_scale(blocks: list[Block], use: tuple[str, ...], std: np.ndarray) -> np.ndarray:
+    """Per-column divisor: x / it = standardised × `_column_scale`, and 0 on the blocks the view leaves out."""
+    cols = _column_scale(blocks, use)
+    return np.where(cols > 0, std / np.where(cols > 0, cols, 1), np.inf)
+
+
 def _loss(p: np.ndarray, y: np.ndarray) -> float:
     p = np.clip(p, 1e-6, 1 - 1e-6)
     return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
@@ -223,8 +229,7 @@ def fit_reward(
             if loss < best[0] - 1e-9:
                 best = (loss, use, l2)
     use = best[1]
-    cols = _column_scale(blocks, use)
-    scale = np.where(cols > 0, std / np.where(cols > 0, cols, 1), np.inf)  # x/scale = standardised·cols; 0 if unused
+    scale = _view_scale(blocks, use, std)
     xs = (x - mean) / scale
     pairs_s = None if diffs is None else diffs / scale
     chosen = (np.inf, 0.0, best[2])
@@ -243,8 +248,7 @@ def fit_reward(
     for other, (loss, other_l2) in views.items():  # views the held-out loss cannot tell from the chosen one
         if other == use or loss > best[0] + cfg.view_margin:
             continue
-        other_cols = _column_scale(blocks, other)
-        other_scale = np.where(other_cols > 0, std / np.where(other_cols > 0, other_cols, 1), np.inf)
+        other_scale = _view_scale(blocks, other, std)
         xo = (x - mean) / other_scale
         po = None if diffs is None else diffs / other_scale
         zo = _heldout_scores(xo, y, folds, other_l2, flip, po)[0]
