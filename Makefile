@@ -6,10 +6,10 @@ PY ?= python
 install:            ## CPU torch first (never a multi-GB CUDA build by accident), then the project and its tools
 	pip install torch==2.13.0 && pip install -e '.[test,dev]'
 
-test:               ## fast suite: tiny synthetic data and tiny models, on two processes (~45 CPU-s each)
+test:               ## fast suite: tiny synthetic data and tiny models, on two processes
 	$(PY) -m pytest -q
 
-test-all:           ## the whole suite, as CI runs it: + integration, real data, browser (PostgreSQL: .ci/start_postgres.sh)
+test-all:           ## the whole suite, as CI runs it: + heavy, integration, real data, browser (PostgreSQL: .ci/start_postgres.sh)
 	$(PY) -m pytest -m "slow or not slow" -q
 
 lint:               ## style and the import contracts, as CI checks them

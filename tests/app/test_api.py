@@ -59,6 +59,7 @@ def test_to_rate_returns_recorded_rateable_images(client, store):
     assert rated["sample_id"] == info["sample_ids"][0]
 
 
+@pytest.mark.heavy
 def test_ratings_advice_says_how_sure_a_run_would_be_before_training(client):
     batch_info = client.predict(VAE, 30, 4321, 0, api_name="/sample")[1]
     for i, sample_id in enumerate(batch_info["sample_ids"]):

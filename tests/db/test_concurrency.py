@@ -41,6 +41,7 @@ def _run_threads(target, n: int) -> list[BaseException]:
     return errors
 
 
+@pytest.mark.heavy
 def test_16_threads_x_200_ratings(store, version):
     ids = store.record_samples(version.id, latents(PER_THREAD), seed=0)
 

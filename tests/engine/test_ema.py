@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -79,6 +80,7 @@ def test_a_run_with_ema_ships_the_average_not_the_last_weights(tmp_path, toy_dat
     assert all(differs)
 
 
+@pytest.mark.heavy
 def test_resume_with_ema_matches_an_uninterrupted_run(tmp_path, toy_data, record):
     def fresh(seed):
         torch.manual_seed(seed)

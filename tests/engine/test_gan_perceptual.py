@@ -45,6 +45,7 @@ def test_similarity_to_the_nearest_real_image_ranks_real_above_noisy_above_noise
     assert scores[1].mean() < scores[0].mean() - 0.01 and scores[2].mean() < scores[1].mean(), scores
 
 
+@pytest.mark.heavy
 def test_gan_trained_with_the_term_draws_closer_to_real_images(tmp_path, tiny_model, toy_data, record, perceptual_file):
     """The term's whole point: the generator's pictures end nearer to a real image under the network."""
     distance = PerceptualDistance.load(perceptual_file)

@@ -39,6 +39,7 @@ def test_gradient_reaches_the_images_and_never_the_network(perceptual_file, toy_
     assert all(p.grad is None and not p.requires_grad for p in distance.net.parameters())
 
 
+@pytest.mark.heavy
 def test_vae_trained_with_the_term_draws_closer_to_it_and_leaves_the_network_untouched(
     tmp_path, tiny_model, toy_data, record, perceptual_file
 ):

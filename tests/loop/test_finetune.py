@@ -18,6 +18,7 @@ from tests.gate import held_children
 from .conftest import band_class, rate_by_band
 
 
+@pytest.mark.heavy
 def test_finetune_raises_liked_rate_and_registers_child(studio, models_dir):
     base = rate_by_band(studio, "syn-vae", liked_band=0, n=60)
     result = finetune(
@@ -160,6 +161,7 @@ def test_background_job_compare_and_blind_ab(studio, tmp_path):
     assert stats["p_value"] == pytest.approx(binomial_p_value(6, 0))
 
 
+@pytest.mark.heavy
 def test_compare_and_blind_ab_of_a_child_made_in_process(studio, models_dir):
     """The same compare / A/B path as the background-job test (integration), without a child process."""
     rate_by_band(studio, "syn-vae", liked_band=2, n=40)
@@ -236,6 +238,7 @@ def _with_perceptual_stage(models_dir: str, tmp_path) -> tuple[str, str]:
     return "syn-vae-p", network
 
 
+@pytest.mark.heavy
 def test_a_child_keeps_the_perceptual_term_its_parent_was_trained_with(studio, models_dir, tmp_path):
     """Fine-tuning such a parent with the ELBO alone undid the term (its children drew less precisely than it);
     the child continues with the same network and weight, found among the models by its hash."""
@@ -260,6 +263,7 @@ def test_a_child_keeps_the_perceptual_term_its_parent_was_trained_with(studio, m
     assert gone.record.training["config"]["perceptual"] is None
 
 
+@pytest.mark.heavy
 def test_a_gan_child_filters_its_draws_as_its_filtering_parent_does(studio, models_dir, tmp_path):
     """A parent with an acceptance rule (aigc filter) has a child with one of its own: the same keep share and
     network, thresholds of the child's discriminator, and the child's samples pass it."""

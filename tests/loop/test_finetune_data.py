@@ -44,6 +44,7 @@ def folder_models(folder_trained, models_dir) -> str:
     return name
 
 
+@pytest.mark.heavy
 def test_finetune_a_vae_trained_on_an_image_folder(studio, models_dir, folder_models):
     studio.refresh()
     base = rate_by_band(studio, "folder-vae", liked_band=2, n=60)
@@ -62,6 +63,7 @@ def test_finetune_a_vae_trained_on_an_image_folder(studio, models_dir, folder_mo
     assert after > base + 0.2, (base, after)
 
 
+@pytest.mark.heavy
 def test_finetune_a_gan_trained_on_an_image_folder(studio, models_dir, folder_models):
     studio.refresh()
     batch = studio.sample("folder-gan", 40, 3, rater="r")

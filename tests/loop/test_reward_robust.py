@@ -43,6 +43,7 @@ def liked_mass(p: np.ndarray, truth: np.ndarray) -> float:
     return float((w * truth).sum() / w.sum())
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("taste", TASTES)
 def test_an_appearance_taste_is_learnt_from_100_ratings_where_the_class_view_alone_misses_it(taste):
     test_x, test_c, test_s = world(3000, 99)
@@ -63,6 +64,7 @@ def test_an_appearance_taste_is_learnt_from_100_ratings_where_the_class_view_alo
         assert np.array_equal(reward.predict(blank), reward.predict(test_x))
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("taste", TASTES)
 def test_15_percent_flipped_thumbs_hurt_the_robust_reward_less_than_the_plain_one(taste):
     test_x, test_c, test_s = world(3000, 99)
@@ -131,6 +133,7 @@ def test_a_clear_consistent_taste_reads_as_sure_and_a_careless_one_is_warned_abo
     assert warnings(report, flip=0.15)[-1].startswith("About 15% of your thumbs contradict")
 
 
+@pytest.mark.heavy
 def test_a_class_set_taste_is_learnt_better_with_the_kinds_block_from_40_ratings():
     """Ten class-probability columns beside a noisy 128-column embedding: 'trousers or sandals or sneakers' is one
     linear rule there, and cross-validation picks the block that carries it."""

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -14,6 +16,7 @@ def _run(line: dict, **changes) -> dict:
     return {**line, **changes}
 
 
+@pytest.mark.integration
 def test_replot_draws_the_chosen_tastes_refuses_when_none_match_and_needs_a_target(tmp_path):
     base = {"model": "fashion-gan", "rounds": 1, "to_rate": False, "liked_rate_before": 0.3, "history": []}
     lines = [
