@@ -38,8 +38,9 @@ PREFS = {
     "3,8,9": "dresses, bags, ankle boots",
 }
 FOLDER_TASTE = "folder-wide"
-SETTABLE = ("steps", "lr_scale", "ess_floor", "view_margin")  # FinetuneConfig fields a flag of that name sets
-SETTABLE += ("tilt_kernel", "tilt_temperature", "tilt_draws", "realism_keep")
+# FinetuneConfig fields a flag of that name sets
+SETTABLE = ("steps", "lr_scale", "ess_floor", "view_margin", "view_combine", "tilt_kernel", "tilt_temperature")
+SETTABLE += ("tilt_draws", "realism_keep")
 LOOP_BUDGET_S = 60.0  # the whole loop, rating excluded, on the 2-core machine
 MAX_RATINGS = 100
 MAX_RATINGS_TO_RATE = 50  # with "images to rate next" on, the same targets at half the ratings
@@ -170,6 +171,9 @@ def run(model: str, rater, ref: Reference, args, workdir: Path, per_round: int, 
         for path in models_from.glob("*.safetensors"):
             (models_dir / path.name).write_bytes(path.read_bytes())
     studio = Studio.open(db_url=f"sqlite:///{home}/feedback.sqlite", models_dir=str(models_dir), threads=args.threads)
+    t_warm = time.perf_counter()
+    studio.warm_up()  # as the server does at start, while the person rates: only a fresh machine has work here
+    warm_up_s = time.perf_counter() - t_warm
     current = model
     history = [{"round": 0, "model": current, **judge(studio.model(current), rater, ref, args.eval_n, 12345)}]
     loop_s = rating_s = 0.0
@@ -234,6 +238,7 @@ def run(model: str, rater, ref: Reference, args, workdir: Path, per_round: int, 
         "run_reported": {k: metrics.get(k) for k in HONEST},
         "loop_s": round(loop_s, 1),
         "rating_s": round(rating_s, 1),
+        "warm_up_s": round(warm_up_s, 1),
         "liked_rate_target": target,
         "history": history,
     }
@@ -302,6 +307,7 @@ def main() -> int:
     p.add_argument("--no-perceptual", action="store_true", help="VAE: fine-tune without the parent's perceptual term")
     p.add_argument("--ess-floor", type=float, default=None)
     p.add_argument("--view-margin", type=float, default=None, help="steer by every reward view this close (nats)")
+    p.add_argument("--view-combine", choices=("min", "geomean", "mean"), default=None, help="how those views combine")
     p.add_argument("--eval-n", type=int, default=1000)
     p.add_argument("--folder-steps", type=int, default=3000, help="training steps of the folder VAE (setup)")
     p.add_argument("--threads", type=int, default=2, help="torch threads (the 2-core machine's budget)")

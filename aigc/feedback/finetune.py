@@ -133,6 +133,8 @@ def finetune(
     reward_cfg = RewardConfig(readiness=readiness, ess_floor=cfg.ess_floor, temperature=cfg.reward_temperature)
     if cfg.view_margin is not None:
         reward_cfg = replace(reward_cfg, view_margin=cfg.view_margin)
+    if cfg.view_combine is not None:
+        reward_cfg = replace(reward_cfg, view_combine=cfg.view_combine)
     report("embedding", 0.02, {"images": len(rated)})
     rf = phi.reward_features(parent)
     fn, feature_name = rf.learned, rf.name

@@ -37,6 +37,9 @@ __all__ = ["NotEnoughRatings", "RewardConfig", "RewardModel", "Weights", "fit_re
 Block = tuple[str, int]  # (name, columns) of one group of feature columns, in order
 
 
+VIEW_COMBINATIONS = ("min", "geomean", "mean")  # RewardConfig.view_combine
+
+
 @dataclass
 class RewardConfig:
     readiness: ReadinessRule = READINESS  # how many ratings (and of each side) a reward needs
@@ -55,6 +58,12 @@ class RewardConfig:
     # rate rose in all 8 runs probed that missed it (4 GAN, 4 VAE tastes, one rating set each: GAN textured
     # footwear 0.73 → 0.82, top-heavy 0.86 → 0.95, VAE top-heavy 0.90 → 0.96), GAN two-classes held 0.975.
     view_margin: float = 0.05
+    # How those views' probabilities combine: "min" (the default), or the softer "geomean" and "mean". Probed
+    # with every view's geometric mean on 12 runs that had missed a target (both models; one rating set each;
+    # benchmarks/results_feedback_view_combine_probes.jsonl): recall of the liked images rose in 8 (GAN textured
+    # footwear 0.46 → 0.66), but the liked rate fell in 8 (VAE textured-careless 0.94 → 0.89); misses of the
+    # liked-rate target went 4 → 5 and of recall 8 → 6. "min" stays.
+    view_combine: str = "min"
 
 
 @dataclass
@@ -80,8 +89,13 @@ class RewardModel:
     heldout: dict = field(default_factory=dict)
     n_picks: int = 0  # blind A/B picks read as Bradley–Terry evidence beside the ratings
     # (blocks, scale, coef, bias) of the other views the ratings could not tell from the chosen one
-    # (RewardConfig.view_margin): steering takes the least P(liked) of them all
+    # (RewardConfig.view_margin): steering combines their P(liked) with the chosen one's (`predict`)
     alternatives: list[tuple[tuple[str, ...], np.ndarray, np.ndarray, float]] = field(default_factory=list)
+    view_combine: str = "min"  # RewardConfig.view_combine
+
+    def __post_init__(self) -> None:
+        if self.view_combine not in VIEW_COMBINATIONS:
+            raise ValueError(f"view_combine must be one of {', '.join(VIEW_COMBINATIONS)}, got {self.view_combine!r}")
 
     @property
     def blocks_read(self) -> set[str]:
@@ -94,16 +108,20 @@ class RewardModel:
     def predict(self, features: np.ndarray) -> np.ndarray:
         """(N, E) features → (N,) probabilities of being liked by the *true* taste, in [0, 1].
 
-        With alternatives, the least of their probabilities and the chosen view's: a picture the steering
+        With alternatives, the least of their probabilities and the chosen view's (view_combine "min"; the
+        softer "geomean" and "mean" are for measuring the trade, RewardConfig.view_combine): a picture the steering
         pushes towards must look liked under every view the ratings could not rule out, so a child cannot
         win by drawing what one view mistakes for the taste (a texture view alone liking textured shirts
         for a rater of textured shoes).
         """
         x = np.asarray(features, np.float64)
-        p = predict_proba((x - self.mean) / self.scale, self.coef, self.bias)
-        for _, scale, coef, bias in self.alternatives:
-            p = np.minimum(p, predict_proba((x - self.mean) / scale, coef, bias))
-        return p
+        views = [predict_proba((x - self.mean) / self.scale, self.coef, self.bias)]
+        views += [predict_proba((x - self.mean) / scale, coef, bias) for _, scale, coef, bias in self.alternatives]
+        if self.view_combine == "geomean":
+            return np.exp(np.mean(np.log(np.clip(views, 1e-12, 1.0)), axis=0))
+        if self.view_combine == "mean":
+            return np.mean(views, axis=0)
+        return np.min(views, axis=0)
 
     def predict_heldout(self, features: np.ndarray) -> np.ndarray:
         """The mean of the k fold models' probabilities: a grader that is not the steering model."""
@@ -271,6 +289,7 @@ def fit_reward(
         heldout=report,
         n_picks=0 if diffs is None else len(diffs),
         alternatives=alternatives,
+        view_combine=cfg.view_combine,
     )
 
 

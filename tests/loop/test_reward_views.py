@@ -52,3 +52,20 @@ def test_a_view_the_ratings_rule_out_is_not_an_alternative():
     reward = fit_reward(x, scores, RewardConfig(view_margin=0.05), blocks=BLOCKS)
     assert "stats" not in {"+".join(use) for use, *_ in reward.alternatives}
     assert reward.predict(np.array([[2.0, 0, 0, -2.0, 0, 0]]))[0] > 0.9  # a noise view has no veto
+
+
+def test_softer_combinations_of_the_views_sit_between_the_least_and_the_chosen_one():
+    """view_combine "geomean" or "mean" (measured, not the default): a picture one view doubts is pulled down
+    less than by the least, and a picture every view likes stays liked whichever way they combine."""
+    x, scores = twin_views(100, 0)
+    fits = {
+        how: fit_reward(x, scores, RewardConfig(view_combine=how), blocks=BLOCKS) for how in ("min", "geomean", "mean")
+    }
+    rng = np.random.default_rng(4)
+    unseen = rng.normal(0, 2, (500, 6))
+    least, geo, mean = (fits[how].predict(unseen) for how in ("min", "geomean", "mean"))
+    assert (least <= geo + 1e-12).all() and (geo <= mean + 1e-12).all()
+    assert (geo - least).max() > 0.05  # where the views part ways, the combinations differ
+    both = np.array([[2.0, 0, 0, 2.0, 0, 0]])
+    assert min(fit.predict(both)[0] for fit in fits.values()) > 0.9
+    assert fits["geomean"].summary()["steering_views"] == fits["min"].summary()["steering_views"]
