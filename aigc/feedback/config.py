@@ -64,6 +64,9 @@ class FinetuneConfig:
     reward_temperature: float | None = None  # β of w ∝ P(liked)^(1/β); None → chosen from the ESS floor
     view_margin: float | None = None  # the reward's RewardConfig.view_margin; None → its default
     view_combine: str | None = None  # the reward's RewardConfig.view_combine; None → its default
+    # what weighs the real training images: "chosen", the reward's chosen view (RewardModel.predict_chosen), or
+    # "steering", every view combined as for the tilt (RewardModel.predict; the default until measured worse)
+    weights_by: str = "chosen"
     ess_floor: float = 0.1  # 0.2 held a one-class taste (bags) to 0.72 liked; at 0.1 it reached 0.98
     min_ratings: int = READINESS.min_ratings  # the readiness rule's total (likes and dislikes: its minimum each)
     rater: str | None = None  # only this rater's ratings (default: everyone's)

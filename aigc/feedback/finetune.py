@@ -106,6 +106,8 @@ def finetune(
     )
     if not 100 <= int(cfg.tilt_draws or 0) <= MAX_TILT_DRAWS:  # a bounded cost: each draw is decoded and scored
         raise ValueError(f"the tilt's draws must be between 100 and {MAX_TILT_DRAWS}, got {cfg.tilt_draws}")
+    if cfg.weights_by not in ("chosen", "steering"):
+        raise ValueError(f"weights_by must be 'chosen' or 'steering', got {cfg.weights_by!r}")
     if parent.kind == "vae" and not cfg.fit_prior and cfg.kl_weight is not None and cfg.kl_weight < 1:
         raise ValueError(
             "a KL weight below 1 needs fit_prior: without it the child would sample N(0, I), "
@@ -158,7 +160,8 @@ def finetune(
             real_learned = np.zeros((len(real), rf.learned_dim))
         real_feats = rf.compute(real, learned=real_learned)
         images = torch.cat([real, from_uint8(rated)])
-        rewards = reward.predict(np.concatenate([real_feats, rated_feats]))
+        weigh = reward.predict_chosen if cfg.weights_by == "chosen" else reward.predict
+        rewards = weigh(np.concatenate([real_feats, rated_feats]))
         weights = reward_weights(rewards, reward_cfg)
         report("training", 0.1, {"step": 0, "steps": cfg.steps, **weights.summary()})
 

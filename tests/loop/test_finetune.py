@@ -62,6 +62,18 @@ def test_low_kl_weight_without_a_fitted_prior_is_refused(studio, models_dir):
     assert studio.store.list_runs() == []  # refused before a run was recorded
 
 
+def test_an_unknown_weighting_of_the_real_images_is_refused_before_a_run(studio, models_dir):
+    rate_by_band(studio, "syn-vae", liked_band=0, n=30)
+    with pytest.raises(ValueError, match="weights_by"):
+        finetune(
+            "syn-vae",
+            studio.store,
+            FinetuneConfig(steps=5, weights_by="loudest", progress=False),
+            models_dir=models_dir,
+        )
+    assert studio.store.list_runs() == []
+
+
 def test_gan_finetune_runs_end_to_end(studio, models_dir):
     batch = studio.sample("syn-gan", 40, 3, rater="r")
     for i, sid in enumerate(batch.sample_ids):
@@ -72,6 +84,7 @@ def test_gan_finetune_runs_end_to_end(studio, models_dir):
     assert load_model(result.checkpoint).kind == "gan"
     assert "precision_all_after" in result.metrics and "fid_liked_after" in result.metrics
     assert result.metrics["tilt_realism_keep"] == 1.0  # trained without a perceptual network: nothing to judge by
+    assert studio.store.get_run(result.run_id).config["weights_by"] == "chosen"  # the run says what weighed
 
 
 def test_too_few_ratings_is_a_clear_message_and_no_run(studio, models_dir):

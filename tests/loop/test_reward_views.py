@@ -69,3 +69,17 @@ def test_softer_combinations_of_the_views_sit_between_the_least_and_the_chosen_o
     both = np.array([[2.0, 0, 0, 2.0, 0, 0]])
     assert min(fit.predict(both)[0] for fit in fits.values()) > 0.9
     assert fits["geomean"].summary()["steering_views"] == fits["min"].summary()["steering_views"]
+
+
+def test_real_images_are_weighed_by_the_chosen_view_alone():
+    """`predict_chosen` (FinetuneConfig.weights_by "chosen"): the chosen view's own calibrated fit, the same
+    whether or not alternatives were fitted beside it, and not pulled down where another view doubts."""
+    x, scores = twin_views(100, 0)
+    plain = fit_reward(x, scores, RewardConfig(view_margin=0.0), blocks=BLOCKS)
+    wary = fit_reward(x, scores, RewardConfig(), blocks=BLOCKS)
+    unseen = np.random.default_rng(5).normal(0, 2, (300, 6))
+    np.testing.assert_allclose(wary.predict_chosen(unseen), plain.predict(unseen))
+    assert (wary.predict(unseen) <= wary.predict_chosen(unseen) + 1e-12).all()
+    assert wary.blocks_used == ("kinds", "stats")  # both blocks: it weighs the two halves of the evidence
+    for one_sided in ([[2.0, 0, 0, -2.0, 0, 0]], [[-2.0, 0, 0, 2.0, 0, 0]]):  # a real image only one block likes
+        assert wary.predict_chosen(np.array(one_sided))[0] > 0.3 > 0.01 > wary.predict(np.array(one_sided))[0]
