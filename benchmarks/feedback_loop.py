@@ -173,8 +173,7 @@ def run(model: str, rater, ref: Reference, args, workdir: Path, per_round: int, 
     studio = Studio.open(db_url=f"sqlite:///{home}/feedback.sqlite", models_dir=str(models_dir), threads=args.threads)
     t_warm = time.perf_counter()
     studio.warm_up()  # as the server does at start, while the person rates: only a fresh machine has work here
-    warm_up_s = time.perf_counter() - t_warm
-    current = model
+    current, warm_up_s = model, time.perf_counter() - t_warm
     history = [{"round": 0, "model": current, **judge(studio.model(current), rater, ref, args.eval_n, 12345)}]
     loop_s = rating_s = 0.0
     metrics: dict = {}
@@ -284,12 +283,15 @@ def tastes(spec: str, prefs: str):
 
 
 def main() -> int:
+    from aigc.feedback.config import WEIGHTS_BY
+    from aigc.feedback.reward import VIEW_COMBINATIONS
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default="fashion-gan,fashion-vae")
     p.add_argument("--prefs", default=";".join(PREFS), help="';'-separated liked-class lists, e.g. '1,5,7;0,2,4'")
     where = f"'held-out', 'all', '{FOLDER_TASTE}' (a folder of pictures this benchmark makes), or 'none'"
     p.add_argument(
-        "--tastes", default=f"all,{FOLDER_TASTE}", help=f"names from aigc/evaluation/raters.py, 'tuning', {where}"
+        "--tastes", default=f"all,{FOLDER_TASTE}", help=f"aigc/evaluation/raters.py names, 'tuning', {where}"
     )
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--per-round", type=int, default=MAX_RATINGS, help="ratings per round")
@@ -307,8 +309,8 @@ def main() -> int:
     p.add_argument("--no-perceptual", action="store_true", help="VAE: fine-tune without the parent's perceptual term")
     p.add_argument("--ess-floor", type=float, default=None)
     p.add_argument("--view-margin", type=float, default=None, help="steer by every reward view this close (nats)")
-    p.add_argument("--weights-by", choices=("chosen", "steering"), default=None, help="what weighs the real images")
-    p.add_argument("--view-combine", choices=("min", "geomean", "mean"), default=None, help="how those views combine")
+    p.add_argument("--weights-by", choices=WEIGHTS_BY, default=None, help="what weighs the real images")
+    p.add_argument("--view-combine", choices=VIEW_COMBINATIONS, default=None, help="how those views combine")
     p.add_argument("--eval-n", type=int, default=1000)
     p.add_argument("--folder-steps", type=int, default=3000, help="training steps of the folder VAE (setup)")
     p.add_argument("--threads", type=int, default=2, help="torch threads (the 2-core machine's budget)")
@@ -377,23 +379,9 @@ def folder_job(tmp: Path, steps: int):
 
 
 def summary(results: list[dict]) -> dict:
-    keys = (
-        "model",
-        "taste",
-        "kind",
-        "held_out",
-        "ratings_used",
-        "liked_rate_before",
-        "liked_rate_after",
-        "liked_rate_target",
-        "precision_all_before",
-        "precision_all_after",
-        "fid_liked_before",
-        "fid_liked_after",
-        "recall_liked_after",
-        "loop_s",
-        "targets_met",
-    )
+    keys = ("model", "taste", "kind", "held_out", "ratings_used", "liked_rate_before", "liked_rate_after")
+    keys += ("liked_rate_target", "precision_all_before", "precision_all_after", "fid_liked_before", "fid_liked_after")
+    keys += ("recall_liked_after", "loop_s", "targets_met")
     groups = {g: [r for r in results if r["held_out"] == (g == "held_out")] for g in ("tuning", "held_out")}
     return {
         "summary": True,

@@ -56,6 +56,9 @@ def defaults_text(key: str) -> str:
     return ", ".join(f"{kind.upper()} {values[key]}" for kind, values in KIND_DEFAULTS.items() if key in values)
 
 
+WEIGHTS_BY = ("chosen", "steering")  # FinetuneConfig.weights_by
+
+
 @dataclass
 class FinetuneConfig:
     steps: int | None = None  # None → the kind's default (KIND_DEFAULTS)
@@ -66,7 +69,7 @@ class FinetuneConfig:
     view_combine: str | None = None  # the reward's RewardConfig.view_combine; None → its default
     # what weighs the real training images: "chosen", the reward's chosen view (RewardModel.predict_chosen), or
     # "steering", every view combined as for the tilt (RewardModel.predict; the default until measured worse)
-    weights_by: str = "chosen"
+    weights_by: str = "chosen"  # one of WEIGHTS_BY
     ess_floor: float = 0.1  # 0.2 held a one-class taste (bags) to 0.72 liked; at 0.1 it reached 0.98
     min_ratings: int = READINESS.min_ratings  # the readiness rule's total (likes and dislikes: its minimum each)
     rater: str | None = None  # only this rater's ratings (default: everyone's)

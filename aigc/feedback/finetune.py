@@ -25,7 +25,7 @@ from aigc import paths
 from aigc.data.datasets import ImageDataset, from_uint8
 from aigc.feedback import features as phi
 from aigc.feedback.calibration import warnings
-from aigc.feedback.config import KIND_DEFAULTS, FinetuneConfig
+from aigc.feedback.config import KIND_DEFAULTS, WEIGHTS_BY, FinetuneConfig
 from aigc.feedback.effect import measure_effect
 from aigc.feedback.finetune_data import picked_images, rated_images, realism_score, training_set
 from aigc.feedback.latent_prior import MAX_TILT_DRAWS, TiltConfig, tilted_prior
@@ -106,8 +106,8 @@ def finetune(
     )
     if not 100 <= int(cfg.tilt_draws or 0) <= MAX_TILT_DRAWS:  # a bounded cost: each draw is decoded and scored
         raise ValueError(f"the tilt's draws must be between 100 and {MAX_TILT_DRAWS}, got {cfg.tilt_draws}")
-    if cfg.weights_by not in ("chosen", "steering"):
-        raise ValueError(f"weights_by must be 'chosen' or 'steering', got {cfg.weights_by!r}")
+    if cfg.weights_by not in WEIGHTS_BY:
+        raise ValueError(f"weights_by must be one of {', '.join(WEIGHTS_BY)}, got {cfg.weights_by!r}")
     if parent.kind == "vae" and not cfg.fit_prior and cfg.kl_weight is not None and cfg.kl_weight < 1:
         raise ValueError(
             "a KL weight below 1 needs fit_prior: without it the child would sample N(0, I), "
