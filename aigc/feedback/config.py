@@ -13,15 +13,14 @@ from aigc.feedback.ratings import READINESS
 # Measured with benchmarks/feedback_loop.py on the shipped parents (100 ratings, the tuning tastes of
 # aigc/evaluation/raters.py). Since the latent tilt (latent_prior.py) does much of the steering, training
 # needs fewer steps than it did alone:
-# - GAN: 225 steps at 0.9 × the training lr, then the tilt: was 400 at half the lr, a loop of 84-98 s on the
-#   2-core machine; on 4 tastes, 250 × 0.8 and 200 × 1.0 moved the liked rate by -0.012 to +0.018 and
-#   precision by -0.07 to +0.03, and 250 steps took 63-64 s. Its latent space is touchy (a kernel of 0.3
-#   kept 0.82 liked where 0.1 kept 0.93 on the parent alone), hence the small kernel. 600 steps without the
-#   tilt reached 0.65-0.91.
-# - VAE: 400 steps at 2.5 × the training lr (was 1000 × 1.0, a loop of 119-135 s), then its prior fitted to
-#   the aggregate posterior of the reweighted data (`fit_prior`), then the tilt. Kernel 0.2 kept 0.92-0.99
-#   liked but recall of the liked images fell to
-#   0.46-0.59; 0.35 kept 0.90-0.99 at recall 0.55-0.69 and cost precision on two tastes: 0.3 sits between.
+# - GAN (until the step below): 225 steps at 0.9 × the training lr, then the tilt: was 400 at half the lr, a loop of
+#   84-98 s on the 2-core machine; on 4 tastes, 250 × 0.8 and 200 × 1.0 moved the liked rate by -0.012 to +0.018 and
+#   precision by -0.07 to +0.03, and 250 steps took 63-64 s. Its latent space is touchy (a kernel of 0.3 kept 0.82 liked
+#   where 0.1 kept 0.93 on the parent alone), hence the small kernel. 600 steps without the tilt reached 0.65-0.91.
+# - VAE (until the step below): 400 steps at 2.5 × the training lr (was 1000 × 1.0, a loop of 119-135 s), then its prior
+#   fitted to the aggregate posterior of the reweighted data (`fit_prior`), then the tilt. Kernel 0.2 kept 0.92-0.99
+#   liked but recall of the liked images fell to 0.46-0.59; 0.35 kept 0.90-0.99 at recall 0.55-0.69 and cost precision
+#   on two tastes: 0.3 sits between.
 #   The KL weight 0.1 frees the encoder from N(0, I) (the child samples its fitted prior); at full weight
 #   the decoder stayed so blurry its reconstructions of liked test images covered only 27% of them.
 #   Its tilt scored 4,000 draws, not 8,000, while its loop stood at 60-63 s (decoding and scoring 8,000
@@ -38,10 +37,16 @@ from aigc.feedback.ratings import READINESS
 # realism_keep (VAE 0.85): the tilt's centres come from the 85% of its draws most like a real image. On 6 VAE
 # tastes precision rose in all 6 (+0.01 to +0.04) at liked rate −0.02 to +0.04; on 4 GAN tastes it went
 # +0.04, +0.05, −0.03, −0.04 (noise-sized), so the GAN's children keep every draw (README, step 5).
+# Fewer steps, so the loop fits a slow day of the 2-core machine (it runs up to ~1.45x slower from day to day):
+# at GAN 225 × 0.9 and VAE 400 × 2.5 the loops took 56-61 s and 62-77 s on such a day. Measured that day on
+# both models' 13 tastes (same rating seeds): GAN 200 × 1.0 (the same steps × lr) kept the mean liked rate
+# (0.946 → 0.948), precision (0.702 → 0.703) and recall (0.584 → 0.574) in loops of 47-58 s; VAE 250 × 2.5
+# moved them 0.950 → 0.944, 0.872 → 0.866, 0.611 → 0.602 in 43-52 s (250 × 3.5 on 6 tastes: no better),
+# before the perceptual network went channels-last (README, the feedback table's notes).
 KIND_DEFAULTS = {
-    "gan": {"steps": 225, "lr_scale": 0.9, "tilt_kernel": 0.1, "tilt_draws": 8000},
+    "gan": {"steps": 200, "lr_scale": 1.0, "tilt_kernel": 0.1, "tilt_draws": 8000},
     "vae": {
-        "steps": 400,
+        "steps": 250,
         "lr_scale": 2.5,
         "kl_weight": 0.1,
         "tilt_kernel": 0.3,
@@ -52,7 +57,7 @@ KIND_DEFAULTS = {
 
 
 def defaults_text(key: str) -> str:
-    """One default in words for help texts, e.g. 'GAN 225, VAE 400': read from the table, never retyped."""
+    """One default in words for help texts, e.g. 'GAN 200, VAE 250': read from the table, never retyped."""
     return ", ".join(f"{kind.upper()} {values[key]}" for kind, values in KIND_DEFAULTS.items() if key in values)
 
 

@@ -71,13 +71,13 @@ def test_usable_ratings_one_filter(studio):
 
 
 def test_default_steps_come_from_the_one_table(monkeypatch):
-    assert config.defaults_text("steps") == "GAN 225, VAE 400"
+    assert config.defaults_text("steps") == "GAN 200, VAE 250"
     assert config.defaults_text("kl_weight") == "VAE 0.1"
     monkeypatch.setitem(config.KIND_DEFAULTS, "gan", {**config.KIND_DEFAULTS["gan"], "steps": 42})
-    assert studio_module.Studio.default_steps_text() == "GAN 42, VAE 400"
+    assert studio_module.Studio.default_steps_text() == "GAN 42, VAE 250"
     finetune_parser = build_parser()._subparsers._group_actions[0].choices["finetune"]
     steps = next(a for a in finetune_parser._actions if a.dest == "steps")
-    assert "GAN 42, VAE 400" in steps.help
+    assert "GAN 42, VAE 250" in steps.help
 
 
 def test_infer_is_batched_without_autograd_and_matches_one_pass():
