@@ -21,7 +21,7 @@ from aigc import paths
 from aigc.data.datasets import from_uint8, load_dataset
 from aigc.models.batched import CONV_CHUNK, infer_cat
 from aigc.models.checkpoint import load_module
-from aigc.models.classifier import ClassifierConfig
+from aigc.models.classifier import Classifier, ClassifierConfig
 from aigc.models.pipeline import ImageModel, load_model
 from aigc.paths import PRETRAINED_DIR
 
@@ -38,7 +38,8 @@ def load_judge(path: str | None = None) -> nn.Module:
     features within ~1e-5 of the default layout's.
     """
     module, _ = load_module(path or PRETRAINED_DIR / f"{JUDGE_NAME}.safetensors")
-    module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs omit the keyword
+    if isinstance(module, Classifier):
+        module.keep_channels_last()
     return module.eval()
 
 

@@ -52,10 +52,20 @@ class Classifier(nn.Module):
         )
         self.head = nn.Sequential(nn.Dropout(0.25), nn.Linear(cfg.embed_dim, cfg.num_classes))
 
+    @staticmethod
+    def in_layout(x: torch.Tensor) -> torch.Tensor:
+        """Images channels-last: oneDNN's convolutions run them ~1.5x faster on a CPU, with bit-identical results
+        (and ~2-3x with the weights channels-last too: `keep_channels_last`)."""
+        return x.contiguous(memory_format=torch.channels_last)
+
+    def keep_channels_last(self) -> Classifier:
+        """Weights channels-last, the layout every frozen use keeps (the judge, a perceptual network): the
+        embeddings of thousands of images run 2-3x faster on a CPU, within ~1e-5 of the default layout's."""
+        self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs omit the keyword
+        return self
+
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        # channels-last input: oneDNN's convolutions run it ~1.5x faster on a CPU, with bit-identical results
-        # (and ~2-3x with the weights channels-last too, as the judge keeps them: metrics.load_judge)
-        return self.features(x.contiguous(memory_format=torch.channels_last))  # (B, embed_dim)
+        return self.features(self.in_layout(x))  # (B, embed_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.embed(x))  # (B, num_classes) logits

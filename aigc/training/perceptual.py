@@ -51,10 +51,10 @@ class PerceptualDistance(nn.Module):
         if not isinstance(classifier, Classifier):
             raise ValueError("a perceptual distance needs a classifier checkpoint (`aigc train classifier`)")
         self.net = classifier.eval().requires_grad_(False)
-        # channels-last weights, as the judge keeps them (metrics.load_judge): the tilt's realism score (5,000 keys
-        # and 8,000 draws embedded) took 1.5-2.1 s for 2.7-3.1 on two CPU cores; a training step, whose batches the
-        # loop already keeps channels-last, measured within noise (104-123 ms against 106-120)
-        self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs omit it
+        # the judge's layout (Classifier.keep_channels_last): the tilt's realism score (5,000 keys and 8,000 draws
+        # embedded) took 1.5-2.1 s for 2.7-3.1 on two CPU cores; a training step, whose batches the loop already
+        # keeps channels-last, measured within noise (104-123 ms against 106-120)
+        classifier.keep_channels_last()
         self.features: nn.Sequential = classifier.features
         self.image_size = classifier.cfg.image_size
         self.channels = classifier.cfg.channels
@@ -81,7 +81,7 @@ class PerceptualDistance(nn.Module):
 
     def _taps(self, x: torch.Tensor) -> list[torch.Tensor]:
         taps = []
-        x = x.contiguous(memory_format=torch.channels_last)  # the weights' layout (a no-op for the loop's batches)
+        x = Classifier.in_layout(x)  # the weights' layout (a no-op for the loop's batches)
         for layer in self.features:
             x = layer(x)
             if isinstance(layer, nn.ReLU):
