@@ -21,6 +21,7 @@ import httpx
 from aigc.service.studio import Studio
 
 REACHABLE_WITHIN_S = 60.0
+RETRY_EVERY_S = 0.5  # between the checks of `reachable`
 
 
 def fail(message: str) -> SystemExit:
@@ -59,7 +60,7 @@ def reachable(url: str, within_s: float = REACHABLE_WITHIN_S, head: Callable | N
             pass
         if time.monotonic() >= deadline:
             return False
-        time.sleep(0.5)
+        time.sleep(RETRY_EVERY_S)
 
 
 def launch(demo, *, block: bool, reachable_within_s: float = REACHABLE_WITHIN_S, **kwargs) -> None:

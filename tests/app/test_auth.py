@@ -68,6 +68,7 @@ def _login(url: str, user: str, password: str, address: str = "127.0.0.1") -> ht
         return http.post(url + "login", data={"username": user, "password": password})
 
 
+@pytest.mark.heavy  # an app server of its own
 def test_500_wrong_passwords_over_http_mostly_refused_unchecked_and_the_right_one_works_after(studio):
     throttle, clock = _throttle(free_attempts=5, base_lock_s=30.0)
     with running(studio, auth=[("ann", "secret"), ("bob", "pw")], **guard_kwargs(throttle)) as demo:
@@ -88,6 +89,7 @@ def test_500_wrong_passwords_over_http_mostly_refused_unchecked_and_the_right_on
         assert ok.status_code == 200 and any(c.startswith("access-token") for c in ok.cookies)
 
 
+@pytest.mark.heavy  # an app server of its own
 def test_multipart_login_form_is_throttled_too(studio):
     """The login page posts FormData (multipart), not a urlencoded form."""
     throttle, _ = _throttle(free_attempts=1, base_lock_s=30.0)
@@ -100,6 +102,7 @@ def test_multipart_login_form_is_throttled_too(studio):
         assert throttle.locked_for("ann", "10.1.1.1") > 0  # keyed by the user name read from the multipart form
 
 
+@pytest.mark.heavy  # an app server of its own
 def test_serve_with_auth_installs_the_guard_and_without_auth_does_not(models_dir, db_url):
     from aigc.service.studio import QueueSettings
     from aigc_ui import server as app

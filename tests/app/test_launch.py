@@ -96,6 +96,7 @@ def test_aigc_serve_passes_flags_through(capsys):
     assert done.value.code == 0 and "--share" in capsys.readouterr().out
 
 
+@pytest.mark.heavy  # an app server of its own
 def test_share_without_internet_says_so_in_one_line_and_serves_locally(monkeypatch, capsys, models_dir, db_url):
     monkeypatch.setattr(app, "internet_ok", lambda timeout=3.0: False)
     args = app.parse_args(["--share", "--port", str(free_port()), "--db", db_url, "--models", str(models_dir)])
@@ -112,6 +113,7 @@ def test_share_without_internet_says_so_in_one_line_and_serves_locally(monkeypat
         studio.close()
 
 
+# the default run's one app server of its own (the others are `heavy`): logins reach the page
 def test_login_required_and_rater_is_the_user(studio):
     from gradio_client import Client
 

@@ -43,6 +43,7 @@ def line_studio(models_dir, tmp_path_factory):
         studio.close()
 
 
+@pytest.mark.heavy  # an app server of its own
 def test_a_second_run_waits_in_line_and_its_owner_sees_where_and_cancels_it(line_studio):
     from gradio_client import Client
 

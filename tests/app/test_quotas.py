@@ -69,6 +69,7 @@ def test_zero_means_no_limit_and_flags_set_every_field():
         app.quota_settings(app.parse_args(["--quota-uploads-per-minute", "-1"]))
 
 
+@pytest.mark.heavy  # an app server of its own
 def test_over_quota_is_one_line_in_the_api_and_other_people_still_generate(studio):
     from gradio_client import Client
 

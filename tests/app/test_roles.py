@@ -129,6 +129,7 @@ def test_a_visitor_fine_tunes_on_their_own_ratings_and_the_child_is_theirs(share
     assert root["rater"] is None and root["extra_args"] == ["--owner", "root", "--private"]
 
 
+@pytest.mark.heavy  # an app server of its own
 def test_over_http_sample_latents_and_private_versions_stay_with_their_people(shared):
     from gradio_client import Client
 
@@ -196,6 +197,7 @@ def _move(http: httpx.Client, url: str, view_id: int, name: str, z: list, grant:
     return response.json()
 
 
+@pytest.mark.heavy  # an app server of its own
 def test_the_slider_path_decodes_a_private_version_only_with_a_grant_issued_to_someone_who_may_see_it(shared):
     """`move` cannot ask who moves; a guessed name of a private version must not render without the grant
     that an identified event issued after check_visible."""

@@ -59,8 +59,9 @@ def test_a_port_in_use_is_one_line_and_exit_2(capsys, models_dir, tmp_path):
     assert line.startswith(f"aigc serve: error: port {port} is not free on 127.0.0.1") and "--port" in line
 
 
-def test_a_slow_first_page_is_waited_for_not_a_share_link_demand():
+def test_a_slow_first_page_is_waited_for_not_a_share_link_demand(monkeypatch):
     """Gradio gives up on the first 3 s timeout; ours retries timeouts until its deadline."""
+    monkeypatch.setattr(startup, "RETRY_EVERY_S", 0.0)  # the answers below are scripted: no need to wait between
     answers = iter([httpx.ReadTimeout("slow"), httpx.ConnectError("starting"), httpx.Response(200)])
 
     def head(url):
@@ -73,6 +74,7 @@ def test_a_slow_first_page_is_waited_for_not_a_share_link_demand():
     assert not startup.reachable("http://127.0.0.1:1/", within_s=0, head=lambda u: httpx.Response(503))
 
 
+@pytest.mark.heavy  # an app server of its own
 def test_serve_starts_without_gradios_localhost_check(monkeypatch, models_dir, tmp_path, capsys):
     import gradio.networking
 

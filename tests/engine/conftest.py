@@ -6,7 +6,9 @@ Real-data tests are marked `slow`; pyproject's addopts deselects them unless run
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -62,15 +64,29 @@ def record():
     return lambda kind, **kw: CheckpointRecord(kind=kind, config={}, **kw)
 
 
-@pytest.fixture
-def perceptual_file(tmp_path, tiny_model, toy_data, record):
-    """A tiny classifier trained on the toy bars, saved like `aigc train classifier` saves one."""
+@pytest.fixture(scope="session")
+def trained_perceptual(tmp_path_factory) -> Path:
+    """A tiny classifier trained on the toy bars, saved like `aigc train classifier` saves one: trained once
+    per process (12 tests read it; training it for each cost ~0.5 s apiece)."""
     from aigc.training.loop import TrainConfig, save_final, train
 
-    clf = tiny_model("classifier", seed=1)
-    run = TrainConfig(out_dir=str(tmp_path / "clf"), steps=40, batch_size=32, progress=False, sample_every=0)
-    train(clf, toy_data, run, record("classifier"))
-    return save_final(tmp_path / "perceptual.safetensors", clf, record("classifier", name="perceptual"))
+    folder = tmp_path_factory.mktemp("perceptual")
+    torch.set_num_threads(1)
+    torch.manual_seed(1)
+    clf = TINY["classifier"]()
+    run = TrainConfig(out_dir=str(folder / "clf"), steps=40, batch_size=32, progress=False, sample_every=0)
+    toy = synthetic_dataset(n=128, size=28, channels=1, classes=4, seed=0)
+    train(clf, toy, run, CheckpointRecord(kind="classifier", config={}))
+    record = CheckpointRecord(kind="classifier", config={}, name="perceptual")
+    return save_final(folder / "perceptual.safetensors", clf, record)
+
+
+@pytest.fixture
+def perceptual_file(tmp_path, trained_perceptual) -> Path:
+    """The tiny perceptual network, a copy of its own for each test (a test may check the file is untouched)."""
+    copy = tmp_path / "perceptual.safetensors"
+    shutil.copyfile(trained_perceptual, copy)
+    return copy
 
 
 @pytest.fixture

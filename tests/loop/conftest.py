@@ -25,7 +25,7 @@ def tiny_models(tmp_path_factory) -> str:
 
     def build(folder: Path) -> None:
         data = synthetic_dataset(n=512, classes=BANDS)
-        for kind, steps in (("vae", 300), ("gan", 100)):
+        for kind, steps in (("vae", 150), ("gan", 100)):
             train_tiny(kind, data, folder / f"syn-{kind}.safetensors", steps, folder / f"run-{kind}")
 
     return str(built_once(tmp_path_factory, "loop-models", build))
