@@ -53,10 +53,15 @@ def tiny_model():
     return make
 
 
+def toy_bars():
+    """The engine tests' toy data, one definition for the per-test fixture and the per-process network."""
+    return synthetic_dataset(n=128, size=28, channels=1, classes=4, seed=0)
+
+
 @pytest.fixture
 def toy_data():
     """128 labelled 28×28 grey images in four classes (bars at class-dependent rows)."""
-    return synthetic_dataset(n=128, size=28, channels=1, classes=4, seed=0)
+    return toy_bars()
 
 
 @pytest.fixture
@@ -75,8 +80,7 @@ def trained_perceptual(tmp_path_factory) -> Path:
     torch.manual_seed(1)
     clf = TINY["classifier"]()
     run = TrainConfig(out_dir=str(folder / "clf"), steps=40, batch_size=32, progress=False, sample_every=0)
-    toy = synthetic_dataset(n=128, size=28, channels=1, classes=4, seed=0)
-    train(clf, toy, run, CheckpointRecord(kind="classifier", config={}))
+    train(clf, toy_bars(), run, CheckpointRecord(kind="classifier", config={}))
     record = CheckpointRecord(kind="classifier", config={}, name="perceptual")
     return save_final(folder / "perceptual.safetensors", clf, record)
 

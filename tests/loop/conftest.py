@@ -21,7 +21,7 @@ def _one_thread():
 
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> str:
-    """A models folder with syn-vae and syn-gan, trained a few hundred steps on synthetic bars (once per run)."""
+    """A models folder with syn-vae and syn-gan, trained 150 and 100 steps on synthetic bars (once per run)."""
 
     def build(folder: Path) -> None:
         data = synthetic_dataset(n=512, classes=BANDS)
