@@ -40,7 +40,7 @@ PREFS = {
 FOLDER_TASTE = "folder-wide"
 # FinetuneConfig fields a flag of that name sets
 SETTABLE = ("steps", "lr_scale", "ess_floor", "view_margin", "view_combine", "tilt_kernel", "tilt_temperature")
-SETTABLE += ("tilt_draws", "realism_keep", "weights_by")
+SETTABLE += ("tilt_draws", "tilt_components", "realism_keep", "weights_by")
 LOOP_BUDGET_S = 60.0  # the whole loop, rating excluded, on the 2-core machine
 MAX_RATINGS = 100
 MAX_RATINGS_TO_RATE = 50  # with "images to rate next" on, the same targets at half the ratings
@@ -179,7 +179,7 @@ def run(model: str, rater, ref: Reference, args, workdir: Path, per_round: int, 
     metrics: dict = {}
     for r in range(1, args.rounds + 1):
         t0 = time.perf_counter()
-        rate_samples(studio, current, rater, per_round, seed=1000 * r, to_rate=args.to_rate)
+        rate_samples(studio, current, rater, per_round, seed=args.rating_seed + 1000 * r, to_rate=args.to_rate)
         t1 = time.perf_counter()
         overrides = {k: v for k in SETTABLE if (v := getattr(args, k)) is not None}
         stages: dict[str, float] = {}
@@ -226,6 +226,7 @@ def run(model: str, rater, ref: Reference, args, workdir: Path, per_round: int, 
         "picks_per_round": args.picks,
         "to_rate": args.to_rate,
         "ratings_used": args.rounds * per_round,
+        "rating_seed": args.rating_seed,
         "eval_n": args.eval_n,
         **{
             f"{k}_{when}": h[k]
@@ -298,11 +299,15 @@ def main() -> int:
     p.add_argument("--picks", type=int, default=0, help="blind A/B picks of child vs parent after each round but last")
     p.add_argument("--curve", default=None, help="ratings per run, e.g. 20,40,60,100: one fine-tune each")
     p.add_argument("--to-rate", action="store_true", help="rate the page's 🎯 'images to rate next' (≤ 50 ratings)")
+    p.add_argument(
+        "--rating-seed", type=int, default=0, help="first seed of the samples rated (another rating set: e.g. 100000)"
+    )
     p.add_argument("--steps", type=int, default=None, help="fine-tuning steps (default: the kind's default)")
     p.add_argument("--lr-scale", type=float, default=None)
     p.add_argument("--tilt-kernel", type=float, default=None, help="the latent tilt's kernel scale (default per kind)")
     p.add_argument("--tilt-draws", type=int, default=None, help="the child's draws the tilt scores (default per kind)")
     p.add_argument("--tilt-temperature", type=float, default=None, help="the latent tilt's β (default: the run's)")
+    p.add_argument("--tilt-components", type=int, default=None, help="the latent tilt's centres (default: its own)")
     p.add_argument("--realism-keep", type=float, default=None, help="the tilt's realism share (default per kind)")
     p.add_argument("--no-tilt", action="store_true", help="no latent tilt: the fine-tune alone")
     p.add_argument("--no-child-filter", action="store_true", help="GAN: the child keeps every draw")

@@ -90,6 +90,7 @@ class FinetuneConfig:
     child_filter: bool = True
     tilt_kernel: float | None = None  # its kernel scale; None → the kind's default (KIND_DEFAULTS)
     tilt_draws: int | None = None  # the child's own samples it scores; None → the kind's default
+    tilt_components: int | None = None  # the centres it draws (latent_prior.TiltConfig.components); None → its default
     tilt_temperature: float | None = None  # its β (draws kept ∝ P(liked)^(1/β)); None → chosen from the draws
     # the share of its draws, the most like a real image under the parent's perceptual network, that may become
     # centres (latent_prior.TiltConfig.realism_keep); None → the kind's default; 1: all

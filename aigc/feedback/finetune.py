@@ -96,6 +96,7 @@ def finetune(
     tilt_cfg = (  # built, so checked, before any training is spent
         TiltConfig(
             draws=int(cfg.tilt_draws or 0),
+            components=TiltConfig.components if cfg.tilt_components is None else cfg.tilt_components,
             kernel=cfg.tilt_kernel,
             temperature=cfg.tilt_temperature,  # None: chosen from the draws (latent_prior.choose_temperature)
             realism_keep=float(cfg.realism_keep or 0.0),  # resolved above, never None here

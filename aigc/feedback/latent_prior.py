@@ -49,12 +49,18 @@ SURE_ENOUGH = 0.9
 MIN_ESS_FRACTION = 0.05
 
 MAX_TILT_DRAWS = 50_000  # decoded and scored in one go: ~10 s per 10,000 on two cores, and their memory
+# the child's checkpoint holds one mean per distinct centre, as JSON in its header: ~0.6 kB each for a 64-d latent
+TILT_COMPONENTS_RANGE = (16, 16_384)
 
 
 @dataclass(frozen=True)
 class TiltConfig:
     draws: int = 8000  # z drawn from the child's own prior and scored (~1 s per 1,000 on one core)
-    components: int = 1024  # z resampled by weight: the kernel mixture's centres
+    # z resampled by weight: the kernel mixture's centres. 4,096, was 1,024: more distinct centres cover more of
+    # the liked region. On both parents' 13 tastes (one rating set, benchmarks/results_feedback_gan_probes.jsonl
+    # and _vae_probes.jsonl): mean recall of the liked images GAN 0.574 → 0.639, VAE 0.623 → 0.659, liked rate
+    # 0.948 → 0.948 and 0.942 → 0.942, precision +0.006 and +0.005; recall rose in 13 of 13 and 10 of 13 runs
+    components: int = 4096
     kernel: float = 0.25  # each centre's isotropic scale, × the draws' own spread (0: replay the centres)
     # β: draws kept ∝ P(liked)^(1/β). 1 would be the Bayesian p(z | liked), if P(liked) were the taste itself;
     # it is a reward model's estimate from ~100 thumbs, and a careless rater's contradicting thumbs keep it
@@ -72,6 +78,9 @@ class TiltConfig:
 
     def __post_init__(self) -> None:  # the bounds' one home: a run builds its TiltConfig before training
         check_kernel(self.kernel)
+        low, high = TILT_COMPONENTS_RANGE
+        if not low <= self.components <= high:
+            raise ValueError(f"the tilt's centres must be between {low} and {high}, got {self.components}")
         if not 0.5 <= self.realism_keep <= 1.0:
             raise ValueError(f"the tilt's realism share must be between 0.5 and 1, got {self.realism_keep}")
         if self.temperature is not None:
@@ -133,6 +142,7 @@ def tilted_prior(
     }
     summary = {
         "tilt_draws": cfg.draws,
+        "tilt_components": cfg.components,
         "tilt_temperature": temperature,
         "tilt_centres": int(len(centres)),
         "tilt_scale": record["scale"],
