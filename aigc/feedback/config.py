@@ -88,6 +88,7 @@ class FinetuneConfig:
     # GAN: a parent that keeps only the draws its discriminator passes (aigc.models.acceptance) has a child
     # with a rule of its own, fitted on the child's draws; False: every draw of the child is a sample
     child_filter: bool = True
+    child_keep: float | None = None  # its rule's keep share (aigc.models.acceptance.check_keep); None → the parent's
     tilt_kernel: float | None = None  # its kernel scale; None → the kind's default (KIND_DEFAULTS)
     tilt_draws: int | None = None  # the child's own samples it scores; None → the kind's default
     tilt_components: int | None = None  # the centres it draws (latent_prior.TiltConfig.components); None → its default

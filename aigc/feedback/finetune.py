@@ -31,6 +31,7 @@ from aigc.feedback.finetune_data import picked_images, rated_images, realism_sco
 from aigc.feedback.latent_prior import MAX_TILT_DRAWS, TiltConfig, tilted_prior
 from aigc.feedback.ratings import READINESS
 from aigc.feedback.reward import RewardConfig, fit_reward, reward_weights
+from aigc.models.acceptance import check_keep
 from aigc.models.cards import write_card
 from aigc.models.checkpoint import SUFFIX, CheckpointRecord, file_sha256, load_module
 from aigc.models.filter_rule import fit_rule
@@ -107,6 +108,8 @@ def finetune(
     )
     if not 100 <= int(cfg.tilt_draws or 0) <= MAX_TILT_DRAWS:  # a bounded cost: each draw is decoded and scored
         raise ValueError(f"the tilt's draws must be between 100 and {MAX_TILT_DRAWS}, got {cfg.tilt_draws}")
+    if cfg.child_keep is not None:
+        check_keep(cfg.child_keep)
     if cfg.weights_by not in WEIGHTS_BY:
         raise ValueError(f"weights_by must be one of {', '.join(WEIGHTS_BY)}, got {cfg.weights_by!r}")
     if parent.kind == "vae" and not cfg.fit_prior and cfg.kl_weight is not None and cfg.kl_weight < 1:
@@ -242,7 +245,7 @@ def finetune(
                 _as_image_model(module, record),
                 caller,
                 rule.classifier_sha256,
-                rule.keep,
+                rule.keep if cfg.child_keep is None else cfg.child_keep,
                 CHILD_RULE_DRAWS,
                 cfg.seed,
                 classifier=parent.record.extra["acceptance"].get("classifier"),

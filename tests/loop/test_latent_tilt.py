@@ -58,6 +58,7 @@ def test_tilt_kernel_out_of_range_is_refused(models_dir):
         ({"tilt_kernel": 1.5}, "kernel scale"),
         ({"tilt_draws": 10**6}, "tilt's draws"),
         ({"tilt_components": 8}, "tilt's centres"),
+        ({"child_keep": 0.1}, "keep share"),
         ({"tilt_components": 10**6}, "tilt's centres"),
         ({"tilt_temperature": 0.01}, "tilt's temperature"),
         ({"tilt_temperature": 50.0}, "tilt's temperature"),
