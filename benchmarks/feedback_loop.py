@@ -299,9 +299,7 @@ def main() -> int:
     p.add_argument("--picks", type=int, default=0, help="blind A/B picks of child vs parent after each round but last")
     p.add_argument("--curve", default=None, help="ratings per run, e.g. 20,40,60,100: one fine-tune each")
     p.add_argument("--to-rate", action="store_true", help="rate the page's 🎯 'images to rate next' (≤ 50 ratings)")
-    p.add_argument(
-        "--rating-seed", type=int, default=0, help="first seed of the samples rated (another rating set: e.g. 100000)"
-    )
+    p.add_argument("--rating-seed", type=int, default=0, help="first seed of the rated samples (another rating set)")
     p.add_argument("--steps", type=int, default=None, help="fine-tuning steps (default: the kind's default)")
     p.add_argument("--lr-scale", type=float, default=None)
     p.add_argument("--tilt-kernel", type=float, default=None, help="the latent tilt's kernel scale (default per kind)")
