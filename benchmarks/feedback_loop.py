@@ -40,7 +40,7 @@ PREFS = {
 FOLDER_TASTE = "folder-wide"
 # FinetuneConfig fields a flag of that name sets
 SETTABLE = ("steps", "lr_scale", "ess_floor", "view_margin", "view_combine", "tilt_kernel", "tilt_temperature")
-SETTABLE += ("tilt_draws", "tilt_components", "realism_keep", "weights_by", "child_keep")
+SETTABLE += ("tilt_draws", "tilt_components", "realism_keep", "weights_by", "child_keep", "train_latents")
 LOOP_BUDGET_S = 60.0  # the whole loop, rating excluded, on the 2-core machine
 MAX_RATINGS = 100
 MAX_RATINGS_TO_RATE = 50  # with "images to rate next" on, the same targets at half the ratings
@@ -309,6 +309,7 @@ def main() -> int:
     p.add_argument("--realism-keep", type=float, default=None, help="the tilt's realism share (default per kind)")
     p.add_argument("--no-tilt", action="store_true", help="no latent tilt: the fine-tune alone")
     p.add_argument("--child-keep", type=float, default=None, help="GAN: its rule's keep share (default: the parent's)")
+    p.add_argument("--train-latents", choices=("normal", "tilt"), default=None, help="GAN: the z it fine-tunes on")
     p.add_argument("--no-child-filter", action="store_true", help="GAN: the child keeps every draw")
     p.add_argument("--no-perceptual", action="store_true", help="VAE: fine-tune without the parent's perceptual term")
     p.add_argument("--ess-floor", type=float, default=None)

@@ -25,7 +25,7 @@ from aigc import paths
 from aigc.data.datasets import ImageDataset, from_uint8
 from aigc.feedback import features as phi
 from aigc.feedback.calibration import warnings
-from aigc.feedback.config import KIND_DEFAULTS, WEIGHTS_BY, FinetuneConfig
+from aigc.feedback.config import KIND_DEFAULTS, TRAIN_LATENTS, WEIGHTS_BY, FinetuneConfig
 from aigc.feedback.effect import measure_effect
 from aigc.feedback.finetune_data import picked_images, rated_images, realism_score, training_set
 from aigc.feedback.latent_prior import MAX_TILT_DRAWS, TiltConfig, tilted_prior
@@ -89,6 +89,7 @@ def finetune(
         tilt_kernel=(defaults["tilt_kernel"] if cfg.tilt_kernel is None else cfg.tilt_kernel) if cfg.tilt else None,
         tilt_draws=cfg.tilt_draws or int(defaults["tilt_draws"]),
         lr_scale=cfg.lr_scale or defaults["lr_scale"],
+        train_latents=cfg.train_latents or (str(defaults.get("train_latents", "normal")) if cfg.tilt else "normal"),
         kl_weight=cfg.kl_weight if cfg.kl_weight is not None else defaults.get("kl_weight"),
         realism_keep=float(defaults.get("realism_keep", TiltConfig.realism_keep))
         if cfg.realism_keep is None
@@ -110,6 +111,10 @@ def finetune(
         raise ValueError(f"the tilt's draws must be between 100 and {MAX_TILT_DRAWS}, got {cfg.tilt_draws}")
     if cfg.child_keep is not None:
         check_keep(cfg.child_keep)
+    if cfg.train_latents not in TRAIN_LATENTS:
+        raise ValueError(f"train_latents must be one of {', '.join(TRAIN_LATENTS)}, got {cfg.train_latents!r}")
+    if cfg.train_latents == "tilt" and (parent.kind != "gan" or not cfg.tilt):
+        raise ValueError("train_latents 'tilt' trains a GAN's generator on its tilted prior: a GAN, with the tilt on")
     if cfg.weights_by not in WEIGHTS_BY:
         raise ValueError(f"weights_by must be one of {', '.join(WEIGHTS_BY)}, got {cfg.weights_by!r}")
     if parent.kind == "vae" and not cfg.fit_prior and cfg.kl_weight is not None and cfg.kl_weight < 1:
@@ -169,6 +174,16 @@ def finetune(
         weights = reward_weights(rewards, reward_cfg)
         report("training", 0.1, {"step": 0, "steps": cfg.steps, **weights.summary()})
 
+        def liked(pictures: np.ndarray) -> np.ndarray:  # the tilts' P(liked): the reward model on the pictures
+            return reward.predict(rf.compute(pictures))
+
+        train_prior, train_summary = None, {}
+        if cfg.train_latents == "tilt" and tilt_cfg is not None:
+            report("tilt", 0.06, {"draws": tilt_cfg.draws, "on": parent.name})
+            train_prior, parents_tilt = tilted_prior(parent, liked, tilt_cfg)
+            train_summary = {
+                f"train_{k}": parents_tilt[k] for k in ("tilt_centres", "tilt_mean_p_before", "tilt_mean_p_drawn")
+            }
         module, _ = load_module(parent.path)  # a fresh copy: the served parent is never touched
         if module.kind == "vae" and cfg.kl_weight is not None:
             module.cfg.kl_weight = cfg.kl_weight  # recorded in the child's config
@@ -190,6 +205,7 @@ def finetune(
             progress=cfg.progress,
             perceptual=str(network[0]) if network else None,
             perceptual_weight=network[1] if network else 0.0,
+            latent_prior=train_prior,
         )
         dataset = ImageDataset(images, None, data_name)
         sample_weights = torch.from_numpy(weights.weights).float()
@@ -231,9 +247,11 @@ def finetune(
         tilt_summary: dict = {}
         if tilt_cfg is not None:  # z where the reward model expects a like (latent_prior.py)
             report("tilt", 0.82, {"draws": tilt_cfg.draws})
+            if train_prior is not None:  # the child's tilt draws where its generator was trained
+                record.extra["prior"] = train_prior
             record.extra["prior"], tilt_summary = tilted_prior(
                 _as_image_model(module, record),
-                lambda pictures: reward.predict(rf.compute(pictures)),
+                liked,
                 tilt_cfg,
                 realism=realism_score(parents_network, real) if tilt_cfg.realism_keep < 1 else None,
             )
@@ -259,6 +277,7 @@ def finetune(
             "reward_warnings": cautions,
             **weights.summary(),
             **tilt_summary,
+            **train_summary,
             "n_ratings": reward.n_ratings,
             "n_picks": reward.n_picks,
             "train_examples": len(dataset),

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aigc.models.prior import MixturePrior
 from aigc.training.distributed import no_sync
 from aigc.training.perceptual import NearestRealImages, PerceptualDistance
 
@@ -53,6 +54,12 @@ class StepInput:
         if self.rows is None:
             return torch.randn(self.images.shape[0], dim, generator=self.generator)
         return torch.randn(self.global_batch, dim, generator=self.generator)[self.rows]
+
+    def uniform(self) -> torch.Tensor:
+        """(B,) uniform numbers in [0, 1) of this step (drawn after `normal`), a rank's rows as `normal` gives them."""
+        n = self.images.shape[0] if self.rows is None else self.global_batch
+        u = torch.rand(n, generator=self.generator, dtype=torch.float64)
+        return u if self.rows is None else u[self.rows]
 
     def scaled(self, loss: torch.Tensor) -> torch.Tensor:
         """A weighted mean over this rank's rows, rescaled so DDP's average over ranks is the global weighted mean."""
@@ -149,8 +156,10 @@ class GANObjective:
         perceptual: str | None = None,
         perceptual_weight: float = 0.0,
         real_images: torch.Tensor | None = None,
+        latent_prior: dict | None = None,
     ):
-        gan = cast("GAN", model)  # the registry of objectives passes every kind an nn.Module
+        gan = cast("GAN", model)
+        self.prior = MixturePrior.from_record(latent_prior)  # the registry of objectives passes every kind an nn.Module
         self.model = gan
         self.ema = GeneratorAverage(gan.generator, ema_decay) if ema_decay > 0 else None
         self.perceptual_weight = perceptual_weight
@@ -172,7 +181,7 @@ class GANObjective:
     def step(self, batch: StepInput) -> dict[str, float]:
         g, d = self.g, self.d
         opt_g, opt_d = self.optimizers["g"], self.optimizers["d"]
-        z = batch.normal(self.model.latent_dim).to(batch.images.device)
+        z = self._latents(batch).to(batch.images.device)
         fake = g(z)
         logits_real = d(batch.images)
         logits_fake = d(fake.detach())
@@ -215,6 +224,14 @@ class GANObjective:
             "d_real": torch.sigmoid(logits_real.detach()).mean().item(),
             **nearest,
         }
+
+    def _latents(self, batch: StepInput) -> torch.Tensor:
+        """This step's z: N(0, I), or the training prior's (its component picked by a uniform of the same stream)."""
+        eps = batch.normal(self.model.latent_dim)
+        if self.prior is None:
+            return eps
+        uniform = batch.uniform()
+        return torch.from_numpy(self.prior.sample(eps.numpy(), uniform.numpy()))
 
     def extra_state(self) -> dict[str, torch.Tensor]:
         """What a resumable checkpoint needs besides the model and optimisers."""
@@ -342,7 +359,12 @@ def _perceptual_network(path: str, weight: float, cfg, device: torch.device) -> 
 
 
 def objective_options(
-    kind: str, ema_decay: float, perceptual: str | None, perceptual_weight: float, images: torch.Tensor | None = None
+    kind: str,
+    ema_decay: float,
+    perceptual: str | None,
+    perceptual_weight: float,
+    images: torch.Tensor | None = None,
+    latent_prior: dict | None = None,
 ) -> dict:
     """The keyword options a run's `TrainConfig` gives its kind's objective (GAN: the generator's moving
     average; GAN and VAE: the perceptual term, whose GAN targets are the nearest of the training `images`),
@@ -354,4 +376,8 @@ def objective_options(
         options.update(perceptual=perceptual, perceptual_weight=perceptual_weight)
         if kind == "gan":
             options["real_images"] = images
+    if latent_prior is not None:
+        if kind != "gan":
+            raise ValueError(f"a training latent prior shapes a generator's noise; this run trains a {kind}")
+        options["latent_prior"] = latent_prior
     return options

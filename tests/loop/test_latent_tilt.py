@@ -17,7 +17,7 @@ from aigc.feedback.latent_prior import (
 from aigc.feedback.reward import tilt
 from aigc.models.prior import MixturePrior
 
-from .conftest import band_class
+from .conftest import band_class, rate_by_band
 
 
 @pytest.mark.parametrize("kind", ["gan", "vae"])
@@ -64,6 +64,8 @@ def test_tilt_kernel_out_of_range_is_refused(models_dir):
         ({"tilt_temperature": 50.0}, "tilt's temperature"),
         ({"realism_keep": 0.2}, "realism share"),
         ({"realism_keep": 1.5}, "realism share"),
+        ({"train_latents": "uniform"}, "train_latents"),
+        ({"train_latents": "tilt", "tilt": False}, "with the tilt on"),
     ],
 )
 def test_a_run_with_an_out_of_range_tilt_is_refused_before_training(studio, models_dir, bad, message):
@@ -129,3 +131,30 @@ def test_draws_that_look_least_real_never_become_centres(models_dir):
     assert summary["tilt_realism_keep"] == pytest.approx(0.5, abs=0.01)
     unfiltered, _ = tilted_prior(model, lambda images: np.full(len(images), 0.5), replace(cfg, realism_keep=1.0))
     assert len(unfiltered["means"]) > len(centres)  # without the score every draw may be a centre
+
+
+def test_a_vae_is_never_trained_on_a_tilted_prior(studio, models_dir):
+    from aigc.feedback.finetune import FinetuneConfig, finetune
+
+    with pytest.raises(ValueError, match="a GAN"):
+        finetune("syn-vae", studio.store, FinetuneConfig(steps=5, train_latents="tilt"), models_dir=models_dir)
+    assert studio.store.list_runs() == []
+
+
+def test_a_gan_child_is_fine_tuned_on_its_parents_tilt_and_samples_within_it(studio, models_dir):
+    from aigc.feedback.finetune import FinetuneConfig, finetune
+
+    parent = load_model("syn-gan", models_dir=models_dir)
+    liked = int(np.bincount(band_class(parent.sample(600, 5)), minlength=3).argmin())
+    rate_by_band(studio, "syn-gan", liked, n=60)
+    rate_by_band(studio, "syn-gan", liked, n=40, seed=2)
+    result = finetune(
+        "syn-gan", studio.store, FinetuneConfig(steps=10, progress=False, eval_n=200), models_dir=models_dir
+    )
+    child = load_model(result.child, models_dir=models_dir)
+    metrics = child.record.extra["metrics"]
+    assert child.record.extra["finetune"]["train_latents"] == "tilt"  # the GAN default
+    assert metrics["train_tilt_mean_p_drawn"] > metrics["train_tilt_mean_p_before"]
+    before = float((band_class(parent.sample(400, 9)) == liked).mean())
+    after = float((band_class(child.sample(400, 9)) == liked).mean())
+    assert after > before + 0.2, (before, after)
