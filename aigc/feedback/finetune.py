@@ -177,9 +177,12 @@ def finetune(
         def liked(pictures: np.ndarray) -> np.ndarray:  # the tilts' P(liked): the reward model on the pictures
             return reward.predict(rf.compute(pictures))
 
+        parents_network = inherited(parent.record, models_dirs(models_dir))  # its perceptual network, if any
+        realism = realism_score(parents_network, real) if tilt_cfg is not None and tilt_cfg.realism_keep < 1 else None
         train_prior, train_summary = None, {}
         if cfg.train_latents == "tilt" and tilt_cfg is not None:
             report("tilt", 0.06, {"draws": tilt_cfg.draws, "on": parent.name})
+            # no realism filter here: on the training prior too it cost recall (gan_precision_probes.jsonl)
             train_prior, parents_tilt = tilted_prior(parent, liked, tilt_cfg)
             train_summary = {
                 f"train_{k}": parents_tilt[k] for k in ("tilt_centres", "tilt_mean_p_before", "tilt_mean_p_drawn")
@@ -191,7 +194,6 @@ def finetune(
             kind=module.kind, config={}, name=child_name, dataset=parent.record.dataset, parent=parent.name
         )
         kind = module.kind
-        parents_network = inherited(parent.record, models_dirs(models_dir))  # its perceptual network, if any
         network = parents_network if kind == "vae" and cfg.perceptual else None
         train_cfg = TrainConfig(
             out_dir=str(paths.runs_dir() / child_name),
@@ -253,7 +255,7 @@ def finetune(
                 _as_image_model(module, record),
                 liked,
                 tilt_cfg,
-                realism=realism_score(parents_network, real) if tilt_cfg.realism_keep < 1 else None,
+                realism=realism,
             )
         rule, caller = parent.acceptance, parent.acceptance_classifier  # caller: the network that calls classes
         if cfg.child_filter and kind == "gan" and rule is not None and caller is not None:
