@@ -54,7 +54,6 @@ def cmd_filter(args: argparse.Namespace) -> int:
             keep,
             args.draws,
             args.seed,
-            balance=args.balance,
             classifier=classifier_record.name or classifier_path.stem,
             command="aigc " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else "",
         )
@@ -76,7 +75,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--by", default="fashion-perceptual", help="the network that calls a class (never the judge)")
     p.add_argument("--draws", type=int, default=20000, help="samples the thresholds are calibrated on")
     p.add_argument("--seed", type=int, default=CALIBRATION_SEED)
-    p.add_argument("--balance", action="store_true", help="keep each class's share that brings the classes out evenly")
     p.add_argument("--off", action="store_true", help="drop the rule: every draw is a sample again")
     p.add_argument("--threads", type=int, default=None)
     p.set_defaults(func=cmd_filter)

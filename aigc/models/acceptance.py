@@ -64,31 +64,14 @@ def score(discriminator: nn.Module, classifier: nn.Module, images: torch.Tensor)
     return logits, classes
 
 
-def class_keeps(classes: torch.Tensor, keep: float, num_classes: int, balance: bool) -> np.ndarray:
-    """(C,) the share of each class's draws to keep: `keep` for all, or with `balance` the share that brings
-    each class to keep/C of all draws (1 where a class is drawn too rarely to get there).
-
-    Why balance: the rule is for a parent whose classes should come out evenly (the real data's are); a
-    generator that under-draws a class (the shipped GAN: shirts ~8% of its draws) loses recall of it, and the
-    rule can keep every draw of that class while it drops more of the classes drawn too often. A child
-    fine-tuned towards a taste is never balanced: its classes are meant to be uneven."""
+def calibrate(logits: torch.Tensor, classes: torch.Tensor, keep: float, num_classes: int) -> np.ndarray:
+    """(C,) thresholds that keep the best `keep` share of each class's draws by the discriminator's logit."""
     check_keep(keep)
-    if not balance:
-        return np.full(num_classes, keep)
-    shares = np.bincount(classes.cpu().numpy(), minlength=num_classes)[:num_classes] / max(len(classes), 1)
-    return np.minimum(1.0, keep / num_classes / np.maximum(shares, 1e-12))
-
-
-def calibrate(
-    logits: torch.Tensor, classes: torch.Tensor, keep: float, num_classes: int, balance: bool = False
-) -> np.ndarray:
-    """(C,) thresholds that keep the best share of each class's draws by the discriminator's logit
-    (`class_keeps`: `keep` for every class, or balanced)."""
     thresholds = np.full(num_classes, -np.inf, np.float32)
-    for c, share in enumerate(class_keeps(classes, keep, num_classes, balance)):
+    for c in range(num_classes):
         mine = logits[classes == c].double()
-        if len(mine) >= MIN_CLASS_DRAWS and share < 1.0:
-            thresholds[c] = float(torch.quantile(mine, 1.0 - float(share)))
+        if len(mine) >= MIN_CLASS_DRAWS and keep < 1.0:
+            thresholds[c] = float(torch.quantile(mine, 1.0 - keep))
     return thresholds
 
 

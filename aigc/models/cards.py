@@ -184,21 +184,13 @@ def render_card(record: CheckpointRecord) -> str:
             lines += ["", f"```\n{fit['command']}\n```"]
     rule = record.extra.get("acceptance")
     if rule:  # aigc.models.acceptance: discriminator rejection sampling, class by class
-        draws = rule.get("draws", "?")
-        how = (
-            f"thresholds set to keep up to {rule['keep']:.0%} of all draws among {draws} calibration samples, the "
-            "best of each class in the share that brings every class out evenly (so the rule removes flawed pictures "
-            "and evens out the classes the generator draws too often or too rarely)"
-            if rule.get("balanced")
-            else f"thresholds set to keep the best {rule['keep']:.0%} of each class's draws among {draws} calibration "
-            "samples (so the rule removes flawed pictures without favouring a class)"
-        )
         lines += [
             "",
             f"Samples are the draws its own discriminator finds most real: each draw is kept when its discriminator "
-            f"logit reaches the threshold of the class `{rule.get('classifier', 'its classifier')}` calls it, {how}. "
-            "A seed still gives the same pictures; the weights are the same with or without the rule "
-            "(`aigc filter NAME --off`)."
+            f"logit reaches the threshold of the class `{rule.get('classifier', 'its classifier')}` calls it, "
+            f"thresholds set to keep the best {rule['keep']:.0%} of each class's draws among {rule.get('draws', '?')} "
+            "calibration samples (so the rule removes flawed pictures without favouring a class). A seed still gives "
+            "the same pictures; the weights are the same with or without the rule (`aigc filter NAME --off`)."
             + (f" Calibrating it took {rule['wall_time_s']} s." if rule.get("wall_time_s") is not None else ""),
         ]
         if rule.get("command"):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from aigc.models.acceptance import calibrate, check_keep, class_keeps, rule_record, score
+from aigc.models.acceptance import calibrate, check_keep, rule_record, score
 from aigc.models.classifier import Classifier
 from aigc.models.pipeline import ImageModel, discriminator, reproducible_threads
 
@@ -19,13 +19,11 @@ def fit_rule(
     keep: float,
     draws: int,
     seed: int,
-    balance: bool = False,
     **provenance: object,
 ) -> dict:
     """The record entry (`extra["acceptance"]`) of a rule that keeps the best `keep` share of each class's draws
-    (with `balance`, the share of each that evens the classes out: `acceptance.class_keeps`) among `draws`
-    samples of `model` as it samples now (so the model must not carry a rule yet); `network` calls the classes,
-    and is found again by `network_sha256` when the model is loaded."""
+    among `draws` samples of `model` as it samples now (so the model must not carry a rule yet); `network`
+    calls the classes, and is found again by `network_sha256` when the model is loaded."""
     check_keep(keep)
     if model.acceptance is not None:
         raise ValueError(f"{model.name} already filters its draws; fit a rule on the unfiltered model")
@@ -34,10 +32,6 @@ def fit_rule(
     images = model.decode_float(torch.from_numpy(model.latents(draws, seed)), portable=False)
     with reproducible_threads(model.device):
         logits, classes = score(discriminator(model), network.eval(), images)
-    thresholds = calibrate(logits, classes, keep, network.cfg.num_classes, balance)
+    thresholds = calibrate(logits, classes, keep, network.cfg.num_classes)
     shares = [round(float((classes == c).float().mean()), 4) for c in range(len(thresholds))]
-    keeps = class_keeps(classes, keep, network.cfg.num_classes, balance)
-    extra: dict = {"balanced": True, "class_keeps": [round(float(k), 4) for k in keeps]} if balance else {}
-    return rule_record(
-        keep, thresholds, network_sha256, draws=draws, seed=seed, class_shares=shares, **extra, **provenance
-    )
+    return rule_record(keep, thresholds, network_sha256, draws=draws, seed=seed, class_shares=shares, **provenance)

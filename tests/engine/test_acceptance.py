@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from aigc.models.acceptance import AcceptanceRule, calibrate, class_keeps, rule_record, score
+from aigc.models.acceptance import AcceptanceRule, calibrate, rule_record, score
 from aigc.models.checkpoint import CheckpointError, load_module, peek_record, read_checkpoint
 from aigc.models.pipeline import ImageModel, load_model
 from aigc.training.loop import save_final
@@ -28,21 +28,6 @@ def test_calibration_keeps_the_same_share_of_every_class_and_all_of_a_rare_one()
     again = AcceptanceRule.from_record(stored)
     assert stored["thresholds"][2] is None and again.keep == 0.7 and again.classifier_sha256 == "abc"
     assert np.array_equal(again.kept(logits, classes), kept)
-
-
-def test_a_balanced_rule_evens_out_the_classes_and_keeps_all_of_one_drawn_too_rarely():
-    gen = torch.Generator().manual_seed(1)
-    classes = torch.cat([torch.zeros(500), torch.ones(300), torch.full((150,), 2.0), torch.full((50,), 3.0)]).long()
-    logits = torch.randn(1000, generator=gen)
-    keeps = class_keeps(classes, 0.8, 4, balance=True)
-    assert keeps == pytest.approx([0.4, 2 / 3, 1.0, 1.0])  # 200 of each reachable; 150 and 50 are all there is
-    kept = AcceptanceRule(0.8, calibrate(logits, classes, 0.8, 4, balance=True), "x").kept(logits, classes)
-    counts = np.bincount(classes.numpy()[kept], minlength=4)
-    assert abs(counts[0] - 200) <= 2 and abs(counts[1] - 200) <= 2 and counts[2] == 150 and counts[3] == 50
-    # the kept ones of a class are its best by the discriminator: every kept logit beats every dropped one
-    zero = classes.numpy() == 0
-    assert logits.numpy()[zero & kept].min() >= logits.numpy()[zero & ~kept].max()
-    assert class_keeps(classes, 0.8, 4, balance=False) == pytest.approx([0.8] * 4)  # unbalanced: the same share
 
 
 @pytest.fixture
@@ -128,11 +113,6 @@ def test_the_cli_calibrates_the_rule_in_place_and_drops_it(
     card = (tmp_path / "g.md").read_text()
     assert "discriminator" in card and "keep the best 60%" in card  # the card says how its samples are chosen
     assert f"then its acceptance rule (`aigc filter`, below): {rule['wall_time_s']} s" in card  # and its cost
-    args = ("--keep", "0.6", "--by", str(perceptual_file), "--draws", "1000", "--balance")
-    assert aigc_typed("filter", str(path), *args) == 0
-    balanced = read_checkpoint(path)[1].extra["acceptance"]
-    assert balanced["balanced"] and len(balanced["class_keeps"]) == len(balanced["thresholds"])
-    assert "brings every class out evenly" in (tmp_path / "g.md").read_text()
     assert aigc_typed("filter", str(path), "--off") == 0
     assert "acceptance" not in read_checkpoint(path)[1].extra
     assert aigc_typed("filter", str(path), "--keep", "0.1", "--by", str(perceptual_file)) == 2
