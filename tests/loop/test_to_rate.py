@@ -13,9 +13,11 @@ def test_images_to_rate_next_are_recorded_and_spread_over_kinds_before_any_ratin
     studio.rate(batch.sample_ids[0], 1.0, "r")  # rateable like any sample
     model, latent = studio.sample_info(batch.sample_ids[1])
     assert model == "syn-vae" and np.allclose(latent, batch.latents[1])
-    chosen = len(set(band_class(batch.images).tolist()))
-    random = len(set(band_class(studio.sample("syn-vae", 8, 3, rater="r").images).tolist()))
-    assert chosen >= random  # coverage: at least as many kinds as 8 random samples
+    # coverage: over several seeds, at least as many kinds as 8 random samples (one seed's 8 picks were a
+    # coin flip between 2 and 3 bands when the features' last bits moved with the machine's load)
+    chosen = sum(len(set(band_class(studio.sample_to_rate("syn-vae", 8, s, rater="r").images))) for s in range(4, 10))
+    random = sum(len(set(band_class(studio.sample("syn-vae", 8, s, rater="r").images))) for s in range(4, 10))
+    assert chosen >= random, (chosen, random)
 
 
 def test_once_a_reward_model_exists_the_picks_come_from_the_seeds_pool_and_follow_the_rule(studio):
