@@ -96,9 +96,8 @@ def judge(model, rater, ref: Reference, n: int, seed: int) -> dict:
     liked = torch.from_numpy(rater.likes(images))
     # realism of the samples the rater likes: a taste for kinds the model draws less well lowers
     # precision_all after fine-tuning even when nothing got worse; this separates the two
-    precision_liked_samples = (
-        precision(ref.feats, feats[liked], real_radius=ref.radius) if liked.sum() > 10 else float("nan")
-    )
+    few = liked.sum() <= 10
+    precision_liked_samples = float("nan") if few else precision(ref.feats, feats[liked], real_radius=ref.radius)
     out = {
         "liked_rate": round(float(liked.float().mean()), 4),
         "precision_all": round(precision_all, 4),

@@ -61,9 +61,7 @@ class TrainConfig:
     ema_decay: float = 0.0  # GAN only: ship an exponential moving average of the generator (0: the last weights)
     perceptual: str | None = None  # GAN/VAE: a classifier checkpoint whose view of the images joins the loss
     perceptual_weight: float = 0.0  # the weight of that perceptual distance (aigc.training.perceptual)
-    # GAN only: a prior record (aigc.models.prior, e.g. a fine-tune's tilt on its parent) the generator's
-    # training z come from instead of N(0, I): fine-tuning then polishes the latents the child will sample
-    latent_prior: dict | None = None
+    latent_prior: dict | None = None  # GAN: a prior record (aigc.models.prior) its training z come from, not N(0, I)
 
 
 @dataclass
@@ -195,11 +193,9 @@ def train(
     kind = model.kind
     lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[kind]
     images = dataset.images.to(device).contiguous(memory_format=memory_format)  # one copy: the GAN's term reads it
-    options = objective_options(
-        str(kind), cfg.ema_decay, cfg.perceptual, cfg.perceptual_weight, images, latent_prior=cfg.latent_prior
-    )
+    opts = objective_options(str(kind), cfg.ema_decay, cfg.perceptual, cfg.perceptual_weight, images, cfg.latent_prior)
     objective = OBJECTIVES[kind](
-        model, lr, ADAM_BETAS[kind], device, wrap=(lambda m: distributed.wrap(m, dist)) if par else None, **options
+        model, lr, ADAM_BETAS[kind], device, wrap=(lambda m: distributed.wrap(m, dist)) if par else None, **opts
     )
     if weights is not None:
         if (
