@@ -172,7 +172,6 @@ def finetune(
         weigh = reward.predict_chosen if cfg.weights_by == "chosen" else reward.predict
         rewards = weigh(np.concatenate([real_feats, rated_feats]))
         weights = reward_weights(rewards, reward_cfg)
-        report("training", 0.1, {"step": 0, "steps": cfg.steps, **weights.summary()})
 
         def liked(pictures: np.ndarray) -> np.ndarray:  # the tilts' P(liked): the reward model on the pictures
             return reward.predict(rf.compute(pictures))
@@ -187,6 +186,7 @@ def finetune(
             train_summary = {
                 f"train_{k}": parents_tilt[k] for k in ("tilt_centres", "tilt_mean_p_before", "tilt_mean_p_drawn")
             }
+        report("training", 0.1, {"step": 0, "steps": cfg.steps, **weights.summary()})
         module, _ = load_module(parent.path)  # a fresh copy: the served parent is never touched
         if module.kind == "vae" and cfg.kl_weight is not None:
             module.cfg.kl_weight = cfg.kl_weight  # recorded in the child's config

@@ -158,8 +158,8 @@ class GANObjective:
         real_images: torch.Tensor | None = None,
         latent_prior: dict | None = None,
     ):
-        gan = cast("GAN", model)
-        self.prior = MixturePrior.from_record(latent_prior)  # the registry of objectives passes every kind an nn.Module
+        gan = cast("GAN", model)  # the registry of objectives passes every kind an nn.Module
+        self.prior = MixturePrior.from_record(latent_prior)  # None: z ~ N(0, I)
         self.model = gan
         self.ema = GeneratorAverage(gan.generator, ema_decay) if ema_decay > 0 else None
         self.perceptual_weight = perceptual_weight

@@ -148,9 +148,17 @@ def test_a_gan_child_is_fine_tuned_on_its_parents_tilt_and_samples_within_it(stu
     liked = int(np.bincount(band_class(parent.sample(600, 5)), minlength=3).argmin())
     rate_by_band(studio, "syn-gan", liked, n=60)
     rate_by_band(studio, "syn-gan", liked, n=40, seed=2)
+    seen: list[tuple[str, float]] = []
     result = finetune(
-        "syn-gan", studio.store, FinetuneConfig(steps=10, progress=False, eval_n=200), models_dir=models_dir
+        "syn-gan",
+        studio.store,
+        FinetuneConfig(steps=10, progress=False, eval_n=200),
+        on_progress=lambda stage, frac, info: seen.append((stage, frac)),
+        models_dir=models_dir,
     )
+    fractions = [frac for _, frac in seen]
+    assert fractions == sorted(fractions)  # the page's bar never runs backwards
+    assert [stage for stage, _ in seen].count("tilt") == 2  # on the parent, then on the child
     child = load_model(result.child, models_dir=models_dir)
     metrics = child.record.extra["metrics"]
     assert child.record.extra["finetune"]["train_latents"] == "tilt"  # the GAN default
