@@ -283,7 +283,7 @@ def tastes(spec: str, prefs: str):
 
 
 def main() -> int:
-    from aigc.feedback.config import WEIGHTS_BY
+    from aigc.feedback.config import TRAIN_LATENTS, WEIGHTS_BY
     from aigc.feedback.reward import VIEW_COMBINATIONS
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -308,7 +308,7 @@ def main() -> int:
     p.add_argument("--realism-keep", type=float, default=None, help="the tilt's realism share (default per kind)")
     p.add_argument("--no-tilt", action="store_true", help="no latent tilt: the fine-tune alone")
     p.add_argument("--child-keep", type=float, default=None, help="GAN: its rule's keep share (default: the parent's)")
-    p.add_argument("--train-latents", choices=("normal", "tilt"), default=None, help="GAN: the z it fine-tunes on")
+    p.add_argument("--train-latents", choices=TRAIN_LATENTS, default=None, help="GAN: the z it fine-tunes on")
     p.add_argument("--no-child-filter", action="store_true", help="GAN: the child keeps every draw")
     p.add_argument("--no-perceptual", action="store_true", help="VAE: fine-tune without the parent's perceptual term")
     p.add_argument("--ess-floor", type=float, default=None)
