@@ -326,7 +326,7 @@ def _warm_up(studio: Studio) -> None:
         print(f"aigc serve: warm-up skipped ({type(exc).__name__}: {exc})", file=sys.stderr)
         return
     if done:
-        print("aigc serve: training images embedded for the reward model (cached for every run)", file=sys.stderr)
+        print(f"aigc serve: warm-up done for {', '.join(done)} (cached for every fine-tune)", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -195,7 +195,7 @@ def run(model: str, rater, ref: Reference, args, workdir: Path, per_round: int, 
                 **overrides,
             ),
             models_dir=str(models_dir),
-            on_progress=lambda stage, frac, info, seen=stages, t=t1: seen.setdefault(stage, time.perf_counter() - t),
+            on_progress=lambda stage, frac, info, seen=stages, t=t1: note_stage(seen, stage, time.perf_counter() - t),
         )
         rating_s, loop_s = rating_s + t1 - t0, loop_s + time.perf_counter() - t1
         studio.refresh()
@@ -280,6 +280,14 @@ def tastes(spec: str, prefs: str):
         elif name != FOLDER_TASTE:
             out.append(TASTES[name])
     return out
+
+
+def note_stage(seen: dict[str, float], stage: str, elapsed_s: float) -> None:
+    """When each stage first started; a stage that comes back later (a GAN's second tilt) gets '#2'."""
+    if stage not in seen:
+        seen[stage] = elapsed_s
+    elif list(seen)[-1].split("#")[0] != stage:  # not a repeat report of the stage now running
+        seen[f"{stage}#{sum(k.split('#')[0] == stage for k in seen) + 1}"] = elapsed_s
 
 
 def main() -> int:

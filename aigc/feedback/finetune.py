@@ -28,9 +28,10 @@ from aigc.feedback.calibration import warnings
 from aigc.feedback.config import KIND_DEFAULTS, TRAIN_LATENTS, WEIGHTS_BY, FinetuneConfig
 from aigc.feedback.effect import measure_effect
 from aigc.feedback.finetune_data import picked_images, rated_images, realism_score, training_set
-from aigc.feedback.latent_prior import MAX_TILT_DRAWS, TiltConfig, tilted_prior
+from aigc.feedback.latent_prior import MAX_TILT_DRAWS, TiltConfig, tilt_from_scores, tilted_prior
 from aigc.feedback.ratings import READINESS
 from aigc.feedback.reward import RewardConfig, fit_reward, reward_weights
+from aigc.feedback.tilt_draws import parent_draws
 from aigc.models.acceptance import check_keep
 from aigc.models.cards import write_card
 from aigc.models.checkpoint import SUFFIX, CheckpointRecord, file_sha256, load_module
@@ -181,8 +182,10 @@ def finetune(
         train_prior, train_summary = None, {}
         if cfg.train_latents == "tilt" and tilt_cfg is not None:
             report("tilt", 0.06, {"draws": tilt_cfg.draws, "on": parent.name})
-            # no realism filter here: on the training prior too it cost recall (gan_precision_probes.jsonl)
-            train_prior, parents_tilt = tilted_prior(parent, liked, tilt_cfg)
+            # no realism filter here: on the training prior too it cost recall (gan_precision_probes.jsonl);
+            # the parent's draws and their features are the same for every run of it: kept on disk (tilt_draws)
+            z, drawn_feats = parent_draws(parent, rf, tilt_cfg.draws, tilt_cfg.seed)
+            train_prior, parents_tilt = tilt_from_scores(z, reward.predict(drawn_feats), tilt_cfg)
             train_summary = {
                 f"train_{k}": parents_tilt[k] for k in ("tilt_centres", "tilt_mean_p_before", "tilt_mean_p_drawn")
             }

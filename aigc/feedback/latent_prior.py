@@ -120,12 +120,28 @@ def tilted_prior(
     """
     cfg = cfg or TiltConfig()
     # a seed stream apart from the run's evaluation seeds; only this run scores these pictures: any thread count
-    generated = model.generate(cfg.draws, cfg.seed + 7919, portable=False)
+    generated = model.generate(cfg.draws, draw_seed(cfg.seed), portable=False)
     p = np.asarray(liked_probability(generated.images), np.float64)
-    eligible = np.ones(len(p), bool)
+    eligible = None
     if realism is not None and cfg.realism_keep < 1.0:
         looks = np.asarray(realism(generated.images), np.float64)
         eligible = looks >= np.quantile(looks, 1.0 - cfg.realism_keep)
+    return tilt_from_scores(np.asarray(generated.latents, np.float64), p, cfg, eligible)
+
+
+def draw_seed(seed: int) -> int:
+    """The seed of a tilt's draws: a stream apart from a run's evaluation seeds (`cfg.seed` is the run's)."""
+    return seed + 7919
+
+
+def tilt_from_scores(
+    z: np.ndarray, p: np.ndarray, cfg: TiltConfig, eligible: np.ndarray | None = None
+) -> tuple[dict, dict]:
+    """`tilted_prior` once its draws are scored: z (N, D) float64 draws, p (N,) their P(liked), eligible (N,)
+    the ones that may become centres (None: all). Apart so that scored draws kept on disk (`tilt_draws`) tilt
+    exactly as freshly decoded ones."""
+    p = np.asarray(p, np.float64)
+    eligible = np.ones(len(p), bool) if eligible is None else eligible
     temperature = choose_temperature(p[eligible]) if cfg.temperature is None else cfg.temperature
     w = np.where(eligible, tilt(p, temperature), 0.0)
     w = w / w.sum()
@@ -133,7 +149,6 @@ def tilted_prior(
         torch.from_numpy(w), cfg.components, replacement=True, generator=torch.Generator().manual_seed(cfg.seed)
     ).numpy()
     centres, counts = np.unique(drawn, return_counts=True)
-    z = np.asarray(generated.latents, np.float64)
     spread = float(np.sqrt(z.var(0).mean()))
     record = {
         "weights": [round(float(c) / cfg.components, 6) for c in counts],

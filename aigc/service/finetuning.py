@@ -38,16 +38,22 @@ class FinetuneRuns:
         self._assessed: dict[tuple, Assessment] = {}  # (version, rater, ratings) → reward fit: a fit is seconds
 
     def warm_up(self, names: list[str]) -> list[str]:
-        """Compute once, ahead of the first run, what every run reads (`finetune_data.warm_training_features`).
-
-        Returns the models it did the work for (one at most: they share the cache); [] when all was ready.
+        """Compute once, ahead of the first run, what every run reads: the training set's learned view
+        (`finetune_data.warm_training_features`, shared by all models) and a GAN's tilt draws of itself
+        (`tilt_draws.warm_parent_draws`, one per GAN). Returns the models it did work for; [] when all was ready.
         """
         from aigc.feedback.finetune_data import warm_training_features
+        from aigc.feedback.tilt_draws import warm_parent_draws
 
+        done: list[str] = []
+        embedded = False
         for name in names:
-            if warm_training_features(self.registry.model(name)):
-                return [name]
-        return []
+            model = self.registry.model(name)
+            shared = not embedded and warm_training_features(model)  # once: the Fashion-MNIST models share it
+            embedded = embedded or shared
+            if warm_parent_draws(model) or shared:
+                done.append(name)
+        return done
 
     def ratings_ready(self, name: str, rater: str | None = None) -> Readiness:
         """How many usable ratings this model's lineage has, judged by the one readiness rule (the button's text)."""
