@@ -151,6 +151,7 @@ HONEST = (  # what the run itself reported, to set beside the rater's true figur
     "reward_temperature",
     "ess_fraction",
     "tilt_temperature",
+    "tilt_ess_fraction",
     "tilt_mean_p_before",
     "tilt_mean_p_drawn",
     "tilt_centres",
