@@ -41,7 +41,6 @@ FOLDER_TASTE = "folder-wide"
 # FinetuneConfig fields a flag of that name sets
 SETTABLE = ("steps", "lr_scale", "ess_floor", "view_margin", "view_combine", "tilt_kernel", "tilt_temperature")
 SETTABLE += ("tilt_draws", "tilt_components", "realism_keep", "weights_by", "child_keep", "train_latents")
-SETTABLE += ("tilt_kind_balance",)
 LOOP_BUDGET_S = 60.0  # the whole loop, rating excluded, on the 2-core machine
 MAX_RATINGS = 100
 MAX_RATINGS_TO_RATE = 50  # with "images to rate next" on, the same targets at half the ratings
@@ -153,7 +152,6 @@ HONEST = (  # what the run itself reported, to set beside the rater's true figur
     "ess_fraction",
     "tilt_temperature",
     "tilt_ess_fraction",
-    "tilt_kind_balance",
     "tilt_mean_p_before",
     "tilt_mean_p_drawn",
     "tilt_centres",
@@ -316,7 +314,6 @@ def main() -> int:
     p.add_argument("--tilt-draws", type=int, default=None, help="the child's draws the tilt scores (default per kind)")
     p.add_argument("--tilt-temperature", type=float, default=None, help="the latent tilt's β (default: the run's)")
     p.add_argument("--tilt-components", type=int, default=None, help="the latent tilt's centres (default: its own)")
-    p.add_argument("--tilt-kind-balance", type=float, default=None, help="the sharpened tilt's γ between kinds")
     p.add_argument("--realism-keep", type=float, default=None, help="the tilt's realism share (default per kind)")
     p.add_argument("--no-tilt", action="store_true", help="no latent tilt: the fine-tune alone")
     p.add_argument("--child-keep", type=float, default=None, help="GAN: its rule's keep share (default: the parent's)")

@@ -111,9 +111,6 @@ class FinetuneConfig:
     # the share of its draws, the most like a real image under the parent's perceptual network, that may become
     # centres (latent_prior.TiltConfig.realism_keep); None → the kind's default; 1: all
     realism_keep: float | None = None
-    tilt_kind_balance: float | None = (
-        None  # its γ when it sharpens (latent_prior.TiltConfig.kind_balance); None → its default
-    )
     fit_prior: bool = True  # VAE: sample from a Gaussian mixture fitted to the reweighted data's posterior
     # VAE: continue with the perceptual term the parent was trained with, when its network is among the models
     # (aigc.training.perceptual.inherited): the ELBO alone undoes what the term taught the decoder. A GAN's

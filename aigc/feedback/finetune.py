@@ -28,7 +28,6 @@ from aigc.feedback.calibration import warnings
 from aigc.feedback.config import KIND_DEFAULTS, TRAIN_LATENTS, WEIGHTS_BY, FinetuneConfig
 from aigc.feedback.effect import measure_effect
 from aigc.feedback.finetune_data import picked_images, rated_images, realism_score, training_set
-from aigc.feedback.kinds import row_kinds
 from aigc.feedback.latent_prior import MAX_TILT_DRAWS, TiltConfig, tilt_from_scores, tilted_prior
 from aigc.feedback.ratings import READINESS
 from aigc.feedback.reward import RewardConfig, fit_reward, reward_weights
@@ -104,7 +103,6 @@ def finetune(
             kernel=cfg.tilt_kernel,
             temperature=cfg.tilt_temperature,  # None: chosen from the draws (latent_prior.choose_temperature)
             realism_keep=float(cfg.realism_keep or 0.0),  # resolved above, never None here
-            kind_balance=TiltConfig.kind_balance if cfg.tilt_kind_balance is None else cfg.tilt_kind_balance,
             seed=cfg.seed,
         )
         if cfg.tilt_kernel is not None
@@ -176,18 +174,8 @@ def finetune(
         rewards = weigh(np.concatenate([real_feats, rated_feats]))
         weights = reward_weights(rewards, reward_cfg)
 
-        seen: dict = {}  # the tilt asks for P(liked) and the kinds of the same pictures: embedded once
-
-        def features_of(pictures: np.ndarray) -> np.ndarray:
-            if seen.get("pictures") is not pictures:
-                seen.update(pictures=pictures, features=rf.compute(pictures))
-            return seen["features"]
-
         def liked(pictures: np.ndarray) -> np.ndarray:  # the tilts' P(liked): the reward model on the pictures
-            return reward.predict(features_of(pictures))
-
-        def kinds_of(pictures: np.ndarray) -> np.ndarray:
-            return row_kinds(features_of(pictures), rf.blocks)
+            return reward.predict(rf.compute(pictures))
 
         parents_network = inherited(parent.record, models_dirs(models_dir))  # its perceptual network, if any
         realism = realism_score(parents_network, real) if tilt_cfg is not None and tilt_cfg.realism_keep < 1 else None
@@ -197,8 +185,7 @@ def finetune(
             # no realism filter here: on the training prior too it cost recall (gan_precision_probes.jsonl);
             # the parent's draws and their features are the same for every run of it: kept on disk (tilt_draws)
             z, drawn_feats = parent_draws(parent, rf, tilt_cfg.draws, tilt_cfg.seed)
-            kinds = row_kinds(drawn_feats, rf.blocks) if tilt_cfg.kind_balance < 1 else None
-            train_prior, parents_tilt = tilt_from_scores(z, reward.predict(drawn_feats), tilt_cfg, kinds=kinds)
+            train_prior, parents_tilt = tilt_from_scores(z, reward.predict(drawn_feats), tilt_cfg)
             train_summary = {
                 f"train_{k}": parents_tilt[k] for k in ("tilt_centres", "tilt_mean_p_before", "tilt_mean_p_drawn")
             }
@@ -272,7 +259,6 @@ def finetune(
                 liked,
                 tilt_cfg,
                 realism=realism,
-                kinds=kinds_of,
             )
         rule, caller = parent.acceptance, parent.acceptance_classifier  # caller: the network that calls classes
         if cfg.child_filter and kind == "gan" and rule is not None and caller is not None:

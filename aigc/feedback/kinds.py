@@ -54,19 +54,6 @@ def cluster_kinds(real_features: np.ndarray, k: int = 8, seed: int = 0) -> tuple
     return Kinds(names, "cluster", centres), mean, std
 
 
-def row_kinds(features: np.ndarray, blocks: list[tuple[str, int]], k: int = 8, seed: int = 0) -> np.ndarray:
-    """(N,) kind of each reward-feature row: its likeliest class when the rows hold the judge's class
-    probabilities (the "kinds" block), else its k-means cluster of the standardised learned view."""
-    start = 0
-    for name, width in blocks:
-        if name == "kinds":
-            return features[:, start : start + width].argmax(1)
-        start += width
-    learned = features[:, : blocks[0][1]]
-    x = (learned - learned.mean(0)) / (learned.std(0) + 1e-6)
-    return nearest(x, kmeans(x, k, seed))
-
-
 def largest_share(histogram: list[int]) -> float:
     """The share of the commonest kind: 1.0 means everything is one kind."""
     total = sum(histogram)

@@ -74,10 +74,6 @@ class TiltConfig:
     # The share of the draws the tilt may keep, the ones most like a real image (`realism` of tilted_prior):
     # the rest (speckle, smears, half-drawn items) never become centres, whatever the reward says. 1: all.
     realism_keep: float = 1.0
-    # γ: when β was sharpened below TEMPERATURES[0] (an unsure reward model), each kind's share of the tilt's
-    # mass M_k becomes ∝ M_k^γ: the sharpening pushes away from what is disliked, but should not also pick one
-    # liked kind over the others (careless raters' children drew 2 kinds of the liked ones). 1: off.
-    kind_balance: float = 1.0
     seed: int = 0
 
     def __post_init__(self) -> None:  # the bounds' one home: a run builds its TiltConfig before training
@@ -87,8 +83,6 @@ class TiltConfig:
             raise ValueError(f"the tilt's centres must be between {low} and {high}, got {self.components}")
         if not 0.5 <= self.realism_keep <= 1.0:
             raise ValueError(f"the tilt's realism share must be between 0.5 and 1, got {self.realism_keep}")
-        if not 0.1 <= self.kind_balance <= 1.0:
-            raise ValueError(f"the tilt's kind balance must be between 0.1 and 1, got {self.kind_balance}")
         if self.temperature is not None:
             check_temperature(self.temperature)
 
@@ -112,7 +106,6 @@ def tilted_prior(
     liked_probability: Callable[[np.ndarray], np.ndarray],
     cfg: TiltConfig | None = None,
     realism: Callable[[np.ndarray], np.ndarray] | None = None,
-    kinds: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[dict, dict]:
     """(prior record for `model`'s checkpoint, a summary): a kernel mixture over z ~ p(z) P(liked | decode(z))^(1/β).
 
@@ -124,7 +117,6 @@ def tilted_prior(
     and the scale trades the taste for variety (0.5: 0.65 and 0.68).
     realism: pictures → (N,) how much each looks like a real image (higher: more); with cfg.realism_keep < 1
     only that share of the draws, the most real-looking, can become centres.
-    kinds: pictures → (N,) int kind of each (cfg.kind_balance); None: no balancing.
     """
     cfg = cfg or TiltConfig()
     # a seed stream apart from the run's evaluation seeds; only this run scores these pictures: any thread count
@@ -134,17 +126,7 @@ def tilted_prior(
     if realism is not None and cfg.realism_keep < 1.0:
         looks = np.asarray(realism(generated.images), np.float64)
         eligible = looks >= np.quantile(looks, 1.0 - cfg.realism_keep)
-    labels = kinds(generated.images) if kinds is not None and cfg.kind_balance < 1.0 else None
-    return tilt_from_scores(np.asarray(generated.latents, np.float64), p, cfg, eligible, labels)
-
-
-def balance_kinds(w: np.ndarray, kinds: np.ndarray, gamma: float) -> np.ndarray:
-    """Normalised weights whose kind k holds a share ∝ M_k^γ of the mass (M_k: its share in `w`), each draw
-    keeping its place within its kind. γ < 1 evens the kinds out; a kind with almost no mass keeps almost none."""
-    mass = np.bincount(kinds, weights=w, minlength=int(kinds.max()) + 1)
-    scale = np.divide(mass**gamma, mass, out=np.zeros_like(mass), where=mass > 0)
-    balanced = w * scale[kinds]
-    return balanced / balanced.sum()
+    return tilt_from_scores(np.asarray(generated.latents, np.float64), p, cfg, eligible)
 
 
 def draw_seed(seed: int) -> int:
@@ -153,22 +135,16 @@ def draw_seed(seed: int) -> int:
 
 
 def tilt_from_scores(
-    z: np.ndarray,
-    p: np.ndarray,
-    cfg: TiltConfig,
-    eligible: np.ndarray | None = None,
-    kinds: np.ndarray | None = None,
+    z: np.ndarray, p: np.ndarray, cfg: TiltConfig, eligible: np.ndarray | None = None
 ) -> tuple[dict, dict]:
     """`tilted_prior` once its draws are scored: z (N, D) float64 draws, p (N,) their P(liked), eligible (N,)
-    the ones that may become centres (None: all), kinds (N,) their kinds (None: no balancing). Apart so that
-    scored draws kept on disk (`tilt_draws`) tilt exactly as freshly decoded ones."""
+    the ones that may become centres (None: all). Apart so that scored draws kept on disk (`tilt_draws`) tilt
+    exactly as freshly decoded ones."""
     p = np.asarray(p, np.float64)
     eligible = np.ones(len(p), bool) if eligible is None else eligible
     temperature = choose_temperature(p[eligible]) if cfg.temperature is None else cfg.temperature
     w = np.where(eligible, tilt(p, temperature), 0.0)
     w = w / w.sum()
-    if kinds is not None and cfg.kind_balance < 1.0 and temperature < TEMPERATURES[0]:
-        w = balance_kinds(w, np.asarray(kinds), cfg.kind_balance)
     drawn = torch.multinomial(
         torch.from_numpy(w), cfg.components, replacement=True, generator=torch.Generator().manual_seed(cfg.seed)
     ).numpy()
@@ -189,6 +165,5 @@ def tilt_from_scores(
         "tilt_mean_p_drawn": round(float(p[drawn].mean()), 4),  # the steering model's own view: not a grade
         "tilt_ess_fraction": round(effective_sample_size(w) / len(w), 4),
         "tilt_realism_keep": round(float(eligible.mean()), 4),
-        "tilt_kind_balance": cfg.kind_balance if kinds is not None and temperature < TEMPERATURES[0] else 1.0,
     }
     return record, summary
