@@ -13,6 +13,7 @@ never a pickle. At most MAX_FILES parents are kept, the least recently used go f
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -63,7 +64,8 @@ def parent_draws(model: ImageModel, rf: RewardFeatures, draws: int, seed: int) -
     generated = model.generate(draws, draw_seed(seed), portable=False)
     latents = np.asarray(generated.latents, np.float64)
     features = np.asarray(rf.compute(generated.images), np.float64)
-    _write(path, latents, features, generated.images[:CHECK_ROWS])
+    with contextlib.suppress(OSError):  # a full disk or a read-only cache folder: the run goes on without it
+        _write(path, latents, features, generated.images[:CHECK_ROWS])
     return latents, features
 
 
@@ -84,9 +86,11 @@ def _read(path: Path, rf: RewardFeatures, draws: int, latent_dim: int) -> tuple[
         if not fits or not np.allclose(rf.compute(pictures), features[: len(pictures)], rtol=1e-4, atol=1e-6):
             raise ValueError("stale")
     except Exception:  # noqa: BLE001 - a damaged or stale cache is only a cache: compute it again
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
         return None
-    os.utime(path)  # recently used: the last to be evicted
+    with contextlib.suppress(OSError):
+        os.utime(path)  # recently used: the last to be evicted
     return latents, features
 
 

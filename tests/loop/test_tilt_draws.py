@@ -120,3 +120,12 @@ def test_a_run_after_the_warm_up_decodes_no_parent_draws(cache, studio, models_d
     )
     assert result.metrics["train_tilt_mean_p_drawn"] >= result.metrics["train_tilt_mean_p_before"]
     assert calls.count(7919) == 1  # the child's own tilt draws; the parent's came from the cache
+
+
+def test_a_cache_folder_that_cannot_be_written_never_fails_the_run(tmp_path, models_dir, monkeypatch):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder would be")
+    monkeypatch.setenv("AIGC_CACHE_DIR", str(blocked))
+    gan = load_model("syn-gan", models_dir=models_dir)
+    z, feats = parent_draws(gan, reward_features(gan), 100, 0)
+    assert z.shape == (100, gan.latent_dim) and len(feats) == 100
