@@ -1,10 +1,13 @@
-"""'Images to rate next' through the studio: recorded, rateable, and covering what random samples miss."""
+"""'Images to rate next' through the studio: recorded, rateable, and chosen by the selection rule."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .conftest import band_class, rate_by_band
+from aigc.feedback.features import reward_features
+from aigc.feedback.selection import select_to_rate
+
+from .conftest import rate_by_band
 
 
 def test_images_to_rate_next_are_recorded_and_spread_over_kinds_before_any_rating(studio):
@@ -13,11 +16,16 @@ def test_images_to_rate_next_are_recorded_and_spread_over_kinds_before_any_ratin
     studio.rate(batch.sample_ids[0], 1.0, "r")  # rateable like any sample
     model, latent = studio.sample_info(batch.sample_ids[1])
     assert model == "syn-vae" and np.allclose(latent, batch.latents[1])
-    # coverage: over several seeds, at least as many kinds as 8 random samples (one seed's 8 picks were a
-    # coin flip between 2 and 3 bands when the features' last bits moved with the machine's load)
-    chosen = sum(len(set(band_class(studio.sample_to_rate("syn-vae", 8, s, rater="r").images))) for s in range(4, 10))
-    random = sum(len(set(band_class(studio.sample("syn-vae", 8, s, rater="r").images))) for s in range(4, 10))
-    assert chosen >= random, (chosen, random)
+    # before any rating the picks are the coverage rule's on the seed's pool (farthest points in the reward
+    # features); that the rule spreads picks over kinds is tested on controlled features (test_selection.py).
+    # Counting bands here was a race: the tiny model's features move in their last bits with the machine's
+    # load, and 21 against 22 bands over six seeds once failed a clean CI run.
+    fresh = studio.sample_to_rate("syn-vae", 8, seed=4, rater="other")
+    pool = studio.sample("syn-vae", 32, 4, rater="other")  # the 4 × 8 samples the picks were chosen from
+    feats = reward_features(studio.model("syn-vae")).compute(pool.images)
+    expected = select_to_rate(feats, np.zeros((0, feats.shape[1])), 8)
+    assert np.allclose(fresh.latents, pool.latents[expected])
+    assert not np.allclose(fresh.latents, pool.latents[:8])  # not merely the seed's first eight
 
 
 def test_once_a_reward_model_exists_the_picks_come_from_the_seeds_pool_and_follow_the_rule(studio):
