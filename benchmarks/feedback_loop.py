@@ -139,23 +139,10 @@ def rate_samples(studio, model: str, rater, n: int, seed: int, to_rate: bool = F
         done += len(batch.sample_ids)
 
 
-HONEST = (  # what the run itself reported, to set beside the rater's true figures
-    "mean_reward_after",
-    "confidence",
-    "reward_heldout_accuracy",
-    "reward_heldout_ece",
-    "reward_flip",
-    "n_picks",
-    "reward_features_used",
-    "largest_kind_share_after",
-    "reward_temperature",
-    "ess_fraction",
-    "tilt_temperature",
-    "tilt_ess_fraction",
-    "tilt_mean_p_before",
-    "tilt_mean_p_drawn",
-    "tilt_centres",
-)
+# what the run itself reported, to set beside the rater's true figures
+HONEST = ("mean_reward_after", "confidence", "reward_heldout_accuracy", "reward_heldout_ece", "reward_flip", "n_picks")
+HONEST += ("reward_features_used", "largest_kind_share_after", "reward_temperature", "ess_fraction", "tilt_temperature")
+HONEST += ("tilt_ess_fraction", "tilt_mean_p_before", "tilt_mean_p_drawn", "tilt_centres")
 
 
 def run(model: str, rater, ref: Reference, args, workdir: Path, per_round: int, models_from: Path | None) -> dict:
