@@ -109,6 +109,7 @@ def _write(path: Path, latents: np.ndarray, features: np.ndarray, pictures: np.n
             },
             tmp,
         )
+        os.chmod(tmp, 0o644)  # as the other cache files (mkstemp's file is the owner's alone)
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)

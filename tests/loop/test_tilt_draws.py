@@ -34,7 +34,8 @@ def test_the_second_read_decodes_nothing_and_tilts_exactly_as_fresh_draws(cache,
     cfg = TiltConfig(draws=300, components=64)
     z, feats = parent_draws(gan, rf, cfg.draws, cfg.seed)
     assert z.shape == (300, gan.latent_dim) and feats.shape == (300, sum(d for _, d in rf.blocks))
-    assert len(list(cache_folder().glob("*.safetensors"))) == 1
+    (stored,) = cache_folder().glob("*.safetensors")
+    assert stored.stat().st_mode & 0o777 == 0o644  # readable like the other cache files
 
     weights = np.random.default_rng(0).normal(size=feats.shape[1])
 
