@@ -5,7 +5,7 @@
     ├── runs/                 training and fine-tuning run folders (logs, sample grids, checkpoints)
     ├── datasets/fashion-mnist/  Fashion-MNIST when it had to be downloaded
     └── feedback.sqlite3      the feedback database, when no other URL is given
-    $AIGC_CACHE_DIR (default ~/.cache/aigc)   judge features of real images (only a cache)
+    $AIGC_CACHE_DIR (default ~/.cache/aigc)   judge features of real images, GAN parents' tilt draws (only a cache)
     aigc/pretrained/          the shipped models (read-only, inside the package)
 
 Why one module: the home used to be read in five places, three different ways; with
@@ -57,7 +57,8 @@ def datasets_dir() -> Path:
 
 
 def feature_cache_dir() -> Path:
-    """Judge features of real images: $AIGC_CACHE_DIR, default ~/.cache/aigc (only a cache: safe to delete)."""
+    """Judge features of real images and GAN parents' scored tilt draws (`feedback.tilt_draws`): $AIGC_CACHE_DIR,
+    default ~/.cache/aigc (only a cache: safe to delete)."""
     raw = os.environ.get(CACHE_ENV)
     return _resolve(raw) if raw else Path.home() / ".cache" / "aigc"
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from aigc.feedback.reward import effective_sample_size, tilt
-from aigc.models.pipeline import ImageModel
+from aigc.models.pipeline import Generated, ImageModel
 
 
 def check_kernel(kernel: float) -> float:
@@ -119,8 +119,7 @@ def tilted_prior(
     only that share of the draws, the most real-looking, can become centres.
     """
     cfg = cfg or TiltConfig()
-    # a seed stream apart from the run's evaluation seeds; only this run scores these pictures: any thread count
-    generated = model.generate(cfg.draws, draw_seed(cfg.seed), portable=False)
+    generated = draw_for_tilt(model, cfg.draws, cfg.seed)
     p = np.asarray(liked_probability(generated.images), np.float64)
     eligible = None
     if realism is not None and cfg.realism_keep < 1.0:
@@ -129,9 +128,10 @@ def tilted_prior(
     return tilt_from_scores(np.asarray(generated.latents, np.float64), p, cfg, eligible)
 
 
-def draw_seed(seed: int) -> int:
-    """The seed of a tilt's draws: a stream apart from a run's evaluation seeds (`cfg.seed` is the run's)."""
-    return seed + 7919
+def draw_for_tilt(model: ImageModel, draws: int, seed: int) -> Generated:
+    """A tilt's draws of `model`: a seed stream apart from the run's evaluation seeds (`seed` is the run's);
+    only this run scores these pictures, so any thread count (`portable=False`)."""
+    return model.generate(draws, seed + 7919, portable=False)
 
 
 def tilt_from_scores(

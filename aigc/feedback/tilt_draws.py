@@ -24,7 +24,7 @@ import numpy as np
 
 from aigc import paths
 from aigc.feedback.features import RewardFeatures
-from aigc.feedback.latent_prior import draw_seed
+from aigc.feedback.latent_prior import draw_for_tilt
 from aigc.models.pipeline import ImageModel
 
 MAX_FILES = 6  # ~17 MB each at 8,000 draws (float64: a tilt from the cache is the tilt from fresh draws)
@@ -44,7 +44,7 @@ def cache_path(model: ImageModel, rf: RewardFeatures, draws: int, seed: int) -> 
             extra.get("prior"),
             extra.get("acceptance"),
             draws,
-            draw_seed(seed),
+            seed,
             rf.name,
             list(rf.blocks),
         ],
@@ -61,7 +61,7 @@ def parent_draws(model: ImageModel, rf: RewardFeatures, draws: int, seed: int) -
     cached = _read(path, rf, draws, model.latent_dim)
     if cached is not None:
         return cached
-    generated = model.generate(draws, draw_seed(seed), portable=False)
+    generated = draw_for_tilt(model, draws, seed)
     latents = np.asarray(generated.latents, np.float64)
     features = np.asarray(rf.compute(generated.images), np.float64)
     with contextlib.suppress(OSError):  # a full disk or a read-only cache folder: the run goes on without it
