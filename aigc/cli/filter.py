@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import sys
 import time
@@ -54,6 +55,7 @@ def cmd_filter(args: argparse.Namespace) -> int:
             keep,
             args.draws,
             args.seed,
+            parse_class_keep(args.class_keep),
             classifier=classifier_record.name or classifier_path.stem,
             command="aigc " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else "",
         )
@@ -66,12 +68,29 @@ def cmd_filter(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_class_keep(spec: str | None) -> dict[int, float]:
+    """`--class-keep 6=0.9,0=0.7` → {6: 0.9, 0: 0.7}; each class and share is checked against the classifier
+    when the rule is fitted (`acceptance.check_class_keep`)."""
+    chosen: dict[int, float] = {}
+    for item in spec.split(",") if spec else []:
+        key, sep, raw = item.partition("=")
+        try:
+            label, share = int(key), float(raw)
+        except ValueError:
+            label, share = -1, float("nan")
+        if not sep or not math.isfinite(share):
+            raise ValueError(f"--class-keep {item!r}: expected CLASS=SHARE, such as 6=0.9")
+        chosen[label] = share
+    return chosen
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "filter", help="keep a GAN's samples its discriminator finds most real, class by class (weights unchanged)"
     )
     p.add_argument("model", help="GAN name or checkpoint path (rewritten in place; weights unchanged)")
     p.add_argument("--keep", type=float, default=0.8, help="share of each class's draws kept (0.3-1)")
+    p.add_argument("--class-keep", default=None, help="classes that keep their own share, CLASS=SHARE,... (e.g. 6=0.9)")
     p.add_argument("--by", default="fashion-perceptual", help="the network that calls a class (never the judge)")
     p.add_argument("--draws", type=int, default=20000, help="samples the thresholds are calibrated on")
     p.add_argument("--seed", type=int, default=CALIBRATION_SEED)

@@ -99,7 +99,7 @@ class FinetuneConfig:
     # GAN: a parent that keeps only the draws its discriminator passes (aigc.models.acceptance) has a child
     # with a rule of its own, fitted on the child's draws; False: every draw of the child is a sample
     child_filter: bool = True
-    child_keep: float | None = None  # its rule's keep share (aigc.models.acceptance.check_keep); None → the parent's
+    child_keep: float | None = None  # its rule's one keep share (acceptance.check_keep); None → the parent's shares
     # GAN: the z its generator is fine-tuned on: "normal", N(0, I), or "tilt", the parent's own latent tilt
     # towards the taste (the run's TiltConfig on the parent's draws; the child's tilt then draws from it too).
     # None → the kind's default ("tilt" for a GAN, with the tilt on). A VAE trains on its encoder's z: "normal".

@@ -271,6 +271,7 @@ def finetune(
                 rule.keep if cfg.child_keep is None else cfg.child_keep,
                 CHILD_RULE_DRAWS,
                 cfg.seed,
+                rule.class_keep if cfg.child_keep is None else None,  # the parent's rule whole, or one share
                 classifier=parent.record.extra["acceptance"].get("classifier"),
             )
         report("evaluating", 0.85, {"samples": cfg.eval_n})  # before publishing: the figures go into the record

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from aigc.data.datasets import FASHION_MNIST_CLASSES
 from aigc.models.checkpoint import CheckpointRecord
 
 STAGE_FIELDS = (
@@ -188,9 +189,10 @@ def render_card(record: CheckpointRecord) -> str:
             "",
             f"Samples are the draws its own discriminator finds most real: each draw is kept when its discriminator "
             f"logit reaches the threshold of the class `{rule.get('classifier', 'its classifier')}` calls it, "
-            f"thresholds set to keep the best {rule['keep']:.0%} of each class's draws among {rule.get('draws', '?')} "
-            "calibration samples (so the rule removes flawed pictures without favouring a class). A seed still gives "
-            "the same pictures; the weights are the same with or without the rule (`aigc filter NAME --off`)."
+            f"thresholds set to keep the best {rule['keep']:.0%} of each class's draws{_own_shares(rule)} among "
+            f"{rule.get('draws', '?')} calibration samples (so the rule removes flawed pictures without favouring a "
+            f"class{', but for those with a share of their own' if rule.get('class_keep') else ''}). A seed still "
+            "gives the same pictures; the weights are the same with or without the rule (`aigc filter NAME --off`)."
             + (f" Calibrating it took {rule['wall_time_s']} s." if rule.get("wall_time_s") is not None else ""),
         ]
         if rule.get("command"):
@@ -204,3 +206,17 @@ def write_card(checkpoint_path: Path, record: CheckpointRecord) -> Path:
     card = checkpoint_path.with_suffix(".md")
     card.write_text(render_card(record))
     return card
+
+
+def _own_shares(rule: dict) -> str:
+    """' (class 6, Shirt: 90%)': the classes that kept a share of their own, by the calling network's index."""
+    own = rule.get("class_keep") or {}
+    if not own:
+        return ""
+    named = [
+        f"class {c}"
+        + (f", {FASHION_MNIST_CLASSES[int(c)]}" if 0 <= int(c) < len(FASHION_MNIST_CLASSES) else "")
+        + f": {share:.0%}"
+        for c, share in own.items()
+    ]
+    return " (" + "; ".join(named) + ")"

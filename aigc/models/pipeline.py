@@ -179,7 +179,7 @@ class ImageModel:
         if self.acceptance is None or self.acceptance_classifier is None or n <= 0:
             return self._candidates(n, seed, truncation), None
         cap = MAX_CANDIDATES_PER_SAMPLE * n + 64
-        wanted = min(cap, int(np.ceil(n / self.acceptance.keep)) + 8)
+        wanted = min(cap, int(np.ceil(n / self.acceptance.lowest_keep)) + 8)
         z = np.empty((0, self.latent_dim), np.float32)
         images, passed = torch.empty(0), np.empty(0, bool)
         while True:

@@ -30,6 +30,26 @@ def test_calibration_keeps_the_same_share_of_every_class_and_all_of_a_rare_one()
     assert np.array_equal(again.kept(logits, classes), kept)
 
 
+def test_a_class_can_keep_its_own_share_and_the_record_remembers_it():
+    gen = torch.Generator().manual_seed(1)
+    classes = torch.cat([torch.zeros(600), torch.ones(600)]).long()
+    logits = torch.randn(1200, generator=gen)
+    thresholds = calibrate(logits, classes, keep=0.6, num_classes=2, class_keep={1: 0.9})
+    rule = AcceptanceRule(0.6, thresholds, "x", {1: 0.9})
+    kept = rule.kept(logits, classes)
+    assert abs(kept[:600].mean() - 0.6) < 0.01 and abs(kept[600:].mean() - 0.9) < 0.01
+    assert rule.lowest_keep == 0.6 and AcceptanceRule(0.8, thresholds, "x", {0: 0.5}).lowest_keep == 0.5
+    stored = rule_record(0.6, thresholds, "abc", {1: 0.9}, draws=1200)
+    again = AcceptanceRule.from_record(stored)
+    assert stored["class_keep"] == {"1": 0.9} and again is not None and again.class_keep == {1: 0.9}
+    assert np.array_equal(again.kept(logits, classes), kept)
+    assert "class_keep" not in rule_record(0.6, thresholds, "abc")  # an even rule's record is as before
+    with pytest.raises(ValueError, match="between 0.3 and 1"):
+        calibrate(logits, classes, keep=0.6, num_classes=2, class_keep={1: 0.1})
+    with pytest.raises(ValueError, match="names class 5"):
+        calibrate(logits, classes, keep=0.6, num_classes=2, class_keep={5: 0.9})
+
+
 @pytest.fixture
 def gan_with_rule(tmp_path, tiny_model, record, perceptual_file):
     """(path, classifier) of a tiny GAN whose record keeps about half of each class's draws."""
@@ -113,6 +133,11 @@ def test_the_cli_calibrates_the_rule_in_place_and_drops_it(
     card = (tmp_path / "g.md").read_text()
     assert "discriminator" in card and "keep the best 60%" in card  # the card says how its samples are chosen
     assert f"then its acceptance rule (`aigc filter`, below): {rule['wall_time_s']} s" in card  # and its cost
+    assert aigc_typed("filter", str(path), "--keep", "0.6", "--class-keep", "1=0.9", "--by", str(perceptual_file)) == 0
+    rule = read_checkpoint(path)[1].extra["acceptance"]
+    assert rule["class_keep"] == {"1": 0.9} and "(class 1, Trouser: 90%)" in (tmp_path / "g.md").read_text()
+    assert aigc_typed("filter", str(path), "--class-keep", "shirts", "--by", str(perceptual_file)) == 2
+    assert "expected CLASS=SHARE" in capsys.readouterr().err
     assert aigc_typed("filter", str(path), "--off") == 0
     assert "acceptance" not in read_checkpoint(path)[1].extra
     assert aigc_typed("filter", str(path), "--keep", "0.1", "--by", str(perceptual_file)) == 2

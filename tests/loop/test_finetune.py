@@ -298,7 +298,9 @@ def test_a_gan_child_filters_its_draws_as_its_filtering_parent_does(studio, mode
     save_final(f"{models_dir}/syn-judge-not.safetensors", clf, clf_record)
     sha = read_checkpoint(f"{models_dir}/syn-judge-not.safetensors")[1].weights_sha256
     tensors, record, _ = read_checkpoint(f"{models_dir}/syn-gan.safetensors")
-    record.extra["acceptance"] = fit_rule(load_model("syn-gan", models_dir=models_dir), clf, sha, 0.6, 1000, 5)
+    record.extra["acceptance"] = fit_rule(
+        load_model("syn-gan", models_dir=models_dir), clf, sha, 0.6, 1000, 5, {2: 0.9}
+    )
     record.name = "syn-gan-f"
     save_tensors(f"{models_dir}/syn-gan-f.safetensors", tensors, record)
     studio.refresh()
@@ -311,6 +313,7 @@ def test_a_gan_child_filters_its_draws_as_its_filtering_parent_does(studio, mode
     )
     rule = child.record.extra["acceptance"]
     assert rule["keep"] == 0.6 and rule["classifier_sha256"] == sha and rule["draws"] > 0
+    assert rule["class_keep"] == {"2": 0.9}  # the parent's rule whole: a class's own share too
     assert rule["thresholds"] != record.extra["acceptance"]["thresholds"]  # its own discriminator's, not copied
     made = child.generate(30, seed=1)
     with torch.inference_mode():
