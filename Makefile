@@ -50,7 +50,7 @@ pretrained-perceptual:  ## the network the VAE's and the GAN's perceptual terms 
 pretrained-gan: pretrained-classifier pretrained-perceptual
 	aigc train gan --epochs 40 --ema 0.999 --set g_extra_convs=1 --name fashion-gan --out runs/gan --save aigc/pretrained/fashion-gan.safetensors --threads 1 --seed 0 --sample-every 2340 --checkpoint-every 936
 	aigc train gan --init aigc/pretrained/fashion-gan.safetensors --steps 1750 --lr 2e-4 --ema 0.999 --perceptual runs/perceptual/fashion-perceptual.safetensors --perceptual-weight 2 --class-weights 1=0.9,2=1.05,3=0.9,4=0.95,5=1.25,6=1.5,8=0.9,9=0.9 --name fashion-gan --out runs/gan-stage2 --save aigc/pretrained/fashion-gan.safetensors --threads 2 --seed 1 --sample-every 500 --checkpoint-every 500 --quiet
-	aigc filter fashion-gan --keep 0.8 --threads 2
+	aigc filter fashion-gan --keep 0.75 --class-keep 6=0.9 --threads 2
 	aigc evaluate fashion-gan --n 10000 --update-card
 
 pretrained-vae: pretrained-classifier pretrained-perceptual
