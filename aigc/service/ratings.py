@@ -93,7 +93,7 @@ class Ratings:
         return out
 
     def retired_label(self, version_id: int) -> str | None:
-        """`fashion-gan@98dd59a4 (retired: its weights were replaced)` for a retired version, else None."""
+        """`fashion-gan@98dd59a4 (retired: a newer shipped file replaced it)` for a retired version, else None."""
         retired = self.registry.retired(version_id)
         return None if retired is None else retired_label(retired)
 

@@ -28,11 +28,11 @@ from feedback_db import Conflict, FeedbackStore, VersionInfo
 log = logging.getLogger("aigc.models")
 
 RENAME_ADVICE = "A model's name is its file name: rename the file to serve it as a new version"
-RETIRED_NOTE = "retired: its weights were replaced"
+RETIRED_NOTE = "retired: a newer shipped file replaced it"
 
 
 def retired_label(version: VersionInfo) -> str:
-    """How a retired version is named on the page: `fashion-gan@98dd59a4 (retired: its weights were replaced)`."""
+    """How a retired version is named: `fashion-gan@98dd59a4 (retired: a newer shipped file replaced it)`."""
     return f"{version.name} ({RETIRED_NOTE})"
 
 

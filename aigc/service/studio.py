@@ -300,7 +300,7 @@ class Studio:
         return self.ratings.sample_images(self.roles, sample_ids, viewer)
 
     def retired_label(self, version_id: int) -> str | None:
-        """`fashion-gan@98dd59a4 (retired: its weights were replaced)` for a retired version, else None."""
+        """`fashion-gan@98dd59a4 (retired: a newer shipped file replaced it)` for a retired version, else None."""
         return self.ratings.retired_label(version_id)
 
     def history(self, rater: str, limit: int = 20):

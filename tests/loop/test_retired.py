@@ -60,7 +60,7 @@ def test_replaced_shipped_weights_retire_the_old_version(home, shipped, tmp_path
         assert "syn-gan" in {m.name for m in studio.models()} and retired.name not in {m.name for m in studio.models()}
 
         # the old samples: labelled retired, a grey card, never the new weights' picture
-        label = f"{retired.name} (retired: its weights were replaced)"
+        label = f"{retired.name} (retired: a newer shipped file replaced it)"
         found = studio.sample_images(batch.sample_ids[:2])
         assert [name for name, _ in found] == [label, label]
         redrawn = studio.decode("syn-gan", batch.latents[0])
@@ -68,7 +68,7 @@ def test_replaced_shipped_weights_retire_the_old_version(home, shipped, tmp_path
         assert not np.array_equal(found[0][1], redrawn) and (found[0][1] == 128).all()  # ...which is not shown
         assert studio.sample_info(batch.sample_ids[0])[0] == retired.name
         assert studio.retired_label(old.id) == label and studio.retired_label(new.id) is None
-        with pytest.raises(StudioError, match="retired: its weights were replaced"):
+        with pytest.raises(StudioError, match="retired: a newer shipped file replaced it"):
             studio.decode(retired.name, batch.latents[0])
         assert {a.version_id for a in studio.history("ann")} == {old.id}  # the history still lists them
 
