@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import shlex
 import sys
 from pathlib import Path
 
 import torch
 
+from aigc.cli.class_map import parse_class_map
 from aigc.data.datasets import load_dataset, synthetic_dataset
 from aigc.data.images import save_grid
 from aigc.models import CONFIGS, MODELS
@@ -214,18 +214,12 @@ def class_sampling_weights(spec: str | None, dataset) -> tuple[torch.Tensor | No
     if dataset.labels is None:
         raise ValueError(f"--class-weights needs a labelled dataset; {dataset.name} has no labels")
     classes = int(dataset.labels.max()) + 1
+    expected = f"CLASS=W with CLASS in 0..{classes - 1} and 0 < W <= 100"
     per_class = torch.ones(classes)
     chosen: dict[str, float] = {}
-    for item in spec.split(","):
-        key, sep, raw = item.partition("=")
-        try:
-            label, weight = int(key), float(raw)
-        except ValueError:
-            label, weight = -1, float("nan")
-        if not sep or not 0 <= label < classes or not (math.isfinite(weight) and 0 < weight <= 100):
-            raise ValueError(
-                f"--class-weights {item!r}: expected CLASS=W with CLASS in 0..{classes - 1} and 0 < W <= 100"
-            )
+    for label, weight in parse_class_map(spec, "--class-weights", expected).items():
+        if not 0 <= label < classes or not 0 < weight <= 100:
+            raise ValueError(f"--class-weights {f'{label}={weight:g}'!r}: expected {expected}")
         per_class[label], chosen[str(label)] = weight, weight
     return per_class[dataset.labels.long()], chosen
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shlex
 import sys
 import time
 
 import torch
 
+from aigc.cli.class_map import parse_class_map
 from aigc.models.acceptance import check_keep
 from aigc.models.cards import write_card
 from aigc.models.checkpoint import load_module, read_checkpoint, save_tensors
@@ -55,7 +55,7 @@ def cmd_filter(args: argparse.Namespace) -> int:
             keep,
             args.draws,
             args.seed,
-            parse_class_keep(args.class_keep),
+            parse_class_map(args.class_keep, "--class-keep", "CLASS=SHARE, such as 6=0.9"),
             classifier=classifier_record.name or classifier_path.stem,
             command="aigc " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else "",
         )
@@ -66,22 +66,6 @@ def cmd_filter(args: argparse.Namespace) -> int:
     write_card(path, record)
     print(json.dumps(summary))
     return 0
-
-
-def parse_class_keep(spec: str | None) -> dict[int, float]:
-    """`--class-keep 6=0.9,0=0.7` → {6: 0.9, 0: 0.7}; each class and share is checked against the classifier
-    when the rule is fitted (`acceptance.check_class_keep`)."""
-    chosen: dict[int, float] = {}
-    for item in spec.split(",") if spec else []:
-        key, sep, raw = item.partition("=")
-        try:
-            label, share = int(key), float(raw)
-        except ValueError:
-            label, share = -1, float("nan")
-        if not sep or not math.isfinite(share):
-            raise ValueError(f"--class-keep {item!r}: expected CLASS=SHARE, such as 6=0.9")
-        chosen[label] = share
-    return chosen
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
