@@ -13,7 +13,7 @@ shipped keep (0.8) on three seed sets.
 
 A class may keep its own share (`class_keep`): the small network and the judge disagree most on shirts, the
 class the generator draws least convincingly, so an even 80% left the judge's shirts 0.01-0.02 under a tenth
-(the histogram rule's edge). Keeping 90% of the draws called shirts and 78% of the rest evens the judge's
+(the histogram rule's edge). Keeping 90% of the draws called shirts and 75% of the rest evens the judge's
 histogram (largest gap 0.013-0.015 on three seed sets) at the same precision and recall.
 
 The rule is three things in the model's record (`extra["acceptance"]`): the keep share, one threshold per
