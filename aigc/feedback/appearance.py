@@ -8,7 +8,9 @@ they are also the reward model's view of a user's own data where no classifier e
 
 Two blocks, each one column per measurement:
 - `stats`: global properties a person can name (brightness, contrast, ink area, bounding box,
-  proportions, edge energy, texture, symmetry, centre of mass, spread);
+  proportions, edge energy, texture, symmetry, centre of mass, spread, and the roughness of the item's
+  own surface: the steps between neighbouring ink pixels, which an outline does not add to, so a
+  busy pattern and a large plain item are told apart);
 - `layout`: the image average-pooled to 7×7, a coarse picture of where the mass is (a multi-scale
   view between the pixel statistics and the classifier's learned features).
 
@@ -39,6 +41,7 @@ STAT_NAMES: tuple[str, ...] = (
     "spread_row",
     "spread_col",
     "bright_share",
+    "ink_roughness",
 )
 LAYOUT_SIZE = 7
 INK_THRESHOLD = 0.2
@@ -77,6 +80,8 @@ def pixel_stats(x: torch.Tensor) -> torch.Tensor:
     ink_var = (((g - ink_mean[:, None, None]) ** 2) * ink_f).sum(dim=(1, 2)) / ink_n
     height, width = _extent(ink.any(dim=2)), _extent(ink.any(dim=1))
     dy, dx = (g[:, 1:, :] - g[:, :-1, :]).abs(), (g[:, :, 1:] - g[:, :, :-1]).abs()
+    inside_x, inside_y = (ink[:, :, 1:] & ink[:, :, :-1]).float(), (ink[:, 1:, :] & ink[:, :-1, :]).float()
+    steps_inside = (dx * inside_x).sum(dim=(1, 2)) + (dy * inside_y).sum(dim=(1, 2))
     blur = F.avg_pool2d(g[:, None], 3, stride=1, padding=1, count_include_pad=False)[:, 0]
     mass = contrast_map / contrast_map.sum(dim=(1, 2), keepdim=True).clamp(min=1e-6)
     rows = torch.linspace(0, 1, h, device=g.device)[None, :, None]
@@ -102,6 +107,7 @@ def pixel_stats(x: torch.Tensor) -> torch.Tensor:
         spread_row,
         spread_col,
         (flat > 0.75).float().mean(dim=1),
+        steps_inside / (inside_x.sum(dim=(1, 2)) + inside_y.sum(dim=(1, 2))).clamp(min=1),
     ]
     return torch.stack(columns, dim=1)
 

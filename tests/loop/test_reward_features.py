@@ -52,6 +52,21 @@ def test_brightness_contrast_symmetry_and_texture_order_images_as_a_person_would
     assert stat(checker, "ink_texture")[0] > stat(bright, "ink_texture")[0]
 
 
+def test_roughness_sees_the_item_s_surface_not_its_outline():
+    """ink_roughness: the steps between neighbouring item pixels. A flat item has none however large its
+    outline (edge_energy grows with the outline); stripes inside the same item have many."""
+    small, large = canvas(), canvas()
+    small[0, 0, 10:16, 10:16] = 0.9
+    large[0, 0, 2:26, 2:26] = 0.9
+    assert stat(small, "ink_roughness")[0] == pytest.approx(0.0, abs=1e-6)
+    assert stat(large, "ink_roughness")[0] == pytest.approx(0.0, abs=1e-6)
+    assert stat(large, "edge_energy")[0] > stat(small, "edge_energy")[0]
+    striped = large.clone()
+    striped[0, 0, 2:26:2, 2:26] = 0.5  # stripes of item grey: the same item, a busy surface
+    assert stat(striped, "ink_roughness")[0] > 0.15
+    assert stat(striped, "ink_area")[0] == pytest.approx(stat(large, "ink_area")[0])
+
+
 def test_ink_is_judged_against_each_image_s_own_background():
     dark_on_white = canvas(bg=1.0)
     dark_on_white[0, 0, 4:24, 10:15] = 0.0
