@@ -1,0 +1,144 @@
+"""The reward model and the latent tilt on a shipped parent, without a fine-tune: many rating sets in minutes.
+
+One feedback-loop run is one rating set, and which taste misses its target moves with the thumbs a run
+happens to get. This benchmark asks the part of the loop that decides the taste (ratings → reward model
+→ the tilt's choice among the parent's own draws) on several rating sets per taste, about a second each:
+a rater rates 100 samples of the parent exactly as `feedback_loop.py` has them shown (two pages of 50 at
+the same seeds), the reward model is fitted on them (`fit_reward`, today's defaults), and the parent's
+8,000 tilt draws are scored and drawn from as `latent_prior.tilt_from_scores` draws its centres. Graded on
+1,000 of those picks by the rater's *true* taste and the shipped classifier's space: the liked share,
+recall of the liked real test images and precision against all of them. No kernel and no training, so
+it is a proxy for a child, not a child: it ranks reward-model choices, and the loop benchmark has the
+last word.
+
+    python benchmarks/tilt_offline.py --seeds 0,100000,200000,300000,400000
+    python benchmarks/tilt_offline.py --without ink_roughness   # the same with one pixel statistic blanked
+
+`--without NAME` blanks a pixel statistic of `aigc.feedback.appearance.STAT_NAMES` (a constant column
+standardises to zero, so no fit can read it): an ablation of one feature on the same draws and thumbs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+import torch
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", default="fashion-gan,fashion-vae")
+    p.add_argument("--prefs", default="1,5,7", help="class tastes, as feedback_loop.py's --prefs")
+    p.add_argument("--tastes", default="tuning,held-out")
+    p.add_argument("--seeds", default="0,100000,200000", help="rating seeds, as feedback_loop.py's --rating-seed")
+    p.add_argument("--ratings", type=int, default=100)
+    p.add_argument("--without", default="", help="comma-separated pixel statistics to blank (an ablation)")
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from feedback_loop import fashion_reference, tastes
+
+    from aigc.evaluation.metrics import precision, recall
+    from aigc.evaluation.raters import LIKED_RATE_TARGET
+    from aigc.feedback.appearance import STAT_NAMES
+    from aigc.feedback.features import reward_features
+    from aigc.feedback.latent_prior import TiltConfig, choose_temperature, draw_for_tilt
+    from aigc.feedback.reward import fit_reward, tilt
+    from aigc.models.pipeline import load_model
+
+    ref = fashion_reference()
+    rows = []
+    for name in args.models.split(","):
+        model = load_model(name)
+        rf = reward_features(model)
+        blank = blanked_columns(rf.blocks, STAT_NAMES, [s for s in args.without.split(",") if s])
+        cfg = TiltConfig()
+        drawn = draw_for_tilt(model, cfg.draws, cfg.seed)
+        feats = rf.compute(drawn.images)
+        feats[:, blank] = 0.0
+        judged = ref.embed(drawn.images).float()
+        for rater in tastes(args.tastes, args.prefs):
+            rater = rater.calibrate(ref.images, ref.classes)
+            truth, liked_real = rater.likes(drawn.images), ref.liked(rater)
+            for seed in (int(s) for s in args.seeds.split(",")):
+                t0 = time.perf_counter()
+                pages = [model.sample(min(50, args.ratings - i), seed + 1000 + i) for i in range(0, args.ratings, 50)]
+                rated = np.concatenate(pages)
+                rated_feats = rf.compute(rated)
+                rated_feats[:, blank] = 0.0
+                row = {"model": name, "taste": rater.name, "kind": rater.kind, "held_out": rater.held_out}
+                row |= {"rating_seed": seed, "ratings": len(rated), "without": args.without}
+                try:
+                    reward = fit_reward(rated_feats, rater.rate(rated), seed=0, blocks=rf.blocks)
+                except ValueError as exc:  # one-sided thumbs: nothing to learn from
+                    rows.append({**row, "error": str(exc)})
+                    print(json.dumps(rows[-1]), flush=True)
+                    continue
+                p_liked = reward.predict(feats)
+                beta = choose_temperature(p_liked)
+                w = tilt(p_liked, beta)
+                picks = torch.multinomial(
+                    torch.from_numpy(w / w.sum()),
+                    cfg.components,
+                    replacement=True,
+                    generator=torch.Generator().manual_seed(cfg.seed),
+                ).numpy()
+                graded = picks[:1000]
+                row |= {
+                    "blocks": "+".join(reward.blocks_used),
+                    "heldout_accuracy": reward.heldout.get("heldout_accuracy"),
+                    "tilt_temperature": beta,
+                    "liked_rate": round(float(truth[picks].mean()), 4),
+                    "recall_liked": round(recall(liked_real, judged[graded]), 4),
+                    "precision_all": round(precision(ref.feats, judged[graded], real_radius=ref.radius), 4),
+                    "distinct_draws": int(len(np.unique(picks))),
+                    "s": round(time.perf_counter() - t0, 2),
+                }
+                row["liked_rate_met"] = row["liked_rate"] >= LIKED_RATE_TARGET[rater.kind]
+                row["recall_met"] = row["recall_liked"] >= 0.6
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    print(json.dumps(summary(rows, args.without)), flush=True)
+    return 0
+
+
+def blanked_columns(blocks: list[tuple[str, int]], stat_names: tuple[str, ...], names: list[str]) -> list[int]:
+    """Column indices of the named pixel statistics in the reward features; refuses unknown names."""
+    unknown = sorted(set(names) - set(stat_names))
+    if unknown:
+        raise SystemExit(f"unknown pixel statistics {unknown}; known: {', '.join(stat_names)}")
+    start = 0
+    for block, width in blocks:
+        if block == "stats":
+            return [start + stat_names.index(n) for n in names]
+        start += width
+    return []
+
+
+def summary(rows: list[dict], without: str) -> dict:
+    done = [r for r in rows if "liked_rate" in r]
+
+    def mean(key: str) -> float | None:
+        return round(float(np.mean([r[key] for r in done])), 4) if done else None
+
+    return {
+        "summary": True,
+        "without": without,
+        "runs": len(rows),
+        "failed": len(rows) - len(done),
+        "mean_liked_rate": mean("liked_rate"),
+        "mean_recall_liked": mean("recall_liked"),
+        "mean_precision_all": mean("precision_all"),
+        "liked_rate_met": sum(r["liked_rate_met"] for r in done),
+        "recall_met": sum(r["recall_met"] for r in done),
+        "both_met": sum(r["liked_rate_met"] and r["recall_met"] for r in done),
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
