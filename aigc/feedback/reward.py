@@ -181,7 +181,7 @@ def _candidates(blocks: list[Block]) -> list[tuple[str, ...]]:
 
 def _column_scale(blocks: list[Block], use: tuple[str, ...]) -> np.ndarray:
     """1/√(columns) on the blocks in use, 0 elsewhere: each block gets the same prior share of the logit,
-    so 128 classifier columns do not drown 17 appearance ones under one L2 penalty."""
+    so 128 classifier columns do not drown 18 appearance ones under one L2 penalty."""
     return np.concatenate([np.full(d, (1 / np.sqrt(d)) if name in use else 0.0) for name, d in blocks])
 
 
