@@ -47,8 +47,8 @@ def main() -> int:
     from aigc.evaluation.raters import LIKED_RATE_TARGET
     from aigc.feedback.appearance import STAT_NAMES
     from aigc.feedback.features import reward_features
-    from aigc.feedback.latent_prior import TiltConfig, choose_temperature, draw_for_tilt
-    from aigc.feedback.reward import fit_reward, tilt
+    from aigc.feedback.latent_prior import TiltConfig, draw_for_tilt, tilt_picks
+    from aigc.feedback.reward import fit_reward
     from aigc.models.pipeline import load_model
 
     ref = fashion_reference()
@@ -79,15 +79,7 @@ def main() -> int:
                     rows.append({**row, "error": str(exc)})
                     print(json.dumps(rows[-1]), flush=True)
                     continue
-                p_liked = reward.predict(feats)
-                beta = choose_temperature(p_liked)
-                w = tilt(p_liked, beta)
-                picks = torch.multinomial(
-                    torch.from_numpy(w / w.sum()),
-                    cfg.components,
-                    replacement=True,
-                    generator=torch.Generator().manual_seed(cfg.seed),
-                ).numpy()
+                picks, _, beta = tilt_picks(reward.predict(feats), cfg, np.ones(len(feats), bool))
                 graded = picks[:1000]
                 row |= {
                     "blocks": "+".join(reward.blocks_used),

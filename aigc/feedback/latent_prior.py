@@ -134,6 +134,18 @@ def draw_for_tilt(model: ImageModel, draws: int, seed: int) -> Generated:
     return model.generate(draws, seed + 7919, portable=False)
 
 
+def tilt_picks(p: np.ndarray, cfg: TiltConfig, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """(indices of the draws picked as centres, cfg.components of them with repeats; the normalised weights;
+    β): the tilt's one choice among scored draws, which `benchmarks/tilt_offline.py` grades without a child."""
+    temperature = choose_temperature(p[eligible]) if cfg.temperature is None else cfg.temperature
+    w = np.where(eligible, tilt(p, temperature), 0.0)
+    w = w / w.sum()
+    drawn = torch.multinomial(
+        torch.from_numpy(w), cfg.components, replacement=True, generator=torch.Generator().manual_seed(cfg.seed)
+    ).numpy()
+    return drawn, w, temperature
+
+
 def tilt_from_scores(
     z: np.ndarray, p: np.ndarray, cfg: TiltConfig, eligible: np.ndarray | None = None
 ) -> tuple[dict, dict]:
@@ -142,12 +154,7 @@ def tilt_from_scores(
     exactly as freshly decoded ones."""
     p = np.asarray(p, np.float64)
     eligible = np.ones(len(p), bool) if eligible is None else eligible
-    temperature = choose_temperature(p[eligible]) if cfg.temperature is None else cfg.temperature
-    w = np.where(eligible, tilt(p, temperature), 0.0)
-    w = w / w.sum()
-    drawn = torch.multinomial(
-        torch.from_numpy(w), cfg.components, replacement=True, generator=torch.Generator().manual_seed(cfg.seed)
-    ).numpy()
+    drawn, w, temperature = tilt_picks(p, cfg, eligible)
     centres, counts = np.unique(drawn, return_counts=True)
     spread = float(np.sqrt(z.var(0).mean()))
     record = {
