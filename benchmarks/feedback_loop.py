@@ -123,20 +123,38 @@ def pick_pairs(studio, child: str, rater, n: int, seed: int) -> int:
     return decided
 
 
+RANDOM_PAGE = 50  # random samples shown per page while a simulated person rates
+TO_RATE_PAGE = 10  # 🎯 picks per page: each page chosen knowing the ratings before it
+
+
+def round_seed(rating_seed: int, round_: int) -> int:
+    """The first seed of a round's rated samples, apart from every other round's (also read by tilt_offline.py)."""
+    return rating_seed + 1000 * round_
+
+
+def random_pages(n: int, seed: int) -> list[tuple[int, int]]:
+    """(count, seed) of each page of n random samples to rate, as `rate_samples` shows them."""
+    return [(min(RANDOM_PAGE, n - done), seed + done) for done in range(0, n, RANDOM_PAGE)]
+
+
 def rate_samples(studio, model: str, rater, n: int, seed: int, to_rate: bool = False) -> None:
     """Exactly what the page does: Studio.sample records the samples, Studio.rate stores each click.
 
-    to_rate: the page's 🎯 "images to rate next" (Studio.sample_to_rate), 10 at a time so that each batch
-    is chosen knowing the ratings before it."""
-    done = 0
-    while done < n:
-        if to_rate:
-            batch = studio.sample_to_rate(model, min(10, n - done), seed + done, rater=rater.name)
-        else:
-            batch = studio.sample(model, min(50, n - done), seed + done, rater=rater.name)
+    to_rate: the page's 🎯 "images to rate next" (Studio.sample_to_rate), TO_RATE_PAGE at a time so that
+    each batch is chosen knowing the ratings before it."""
+
+    def rate(batch) -> int:
         for sample_id, score in zip(batch.sample_ids, rater.rate(batch.images)):
             studio.rate(sample_id, float(score), rater.name)
-        done += len(batch.sample_ids)
+        return len(batch.sample_ids)
+
+    if not to_rate:
+        for count, page_seed in random_pages(n, seed):
+            rate(studio.sample(model, count, page_seed, rater=rater.name))
+        return
+    done = 0
+    while done < n:
+        done += rate(studio.sample_to_rate(model, min(TO_RATE_PAGE, n - done), seed + done, rater=rater.name))
 
 
 # what the run itself reported, to set beside the rater's true figures
@@ -166,7 +184,7 @@ def run(model: str, rater, ref: Reference, args, workdir: Path, per_round: int, 
     metrics: dict = {}
     for r in range(1, args.rounds + 1):
         t0 = time.perf_counter()
-        rate_samples(studio, current, rater, per_round, seed=args.rating_seed + 1000 * r, to_rate=args.to_rate)
+        rate_samples(studio, current, rater, per_round, seed=round_seed(args.rating_seed, r), to_rate=args.to_rate)
         t1 = time.perf_counter()
         overrides = {k: v for k in SETTABLE if (v := getattr(args, k)) is not None}
         stages: dict[str, float] = {}

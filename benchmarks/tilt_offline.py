@@ -3,12 +3,12 @@
 One feedback-loop run is one rating set, and which taste misses its target moves with the thumbs a run
 happens to get. This benchmark asks the part of the loop that decides the taste (ratings → reward model
 → the tilt's choice among the parent's own draws) on several rating sets per taste, about a second each:
-a rater rates 100 samples of the parent exactly as `feedback_loop.py` has them shown (two pages of 50 at
-the same seeds), the reward model is fitted on them (`fit_reward`, today's defaults), and the parent's
-8,000 tilt draws are scored and drawn from as `latent_prior.tilt_from_scores` draws its centres. Graded on
-1,000 of those picks by the rater's *true* taste and the shipped classifier's space: the liked share,
-recall of the liked real test images and precision against all of them. No kernel and no training, so
-it is a proxy for a child, not a child: it ranks reward-model choices, and the loop benchmark has the
+a rater rates 100 samples of the parent exactly as `feedback_loop.py` has them shown (its `random_pages`
+at its `round_seed`), the reward model is fitted on them (`fit_reward`, today's defaults), and the
+parent's 8,000 tilt draws are scored and drawn from as `latent_prior.tilt_picks` draws a child's centres.
+Graded on 1,000 of those picks by the rater's *true* taste and the shipped classifier's space: the liked
+share, recall of the liked real test images and precision against all of them. No kernel and no training,
+so it is a proxy for a child, not a child: it ranks reward-model choices, and the loop benchmark has the
 last word.
 
     python benchmarks/tilt_offline.py --seeds 0,100000,200000,300000,400000
@@ -41,7 +41,7 @@ def main() -> int:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
-    from feedback_loop import fashion_reference, tastes
+    from feedback_loop import fashion_reference, random_pages, round_seed, tastes
 
     from aigc.evaluation.metrics import precision, recall
     from aigc.evaluation.raters import LIKED_RATE_TARGET
@@ -67,8 +67,8 @@ def main() -> int:
             truth, liked_real = rater.likes(drawn.images), ref.liked(rater)
             for seed in (int(s) for s in args.seeds.split(",")):
                 t0 = time.perf_counter()
-                pages = [model.sample(min(50, args.ratings - i), seed + 1000 + i) for i in range(0, args.ratings, 50)]
-                rated = np.concatenate(pages)
+                first = round_seed(seed, 1)  # a one-round loop run's rated samples
+                rated = np.concatenate([model.sample(n, s) for n, s in random_pages(args.ratings, first)])
                 rated_feats = rf.compute(rated)
                 rated_feats[:, blank] = 0.0
                 row = {"model": name, "taste": rater.name, "kind": rater.kind, "held_out": rater.held_out}

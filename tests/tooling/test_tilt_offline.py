@@ -40,3 +40,11 @@ def test_the_summary_counts_targets_met_and_leaves_failed_fits_out_of_the_means(
     out = tilt_offline.summary(rows, "")
     assert (out["runs"], out["failed"], out["both_met"], out["liked_rate_met"]) == (3, 1, 1, 1)
     assert out["mean_liked_rate"] == pytest.approx(0.9)
+
+
+def test_the_offline_benchmark_rates_the_pages_the_loop_shows():
+    import feedback_loop
+
+    assert feedback_loop.random_pages(100, feedback_loop.round_seed(0, 1)) == [(50, 1000), (50, 1050)]
+    assert feedback_loop.random_pages(120, 7) == [(50, 7), (50, 57), (20, 107)]
+    assert feedback_loop.round_seed(100000, 2) == 102000
