@@ -27,6 +27,7 @@ from aigc.feedback.advice import RatingsAdvice
 from aigc.feedback.config import defaults_text
 from aigc.feedback.finetune import recover
 from aigc.feedback.ratings import Readiness
+from aigc.feedback.selection import pool_size
 from aigc.models.pipeline import ImageModel
 from aigc.service.axes import LatentAxes
 from aigc.service.errors import StudioError
@@ -219,14 +220,14 @@ class Studio:
         return self.latents.sample(name, n, seed, rater, truncation)
 
     def sample_to_rate(self, name: str, n: int, seed: int, rater: str | None = None) -> SampleBatch:
-        """n images chosen to be worth rating next: from a pool of 4·n fresh seeded samples (at most 256),
+        """n images chosen to be worth rating next: from a pool of fresh seeded samples (`selection.pool_size`),
         those the reward model fitted on `rater`'s ratings is least sure of, and those unlike anything rated
         yet (aigc.feedback.selection); recorded as Samples before they are returned. They are recorded as
         'explore' with seed 0, as the explorer's latents are: a pick is not the seed's batch at its index, so
         it must not carry a seed permalink that would show another picture."""
         n, seed = self.limits.images(n), self.limits.seed(seed)
         self.registry.model(name)  # an unknown name fails here, before any work
-        pool = self.registry.model(name).generate(min(4 * n, 256), seed)
+        pool = self.registry.model(name).generate(pool_size(n), seed)
         picks = self.runs.pick_to_rate(name, pool.latents, pool.images, n, rater)
         images, ids = self.latents.show(name, pool.latents[picks], "explore", rater)
         return SampleBatch(name, seed, images, pool.latents[picks], ids)

@@ -48,3 +48,12 @@ def test_with_a_reward_model_uncertain_images_come_first_but_not_all_from_one_sp
 def test_k_larger_than_the_pool_returns_the_whole_pool_once():
     x, _ = groups(2, CENTRES[:2])
     assert sorted(select_to_rate(x, np.zeros((0, 2)), k=10).tolist()) == [0, 1, 2, 3]
+
+
+def test_a_page_is_chosen_from_a_pool_many_times_its_size_yet_bounded():
+    from aigc.feedback.selection import MAX_POOL, POOL_PER_PICK, pool_size
+    from aigc.service.limits import Limits
+
+    assert pool_size(10) == POOL_PER_PICK * 10 > 10  # room to find the least sure and least covered
+    most = Limits().max_images  # the most images one request may ask for
+    assert most <= pool_size(most) <= MAX_POOL  # never fewer than the page, never without bound

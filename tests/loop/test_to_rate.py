@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from aigc.feedback.features import reward_features
-from aigc.feedback.selection import select_to_rate
+from aigc.feedback.selection import pool_size, select_to_rate
 
 from .conftest import rate_by_band
 
@@ -21,7 +21,7 @@ def test_images_to_rate_next_are_recorded_and_spread_over_kinds_before_any_ratin
     # Counting bands here was a race: the tiny model's features move in their last bits with the machine's
     # load, and 21 against 22 bands over six seeds once failed a clean CI run.
     fresh = studio.sample_to_rate("syn-vae", 8, seed=4, rater="other")
-    pool = studio.sample("syn-vae", 32, 4, rater="other")  # the 4 × 8 samples the picks were chosen from
+    pool = studio.model("syn-vae").generate(pool_size(8), 4)  # the samples the picks were chosen from
     feats = reward_features(studio.model("syn-vae")).compute(pool.images)
     expected = select_to_rate(feats, np.zeros((0, feats.shape[1])), 8)
     assert np.allclose(fresh.latents, pool.latents[expected])
@@ -37,7 +37,7 @@ def test_once_a_reward_model_exists_the_picks_come_from_the_seeds_pool_and_follo
     assessed = studio.runs.assessment("syn-vae", "r")
     assert assessed.reward is not None
     batch = studio.sample_to_rate("syn-vae", 8, seed=5, rater="r")
-    pool = studio.sample("syn-vae", 32, 5, rater="r")  # the 4 × 8 samples the picks were chosen from
+    pool = studio.model("syn-vae").generate(pool_size(8), 5)  # the samples the picks were chosen from
     rows = [int(np.flatnonzero(np.all(np.isclose(pool.latents, z), axis=1))[0]) for z in batch.latents]
     assert len(set(rows)) == 8  # eight different images of the seed's pool
     assert all(np.array_equal(pool.images[r], img) for r, img in zip(rows, batch.images))
