@@ -137,6 +137,11 @@ def random_pages(n: int, seed: int) -> list[tuple[int, int]]:
     return [(min(RANDOM_PAGE, n - done), seed + done) for done in range(0, n, RANDOM_PAGE)]
 
 
+def to_rate_pages(n: int, seed: int) -> list[tuple[int, int]]:
+    """(count, seed) of each page of n 🎯 picks, as `rate_samples` asks for them (also read by tilt_offline.py)."""
+    return [(min(TO_RATE_PAGE, n - done), seed + done) for done in range(0, n, TO_RATE_PAGE)]
+
+
 def rate_samples(studio, model: str, rater, n: int, seed: int, to_rate: bool = False) -> None:
     """Exactly what the page does: Studio.sample records the samples, Studio.rate stores each click.
 
@@ -152,9 +157,8 @@ def rate_samples(studio, model: str, rater, n: int, seed: int, to_rate: bool = F
         for count, page_seed in random_pages(n, seed):
             rate(studio.sample(model, count, page_seed, rater=rater.name))
         return
-    done = 0
-    while done < n:
-        done += rate(studio.sample_to_rate(model, min(TO_RATE_PAGE, n - done), seed + done, rater=rater.name))
+    for count, page_seed in to_rate_pages(n, seed):
+        rate(studio.sample_to_rate(model, count, page_seed, rater=rater.name))
 
 
 # what the run itself reported, to set beside the rater's true figures

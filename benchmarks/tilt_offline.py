@@ -13,9 +13,14 @@ last word.
 
     python benchmarks/tilt_offline.py --seeds 0,100000,200000,300000,400000
     python benchmarks/tilt_offline.py --without ink_roughness   # the same with one pixel statistic blanked
+    python benchmarks/tilt_offline.py --to-rate                 # 50 ratings on the page's 🎯 picks
+    python benchmarks/tilt_offline.py --to-rate --pool-per-pick 4   # 🎯 chosen from a smaller pool
 
 `--without NAME` blanks a pixel statistic of `aigc.feedback.appearance.STAT_NAMES` (a constant column
 standardises to zero, so no fit can read it): an ablation of one feature on the same draws and thumbs.
+`--to-rate` rates the page's 🎯 *images to rate next* instead of random samples, chosen page by page as
+`Studio.sample_to_rate` chooses them (a pool of fresh samples per page, the reward model on the ratings so
+far, `selection.select_to_rate`), 50 of them unless `--ratings` says otherwise.
 """
 
 from __future__ import annotations
@@ -35,13 +40,15 @@ def main() -> int:
     p.add_argument("--prefs", default="1,5,7", help="class tastes, as feedback_loop.py's --prefs")
     p.add_argument("--tastes", default="tuning,held-out")
     p.add_argument("--seeds", default="0,100000,200000", help="rating seeds, as feedback_loop.py's --rating-seed")
-    p.add_argument("--ratings", type=int, default=100)
+    p.add_argument("--ratings", type=int, default=None, help="ratings per run (default: 100, or 50 with --to-rate)")
+    p.add_argument("--to-rate", action="store_true", help="rate the page's 🎯 picks instead of random samples")
+    p.add_argument("--pool-per-pick", type=int, default=None, help="🎯's pool per pick (default: the page's)")
     p.add_argument("--without", default="", help="comma-separated pixel statistics to blank (an ablation)")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
-    from feedback_loop import fashion_reference, random_pages, round_seed, tastes
+    from feedback_loop import MAX_RATINGS, MAX_RATINGS_TO_RATE, fashion_reference, random_pages, round_seed, tastes
 
     from aigc.evaluation.metrics import precision, recall
     from aigc.evaluation.raters import LIKED_RATE_TARGET
@@ -49,8 +56,11 @@ def main() -> int:
     from aigc.feedback.features import reward_features
     from aigc.feedback.latent_prior import TiltConfig, draw_for_tilt, tilt_picks
     from aigc.feedback.reward import fit_reward
+    from aigc.feedback.selection import POOL_PER_PICK
     from aigc.models.pipeline import load_model
 
+    n_ratings = args.ratings or (MAX_RATINGS_TO_RATE if args.to_rate else MAX_RATINGS)
+    per_pick = args.pool_per_pick or POOL_PER_PICK
     ref = fashion_reference()
     rows = []
     for name in args.models.split(","):
@@ -68,13 +78,17 @@ def main() -> int:
             for seed in (int(s) for s in args.seeds.split(",")):
                 t0 = time.perf_counter()
                 first = round_seed(seed, 1)  # a one-round loop run's rated samples
-                rated = np.concatenate([model.sample(n, s) for n, s in random_pages(args.ratings, first)])
-                rated_feats = rf.compute(rated)
-                rated_feats[:, blank] = 0.0
+                if args.to_rate:
+                    rated_feats, thumbs = chosen_ratings(model, rf, rater, n_ratings, first, per_pick, blank)
+                else:
+                    rated = np.concatenate([model.sample(n, s) for n, s in random_pages(n_ratings, first)])
+                    rated_feats, thumbs = rf.compute(rated), rater.rate(rated)
+                    rated_feats[:, blank] = 0.0
                 row = {"model": name, "taste": rater.name, "kind": rater.kind, "held_out": rater.held_out}
-                row |= {"rating_seed": seed, "ratings": len(rated), "without": args.without}
+                row |= {"rating_seed": seed, "ratings": len(thumbs), "without": args.without, "to_rate": args.to_rate}
+                row |= {"pool_per_pick": per_pick if args.to_rate else None, "likes_rated": int((thumbs > 0).sum())}
                 try:
-                    reward = fit_reward(rated_feats, rater.rate(rated), seed=0, blocks=rf.blocks)
+                    reward = fit_reward(rated_feats, thumbs, seed=0, blocks=rf.blocks)
                 except ValueError as exc:  # one-sided thumbs: nothing to learn from
                     rows.append({**row, "error": str(exc)})
                     print(json.dumps(rows[-1]), flush=True)
@@ -95,8 +109,32 @@ def main() -> int:
                 row["recall_met"] = row["recall_liked"] >= 0.6
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    print(json.dumps(summary(rows, args.without)), flush=True)
+    print(json.dumps(summary(rows, args.without) | {"to_rate": args.to_rate, "ratings": n_ratings}), flush=True)
     return 0
+
+
+def chosen_ratings(
+    model, rf, rater, n: int, seed: int, per_pick: int, blank: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(reward features, thumbs) of n 🎯 picks, each page chosen as `Studio.sample_to_rate` chooses it: from
+    a pool of fresh samples of the page's seed, by `select_to_rate` with the reward model fitted on the
+    ratings before it (none until the readiness rule is met, as `advice.assess_scores`)."""
+    from feedback_loop import to_rate_pages
+
+    from aigc.feedback.ratings import READINESS
+    from aigc.feedback.reward import fit_reward
+    from aigc.feedback.selection import pool_size, select_to_rate
+
+    feats, thumbs = np.zeros((0, rf.dim)), np.zeros(0)
+    for count, page_seed in to_rate_pages(n, seed):
+        pool = model.generate(pool_size(count, per_pick), page_seed).images
+        pool_feats = rf.compute(pool)
+        pool_feats[:, blank] = 0.0
+        reward = fit_reward(feats, thumbs, blocks=rf.blocks) if READINESS.assess(thumbs).ready else None
+        picks = select_to_rate(pool_feats, feats, count, None if reward is None else reward.predict(pool_feats))
+        feats = np.concatenate([feats, pool_feats[picks]])
+        thumbs = np.concatenate([thumbs, rater.rate(pool[picks])])
+    return feats, thumbs
 
 
 def blanked_columns(blocks: list[tuple[str, int]], stat_names: tuple[str, ...], names: list[str]) -> list[int]:

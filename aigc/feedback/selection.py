@@ -27,9 +27,9 @@ POOL_PER_PICK = 16
 MAX_POOL = 512
 
 
-def pool_size(k: int) -> int:
-    """How many fresh samples a page of k images to rate next is chosen from."""
-    return max(k, min(POOL_PER_PICK * k, MAX_POOL))
+def pool_size(k: int, per_pick: int = POOL_PER_PICK) -> int:
+    """How many fresh samples a page of k images to rate next is chosen from (per_pick: for measuring it)."""
+    return max(k, min(per_pick * k, MAX_POOL))
 
 
 def _standardise(pool: np.ndarray, rated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -7,7 +7,7 @@ import numpy as np
 from aigc.feedback.features import reward_features
 from aigc.feedback.selection import pool_size, select_to_rate
 
-from .conftest import rate_by_band
+from .conftest import band_class, rate_by_band
 
 
 def test_images_to_rate_next_are_recorded_and_spread_over_kinds_before_any_rating(studio):
@@ -41,3 +41,38 @@ def test_once_a_reward_model_exists_the_picks_come_from_the_seeds_pool_and_follo
     rows = [int(np.flatnonzero(np.all(np.isclose(pool.latents, z), axis=1))[0]) for z in batch.latents]
     assert len(set(rows)) == 8  # eight different images of the seed's pool
     assert all(np.array_equal(pool.images[r], img) for r, img in zip(rows, batch.images))
+
+
+def test_the_offline_benchmark_chooses_the_pages_the_studio_shows(studio):
+    """`benchmarks/tilt_offline.py --to-rate` grades 🎯 picks without a database or a server: page by page, once
+    the ratings steer them, the pictures it rates must be the ones the studio shows a person."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import feedback_loop
+    import tilt_offline
+
+    from aigc.feedback.ratings import READINESS
+    from aigc.feedback.selection import POOL_PER_PICK
+
+    class BandRater:
+        """Likes band 2; remembers every picture it was asked about, in order."""
+
+        name = "band"
+
+        def __init__(self) -> None:
+            self.seen: list[np.ndarray] = []
+
+        def rate(self, images: np.ndarray) -> np.ndarray:
+            self.seen.append(images)
+            return np.where(band_class(images) == 2, 1.0, -1.0)
+
+    on_page, offline = BandRater(), BandRater()
+    feedback_loop.rate_samples(studio, "syn-vae", on_page, 40, seed=11, to_rate=True)
+    model = studio.model("syn-vae")
+    _, thumbs = tilt_offline.chosen_ratings(model, reward_features(model), offline, 40, 11, POOL_PER_PICK, [])
+    assert READINESS.assess(thumbs[:30]).ready  # the last page was chosen by a reward model, not coverage alone
+    assert len(on_page.seen) == len(offline.seen) == 4
+    for shown, graded in zip(on_page.seen, offline.seen):
+        assert np.array_equal(shown, graded)
