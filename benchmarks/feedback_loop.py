@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from feedback_plot import plot
+from rating_pages import random_pages, round_seed, to_rate_pages
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -123,29 +124,10 @@ def pick_pairs(studio, child: str, rater, n: int, seed: int) -> int:
     return decided
 
 
-RANDOM_PAGE = 50  # random samples shown per page while a simulated person rates
-TO_RATE_PAGE = 10  # 🎯 picks per page: each page chosen knowing the ratings before it
-
-
-def round_seed(rating_seed: int, round_: int) -> int:
-    """The first seed of a round's rated samples, apart from every other round's (also read by tilt_offline.py)."""
-    return rating_seed + 1000 * round_
-
-
-def random_pages(n: int, seed: int) -> list[tuple[int, int]]:
-    """(count, seed) of each page of n random samples to rate, as `rate_samples` shows them."""
-    return [(min(RANDOM_PAGE, n - done), seed + done) for done in range(0, n, RANDOM_PAGE)]
-
-
-def to_rate_pages(n: int, seed: int) -> list[tuple[int, int]]:
-    """(count, seed) of each page of n 🎯 picks, as `rate_samples` asks for them (also read by tilt_offline.py)."""
-    return [(min(TO_RATE_PAGE, n - done), seed + done) for done in range(0, n, TO_RATE_PAGE)]
-
-
 def rate_samples(studio, model: str, rater, n: int, seed: int, to_rate: bool = False) -> None:
     """Exactly what the page does: Studio.sample records the samples, Studio.rate stores each click.
 
-    to_rate: the page's 🎯 "images to rate next" (Studio.sample_to_rate), TO_RATE_PAGE at a time so that
+    to_rate: the page's 🎯 "images to rate next" (Studio.sample_to_rate), `rating_pages.TO_RATE_PAGE` at a time so that
     each batch is chosen knowing the ratings before it."""
 
     def rate(batch) -> int:

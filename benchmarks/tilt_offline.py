@@ -3,7 +3,7 @@
 One feedback-loop run is one rating set, and which taste misses its target moves with the thumbs a run
 happens to get. This benchmark asks the part of the loop that decides the taste (ratings → reward model
 → the tilt's choice among the parent's own draws) on several rating sets per taste, about a second each:
-a rater rates 100 samples of the parent exactly as `feedback_loop.py` has them shown (its `random_pages`
+a rater rates 100 samples of the parent exactly as `feedback_loop.py` has them shown (`rating_pages.random_pages`
 at its `round_seed`), the reward model is fitted on them (`fit_reward`, today's defaults), and the
 parent's 8,000 tilt draws are scored and drawn from as `latent_prior.tilt_picks` draws a child's centres.
 Graded on 1,000 of those picks by the rater's *true* taste and the shipped classifier's space: the liked
@@ -48,7 +48,8 @@ def main() -> int:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
-    from feedback_loop import MAX_RATINGS, MAX_RATINGS_TO_RATE, fashion_reference, random_pages, round_seed, tastes
+    from feedback_loop import MAX_RATINGS, MAX_RATINGS_TO_RATE, fashion_reference, tastes
+    from rating_pages import random_pages, round_seed
 
     from aigc.evaluation.metrics import precision, recall
     from aigc.evaluation.raters import LIKED_RATE_TARGET
@@ -119,7 +120,7 @@ def chosen_ratings(
     """(reward features, thumbs) of n 🎯 picks, each page chosen as `Studio.sample_to_rate` chooses it: from
     a pool of fresh samples of the page's seed, by `select_to_rate` with the reward model fitted on the
     ratings before it (none until the readiness rule is met, as `advice.assess_scores`)."""
-    from feedback_loop import to_rate_pages
+    from rating_pages import to_rate_pages
 
     from aigc.feedback.ratings import READINESS
     from aigc.feedback.reward import fit_reward

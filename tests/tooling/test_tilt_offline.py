@@ -43,8 +43,8 @@ def test_the_summary_counts_targets_met_and_leaves_failed_fits_out_of_the_means(
 
 
 def test_the_offline_benchmark_rates_the_pages_the_loop_shows():
-    import feedback_loop
+    import rating_pages
 
-    assert feedback_loop.random_pages(100, feedback_loop.round_seed(0, 1)) == [(50, 1000), (50, 1050)]
-    assert feedback_loop.random_pages(120, 7) == [(50, 7), (50, 57), (20, 107)]
-    assert feedback_loop.round_seed(100000, 2) == 102000
+    assert rating_pages.random_pages(100, rating_pages.round_seed(0, 1)) == [(50, 1000), (50, 1050)]
+    assert rating_pages.random_pages(120, 7) == [(50, 7), (50, 57), (20, 107)]
+    assert rating_pages.round_seed(100000, 2) == 102000
