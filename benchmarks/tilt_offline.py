@@ -119,20 +119,18 @@ def chosen_ratings(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(reward features, thumbs) of n 🎯 picks, each page chosen as `Studio.sample_to_rate` chooses it: from
     a pool of fresh samples of the page's seed, by `select_to_rate` with the reward model fitted on the
-    ratings before it (none until the readiness rule is met, as `advice.assess_scores`)."""
+    ratings before it (none until the readiness rule is met): `advice.assess_scores(...).pick_to_rate`."""
     from rating_pages import to_rate_pages
 
-    from aigc.feedback.ratings import READINESS
-    from aigc.feedback.reward import fit_reward
-    from aigc.feedback.selection import pool_size, select_to_rate
+    from aigc.feedback.advice import assess_scores
+    from aigc.feedback.selection import pool_size
 
     feats, thumbs = np.zeros((0, rf.dim)), np.zeros(0)
     for count, page_seed in to_rate_pages(n, seed):
         pool = model.generate(pool_size(count, per_pick), page_seed).images
         pool_feats = rf.compute(pool)
         pool_feats[:, blank] = 0.0
-        reward = fit_reward(feats, thumbs, blocks=rf.blocks) if READINESS.assess(thumbs).ready else None
-        picks = select_to_rate(pool_feats, feats, count, None if reward is None else reward.predict(pool_feats))
+        picks = assess_scores(feats, thumbs, rf.blocks).pick_to_rate(pool_feats, count)
         feats = np.concatenate([feats, pool_feats[picks]])
         thumbs = np.concatenate([thumbs, rater.rate(pool[picks])])
     return feats, thumbs

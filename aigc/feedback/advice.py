@@ -17,6 +17,7 @@ from aigc.feedback.calibration import confidence, warnings
 from aigc.feedback.finetune_data import rated_images
 from aigc.feedback.ratings import READINESS
 from aigc.feedback.reward import RewardModel, fit_reward
+from aigc.feedback.selection import select_to_rate
 from aigc.models.pipeline import ImageModel
 from feedback_db import FeedbackStore
 
@@ -49,6 +50,12 @@ class Assessment:
     advice: RatingsAdvice
     features: np.ndarray
     reward: RewardModel | None = None
+
+    def pick_to_rate(self, pool: np.ndarray, k: int) -> np.ndarray:
+        """Which k rows of a pool's reward features to show next (`selection.select_to_rate`): the ones this
+        reward model is least sure of, and the ones unlike anything rated yet (coverage alone while too few)."""
+        p = self.reward.predict(pool) if self.reward is not None else None
+        return select_to_rate(pool, self.features, k, p)
 
 
 def assess_scores(features: np.ndarray, scores: np.ndarray, blocks: list[tuple[str, int]]) -> Assessment:

@@ -19,11 +19,9 @@ from __future__ import annotations
 import numpy as np
 
 # The pool a page of k picks is chosen from: POOL_PER_PICK·k fresh samples, at most MAX_POOL. 16, was 4: a rule
-# that picks the least sure and least covered can only pick them if the pool holds some. Measured without a
-# fine-tune (`benchmarks/tilt_offline.py --to-rate`: both parents, 13 tastes, 5 sets of 50 chosen ratings each):
-# liked-rate target met in 97 → 106 of 130 runs, with recall ≥ 0.6 too in 80 → 90 (50 random ratings: 97 and 70;
-# 100 random: 122 and 99); 32 per pick did no better (104, 91). A page of 10 takes 0.36 s on the shipped GAN and
-# 0.16 s on the VAE (two threads), was 0.09 and 0.05.
+# that picks the least sure and least covered can only pick them if the pool holds some. Measured by
+# `benchmarks/tilt_offline.py --to-rate [--pool-per-pick 4]`; the figures and the page's cost are in the README
+# ("Why 16× the pool").
 POOL_PER_PICK = 16
 MAX_POOL = 512
 

@@ -17,7 +17,6 @@ import numpy as np
 from aigc.feedback import features as phi
 from aigc.feedback.advice import Assessment, RatingsAdvice, assess
 from aigc.feedback.ratings import READINESS, Readiness, usable_ratings
-from aigc.feedback.selection import select_to_rate
 from aigc.service.errors import StudioError
 from aigc.service.jobs import JobStatus
 from aigc.service.limits import Limits
@@ -81,10 +80,8 @@ class FinetuneRuns:
     def pick_to_rate(self, name: str, latents: np.ndarray, images: np.ndarray, k: int, rater: str | None) -> np.ndarray:
         """Which k of these candidate images to ask about next (`feedback.selection`): the ones the reward model
         fitted on `rater`'s ratings is least sure of, and the ones unlike anything rated yet."""
-        assessed = self.assessment(name, rater)
         feats = phi.reward_features(self.registry.model(name)).compute(images)
-        p = assessed.reward.predict(feats) if assessed.reward is not None else None
-        return select_to_rate(feats, assessed.features, k, p)
+        return self.assessment(name, rater).pick_to_rate(feats, k)
 
     def start(
         self,
