@@ -35,6 +35,7 @@ from aigc.data.images import save_grid
 from aigc.models.checkpoint import CheckpointError, CheckpointRecord, read_checkpoint, save_model, save_tensors
 from aigc.training import distributed
 from aigc.training.distributed import DistInfo
+from aigc.training.loss_plot import plot_losses
 from aigc.training.objectives import OBJECTIVES, StepInput, objective_options
 from aigc.training.optim_state import optimizer_from_tensors, optimizer_to_tensors
 
@@ -135,29 +136,6 @@ def load_training_state(path: Path, model: nn.Module, objective) -> tuple[int, t
     except (RuntimeError, KeyError, ValueError) as exc:
         raise CheckpointError(f"{path}: cannot resume from it: it does not match this model/config ({exc})") from exc
     return int(meta.get("step", 0)), tensors.get("train.weights")
-
-
-def plot_losses(log_path: Path, out_png: Path) -> None:
-    """Loss curves from the JSONL log; matplotlib's Agg backend, no display needed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
-    if not rows:
-        return
-    keys = [k for k in rows[-1] if k.startswith("loss")]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for key in keys:
-        ax.plot([r["step"] for r in rows if key in r], [r[key] for r in rows if key in r], label=key)
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=100)
-    plt.close(fig)
 
 
 def train(
