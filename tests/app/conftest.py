@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.helpers import running
+from tests.app.helpers import api_client, running
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -94,9 +94,7 @@ def server(studio):
 
 @pytest.fixture(scope="session")
 def client(server):
-    from gradio_client import Client
-
-    return Client(server, verbose=False, download_files=True)
+    return api_client(server, download_files=True)
 
 
 @pytest.fixture(scope="session")

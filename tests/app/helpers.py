@@ -14,12 +14,23 @@ import numpy as np
 from PIL import Image
 
 TIMEOUT = 30_000  # ms: how long a browser test waits for a condition (a busy 2-core machine is slow)
+# s: how long an API test's HTTP call may wait. gradio_client's own default for an upload is httpx's 5 s, which a
+# cold 2-core machine running the suite on two workers crossed (two upload tests timed out, then passed alone):
+# the tests assert what the API answers, not how fast (speed lives in benchmarks/)
+HTTP_TIMEOUT = 120.0
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def api_client(url: str, **kwargs):
+    """A gradio_client Client for `url` whose HTTP calls wait up to HTTP_TIMEOUT; kwargs go to Client."""
+    from gradio_client import Client
+
+    return Client(url, verbose=False, httpx_kwargs={"timeout": HTTP_TIMEOUT}, **kwargs)
 
 
 @contextmanager

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.app.helpers import running
+from tests.app.helpers import api_client, running
 from tests.gate import held_children
 
 # A real background fine-tune: `aigc finetune` in a child process, polled through the HTTP API.
@@ -17,7 +17,6 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def loop_client(models_dir, home, tmp_path_factory):
     """Its own app, database and models folder: the children it makes must not leak into other tests."""
-    from gradio_client import Client
 
     from aigc.service.studio import Studio
 
@@ -26,7 +25,7 @@ def loop_client(models_dir, home, tmp_path_factory):
         shutil.copy(path, folder / path.name)
     db = f"sqlite:///{tmp_path_factory.mktemp('loop-db') / 'feedback.sqlite'}"
     with Studio.open(db, models_dir=folder, threads=1) as studio, running(studio) as demo:
-        yield Client(demo.local_url, verbose=False), studio
+        yield api_client(demo.local_url), studio
 
 
 def test_finetune_endpoint_makes_a_child_version(loop_client, tmp_path):

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from aigc_ui import server as app
-from tests.app.helpers import free_port, running
+from tests.app.helpers import api_client, free_port, running
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -115,7 +115,6 @@ def test_share_without_internet_says_so_in_one_line_and_serves_locally(monkeypat
 
 # the default run's one app server of its own (the others are `heavy`): logins reach the page
 def test_login_required_and_rater_is_the_user(studio):
-    from gradio_client import Client
 
     with running(studio, auth=[("ann", "secret")]) as demo:
         assert httpx.get(demo.local_url + "config", timeout=10).status_code == 401
@@ -126,8 +125,8 @@ def test_login_required_and_rater_is_the_user(studio):
         )
         assert slider_path.status_code == 401
         with pytest.raises(Exception):  # noqa: B017 (gradio_client raises a bare Exception on a refused login)
-            Client(demo.local_url, verbose=False)
-        client = Client(demo.local_url, auth=("ann", "secret"), verbose=False)
+            api_client(demo.local_url)
+        client = api_client(demo.local_url, auth=("ann", "secret"))
         _, info = client.predict("tiny-gan", 1, 3, 0, api_name="/sample")
         assert client.predict(info["sample_ids"][0], 1, api_name="/rate")["rater"] == "ann"
         assert client.predict(5, api_name="/history")[0]["sample_id"] == info["sample_ids"][0]

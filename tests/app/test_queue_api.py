@@ -10,7 +10,7 @@ import pytest
 from aigc.service.jobs import JobStatus
 from aigc.service.queue import FinetuneQueue, QueueSettings
 from aigc.service.studio import Studio
-from tests.app.helpers import running
+from tests.app.helpers import api_client, running
 
 
 class Runner:
@@ -45,10 +45,9 @@ def line_studio(models_dir, tmp_path_factory):
 
 @pytest.mark.heavy  # an app server of its own
 def test_a_second_run_waits_in_line_and_its_owner_sees_where_and_cancels_it(line_studio):
-    from gradio_client import Client
 
     with running(line_studio) as demo:
-        ann, bob = Client(demo.local_url, verbose=False), Client(demo.local_url, verbose=False)
+        ann, bob = api_client(demo.local_url), api_client(demo.local_url)
         assert ann.predict("tiny-gan", 20, "", api_name="/finetune")["state"] == "running"
         assert bob.predict("tiny-vae", 20, "", api_name="/finetune")["state"] == "queued"
         status = bob.predict("tiny-vae", api_name="/finetune_status")

@@ -11,7 +11,7 @@ import pytest
 from aigc.service.jobs import JobStatus
 from aigc.service.quotas import DEPLOYMENT, QuotaExceeded
 from aigc.service.studio import Quotas, QuotaSettings, Studio, StudioError
-from tests.app.helpers import running
+from tests.app.helpers import api_client, running
 
 
 class Clock:
@@ -71,13 +71,12 @@ def test_zero_means_no_limit_and_flags_set_every_field():
 
 @pytest.mark.heavy  # an app server of its own
 def test_over_quota_is_one_line_in_the_api_and_other_people_still_generate(studio):
-    from gradio_client import Client
 
     clock, saved = Clock(), studio.quotas
     studio.quotas = Quotas(QuotaSettings(samples_per_minute=5, uploads_per_minute=2), clock=clock)
     try:
         with running(studio) as demo:
-            ann, bob = Client(demo.local_url, verbose=False), Client(demo.local_url, verbose=False)
+            ann, bob = api_client(demo.local_url), api_client(demo.local_url)
             ann.predict("tiny-gan", 3, 1, 0, api_name="/sample")
             with pytest.raises(Exception, match=r"Quota: at most 5 images per minute per person; try again in \d+ s"):
                 ann.predict("tiny-gan", 3, 2, 0, api_name="/sample")

@@ -20,7 +20,7 @@ from aigc.service.studio import Roles, Studio, StudioError
 from aigc_ui.common import EXPLORE_SCALE
 from aigc_ui.explore_tab import Explorer, grant_for, moved
 from feedback_db import VersionInfo
-from tests.app.helpers import running
+from tests.app.helpers import api_client, running
 
 LOGINS = [("ann", "a-pw"), ("bob", "b-pw"), ("root", "r-pw")]
 
@@ -131,10 +131,9 @@ def test_a_visitor_fine_tunes_on_their_own_ratings_and_the_child_is_theirs(share
 
 @pytest.mark.heavy  # an app server of its own
 def test_over_http_sample_latents_and_private_versions_stay_with_their_people(shared):
-    from gradio_client import Client
 
     with running(shared, auth=LOGINS) as demo:
-        ann, bob, root = (Client(demo.local_url, auth=login, verbose=False) for login in LOGINS)
+        ann, bob, root = (api_client(demo.local_url, auth=login) for login in LOGINS)
         _, info = ann.predict("tiny-gan", 2, 9, 0, api_name="/sample")
         mine = info["sample_ids"][0]
         assert ann.predict(mine, api_name="/sample_info")["latent"] == info["latents"][0]

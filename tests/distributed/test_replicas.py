@@ -119,7 +119,7 @@ def run_finetune_on(client, db_url: str, models: Path, home: Path, tmp_path: Pat
 
 
 def test_two_replicas_share_ratings_and_versions_through_postgres(pg_url, home, tmp_path):
-    from gradio_client import Client
+    from tests.app.helpers import api_client
 
     # the shipped-model folder both replicas see ($AIGC_HOME/models), and one private folder each
     shared, own_a, own_b = home / "models", tmp_path / "models-a", tmp_path / "models-b"
@@ -134,7 +134,7 @@ def test_two_replicas_share_ratings_and_versions_through_postgres(pg_url, home, 
         )
         wait_until_up(proc_a, url_a, tmp_path / "a.log")
         wait_until_up(proc_b, url_b, tmp_path / "b.log")
-        a, b = Client(url_a, verbose=False, download_files=False), Client(url_b, verbose=False, download_files=False)
+        a, b = api_client(url_a, download_files=False), api_client(url_b, download_files=False)
 
         # sample on both, rate every sample through the OTHER replica (a liked if its first latent is positive)
         _, info_a = a.predict("syn-vae", 12, 1, 0, api_name="/sample")
