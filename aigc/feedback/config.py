@@ -44,7 +44,7 @@ from aigc.feedback.ratings import READINESS
 # both models' 13 tastes (same rating seeds): GAN 200 × 1.0 (the same steps × lr) kept the mean liked rate
 # (0.946 → 0.948), precision (0.702 → 0.703) and recall (0.584 → 0.574) in loops of 47-58 s; VAE 250 × 2.5
 # moved them 0.950 → 0.944, 0.872 → 0.866, 0.611 → 0.602 in 43-52 s (250 × 3.5 on 6 tastes: no better),
-# before the perceptual network went channels-last (README, the feedback table's notes). A GAN fine-tunes its
+# before the perceptual network went channels-last (docs/FEEDBACK_MEASUREMENTS.md). A GAN fine-tunes its
 # generator on its parent's tilt (FinetuneConfig.train_latents): 13 tastes, mean precision 0.709 → 0.752.
 KIND_DEFAULTS: dict[str, dict[str, Any]] = {
     "gan": {
@@ -115,7 +115,7 @@ class FinetuneConfig:
     # VAE: continue with the perceptual term the parent was trained with, when its network is among the models
     # (aigc.training.perceptual.inherited): the ELBO alone undoes what the term taught the decoder. A GAN's
     # children go without theirs: measured on 3 tastes, it added ~25 s to the loop (training 93 s against 72)
-    # for +0.02 of precision on average and no gain in liked rate (README, the feedback table's notes)
+    # for +0.02 of precision on average and no gain in liked rate (docs/FEEDBACK_MEASUREMENTS.md)
     perceptual: bool = True
     prior_components: int = 20  # its components (Ghosh et al. use 10; 20 measured a little better recall here)
     # its EM iterations: on the shipped VAE, 40 fitted 5,000 posteriors in 2.9 s where 100 took 6.4 s, at

@@ -111,7 +111,8 @@ class RewardModel:
         Why not `predict`'s combination there: real images are not searched for a high reward, the tilt's and
         🎯's draws are, and a search finds exactly the pictures where one view is wrong. Weighting real images
         by the least over views zeroed every liked kind the views did not all recognise, and the children
-        narrowed (README, "Real images weighed by the chosen view alone": both models' 13 runs, before and after)."""
+        narrowed (docs/FEEDBACK_MEASUREMENTS.md, "Real images weighed by the chosen view alone": both models'
+        13 runs, before and after)."""
         return predict_proba(self._standardise(features), self.coef, self.bias)
 
     def predict(self, features: np.ndarray) -> np.ndarray:

@@ -20,8 +20,8 @@ import numpy as np
 
 # The pool a page of k picks is chosen from: POOL_PER_PICK·k fresh samples, at most MAX_POOL. 16, was 4: a rule
 # that picks the least sure and least covered can only pick them if the pool holds some. Measured by
-# `benchmarks/tilt_offline.py --to-rate [--pool-per-pick 4]`; the figures and the page's cost are in the README
-# ("Why 16× the pool").
+# `benchmarks/tilt_offline.py --to-rate [--pool-per-pick 4]`; the figures and the page's cost are in
+# docs/FEEDBACK_MEASUREMENTS.md ("Why 16× the pool").
 POOL_PER_PICK = 16
 MAX_POOL = 512
 
