@@ -70,6 +70,27 @@ def kinds_markdown(metrics: dict) -> str:
     return f"\n\n**Samples per {label}** ({metrics.get('eval_n', '?')} each, same seeds)\n\n" + "\n".join(rows) + warn
 
 
+BLOCK_WORDS = {
+    "learned": "learned view",
+    "kinds": "class probabilities",
+    "stats": "pixel statistics",
+    "layout": "7×7 layout",
+}
+
+
+def features_words(used: str) -> str:
+    """What the reward model read, in the words a person would use for a taste: `kinds+stats` → class probabilities
+    + pixel statistics; `stats:ink_brightness` → ink brightness alone (one of the pixel statistics)."""
+    words = []
+    for part in used.split("+") if used else []:
+        block, _, column = part.partition(":")
+        if column:
+            words.append(f"{column.replace('_', ' ')} alone (one of the {BLOCK_WORDS.get(block, block)})")
+        else:
+            words.append(BLOCK_WORDS.get(block, block))
+    return " + ".join(words) or "?"
+
+
 def honesty_markdown(metrics: dict) -> str:
     """How sure the figures are: the reward model's held-out accuracy and calibration, in plain words."""
     if "reward_heldout_accuracy" not in metrics:
@@ -82,8 +103,8 @@ def honesty_markdown(metrics: dict) -> str:
         f"Held-out: accuracy **{metrics['reward_heldout_accuracy']:.0%}** (always guessing the commoner thumb: "
         f"{metrics.get('reward_heldout_majority_accuracy', float('nan')):.0%}) · Brier "
         f"{metrics.get('reward_heldout_brier', float('nan')):.3f} · calibration error (ECE) "
-        f"{metrics.get('reward_heldout_ece', float('nan')):.3f}{careless} · features: "
-        f"{metrics.get('reward_features_used', '?')}"
+        f"{metrics.get('reward_heldout_ece', float('nan')):.3f}{careless} · read: "
+        f"{features_words(metrics.get('reward_features_used', ''))}"
     )
 
 

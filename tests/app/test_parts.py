@@ -103,3 +103,13 @@ def test_messages_people_see():
     assert user_message(StudioError("unknown model 'x'")) == "unknown model 'x'"
     assert user_message(NotFound("no sample 9")).startswith("database: ")
     assert user_message(KeyError("bug")) is None  # a bug: the page says something went wrong, the log has it
+
+
+def test_what_the_reward_read_is_said_in_words():
+    from aigc_ui.finetune_tab import features_words, honesty_markdown
+
+    assert features_words("kinds+stats") == "class probabilities + pixel statistics"
+    assert features_words("stats:ink_brightness") == "ink brightness alone (one of the pixel statistics)"
+    assert features_words("") == "?"
+    shown = honesty_markdown({"reward_heldout_accuracy": 0.9, "reward_features_used": "stats:contrast"})
+    assert "read: contrast alone (one of the pixel statistics)" in shown

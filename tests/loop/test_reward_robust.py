@@ -58,7 +58,8 @@ def test_an_appearance_taste_is_learnt_from_100_ratings_where_the_class_view_alo
     assert np.mean(accs) >= 0.9, accs
     if taste == "attribute":
         assert np.mean(accs) > np.mean(before) + 0.05, (accs, before)
-        assert reward.blocks_used == ("stats",)  # cross-validation found the block that carries it
+        # cross-validation found the block that carries it, or the one column of it (views.candidate_views)
+        assert reward.blocks_used in (("stats",), ("stats:2",)), reward.blocks_used
         blank = test_x.copy()
         blank[:, :30] = 0  # a run skips embedding the training data when the learned block is unused
         assert np.array_equal(reward.predict(blank), reward.predict(test_x))
