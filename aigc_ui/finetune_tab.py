@@ -76,16 +76,40 @@ BLOCK_WORDS = {
     "stats": "pixel statistics",
     "layout": "7×7 layout",
 }
+# The pixel statistics (aigc/feedback/appearance.py's STAT_NAMES) in a person's words; others read as their names
+STAT_WORDS = {
+    "brightness": "overall brightness",
+    "contrast": "contrast",
+    "ink_area": "how much of the frame the item fills",
+    "ink_brightness": "item brightness",
+    "ink_texture": "grey-level spread within the item",
+    "bbox_height": "height",
+    "bbox_width": "width",
+    "log_aspect": "proportions (height to width)",
+    "edge_energy": "edge strength",
+    "fine_texture": "fine texture",
+    "lr_asymmetry": "left-right asymmetry",
+    "tb_asymmetry": "top-bottom asymmetry",
+    "centre_row": "vertical position",
+    "centre_col": "horizontal position",
+    "spread_row": "vertical spread",
+    "spread_col": "horizontal spread",
+    "bright_share": "share of bright pixels",
+    "ink_roughness": "surface roughness",
+}
 
 
 def features_words(used: str) -> str:
     """What the reward model read, in the words a person would use for a taste: `kinds+stats` → class probabilities
-    + pixel statistics; `stats:ink_brightness` → ink brightness alone (one of the pixel statistics)."""
+    + pixel statistics; `stats:ink_brightness` → item brightness alone (one of the pixel statistics)."""
+    parts = [p for p in used.split("+") if p] if used else []
     words = []
-    for part in used.split("+") if used else []:
+    for part in parts:
         block, _, column = part.partition(":")
         if column:
-            words.append(f"{column.replace('_', ' ')} alone (one of the {BLOCK_WORDS.get(block, block)})")
+            alone = " alone" if len(parts) == 1 else ""
+            name = STAT_WORDS.get(column, column.replace("_", " ")) if block == "stats" else column
+            words.append(f"{name}{alone} (one of the {BLOCK_WORDS.get(block, block)})")
         else:
             words.append(BLOCK_WORDS.get(block, block))
     return " + ".join(words) or "?"

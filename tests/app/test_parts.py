@@ -109,7 +109,16 @@ def test_what_the_reward_read_is_said_in_words():
     from aigc_ui.finetune_tab import features_words, honesty_markdown
 
     assert features_words("kinds+stats") == "class probabilities + pixel statistics"
-    assert features_words("stats:ink_brightness") == "ink brightness alone (one of the pixel statistics)"
+    assert features_words("stats:ink_brightness") == "item brightness alone (one of the pixel statistics)"
+    both = features_words("kinds+stats:log_aspect")  # not "alone" beside the class probabilities
+    assert both == "class probabilities + proportions (height to width) (one of the pixel statistics)"
     assert features_words("") == "?"
     shown = honesty_markdown({"reward_heldout_accuracy": 0.9, "reward_features_used": "stats:contrast"})
     assert "read: contrast alone (one of the pixel statistics)" in shown
+
+
+def test_every_pixel_statistic_has_words_for_people():
+    from aigc.feedback.appearance import STAT_NAMES
+    from aigc_ui.finetune_tab import STAT_WORDS
+
+    assert set(STAT_WORDS) == set(STAT_NAMES)
