@@ -259,7 +259,7 @@ def save_grids(studio, parent: str, child: str, home: Path, docs: Path | None, t
 
 def tastes(spec: str, prefs: str):
     """The raters to run: class sets from --prefs, then named tastes / groups from --tastes."""
-    from aigc.evaluation.raters import TASTES, TasteRater
+    from aigc.evaluation.raters import FRESH_TASTES, TASTES, TasteRater
 
     out = [
         TasteRater(f"classes-{p.replace(',', '')}", "class", classes=tuple(map(int, p.split(","))))
@@ -269,8 +269,10 @@ def tastes(spec: str, prefs: str):
     for name in [n for n in spec.split(",") if n and n != "none"]:
         if name in ("all", "tuning", "held-out"):
             out += [r for r in TASTES.values() if name == "all" or r.held_out == (name == "held-out")]
+        elif name == "fresh":  # written after the defaults were settled (raters.py): not part of "all"
+            out += list(FRESH_TASTES.values())
         elif name != FOLDER_TASTE:
-            out.append(TASTES[name])
+            out.append({**TASTES, **FRESH_TASTES}[name])
     return out
 
 
@@ -289,7 +291,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default="fashion-gan,fashion-vae")
     p.add_argument("--prefs", default=";".join(PREFS), help="';'-separated liked-class lists, e.g. '1,5,7;0,2,4'")
-    where = f"'held-out', 'all', '{FOLDER_TASTE}' (a folder of pictures this benchmark makes), or 'none'"
+    where = f"'held-out', 'all', 'fresh', '{FOLDER_TASTE}' (a folder of pictures this benchmark makes), or 'none'"
     p.add_argument(
         "--tastes", default=f"all,{FOLDER_TASTE}", help=f"aigc/evaluation/raters.py names, 'tuning', {where}"
     )

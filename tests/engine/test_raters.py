@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aigc.evaluation.raters import LIKED_RATE_TARGET, PROPERTIES, TASTES, TasteRater, grey
+from aigc.evaluation.raters import FRESH_TASTES, LIKED_RATE_TARGET, PROPERTIES, TASTES, TasteRater, grey
 
 
 def pictures(n: int = 400, seed: int = 0) -> np.ndarray:
@@ -40,6 +40,10 @@ def test_each_property_means_what_its_name_says():
     striped[0, 2:14:2] //= 3
     assert value("texture", striped) == pytest.approx(0.0)  # stripes run along rows: no horizontal steps
     assert value("item_contrast", striped) > value("item_contrast", box(12, 12)) + 0.1
+    assert value("mirror_difference", box(12, 12)) == pytest.approx(0.0)  # centred: its own mirror image
+    lopsided = box(12, 12)
+    lopsided[0, 2:14, 8:14] = 60  # its left half darker than its right
+    assert value("mirror_difference", lopsided) > 0.2
 
 
 def test_a_calibrated_attribute_likes_its_share_of_real_images_and_the_opposite_direction_the_rest():
@@ -80,6 +84,20 @@ def test_the_registry_has_held_out_tastes_of_every_kind_and_a_target_for_each():
     assert all(0.1 <= r.flip <= 0.2 for r in TASTES.values() if r.kind == "careless")
 
 
+def test_the_fresh_group_is_apart_from_the_table_and_new_in_what_it_likes():
+    """Written after the defaults were settled: none of its names or (property, direction) pairs is in TASTES,
+    and every kind a rater can be but a class set (the benchmark's --prefs gives those) is there."""
+    assert not set(FRESH_TASTES) & set(TASTES)
+    assert all(r.held_out and r.kind in LIKED_RATE_TARGET for r in FRESH_TASTES.values())
+    assert {r.kind for r in FRESH_TASTES.values()} == {"attribute", "mixed", "careless"}
+    tuned = {(r.prop, r.above) for r in TASTES.values() if r.prop}
+    assert all((r.prop, r.above) not in tuned for r in FRESH_TASTES.values())
+    real = pictures(1000, 5)
+    for rater in FRESH_TASTES.values():
+        if not rater.classes:
+            assert rater.calibrate(real).liked_rate(real) == pytest.approx(rater.liked_share, abs=0.03)
+
+
 def test_a_blind_pick_prefers_the_liked_picture_ties_a_same_sided_pair_and_a_careless_rater_errs_as_often():
     real = pictures(2000, 3)
     rater = TasteRater("big", "attribute", prop="fill", liked_share=0.5).calibrate(real)
@@ -92,3 +110,18 @@ def test_a_blind_pick_prefers_the_liked_picture_ties_a_same_sided_pair_and_a_car
     wrong = (careless.pick(left, right)[decided] != picks[decided]).mean()
     assert wrong == pytest.approx(0.15, abs=0.05)
     assert (careless.pick(left, right)[~decided] == 0).all()  # a tie stays a tie, flipped or not
+
+
+def test_the_benchmark_runs_the_fresh_group_only_when_asked():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import feedback_loop
+
+    def names(spec: str) -> list[str]:
+        return [r.name for r in feedback_loop.tastes(spec, "0,3,9")]
+
+    assert names("all") == ["classes-039", *TASTES]  # the table's tastes: unchanged by the fresh group
+    assert names("fresh") == ["classes-039", *FRESH_TASTES]
+    assert names("symmetric,bright") == ["classes-039", "symmetric", "bright"]
