@@ -65,6 +65,12 @@ def holdout_report(p: np.ndarray, y: np.ndarray) -> dict:
         "heldout_ece": round(expected_calibration_error(p, y), 4),
         "heldout_log_loss": round(float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean()), 4),
         "heldout_n": len(y),
+        # each side's own count and hits: 40 ratings with 5 likes can be 100% right and still say little about
+        # where the liked region ends (`confidence`)
+        "heldout_liked_n": int(liked.sum()),
+        "heldout_liked_correct": int(((p > 0.5) & liked).sum()),
+        "heldout_disliked_n": int((~liked).sum()),
+        "heldout_disliked_correct": int(((p <= 0.5) & ~liked).sum()),
     }
 
 
@@ -78,11 +84,32 @@ def wilson_lower(successes: float, n: int, z: float = 1.64) -> float:
     return (centre - margin) / (1 + z * z / n)
 
 
+SURE_OVERALL = 0.85  # 'high': the held-out accuracy's lower bound at least this...
+SURE_EACH_SIDE = 0.75  # ...and each side's (likes recognised, dislikes recognised) at least this
+
+
+def side_lower_bounds(report: dict) -> dict[str, float] | None:
+    """{'likes': ..., 'dislikes': ...}: the 95% lower bound of the share of each side the held-out models got
+    right, or None for a report without the per-side counts (one written before they were kept)."""
+    if "heldout_liked_n" not in report:
+        return None
+    return {
+        "likes": wilson_lower(report["heldout_liked_correct"], report["heldout_liked_n"]),
+        "dislikes": wilson_lower(report["heldout_disliked_correct"], report["heldout_disliked_n"]),
+    }
+
+
 def confidence(report: dict) -> tuple[str, str]:
     """(level, sentence): how sure the page is that the reward model learned the taste, from held-out figures.
 
     'low' when the held-out accuracy is not clearly (95% one-sided) above always guessing the commoner
-    thumb; 'high' when its lower bound is at least 0.85; else 'medium'.
+    thumb; 'high' when its lower bound is at least SURE_OVERALL and each side's at least SURE_EACH_SIDE;
+    else 'medium'.
+
+    Why each side: accuracy is mostly the commoner thumb's. A rater of textured pictures gave the VAE 40 thumbs
+    with 5 likes; models that had not seen them got all 40 right, and the page said "Fairly sure", but five
+    examples say little about where the liked region ends, and the child reached 0.56 of the taste
+    (benchmarks/results_feedback_curve.jsonl). Five likes of five have a lower bound of 0.65: "Somewhat sure".
     """
     n, acc, base = report["heldout_n"], report["heldout_accuracy"], report["heldout_majority_accuracy"]
     lower = wilson_lower(acc * n, n)
@@ -92,8 +119,15 @@ def confidence(report: dict) -> tuple[str, str]:
             f"Not sure: {pct}, no clearly better than always guessing the commoner thumb ({base:.0%}). "
             "The taste may not be learnable from these ratings yet: rate more, or more consistently."
         )
-    if lower >= 0.85:
+    sides = side_lower_bounds(report)
+    weak = [] if sides is None else [side for side, bound in sides.items() if bound < SURE_EACH_SIDE]
+    if lower >= SURE_OVERALL and not weak:
         return "high", f"Fairly sure: {pct} (at least {lower:.0%} with 95% confidence)."
+    if lower >= SURE_OVERALL:  # sure overall, but one side rests on few examples
+        side = weak[0]
+        count = report["heldout_liked_n"] if side == "likes" else report["heldout_disliked_n"]
+        what = "where your taste ends" if side == "likes" else "what you do not like"
+        return "medium", f"Somewhat sure: {pct}, but only {count} were {side}: too few to show {what}; rate more."
     return "medium", f"Somewhat sure: {pct} (at least {lower:.0%} with 95% confidence); expect some misses."
 
 

@@ -134,6 +134,21 @@ def test_a_clear_consistent_taste_reads_as_sure_and_a_careless_one_is_warned_abo
     assert warnings(report, flip=0.15)[-1].startswith("About 15% of your thumbs contradict")
 
 
+def test_sure_means_sure_of_both_sides_not_only_of_the_commoner_thumb():
+    """40 thumbs with 5 likes, all predicted right, say little about where the liked region ends."""
+    y = np.r_[np.ones(5), np.zeros(35)]
+    few_likes = holdout_report(np.where(y > 0.5, 0.9, 0.1), y)
+    assert few_likes["heldout_accuracy"] == 1.0 and few_likes["heldout_liked_n"] == 5
+    level, words = confidence(few_likes)
+    assert level == "medium" and "only 5 were likes" in words
+    y = np.r_[np.ones(30), np.zeros(70)]
+    p = np.where(y > 0.5, 0.9, 0.1)
+    p[:2] = 0.2  # 28 of 30 likes and every dislike recognised
+    assert confidence(holdout_report(p, y))[0] == "high"
+    older = {k: v for k, v in few_likes.items() if not k.startswith(("heldout_liked", "heldout_disliked"))}
+    assert confidence(older)[0] == "high"  # a report kept before the per-side counts: the overall rule alone
+
+
 @pytest.mark.heavy
 def test_a_class_set_taste_is_learnt_better_with_the_kinds_block_from_40_ratings():
     """Ten class-probability columns beside a noisy 128-column embedding: 'trousers or sandals or sneakers' is one
