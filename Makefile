@@ -34,7 +34,7 @@ bench:              ## speed benchmarks, one JSON line each
 	$(PY) benchmarks/ui_latency.py
 	$(PY) benchmarks/ui_load.py
 
-bench-loop:         ## the headline: simulated raters → fine-tune → measured effect (GAN + VAE × 3 tastes)
+bench-loop:         ## the headline: simulated raters → fine-tune → measured effect (GAN + VAE × 3 class sets, the 12 named tastes; and the folder taste: ~20 min)
 	$(PY) benchmarks/feedback_loop.py --docs
 
 pretrained:         ## retrain the shipped models with the commands in their cards; `make -j2 pretrained` runs GAN and VAE side by side (one core each; the VAE's second stage takes two)
