@@ -40,7 +40,7 @@ def main() -> int:
     from feedback_loop import fashion_reference
     from rating_pages import random_pages, round_seed
 
-    from aigc.evaluation.raters import FRESH_TASTES, TASTES, TasteRater
+    from aigc.evaluation.raters import TasteRater, named_tastes
     from aigc.feedback.calibration import confidence
     from aigc.feedback.features import reward_features
     from aigc.feedback.reward import fit_reward
@@ -59,7 +59,8 @@ def main() -> int:
                 loaded[run["model"]] = (model, reward_features(model))
             model, rf = loaded[run["model"]]
             taste = run["taste"]
-            rater = {**TASTES, **FRESH_TASTES}.get(taste) or TasteRater(taste, "class", classes=class_set(taste))
+            is_class_set = taste.startswith("classes-")  # feedback_loop.py's --prefs tastes are not in the registry
+            rater = TasteRater(taste, "class", classes=class_set(taste)) if is_class_set else named_tastes([taste])[0]
             rater = rater.calibrate(ref.images, ref.classes)
             pages = random_pages(run["ratings_used"], round_seed(run.get("rating_seed", 0), 1))
             rated = np.concatenate([model.sample(n, s) for n, s in pages])

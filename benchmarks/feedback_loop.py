@@ -259,21 +259,11 @@ def save_grids(studio, parent: str, child: str, home: Path, docs: Path | None, t
 
 def tastes(spec: str, prefs: str):
     """The raters to run: class sets from --prefs, then named tastes / groups from --tastes."""
-    from aigc.evaluation.raters import FRESH_TASTES, TASTES, TasteRater
+    from aigc.evaluation.raters import TasteRater, named_tastes
 
-    out = [
-        TasteRater(f"classes-{p.replace(',', '')}", "class", classes=tuple(map(int, p.split(","))))
-        for p in prefs.split(";")
-        if p
-    ]
-    for name in [n for n in spec.split(",") if n and n != "none"]:
-        if name in ("all", "tuning", "held-out"):
-            out += [r for r in TASTES.values() if name == "all" or r.held_out == (name == "held-out")]
-        elif name == "fresh":  # written after the defaults were settled (raters.py): not part of "all"
-            out += list(FRESH_TASTES.values())
-        elif name != FOLDER_TASTE:
-            out.append({**TASTES, **FRESH_TASTES}[name])
-    return out
+    classes = [tuple(map(int, p.split(","))) for p in prefs.split(";") if p]
+    out = [TasteRater(f"classes-{''.join(map(str, c))}", "class", classes=c) for c in classes]
+    return out + named_tastes([n for n in spec.split(",") if n and n not in ("none", FOLDER_TASTE)])
 
 
 def note_stage(seen: dict[str, float], stage: str, elapsed_s: float) -> None:

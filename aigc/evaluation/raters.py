@@ -219,3 +219,20 @@ FRESH_TASTES: dict[str, TasteRater] = {
 }
 
 LIKED_RATE_TARGET = {"class": 0.95, "attribute": 0.90, "mixed": 0.90, "careless": 0.90}
+
+GROUPS = ("all", "tuning", "held-out", "fresh")  # "all" is the table's 12 named tastes: the fresh group is apart
+
+
+def named_tastes(names: list[str]) -> list[TasteRater]:
+    """The raters a benchmark's --tastes names: groups (GROUPS) or single tastes of either registry, in order."""
+    out: list[TasteRater] = []
+    for name in names:
+        if name == "fresh":
+            out += list(FRESH_TASTES.values())
+        elif name in GROUPS:
+            out += [r for r in TASTES.values() if name == "all" or r.held_out == (name == "held-out")]
+        elif name in TASTES or name in FRESH_TASTES:
+            out.append({**TASTES, **FRESH_TASTES}[name])
+        else:
+            raise ValueError(f"unknown taste {name!r}; known: {', '.join([*GROUPS, *TASTES, *FRESH_TASTES])}")
+    return out

@@ -125,3 +125,5 @@ def test_the_benchmark_runs_the_fresh_group_only_when_asked():
     assert names("all") == ["classes-039", *TASTES]  # the table's tastes: unchanged by the fresh group
     assert names("fresh") == ["classes-039", *FRESH_TASTES]
     assert names("symmetric,bright") == ["classes-039", "symmetric", "bright"]
+    with pytest.raises(ValueError, match="unknown taste 'brigth'; known: all, tuning"):
+        names("brigth")
