@@ -107,9 +107,9 @@ def confidence(report: dict) -> tuple[str, str]:
     else 'medium'.
 
     Why each side: accuracy is mostly the commoner thumb's. A rater of textured pictures gave the VAE 40 thumbs
-    with 5 likes; models that had not seen them got all 40 right, and the page said "Fairly sure", but five
+    with 6 likes; models that had not seen them got all 40 right, and the page said "Fairly sure", but six
     examples say little about where the liked region ends, and the child reached 0.56 of the taste
-    (benchmarks/results_feedback_curve.jsonl). Five likes of five have a lower bound of 0.65: "Somewhat sure".
+    (benchmarks/results_feedback_curve.jsonl). Six likes of six have a lower bound of 0.69: "Somewhat sure".
     """
     n, acc, base = report["heldout_n"], report["heldout_accuracy"], report["heldout_majority_accuracy"]
     lower = wilson_lower(acc * n, n)
@@ -123,11 +123,14 @@ def confidence(report: dict) -> tuple[str, str]:
     weak = [] if sides is None else [side for side, bound in sides.items() if bound < SURE_EACH_SIDE]
     if lower >= SURE_OVERALL and not weak:
         return "high", f"Fairly sure: {pct} (at least {lower:.0%} with 95% confidence)."
-    if lower >= SURE_OVERALL:  # sure overall, but one side rests on few examples
+    if lower >= SURE_OVERALL:  # sure overall, but one side rests on few examples or is often missed
         side = weak[0]
-        count = report["heldout_liked_n"] if side == "likes" else report["heldout_disliked_n"]
-        what = "where your taste ends" if side == "likes" else "what you do not like"
-        return "medium", f"Somewhat sure: {pct}, but only {count} were {side}: too few to show {what}; rate more."
+        key = "heldout_liked" if side == "likes" else "heldout_disliked"
+        count, hits = report[f"{key}_n"], report[f"{key}_correct"]
+        if hits == count:
+            what = "where your taste ends" if side == "likes" else "what you do not like"
+            return "medium", f"Somewhat sure: {pct}, but only {count} were {side}: too few to show {what}; rate more."
+        return "medium", f"Somewhat sure: {pct}, but only {hits} of the {count} {side}; expect some misses."
     return "medium", f"Somewhat sure: {pct} (at least {lower:.0%} with 95% confidence); expect some misses."
 
 

@@ -145,6 +145,9 @@ def test_sure_means_sure_of_both_sides_not_only_of_the_commoner_thumb():
     p = np.where(y > 0.5, 0.9, 0.1)
     p[:2] = 0.2  # 28 of 30 likes and every dislike recognised
     assert confidence(holdout_report(p, y))[0] == "high"
+    p[:8] = 0.2  # 22 of 30 likes recognised: enough of them, but often missed
+    level, words = confidence(holdout_report(p, y))
+    assert level == "medium" and "only 22 of the 30 likes" in words
     older = {k: v for k, v in few_likes.items() if not k.startswith(("heldout_liked", "heldout_disliked"))}
     assert confidence(older)[0] == "high"  # a report kept before the per-side counts: the overall rule alone
 
