@@ -39,6 +39,8 @@ from aigc.feedback.ratings import READINESS
 # tastes precision rose in all 6 (+0.01 to +0.04) at liked rate −0.02 to +0.04. On the GAN it was noise-sized
 # (+0.04, +0.05, −0.03, −0.04 on 4 tastes) while its generator fine-tuned on N(0, I); fine-tuned on its parent's
 # tilt (train_latents), 13 tastes: mean precision 0.752 → 0.772, liked rate 0.942 → 0.951, recall 0.640 → 0.624.
+# "Most like a real image" is the realism score of Kynkäänniemi et al. (2019), how far inside some real image's
+# own k-NN ball (before: the nearest real image's cosine similarity); both measured in docs/FEEDBACK_MEASUREMENTS.md.
 # Fewer steps, so the loop fits a slow day of the 2-core machine (it runs up to ~1.45x slower from day to day):
 # at GAN 225 × 0.9 and VAE 400 × 2.5 the loops took 56-61 s and 62-77 s on such a day. Measured that day on
 # both models' 13 tastes (same rating seeds): GAN 200 × 1.0 (the same steps × lr) kept the mean liked rate

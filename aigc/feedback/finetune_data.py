@@ -134,9 +134,10 @@ REALISM_BANK = 5000  # real images the tilt's realism score compares with (keys:
 
 
 def realism_score(network: tuple[Path, float] | None, real: torch.Tensor) -> Callable[[np.ndarray], np.ndarray] | None:
-    """pictures (N, H, W, C) uint8 → (N,) cosine similarity to the nearest of `real`'s first REALISM_BANK
-    images under `network`, the perceptual network the parent was trained with (`perceptual.inherited`);
-    None when it has none (a model of a user's own folder) or the network is not among the models.
+    """pictures (N, H, W, C) uint8 → (N,) their realism score (Kynkäänniemi et al. 2019,
+    `NearestRealImages.realism`) among `real`'s first REALISM_BANK images under `network`, the perceptual
+    network the parent was trained with (`perceptual.inherited`); None when it has none (a model of a
+    user's own folder) or the network is not among the models.
 
     Why: the tilt keeps the draws the reward model likes, and a flawed draw (speckle, a smear, a half-drawn
     sole) is liked as readily as a clean one of the same kind; its children's precision fell below the
@@ -154,6 +155,6 @@ def realism_score(network: tuple[Path, float] | None, real: torch.Tensor) -> Cal
 
     def score(pictures: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            return bank.similarity(from_uint8(pictures)).double().numpy()
+            return bank.realism(from_uint8(pictures)).double().numpy()
 
     return score

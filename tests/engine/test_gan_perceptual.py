@@ -32,17 +32,47 @@ def test_nearest_real_images_are_found_by_the_networks_view(perceptual_file, toy
     assert same_class >= 0.9, same_class
 
 
-def test_similarity_to_the_nearest_real_image_ranks_real_above_noisy_above_noise(perceptual_file, toy_data):
-    """The tilt's realism score: a real image scores 1 (itself), noise added lowers it, pure noise lowest."""
+def test_realism_ranks_real_above_noisy_above_noise(perceptual_file, toy_data):
+    """The tilt's realism score under the real network: a real image of the bank is inside its own ball,
+    noise added lowers it, pure noise lowest."""
     distance = PerceptualDistance.load(perceptual_file)
     nearest = NearestRealImages(distance, toy_data.images[:100])
     gen = torch.Generator().manual_seed(2)
     real = toy_data.images[:30]
     noisy = (real + 0.5 * torch.randn(real.shape, generator=gen)).clamp(-1, 1)
     noise = torch.rand(real.shape, generator=gen) * 2 - 1
-    scores = [nearest.similarity(x, chunk=7) for x in (real, noisy, noise)]  # chunks: scored in pieces
-    assert torch.allclose(scores[0], torch.ones(30), atol=1e-5)
-    assert scores[1].mean() < scores[0].mean() - 0.01 and scores[2].mean() < scores[1].mean(), scores
+    scores = [nearest.realism(x, chunk=7) for x in (real, noisy, noise)]  # chunks: scored in pieces
+    assert (scores[0] >= 1.0).all()
+    assert scores[1].median() < scores[0].min() and scores[2].mean() < scores[1].mean(), scores
+
+
+class _Identity:
+    """A stand-in network whose embedding is the point itself, so the geometry is plain to read."""
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return x.float()
+
+
+def _grid(centre: tuple[float, float], spacing: float, n: int = 5) -> torch.Tensor:
+    steps = torch.arange(n, dtype=torch.float32) * spacing
+    return torch.cartesian_prod(steps + centre[0], steps + centre[1])
+
+
+def test_realism_scores_by_each_real_images_own_neighbourhood():
+    """Kynkäänniemi's realism score: a point half a unit from a sparse kind (real images 1 apart) is inside
+    its k-NN balls, the same half unit from a crowded kind (0.01 apart) is far outside them, though the
+    nearest real image is equally near in both; the bank's own images are inside; farther is less real."""
+    crowded, sparse = _grid((0.0, 0.0), 0.01), _grid((100.0, 0.0), 1.0)
+    bank = NearestRealImages(_Identity(), torch.cat([crowded, sparse]))  # type: ignore[arg-type]
+    near_crowded = torch.tensor([[-0.5, 0.02]])  # 0.5 from the crowded grid's left edge
+    near_sparse = torch.tensor([[99.5, 2.0]])  # 0.5 from the sparse grid's left edge
+    far = torch.tensor([[50.0, 50.0]])
+    scores = bank.realism(torch.cat([near_crowded, near_sparse, far, crowded[:3], sparse[:3]]), k=3, chunk=2)
+    assert scores[0] < 0.05 and scores[1] >= 1.0, scores  # radii 0.01 and 1: 0.02 and 2
+    assert scores[2] < scores[0]
+    assert (scores[3:] >= 1.0).all()
+    with pytest.raises(ValueError, match="k must be between 1 and 49"):
+        bank.realism(far, k=50)
 
 
 @pytest.mark.heavy
