@@ -15,12 +15,19 @@ last word.
     python benchmarks/tilt_offline.py --without ink_roughness   # the same with one pixel statistic blanked
     python benchmarks/tilt_offline.py --to-rate                 # 50 ratings on the page's 🎯 picks
     python benchmarks/tilt_offline.py --to-rate --pool-per-pick 4   # 🎯 chosen from a smaller pool
+    python benchmarks/tilt_offline.py --realism score           # only the loop's 85% most real-looking draws
+    python benchmarks/tilt_offline.py --realism nearest         # the same by the score before (nearest cosine)
 
 `--without NAME` blanks a pixel statistic of `aigc.feedback.appearance.STAT_NAMES` (a constant column
 standardises to zero, so no fit can read it): an ablation of one feature on the same draws and thumbs.
 `--to-rate` rates the page's 🎯 *images to rate next* instead of random samples, chosen page by page as
 `Studio.sample_to_rate` chooses them (a pool of fresh samples per page, the reward model on the ratings so
 far, `selection.select_to_rate`), 50 of them unless `--ratings` says otherwise.
+`--realism` lets only the most real-looking `--realism-keep` of the draws be picked, as a child's tilt does
+(`finetune_data.realism_score`, the parent's perceptual network): `score` is the loop's realism score,
+`nearest` the one before it (cosine similarity to the nearest real image); `off` (the default, as every
+line before the option) lets every draw be picked. Each line also says whether its picks are at least as
+precise as the parent's own first 1,000 draws (`precision_met`), the loop's precision target.
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ def main() -> int:
     p.add_argument("--to-rate", action="store_true", help="rate the page's 🎯 picks instead of random samples")
     p.add_argument("--pool-per-pick", type=int, default=None, help="🎯's pool per pick (default: the page's)")
     p.add_argument("--without", default="", help="comma-separated pixel statistics to blank (an ablation)")
+    p.add_argument("--realism", choices=("off", "nearest", "score"), default="off", help="realism filter (above)")
+    p.add_argument("--realism-keep", type=float, default=0.85, help="share of the draws the filter keeps")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -73,6 +82,8 @@ def main() -> int:
         feats = rf.compute(drawn.images)
         feats[:, blank] = 0.0
         judged = ref.embed(drawn.images).float()
+        eligible = realism_eligible(model, drawn.images, args.realism, args.realism_keep)
+        parent_precision = round(precision(ref.feats, judged[:1000], real_radius=ref.radius), 4)
         for rater in tastes(args.tastes, args.prefs):
             rater = rater.calibrate(ref.images, ref.classes)
             truth, liked_real = rater.likes(drawn.images), ref.liked(rater)
@@ -88,13 +99,14 @@ def main() -> int:
                 row = {"model": name, "taste": rater.name, "kind": rater.kind, "held_out": rater.held_out}
                 row |= {"rating_seed": seed, "ratings": len(thumbs), "without": args.without, "to_rate": args.to_rate}
                 row |= {"pool_per_pick": per_pick if args.to_rate else None, "likes_rated": int((thumbs > 0).sum())}
+                row |= {"realism": args.realism, "realism_keep": round(float(eligible.mean()), 4)}
                 try:
                     reward = fit_reward(rated_feats, thumbs, seed=0, blocks=rf.blocks)
                 except ValueError as exc:  # one-sided thumbs: nothing to learn from
                     rows.append({**row, "error": str(exc)})
                     print(json.dumps(rows[-1]), flush=True)
                     continue
-                picks, _, beta = tilt_picks(reward.predict(feats), cfg, np.ones(len(feats), bool))
+                picks, _, beta = tilt_picks(reward.predict(feats), cfg, eligible)
                 graded = picks[:1000]
                 row |= {
                     "blocks": "+".join(reward.blocks_used),
@@ -108,10 +120,38 @@ def main() -> int:
                 }
                 row["liked_rate_met"] = row["liked_rate"] >= LIKED_RATE_TARGET[rater.kind]
                 row["recall_met"] = row["recall_liked"] >= 0.6
+                row |= {"precision_parent": parent_precision, "precision_met": row["precision_all"] >= parent_precision}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     print(json.dumps(summary(rows, args.without) | {"to_rate": args.to_rate, "ratings": n_ratings}), flush=True)
     return 0
+
+
+def realism_eligible(model, images: np.ndarray, how: str, keep: float) -> np.ndarray:
+    """(N,) bool: the draws the tilt may pick, the `keep` share most real-looking by `how` (all when "off" or
+    the model has no perceptual network, as in the loop)."""
+    from aigc.feedback.config import FinetuneConfig
+    from aigc.feedback.finetune_data import REALISM_BANK, realism_score, training_set
+    from aigc.models.pipeline import models_dirs
+    from aigc.training.perceptual import NearestRealImages, PerceptualDistance, inherited
+
+    everything = np.ones(len(images), bool)
+    network = inherited(model.record, models_dirs(None)) if how != "off" else None
+    if network is None:
+        return everything
+    real, _, _ = training_set(model, FinetuneConfig(), None)
+    if how == "score":
+        score = realism_score(network, real)
+        if score is None:
+            return everything
+        looks = score(images)
+    else:
+        from aigc.data.datasets import from_uint8
+
+        bank = NearestRealImages(PerceptualDistance.load(network[0]), real[:REALISM_BANK].float())
+        with torch.no_grad():
+            looks = (bank.distance.embed(from_uint8(images)) @ bank.keys.T).amax(1).double().numpy()
+    return looks >= np.quantile(looks, 1.0 - keep)
 
 
 def chosen_ratings(
@@ -166,6 +206,8 @@ def summary(rows: list[dict], without: str) -> dict:
         "liked_rate_met": sum(r["liked_rate_met"] for r in done),
         "recall_met": sum(r["recall_met"] for r in done),
         "both_met": sum(r["liked_rate_met"] and r["recall_met"] for r in done),
+        "precision_met": sum(r.get("precision_met", False) for r in done),
+        "all_three_met": sum(r["liked_rate_met"] and r["recall_met"] and r.get("precision_met", False) for r in done),
     }
 
 

@@ -40,6 +40,15 @@ def test_the_summary_counts_targets_met_and_leaves_failed_fits_out_of_the_means(
     out = tilt_offline.summary(rows, "")
     assert (out["runs"], out["failed"], out["both_met"], out["liked_rate_met"]) == (3, 1, 1, 1)
     assert out["mean_liked_rate"] == pytest.approx(0.9)
+    assert (out["precision_met"], out["all_three_met"]) == (0, 0)  # lines before the precision target was kept
+    rows[0]["precision_met"], rows[1]["precision_met"] = True, True
+    out = tilt_offline.summary(rows, "")
+    assert (out["precision_met"], out["all_three_met"]) == (2, 1)
+
+
+def test_without_a_realism_filter_every_draw_may_be_picked():
+    images = np.zeros((7, 28, 28, 1), np.uint8)
+    assert tilt_offline.realism_eligible(None, images, "off", 0.5).all()
 
 
 def test_the_offline_benchmark_rates_the_pages_the_loop_shows():
