@@ -132,6 +132,7 @@ def realism_eligible(model, images: np.ndarray, how: str, keep: float) -> np.nda
     the model has no perceptual network, as in the loop)."""
     from aigc.feedback.config import FinetuneConfig
     from aigc.feedback.finetune_data import REALISM_BANK, realism_score, training_set
+    from aigc.feedback.latent_prior import most_real
     from aigc.models.pipeline import models_dirs
     from aigc.training.perceptual import NearestRealImages, PerceptualDistance, inherited
 
@@ -151,7 +152,7 @@ def realism_eligible(model, images: np.ndarray, how: str, keep: float) -> np.nda
         bank = NearestRealImages(PerceptualDistance.load(network[0]), real[:REALISM_BANK].float())
         with torch.no_grad():
             looks = (bank.distance.embed(from_uint8(images)) @ bank.keys.T).amax(1).double().numpy()
-    return looks >= np.quantile(looks, 1.0 - keep)
+    return most_real(looks, keep)
 
 
 def chosen_ratings(

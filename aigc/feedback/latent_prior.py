@@ -123,9 +123,14 @@ def tilted_prior(
     p = np.asarray(liked_probability(generated.images), np.float64)
     eligible = None
     if realism is not None and cfg.realism_keep < 1.0:
-        looks = np.asarray(realism(generated.images), np.float64)
-        eligible = looks >= np.quantile(looks, 1.0 - cfg.realism_keep)
+        eligible = most_real(np.asarray(realism(generated.images), np.float64), cfg.realism_keep)
     return tilt_from_scores(np.asarray(generated.latents, np.float64), p, cfg, eligible)
+
+
+def most_real(looks: np.ndarray, keep: float) -> np.ndarray:
+    """(N,) bool: the `keep` share of the draws that look most real by `looks` (higher: more), the ones the
+    tilt may make centres; one home for the rule, which `benchmarks/tilt_offline.py` ranks offline."""
+    return looks >= np.quantile(looks, 1.0 - keep)
 
 
 def draw_for_tilt(model: ImageModel, draws: int, seed: int) -> Generated:
