@@ -53,6 +53,8 @@ def main() -> int:
     p.add_argument("--without", default="", help="comma-separated pixel statistics to blank (an ablation)")
     p.add_argument("--realism", choices=("off", "nearest", "score"), default="off", help="realism filter (above)")
     p.add_argument("--realism-keep", type=float, default=0.85, help="share of the draws the filter keeps")
+    p.add_argument("--view-flips", default="0", help="careless-thumb rates each view is judged at (its best)")
+    p.add_argument("--kind-match", action="store_true", help="each kind's share of the tilt as among real images")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -60,12 +62,12 @@ def main() -> int:
     from feedback_loop import MAX_RATINGS, MAX_RATINGS_TO_RATE, fashion_reference, tastes
     from rating_pages import random_pages, round_seed
 
-    from aigc.evaluation.metrics import precision, recall
+    from aigc.evaluation.metrics import fid, precision, recall
     from aigc.evaluation.raters import LIKED_RATE_TARGET
     from aigc.feedback.appearance import STAT_NAMES
     from aigc.feedback.features import reward_features
     from aigc.feedback.latent_prior import TiltConfig, draw_for_tilt, tilt_picks
-    from aigc.feedback.reward import fit_reward
+    from aigc.feedback.reward import RewardConfig, fit_reward
     from aigc.feedback.selection import POOL_PER_PICK
     from aigc.models.pipeline import load_model
 
@@ -84,6 +86,9 @@ def main() -> int:
         judged = ref.embed(drawn.images).float()
         eligible = realism_eligible(model, drawn.images, args.realism, args.realism_keep)
         parent_precision = round(precision(ref.feats, judged[:1000], real_radius=ref.radius), 4)
+        kinds, real_feats, real_kinds = (None, None, None)
+        if args.kind_match:
+            kinds, real_feats, real_kinds = draw_and_real_kinds(model, rf, feats)
         for rater in tastes(args.tastes, args.prefs):
             rater = rater.calibrate(ref.images, ref.classes)
             truth, liked_real = rater.likes(drawn.images), ref.liked(rater)
@@ -101,30 +106,60 @@ def main() -> int:
                 row |= {"pool_per_pick": per_pick if args.to_rate else None, "likes_rated": int((thumbs > 0).sum())}
                 row |= {"realism": args.realism, "realism_keep": round(float(eligible.mean()), 4)}
                 try:
-                    reward = fit_reward(rated_feats, thumbs, seed=0, blocks=rf.blocks)
+                    reward_cfg = RewardConfig(view_flips=tuple(float(f) for f in args.view_flips.split(",")))
+                    reward = fit_reward(rated_feats, thumbs, reward_cfg, seed=0, blocks=rf.blocks)
                 except ValueError as exc:  # one-sided thumbs: nothing to learn from
                     rows.append({**row, "error": str(exc)})
                     print(json.dumps(rows[-1]), flush=True)
                     continue
-                picks, _, beta = tilt_picks(reward.predict(feats), cfg, eligible)
+                real = (reward.predict(real_feats), real_kinds) if real_feats is not None else None
+                picks, _, beta = tilt_picks(reward.predict(feats), cfg, eligible, kinds, real)
                 graded = picks[:1000]
                 row |= {
                     "blocks": "+".join(reward.blocks_used),
+                    "steering_views": reward.summary().get("steering_views"),
+                    "reward_flip": reward.flip,
                     "heldout_accuracy": reward.heldout.get("heldout_accuracy"),
                     "tilt_temperature": beta,
                     "liked_rate": round(float(truth[picks].mean()), 4),
                     "recall_liked": round(recall(liked_real, judged[graded]), 4),
                     "precision_all": round(precision(ref.feats, judged[graded], real_radius=ref.radius), 4),
+                    "fid_liked": round(fid(liked_real, judged[graded]), 2),
+                    "fid_liked_parent": round(fid(liked_real, judged[:1000]), 2),
                     "distinct_draws": int(len(np.unique(picks))),
                     "s": round(time.perf_counter() - t0, 2),
                 }
                 row["liked_rate_met"] = row["liked_rate"] >= LIKED_RATE_TARGET[rater.kind]
                 row["recall_met"] = row["recall_liked"] >= 0.6
+                row["fid_met"] = row["fid_liked"] < row["fid_liked_parent"]
+                row["kind_match"] = args.kind_match
                 row |= {"precision_parent": parent_precision, "precision_met": row["precision_all"] >= parent_precision}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     print(json.dumps(summary(rows, args.without) | {"to_rate": args.to_rate, "ratings": n_ratings}), flush=True)
     return 0
+
+
+def draw_and_real_kinds(model, rf, feats: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the draws' kinds, 5,000 training images' reward features, their kinds): kinds are the judge's likeliest
+    class from the reward features' "kinds" block, as a run would read them."""
+    from aigc.feedback.config import FinetuneConfig
+    from aigc.feedback.finetune_data import training_set
+
+    start = 0
+    for name, width in rf.blocks:
+        if name == "kinds":
+            break
+        start += width
+    else:
+        raise SystemExit("--kind-match needs a model with the judge's class probabilities")
+    real, learned, _ = training_set(model, FinetuneConfig(max_examples=5000), rf.learned)
+    real_feats = rf.compute(real, learned=learned)
+
+    def kind(x: np.ndarray) -> np.ndarray:
+        return x[:, start : start + width].argmax(1)
+
+    return kind(feats), real_feats, kind(real_feats)
 
 
 def realism_eligible(model, images: np.ndarray, how: str, keep: float) -> np.ndarray:
@@ -193,8 +228,9 @@ def blanked_columns(blocks: list[tuple[str, int]], stat_names: tuple[str, ...], 
 def summary(rows: list[dict], without: str) -> dict:
     done = [r for r in rows if "liked_rate" in r]
 
-    def mean(key: str) -> float | None:
-        return round(float(np.mean([r[key] for r in done])), 4) if done else None
+    def mean(key: str) -> float | None:  # over the lines that have it: lines before FID was graded lack it
+        values = [r[key] for r in done if key in r]
+        return round(float(np.mean(values)), 4) if values else None
 
     return {
         "summary": True,
@@ -207,6 +243,12 @@ def summary(rows: list[dict], without: str) -> dict:
         "liked_rate_met": sum(r["liked_rate_met"] for r in done),
         "recall_met": sum(r["recall_met"] for r in done),
         "both_met": sum(r["liked_rate_met"] and r["recall_met"] for r in done),
+        "mean_fid_liked": mean("fid_liked"),
+        "fid_met": sum(r.get("fid_met", False) for r in done),
+        "all_four_met": sum(
+            r["liked_rate_met"] and r["recall_met"] and r.get("precision_met", False) and r.get("fid_met", False)
+            for r in done
+        ),
         "precision_met": sum(r.get("precision_met", False) for r in done),
         "all_three_met": sum(r["liked_rate_met"] and r["recall_met"] and r.get("precision_met", False) for r in done),
     }

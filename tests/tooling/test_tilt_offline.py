@@ -44,6 +44,11 @@ def test_the_summary_counts_targets_met_and_leaves_failed_fits_out_of_the_means(
     rows[0]["precision_met"], rows[1]["precision_met"] = True, True
     out = tilt_offline.summary(rows, "")
     assert (out["precision_met"], out["all_three_met"]) == (2, 1)
+    assert (out["mean_fid_liked"], out["fid_met"], out["all_four_met"]) == (None, 0, 0)  # lines before FID
+    rows[0] |= {"fid_liked": 20.0, "fid_met": True}
+    rows[1] |= {"fid_liked": 40.0, "fid_met": True}
+    out = tilt_offline.summary(rows, "")
+    assert (out["mean_fid_liked"], out["fid_met"], out["all_four_met"]) == (30.0, 2, 1)
 
 
 def test_without_a_realism_filter_every_draw_may_be_picked():
