@@ -42,7 +42,6 @@ FOLDER_TASTE = "folder-wide"
 # FinetuneConfig fields a flag of that name sets
 SETTABLE = ("steps", "lr_scale", "ess_floor", "view_margin", "view_combine", "tilt_kernel", "tilt_temperature")
 SETTABLE += ("tilt_draws", "tilt_components", "realism_keep", "weights_by", "child_keep", "train_latents")
-SETTABLE += ("view_flips",)
 LOOP_BUDGET_S = 60.0  # the whole loop, rating excluded, on the 2-core machine
 MAX_RATINGS = 100
 MAX_RATINGS_TO_RATE = 50  # with "images to rate next" on, the same targets at half the ratings
@@ -307,9 +306,6 @@ def main() -> int:
     p.add_argument("--ess-floor", type=float, default=None)
     p.add_argument("--view-margin", type=float, default=None, help="steer by every reward view this close (nats)")
     p.add_argument("--weights-by", choices=WEIGHTS_BY, default=None, help="what weighs the real images")
-    p.add_argument(
-        "--view-flips", type=lambda v: tuple(float(f) for f in v.split(",")), default=None, help="e.g. 0,0.1,0.2"
-    )
     p.add_argument("--view-combine", choices=VIEW_COMBINATIONS, default=None, help="how those views combine")
     p.add_argument("--eval-n", type=int, default=1000)
     p.add_argument("--folder-steps", type=int, default=3000, help="training steps of the folder VAE (setup)")

@@ -7,7 +7,8 @@ a rater rates 100 samples of the parent exactly as `feedback_loop.py` has them s
 at its `round_seed`), the reward model is fitted on them (`fit_reward`, today's defaults), and the
 parent's 8,000 tilt draws are scored and drawn from as `latent_prior.tilt_picks` draws a child's centres.
 Graded on 1,000 of those picks by the rater's *true* taste and the shipped classifier's space: the liked
-share, recall of the liked real test images and precision against all of them. No kernel and no training,
+share, recall of the liked real test images, precision against all of them and FID to the liked ones (beside
+the parent's first 1,000 draws' own, `fid_met`: the loop's FID target). No kernel and no training,
 so it is a proxy for a child, not a child: it ranks reward-model choices, and the loop benchmark has the
 last word.
 
@@ -53,8 +54,6 @@ def main() -> int:
     p.add_argument("--without", default="", help="comma-separated pixel statistics to blank (an ablation)")
     p.add_argument("--realism", choices=("off", "nearest", "score"), default="off", help="realism filter (above)")
     p.add_argument("--realism-keep", type=float, default=0.85, help="share of the draws the filter keeps")
-    p.add_argument("--view-flips", default="0", help="careless-thumb rates each view is judged at (its best)")
-    p.add_argument("--kind-match", action="store_true", help="each kind's share of the tilt as among real images")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -67,7 +66,7 @@ def main() -> int:
     from aigc.feedback.appearance import STAT_NAMES
     from aigc.feedback.features import reward_features
     from aigc.feedback.latent_prior import TiltConfig, draw_for_tilt, tilt_picks
-    from aigc.feedback.reward import RewardConfig, fit_reward
+    from aigc.feedback.reward import fit_reward
     from aigc.feedback.selection import POOL_PER_PICK
     from aigc.models.pipeline import load_model
 
@@ -86,9 +85,6 @@ def main() -> int:
         judged = ref.embed(drawn.images).float()
         eligible = realism_eligible(model, drawn.images, args.realism, args.realism_keep)
         parent_precision = round(precision(ref.feats, judged[:1000], real_radius=ref.radius), 4)
-        kinds, real_feats, real_kinds = (None, None, None)
-        if args.kind_match:
-            kinds, real_feats, real_kinds = draw_and_real_kinds(model, rf, feats)
         for rater in tastes(args.tastes, args.prefs):
             rater = rater.calibrate(ref.images, ref.classes)
             truth, liked_real = rater.likes(drawn.images), ref.liked(rater)
@@ -106,14 +102,12 @@ def main() -> int:
                 row |= {"pool_per_pick": per_pick if args.to_rate else None, "likes_rated": int((thumbs > 0).sum())}
                 row |= {"realism": args.realism, "realism_keep": round(float(eligible.mean()), 4)}
                 try:
-                    reward_cfg = RewardConfig(view_flips=tuple(float(f) for f in args.view_flips.split(",")))
-                    reward = fit_reward(rated_feats, thumbs, reward_cfg, seed=0, blocks=rf.blocks)
+                    reward = fit_reward(rated_feats, thumbs, seed=0, blocks=rf.blocks)
                 except ValueError as exc:  # one-sided thumbs: nothing to learn from
                     rows.append({**row, "error": str(exc)})
                     print(json.dumps(rows[-1]), flush=True)
                     continue
-                real = (reward.predict(real_feats), real_kinds) if real_feats is not None else None
-                picks, _, beta = tilt_picks(reward.predict(feats), cfg, eligible, kinds, real)
+                picks, _, beta = tilt_picks(reward.predict(feats), cfg, eligible)
                 graded = picks[:1000]
                 row |= {
                     "blocks": "+".join(reward.blocks_used),
@@ -132,34 +126,11 @@ def main() -> int:
                 row["liked_rate_met"] = row["liked_rate"] >= LIKED_RATE_TARGET[rater.kind]
                 row["recall_met"] = row["recall_liked"] >= 0.6
                 row["fid_met"] = row["fid_liked"] < row["fid_liked_parent"]
-                row["kind_match"] = args.kind_match
                 row |= {"precision_parent": parent_precision, "precision_met": row["precision_all"] >= parent_precision}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     print(json.dumps(summary(rows, args.without) | {"to_rate": args.to_rate, "ratings": n_ratings}), flush=True)
     return 0
-
-
-def draw_and_real_kinds(model, rf, feats: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(the draws' kinds, 5,000 training images' reward features, their kinds): kinds are the judge's likeliest
-    class from the reward features' "kinds" block, as a run would read them."""
-    from aigc.feedback.config import FinetuneConfig
-    from aigc.feedback.finetune_data import training_set
-
-    start = 0
-    for name, width in rf.blocks:
-        if name == "kinds":
-            break
-        start += width
-    else:
-        raise SystemExit("--kind-match needs a model with the judge's class probabilities")
-    real, learned, _ = training_set(model, FinetuneConfig(max_examples=5000), rf.learned)
-    real_feats = rf.compute(real, learned=learned)
-
-    def kind(x: np.ndarray) -> np.ndarray:
-        return x[:, start : start + width].argmax(1)
-
-    return kind(feats), real_feats, kind(real_feats)
 
 
 def realism_eligible(model, images: np.ndarray, how: str, keep: float) -> np.ndarray:

@@ -85,7 +85,6 @@ class FinetuneConfig:
     reward_temperature: float | None = None  # β of w ∝ P(liked)^(1/β); None → chosen from the ESS floor
     view_margin: float | None = None  # the reward's RewardConfig.view_margin; None → its default
     view_combine: str | None = None  # the reward's RewardConfig.view_combine; None → its default
-    view_flips: tuple[float, ...] | None = None  # the reward's RewardConfig.view_flips; None → its default
     # what weighs the real training images: "chosen", the reward's chosen view (RewardModel.predict_chosen), or
     # "steering", every view combined as for the tilt (RewardModel.predict; the default until measured worse)
     weights_by: str = "chosen"  # one of WEIGHTS_BY

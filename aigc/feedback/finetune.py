@@ -147,8 +147,6 @@ def finetune(
         reward_cfg = replace(reward_cfg, view_margin=cfg.view_margin)
     if cfg.view_combine is not None:
         reward_cfg = replace(reward_cfg, view_combine=cfg.view_combine)
-    if cfg.view_flips is not None:
-        reward_cfg = replace(reward_cfg, view_flips=cfg.view_flips)
     report("embedding", 0.02, {"images": len(rated)})
     rf = phi.reward_features(parent)
     fn, feature_name = rf.learned, rf.name

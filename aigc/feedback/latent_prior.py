@@ -139,47 +139,16 @@ def draw_for_tilt(model: ImageModel, draws: int, seed: int) -> Generated:
     return model.generate(draws, seed + 7919, portable=False)
 
 
-def tilt_picks(
-    p: np.ndarray,
-    cfg: TiltConfig,
-    eligible: np.ndarray,
-    kinds: np.ndarray | None = None,
-    real_kinds: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray, float]:
+def tilt_picks(p: np.ndarray, cfg: TiltConfig, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """(indices of the draws picked as centres, cfg.components of them with repeats; the normalised weights;
-    β): the tilt's one choice among scored draws, which `benchmarks/tilt_offline.py` grades without a child.
-
-    kinds, real_kinds: (N,) the draws' kinds, and (P(liked), kind) of real images: each kind's share of the
-    tilt's mass then becomes the real images' share under the same tilt (`match_kind_shares`)."""
+    β): the tilt's one choice among scored draws, which `benchmarks/tilt_offline.py` grades without a child."""
     temperature = choose_temperature(p[eligible]) if cfg.temperature is None else cfg.temperature
     w = np.where(eligible, tilt(p, temperature), 0.0)
-    if kinds is not None and real_kinds is not None:
-        real_p, real_kind = real_kinds
-        w = match_kind_shares(w, kinds, tilt(real_p, temperature), real_kind)
     w = w / w.sum()
     drawn = torch.multinomial(
         torch.from_numpy(w), cfg.components, replacement=True, generator=torch.Generator().manual_seed(cfg.seed)
     ).numpy()
     return drawn, w, temperature
-
-
-MAX_KIND_BOOST = 4.0  # a kind the draws hold little of is lifted at most this much: a few poor draws stay few
-
-
-def match_kind_shares(w: np.ndarray, kinds: np.ndarray, real_w: np.ndarray, real_kinds: np.ndarray) -> np.ndarray:
-    """w rescaled per kind so that each kind holds the share of the mass it holds among real images tilted
-    alike (real_w), as far as MAX_KIND_BOOST allows; kinds the draws' tilt gives no mass keep none."""
-    w = np.asarray(w, np.float64)
-    size = int(max(kinds.max(initial=0), real_kinds.max(initial=0))) + 1
-    mass = np.bincount(kinds, weights=w, minlength=size)
-    target = np.bincount(real_kinds, weights=real_w, minlength=size)
-    present = mass > 0
-    if not present.any() or target[present].sum() <= 0:
-        return w
-    share, target_share = mass / mass.sum(), np.where(present, target, 0.0) / target[present].sum()
-    factor = np.ones(size)
-    factor[present] = np.minimum(target_share[present] / share[present], MAX_KIND_BOOST)
-    return w * factor[kinds]
 
 
 def tilt_from_scores(
