@@ -45,6 +45,7 @@ SETTABLE += ("tilt_draws", "tilt_components", "realism_keep", "weights_by", "chi
 LOOP_BUDGET_S = 60.0  # the whole loop, rating excluded, on the 2-core machine
 MAX_RATINGS = 100
 MAX_RATINGS_TO_RATE = 50  # with "images to rate next" on, the same targets at half the ratings
+RECALL_LIKED_TARGET = 0.6  # recall of the liked real images a child keeps (issue 13: variety within the taste)
 
 
 @dataclass
@@ -236,7 +237,7 @@ def run(model: str, rater, ref: Reference, args, workdir: Path, per_round: int, 
     out["targets"] = {
         "liked_rate": out["liked_rate_after"] >= target,
         "precision_all": out["precision_all_after"] >= out["precision_all_before"],
-        "recall_liked": out["recall_liked_after"] >= 0.6,
+        "recall_liked": out["recall_liked_after"] >= RECALL_LIKED_TARGET,
         "fid_liked": out["fid_liked_after"] < out["fid_liked_before"],
         "loop_time": loop_s <= LOOP_BUDGET_S * args.rounds,
         "ratings": out["ratings_used"] <= (MAX_RATINGS_TO_RATE if args.to_rate else MAX_RATINGS),
