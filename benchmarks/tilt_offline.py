@@ -54,17 +54,6 @@ def main() -> int:
     p.add_argument("--without", default="", help="comma-separated pixel statistics to blank (an ablation)")
     p.add_argument("--realism", choices=("off", "nearest", "score"), default="off", help="realism filter (above)")
     p.add_argument("--realism-keep", type=float, default=0.85, help="share of the draws the filter keeps")
-    p.add_argument("--ratio", choices=("off", "linear", "knn"), default="off", help="probe: density ratio real/draws")
-    p.add_argument("--ratio-space", choices=("judge", "perceptual"), default="perceptual")
-    p.add_argument("--ratio-power", type=float, default=1.0)
-    p.add_argument("--ratio-clip", type=float, default=2.0, help="|log ratio| bound")
-    p.add_argument("--ratio-k", type=int, default=50)
-    p.add_argument("--ratio-upper", type=float, default=None, help="upper bound of log ratio (default: the clip)")
-    p.add_argument("--view-flips", default="0", help="probe: RewardConfig.view_flips")
-    p.add_argument("--sure", default="", help="probe: comma list of SURE_ENOUGH values, one line each")
-    p.add_argument("--flip-grid", default="", help="probe: RewardConfig.flip_grid")
-    p.add_argument("--beta-from-plain", action="store_true", help="probe: β from the same views fitted with flip 0")
-    p.add_argument("--sure-careless-only", action="store_true", help="probe: --sure only where the fit's flip > 0")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -76,9 +65,8 @@ def main() -> int:
     from aigc.evaluation.raters import LIKED_RATE_TARGET
     from aigc.feedback.appearance import STAT_NAMES
     from aigc.feedback.features import reward_features
-    from aigc.feedback.latent_prior import TiltConfig, choose_temperature, draw_for_tilt, tilt_picks
-    from aigc.feedback import latent_prior
-    from aigc.feedback.reward import RewardConfig, fit_reward
+    from aigc.feedback.latent_prior import TiltConfig, draw_for_tilt, tilt_picks
+    from aigc.feedback.reward import fit_reward
     from aigc.feedback.selection import POOL_PER_PICK
     from aigc.models.pipeline import load_model
 
@@ -97,7 +85,6 @@ def main() -> int:
         judged = ref.embed(drawn.images).float()
         eligible = realism_eligible(model, drawn.images, args.realism, args.realism_keep)
         parent_precision = round(precision(ref.feats, judged[:1000], real_radius=ref.radius), 4)
-        log_ratio = density_log_ratio(model, drawn.images, judged, args) if args.ratio != "off" else None
         for rater in tastes(args.tastes, args.prefs):
             rater = rater.calibrate(ref.images, ref.classes)
             truth, liked_real = rater.likes(drawn.images), ref.liked(rater)
@@ -114,53 +101,14 @@ def main() -> int:
                 row = {"model": name, "taste": rater.name, "kind": rater.kind, "held_out": rater.held_out}
                 row |= {"rating_seed": seed, "ratings": len(thumbs), "without": args.without, "to_rate": args.to_rate}
                 row |= {"pool_per_pick": per_pick if args.to_rate else None, "likes_rated": int((thumbs > 0).sum())}
-                cfg = TiltConfig()
                 row |= {"realism": args.realism, "realism_keep": round(float(eligible.mean()), 4)}
                 try:
-                    vf = tuple(float(v) for v in args.view_flips.split(","))
-                    rcfg = RewardConfig(view_flips=vf)
-                    if args.flip_grid:
-                        rcfg = RewardConfig(view_flips=vf, flip_grid=tuple(float(v) for v in args.flip_grid.split(",")))
-                    reward = fit_reward(rated_feats, thumbs, rcfg, seed=0, blocks=rf.blocks)
-                    plain = None
-                    if args.beta_from_plain:
-                        plain = fit_reward(rated_feats, thumbs, RewardConfig(view_flips=vf, flip_grid=(0.0,)), seed=0, blocks=rf.blocks)
-                        cfg = TiltConfig(temperature=choose_temperature(plain.predict(feats)[eligible]))
-                        row |= {"plain_views": plain.summary().get("steering_views"), "plain_blocks": "+".join(plain.blocks_used)}
+                    reward = fit_reward(rated_feats, thumbs, seed=0, blocks=rf.blocks)
                 except ValueError as exc:  # one-sided thumbs: nothing to learn from
                     rows.append({**row, "error": str(exc)})
                     print(json.dumps(rows[-1]), flush=True)
                     continue
-                if args.sure:
-                    base_row = dict(row)
-                    for sure in args.sure.split(","):
-                        latent_prior.SURE_ENOUGH = 0.9 if (args.sure_careless_only and reward.flip == 0) else float(sure)
-                        picks, _, beta = tilt_picks(reward.predict(feats), cfg, eligible)
-                        graded = picks[:1000]
-                        out = base_row | {"sure": float(sure), "view_flips": args.view_flips}
-                        out |= {
-                            "blocks": "+".join(reward.blocks_used),
-                            "reward_flip": reward.flip,
-                            "tilt_temperature": beta,
-                            "liked_rate": round(float(truth[picks].mean()), 4),
-                            "recall_liked": round(recall(liked_real, judged[graded]), 4),
-                            "precision_all": round(precision(ref.feats, judged[graded], real_radius=ref.radius), 4),
-                            "fid_liked": round(fid(liked_real, judged[graded]), 2),
-                            "fid_liked_parent": parent_fid,
-                            "s": 0.0,
-                        }
-                        out["liked_rate_met"] = out["liked_rate"] >= LIKED_RATE_TARGET[rater.kind]
-                        out["recall_met"] = out["recall_liked"] >= RECALL_LIKED_TARGET
-                        out["fid_met"] = out["fid_liked"] < out["fid_liked_parent"]
-                        out |= {"precision_parent": parent_precision, "precision_met": out["precision_all"] >= parent_precision}
-                        print(json.dumps(out), flush=True)
-                    latent_prior.SURE_ENOUGH = 0.9
-                    continue
-                if log_ratio is None:
-                    picks, _, beta = tilt_picks(reward.predict(feats), cfg, eligible)
-                else:
-                    picks, beta = ratio_picks(reward.predict(feats), cfg, eligible, args.ratio_power * log_ratio)
-                    row |= {"ratio": f"{args.ratio}:{args.ratio_space}:{args.ratio_power}:{args.ratio_clip}"}
+                picks, _, beta = tilt_picks(reward.predict(feats), cfg, eligible)
                 graded = picks[:1000]
                 row |= {
                     "blocks": "+".join(reward.blocks_used),
@@ -184,65 +132,6 @@ def main() -> int:
                 print(json.dumps(row), flush=True)
     print(json.dumps(summary(rows, args.without) | {"to_rate": args.to_rate, "ratings": n_ratings}), flush=True)
     return 0
-
-
-def ratio_picks(p: np.ndarray, cfg, eligible: np.ndarray, log_ratio: np.ndarray):
-    """Probe: tilt_picks with each draw's weight × exp(log_ratio), β chosen as today."""
-    from aigc.feedback.latent_prior import choose_temperature
-    from aigc.feedback.reward import tilt
-
-    beta = choose_temperature(p[eligible]) if cfg.temperature is None else cfg.temperature
-    w = np.where(eligible, tilt(p, beta) * np.exp(log_ratio - log_ratio.max()), 0.0)
-    w = w / w.sum()
-    drawn = torch.multinomial(
-        torch.from_numpy(w), cfg.components, replacement=True, generator=torch.Generator().manual_seed(cfg.seed)
-    ).numpy()
-    return drawn, beta
-
-
-def density_log_ratio(model, images: np.ndarray, judged, args) -> np.ndarray:
-    """Probe: (N,) log p_real(x)/p_parent(x) of the draws, clipped, centred on its median."""
-    from aigc.data.datasets import from_uint8
-    from aigc.evaluation.metrics import embed
-    from aigc.feedback.config import FinetuneConfig
-    from aigc.feedback.finetune_data import training_set
-    from aigc.feedback.logistic import fit_logistic, logit
-    from aigc.models.pipeline import models_dirs
-    from aigc.training.perceptual import PerceptualDistance, inherited
-
-    real, _, _ = training_set(model, FinetuneConfig(), None)
-    real = real[:8000]
-    if args.ratio_space == "judge":
-        fr = embed(real).double().numpy()
-        fd = judged.double().numpy()
-    else:
-        network = inherited(model.record, models_dirs(None))
-        dist = PerceptualDistance.load(network[0])
-        with torch.no_grad():
-            fr = torch.cat([dist.embed(real[i : i + 1024].float()) for i in range(0, len(real), 1024)]).double().numpy()
-            x = from_uint8(images)
-            fd = torch.cat([dist.embed(x[i : i + 1024].float()) for i in range(0, len(x), 1024)]).double().numpy()
-    if args.ratio == "linear":
-        mu, sd = fr.mean(0), fr.std(0) + 1e-6
-        xs = np.concatenate([(fr - mu) / sd, (fd - mu) / sd])
-        y = np.concatenate([np.ones(len(fr)), np.zeros(len(fd))])
-        w, b = fit_logistic(xs, y, 1.0)
-        lr = logit((fd - mu) / sd, w, b)
-    else:
-        allf = torch.from_numpy(np.concatenate([fr, fd])).float()
-        q = torch.from_numpy(fd).float()
-        k = args.ratio_k
-        real_n = np.zeros(len(fd))
-        for i in range(0, len(q), 1024):
-            d = torch.cdist(q[i : i + 1024], allf)
-            d[torch.arange(len(d)), len(fr) + i + torch.arange(len(d))] = float("inf")  # not itself
-            nn_idx = d.topk(k, largest=False).indices
-            real_n[i : i + 1024] = (nn_idx < len(fr)).sum(1).numpy()
-        lr = np.log((real_n + 0.5) / len(fr)) - np.log((k - real_n + 0.5) / (len(fd) - 1))
-    lr = lr - np.median(lr)
-    print(json.dumps({"ratio_stats": [float(np.quantile(lr, q)) for q in (0.05, 0.25, 0.75, 0.95)]}), file=sys.stderr)
-    upper = args.ratio_clip if args.ratio_upper is None else args.ratio_upper
-    return np.clip(lr, -args.ratio_clip, upper)
 
 
 def realism_eligible(model, images: np.ndarray, how: str, keep: float) -> np.ndarray:

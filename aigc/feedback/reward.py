@@ -69,7 +69,6 @@ class RewardConfig:
     # property. Its figures, before → after on both parents' 13 tastes, have one home: the README, step 2 of the
     # loop ("One pixel statistic alone").
     single_columns: bool = True
-    view_flips: tuple[float, ...] = (0.0,)  # probe: careless-thumb rates each view's held-out loss is taken at
 
 
 @dataclass
@@ -233,12 +232,12 @@ def fit_reward(
         xs = (x - mean) / std * cols
         pairs_s = None if diffs is None else diffs / std * cols
         for l2 in cfg.l2_grid:
-            for view_flip in cfg.view_flips:
-                loss = _loss(_observed(_heldout_scores(xs, y, folds, l2, view_flip, pairs_s)[0], view_flip), y)
-                if loss < views.get(use, (np.inf, l2))[0] - 1e-9:
-                    views[use] = (loss, l2)
-                if loss < best[0] - 1e-9:
-                    best = (loss, use, l2)
+            z = _heldout_scores(xs, y, folds, l2, 0.0, pairs_s)[0]
+            loss = _loss(predict_proba(z[:, None], np.ones(1), 0.0), y)
+            if loss < views.get(use, (np.inf, l2))[0] - 1e-9:
+                views[use] = (loss, l2)
+            if loss < best[0] - 1e-9:
+                best = (loss, use, l2)
     use = best[1]
     scale = view_scale(blocks, use, std)
     xs = (x - mean) / scale
