@@ -303,7 +303,7 @@ def main() -> int:
     p.add_argument("--child-keep", type=float, default=None, help="GAN: its rule's keep share (default: the parent's)")
     p.add_argument("--train-latents", choices=TRAIN_LATENTS, default=None, help="GAN: the z it fine-tunes on")
     p.add_argument("--no-child-filter", action="store_true", help="GAN: the child keeps every draw")
-    p.add_argument("--no-perceptual", action="store_true", help="VAE: fine-tune without the parent's perceptual term")
+    p.add_argument("--no-perceptual", action="store_true", help="fine-tune without the parent's perceptual term")
     p.add_argument("--ess-floor", type=float, default=None)
     p.add_argument("--view-margin", type=float, default=None, help="steer by every reward view this close (nats)")
     p.add_argument("--weights-by", choices=WEIGHTS_BY, default=None, help="what weighs the real images")

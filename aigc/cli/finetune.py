@@ -70,7 +70,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-perceptual",
         action="store_true",
-        help="VAE: fine-tune on the ELBO alone, without the perceptual term the parent was trained with",
+        help="fine-tune without the perceptual term the parent was trained with (VAE: on the ELBO alone)",
     )
     p.add_argument(
         "--ess-floor", type=float, default=FinetuneConfig.ess_floor, help="minimum effective sample size, as a fraction"

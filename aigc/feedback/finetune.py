@@ -197,7 +197,7 @@ def finetune(
             kind=module.kind, config={}, name=child_name, dataset=parent.record.dataset, parent=parent.name
         )
         kind = module.kind
-        network = parents_network if kind == "vae" and cfg.perceptual else None
+        network = parents_network if cfg.perceptual else None
         train_cfg = TrainConfig(
             out_dir=str(paths.runs_dir() / child_name),
             steps=cfg.steps,
