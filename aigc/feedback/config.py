@@ -116,9 +116,8 @@ class FinetuneConfig:
     fit_prior: bool = True  # VAE: sample from a Gaussian mixture fitted to the reweighted data's posterior
     # Continue with the perceptual term the parent was trained with, when its network is among the models
     # (aigc.training.perceptual.inherited). VAE: the ELBO alone undoes what the term taught the decoder. GAN (its
-    # second stage's term, each picture pulled towards its nearest real image): on its 13 tastes precision rose in
-    # all 13 (mean 0.780 → 0.830; two-classes 0.732 → 0.810) for 0–9 s more loop; measured before on 3 tastes at
-    # 400 steps on N(0, I), it had added ~25 s for +0.02 (docs/FEEDBACK_MEASUREMENTS.md)
+    # second stage's term, each picture pulled towards its nearest real image): without it the children fell
+    # below their parent's precision. Its figures before → after have one home: the README, step 4 of the loop.
     perceptual: bool = True
     prior_components: int = 20  # its components (Ghosh et al. use 10; 20 measured a little better recall here)
     # its EM iterations: on the shipped VAE, 40 fitted 5,000 posteriors in 2.9 s where 100 took 6.4 s, at
