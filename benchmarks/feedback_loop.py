@@ -46,6 +46,18 @@ LOOP_BUDGET_S = 60.0  # the whole loop, rating excluded, on the 2-core machine
 MAX_RATINGS = 100
 MAX_RATINGS_TO_RATE = 50  # with "images to rate next" on, the same targets at half the ratings
 RECALL_LIKED_TARGET = 0.6  # recall of the liked real images a child keeps (issue 13: variety within the taste)
+QUALITY_FIGURES = ("liked_rate", "precision_all", "recall_liked", "fid_liked")
+
+
+def quality_targets(after: dict, before: dict, liked_target: float) -> dict[str, bool]:
+    """Issue 13's four targets on a child's figures (`QUALITY_FIGURES`) against its parent's: the one home of
+    the rules, which `tilt_offline.py` applies to the tilt's picks too."""
+    return {
+        "liked_rate": after["liked_rate"] >= liked_target,
+        "precision_all": after["precision_all"] >= before["precision_all"],
+        "recall_liked": after["recall_liked"] >= RECALL_LIKED_TARGET,
+        "fid_liked": after["fid_liked"] < before["fid_liked"],
+    }
 
 
 @dataclass
@@ -234,11 +246,9 @@ def run(model: str, rater, ref: Reference, args, workdir: Path, per_round: int, 
         "liked_rate_target": target,
         "history": history,
     }
+    figures = {when: {k: out[f"{k}_{when}"] for k in QUALITY_FIGURES} for when in ("before", "after")}
     out["targets"] = {
-        "liked_rate": out["liked_rate_after"] >= target,
-        "precision_all": out["precision_all_after"] >= out["precision_all_before"],
-        "recall_liked": out["recall_liked_after"] >= RECALL_LIKED_TARGET,
-        "fid_liked": out["fid_liked_after"] < out["fid_liked_before"],
+        **quality_targets(figures["after"], figures["before"], target),
         "loop_time": loop_s <= LOOP_BUDGET_S * args.rounds,
         "ratings": out["ratings_used"] <= (MAX_RATINGS_TO_RATE if args.to_rate else MAX_RATINGS),
     }

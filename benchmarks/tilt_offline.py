@@ -58,7 +58,14 @@ def main() -> int:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
-    from feedback_loop import MAX_RATINGS, MAX_RATINGS_TO_RATE, RECALL_LIKED_TARGET, fashion_reference, tastes
+    from feedback_loop import (
+        MAX_RATINGS,
+        MAX_RATINGS_TO_RATE,
+        QUALITY_FIGURES,
+        fashion_reference,
+        quality_targets,
+        tastes,
+    )
     from rating_pages import random_pages, round_seed
 
     from aigc.evaluation.metrics import fid, precision, recall
@@ -124,10 +131,14 @@ def main() -> int:
                     "distinct_draws": int(len(np.unique(picks))),
                     "s": round(time.perf_counter() - t0, 2),
                 }
-                row["liked_rate_met"] = row["liked_rate"] >= LIKED_RATE_TARGET[rater.kind]
-                row["recall_met"] = row["recall_liked"] >= RECALL_LIKED_TARGET
-                row["fid_met"] = row["fid_liked"] < row["fid_liked_parent"]
-                row |= {"precision_parent": parent_precision, "precision_met": row["precision_all"] >= parent_precision}
+                parent = {"precision_all": parent_precision, "fid_liked": parent_fid}
+                met = quality_targets({k: row[k] for k in QUALITY_FIGURES}, parent, LIKED_RATE_TARGET[rater.kind])
+                row |= {
+                    "liked_rate_met": met["liked_rate"],
+                    "recall_met": met["recall_liked"],
+                    "fid_met": met["fid_liked"],
+                }
+                row |= {"precision_parent": parent_precision, "precision_met": met["precision_all"]}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     print(json.dumps(summary(rows, args.without) | {"to_rate": args.to_rate, "ratings": n_ratings}), flush=True)

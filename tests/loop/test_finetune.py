@@ -254,9 +254,9 @@ def _with_perceptual_stage(models_dir: str, tmp_path, kind: str = "vae") -> tupl
 @pytest.mark.heavy
 @pytest.mark.parametrize("kind", ["vae", "gan"])
 def test_a_child_keeps_the_perceptual_term_its_parent_was_trained_with(studio, models_dir, tmp_path, kind):
-    """Fine-tuning such a parent without the term undid it (a VAE's children on the ELBO alone drew less precisely
-    than it; a GAN's children fell below their parent's precision in 3 of 13 tastes, none with it): the child
-    continues with the same network and weight, found among the models by its hash."""
+    """Fine-tuning such a parent without the term undid it (a VAE's children on the ELBO alone, and a GAN's, drew
+    less precisely than their parent; figures: the README, step 4 of the loop): the child continues with the same
+    network and weight, found among the models by its hash."""
     parent, network = _with_perceptual_stage(models_dir, tmp_path, kind)
     studio.refresh()
     rate_by_band(studio, parent, liked_band=0, n=40)
