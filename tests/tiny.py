@@ -35,16 +35,18 @@ def train_tiny(
     *,
     name: str | None = None,
     hidden: int = 64,
-    seed: int | None = None,
+    seed: int = 0,
 ) -> Path:
     """Train a width-8, 8-d latent VAE or GAN on `data` for `steps` and save it at `path` (named after the file).
 
     One torch thread: session fixtures run before any per-test fixture could set it, and with torch's
     default (every core) these tiny steps spend their time waiting for each other on a busy machine.
+    Seeded: the weights start from `seed`, not from whatever the global generator holds when the first
+    pytest-xdist worker that needs them gets here (which tests ran before decides that), so every run of
+    the suite trains the same tiny models.
     """
     torch.set_num_threads(1)
-    if seed is not None:
-        torch.manual_seed(seed)
+    torch.manual_seed(seed)
     model = (
         VAE(VAEConfig(width=8, hidden=hidden, latent_dim=8))
         if kind == "vae"
