@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from feedback_plot import plot
+from loop_targets import LOOP_BUDGET_S, MAX_RATINGS, MAX_RATINGS_TO_RATE, QUALITY_FIGURES, quality_targets
 from rating_pages import random_pages, round_seed, to_rate_pages
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -42,22 +43,6 @@ FOLDER_TASTE = "folder-wide"
 # FinetuneConfig fields a flag of that name sets
 SETTABLE = ("steps", "lr_scale", "ess_floor", "view_margin", "view_combine", "tilt_kernel", "tilt_temperature")
 SETTABLE += ("tilt_draws", "tilt_components", "realism_keep", "weights_by", "child_keep", "train_latents")
-LOOP_BUDGET_S = 60.0  # the whole loop, rating excluded, on the 2-core machine
-MAX_RATINGS = 100
-MAX_RATINGS_TO_RATE = 50  # with "images to rate next" on, the same targets at half the ratings
-RECALL_LIKED_TARGET = 0.6  # recall of the liked real images a child keeps (issue 13: variety within the taste)
-QUALITY_FIGURES = ("liked_rate", "precision_all", "recall_liked", "fid_liked")
-
-
-def quality_targets(after: dict, before: dict, liked_target: float) -> dict[str, bool]:
-    """Issue 13's four targets on a child's figures (`QUALITY_FIGURES`) against its parent's: the one home of
-    the rules, which `tilt_offline.py` applies to the tilt's picks too."""
-    return {
-        "liked_rate": after["liked_rate"] >= liked_target,
-        "precision_all": after["precision_all"] >= before["precision_all"],
-        "recall_liked": after["recall_liked"] >= RECALL_LIKED_TARGET,
-        "fid_liked": after["fid_liked"] < before["fid_liked"],
-    }
 
 
 @dataclass

@@ -58,14 +58,8 @@ def main() -> int:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
-    from feedback_loop import (
-        MAX_RATINGS,
-        MAX_RATINGS_TO_RATE,
-        QUALITY_FIGURES,
-        fashion_reference,
-        quality_targets,
-        tastes,
-    )
+    from feedback_loop import fashion_reference, tastes
+    from loop_targets import MAX_RATINGS, MAX_RATINGS_TO_RATE, QUALITY_FIGURES, quality_targets
     from rating_pages import random_pages, round_seed
 
     from aigc.evaluation.metrics import fid, precision, recall
@@ -137,8 +131,9 @@ def main() -> int:
                     "liked_rate_met": met["liked_rate"],
                     "recall_met": met["recall_liked"],
                     "fid_met": met["fid_liked"],
+                    "precision_parent": parent_precision,
+                    "precision_met": met["precision_all"],
                 }
-                row |= {"precision_parent": parent_precision, "precision_met": met["precision_all"]}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     print(json.dumps(summary(rows, args.without) | {"to_rate": args.to_rate, "ratings": n_ratings}), flush=True)
