@@ -45,6 +45,7 @@ from aigc_ui.common import CSS, PageContext, model_choices, rater_of
 from aigc_ui.identity import rater_middleware
 from aigc_ui.meter import upload_middleware
 from aigc_ui.upload_space import upload_space_middleware
+from feedback_db import masked_url
 
 # The page, tab by tab, in order.
 TABS: list[Callable[[PageContext], None]] = [
@@ -159,6 +160,7 @@ def launch_kwargs(studio: Studio, throttle: LoginThrottle | None = None) -> dict
         blocked_paths=_blockable(studio.private_paths(), keep),
         footer_links=["api", "gradio"],
         run_history=False,
+        quiet=True,  # Gradio's start lines advise `share=True` in code: the studio prints its own (startup.banner)
         app_kwargs={
             "middleware": [
                 body_limit_middleware(),
@@ -311,6 +313,17 @@ def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Stud
         raise
     if share and not demo.share_url:
         print("--share: Gradio could not open a public link; serving locally only.", file=sys.stderr)
+    summaries = studio.models()
+    lines = startup.banner(
+        demo.local_url or f"http://{args.host}:{args.port}/",
+        host=args.host,
+        models=[(m.name, m.kind) for m in summaries],
+        database=masked_url(studio.database_url(args.db)),
+        logins=len(credentials or []),
+        share_asked=bool(args.share),
+        share_url=demo.share_url if share else None,
+    )
+    print("\n".join(lines), flush=True)
     if args.warm_up:
         threading.Thread(target=_warm_up, args=(studio,), name="aigc-warm-up", daemon=True).start()
     if block:

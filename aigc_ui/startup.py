@@ -1,4 +1,5 @@
-"""Starting the server: every way it can fail at start is one clear line and a non-zero exit, never a traceback.
+"""Starting the server: every way it can fail at start is one clear line and a non-zero exit, never a traceback;
+once up, a few lines of its own saying where the page is and what it serves (`banner`).
 
 Why a module: the three ways a start failed were a 128-line traceback (the database folder read-only),
 Gradio's port scan error wrapped in a traceback (the port in use), and Gradio's "localhost is not
@@ -82,3 +83,43 @@ def launch(demo, *, block: bool, reachable_within_s: float = REACHABLE_WITHIN_S,
         )
     if block:
         demo.block_thread()
+
+
+def banner(
+    local_url: str,
+    *,
+    host: str,
+    models: list[tuple[str, str]],
+    database: str,
+    logins: int,
+    share_asked: bool,
+    share_url: str | None,
+) -> list[str]:
+    """What a person needs to know once the page is up, in a few lines on stdout.
+
+    Why ours: Gradio's own start lines end with "To create a public link, set `share=True` in
+    `launch()`", advice for someone writing Gradio code, not for someone who ran `python app.py`
+    (the flag is `--share`, and it should go with `--auth`). So the launch is quiet
+    (`launch_kwargs`) and this says where the page is, what it serves, where ratings go, who may
+    rate and how a public link is had.
+    """
+    reach = " (every interface: other machines on the network can open it too)" if host == "0.0.0.0" else ""
+    lines = [f"AIGC Studio is serving at {local_url}{reach}"]
+    if models:
+        lines.append("  models: " + ", ".join(f"{name} ({kind})" for name, kind in models))
+    else:
+        lines.append("  models: none found (pass --models DIR, a folder of AIGC Studio .safetensors checkpoints)")
+    lines.append(f"  ratings are stored in: {database}")
+    if logins:
+        lines.append(f"  logins: required ({logins} user{'s' if logins != 1 else ''}; each rates as themselves)")
+    else:
+        lines.append("  logins: off (each browser rates as its own anonymous id; --auth USER:PASS requires a login)")
+    if share_url:
+        who = "a login required" if logins else "NO login: anyone with the link can sample and rate"
+        lines.append(f"  public link: {share_url} (temporary; {who})")
+    elif share_asked:
+        lines.append("  public link: none (see the line above); serving locally only")
+    else:
+        lines.append("  public link: off (--share asks Gradio for a temporary one: it needs internet; add --auth)")
+    lines.append("  Ctrl-C stops the server.")
+    return lines

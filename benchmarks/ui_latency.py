@@ -114,7 +114,7 @@ def pages(studio, image_size: int):
 
     demo, bare = app.build_demo(studio), bare_demo(image_size)
     try:
-        demo.launch(prevent_thread_lock=True, quiet=True, server_port=free_port(), **app.launch_kwargs(studio))
+        demo.launch(prevent_thread_lock=True, server_port=free_port(), **app.launch_kwargs(studio))
         bare.launch(prevent_thread_lock=True, quiet=True, server_port=free_port())
         yield demo.local_url, bare.local_url
     finally:

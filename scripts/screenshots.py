@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         with Studio.open(f"sqlite:///{tmp}/shots.sqlite3", models_dir=models_dir) as studio:
             demo = app.build_demo(studio)
             try:
-                demo.launch(prevent_thread_lock=True, quiet=True, server_port=free_port(), **app.launch_kwargs(studio))
+                demo.launch(prevent_thread_lock=True, server_port=free_port(), **app.launch_kwargs(studio))
                 for path in shoot(demo.local_url, out, gan, vae, rate_more=simulated_rater(studio)):
                     print(path)
             finally:

@@ -40,9 +40,7 @@ def running(studio, **launch):
 
     demo = app.build_demo(studio)
     try:
-        demo.launch(
-            prevent_thread_lock=True, quiet=True, server_port=free_port(), **{**app.launch_kwargs(studio), **launch}
-        )
+        demo.launch(prevent_thread_lock=True, server_port=free_port(), **{**app.launch_kwargs(studio), **launch})
         yield demo
     finally:
         demo.close()

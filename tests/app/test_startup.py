@@ -83,7 +83,13 @@ def test_serve_starts_without_gradios_localhost_check(monkeypatch, models_dir, t
     demo, studio = app.serve(app.parse_args(args), block=False)
     try:
         assert httpx.get(demo.local_url, timeout=30).status_code == 200
-        assert "share" not in capsys.readouterr().err
+        captured = capsys.readouterr()
+        assert "share" not in captured.err
+        # the studio's own start lines, not Gradio's advice to set `share=True` in code
+        assert f"AIGC Studio is serving at {demo.local_url}" in captured.out
+        assert "tiny-gan (gan)" in captured.out and "tiny-vae (vae)" in captured.out
+        assert f"ratings are stored in: sqlite:///{tmp_path}/f.sqlite" in captured.out
+        assert "launch()" not in captured.out and "Running on local URL" not in captured.out
     finally:
         demo.close()
         studio.close()
@@ -132,3 +138,43 @@ def test_a_database_password_never_reaches_the_error_line(capsys, monkeypatch):
     assert exit_.value.code == 2
     line = one_line(capsys)
     assert "postgresql://rater:***@127.0.0.1:1/feedback" in line and "s3cret" not in line
+
+
+def test_the_start_lines_say_where_what_who_and_how_to_share():
+    """`startup.banner`: the page's address, its models, the database (as given: callers mask passwords), who
+    may rate, and the public link: off with the flag that asks for one, a failed one, or the link itself."""
+    local = startup.banner(
+        "http://127.0.0.1:7860/",
+        host="127.0.0.1",
+        models=[("fashion-gan", "gan"), ("fashion-vae", "vae")],
+        database="sqlite:////home/ann/.aigc/feedback.sqlite",
+        logins=0,
+        share_asked=False,
+        share_url=None,
+    )
+    text = "\n".join(local)
+    assert local[0] == "AIGC Studio is serving at http://127.0.0.1:7860/"
+    assert "fashion-gan (gan), fashion-vae (vae)" in text and "sqlite:////home/ann/.aigc/feedback.sqlite" in text
+    assert "logins: off" in text and "--auth USER:PASS" in text and "public link: off (--share" in text
+    shared = startup.banner(
+        "http://127.0.0.1:7860/",
+        host="0.0.0.0",
+        models=[],
+        database="postgresql://ann:***@db/aigc",
+        logins=2,
+        share_asked=True,
+        share_url="https://abc.gradio.live",
+    )
+    text = "\n".join(shared)
+    assert "every interface" in shared[0] and "models: none found" in text
+    assert "logins: required (2 users" in text and "public link: https://abc.gradio.live (temporary; a login" in text
+    open_link = "\n".join(
+        startup.banner(
+            "u", host="h", models=[], database="d", logins=0, share_asked=True, share_url="https://x.gradio.live"
+        )
+    )
+    assert "NO login: anyone with the link can sample and rate" in open_link
+    failed = "\n".join(
+        startup.banner("u", host="h", models=[], database="d", logins=1, share_asked=True, share_url=None)
+    )
+    assert "public link: none" in failed and "serving locally only" in failed
