@@ -23,6 +23,7 @@ from aigc.service.studio import Studio
 
 REACHABLE_WITHIN_S = 60.0
 RETRY_EVERY_S = 0.5  # between the checks of `reachable`
+BANNER_MODELS = 8  # models the start lines name; a shared deployment may hold hundreds of fine-tunes
 
 
 def fail(message: str) -> SystemExit:
@@ -106,7 +107,13 @@ def banner(
     reach = " (every interface: other machines on the network can open it too)" if host == "0.0.0.0" else ""
     lines = [f"AIGC Studio is serving at {local_url}{reach}"]
     if models:
-        lines.append("  models: " + ", ".join(f"{name} ({kind})" for name, kind in models))
+        named = ", ".join(f"{name} ({kind})" for name, kind in models[:BANNER_MODELS])
+        more = (
+            f" and {len(models) - BANNER_MODELS} more (the Feedback & models tab lists them)"
+            if len(models) > BANNER_MODELS
+            else ""
+        )
+        lines.append(f"  models: {named}{more}")
     else:
         lines.append("  models: none found (pass --models DIR, a folder of AIGC Studio .safetensors checkpoints)")
     lines.append(f"  ratings are stored in: {database}")

@@ -174,6 +174,9 @@ def test_the_start_lines_say_where_what_who_and_how_to_share():
         )
     )
     assert "NO login: anyone with the link can sample and rate" in open_link
+    many = [(f"fashion-vae-ft{i}", "vae") for i in range(1, 201)]  # a shared deployment's fine-tunes
+    crowded = startup.banner("u", host="h", models=many, database="d", logins=1, share_asked=False, share_url=None)
+    assert len(crowded) == 6 and "fashion-vae-ft8 (vae) and 192 more" in crowded[1] and "ft9 " not in crowded[1]
     failed = "\n".join(
         startup.banner("u", host="h", models=[], database="d", logins=1, share_asked=True, share_url=None)
     )
