@@ -38,8 +38,8 @@ def test_once_a_reward_model_exists_the_picks_come_from_the_seeds_pool_and_follo
     assert assessed.reward is not None, f"{liked:.0%} liked: {assessed.advice.text}"
     batch = studio.sample_to_rate("syn-vae", 8, seed=5, rater="r")
     pool = studio.model("syn-vae").generate(pool_size(8), 5)  # the samples the picks were chosen from
-    # each pick's row in the pool (every assert says what it saw: this test failed twice in ~40 runs of the
-    # suite before the tiny models were seeded, with no log kept, and not in 27 runs since)
+    # each pick's row in the pool; every assert says what it saw, since a rare failure of this test in a full
+    # suite run twice left no cause behind
     matches = [np.flatnonzero(np.all(np.isclose(pool.latents, z), axis=1)) for z in batch.latents]
     assert all(len(m) == 1 for m in matches), f"pool rows matching each pick: {[m.tolist() for m in matches]}"
     rows = [int(m[0]) for m in matches]
