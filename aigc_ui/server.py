@@ -30,6 +30,7 @@ from aigc.service.studio import (
 )
 from aigc_ui import (
     api,
+    emoji,
     explore_tab,
     finetune_tab,
     generate_tab,
@@ -153,8 +154,12 @@ def launch_kwargs(studio: Studio, throttle: LoginThrottle | None = None) -> dict
         Path(tempfile.gettempdir()).resolve(),
     ]
     return dict(
-        theme=gr.themes.Soft(primary_hue="indigo"),
-        css=CSS,
+        theme=gr.themes.Soft(
+            primary_hue="indigo",  # Soft's own fonts, then the emoji fallbacks (aigc_ui.emoji)
+            font=(gr.themes.LocalFont("Montserrat"), "ui-sans-serif", "system-ui", "sans-serif")
+            + tuple(gr.themes.Font(family) for family in emoji.FALLBACK_FAMILIES),
+        ),
+        css=emoji.font_face_css() + CSS,
         max_file_size=MAX_FILE_SIZE,
         show_error=False,
         blocked_paths=_blockable(studio.private_paths(), keep),

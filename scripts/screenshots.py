@@ -3,8 +3,8 @@
 Launches the studio on a temporary database, uses it a little as a person would (generates a batch,
 rates some images, opens one in the explorer, moves a slider, breeds, interpolates), and saves one PNG
 per tab. Uses the shipped models when they exist, else tiny ones trained on the spot (noise, but the
-layout is right). Needs Debian's `chromium` and `fonts-noto-color-emoji` (the tabs' icons are emoji, drawn as
-empty boxes without the font). Rerun when the shipped models change:
+layout is right). Needs Debian's `chromium` (the page brings its own emoji font, aigc_ui/emoji.py). Rerun
+when the shipped models change:
 
     python scripts/screenshots.py [--out docs] [--gan fashion-gan --vae fashion-vae] [--models DIR]
 """
