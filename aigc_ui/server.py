@@ -156,7 +156,7 @@ def launch_kwargs(studio: Studio, throttle: LoginThrottle | None = None) -> dict
     return dict(
         theme=gr.themes.Soft(
             primary_hue="indigo",  # Soft's own fonts, then the emoji fallbacks (aigc_ui.emoji)
-            font=(gr.themes.LocalFont("Montserrat"), "ui-sans-serif", "system-ui", "sans-serif")
+            font=(gr.themes.LocalFont("Montserrat", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif")
             + tuple(gr.themes.Font(family) for family in emoji.FALLBACK_FAMILIES),
         ),
         css=emoji.font_face_css() + CSS,

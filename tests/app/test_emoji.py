@@ -56,6 +56,9 @@ def test_the_page_declares_the_font_and_puts_it_last_in_its_font_stack(studio):
 
 @pytest.mark.browser
 def test_a_browser_without_emoji_fonts_draws_the_like_button_in_colour(page, server):
+    """And the page's text fonts load: the theme names Montserrat's weights Gradio ships (a missing one was a 404)."""
+    missing: list[str] = []
+    page.on("response", lambda r: missing.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     page.goto(f"{server}?model=tiny-vae&seed=3")
     page.wait_for_selector("#card-0 img", timeout=30_000)
     button = page.locator("#like-0")
@@ -63,3 +66,4 @@ def test_a_browser_without_emoji_fonts_draws_the_like_button_in_colour(page, ser
     rgb = np.asarray(Image.open(io.BytesIO(button.screenshot())).convert("RGB"), dtype=np.int16)
     yellow = int(((rgb[..., 0] > 180) & (rgb[..., 1] > 120) & (rgb[..., 2] < 100)).sum())
     assert yellow > 20, f"the 👍 button has {yellow} yellow pixels: drawn as a missing glyph's box?"
+    assert not [m for m in missing if "/fonts/" in m], missing  # every font file the theme names exists
