@@ -14,6 +14,7 @@ fonts-noto-color-emoji); `tests/app/test_emoji.py` fails until every emoji in `a
 from __future__ import annotations
 
 import base64
+import unicodedata
 from functools import cache
 from pathlib import Path
 
@@ -29,3 +30,11 @@ def font_face_css() -> str:
     """The @font-face rule declaring FAMILY from the shipped subset, as a data URL."""
     data = base64.b64encode(FONT_PATH.read_bytes()).decode("ascii")
     return f'@font-face {{ font-family: "{FAMILY}"; src: url(data:font/ttf;base64,{data}) format("truetype"); }}\n'
+
+
+def page_symbols() -> set[str]:
+    """Every pictographic symbol (Unicode category So) in the page's sources: what the subset must hold, bar
+    those every text font draws (`scripts/emoji_font.py` cuts them, `tests/app/test_emoji.py` checks them)."""
+    here = Path(__file__).parent
+    text = "".join(path.read_text(encoding="utf-8") for path in sorted(here.glob("*.py")))
+    return {ch for ch in text if unicodedata.category(ch) == "So"}

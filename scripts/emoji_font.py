@@ -11,17 +11,14 @@ the page; `tests/app/test_emoji.py` names any emoji the shipped subset lacks.
 from __future__ import annotations
 
 import argparse
-import unicodedata
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET = ROOT / "aigc_ui" / "fonts" / "aigc-emoji.ttf"
+sys.path.insert(0, str(ROOT))
 
-
-def page_symbols() -> set[int]:
-    """Every pictographic symbol (Unicode category So) in the page's sources."""
-    text = "".join(path.read_text(encoding="utf-8") for path in sorted((ROOT / "aigc_ui").glob("*.py")))
-    return {ord(ch) for ch in text if unicodedata.category(ch) == "So"}
+from aigc_ui.emoji import FONT_PATH as TARGET  # noqa: E402
+from aigc_ui.emoji import page_symbols  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--source", default="/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
     args = p.parse_args(argv)
     source = TTFont(args.source)
-    wanted = sorted(page_symbols() & set(source.getBestCmap()))  # text symbols (↻, ▶) are every text font's
+    # the page's symbols this font has (text symbols such as ↻ are every text font's, and not in it)
+    wanted = sorted({ord(ch) for ch in page_symbols()} & set(source.getBestCmap()))
     options = subset.Options()
     subsetter = subset.Subsetter(options)
     subsetter.populate(unicodes=wanted)

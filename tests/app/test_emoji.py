@@ -4,28 +4,21 @@ without any emoji font of its own (Debian's, as CI installs it) draws a like but
 from __future__ import annotations
 
 import io
-import unicodedata
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from aigc_ui import emoji
+from tests.app.helpers import TIMEOUT
 
-UI = Path(emoji.__file__).parent
 # symbols every text font draws (DejaVu Sans has them), so they need no emoji glyph
 TEXT_SYMBOLS = set("↺↻▶■")
 STRIKE = 109  # Noto Color Emoji's one bitmap size: FreeType loads it at this size only
 
 
-def page_emoji() -> list[str]:
-    text = "".join(path.read_text(encoding="utf-8") for path in sorted(UI.glob("*.py")))
-    return sorted({ch for ch in text if unicodedata.category(ch) == "So"} - TEXT_SYMBOLS)
-
-
 def test_the_shipped_subset_draws_every_emoji_the_page_uses():
-    symbols = page_emoji()
+    symbols = sorted(emoji.page_symbols() - TEXT_SYMBOLS)
     assert "👍" in symbols and "👎" in symbols and len(symbols) >= 15  # the scan reads the page's sources
     font = ImageFont.truetype(str(emoji.FONT_PATH), STRIKE)
 
@@ -60,7 +53,7 @@ def test_a_browser_without_emoji_fonts_draws_the_like_button_in_colour(page, ser
     missing: list[str] = []
     page.on("response", lambda r: missing.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     page.goto(f"{server}?model=tiny-vae&seed=3")
-    page.wait_for_selector("#card-0 img", timeout=30_000)
+    page.wait_for_selector("#card-0 img", timeout=TIMEOUT)
     button = page.locator("#like-0")
     page.wait_for_function("document.fonts.status === 'loaded'")
     rgb = np.asarray(Image.open(io.BytesIO(button.screenshot())).convert("RGB"), dtype=np.int16)
