@@ -269,6 +269,9 @@ BUG = "Something went wrong on the server; the details are in its log."
 
 
 CSS = """
+/* the parent-vs-child figures: numbers and "parent", "better" never break inside a word; the prose column wraps */
+#ft-figures th, #ft-figures td { word-break: normal; overflow-wrap: normal; }
+#ft-figures th:nth-child(n+3), #ft-figures td:nth-child(n+3) { white-space: nowrap; }
 .pixelated img, img.pixelated { image-rendering: pixelated; image-rendering: crisp-edges; }
 #intro p { margin: 0; opacity: 0.85; }
 #gen-status, #ex-status { min-height: 1.5em; }

@@ -146,6 +146,9 @@ def _blockable(paths: list[Path], keep: list[Path]) -> list[str]:
     return out
 
 
+EMOJI_FONTS = tuple(gr.themes.Font(family) for family in emoji.FALLBACK_FAMILIES)
+
+
 def launch_kwargs(studio: Studio, throttle: LoginThrottle | None = None) -> dict:
     """What every launch needs: the look, upload limits and meter, the folders never to serve (and with
     --auth, login throttling)."""
@@ -154,10 +157,17 @@ def launch_kwargs(studio: Studio, throttle: LoginThrottle | None = None) -> dict
         Path(tempfile.gettempdir()).resolve(),
     ]
     return dict(
-        theme=gr.themes.Soft(
-            primary_hue="indigo",  # Soft's own fonts, then the emoji fallbacks (aigc_ui.emoji)
+        theme=gr.themes.Soft(  # Soft's own fonts, each stack ending with the emoji fallbacks (aigc_ui.emoji)
+            primary_hue="indigo",
             font=(gr.themes.LocalFont("Montserrat", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif")
-            + tuple(gr.themes.Font(family) for family in emoji.FALLBACK_FAMILIES),
+            + EMOJI_FONTS,
+            font_mono=(
+                gr.themes.LocalFont("IBM Plex Mono", weights=(400, 600)),
+                "ui-monospace",
+                "Consolas",
+                "monospace",
+            )
+            + EMOJI_FONTS,  # tables (the 👍 / 👎 columns of Feedback & models) are set in it
         ),
         css=emoji.font_face_css() + CSS,
         max_file_size=MAX_FILE_SIZE,

@@ -42,9 +42,10 @@ def test_the_page_declares_the_font_and_puts_it_last_in_its_font_stack(studio):
 
     kwargs = server.launch_kwargs(studio)
     assert kwargs["css"].startswith(emoji.font_face_css()) and "data:font/ttf;base64," in kwargs["css"]
-    stack = kwargs["theme"].font  # the CSS font-family list Gradio writes into the page
-    assert stack.endswith(f"'{emoji.FAMILY}'"), stack
-    assert stack.index("'Noto Color Emoji'") < stack.index(f"'{emoji.FAMILY}'")  # a machine's own emoji first
+    theme = kwargs["theme"]
+    for stack in (theme.font, theme.font_mono):  # the CSS font-family lists Gradio writes into the page
+        assert stack.endswith(f"'{emoji.FAMILY}'"), stack
+        assert stack.index("'Noto Color Emoji'") < stack.index(f"'{emoji.FAMILY}'")  # a machine's own emoji first
 
 
 @pytest.mark.browser
