@@ -7,6 +7,7 @@ to `launch()`. The page talks to `aigc.service.studio.Studio` only: no torch her
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import sys
 import tempfile
@@ -146,7 +147,17 @@ def _blockable(paths: list[Path], keep: list[Path]) -> list[str]:
     return out
 
 
-EMOJI_FONTS = tuple(gr.themes.Font(family) for family in emoji.FALLBACK_FAMILIES)
+def theme() -> gr.themes.Base:
+    """Gradio's Soft theme in indigo, both font stacks (text, and the monospace tables are set in) ending with the
+    emoji fallbacks (aigc_ui.emoji). Soft's own stacks are read from its signature, not retyped: a retyped copy
+    named a Montserrat weight Gradio does not ship, a 404 on every page load."""
+    defaults = inspect.signature(gr.themes.Soft.__init__).parameters
+    fallbacks = tuple(gr.themes.Font(family) for family in emoji.FALLBACK_FAMILIES)
+    return gr.themes.Soft(
+        primary_hue="indigo",
+        font=(*defaults["font"].default, *fallbacks),
+        font_mono=(*defaults["font_mono"].default, *fallbacks),
+    )
 
 
 def launch_kwargs(studio: Studio, throttle: LoginThrottle | None = None) -> dict:
@@ -157,18 +168,7 @@ def launch_kwargs(studio: Studio, throttle: LoginThrottle | None = None) -> dict
         Path(tempfile.gettempdir()).resolve(),
     ]
     return dict(
-        theme=gr.themes.Soft(  # Soft's own fonts, each stack ending with the emoji fallbacks (aigc_ui.emoji)
-            primary_hue="indigo",
-            font=(gr.themes.LocalFont("Montserrat", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif")
-            + EMOJI_FONTS,
-            font_mono=(
-                gr.themes.LocalFont("IBM Plex Mono", weights=(400, 600)),
-                "ui-monospace",
-                "Consolas",
-                "monospace",
-            )
-            + EMOJI_FONTS,  # tables (the 👍 / 👎 columns of Feedback & models) are set in it
-        ),
+        theme=theme(),
         css=emoji.font_face_css() + CSS,
         max_file_size=MAX_FILE_SIZE,
         show_error=False,
