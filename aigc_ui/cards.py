@@ -57,6 +57,15 @@ CARDS_CSS = """
 .aigc-rate button.like.on { background: #dcfce7; border-color: #22c55e; }
 .aigc-rate button.dislike.on { background: #fee2e2; border-color: #ef4444; }
 .aigc-empty { color: var(--body-text-color-subdued); }
+/* phones: one card per line, the picture beside its three buttons stacked (no empty half-screen beside a
+   lone 156 px card; 8 cards take ~1,200 px of scrolling instead of ~1,800) */
+@media (max-width: 520px) {
+  .aigc-card { width: 100%; display: grid; grid-template-columns: auto 1fr; grid-template-rows: auto 1fr;
+    column-gap: 10px; align-items: start; }
+  .aigc-card img { grid-column: 1; grid-row: 1; margin: 0; }
+  .aigc-card figcaption { grid-column: 1; grid-row: 2; }
+  .aigc-rate { grid-column: 2; grid-row: 1 / span 2; flex-direction: column; align-self: stretch; }
+}
 """
 
 # A click marks the card at once and sends the card's own sample id; `marks` keeps this page's clicks

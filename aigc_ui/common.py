@@ -72,6 +72,7 @@ class PageContext:
         """A model dropdown; its choices are refreshed when a page opens (fine-tunes appear without a restart)."""
         choices = model_choices(self.studio, kind)
         kwargs.setdefault("value", choices[0][1] if choices else None)
+        kwargs.setdefault("min_width", 240)  # a name like "fashion-vae-ft12 (VAE)" whole; on a phone it takes a line
         dropdown = gr.Dropdown(choices=choices, label=label, **kwargs)
         if refresh_on_load:
             self.model_pickers.append((dropdown, kind))
@@ -275,4 +276,9 @@ CSS = """
 .pixelated img, img.pixelated { image-rendering: pixelated; image-rendering: crisp-edges; }
 #intro p { margin: 0; opacity: 0.85; }
 #gen-status, #ex-status { min-height: 1.5em; }
+/* phones: the "who is rating" line and the display-name box take a line each, not two thin columns */
+@media (max-width: 520px) {
+  #who-row { flex-wrap: wrap; }
+  #who-row > *, #who-name { min-width: 100% !important; flex-grow: 1 !important; }
+}
 """

@@ -12,6 +12,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import gradio as gr
 
 from aigc.data.images import make_grid, to_pil
+from aigc.feedback.selection import POOL_PER_PICK
 from aigc.service.studio import SEED_RULE, StudioError
 
 from .cards import card_grid, cards, rendered, wire_explore, wire_rating
@@ -76,7 +77,8 @@ def build(ctx: PageContext) -> None:
             to_rate = gr.Checkbox(
                 value=False,
                 label="🎯 Images to rate next",
-                info="from 4× as many samples: those your reward model is least sure of, and kinds not rated yet",
+                info=f"from {POOL_PER_PICK}× as many samples: those your reward model is least sure of, "
+                "and kinds not rated yet",
                 scale=2,
                 elem_id="gen-to-rate",
             )
@@ -117,7 +119,8 @@ def build(ctx: PageContext) -> None:
         made_by = f"seed {seed_value}{', ' + kind if kind else ''}"
         if choose:
             made_by = f"chosen to rate next from seed {seed_value}'s pool (they depend on your ratings: no permalink)"
-        text = f"**{count} images** from `{name}`, {made_by} · samples #{first}–#{last}"
+        shown = f"samples #{first}–#{last}" if count > 1 else f"sample #{first}"
+        text = f"**{count} image{'s' if count > 1 else ''}** from `{name}`, {made_by} · {shown}"
         return (
             text,
             rendered(cards(batch.images, ids, scores)),

@@ -75,7 +75,8 @@ def build_demo(studio: Studio, tabs: list[Callable[[PageContext], None]] | None 
         ctx = PageContext(studio)
         api.build(ctx)  # first: the API claims its endpoint names before the page's handlers
         who.build(ctx)
-        with gr.Tabs(selected="generate") as ctx.tabs:
+        # "wrap": on a phone the six tabs take a few lines; Gradio's default menu showed one and hid five behind "⋯"
+        with gr.Tabs(selected="generate", overflow_behavior="wrap") as ctx.tabs:
             for build in tabs or TABS:
                 build(ctx)
         for wire in ctx.deferred:

@@ -1,6 +1,6 @@
-"""Less friction, in a real browser at phone width (390 px): card buttons with accessible names and
-44 px touch targets, `L`/`D` on a focused card, no toast per rating, plain slider labels with the
-technical figure on hover."""
+"""Less friction, in a real browser at phone width (390 px): every tab in sight, one card per line with its
+buttons beside the picture, card buttons with accessible names and 44 px touch targets, `L`/`D` on a focused
+card, no toast per rating, plain slider labels with the technical figure on hover."""
 
 from __future__ import annotations
 
@@ -59,9 +59,35 @@ def test_cards_are_named_big_enough_and_take_l_and_d(phone, server, store):
     assert not page.errors, page.errors
 
 
+def test_at_phone_width_every_tab_shows_and_nothing_is_squeezed(phone, server):
+    page = phone
+    page.goto(f"{server}?model=tiny-gan&seed=78&n=2")
+    wait_for_text(page, "#gen-status", r"seed 78 ")
+    page.locator("#card-1 img").wait_for(timeout=TIMEOUT)
+    tabs = page.get_by_role("tab")
+    assert tabs.count() == 6 and all(tabs.nth(k).is_visible() for k in range(6))  # none hidden in a "⋯" menu
+    assert page.get_by_role("button", name="More tabs").count() == 0
+
+    def box(selector: str) -> dict:
+        return page.locator(selector).first.bounding_box()
+
+    grid, card, image, like = box("#gen-cards .aigc-cards"), box("#card-0"), box("#card-0 img"), box("#like-0")
+    assert card["width"] >= 0.95 * grid["width"], (card, grid)  # one card per line, not a thin column
+    assert like["x"] >= image["x"] + image["width"], (like, image)  # its buttons beside the picture
+    assert box("#card-1")["y"] >= card["y"] + card["height"]
+    assert box("#who")["width"] >= 300 and box("#who-name")["width"] >= 300  # a line each
+    name_shown = page.evaluate(
+        "() => { const i = document.querySelector('#gen-model input'); return i.scrollWidth <= i.clientWidth; }"
+    )
+    assert name_shown, "the model's name is cut off"
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390  # no sideways scrolling
+    assert not page.errors, page.errors
+
+
 def test_sliders_say_plain_words_and_keep_the_figure_on_hover(page, server):
     page.goto(f"{server}?model=tiny-vae&seed=1&n=1")
     page.locator("#card-0 img").wait_for(timeout=TIMEOUT)
+    wait_for_text(page, "#gen-status", r"^1 image from tiny-vae, seed 1 · sample #\d+$")  # one: no plural
     page.get_by_role("tab", name="Explore").click()
     wait_for_text(page, "#ex-slider-0", r"direction 1 \(most used\)")
     page.wait_for_function(

@@ -101,3 +101,12 @@ def explore_buttons(demo, elem_id: str) -> bool:
 def test_cards_offer_the_explorer_only_when_the_page_has_one(studio):
     assert explore_buttons(app.build_demo(studio, tabs=[generate_tab.build, explore_tab.build]), "gen-cards")
     assert not explore_buttons(app.build_demo(studio, tabs=[generate_tab.build]), "gen-cards")
+
+
+def test_the_rate_next_box_names_the_pool_the_studio_draws(studio):
+    """The checkbox's promise is the selection rule's own figure (it once said 4× after the pool became 16×)."""
+    from aigc.feedback.selection import pool_size
+
+    config = app.build_demo(studio, tabs=[generate_tab.build]).get_config_file()
+    box = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "gen-to-rate")
+    assert f"from {pool_size(8) // 8}× as many samples" in box["props"]["info"]
