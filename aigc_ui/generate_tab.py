@@ -12,8 +12,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import gradio as gr
 
 from aigc.data.images import make_grid, to_pil
-from aigc.feedback.selection import POOL_PER_PICK
-from aigc.service.studio import SEED_RULE, StudioError
+from aigc.service.studio import POOL_PER_PICK, SEED_RULE, StudioError
 
 from .cards import card_grid, cards, rendered, wire_explore, wire_rating
 from .common import (

@@ -27,7 +27,7 @@ from aigc.feedback.advice import RatingsAdvice
 from aigc.feedback.config import defaults_text
 from aigc.feedback.finetune import recover
 from aigc.feedback.ratings import Readiness
-from aigc.feedback.selection import pool_size
+from aigc.feedback.selection import POOL_PER_PICK, pool_size  # POOL_PER_PICK: the page names it
 from aigc.models.pipeline import ImageModel
 from aigc.service.axes import LatentAxes
 from aigc.service.errors import StudioError
@@ -56,7 +56,7 @@ from feedback_db import FeedbackStore, VersionInfo
 
 MAX_BATCH = Limits.max_images
 
-__all__ = ["MAX_BATCH", "RULES", "SEED_RULE", "ModelSummary", "SampleBatch", "Studio", "StudioError"]
+__all__ = ["MAX_BATCH", "POOL_PER_PICK", "RULES", "SEED_RULE", "ModelSummary", "SampleBatch", "Studio", "StudioError"]
 
 
 class Studio:
