@@ -54,8 +54,9 @@ CARDS_CSS = """
 .aigc-rate button { flex: 1; min-width: 44px; min-height: 44px; padding: 0; font-size: 18px; cursor: pointer;
   border-radius: 8px; border: 1px solid var(--border-color-primary); background: var(--button-secondary-background-fill); }
 .aigc-rate button:hover { filter: brightness(0.95); }
-.aigc-rate button.like.on { background: #dcfce7; border-color: #22c55e; }
-.aigc-rate button.dislike.on { background: #fee2e2; border-color: #ef4444; }
+/* tints, not pastels: the same pale green and red on the light theme, and no bright block on the dark one */
+.aigc-rate button.like.on { background: rgba(34, 197, 94, 0.18); border-color: #22c55e; }
+.aigc-rate button.dislike.on { background: rgba(239, 68, 68, 0.16); border-color: #ef4444; }
 .aigc-empty { color: var(--body-text-color-subdued); }
 /* phones: one card per line, the picture beside its three buttons stacked (no empty half-screen beside a
    lone 156 px card; 8 cards take ~1,200 px of scrolling instead of ~1,800) */

@@ -84,6 +84,50 @@ def test_at_phone_width_every_tab_shows_and_nothing_is_squeezed(phone, server):
     assert not page.errors, page.errors
 
 
+# The luminance (0 black, 1 white) of an element's text colour, or of its background as seen: its translucent
+# background composited over those of the elements under it, down to the first opaque one.
+LUMINANCE = """([selector, prop]) => {
+  const rgba = (s) => {
+    const v = s.match(/[\\d.]+/g).map(Number);
+    return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1];
+  };
+  const el = document.querySelector(selector);
+  let [r, g, b] = rgba(getComputedStyle(el).color);
+  if (prop === 'background') {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgba(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) layers.push(c);
+      if (c[3] >= 1) break;
+    }
+    [r, g, b] = [255, 255, 255];
+    for (const [cr, cg, cb, a] of layers.reverse()) {
+      [r, g, b] = [cr * a + r * (1 - a), cg * a + g * (1 - a), cb * a + b * (1 - a)];
+    }
+  }
+  return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+}"""
+
+
+def test_a_browser_set_to_dark_gets_no_bright_blocks(chromium, server):
+    """Gradio follows the system's dark mode: the page's own colours (a rated card's button, the fine-tune bar)
+    follow the theme too, with its text still readable."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, color_scheme="dark")
+    page = context.new_page()
+    try:
+        page.goto(f"{server}?model=tiny-gan&seed=79&n=2")
+        page.locator("#card-1 img").wait_for(timeout=TIMEOUT)
+        page.click("#like-0")
+        wait_for_text(page, "#card-0", "liked")
+        assert page.evaluate(LUMINANCE, ["#like-0", "background"]) < 0.35
+        page.get_by_role("tab", name="Fine-tune").click()
+        page.locator("#ft-progress").wait_for(timeout=TIMEOUT)
+        assert page.evaluate(LUMINANCE, ["#ft-progress", "background"]) < 0.35
+        assert page.evaluate(LUMINANCE, ["#ft-progress-label", "color"]) > 0.7
+    finally:
+        context.close()
+
+
 def test_sliders_say_plain_words_and_keep_the_figure_on_hover(page, server):
     page.goto(f"{server}?model=tiny-vae&seed=1&n=1")
     page.locator("#card-0 img").wait_for(timeout=TIMEOUT)

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from aigc.service.jobs import JobStatus, apply_event, duration
-from aigc_ui.finetune_tab import progress_html
+from aigc_ui.finetune_tab import BAR_FILLS, progress_html
 
 from .conftest import rate_by_band
 
@@ -102,4 +102,4 @@ def test_the_bar_label_is_the_stage_with_elapsed_time_and_says_when_the_child_ex
     apply_event(status, {"stage": "published", "progress": 1.0, "child": "m-<b>ft1</b>"}, now=time.time())
     bar = progress_html(status)
     assert re.search(r"100% · new version m-&lt;b&gt;ft1&lt;/b&gt; registered · \d+ s elapsed<", bar)  # name as text
-    assert "#bbf7d0" in bar  # the green of a finished run, though the process may still be exiting
+    assert BAR_FILLS["done"] in bar  # the green of a finished run, though the process may still be exiting
