@@ -84,7 +84,13 @@ def build(ctx: PageContext, child: gr.Dropdown) -> None:
         if not shown:
             raise StudioError("Pick a fine-tuned version first.")
         picks = (state or {}).get("picks", 0)
-        return None, None, {}, f"Session ended after {picks} picks.", tally_text(studio, shown)
+        return (
+            None,
+            None,
+            {},
+            f"Session ended after {picks} pick{'s' if picks != 1 else ''}.",
+            tally_text(studio, shown),
+        )
 
     outputs = [left, right, pair, progress, result]
     new_pair.click(start, child, outputs, api_visibility="private")

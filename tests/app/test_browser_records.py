@@ -231,6 +231,7 @@ def test_blind_ab_reveals_nothing_until_the_session_ends(page, ab_server):
     stats = studio.store.comparison_stats(parent, child)
     assert stats.n - earlier.n == 3 and stats.ties - earlier.ties == 1
     page.click("#ab-end")
+    wait_for_text(page, "#ab-progress", r"^Session ended after 3 picks\.$")
     tally = wait_for_text(page, "#ab-stats", r"Child preferred in")
     decided = stats.wins + stats.losses
     assert f"in {stats.wins} of {decided} decided picks" in tally and f"{stats.ties} ties" in tally, tally
@@ -240,6 +241,7 @@ def test_blind_ab_reveals_nothing_until_the_session_ends(page, ab_server):
     page.locator("#ft-child input").click()
     page.get_by_role("option", name=re.compile("tiny-gan-child")).click()
     page.click("#ab-end")
+    wait_for_text(page, "#ab-progress", r"^Session ended after 0 picks\.$")  # this page's session: none yet
     assert wait_for_text(page, "#ab-stats", r"Child preferred in") == tally
     assert not page.errors, page.errors
 
