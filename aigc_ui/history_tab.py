@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import gradio as gr
 import numpy as np
 import pandas as pd
@@ -9,7 +11,7 @@ import pandas as pd
 from aigc.service.studio import Studio
 
 from .cards import card_grid, cards, rendered, wire_explore, wire_rating
-from .common import PageContext, ago, on_page, rater_of, score_mark
+from .common import PageContext, ago, on_page, rater_of, save_file, score_mark
 
 EVERYTHING, RATED = "Everything", "Rated only"
 COLUMNS = ["sample", "model", "made by", "seed", "your rating", "when"]
@@ -19,6 +21,23 @@ def thumbnails(studio: Studio, sample_ids: list[int], viewer: str | None = None)
     """(model, image) per sample: one database read for all, one forward pass per model (not one per item);
     a sample of a retired version (its shipped weights were replaced) is a grey card labelled so."""
     return studio.sample_images(sample_ids, viewer)
+
+
+NO_RATINGS = "⬇ Your ratings (CSV): none yet"
+
+
+def ratings_download(ctx: PageContext, rater: str) -> gr.DownloadButton:
+    """The button for every rating this person gave (not only the ones listed), as one CSV file: sample,
+    model, seed and index (enough to draw the picture again), score, when, and the latent of what was shown."""
+    scratch = ctx.files / f".ratings-{uuid.uuid4().hex}.csv"
+    try:
+        n = ctx.studio.export_ratings(rater, scratch)
+        if not n:
+            return gr.DownloadButton(NO_RATINGS, value=None, interactive=False)
+        path = save_file(ctx, scratch.read_bytes(), "my-ratings.csv")
+    finally:
+        scratch.unlink(missing_ok=True)
+    return gr.DownloadButton(f"⬇ Your {n} rating{'s' if n != 1 else ''} (CSV)", value=path, interactive=True)
 
 
 def build(ctx: PageContext) -> None:
@@ -32,6 +51,7 @@ def build(ctx: PageContext) -> None:
             which = gr.Radio([EVERYTHING, RATED], value=EVERYTHING, label="Show", scale=2, elem_id="hist-which")
             limit = gr.Slider(8, 96, value=32, step=8, label="How many", scale=2, elem_id="hist-limit")
             refresh = gr.Button("↻ Refresh", scale=1, elem_id="hist-refresh")
+            download = gr.DownloadButton(NO_RATINGS, interactive=False, scale=1, elem_id="hist-download")
         gallery = card_grid("hist-gallery", prefix="hist-", size=96, empty="Nothing here yet.")
         table = gr.Dataframe(headers=COLUMNS, interactive=False, elem_id="hist-table", max_height=320)
 
@@ -60,14 +80,14 @@ def build(ctx: PageContext) -> None:
             gr.Info("Nothing here yet: generate some images and rate them.", duration=3)
         ids = [a.sample_id for a in items]
         grid = cards([image for _, image in images], ids, [a.score for a in items], [f"#{sid}" for sid in ids])
-        return rendered(grid), pd.DataFrame(rows, columns=COLUMNS)
+        return rendered(grid), pd.DataFrame(rows, columns=COLUMNS), ratings_download(ctx, rater_of(request))
 
     # One listener, "always_last": the latest filter wins, never an earlier answer that finished later.
     gr.on(
         [tab.select, refresh.click, which.change, limit.release],
         load,
         [which, limit],
-        [gallery, table],
+        [gallery, table, download],
         api_visibility="private",
         trigger_mode="always_last",
     )

@@ -76,9 +76,14 @@ def ratings_over_time(session: Session, version_id: int | None) -> list[RatingPo
     return [RatingPoint(*row) for row in session.execute(stmt)]
 
 
-def export_rows(session: Session, batch: int = 1000) -> Iterator[dict[str, Any]]:
+def export_rows(session: Session, batch: int = 1000, rater_id: str | None = None) -> Iterator[dict[str, Any]]:
     """Every rating with its sample and version, oldest first, streamed in batches
-    so an export never holds the whole table in memory."""
+    so an export never holds the whole table in memory.
+
+    With `rater_id`: only that person's ratings (their own download), and a sample's latent only where the
+    sample was shown to them (an empty list otherwise): a sample id is a number anyone can rate through the
+    API, and the latent of a picture shown to someone else (an uploaded photo's) is theirs.
+    """
     stmt = (
         select(Rating, Sample, ModelVersion.name)
         .join(Sample, Rating.sample_id == Sample.id)
@@ -86,7 +91,10 @@ def export_rows(session: Session, batch: int = 1000) -> Iterator[dict[str, Any]]
         .order_by(Rating.id)
         .execution_options(yield_per=batch)
     )
+    if rater_id is not None:
+        stmt = stmt.where(Rating.rater_id == rater_id)
     for rating, sample, version_name in session.execute(stmt):
+        hidden = rater_id is not None and sample.rater_id != rater_id
         yield {
             "rating_id": rating.id,
             "sample_id": sample.id,
@@ -98,9 +106,10 @@ def export_rows(session: Session, batch: int = 1000) -> Iterator[dict[str, Any]]
             "seed": sample.seed,
             "index": sample.batch_index,
             "source": sample.source,
-            "session_id": sample.rater_id,  # the export keeps its column name: files already written stay comparable
+            # the export keeps its column name: files already written stay comparable
+            "session_id": None if hidden else sample.rater_id,
             "image_sha256": sample.image_sha256,
             "sample_created_at": sample.created_at.isoformat(),
             "latent_dim": sample.latent_dim,
-            "latent": v.latent_from_bytes(sample.latent, sample.latent_dim).tolist(),
+            "latent": [] if hidden else v.latent_from_bytes(sample.latent, sample.latent_dim).tolist(),
         }

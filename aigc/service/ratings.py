@@ -8,6 +8,8 @@ through `LatentSpace.show`, so they are recorded as Samples like any other.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from aigc.feedback.compare import binomial_p_value
@@ -99,6 +101,10 @@ class Ratings:
 
     def history(self, rater: str, limit: int = 20):
         return self.store.recent_activity(rater, self.limits.history(limit))
+
+    def export_mine(self, rater: str, out_path: Path) -> int:
+        """Every rating `rater` gave, as CSV (the export's columns; a latent only of samples shown to them)."""
+        return self.store.export("csv", out_path, rater_id=rater)
 
     def rated_by(self, name: str, latents: np.ndarray, rater: str) -> list[tuple[int, float] | None]:
         """Per latent: (sample id, score) of this rater's rating of the same picture of this version, if any.

@@ -114,3 +114,30 @@ def test_permalink_opens_the_same_images_as_the_api(page, server, client):
         api = np.asarray(Image.open(item["image"]).convert("L"))
         np.testing.assert_array_equal(shown, api)
     assert not page.locator("#card-3").is_visible()
+
+
+def test_history_downloads_every_rating_of_this_person_as_csv(page, server, store, tmp_path):
+    from feedback_db.export import read
+
+    page.goto(f"{server}?model=tiny-vae&seed=4343&n=3")
+    status = wait_for_text(page, "#gen-status", r"samples #\d+")
+    first = int(re.search(r"samples #(\d+)", status).group(1))
+    page.get_by_role("tab", name="History").click()
+    wait_for_text(page, "#hist-download", "none yet")  # a new browser has rated nothing
+    assert page.locator("#hist-download").is_disabled()
+    page.get_by_role("tab", name="Generate").click()
+    for i, act in ((0, "like"), (2, "dislike")):
+        page.click(f"#{act}-{i}")
+        wait_for_text(page, f"#card-{i}", f"{act}d")
+    page.get_by_role("tab", name="History").click()
+    wait_for_text(page, "#hist-download", r"Your 2 ratings \(CSV\)")
+    with page.expect_download(timeout=TIMEOUT) as download:
+        page.click("#hist-download")
+    path = tmp_path / "mine.csv"
+    download.value.save_as(path)
+    rows = list(read(path))
+    assert [(r["sample_id"], r["score"]) for r in rows] == [(first, 1.0), (first + 2, -1.0)]
+    assert all(r["version_name"] == "tiny-vae" and r["seed"] == 4343 for r in rows)
+    stored = store.get_sample(first)
+    np.testing.assert_array_equal(np.asarray(rows[0]["latent"], np.float32), stored.latent)  # their own picture's
+    assert not page.errors, page.errors

@@ -65,6 +65,21 @@ def test_export_round_trip(store, rated, tmp_path, fmt):
         assert all(json.loads(line) for line in out.read_text().splitlines())
 
 
+def test_a_persons_export_holds_their_ratings_and_only_their_own_latents(store, rated, tmp_path):
+    version, _, ids = rated
+    mine = store.record_samples(version.id, latents(1, seed=9), seed=9, rater_id="b")  # shown to b
+    store.rate(mine[0], 1, "b")
+    assert store.export("csv", tmp_path / "b.csv", rater_id="b") == 3
+    rows = {r["sample_id"]: r for r in read(tmp_path / "b.csv")}
+    assert set(rows) == {ids[2], ids[3], mine[0]} and {r["rater_id"] for r in rows.values()} == {"b"}
+    assert len(rows[mine[0]]["latent"]) == 8 and rows[mine[0]]["session_id"] == "b"
+    for shown_to_someone_else in (ids[2], ids[3]):  # session "s"'s pictures, rated by b through their ids
+        assert rows[shown_to_someone_else]["latent"] == [] and rows[shown_to_someone_else]["session_id"] is None
+    assert store.export("csv", tmp_path / "nobody.csv", rater_id="nobody") == 0
+    with pytest.raises(InvalidInput, match="rater id"):
+        store.export("csv", tmp_path / "x.csv", rater_id="x" * 10_000)
+
+
 def test_export_refuses_unknown_format_and_leaves_no_file(store, rated, tmp_path):
     out = tmp_path / "exports"
     with pytest.raises(InvalidInput, match="format"):
