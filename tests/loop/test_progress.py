@@ -16,7 +16,7 @@ import time
 import pytest
 
 from aigc.service.jobs import JobStatus, apply_event, duration
-from aigc_ui.finetune_tab import BAR_FILLS, progress_html
+from aigc_ui.progress import BAR_FILLS, progress_html
 
 from .conftest import rate_by_band
 
