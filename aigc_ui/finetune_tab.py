@@ -13,7 +13,7 @@ import gradio as gr
 from aigc.service.studio import SEED_RULE, Readiness, Studio  # the page's one door is the studio module
 
 from . import ab
-from .common import PageContext, on_page, rater_of, upscale
+from .common import PageContext, model_choices, on_page, rater_of, upscale
 from .progress import progress_html
 
 FIGURES = [  # (metric key stem, label, better, what it means in one line)
@@ -281,7 +281,7 @@ def build(ctx: PageContext) -> None:
             return bar, gr.Timer(active=status.active), *skip
         parents, children, metrics = studio.compare(status.child, n=8, seed=0)
         gr.Info(f"New version {status.child} is ready.")
-        choices = [(m.name, m.name) for m in studio.models(rater_of(request))]
+        choices = model_choices(studio, None, studio.models(rater_of(request)))  # labelled as every picker
         return (
             bar,
             gr.Timer(active=status.active),
@@ -333,3 +333,37 @@ def build(ctx: PageContext) -> None:
         show_progress="hidden",
     )
     show_btn.click(compare, [child, seed], [parent_gallery, child_gallery, figures], api_visibility="private")
+
+    # A page opened mid-run (a reload, a new tab, another browser with the same login) finds the person's own run:
+    # before, it showed "idle" on the default model, and the run's child was never shown on that page.
+    def resume(request: gr.Request):
+        """On load: this person's waiting or running run is selected and followed."""
+        viewer = rater_of(request)
+        try:
+            runs = studio.runs_of(viewer)
+            choices = model_choices(studio, None, studio.models(viewer)) if runs else []
+        except Exception:  # noqa: BLE001 - the page opens as it would without a run; never a toast on load
+            runs = []
+        if not runs:
+            return (gr.skip(),) * 4
+        status = runs[0]
+        return (
+            gr.Dropdown(choices=choices, value=status.model),
+            progress_html(status),
+            gr.Timer(active=True),
+            status.model,
+        )
+
+    def attach(name, request: gr.Request):
+        """A model picked while this person's own run of it waits or trains: the bar follows that run."""
+        viewer = rater_of(request)
+        try:
+            status = studio.finetune_status(name, viewer) if name else None
+        except Exception:  # noqa: BLE001 - an unknown or hidden model: the readiness line says so
+            status = None
+        if status is None or not status.active or getattr(status, "owner", None) != viewer:
+            return (gr.skip(),) * 3  # never detach: the bar keeps following a run to its end (poll, above)
+        return progress_html(status), gr.Timer(active=True), name
+
+    ctx.on_load(resume, [model, progress, timer, following])
+    model.change(attach, model, [progress, timer, following], api_visibility="private", show_progress="hidden")

@@ -384,6 +384,10 @@ class Studio:
         """The latest run of `name`; a child `viewer` may not see (someone else's, unpublished) is not named."""
         return self.runs.status(name, viewer, roles=self.roles, queue=self.queue)
 
+    def runs_of(self, owner: str) -> list[JobStatus]:
+        """`owner`'s waiting and running runs, running first: a page opened (or reloaded) mid-run finds its own."""
+        return [status for status in self.queue.line() if status.owner == owner]
+
     def compare(self, child: str, n: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict]:
         """Parent and child on the same seeds, with the child's measured effect."""
         return self.runs.compare(child, n, seed)
