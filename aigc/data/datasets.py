@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from aigc import paths
 
@@ -196,13 +196,16 @@ def load_image_file(path: Path | io.BytesIO, size: int, channels: int) -> np.nda
     limit: PIL's process-wide `Image.MAX_IMAGE_PIXELS` (and the warnings filter) are left alone,
     since changing them on every call changed them for every other user of PIL in the process.
     PIL's own, higher limit still stops the most extreme files at `Image.open`.
+
+    A photo is turned upright by its EXIF orientation first: a phone stores a portrait photo as landscape
+    pixels with a tag saying "rotate", and without it the item reached the model lying on its side.
     """
     with Image.open(path) as img:
         w, h = img.size
         if w * h > MAX_IMAGE_PIXELS:
             raise TooManyPixels(f"{w}×{h} = {w * h:,} pixels, over {MAX_IMAGE_PIXELS:,}")
         img.load()
-        img = img.convert("L" if channels == 1 else "RGB")
+        img = (ImageOps.exif_transpose(img) or img).convert("L" if channels == 1 else "RGB")
     w, h = img.size
     side = min(w, h)
     left, top = (w - side) // 2, (h - side) // 2

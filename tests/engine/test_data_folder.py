@@ -91,6 +91,21 @@ def test_centre_crop_and_colour(folder):
     assert abs(grey.images[0].mean().item() - expected) < 0.02
 
 
+def test_a_phone_photo_is_turned_upright_by_its_exif_orientation(tmp_path):
+    """A portrait photo stored as landscape pixels with EXIF Orientation 6 ("rotate 90° clockwise to show")."""
+    upright = np.zeros((64, 48), np.uint8)
+    upright[:16] = 255  # a white band across the top of the picture as a person sees it
+    stored = np.rot90(upright, k=1)  # how the camera wrote the pixels: the picture turned 90° anticlockwise
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation
+    Image.fromarray(np.ascontiguousarray(stored)).save(tmp_path / "photo.jpg", exif=exif, quality=95)
+    Image.fromarray(upright).save(tmp_path / "upright.png")
+    photo = data.load_upload(tmp_path / "photo.jpg", 28, 1)[:, :, 0].astype(int)
+    reference = data.load_upload(tmp_path / "upright.png", 28, 1)[:, :, 0].astype(int)
+    assert photo[:4].mean() > 200 and photo[-4:].mean() < 50  # the band on top, as shown
+    assert np.abs(photo - reference).mean() < 8  # the same picture (JPEG's losses aside)
+
+
 def test_max_image_pixels_is_enforced(tmp_path, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # restored after the test
     monkeypatch.setattr(data, "MAX_IMAGE_PIXELS", 100 * 100)
