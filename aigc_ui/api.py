@@ -140,9 +140,15 @@ def build(ctx: PageContext) -> None:
         studio.check_visible(model, rater_of(request))
         if not image:
             raise StudioError("send an image file")
-        return {"model": model, "latent": as_list(encode_upload(studio, model, image))}
+        encoded = encode_upload(studio, model, image)
+        return {"model": model, "latent": as_list(encoded.latent), "negated": encoded.negated}
 
-    endpoint(encode, "model image", "info", "an image file → the VAE's latent mean")
+    endpoint(
+        encode,
+        "model image",
+        "info",
+        "an image file → the VAE's latent mean (negated: its light background was made dark, as the model's)",
+    )
 
     def interpolate(model, a, b, steps, request: gr.Request):
         frames, latents, ids = interpolation(

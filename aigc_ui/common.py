@@ -24,7 +24,7 @@ import gradio as gr
 import numpy as np
 
 from aigc.data.images import to_pil
-from aigc.service.studio import ModelSummary, Studio, StudioError
+from aigc.service.studio import Encoded, ModelSummary, Studio, StudioError
 from feedback_db import FeedbackError
 
 from .identity import rater_from_cookie
@@ -155,7 +155,7 @@ def save_file(ctx: PageContext, data: bytes, name: str) -> str:
     return str(path)
 
 
-def encode_upload(studio: Studio, name: str, path: str) -> np.ndarray:
+def encode_upload(studio: Studio, name: str, path: str) -> Encoded:
     """Studio.encode for an uploaded file; messages name the file as the person called it, not our temp path."""
     try:
         return studio.encode(name, path)

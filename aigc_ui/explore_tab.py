@@ -345,8 +345,11 @@ def build(ctx: PageContext) -> None:
                 raise StudioError("Uploading needs a VAE (it has an encoder); this studio has none.")
             gr.Info(f"GANs have no encoder: encoding with {vae}.", duration=3)
             name = vae
-        z = encode_upload(studio, name, path)
-        return explorer.open(name, z, note=f"your image ({plain(os.path.basename(path))})", viewer=rater)
+        encoded = encode_upload(studio, name, path)
+        note = f"your image ({plain(os.path.basename(path))})"
+        if encoded.negated:
+            note += ", negated: its background is light and this model's are dark"
+        return explorer.open(name, encoded.latent, note=note, viewer=rater)
 
     upload.upload(from_upload, [upload, model], outputs, api_visibility="private")
 

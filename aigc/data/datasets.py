@@ -205,7 +205,11 @@ def load_image_file(path: Path | io.BytesIO, size: int, channels: int) -> np.nda
         if w * h > MAX_IMAGE_PIXELS:
             raise TooManyPixels(f"{w}×{h} = {w * h:,} pixels, over {MAX_IMAGE_PIXELS:,}")
         img.load()
-        img = (ImageOps.exif_transpose(img) or img).convert("L" if channels == 1 else "RGB")
+        img = ImageOps.exif_transpose(img) or img
+        if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+            # a cut-out: on white, as a product photo (converting would keep whatever colour hides under alpha)
+            img = Image.alpha_composite(Image.new("RGBA", img.size, (255, 255, 255, 255)), img.convert("RGBA"))
+        img = img.convert("L" if channels == 1 else "RGB")
     w, h = img.size
     side = min(w, h)
     left, top = (w - side) // 2, (h - side) // 2

@@ -49,3 +49,25 @@ def gif_bytes(frames: np.ndarray, upscale: int = 4, duration_ms: int = 80) -> by
 
 def image_sha256(image: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()
+
+
+def border_level(images: np.ndarray, width: int = 2) -> float:
+    """Mean grey level (0–255) of the outer `width` pixels of (N, H, W, C) or (H, W, C) images: the background."""
+    arr = np.asarray(images, dtype=np.float32)
+    arr = arr[None] if arr.ndim == 3 else arr
+    inner = np.zeros(arr.shape[1:3], bool)
+    inner[width:-width, width:-width] = True
+    return float(arr[:, ~inner].mean())
+
+
+def match_background(image: np.ndarray, model_background: float) -> tuple[np.ndarray, bool]:
+    """(H, W, C) uint8 negated when its background is the opposite of the model's: (image, whether negated).
+
+    Why: Fashion-MNIST draws a light item on black (its product photos were negated), and a photo of a
+    garment on a white table, encoded as it is, lands far from anything the VAE knows. A model trained on
+    light backgrounds (a user's own folder) keeps a light-background upload as it is.
+    """
+    own = border_level(image)
+    if abs(own - model_background) > 128 and abs(255.0 - own - model_background) < abs(own - model_background):
+        return (255 - image).astype(np.uint8), True
+    return image, False

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from aigc.data.datasets import DatasetError, load_upload
-from aigc.data.images import image_sha256
+from aigc.data.images import border_level, image_sha256, match_background
 from aigc.feedback.ratings import usable_ratings
 from aigc.feedback.taste import taste_direction
 from aigc.models.latent import interpolation_path
@@ -35,6 +35,12 @@ class SampleBatch:
     sample_ids: list[int]
 
 
+@dataclass(frozen=True)
+class Encoded:
+    latent: np.ndarray  # (D,) float32: the VAE's latent mean
+    negated: bool  # the picture was negated first, its background being the opposite of the model's
+
+
 Admit = Callable[[str, "str | None", int], None]  # (model, rater, images): refuse (StudioError) or book them
 
 
@@ -47,6 +53,7 @@ class LatentSpace:
         self.limits = limits
         self.admit = admit  # the facade's visibility check and quota charge
         self._axes: dict[str, LatentAxes] = {}  # computed once per model, under the registry's lock
+        self._backgrounds: dict[str, float] = {}  # likewise
 
     def sample(
         self, name: str, n: int, seed: int, rater: str | None = None, truncation: float | None = None
@@ -115,8 +122,9 @@ class LatentSpace:
                 )
             return self._axes[name]
 
-    def encode(self, name: str, upload) -> np.ndarray:
-        """An uploaded image (path, bytes, PIL or array) → the VAE's latent mean."""
+    def encode(self, name: str, upload) -> Encoded:
+        """An uploaded image (path, bytes, PIL or array) → the VAE's latent mean, the picture negated first when
+        its background is the opposite of the model's (`images.match_background`: a photo on a white table)."""
         model = self.registry.model(name)
         if model.kind != "vae":
             raise StudioError(f"{name} is a GAN: it has no encoder; pick a VAE to upload an image")
@@ -126,7 +134,15 @@ class LatentSpace:
             pixels = load_upload(upload, size=h, channels=c)
         except DatasetError as exc:
             raise StudioError(str(exc)) from exc
-        return model.encode(pixels[None])[0]
+        pixels, negated = match_background(pixels, self.background(name))
+        return Encoded(model.encode(pixels[None])[0], negated)
+
+    def background(self, name: str) -> float:
+        """The grey level of the model's own backgrounds (the border of 64 of its samples), once per model."""
+        with self.registry.lock:
+            if name not in self._backgrounds:
+                self._backgrounds[name] = border_level(self.registry.model(name).generate(64, 0).images)
+            return self._backgrounds[name]
 
     def interpolate(self, name: str, z_a: np.ndarray, z_b: np.ndarray, steps: int = 8) -> tuple[np.ndarray, np.ndarray]:
         """Slerp path a → b: (steps, H, W, C) images and their latents."""

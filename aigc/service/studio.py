@@ -33,7 +33,7 @@ from aigc.service.axes import LatentAxes
 from aigc.service.errors import StudioError
 from aigc.service.finetuning import FinetuneRuns
 from aigc.service.jobs import FinetuneJobs, JobStatus
-from aigc.service.latents import LatentSpace, SampleBatch
+from aigc.service.latents import Encoded, LatentSpace, SampleBatch
 from aigc.service.limits import RULES, SEED_RULE, Limits  # RULES, SEED_RULE: the page shows them
 from aigc.service.model_health import BadCheckpoint
 from aigc.service.queue import FinetuneQueue, QueueSettings  # QueueSettings: for the page
@@ -56,7 +56,17 @@ from feedback_db import FeedbackStore, VersionInfo
 
 MAX_BATCH = Limits.max_images
 
-__all__ = ["MAX_BATCH", "POOL_PER_PICK", "RULES", "SEED_RULE", "ModelSummary", "SampleBatch", "Studio", "StudioError"]
+__all__ = [
+    "MAX_BATCH",
+    "POOL_PER_PICK",
+    "RULES",
+    "SEED_RULE",
+    "Encoded",
+    "ModelSummary",
+    "SampleBatch",
+    "Studio",
+    "StudioError",
+]
 
 
 class Studio:
@@ -253,8 +263,9 @@ class Studio:
         """Slider axes: VAE dims by KL, GAN principal directions. Computed once per model."""
         return self.latents.axes(name)
 
-    def encode(self, name: str, upload) -> np.ndarray:
-        """An uploaded image (path, bytes, PIL or array) → the VAE's latent mean."""
+    def encode(self, name: str, upload) -> Encoded:
+        """An uploaded image (path, bytes, PIL or array) → the VAE's latent mean, and whether the picture was negated
+        first (a light background for a model of dark ones)."""
         return self.latents.encode(name, upload)
 
     def interpolate(self, name: str, z_a: np.ndarray, z_b: np.ndarray, steps: int = 8) -> tuple[np.ndarray, np.ndarray]:

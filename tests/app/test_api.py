@@ -160,6 +160,7 @@ def test_encode_an_upload(client, tmp_path):
     result = client.predict(VAE, handle_file(str(path)), api_name="/encode")
     dim = {m["name"]: m for m in client.predict(api_name="/models")}[VAE]["latent_dim"]
     assert len(result["latent"]) == dim and all(np.isfinite(result["latent"]))
+    assert isinstance(result["negated"], bool)  # whether its background was the opposite of the model's
 
 
 @pytest.mark.parametrize(
