@@ -200,12 +200,12 @@ def load_image_file(path: Path | io.BytesIO, size: int, channels: int) -> np.nda
     A photo is turned upright by its EXIF orientation first: a phone stores a portrait photo as landscape
     pixels with a tag saying "rotate", and without it the item reached the model lying on its side.
     """
-    with Image.open(path) as img:
-        w, h = img.size
+    with Image.open(path) as opened:
+        w, h = opened.size
         if w * h > MAX_IMAGE_PIXELS:
             raise TooManyPixels(f"{w}×{h} = {w * h:,} pixels, over {MAX_IMAGE_PIXELS:,}")
-        img.load()
-        img = ImageOps.exif_transpose(img) or img
+        opened.load()
+        img: Image.Image = ImageOps.exif_transpose(opened) or opened
         if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
             # a cut-out: on white, as a product photo (converting would keep whatever colour hides under alpha)
             img = Image.alpha_composite(Image.new("RGBA", img.size, (255, 255, 255, 255)), img.convert("RGBA"))
