@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 import gradio as gr
 import numpy as np
 import pandas as pd
@@ -11,7 +9,7 @@ import pandas as pd
 from aigc.service.studio import Studio
 
 from .cards import card_grid, cards, rendered, wire_explore, wire_rating
-from .common import PageContext, ago, on_page, rater_of, save_file, score_mark
+from .common import PageContext, ago, on_page, rater_of, score_mark
 
 EVERYTHING, RATED = "Everything", "Rated only"
 COLUMNS = ["sample", "model", "made by", "seed", "your rating", "when"]
@@ -27,17 +25,13 @@ NO_RATINGS = "⬇ Your ratings (CSV): none yet"
 
 
 def ratings_download(ctx: PageContext, rater: str) -> gr.DownloadButton:
-    """The button for every rating this person gave (not only the ones listed), as one CSV file: sample,
-    model, seed and index (enough to draw the picture again), score, when, and the latent of what was shown."""
-    scratch = ctx.files / f".ratings-{uuid.uuid4().hex}.csv"
-    try:
-        n = ctx.studio.export_ratings(rater, scratch)
-        if not n:
-            return gr.DownloadButton(NO_RATINGS, value=None, interactive=False)
-        path = save_file(ctx, scratch.read_bytes(), "my-ratings.csv")
-    finally:
-        scratch.unlink(missing_ok=True)
-    return gr.DownloadButton(f"⬇ Your {n} rating{'s' if n != 1 else ''} (CSV)", value=path, interactive=True)
+    """The button for this person's ratings (not only the ones listed; the most recent 10,000) as one CSV file:
+    sample, model, seed and index (enough to draw the picture again), score, when, and the latent shown."""
+    made = ctx.studio.export_ratings(rater, ctx.files / "ratings")
+    if made is None:
+        return gr.DownloadButton(NO_RATINGS, value=None, interactive=False)
+    path, n = made
+    return gr.DownloadButton(f"⬇ Your {n} rating{'s' if n != 1 else ''} (CSV)", value=str(path), interactive=True)
 
 
 def build(ctx: PageContext) -> None:

@@ -76,13 +76,16 @@ def ratings_over_time(session: Session, version_id: int | None) -> list[RatingPo
     return [RatingPoint(*row) for row in session.execute(stmt)]
 
 
-def export_rows(session: Session, batch: int = 1000, rater_id: str | None = None) -> Iterator[dict[str, Any]]:
+def export_rows(
+    session: Session, batch: int = 1000, rater_id: str | None = None, newest: int | None = None
+) -> Iterator[dict[str, Any]]:
     """Every rating with its sample and version, oldest first, streamed in batches
     so an export never holds the whole table in memory.
 
     With `rater_id`: only that person's ratings (their own download), and a sample's latent only where the
     sample was shown to them (an empty list otherwise): a sample id is a number anyone can rate through the
-    API, and the latent of a picture shown to someone else (an uploaded photo's) is theirs.
+    API, and the latent of a picture shown to someone else (an uploaded photo's) is theirs. `newest`: only the
+    most recent that many (still oldest first), so a file served to a visitor has a bounded size.
     """
     stmt = (
         select(Rating, Sample, ModelVersion.name)
@@ -93,6 +96,11 @@ def export_rows(session: Session, batch: int = 1000, rater_id: str | None = None
     )
     if rater_id is not None:
         stmt = stmt.where(Rating.rater_id == rater_id)
+    if newest is not None:
+        recent = select(Rating.id).order_by(Rating.id.desc()).limit(newest)
+        if rater_id is not None:
+            recent = recent.where(Rating.rater_id == rater_id)
+        stmt = stmt.where(Rating.id.in_(recent.scalar_subquery()))
     for rating, sample, version_name in session.execute(stmt):
         hidden = rater_id is not None and sample.rater_id != rater_id
         yield {

@@ -356,16 +356,17 @@ class FeedbackStore:
         vid = None if version_id is None else v.row_id(version_id, "version id")
         return self._read("ratings over time", lambda s: reports.ratings_over_time(s, vid))
 
-    def export(self, format: str, out_path: str | Path, rater_id: str | None = None) -> int:
+    def export(self, format: str, out_path: str | Path, rater_id: str | None = None, newest: int | None = None) -> int:
         """Write every rating with its sample (latent as a list) to CSV or JSON
         Lines, from one consistent snapshot; returns the number of rows.
-        `rater_id`: only that person's, latents only of their own samples (`reports.export_rows`)."""
+        `rater_id`: only that person's, latents only of their own samples; `newest`: only the most recent that
+        many (`reports.export_rows`)."""
         if format not in export_files.FORMATS:
             raise InvalidInput(f"export format must be one of {export_files.FORMATS}, got {format!r}")
         rater = v.optional_text_id(rater_id, "rater id")
-        return self._read(
-            "export", lambda s: export_files.write(reports.export_rows(s, rater_id=rater), format, out_path)
-        )
+        limit = None if newest is None else v.count(newest, "newest")
+        rows = lambda s: reports.export_rows(s, rater_id=rater, newest=limit)  # noqa: E731
+        return self._read("export", lambda s: export_files.write(rows(s), format, out_path))
 
     # -- schema ----------------------------------------------------------------
     def schema_revision(self) -> str | None:

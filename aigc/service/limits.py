@@ -94,6 +94,10 @@ class Limits:
     max_upload_bytes: int = 10 * 2**20  # uploaded images (the page's Gradio limit is the same)
     max_name_chars: int = 200  # a model name (the database's version-name limit)
     max_upload_space_bytes: int = 2 * 2**30  # all uploads kept at once (Gradio keeps them for hours)
+    # a person's ratings file (History's download): the most recent this many (~0.75 KB each with a 64-d latent),
+    # written at most once per person every `export_every_s` (Gradio keeps each new file for hours)
+    max_export_ratings: int = 10_000
+    export_every_s: float = 60.0
 
     # ---------------------------------------------------------------- one validator per quantity
 

@@ -8,6 +8,9 @@ through `LatentSpace.show`, so they are recorded as Samples like any other.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +32,8 @@ class Ratings:
         self.store = store
         self.limits = limits
         self.latents = latents
+        self._exports: dict[str, tuple[float, int]] = {}  # a person's key → (when, rows) of their last ratings file
+        self._export_lock = threading.Lock()
 
     def rate(self, sample_id: int, score: float, rater: str):
         try:
@@ -102,9 +107,26 @@ class Ratings:
     def history(self, rater: str, limit: int = 20):
         return self.store.recent_activity(rater, self.limits.history(limit))
 
-    def export_mine(self, rater: str, out_path: Path) -> int:
-        """Every rating `rater` gave, as CSV (the export's columns; a latent only of samples shown to them)."""
-        return self.store.export("csv", out_path, rater_id=rater)
+    def export_mine(self, rater: str, folder: Path) -> tuple[Path, int] | None:
+        """`rater`'s most recent ratings (`Limits.max_export_ratings`) as a CSV file in `folder`: (path, rows), or
+        None when they have none. The export's columns; a latent only of samples shown to them.
+
+        Bounded, since any visitor can ask: one file per person in `folder`, replaced in place, and a new one at
+        most every `Limits.export_every_s` (until then the last one is handed out again; it says how many rows).
+        """
+        key = hashlib.sha256(rater.encode()).hexdigest()[:32]
+        path = folder / key / "my-ratings.csv"
+        with self._export_lock:
+            last = self._exports.get(key)
+            when, rows = last if last is not None else (float("-inf"), 0)
+            if rows and time.monotonic() - when < self.limits.export_every_s and path.exists():
+                return path, rows  # (a file of no rows cost nothing: it is never held back)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            rows = self.store.export("csv", path, rater_id=rater, newest=self.limits.max_export_ratings)
+            self._exports[key] = (time.monotonic(), rows)
+            if not rows:
+                path.unlink(missing_ok=True)  # a header alone is no file to keep
+        return (path, rows) if rows else None
 
     def rated_by(self, name: str, latents: np.ndarray, rater: str) -> list[tuple[int, float] | None]:
         """Per latent: (sample id, score) of this rater's rating of the same picture of this version, if any.

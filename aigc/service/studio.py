@@ -318,9 +318,9 @@ class Studio:
     def history(self, rater: str, limit: int = 20):
         return self.ratings.history(rater, limit)
 
-    def export_ratings(self, rater: str, out_path: Path) -> int:
-        """Every rating `rater` gave, written to a CSV file (History's download); returns how many."""
-        return self.ratings.export_mine(rater, out_path)
+    def export_ratings(self, rater: str, folder: Path) -> tuple[Path, int] | None:
+        """`rater`'s ratings as a CSV file in `folder` (History's download): (path, rows), None if they have none."""
+        return self.ratings.export_mine(rater, folder)
 
     def rated_by(self, name: str, latents: np.ndarray, rater: str) -> list[tuple[int, float] | None]:
         """Per latent: (sample id, score) of this rater's rating of the same picture of this version, if any."""

@@ -76,6 +76,11 @@ def test_a_persons_export_holds_their_ratings_and_only_their_own_latents(store, 
     for shown_to_someone_else in (ids[2], ids[3]):  # session "s"'s pictures, rated by b through their ids
         assert rows[shown_to_someone_else]["latent"] == [] and rows[shown_to_someone_else]["session_id"] is None
     assert store.export("csv", tmp_path / "nobody.csv", rater_id="nobody") == 0
+    assert store.export("csv", tmp_path / "b2.csv", rater_id="b", newest=2) == 2  # the most recent two, oldest first
+    assert [r["sample_id"] for r in read(tmp_path / "b2.csv")] == [ids[3], mine[0]]
+    assert store.export("csv", tmp_path / "all2.csv", newest=2) == 2
+    with pytest.raises(InvalidInput, match="newest"):
+        store.export("csv", tmp_path / "x.csv", newest=-1)
     with pytest.raises(InvalidInput, match="rater id"):
         store.export("csv", tmp_path / "x.csv", rater_id="x" * 10_000)
 
