@@ -19,7 +19,7 @@ import numpy as np
 
 from aigc.service.studio import Studio
 
-from .common import CARD_SCALE, DISLIKE, LIKE, on_page, rater_of, user_message
+from .common import CARD_SCALE, DISLIKE, LIKE, PHONE_WIDTH, on_page, rater_of, user_message
 from .web import data_uri
 
 CARDS_TEMPLATE = """
@@ -60,14 +60,14 @@ CARDS_CSS = """
 .aigc-empty { color: var(--body-text-color-subdued); }
 /* phones: one card per line, the picture beside its three buttons stacked (no empty half-screen beside a
    lone 156 px card; 8 cards take ~1,200 px of scrolling instead of ~1,800) */
-@media (max-width: 520px) {
+@media (max-width: PHONE_WIDTHpx) {
   .aigc-card { width: 100%; display: grid; grid-template-columns: auto 1fr; grid-template-rows: auto 1fr;
     column-gap: 10px; align-items: start; }
   .aigc-card img { grid-column: 1; grid-row: 1; margin: 0; }
   .aigc-card figcaption { grid-column: 1; grid-row: 2; }
   .aigc-rate { grid-column: 2; grid-row: 1 / span 2; flex-direction: column; align-self: stretch; }
 }
-"""
+""".replace("PHONE_WIDTH", str(PHONE_WIDTH))
 
 # A click marks the card at once and sends the card's own sample id; `marks` keeps this page's clicks
 # across re-renders (a refresh of the same grid), and the server's `undo` prop takes one back if the

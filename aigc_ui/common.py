@@ -32,6 +32,7 @@ from .identity import rater_from_cookie
 log = logging.getLogger("aigc_ui")
 
 CARD_SCALE = 4  # 28 px → 112 px, nearest neighbour; CSS keeps it crisp when the browser scales further
+PHONE_WIDTH = 520  # px: at most this wide, the page lays itself out for a phone (cards, the who line)
 EXPLORE_SCALE = 8  # 28 px → 224 px
 GIF_SCALE = 8
 LIKE, DISLIKE = 1.0, -1.0
@@ -277,8 +278,8 @@ CSS = """
 #intro p { margin: 0; opacity: 0.85; }
 #gen-status, #ex-status { min-height: 1.5em; }
 /* phones: the "who is rating" line and the display-name box take a line each, not two thin columns */
-@media (max-width: 520px) {
+@media (max-width: PHONE_WIDTHpx) {
   #who-row { flex-wrap: wrap; }
   #who-row > *, #who-name { min-width: 100% !important; flex-grow: 1 !important; }
 }
-"""
+""".replace("PHONE_WIDTH", str(PHONE_WIDTH))

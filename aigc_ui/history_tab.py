@@ -25,8 +25,8 @@ NO_RATINGS = "⬇ Your ratings (CSV): none yet"
 
 
 def ratings_download(ctx: PageContext, rater: str) -> gr.DownloadButton:
-    """The button for this person's ratings (not only the ones listed; the most recent 10,000) as one CSV file:
-    sample, model, seed and index (enough to draw the picture again), score, when, and the latent shown."""
+    """The button for this person's ratings (not only the ones listed; the most recent `Limits.max_export_ratings`)
+    as one CSV file: sample, model, seed and index (enough to draw the picture again), score, when, the latent."""
     made = ctx.studio.export_ratings(rater, ctx.files / "ratings")
     if made is None:
         return gr.DownloadButton(NO_RATINGS, value=None, interactive=False)

@@ -46,6 +46,22 @@ def running(studio, **launch):
         demo.close()
 
 
+@contextmanager
+def app_of_its_own(models_dir, tmp_path_factory, tag: str):
+    """(studio, demo): an app with its own database and a copy of the tiny models, for tests whose fine-tunes make
+    children that must not leak into other tests' model lists."""
+    import shutil
+
+    from aigc.service.studio import Studio
+
+    folder = tmp_path_factory.mktemp(f"{tag}-models")
+    for path in models_dir.glob("tiny-*.safetensors"):
+        shutil.copy(path, folder / path.name)
+    db = f"sqlite:///{tmp_path_factory.mktemp(f'{tag}-db') / 'feedback.sqlite'}"
+    with Studio.open(db, models_dir=folder, threads=1) as studio, running(studio) as demo:
+        yield studio, demo
+
+
 # ---------------------------------------------------------------- browser tests
 
 

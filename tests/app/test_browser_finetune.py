@@ -7,11 +7,9 @@ machine: a handshake, not a race.
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from tests.app.helpers import TIMEOUT, running, wait_for_text
+from tests.app.helpers import TIMEOUT, app_of_its_own, wait_for_text
 from tests.gate import held_children
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -20,13 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 @pytest.fixture(scope="module")
 def ft_server(models_dir, home, tmp_path_factory):
     """Its own app, database and models folder: the child it makes must not leak into other tests."""
-    from aigc.service.studio import Studio
-
-    folder = tmp_path_factory.mktemp("ft-models")
-    for path in models_dir.glob("tiny-*.safetensors"):
-        shutil.copy(path, folder / path.name)
-    db = f"sqlite:///{tmp_path_factory.mktemp('ft-db') / 'feedback.sqlite'}"
-    with Studio.open(db, models_dir=folder, threads=1) as studio, running(studio) as demo:
+    with app_of_its_own(models_dir, tmp_path_factory, "ft") as (studio, demo):
         batch = studio.sample("tiny-vae", 24, 5, rater="someone")  # everyone's ratings make a run ready
         for i, sample_id in enumerate(batch.sample_ids):
             studio.rate(sample_id, 1.0 if i % 2 else -1.0, "someone")

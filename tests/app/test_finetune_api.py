@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
 
-from tests.app.helpers import api_client, running
+from tests.app.helpers import api_client, app_of_its_own
 from tests.gate import held_children
 
 # A real background fine-tune: `aigc finetune` in a child process, polled through the HTTP API.
@@ -17,14 +16,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def loop_client(models_dir, home, tmp_path_factory):
     """Its own app, database and models folder: the children it makes must not leak into other tests."""
-
-    from aigc.service.studio import Studio
-
-    folder = tmp_path_factory.mktemp("loop-models")
-    for path in models_dir.glob("tiny-*.safetensors"):
-        shutil.copy(path, folder / path.name)
-    db = f"sqlite:///{tmp_path_factory.mktemp('loop-db') / 'feedback.sqlite'}"
-    with Studio.open(db, models_dir=folder, threads=1) as studio, running(studio) as demo:
+    with app_of_its_own(models_dir, tmp_path_factory, "loop") as (studio, demo):
         yield api_client(demo.local_url), studio
 
 
