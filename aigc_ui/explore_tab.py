@@ -345,11 +345,9 @@ def build(ctx: PageContext) -> None:
                 raise StudioError("Uploading needs a VAE (it has an encoder); this studio has none.")
             gr.Info(f"GANs have no encoder: encoding with {vae}.", duration=3)
             name = vae
-        encoded = encode_upload(studio, name, path)
-        note = f"your image ({plain(os.path.basename(path))})"
-        if encoded.negated:
-            note += ", negated: its background is light and this model's are dark"
-        return explorer.open(name, encoded.latent, note=note, viewer=rater)
+        encoded, shown = encode_upload(studio, name, path), plain(os.path.basename(path))
+        negated = ", negated: its background is light and this model's are dark" if encoded.negated else ""
+        return explorer.open(name, encoded.latent, note=f"your image ({shown}){negated}", viewer=rater)
 
     upload.upload(from_upload, [upload, model], outputs, api_visibility="private")
 

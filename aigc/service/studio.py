@@ -56,17 +56,8 @@ from feedback_db import FeedbackStore, VersionInfo
 
 MAX_BATCH = Limits.max_images
 
-__all__ = [
-    "MAX_BATCH",
-    "POOL_PER_PICK",
-    "RULES",
-    "SEED_RULE",
-    "Encoded",
-    "ModelSummary",
-    "SampleBatch",
-    "Studio",
-    "StudioError",
-]
+__all__ = ["MAX_BATCH", "POOL_PER_PICK", "RULES", "SEED_RULE", "Encoded", "ModelSummary", "SampleBatch", "Studio",
+           "StudioError"]  # fmt: skip
 
 
 class Studio:
