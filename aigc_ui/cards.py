@@ -138,7 +138,7 @@ def card_grid(
 
 
 def cards(
-    images: Sequence[np.ndarray],
+    images: Sequence[np.ndarray] | np.ndarray,  # a list of (H, W, C) images, or their (N, H, W, C) stack
     ids: Sequence[int],
     scores: Sequence[float | None] | None = None,
     captions: Sequence[str] | None = None,

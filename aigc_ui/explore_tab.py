@@ -81,7 +81,7 @@ def slider_props(studio: Studio, name: str | None, z: np.ndarray | None) -> list
     basis = axes.basis[:MAX_SLIDERS]
     coords = basis @ np.asarray(z, np.float32)
     labels = axis_labels(studio, name)
-    props = []
+    props: list[dict] = []
     for j in range(MAX_SLIDERS):
         if j >= basis.shape[0]:
             props.append(dict(visible=False, value=0))

@@ -279,6 +279,7 @@ def build(ctx: PageContext) -> None:
             if status.state == "failed":
                 gr.Warning(f"Fine-tuning failed: {status.message}")
             return bar, gr.Timer(active=status.active), *skip
+        assert status.child is not None  # child_ready says it is set
         parents, children, metrics = studio.compare(status.child, n=8, seed=0)
         gr.Info(f"New version {status.child} is ready.")
         choices = model_choices(studio, None, studio.models(rater_of(request)))  # labelled as every picker

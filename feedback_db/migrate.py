@@ -88,7 +88,9 @@ def locked_schema_transaction(engine: Engine) -> Iterator[Connection]:
     with writer(engine).connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
         if sqlite:
-            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys = OFF")
+            dbapi = conn.connection.dbapi_connection
+            assert dbapi is not None  # None only once a connection is invalidated; this one was just opened
+            dbapi.execute("PRAGMA foreign_keys = OFF")
         try:
             with conn.begin():
                 if conn.dialect.name == "postgresql":

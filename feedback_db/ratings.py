@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
@@ -20,6 +22,7 @@ from .versions import lineage_ids, require
 def _upsert_statement(dialect: str) -> Any:
     """INSERT .. ON CONFLICT (sample, rater) DO UPDATE: one statement, so two
     concurrent ratings of the same pair can never both try to insert."""
+    stmt: PgInsert | SqliteInsert
     if dialect == "postgresql":
         stmt = pg_insert(Rating)
     elif dialect == "sqlite":

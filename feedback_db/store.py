@@ -152,7 +152,7 @@ class FeedbackStore:
         """Register a checkpoint; idempotent by (name, sha256), Conflict if the
         name is taken by another checkpoint. `owner`/`published`: see `publish_version`
         (an existing version keeps its own)."""
-        fields = dict(
+        fields: dict[str, Any] = dict(  # keyword arguments of versions.register
             name=v.text_id(name, "version name", v.MAX_NAME_LEN),
             kind=v.model_kind(kind),
             checkpoint_path=v.text_id(str(checkpoint_path), "checkpoint path", 1024),
@@ -218,7 +218,7 @@ class FeedbackStore:
         transaction; returns their sample ids in the same order."""
         vid = v.row_id(version_id, "version id")
         matrix = v.latent_matrix(latents)
-        fields = dict(
+        fields: dict[str, Any] = dict(  # keyword arguments of samples.record
             version_id=vid,
             latents=matrix,
             seed=v.seed(seed),

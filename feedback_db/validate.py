@@ -83,7 +83,7 @@ def stars_to_score(stars: Any) -> float:
     """Map 1..5 stars linearly onto [-1, 1]: 1 → -1, 3 → 0, 5 → +1."""
     if isinstance(stars, bool) or not isinstance(stars, numbers.Real) or math.isnan(float(stars)):
         raise InvalidInput(f"stars must be a number in [1, 5], got {stars!r}")
-    if not 1 <= stars <= 5:
+    if not 1 <= stars <= 5:  # type: ignore[operator]  # typeshed's numbers.Real has __le__ but no __ge__
         raise InvalidInput(f"stars must be in [1, 5], got {stars}")
     return (float(stars) - 3.0) / 2.0
 

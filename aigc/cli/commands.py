@@ -14,7 +14,7 @@ import torch
 from aigc.cli.class_map import parse_class_map
 from aigc.data.datasets import load_dataset, synthetic_dataset
 from aigc.data.images import save_grid
-from aigc.models import CONFIGS, MODELS
+from aigc.models import CONFIGS, MODELS, VAE, AnyModel
 from aigc.models.batched import infer_cat
 from aigc.models.cards import earlier_stages, write_card
 from aigc.models.checkpoint import CheckpointRecord, load_module
@@ -47,7 +47,7 @@ def _model_config(args: argparse.Namespace, channels: int, size: int):
     return CONFIGS[args.kind](**overrides)
 
 
-def _with_settings(model: torch.nn.Module, settings: list[str], source: str) -> torch.nn.Module:
+def _with_settings(model: AnyModel, settings: list[str], source: str) -> AnyModel:
     """A checkpoint to continue from, with `--set` applied: a setting the weights do not depend on (the VAE's
     `kl_weight`) changes how training goes on; one that reshapes the network is refused by name. Before, `--set`
     with `--init` was silently ignored, and a run meant to continue at another KL weight went on at the old one."""
@@ -253,6 +253,7 @@ def cmd_prior(args: argparse.Namespace) -> int:
     if record.kind != "vae":
         raise ValueError(f"{record.name} is a {record.kind}; only a VAE samples from a fitted prior")
     module, _ = load_module(path)
+    assert isinstance(module, VAE)  # built from the record just checked
     dataset = load_dataset(
         args.data, size=record.config.get("image_size", 28), channels=record.config.get("channels", 1)
     )

@@ -213,7 +213,7 @@ def load_image_file(path: Path | io.BytesIO, size: int, channels: int) -> np.nda
     w, h = img.size
     side = min(w, h)
     left, top = (w - side) // 2, (h - side) // 2
-    img = img.crop((left, top, left + side, top + side)).resize((size, size), Image.LANCZOS)
+    img = img.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.LANCZOS)
     arr = np.asarray(img, dtype=np.uint8)
     return arr[:, :, None] if channels == 1 else arr
 

@@ -27,7 +27,7 @@ def to_pil(image: np.ndarray, upscale: int = 1) -> Image.Image:
     """(H, W, C) uint8 → PIL image, grey when C == 1; optional nearest-neighbour upscaling for display."""
     pil = Image.fromarray(image[:, :, 0] if image.shape[-1] == 1 else image)
     if upscale > 1:
-        pil = pil.resize((pil.width * upscale, pil.height * upscale), Image.NEAREST)
+        pil = pil.resize((pil.width * upscale, pil.height * upscale), Image.Resampling.NEAREST)
     return pil
 
 

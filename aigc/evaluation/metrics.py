@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -29,7 +30,7 @@ JUDGE_NAME = "fashion-classifier"
 
 
 @lru_cache(maxsize=2)
-def load_judge(path: str | None = None) -> nn.Module:
+def load_judge(path: str | None = None) -> Classifier:
     """The shipped classifier (or another at `path`), in eval mode, on the CPU.
 
     A cache that says so: loaded once per process and path (its weights never change while it runs).
@@ -40,14 +41,14 @@ def load_judge(path: str | None = None) -> nn.Module:
     module, _ = load_module(path or PRETRAINED_DIR / f"{JUDGE_NAME}.safetensors")
     if isinstance(module, Classifier):
         module.keep_channels_last()
-    return module.eval()
+    return cast(Classifier, module.eval())  # not checked: a file of another kind fails on the first `embed`, as ever
 
 
 def _as_tensor(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     return images.float() if isinstance(images, torch.Tensor) else from_uint8(images)
 
 
-def embed(images: np.ndarray | torch.Tensor, judge: nn.Module | None = None, batch: int = CONV_CHUNK) -> torch.Tensor:
+def embed(images: np.ndarray | torch.Tensor, judge: Classifier | None = None, batch: int = CONV_CHUNK) -> torch.Tensor:
     """(N, H, W, C) uint8 or (N, C, H, W) float in [-1, 1] → (N, E) classifier features."""
     judge = judge or load_judge()
     x = _as_tensor(images)
@@ -55,7 +56,7 @@ def embed(images: np.ndarray | torch.Tensor, judge: nn.Module | None = None, bat
 
 
 def classify(
-    images: np.ndarray | torch.Tensor, judge: nn.Module | None = None, batch: int = CONV_CHUNK
+    images: np.ndarray | torch.Tensor, judge: Classifier | None = None, batch: int = CONV_CHUNK
 ) -> torch.Tensor:
     """(N,) predicted class indices."""
     judge = judge or load_judge()
@@ -195,7 +196,7 @@ def resample(features: torch.Tensor, weights: torch.Tensor, n: int | None = None
 
 def judge_reads(image_shape: tuple[int, int, int]) -> bool:
     """Whether the shipped classifier can read images of this (H, W, C) shape: its own config says which."""
-    cfg: ClassifierConfig = load_judge().cfg  # type: ignore[assignment]  # nn.Module's attributes are untyped
+    cfg: ClassifierConfig = load_judge().cfg
     return tuple(image_shape) == (cfg.image_size, cfg.image_size, cfg.channels)
 
 

@@ -27,6 +27,7 @@ from torch import nn
 
 from aigc.data.datasets import from_uint8
 from aigc.feedback.appearance import APPEARANCE_BLOCKS, appearance
+from aigc.models import GAN, VAE
 from aigc.models.batched import CONV_CHUNK, infer_cat
 from aigc.models.pipeline import ImageModel
 from aigc.paths import PRETRAINED_DIR
@@ -50,9 +51,12 @@ def feature_fn(model: ImageModel) -> tuple[FeatureFn, str]:
         judge = load_judge()
         return judge.embed, "fashion-classifier embedding"
     if model.kind == "vae":
-        encoder = deepcopy(model.module.encoder).cpu().eval()
+        vae = model.module
+        assert isinstance(vae, VAE)  # kind "vae" is the VAE class's
+        encoder = deepcopy(vae.encoder).cpu().eval()
         return (lambda x: encoder(x)[0]), "VAE encoder mean"
-    features = deepcopy(model.module.discriminator.features).cpu().eval()
+    gan = cast(GAN, model.module)  # not checked: only GANs and VAEs are served; a classifier fails here as ever
+    features = deepcopy(gan.discriminator.features).cpu().eval()
     return (lambda x: features(x).mean(dim=(2, 3))), "GAN discriminator features (pooled)"
 
 

@@ -32,6 +32,7 @@ from aigc.feedback.latent_prior import MAX_TILT_DRAWS, TiltConfig, tilt_from_sco
 from aigc.feedback.ratings import READINESS
 from aigc.feedback.reward import RewardConfig, fit_reward, reward_weights
 from aigc.feedback.tilt_draws import parent_draws
+from aigc.models import VAE
 from aigc.models.acceptance import check_keep
 from aigc.models.cards import write_card
 from aigc.models.checkpoint import SUFFIX, CheckpointRecord, file_sha256, load_module
@@ -190,6 +191,7 @@ def finetune(
                 f"train_{k}": parents_tilt[k] for k in ("tilt_centres", "tilt_mean_p_before", "tilt_mean_p_drawn")
             }
         report("training", 0.1, {"step": 0, "steps": cfg.steps, **weights.summary()})
+        assert parent.path is not None  # load_model always gives the file it read
         module, _ = load_module(parent.path)  # a fresh copy: the served parent is never touched
         if module.kind == "vae" and cfg.kl_weight is not None:
             module.cfg.kl_weight = cfg.kl_weight  # recorded in the child's config
@@ -198,6 +200,7 @@ def finetune(
         )
         kind = module.kind
         network = parents_network if cfg.perceptual else None
+        assert cfg.lr_scale is not None  # resolved from KIND_DEFAULTS above
         train_cfg = TrainConfig(
             out_dir=str(paths.runs_dir() / child_name),
             steps=cfg.steps,
@@ -235,6 +238,7 @@ def finetune(
         )
 
         if kind == "vae":
+            assert isinstance(module, VAE)  # kind is module.kind
             report("prior", 0.8, {})  # the child's per-dimension KL and the prior it samples from
             record.extra["latent_kl"] = [
                 round(float(v), 5) for v in vae_dimension_kl(module, images[torch.randperm(len(images))[:5000]])
@@ -353,7 +357,7 @@ def publish_child(
 def recover(store: FeedbackStore, folder: Path | None = None) -> list[str]:
     """At start-up: finish renames a kill interrupted; delete pending files no version claims."""
     folder = folder or paths.models_dir()
-    actions = []
+    actions: list[str] = []
     if not folder.is_dir():
         return actions
     for pending in folder.glob(f"{PENDING_PREFIX}*{SUFFIX}"):

@@ -102,7 +102,9 @@ def _decode_by_version(store: FeedbackStore, items: list[tuple[int, np.ndarray]]
         by_version.setdefault(vid, []).append(i)
     images: list[np.ndarray] = [np.zeros(0)] * len(items)
     for vid, rows in by_version.items():
-        model = load_model(store.get_version(vid).checkpoint_path)
+        version = store.get_version(vid)
+        assert version is not None  # the ids come from the lineage's stored versions (usable_ratings, usable_picks)
+        model = load_model(version.checkpoint_path)
         for i, img in zip(rows, model.decode(np.stack([items[i][1] for i in rows]))):
             images[i] = img
     return images

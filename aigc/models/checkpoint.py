@@ -22,9 +22,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load_bytes
 from safetensors.torch import save as st_save_bytes
-from torch import nn
 
-from aigc.models import CONFIGS, MODELS
+from aigc.models import CONFIGS, MODELS, AnyModel
 
 FORMAT = "aigc-checkpoint/1"
 SUFFIX = ".safetensors"
@@ -106,7 +105,7 @@ def save_tensors(
     return path
 
 
-def save_model(path: str | os.PathLike, model: nn.Module, record: CheckpointRecord) -> Path:
+def save_model(path: str | os.PathLike, model: AnyModel, record: CheckpointRecord) -> Path:
     record.kind = model.kind
     record.config = asdict(model.cfg)
     return save_tensors(path, model.state_dict(), record)
@@ -220,7 +219,7 @@ def current_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def build_model(record: CheckpointRecord, path: Path | str = "<record>") -> nn.Module:
+def build_model(record: CheckpointRecord, path: Path | str = "<record>") -> AnyModel:
     if record.kind not in MODELS:
         raise CheckpointError(f"{path}: unknown model kind {record.kind!r} (expected one of {sorted(MODELS)})")
     try:
@@ -230,7 +229,7 @@ def build_model(record: CheckpointRecord, path: Path | str = "<record>") -> nn.M
         raise CheckpointError(f"{path}: model config does not fit this version of AIGC Studio ({exc})") from exc
 
 
-def load_module(path: str | os.PathLike, prefix: str = "model.") -> tuple[nn.Module, CheckpointRecord]:
+def load_module(path: str | os.PathLike, prefix: str = "model.") -> tuple[AnyModel, CheckpointRecord]:
     """Rebuild the nn.Module a checkpoint describes and load its weights, strictly."""
     path = Path(path)
     tensors, record, _ = read_checkpoint(path)

@@ -8,6 +8,7 @@ something for 28×28 clothes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
@@ -23,7 +24,7 @@ class ClassifierConfig:
 
 
 class Classifier(nn.Module):
-    kind = "classifier"
+    kind: Literal["classifier"] = "classifier"
 
     def __init__(self, cfg: ClassifierConfig):
         super().__init__()

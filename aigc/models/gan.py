@@ -8,6 +8,7 @@ weight matrix (GANSpace-style PCA of the first layer's activations).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
@@ -87,7 +88,7 @@ class Discriminator(nn.Module):
 class GAN(nn.Module):
     """Generator and discriminator travel together: fine-tuning needs both."""
 
-    kind = "gan"
+    kind: Literal["gan"] = "gan"
 
     def __init__(self, cfg: GANConfig):
         super().__init__()

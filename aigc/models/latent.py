@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from aigc.models.batched import infer
+from aigc.models.vae import VAE
 
 
 def seeded_latents(seed: int, n: int, dim: int, truncation: float | None = None) -> torch.Tensor:
@@ -71,7 +72,7 @@ def gan_directions(generator: nn.Module, k: int = 10) -> tuple[np.ndarray, np.nd
     return vh[:k].float().numpy(), (var[:k] / var.sum()).float().numpy()
 
 
-def vae_dimension_kl(model: nn.Module, images: torch.Tensor, batch: int = 512) -> np.ndarray:
+def vae_dimension_kl(model: VAE, images: torch.Tensor, batch: int = 512) -> np.ndarray:
     """Mean KL per latent dimension over `images`: dims near 0 are unused ('posterior collapse')."""
 
     def kl_sum(chunk: torch.Tensor) -> torch.Tensor:

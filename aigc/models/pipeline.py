@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -18,6 +19,7 @@ from torch import nn
 
 from aigc import paths
 from aigc.data.datasets import from_uint8, to_uint8
+from aigc.models import AnyModel, Generative
 from aigc.models.acceptance import MAX_CANDIDATES_PER_SAMPLE, AcceptanceRule, score
 from aigc.models.batched import DECODE_CHUNK, infer_cat
 from aigc.models.checkpoint import (
@@ -31,6 +33,7 @@ from aigc.models.checkpoint import (
 from aigc.models.classifier import Classifier
 from aigc.models.latent import seeded_latents, seeded_uniform
 from aigc.models.prior import MixturePrior
+from aigc.models.vae import VAE
 from aigc.paths import PRETRAINED_DIR
 
 
@@ -111,7 +114,7 @@ class ImageModel:
 
     def __init__(
         self,
-        module: nn.Module,
+        module: AnyModel,
         record: CheckpointRecord,
         path: Path | None = None,
         device: str | None = None,
@@ -136,8 +139,14 @@ class ImageModel:
         return self.module.kind
 
     @property
+    def _generative(self) -> Generative:
+        """The network as one that draws images. Not checked: only GANs and VAEs are served, and a classifier here
+        fails on the attribute it lacks (`latent_dim`, `decode`) as it always did."""
+        return cast(Generative, self.module)
+
+    @property
     def latent_dim(self) -> int:
-        return self.module.latent_dim
+        return self._generative.latent_dim
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -225,7 +234,7 @@ class ImageModel:
         and a pixel may differ by a grey level from another thread count's. What people see stays portable.
         """
         with reproducible_threads(self.device) if portable else nullcontext():
-            return infer_cat(self.module.decode, z.to(self.device), batch=DECODE_CHUNK)
+            return infer_cat(self._generative.decode, z.to(self.device), batch=DECODE_CHUNK)
 
     def sample(self, n: int, seed: int, truncation: float | None = None) -> np.ndarray:
         """n images from seed: the same (n, seed) gives the same images, always."""
@@ -239,6 +248,8 @@ class ImageModel:
         """(N, H, W, C) uint8 → (N, D) posterior means. VAEs only."""
         if self.kind != "vae":
             raise TypeError(f"{self.name} is a {self.kind}; only VAEs can encode images")
+        vae = self.module
+        assert isinstance(vae, VAE)  # kind "vae" is the VAE class's
         arr = np.asarray(images)
         h, w, c = self.image_shape
         if arr.ndim == 3:
@@ -246,7 +257,7 @@ class ImageModel:
         if arr.shape[1:] != (h, w, c):
             raise ValueError(f"{self.name}: images must be (N, {h}, {w}, {c}) uint8, got {arr.shape}")
         with torch.inference_mode(), reproducible_threads(self.device):  # an upload's latent: same everywhere
-            mu, _ = self.module.encode(from_uint8(arr).to(self.device))
+            mu, _ = vae.encode(from_uint8(arr).to(self.device))
         return mu.cpu().numpy()
 
     def __repr__(self) -> str:

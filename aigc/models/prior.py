@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import nn
 
 from aigc.models.batched import infer
+from aigc.models.vae import VAE
 
 
 def fit_gmm(
@@ -80,7 +80,7 @@ def _component_log_density(x: np.ndarray, means: np.ndarray, covs: np.ndarray) -
 
 
 def aggregate_posterior(
-    model: nn.Module,
+    model: VAE,
     images: torch.Tensor,
     components: int = 10,
     seed: int = 0,

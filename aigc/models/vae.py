@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -81,7 +82,7 @@ class Decoder(nn.Module):
 
 
 class VAE(nn.Module):
-    kind = "vae"
+    kind: Literal["vae"] = "vae"
 
     def __init__(self, cfg: VAEConfig):
         super().__init__()

@@ -202,6 +202,7 @@ class FinetuneJobs:
         tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         drain = threading.Thread(target=tail.extend, args=(proc.stderr,), daemon=True, name=f"finetune-{model}-err")
         drain.start()
+        assert proc.stdout is not None  # started with stdout=PIPE
         for line in proc.stdout:
             try:
                 event = json.loads(line)

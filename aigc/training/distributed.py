@@ -151,7 +151,8 @@ def wrap(module: nn.Module, info: DistInfo) -> nn.Module:
     per_forward = (
         "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DDP).parameters else "broadcast_buffers"
     )
-    ddp = DDP(module, device_ids=ids, **{per_forward: False})
+    buffers_off: dict[str, Any] = {per_forward: False}  # a keyword chosen at run time: no stub can name it
+    ddp = DDP(module, device_ids=ids, **buffers_off)
     with torch.no_grad():
         for buf in module.buffers():  # rank 0's buffers everywhere at the start, whatever the version does
             dist.broadcast(buf, 0)
@@ -160,7 +161,8 @@ def wrap(module: nn.Module, info: DistInfo) -> nn.Module:
 
 def no_sync(module: nn.Module) -> contextlib.AbstractContextManager:
     """Forwards inside do not synchronise gradients (a DDP module); a plain module: nothing."""
-    return module.no_sync() if hasattr(module, "no_sync") else contextlib.nullcontext()
+    sync_off = getattr(module, "no_sync", None)
+    return sync_off() if sync_off is not None else contextlib.nullcontext()
 
 
 @torch.no_grad()
@@ -240,7 +242,9 @@ def fingerprint(t: torch.Tensor | None) -> list[float]:
 def broadcast_json(obj: Any, info: DistInfo) -> Any:
     """Rank 0's JSON-able object, on every rank (plain JSON bytes, no pickle)."""
     payload = json.dumps(obj).encode() if info.is_main else b""
-    return json.loads(broadcast_bytes(payload, info))
+    received = broadcast_bytes(payload, info)
+    assert received is not None  # rank 0 sent bytes, not None
+    return json.loads(received)
 
 
 def broadcast_bytes(payload: bytes | None, info: DistInfo) -> bytes | None:
@@ -252,7 +256,7 @@ def broadcast_bytes(payload: bytes | None, info: DistInfo) -> bytes | None:
         return None
     buf = (
         torch.frombuffer(bytearray(payload), dtype=torch.uint8)
-        if info.is_main and n
+        if info.is_main and payload  # on rank 0, n is len(payload)
         else torch.empty(n, dtype=torch.uint8)
     )
     if n:
@@ -269,7 +273,7 @@ def broadcast_tensor(t: torch.Tensor | None, info: DistInfo) -> torch.Tensor | N
         return None
     out = (
         t.detach().contiguous().cpu()
-        if info.is_main
+        if info.is_main and t is not None  # on rank 0, meta is None exactly when t is
         else torch.empty(meta["shape"], dtype=getattr(torch, meta["dtype"]))
     )
     dist.broadcast(out, 0)
@@ -289,7 +293,7 @@ class StopSignals:
 
     def __init__(self) -> None:
         self.requested = False
-        self._old: dict[int, Any] = {}
+        self._old: dict[signal.Signals, Any] = {}
 
     def _handle(self, signum, frame) -> None:
         self.requested = True

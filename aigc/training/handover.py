@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import torch
-from torch import nn
 
 from aigc.data.datasets import ImageDataset
+from aigc.models import AnyModel
 from aigc.models.checkpoint import CheckpointRecord
 from aigc.training import distributed
 from aigc.training.distributed import DistInfo
@@ -31,7 +31,7 @@ class Handover:
     dist: DistInfo
     sent: bool = False
 
-    def share(self, model: nn.Module, dataset: ImageDataset, cfg: TrainConfig, weights: torch.Tensor | None) -> None:
+    def share(self, model: AnyModel, dataset: ImageDataset, cfg: TrainConfig, weights: torch.Tensor | None) -> None:
         """Send the run about to be trained to the other ranks (a no-op alone, or once sent)."""
         if not self.dist.parallel or self.sent:
             return
@@ -64,6 +64,7 @@ def follow_run(dist: DistInfo) -> int:
     if "exit" in header:
         return header["exit"]
     images = distributed.broadcast_tensor(None, dist)
+    assert images is not None  # rank 0 always sends the images (Handover.share)
     labels = distributed.broadcast_tensor(None, dist) if header["labels"] else None
     weights = distributed.broadcast_tensor(None, dist)
     model = MODELS[header["kind"]](CONFIGS[header["kind"]](**header["config"]))  # rank 0's weights arrive with DDP

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch import nn
@@ -32,6 +33,7 @@ from tqdm.auto import tqdm
 
 from aigc.data.datasets import ImageDataset, to_uint8
 from aigc.data.images import save_grid
+from aigc.models import AnyModel, Generative
 from aigc.models.checkpoint import CheckpointError, CheckpointRecord, read_checkpoint, save_model, save_tensors
 from aigc.training import distributed
 from aigc.training.distributed import DistInfo
@@ -67,7 +69,7 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    model: nn.Module
+    model: AnyModel
     steps: int
     wall_time_s: float
     images_per_s: float
@@ -108,7 +110,7 @@ def total_steps(cfg: TrainConfig, n: int) -> int:
 
 
 def save_training_state(
-    path: Path, model: nn.Module, objective, step: int, record: CheckpointRecord, weights: torch.Tensor | None
+    path: Path, model: AnyModel, objective, step: int, record: CheckpointRecord, weights: torch.Tensor | None
 ) -> None:
     """Model + optimisers + step (+ weights) in one atomic file, enough to resume exactly."""
     record.kind, record.config = model.kind, asdict(model.cfg)  # so load_module() can rebuild the model from it
@@ -139,7 +141,7 @@ def load_training_state(path: Path, model: nn.Module, objective) -> tuple[int, t
 
 
 def train(
-    model: nn.Module,
+    model: AnyModel,
     dataset: ImageDataset,
     cfg: TrainConfig,
     record: CheckpointRecord,
@@ -167,7 +169,7 @@ def train(
         (out / "samples").mkdir(parents=True, exist_ok=True)
     # channels-last convolutions measured 1.2× faster for these models on CPU (benchmarks/train_throughput.py)
     memory_format = torch.channels_last if device.type == "cpu" else torch.contiguous_format
-    model.to(device=device, memory_format=memory_format).train()
+    model.to(device=device, memory_format=memory_format).train()  # type: ignore[call-overload]  # torch's stubs omit the keyword
     kind = model.kind
     lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[kind]
     images = dataset.images.to(device).contiguous(memory_format=memory_format)  # one copy: the GAN's term reads it
@@ -214,7 +216,9 @@ def train(
             dist,
         )
     grid_z = (
-        torch.randn(64, model.latent_dim, generator=_step_generator(cfg.seed, -1)) if kind != "classifier" else None
+        torch.randn(64, cast(Generative, model).latent_dim, generator=_step_generator(cfg.seed, -1))
+        if kind != "classifier"
+        else None
     )
 
     running_stats = [b for b in model.buffers() if b.is_floating_point()]  # data-parallel: averaged over ranks
@@ -229,7 +233,10 @@ def train(
         model.eval()
         with torch.inference_mode():
             save_grid(
-                to_uint8(model.decode(grid_z.to(device))), out / "samples" / f"step_{step:06d}.png", nrow=8, upscale=2
+                to_uint8(cast(Generative, model).decode(grid_z.to(device))),
+                out / "samples" / f"step_{step:06d}.png",
+                nrow=8,
+                upscale=2,
             )
         model.train()
 
@@ -266,6 +273,7 @@ def train(
                     if (
                         loss_weights_all is not None
                     ):  # rank's weighted mean × (its weight share × ranks) → DDP's mean is the global one
+                        assert batch.weights is not None  # taken from loss_weights_all above
                         batch.weight_scale = float(
                             batch.weights.sum()
                             * dist.world_size
@@ -325,7 +333,7 @@ def train(
                 file=sys.stderr,
             )
         distributed.leave_after_training(dist)  # what rank 0 does next (evaluation, saving, rows) is single-process
-    model.to(memory_format=torch.contiguous_format).eval()  # hand back an ordinary model
+    model.to(memory_format=torch.contiguous_format).eval()  # type: ignore[call-overload]  # hand back an ordinary model (torch's stubs omit the keyword)
     images_seen = (completed - start_step) * plan.batch_size
     return TrainResult(
         model,
@@ -376,6 +384,6 @@ def finish_record(record: CheckpointRecord, result: TrainResult, cfg: TrainConfi
     return record
 
 
-def save_final(path: str | os.PathLike, model: nn.Module, record: CheckpointRecord) -> Path:
+def save_final(path: str | os.PathLike, model: AnyModel, record: CheckpointRecord) -> Path:
     model.cpu()
     return save_model(path, model, record)

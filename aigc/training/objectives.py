@@ -170,12 +170,10 @@ class GANObjective:
             distance = _perceptual_network(perceptual, perceptual_weight, gan.cfg, device)
             self.nearest = NearestRealImages(distance, real_images)
         # Data-parallel: each network in its own DDP (two optimisers, two gradient all-reduces).
-        self.g, self.d = (
-            (wrap(model.generator), wrap(model.discriminator)) if wrap else (model.generator, model.discriminator)
-        )
+        self.g, self.d = (wrap(gan.generator), wrap(gan.discriminator)) if wrap else (gan.generator, gan.discriminator)
         self.optimizers = {
-            "g": _adam(model.generator.parameters(), lr, adam_betas, device),
-            "d": _adam(model.discriminator.parameters(), lr, adam_betas, device),
+            "g": _adam(gan.generator.parameters(), lr, adam_betas, device),
+            "d": _adam(gan.discriminator.parameters(), lr, adam_betas, device),
         }
 
     def step(self, batch: StepInput) -> dict[str, float]:
@@ -285,7 +283,7 @@ class VAEObjective:
         perceptual: str | None = None,
         perceptual_weight: float = 0.0,
     ):
-        self.model = model
+        self.model = cast("VAE", model)  # the registry of objectives passes every kind an nn.Module
         self.ddp_loss = wrap(_Loss(model)) if wrap else None
         self.optimizers = {"vae": _adam(model.parameters(), lr, adam_betas, device)}
         self.perceptual: PerceptualDistance | None = None
