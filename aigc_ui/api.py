@@ -4,22 +4,8 @@ Endpoints that return images use hidden components (so clients get real image fi
 `gr.api` functions typed with Python hints. The rater is the logged-in user with --auth, else the
 client's session. Errors reach clients as one-line messages (gradio_client raises AppError).
 
-    sample(model, n=8, seed=0, truncation=0)      -> (images, {model, seed, sample_ids, latents})
-    to_rate(model, n=8, seed=0)                    -> (images, {sample_ids, latents}): images worth rating next
-    decode(model, latent)                          -> image
-    encode(model, image)                           -> {model, latent}
-    interpolate(model, a, b, steps=8)              -> (images, gif, {sample_ids, latents})
-    children(model, latent, n=8, strength=0.5, seed=0) -> (images, {sample_ids, latents})
-    cross(model, a, b, seed=0)                     -> (image, {latent})
-    rate(sample_id, score)                         -> {sample_id, score, rater}
-    rate_latent(model, latent, score)              -> {sample_id, score, rater}
-    models() / stats() / history(limit) / sample_info(sample_id) / axes(model) -> JSON
-    finetune(model, steps=0, only_rater="")        -> {model, state}: starts a background run
-    ratings_advice(model, only_rater="")          -> {level, text, warnings, flip, heldout_*}: before training
-    finetune_status(model)                         -> {state, stage, label, elapsed_s, eta_s, child, ...}
-    ab_stats(child)                                -> {wins, losses, ties, win_rate, p_value}
-
-`a`/`b` name a point: a seed (3 or {"seed": 3, "index": 0}), a stored sample ({"sample_id": 12}) or a latent list.
+The endpoints, their inputs, what they return and what a point `a`/`b` may be are documented once, in the
+README's *The API* table (tests/app/test_structure.py checks that it lists exactly the endpoints registered here).
 """
 
 from __future__ import annotations

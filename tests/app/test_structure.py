@@ -3,6 +3,7 @@ and the History and Interpolate tabs read and decode in bulk (one read, one forw
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -110,3 +111,12 @@ def test_the_rate_next_box_names_the_pool_the_studio_draws(studio):
     config = app.build_demo(studio, tabs=[generate_tab.build]).get_config_file()
     box = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "gen-to-rate")
     assert f"from {pool_size(8) // 8}× as many samples" in box["props"]["info"]
+
+
+def test_the_readme_api_table_lists_exactly_the_public_endpoints(studio):
+    """The README's *The API* table is the one copy of the endpoints' docs: a new endpoint, a renamed one or a
+    row left behind fails here, not in a stranger's gradio_client."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("### The API", 1)[1].split("\n\n**Limits.**", 1)[0]
+    documented = set(re.findall(r"^\| `/([a-z_]+)` \|", table, flags=re.MULTILINE))
+    assert documented == endpoint_names(app.build_demo(studio, tabs=ALL_TABS))
