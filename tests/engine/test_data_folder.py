@@ -106,6 +106,29 @@ def test_a_phone_photo_is_turned_upright_by_its_exif_orientation(tmp_path):
     assert np.abs(photo - reference).mean() < 8  # the same picture (JPEG's losses aside)
 
 
+def test_a_big_jpeg_is_decoded_small_and_reads_as_the_full_decode(tmp_path, monkeypatch):
+    """A 2400 × 1800 photo for a 28-pixel model: decoded at 1/8 of its sides (225 ≥ 4 × 28 rows), not in full."""
+    rng = np.random.default_rng(0)
+    photo = (rng.random((1800, 2400)) * 30 + 200).astype(np.uint8)  # a light, slightly noisy page
+    photo[400:1400, 800:1600] = 40  # a dark item in the middle
+    photo[400:600, 800:1600] = 120  # with a lighter band across its top
+    Image.fromarray(photo).save(tmp_path / "big.jpg", quality=90)
+    with Image.open(tmp_path / "big.jpg") as full:  # the reference: every pixel decoded, then the same crop and resize
+        full_grey = full.convert("L").crop((300, 0, 2100, 1800)).resize((28, 28), Image.Resampling.LANCZOS)
+    decoded_sizes = []
+    real_transpose = data.ImageOps.exif_transpose
+
+    def noting_size(image, **kwargs):
+        decoded_sizes.append(image.size)
+        return real_transpose(image, **kwargs)
+
+    monkeypatch.setattr(data.ImageOps, "exif_transpose", noting_size)
+    small = data.load_image_file(tmp_path / "big.jpg", 28, 1)[:, :, 0].astype(int)
+    assert decoded_sizes == [(300, 225)]  # 1/8 scale; the short side still ≥ DRAFT_MARGIN × 28
+    assert np.abs(small - np.asarray(full_grey, int)).mean() < 2  # the same picture, to a grey level or two
+    assert data.load_image_file(tmp_path / "big.jpg", 64, 1).shape == (64, 64, 1)
+    assert decoded_sizes[1] == (600, 450)  # for 64 pixels, 1/4: 1/8 would leave 225 < 4 × 64 rows
+
 def test_max_image_pixels_is_enforced(tmp_path, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # restored after the test
     monkeypatch.setattr(data, "MAX_IMAGE_PIXELS", 100 * 100)
