@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageOps
+from tqdm.auto import tqdm
 
 from aigc import paths
 
@@ -235,7 +236,8 @@ def load_image_folder(folder: str | os.PathLike, size: int = 32, channels: int =
     if not files:
         raise DatasetError(f"{root}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
     arrays, broken = [], []
-    for path in files:
+    # a bar on a terminal only (disable=None: not in a log or a page's background run); a folder of photos is long work
+    for path in tqdm(files, desc=f"reading {root.name or root}", unit="image", leave=False, disable=None):
         try:
             arrays.append(load_image_file(path, size, channels))
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning):
