@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 
 from aigc import paths
 from aigc.cli import commands
@@ -194,6 +196,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _say_our_warnings_plainly(command: str) -> None:
+    """Our own warnings (a folder's unreadable images) as one line, like the errors: "aigc train: warning: …".
+
+    Python's default format adds the file and the source line that raised it, which reads like a crash to
+    someone running a command. Other libraries' warnings keep the default format.
+    """
+    package = Path(__file__).resolve().parents[1]
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if category is UserWarning and Path(filename).resolve().is_relative_to(package):
+            print(f"aigc {command}: warning: {message}", file=file or sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -201,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         # every flag after the name belongs to the plug-in (argparse's REMAINDER refuses a leading flag)
         return run_plugin(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
+    _say_our_warnings_plainly(args.command)
     from aigc.data.datasets import DatasetError
     from aigc.models.checkpoint import CheckpointError
     from feedback_db import FeedbackError

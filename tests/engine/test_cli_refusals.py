@@ -72,3 +72,20 @@ def test_finetune_while_a_run_of_the_same_parent_runs_is_one_line(tmp_path, tiny
     assert line.startswith("aigc finetune: error: ") and f"run {running}" in line and "still running" in line
     with Studio.open(db, models_dir=folder) as studio:
         assert [r.status for r in studio.store.list_runs()] == ["running"]  # the first run is untouched
+
+
+def test_a_folders_unreadable_image_is_one_plain_warning_line(capsys, tmp_path):
+    """Not Python's format (the file, the line number and the source line that warned, which reads like a crash)."""
+    import numpy as np
+    from PIL import Image
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for i in range(8):
+        Image.fromarray(np.full((40, 30), 30 * i, np.uint8)).save(folder / f"p{i}.png")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a picture")
+    argv = ["train", "vae", "--data", str(folder), "--steps", "1", "--batch-size", "4", "--width", "8"]
+    assert main([*argv, "--latent-dim", "4", "--quiet", "--out", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err
+    assert f"aigc train: warning: {folder}: skipped 1 unreadable image(s): broken.jpg\n" in err
+    assert "UserWarning" not in err and "load_image_folder(" not in err
