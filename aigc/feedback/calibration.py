@@ -116,7 +116,7 @@ def confidence(report: dict) -> tuple[str, str]:
     pct = f"{acc:.0%} of {n} ratings predicted correctly by models that had not seen them"
     if lower <= base:
         return "low", (
-            f"Not sure: {pct}, no clearly better than always guessing the commoner thumb ({base:.0%}). "
+            f"Not sure: {pct}, not clearly better than always guessing the commoner thumb ({base:.0%}). "
             "The taste may not be learnable from these ratings yet: rate more, or more consistently."
         )
     sides = side_lower_bounds(report)
