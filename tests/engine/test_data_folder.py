@@ -129,6 +129,7 @@ def test_a_big_jpeg_is_decoded_small_and_reads_as_the_full_decode(tmp_path, monk
     assert data.load_image_file(tmp_path / "big.jpg", 64, 1).shape == (64, 64, 1)
     assert decoded_sizes[1] == (600, 450)  # for 64 pixels, 1/4: 1/8 would leave 225 < 4 × 64 rows
 
+
 def test_max_image_pixels_is_enforced(tmp_path, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # restored after the test
     monkeypatch.setattr(data, "MAX_IMAGE_PIXELS", 100 * 100)
