@@ -7,7 +7,8 @@ the server answers (bounded: `--max-per-abuser` requests each, loopback only):
 
     /children n=10**6 and n=5000, a point {"seed": 1, "index": 2e7} in /interpolate and index 1e9 in
     /cross, /finetune steps=10**9, 30 uploads of 9.9 MB, /sample n=10**6 and NaN truncation,
-    /rate with sample id 2**70 and 1.7, /history limit 10**30, /decode with a latent of 10**6 numbers.
+    /rate with sample id 2**70 and 1.7, /history limit 10**30, /decode with a latent of 10**6 numbers,
+    and /encode of a 265 kB PNG holding 8000 × 8000 transparent pixels (1.5 GB to decode in full).
 
 Reported: the server's peak RSS (its process and children, sampled every 0.1 s), p50/p99 of the honest
 ratings before and during the abuse, honest ratings lost (told stored, but not in the database with that
@@ -33,6 +34,7 @@ from pathlib import Path
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 sys.path.insert(0, str(Path(__file__).parent))
 
+from PIL import Image
 from ui_latency import percentile
 from ui_load import ROOT, free_port, stop_server, stored_ratings, wait_until_up
 
@@ -113,9 +115,15 @@ def honest(url: str, until: float, seed: int, out: dict, lock: threading.Lock, p
 # ---------------------------------------------------------------- the issue's worst requests
 
 
+HUGE_PNG = "huge.png"  # beside the 9.9 MB file
+
+
 def abuses(url: str, z: list[float], big_file: Path) -> dict:
     """name → a callable sending one abusive request; it returns normally only if the server ACCEPTED it."""
     import httpx
+    from gradio_client import handle_file
+
+    huge = handle_file(str(big_file.with_name(HUGE_PNG)))
 
     def upload(client) -> None:
         with open(big_file, "rb") as f:
@@ -136,6 +144,7 @@ def abuses(url: str, z: list[float], big_file: Path) -> dict:
         "history_1e30": lambda c: c.predict(10**30, api_name="/history"),
         "decode_latent_1e6_numbers": lambda c: c.predict(VAE, [0.125] * 10**6, api_name="/decode"),
         "upload_9.9MB": upload,
+        "encode_png_8000x8000": lambda c: c.predict(VAE, huge, api_name="/encode"),
     }
 
 
@@ -191,6 +200,7 @@ def run(seconds: float, quiet_seconds: float, n_honest: int, max_per_abuser: int
         env = {**os.environ, "AIGC_HOME": str(Path(tmp) / "home"), "GRADIO_ANALYTICS_ENABLED": "False"}
         big = Path(tmp) / "big.png"
         big.write_bytes(os.urandom(UPLOAD_BYTES))
+        Image.new("RGBA", (8000, 8000), (10, 20, 30, 128)).save(big.with_name(HUGE_PNG))
         log = open(Path(tmp) / "app.log", "w")  # noqa: SIM115 - closed below; a pipe nobody reads would block the app
         proc = subprocess.Popen(
             [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--db", db],

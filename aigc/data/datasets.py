@@ -50,6 +50,11 @@ FASHION_MNIST_CLASSES = (
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 MAX_IMAGE_PIXELS = 64_000_000  # refuse decompression bombs well before they eat memory
 DRAFT_MARGIN = 4  # a JPEG is decoded at the smallest scale whose short side is still ≥ this × the size asked
+# What one upload may make the server decode: a 265 kB PNG of 8000 × 8000 transparent pixels passes the header
+# check above and took 1.5 GB and 2 s to read; three sent to /encode took the server past 2 GB
+# (benchmarks/abuse.py). At this bound, ~0.3 GB. A JPEG photo of up to MAX_IMAGE_PIXELS decodes at a reduced
+# scale, under it; a training folder is the user's own and keeps MAX_IMAGE_PIXELS alone.
+UPLOAD_MAX_DECODED_PIXELS = 16_000_000
 
 
 class DatasetError(RuntimeError):
@@ -191,7 +196,9 @@ class TooManyPixels(ValueError):
     """An image whose header promises more than MAX_IMAGE_PIXELS: refused before it is decoded."""
 
 
-def load_image_file(path: Path | io.BytesIO, size: int, channels: int) -> np.ndarray:
+def load_image_file(
+    path: Path | io.BytesIO, size: int, channels: int, max_decoded_pixels: int | None = None
+) -> np.ndarray:
     """One image → (size, size, channels) uint8, centre-cropped; raises on anything unreadable.
 
     The pixel count is read from the header and checked here, before decoding, against our own
@@ -206,13 +213,19 @@ def load_image_file(path: Path | io.BytesIO, size: int, channels: int) -> np.nda
     its short side (JPEG's blocks allow it; `Image.draft`): a 12 MP phone photo is then decoded at 1/8 of its
     sides, 1/64 of the memory, and an upload or a folder of photos is read several times faster
     (`benchmarks/upload_photos.py` measures it). The LANCZOS resize below still averages ≥ 4 × 4 decoded
-    pixels into each output pixel.
+    pixels into each output pixel. `max_decoded_pixels` bounds what is then decoded (uploads: a visitor's file).
     """
     with Image.open(path) as opened:
         w, h = opened.size
         if w * h > MAX_IMAGE_PIXELS:
-            raise TooManyPixels(f"{w}×{h} = {w * h:,} pixels, over {MAX_IMAGE_PIXELS:,}")
+            raise TooManyPixels(f"{w}×{h} = {w * h:,}, over {MAX_IMAGE_PIXELS:,}")
         opened.draft(opened.mode, (DRAFT_MARGIN * size, DRAFT_MARGIN * size))  # other formats: no-op
+        dw, dh = opened.size  # after the draft: what will be decoded
+        if max_decoded_pixels is not None and dw * dh > max_decoded_pixels:
+            raise TooManyPixels(
+                f"{dw}×{dh} = {dw * dh:,} to decode, over the {max_decoded_pixels:,} an upload may have; save it "
+                f"smaller, or as a JPEG (decoded at a reduced scale, up to {MAX_IMAGE_PIXELS:,} pixels)"
+            )
         opened.load()
         img: Image.Image = ImageOps.exif_transpose(opened) or opened
         if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
@@ -321,8 +334,10 @@ def load_upload(upload, size: int, channels: int) -> np.ndarray:
     if isinstance(source, Path) and not source.is_file():
         raise DatasetError(f"{source}: no such image file")
     try:
-        return load_image_file(source, size, channels)
-    except (TooManyPixels, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        return load_image_file(source, size, channels, max_decoded_pixels=UPLOAD_MAX_DECODED_PIXELS)
+    except TooManyPixels as exc:
+        raise DatasetError(f"image refused: too many pixels: {exc}") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise DatasetError(
             f"image refused: too many pixels (over {MAX_IMAGE_PIXELS:,}); a decompression bomb?"
         ) from exc

@@ -130,6 +130,19 @@ def test_a_big_jpeg_is_decoded_small_and_reads_as_the_full_decode(tmp_path, monk
     assert decoded_sizes[1] == (600, 450)  # for 64 pixels, 1/4: 1/8 would leave 225 < 4 × 64 rows
 
 
+def test_an_upload_may_decode_only_so_many_pixels_but_a_big_jpeg_is_decoded_small(tmp_path, monkeypatch):
+    """A small file can hold a huge PNG (8000 × 8000 transparent pixels in 265 kB: 1.5 GB to read). An upload
+    is refused past UPLOAD_MAX_DECODED_PIXELS, counted after the JPEG draft; a training folder is not bounded so."""
+    monkeypatch.setattr(data, "UPLOAD_MAX_DECODED_PIXELS", 40_000)
+    Image.new("RGBA", (300, 300), (10, 20, 30, 128)).save(tmp_path / "wide.png")  # 90,000 pixels to decode
+    Image.new("L", (1600, 1200), 200).save(tmp_path / "photo.jpg")  # 1.92 M, decoded at 1/8: 200 × 150 = 30,000
+    with pytest.raises(data.DatasetError, match=r"too many pixels: 300×300 = 90,000 to decode, over the 40,000"):
+        data.load_upload(tmp_path / "wide.png", 28, 1)
+    assert data.load_upload(tmp_path / "photo.jpg", 28, 1).shape == (28, 28, 1)
+    folder, _ = load_with_warnings(tmp_path, size=28, channels=1)
+    assert len(folder) == 2  # the user's own folder reads both
+
+
 def test_max_image_pixels_is_enforced(tmp_path, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # restored after the test
     monkeypatch.setattr(data, "MAX_IMAGE_PIXELS", 100 * 100)
