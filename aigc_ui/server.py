@@ -68,7 +68,15 @@ WARM_UP_ENV = "AIGC_WARM_UP"
 MAX_FILE_SIZE = "10mb"
 
 
-def build_demo(studio: Studio, tabs: list[Callable[[PageContext], None]] | None = None) -> gr.Blocks:
+# Requests that may wait in the page's queue, all visitors together. Unbounded, 2,000 joins of /sample from
+# new sessions (never reading their results) took the server to 1.6 GB and failed an honest client's calls
+# for a minute; past the bound a request is refused at once ("queue is full"): benchmarks/queue_flood.py.
+QUEUE_MAX_EVENTS = 128
+
+
+def build_demo(
+    studio: Studio, tabs: list[Callable[[PageContext], None]] | None = None, queue_max: int = QUEUE_MAX_EVENTS
+) -> gr.Blocks:
     """The whole page for one Studio (shared by every visitor; per-visitor state lives in gr.State)."""
     with gr.Blocks(title="AIGC Studio", analytics_enabled=False, delete_cache=(3600, 6 * 3600)) as demo:
         gr.Markdown(INTRO, elem_id="intro")
@@ -95,7 +103,7 @@ def build_demo(studio: Studio, tabs: list[Callable[[PageContext], None]] | None 
             event = demo.load(fn, inputs, outputs, api_visibility="private")
             if then:
                 event.then(*then, api_visibility="private")
-    demo.queue(default_concurrency_limit=4)
+    demo.queue(default_concurrency_limit=4, max_size=queue_max)
     return demo
 
 
@@ -269,6 +277,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         f"fine-tune does not wait for it (default on; ${WARM_UP_ENV}=0 turns it off)",
     )
     p.add_argument(
+        "--queue-max",
+        type=int,
+        default=QUEUE_MAX_EVENTS,
+        metavar="N",
+        help=f"requests that may wait in the page's queue, all visitors together (default {QUEUE_MAX_EVENTS}); "
+        "past it a request is refused at once, so a flood cannot hold the server's memory and everyone's wait",
+    )
+    p.add_argument(
         "--finetune-slots", type=int, default=1, metavar="N", help="fine-tuning runs training at once (default 1)"
     )
     p.add_argument(
@@ -289,8 +305,8 @@ def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Stud
     """Open the studio and launch the page; with block=False return at once (tests close both)."""
     credentials = read_auth(args)
     quotas = Quotas(quota_settings(args))
-    if args.finetune_slots < 1 or args.finetune_line < 0:
-        raise SystemExit("error: --finetune-slots must be at least 1 and --finetune-line 0 or more")
+    if args.finetune_slots < 1 or args.finetune_line < 0 or args.queue_max < 1:
+        raise SystemExit("error: --finetune-slots and --queue-max must be at least 1 and --finetune-line 0 or more")
     roles = read_roles(args, credentials)
     studio = startup.open_studio(args.db, args.models, args.device, args.threads)  # or one line and exit 2
     studio.quotas, studio.roles = quotas, roles
@@ -303,7 +319,7 @@ def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Stud
             print(f"error: --finetune-queue postgres: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
     studio.queue.settings = line
-    demo = build_demo(studio)
+    demo = build_demo(studio, queue_max=args.queue_max)
     share = bool(args.share)
     if share and not internet_ok():
         print("--share: no internet connection, so no public link; serving locally only.", file=sys.stderr)

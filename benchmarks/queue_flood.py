@@ -1,0 +1,133 @@
+"""A flood of queued requests beside one honest person, against the page's queue bound; prints ONE JSON line.
+
+The app runs as its own process (`python app.py`, the shipped models, a temporary SQLite database and
+AIGC_HOME) with `--queue-max N`. One honest client samples 4 GAN images every 0.3 s throughout; after 3 s,
+`--joins` requests for 64 GAN images each are posted to Gradio's queue, 50 at a time, each from a new
+session, whose results are never read (what a script that wants the server down does: per-person quotas
+cannot tell its sessions apart). Reported: how many joins the queue took and refused, the server's peak
+RSS (its VmHWM), and the honest person's calls during the flood and the 40 s after it: how many
+succeeded, their p50 and longest time, and how many failed.
+
+    python benchmarks/queue_flood.py [--joins 2000] [--queue-max 128]   # --queue-max 0: unbounded (before)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+sys.path.insert(0, str(Path(__file__).parent))
+
+from ui_latency import percentile
+from ui_load import ROOT, free_port, stop_server, wait_until_up
+
+GAN = "fashion-gan"
+
+
+def honest_person(url: str, stop: threading.Event, out: dict) -> None:
+    from gradio_client import Client
+
+    client = Client(url, verbose=False, download_files=False)
+    while not stop.is_set():
+        t0 = time.perf_counter()
+        try:
+            client.predict(GAN, 4, 1, 0, api_name="/sample")
+            out["times"].append(time.perf_counter() - t0)
+        except Exception as exc:  # noqa: BLE001 - a failed call is what is counted
+            out["errors"].append(str(exc).strip()[:80] or type(exc).__name__)
+        time.sleep(0.3)
+
+
+async def flood(url: str, joins: int, fn_index: int) -> dict:
+    import httpx
+
+    counts = {"taken": 0, "refused": 0}
+    async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=50)) as client:
+        gate = asyncio.Semaphore(50)
+
+        async def one(i: int) -> None:
+            body = {"data": [GAN, 64, i, 0], "fn_index": fn_index, "trigger_id": None, "session_hash": uuid.uuid4().hex}
+            async with gate:
+                reply = await client.post(f"{url}gradio_api/queue/join", json=body)
+            counts["taken" if reply.status_code == 200 else "refused"] += 1
+
+        await asyncio.gather(*(one(i) for i in range(joins)))
+    return counts
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def run(joins: int, queue_max: int, after_s: float = 40.0) -> dict:
+    import httpx
+
+    with tempfile.TemporaryDirectory(prefix="aigc-flood-") as tmp:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}/"
+        env = {**os.environ, "AIGC_HOME": str(Path(tmp) / "home"), "GRADIO_ANALYTICS_ENABLED": "False"}
+        command = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--no-warm-up"]
+        command += ["--db", f"sqlite:///{tmp}/flood.sqlite3", "--queue-max", str(queue_max or 10**9)]
+        log = open(Path(tmp) / "app.log", "w")  # noqa: SIM115 - closed below; a pipe nobody reads would block the app
+        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        out: dict = {"times": [], "errors": []}
+        stop = threading.Event()
+        try:
+            wait_until_up(url, proc)
+            deps = httpx.get(f"{url}config", timeout=30).json()["dependencies"]
+            fn_index = next(i for i, d in enumerate(deps) if d.get("api_name") == "sample")
+            person = threading.Thread(target=honest_person, args=(url, stop, out), daemon=True)
+            person.start()
+            time.sleep(3)
+            before = len(out["times"])
+            t0 = time.monotonic()
+            counts = asyncio.run(flood(url, joins, fn_index))
+            flood_s = time.monotonic() - t0
+            time.sleep(after_s)
+            stop.set()
+            person.join(timeout=180)
+            peak = peak_rss_mb(proc.pid)
+        finally:
+            stop_server(proc)
+            log.close()
+    during = out["times"][before:]
+    return {
+        "benchmark": "queue_flood",
+        "queue_max": queue_max or None,
+        "joins": joins,
+        "joins_taken": counts["taken"],
+        "joins_refused": counts["refused"],
+        "flood_s": round(flood_s, 1),
+        "peak_rss_mb": peak,
+        "honest_calls_ok": len(during),
+        "honest_p50_s": round(percentile(during, 0.5), 2) if during else None,
+        "honest_max_s": round(max(during), 2) if during else None,
+        "honest_calls_failed": len(out["errors"]),
+        "honest_failures_say": sorted(set(out["errors"]))[:2],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--joins", type=int, default=2000, help="queued requests the flood posts")
+    p.add_argument("--queue-max", type=int, default=128, help="the app's --queue-max (0: unbounded, as before)")
+    args = p.parse_args(argv)
+    print(json.dumps(run(args.joins, args.queue_max)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
