@@ -33,15 +33,21 @@ from aigc.data.datasets import load_idx_dataset, load_image_file, to_uint8
 from aigc.service.studio import Studio
 
 
+def stored_on_its_side(picture: Image.Image, path: Path, quality: int) -> None:
+    """As a phone stores a portrait photo: a JPEG of the pixels turned 90° anticlockwise, tagged with EXIF
+    Orientation 6 ("rotate 90° clockwise to show")."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    picture.rotate(90, expand=True).save(path, exif=exif, quality=quality)
+
+
 def photo(item: np.ndarray, path: Path, phone: bool) -> None:
     """A test image as a person's photo: a dark item on a light page; `phone`: stored on its side with the tag."""
-    grey = 255 - item[:, :, 0]
+    grey = Image.fromarray(255 - item[:, :, 0])
     if phone:
-        exif = Image.Exif()
-        exif[0x0112] = 6  # Orientation: rotate 90° clockwise to show
-        Image.fromarray(np.ascontiguousarray(np.rot90(grey, k=1))).save(path.with_suffix(".jpg"), exif=exif, quality=95)
+        stored_on_its_side(grey, path.with_suffix(".jpg"), quality=95)
     else:
-        Image.fromarray(grey).save(path.with_suffix(".png"))
+        grey.save(path.with_suffix(".png"))
 
 
 def big_phone_photo(item: np.ndarray, path: Path) -> None:
@@ -49,13 +55,11 @@ def big_phone_photo(item: np.ndarray, path: Path) -> None:
     grey = Image.fromarray(255 - item[:, :, 0]).resize((3024, 3024), Image.Resampling.LANCZOS)
     page = Image.new("L", (3024, 4032), 255)
     page.paste(grey, (0, 504))
-    exif = Image.Exif()
-    exif[0x0112] = 6
-    page.rotate(90, expand=True).save(path, exif=exif, quality=90)
+    stored_on_its_side(page, path, quality=90)
 
 
 def read_every_pixel(path: Path, size: int) -> np.ndarray:
-    """`load_image_file`'s steps for a greyscale JPEG without `Image.draft`: what it did before stop 48."""
+    """`load_image_file`'s steps for a greyscale model without `Image.draft`: what it did before stop 48."""
     with Image.open(path) as opened:
         opened.load()
         img = (ImageOps.exif_transpose(opened) or opened).convert("L")
@@ -99,15 +103,16 @@ def main() -> int:
                 encoded = studio.encode(args.model, path.with_suffix(".jpg" if phone else ".png"))
                 negated += encoded.negated
                 errors[key].append(error(encoded.latent, item))
+        size = model.image_shape[0]  # a greyscale model (as the photos above): (size, size, 1)
         big_errors, full_errors, draft_ms, full_ms = [], [], [], []
         for k, item in enumerate(items[: args.big]):
             path = Path(tmp) / f"big-{k}.jpg"
             big_phone_photo(item, path)
             big_errors.append(error(studio.encode(args.model, path).latent, item))
-            every_pixel = 255 - read_every_pixel(path, 28)[None, :, :, None]  # negated, as the studio does with these
+            every_pixel = 255 - read_every_pixel(path, size)[None, :, :, None]  # negated, as the studio does with these
             full_errors.append(error(model.encode(every_pixel)[0], item))
-            draft_ms.append(median_ms(lambda p: load_image_file(p, 28, 1), path))
-            full_ms.append(median_ms(lambda p: read_every_pixel(p, 28), path))
+            draft_ms.append(median_ms(lambda p: load_image_file(p, size, 1), path))
+            full_ms.append(median_ms(lambda p: read_every_pixel(p, size), path))
         background = studio.latents.background(args.model)
     line = {
         "benchmark": "upload_photos",
