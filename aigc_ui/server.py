@@ -69,7 +69,7 @@ MAX_FILE_SIZE = "10mb"
 
 
 # Requests that may wait in the page's queue, all visitors together. Unbounded, 2,000 joins of /sample from
-# new sessions (never reading their results) took the server to 1.6 GB and failed an honest client's calls
+# new sessions (never reading their results) took the server to 1.7 GB and failed an honest client's calls
 # for a minute; past the bound a request is refused at once ("queue is full"): benchmarks/queue_flood.py.
 QUEUE_MAX_EVENTS = 128
 

@@ -5,8 +5,8 @@ AIGC_HOME) with `--queue-max N`. One honest client samples 4 GAN images every 0.
 `--joins` requests for 64 GAN images each are posted to Gradio's queue, 50 at a time, each from a new
 session, whose results are never read (what a script that wants the server down does: per-person quotas
 cannot tell its sessions apart). Reported: how many joins the queue took and refused, the server's peak
-RSS (its VmHWM), and the honest person's calls during the flood and the 40 s after it: how many
-succeeded, their p50 and longest time, and how many failed.
+RSS (sampled every 0.1 s, as benchmarks/abuse.py does), and the honest person's calls during the flood and
+the 40 s after it: how many succeeded, their p50 and longest time, and how many failed.
 
     python benchmarks/queue_flood.py [--joins 2000] [--queue-max 128]   # --queue-max 0: unbounded (before)
 """
@@ -28,6 +28,7 @@ from pathlib import Path
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 sys.path.insert(0, str(Path(__file__).parent))
 
+from abuse import PeakMemory
 from ui_latency import percentile
 from ui_load import ROOT, free_port, stop_server, wait_until_up
 
@@ -65,13 +66,6 @@ async def flood(url: str, joins: int, fn_index: int) -> dict:
     return counts
 
 
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return float("nan")
-
-
 def run(joins: int, queue_max: int, after_s: float = 40.0) -> dict:
     import httpx
 
@@ -85,8 +79,10 @@ def run(joins: int, queue_max: int, after_s: float = 40.0) -> dict:
         proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         out: dict = {"times": [], "errors": []}
         stop = threading.Event()
+        memory = PeakMemory(proc.pid)  # as benchmarks/abuse.py measures the server: its RSS every 0.1 s
         try:
             wait_until_up(url, proc)
+            memory.start()
             deps = httpx.get(f"{url}config", timeout=30).json()["dependencies"]
             fn_index = next(i for i, d in enumerate(deps) if d.get("api_name") == "sample")
             person = threading.Thread(target=honest_person, args=(url, stop, out), daemon=True)
@@ -99,8 +95,8 @@ def run(joins: int, queue_max: int, after_s: float = 40.0) -> dict:
             time.sleep(after_s)
             stop.set()
             person.join(timeout=180)
-            peak = peak_rss_mb(proc.pid)
         finally:
+            memory.stop.set()
             stop_server(proc)
             log.close()
     during = out["times"][before:]
@@ -111,7 +107,7 @@ def run(joins: int, queue_max: int, after_s: float = 40.0) -> dict:
         "joins_taken": counts["taken"],
         "joins_refused": counts["refused"],
         "flood_s": round(flood_s, 1),
-        "peak_rss_mb": peak,
+        "peak_rss_mb": round(memory.peak / 2**20, 1),
         "honest_calls_ok": len(during),
         "honest_p50_s": round(percentile(during, 0.5), 2) if during else None,
         "honest_max_s": round(max(during), 2) if during else None,

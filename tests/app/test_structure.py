@@ -123,7 +123,7 @@ def test_the_readme_api_table_lists_exactly_the_public_endpoints(studio):
 
 
 def test_the_page_queue_holds_a_bounded_number_of_waiting_requests(studio):
-    """Unbounded, a flood of joins from new sessions held 1.6 GB of the server (benchmarks/queue_flood.py)."""
+    """Unbounded, a flood of joins from new sessions held 1.7 GB of the server (benchmarks/queue_flood.py)."""
     assert app.build_demo(studio, tabs=[])._queue.max_size == app.QUEUE_MAX_EVENTS
     assert app.build_demo(studio, tabs=[], queue_max=7)._queue.max_size == 7
     assert app.parse_args([]).queue_max == app.QUEUE_MAX_EVENTS
