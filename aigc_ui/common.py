@@ -24,7 +24,7 @@ import gradio as gr
 import numpy as np
 
 from aigc.data.images import to_pil
-from aigc.service.studio import Encoded, ModelSummary, Studio, StudioError
+from aigc.service.studio import Encoded, ModelSummary, Requester, Studio, StudioError
 from feedback_db import FeedbackError
 
 from .identity import rater_from_cookie
@@ -94,7 +94,9 @@ PUBLIC = ""  # a viewer who is nobody: sees only published versions (a page's fi
 
 
 def rater_of(request: gr.Request | None) -> str:
-    """The logged-in user with --auth, else this browser's anonymous id (aigc_ui.identity), else the session."""
+    """The logged-in user with --auth, else this browser's anonymous id (aigc_ui.identity), else the session.
+    An anonymous id carries the client's address (a `Requester`), which the quotas meter as well: a script can
+    be a new anonymous person on every request, not a new address."""
     if request is None:
         return "anonymous"
     user = getattr(request, "username", None)
@@ -102,7 +104,9 @@ def rater_of(request: gr.Request | None) -> str:
         return user
     headers = getattr(request, "headers", None) or {}
     cookie = headers.get("cookie") if hasattr(headers, "get") else None
-    return rater_from_cookie(cookie) or getattr(request, "session_hash", None) or "anonymous"
+    person = rater_from_cookie(cookie) or getattr(request, "session_hash", None) or "anonymous"
+    client = getattr(request, "client", None)
+    return Requester(person, getattr(client, "host", None))
 
 
 def model_label(m: ModelSummary) -> str:

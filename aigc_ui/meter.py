@@ -19,6 +19,11 @@ from .auth import reply
 
 def uploader(scope) -> str:
     """The logged-in user of this request if Gradio knows the cookie, else the client's address."""
+    return login_of(scope) or "address " + (scope.get("client") or ("unknown", 0))[0]
+
+
+def login_of(scope) -> str | None:
+    """The logged-in user of this ASGI request, if Gradio knows its access-token cookie."""
     app = scope.get("app")
     cookie_id, tokens = getattr(app, "cookie_id", None), getattr(app, "tokens", None) or {}
     if cookie_id and tokens:
@@ -31,7 +36,7 @@ def uploader(scope) -> str:
         for name in (f"access-token-{cookie_id}", f"access-token-unsecure-{cookie_id}"):
             if name in jar and jar[name].value in tokens:
                 return str(tokens[jar[name].value])
-    return "address " + (scope.get("client") or ("unknown", 0))[0]
+    return None
 
 
 class UploadMeter:

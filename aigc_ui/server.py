@@ -46,6 +46,7 @@ from aigc_ui.body_limit import body_limit_middleware
 from aigc_ui.common import CSS, PageContext, model_choices, rater_of
 from aigc_ui.identity import rater_middleware
 from aigc_ui.meter import upload_middleware
+from aigc_ui.queue_share import QUEUE_MAX_EACH, queue_share_middleware
 from aigc_ui.upload_space import upload_space_middleware
 from feedback_db import masked_url
 
@@ -169,9 +170,9 @@ def theme() -> gr.themes.Base:
     )
 
 
-def launch_kwargs(studio: Studio, throttle: LoginThrottle | None = None) -> dict:
-    """What every launch needs: the look, upload limits and meter, the folders never to serve (and with
-    --auth, login throttling)."""
+def launch_kwargs(studio: Studio, throttle: LoginThrottle | None = None, queue_each: int = QUEUE_MAX_EACH) -> dict:
+    """What every launch needs: the look, upload limits and meter, each visitor's share of the queue, the
+    folders never to serve (and with --auth, login throttling)."""
     keep = [
         Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve(),
         Path(tempfile.gettempdir()).resolve(),
@@ -190,6 +191,7 @@ def launch_kwargs(studio: Studio, throttle: LoginThrottle | None = None) -> dict
                 body_limit_middleware(),
                 upload_space_middleware(get_upload_folder(), studio.limits.max_upload_space_bytes),
                 upload_middleware(studio.quotas),
+                queue_share_middleware(queue_each),
                 rater_middleware(),
             ]
             + ([login_middleware(throttle)] if throttle else [])
@@ -285,6 +287,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "past it a request is refused at once, so a flood cannot hold the server's memory and everyone's wait",
     )
     p.add_argument(
+        "--queue-max-each",
+        type=int,
+        default=QUEUE_MAX_EACH,
+        metavar="N",
+        help=f"requests one visitor (a login, else an address other than this machine's) may have waiting in the "
+        f"queue (default {QUEUE_MAX_EACH}), so that one visitor cannot fill it for everyone",
+    )
+    p.add_argument(
         "--finetune-slots", type=int, default=1, metavar="N", help="fine-tuning runs training at once (default 1)"
     )
     p.add_argument(
@@ -305,8 +315,10 @@ def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Stud
     """Open the studio and launch the page; with block=False return at once (tests close both)."""
     credentials = read_auth(args)
     quotas = Quotas(quota_settings(args))
-    if args.finetune_slots < 1 or args.finetune_line < 0 or args.queue_max < 1:
-        raise SystemExit("error: --finetune-slots and --queue-max must be at least 1 and --finetune-line 0 or more")
+    if args.finetune_slots < 1 or args.finetune_line < 0 or args.queue_max < 1 or args.queue_max_each < 1:
+        raise SystemExit(
+            "error: --finetune-slots, --queue-max and --queue-max-each must be at least 1 and --finetune-line 0 or more"
+        )
     roles = read_roles(args, credentials)
     studio = startup.open_studio(args.db, args.models, args.device, args.threads)  # or one line and exit 2
     studio.quotas, studio.roles = quotas, roles
@@ -338,7 +350,7 @@ def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Stud
             share=share,
             auth=credentials or None,
             auth_message="AIGC Studio: log in to rate as yourself.",
-            **launch_kwargs(studio, LoginThrottle() if credentials else None),
+            **launch_kwargs(studio, LoginThrottle() if credentials else None, args.queue_max_each),
         )
     except SystemExit:
         studio.close()

@@ -7,6 +7,13 @@ deployment-wide limit over a sliding window; a request that would exceed either 
 with one line that says which limit and when to try again, and costs nothing. Calls without a
 person (the CLI, tests, the studio itself) are not metered, nor are admins' per-person counts.
 
+An anonymous person is whoever their browser (or their API session) says they are, so a script can be
+a new person on every request and never meet a per-person limit. Their address cannot be minted so
+cheaply: a `Requester` carries it, and images and fine-tuning runs are also metered per address. Not
+for logins (a login cannot be minted, and many people may share one office address), nor for this
+machine's own address (`LOCAL_ADDRESSES`): that is the owner's scripts, or a proxy or tunnel that did
+not say whose request it forwards, and one meter for all its visitors would shut them out together.
+
 State is per process: a second replica meters its own visitors (the deployment limit is then per
 replica). Memory is bounded: one deque entry per charge, pruned to the window, and keys with
 nothing left in the window are dropped.
@@ -23,6 +30,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
 DEPLOYMENT = "*"
+LOCAL_ADDRESSES = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+class Requester(str):
+    """A person's id, the text their ratings are stored under, that also carries the address the request
+    came from (None for a login and for calls that are not requests). A `str`, so every layer that stores or
+    compares raters is unchanged; only `Quotas` reads the address."""
+
+    address: str | None
+
+    def __new__(cls, person: str, address: str | None = None) -> Requester:
+        self = super().__new__(cls, person)
+        self.address = address
+        return self
+
+
+def address_key(address: str | None) -> str | None:
+    """The per-address meter's key for a client's address, or None when it is not metered by address."""
+    return None if not address or address in LOCAL_ADDRESSES else "address " + address
 
 
 @dataclass(frozen=True)
@@ -31,13 +57,20 @@ class QuotaSettings:
 
     samples_per_minute: int = field(default=600, metadata={"help": "images one person may have generated"})
     samples_per_minute_total: int = field(default=3000, metadata={"help": "images all visitors together"})
+    samples_per_minute_per_address: int = field(
+        default=1200, metadata={"help": "images all anonymous visitors from one address together"}
+    )
     uploads_per_minute: int = field(default=10, metadata={"help": "files one person (or address) may upload"})
     uploads_per_minute_total: int = field(default=60, metadata={"help": "files all visitors together"})
     finetunes_per_hour: int = field(default=3, metadata={"help": "fine-tuning runs one person may start"})
     finetunes_per_hour_total: int = field(default=20, metadata={"help": "fine-tuning runs all visitors together"})
+    finetunes_per_hour_per_address: int = field(
+        default=6, metadata={"help": "fine-tuning runs all anonymous visitors from one address together"}
+    )
 
 
-# kind → (per-person field, deployment field, window seconds, what it counts)
+# kind → (per-person field, deployment field, window seconds, what it counts). The per-address field is the
+# per-person one + "_per_address" where it exists (uploads are charged to an address already: aigc_ui.meter).
 KINDS: dict[str, tuple[str, str, float, str]] = {
     "samples": ("samples_per_minute", "samples_per_minute_total", 60.0, "images per minute"),
     "uploads": ("uploads_per_minute", "uploads_per_minute_total", 60.0, "uploads per minute"),
@@ -62,10 +95,8 @@ class Quotas:
         """Book `amount` of `kind` for `who` (None: not metered). `exempt` skips the per-person limit (admins)."""
         if who is None or amount <= 0:
             return
-        person_field, total_field, window, unit = KINDS[kind]
-        limits = [(DEPLOYMENT, getattr(self.settings, total_field), "for this whole studio")]
-        if not exempt:
-            limits.insert(0, (who, getattr(self.settings, person_field), "per person"))
+        window, unit = KINDS[kind][2:]
+        limits = self._limits(kind, who, exempt)
         now = self.clock()
         with self._lock:
             for key, limit, scope in limits:
@@ -79,12 +110,26 @@ class Quotas:
                 if limit:
                     self._used.setdefault((kind, key), deque()).append((now, amount))
 
+    def _limits(self, kind: str, who: str, exempt: bool) -> list[tuple[str, int, str]]:
+        """(meter key, limit, words) for each meter a charge of `kind` by `who` must fit: the deployment's,
+        and unless `exempt` the person's and, for an anonymous person, their address's."""
+        person_field, total_field = KINDS[kind][:2]
+        limits = [(DEPLOYMENT, getattr(self.settings, total_field), "for this whole studio")]
+        if exempt:
+            return limits
+        limits.insert(0, (who, getattr(self.settings, person_field), "per person"))
+        address = address_key(getattr(who, "address", None))
+        if address and hasattr(self.settings, person_field + "_per_address"):
+            limit = getattr(self.settings, person_field + "_per_address")
+            limits.insert(1, (address, limit, "from one address"))
+        return limits
+
     def refund(self, kind: str, who: str | None, amount: int = 1, exempt: bool = False) -> None:
         """Take back the newest charge of `amount` (work that was booked but never done)."""
         if who is None:
             return
         with self._lock:
-            for key in (DEPLOYMENT, *(() if exempt else (who,))):
+            for key, _, _ in self._limits(kind, who, exempt):
                 used = self._used.get((kind, key)) or deque()
                 for i in range(len(used) - 1, -1, -1):
                     if used[i][1] == amount:

@@ -41,7 +41,9 @@ from aigc.service.quotas import (  # noqa: F401 - re-exported for the page, whic
     QuotaExceeded,
     Quotas,
     QuotaSettings,
+    Requester,
     add_quota_flags,
+    address_key,
     quota_settings,
 )
 from aigc.service.ratings import Ratings

@@ -1,0 +1,134 @@
+"""One visitor cannot fill the queue or spend the studio's quotas for everyone by being a new session each time.
+
+A script can mint a new anonymous session per request, so these tests call the REST API (`/gradio_api/call/…`)
+without cookies, a new session every call, from 127.0.0.2 and 127.0.0.3 standing for two other machines
+(every 127.x address reaches the server on Linux, and the server sees which one), and from 127.0.0.1, this
+machine, which is not metered by address.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from contextlib import contextmanager
+
+import gradio as gr
+import httpx
+import pytest
+
+from aigc.service.quotas import Quotas, QuotaSettings, Requester, address_key
+from aigc_ui import server as app
+from aigc_ui.queue_share import share_key
+from tests.app.helpers import free_port
+
+
+def post_call(url: str, api_name: str, data: list, address: str, forwarded_for: str = "") -> httpx.Response:
+    """Join the queue through the REST API from `address`, as a new session (no cookie); `forwarded_for`: as
+    a proxy on `address` that says whose request it forwards."""
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    with httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=60) as client:
+        return client.post(f"{url}gradio_api/call/{api_name}", json={"data": data}, headers=headers)
+
+
+def result_of(url: str, api_name: str, event_id: str) -> tuple[str, object]:
+    """('complete' or 'error', its data) of a REST API call."""
+    with httpx.stream("GET", f"{url}gradio_api/call/{api_name}/{event_id}", timeout=60) as reply:
+        event = None
+        for line in reply.iter_lines():
+            if line.startswith("event: "):
+                event = line[len("event: ") :]
+            elif line.startswith("data: ") and event in ("complete", "error"):
+                return event, json.loads(line[len("data: ") :])
+    raise AssertionError("the stream ended without a result")
+
+
+def test_only_anonymous_requests_from_other_machines_are_metered_by_address():
+    assert address_key("10.1.2.3") == "address 10.1.2.3"
+    assert address_key("127.0.0.1") is None and address_key("::1") is None and address_key(None) is None
+    assert share_key("ann", "10.1.2.3") == "login ann" and share_key(None, "10.1.2.3") == "address 10.1.2.3"
+    assert share_key(None, "127.0.0.1") is None
+
+    q = Quotas(QuotaSettings(samples_per_minute=10, samples_per_minute_per_address=15))
+    q.charge("samples", Requester("session-1", "10.1.2.3"), 10)
+    with pytest.raises(ValueError, match=r"^Quota: at most 15 images per minute from one address; try again in 60 s"):
+        q.charge("samples", Requester("session-2", "10.1.2.3"), 6)  # a new session, the same machine
+    q.charge("samples", Requester("session-2", "10.1.2.3"), 5)
+    q.charge("samples", Requester("session-3", "10.9.9.9"), 10)  # another machine
+    q.charge("samples", Requester("session-4", "127.0.0.1"), 10)  # this machine: per person only
+    q.charge("samples", "ann", 10)  # a login: per person only
+    q.refund("samples", Requester("session-2", "10.1.2.3"), 5)
+    assert q.used("samples", "address 10.1.2.3") == 10 and q.used("samples", "session-2") == 0
+
+
+@pytest.mark.heavy  # an app server of its own
+def test_new_sessions_from_one_address_share_its_image_quota(studio):
+    saved = studio.quotas
+    studio.quotas = Quotas(QuotaSettings(samples_per_minute_per_address=6))
+    try:
+        with running_app(studio) as url:
+            done = []
+            for address in ["127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.1", "127.0.0.1"]:
+                reply = post_call(url, "sample", ["tiny-gan", 4, 1, 0], address)
+                assert reply.status_code == 200
+                done.append(result_of(url, "sample", reply.json()["event_id"]))
+            assert [kind for kind, _ in done] == ["complete", "error", "complete", "complete", "complete"]
+            assert "at most 6 images per minute from one address" in json.dumps(done[1][1])
+            # a proxy on this machine that says whose requests it forwards: their address is metered
+            proxied = [post_call(url, "sample", ["tiny-gan", 4, 1, 0], "127.0.0.1", "10.0.0.9") for _ in range(2)]
+            done = [result_of(url, "sample", reply.json()["event_id"]) for reply in proxied]
+            assert [kind for kind, _ in done] == ["complete", "error"]
+    finally:
+        studio.quotas = saved
+
+
+def hold_tab(started: threading.Event, release: threading.Event):
+    """A page whose one endpoint, /hold, runs one call at a time and waits for `release`."""
+
+    def build(ctx) -> None:
+        def hold(x: float) -> float:
+            started.set()
+            release.wait(60)
+            return x
+
+        with gr.Tab("hold"):
+            button, number = gr.Button("hold"), gr.Number()
+        button.click(hold, number, number, api_name="hold", concurrency_limit=1)
+
+    return build
+
+
+@contextmanager
+def running_app(studio, tabs=None, queue_each: int = 2):
+    demo = app.build_demo(studio, tabs=tabs)
+    kwargs = app.launch_kwargs(studio, queue_each=queue_each)
+    try:
+        demo.launch(prevent_thread_lock=True, server_port=free_port(), **kwargs)
+        yield demo.local_url
+    finally:
+        demo.close()
+
+
+@pytest.mark.heavy  # an app server of its own
+def test_one_address_may_have_only_its_share_of_requests_waiting(studio):
+    started, release = threading.Event(), threading.Event()
+    with running_app(studio, tabs=[hold_tab(started, release)], queue_each=2) as url:
+        try:
+            events = [post_call(url, "hold", [0], "127.0.0.2").json()["event_id"]]
+            assert started.wait(30)  # the first runs (and waits); what follows waits in the queue
+            replies = [post_call(url, "hold", [i], "127.0.0.2") for i in (1, 2, 3)]
+            assert [r.status_code for r in replies] == [200, 200, 429]
+            events += [r.json()["event_id"] for r in replies[:2]]
+            refused = post_call(url, "hold", [4], "127.0.0.2")
+            assert refused.status_code == 429
+            assert refused.json()["detail"] == (
+                "Busy: your address already has 2 requests waiting in the queue (at most 2); "
+                "try again when they are done."
+            )
+            assert post_call(url, "hold", [5], "127.0.0.3").status_code == 200  # another machine is not held up
+            assert [post_call(url, "hold", [6], "127.0.0.1").status_code for _ in range(3)] == [200] * 3
+        finally:
+            release.set()
+        assert [result_of(url, "hold", e) for e in events] == [("complete", [0]), ("complete", [1]), ("complete", [2])]
+        # once its requests are done, the address has its whole share again
+        again = [post_call(url, "hold", [7], "127.0.0.2") for _ in range(2)]
+        assert [r.status_code for r in again] == [200, 200]
