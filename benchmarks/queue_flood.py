@@ -1,14 +1,17 @@
 """A flood of queued requests beside one honest person, against the page's queue bound; prints ONE JSON line.
 
 The app runs as its own process (`python app.py`, the shipped models, a temporary SQLite database and
-AIGC_HOME) with `--queue-max N`. One honest client samples 4 GAN images every 0.3 s throughout; after 3 s,
-`--joins` requests for 64 GAN images each are posted to Gradio's queue, 50 at a time, each from a new
-session, whose results are never read (what a script that wants the server down does: per-person quotas
-cannot tell its sessions apart). Reported: how many joins the queue took and refused, the server's peak
-RSS (sampled every 0.1 s, as benchmarks/abuse.py does), and the honest person's calls during the flood and
-the 40 s after it: how many succeeded, their p50 and longest time, and how many failed.
+AIGC_HOME) with `--queue-max N`. One honest client samples 4 GAN images every 0.3 s throughout, through the
+REST API (`/gradio_api/call/sample`); after 3 s, `--joins` requests for 64 GAN images each are posted to
+Gradio's queue, 50 at a time, each from a new session, whose results are never read (what a script that
+wants the server down does: per-person quotas cannot tell its sessions apart). The flood comes from
+127.0.0.2 and the honest person from 127.0.0.3: two other machines as the server sees them (this machine's
+own 127.0.0.1 is not metered by address). Reported: how many joins the queue took and refused, the server's
+peak RSS (sampled every 0.1 s, as benchmarks/abuse.py does), and the honest person's calls during the flood
+and the 40 s after it: how many succeeded, their p50 and longest time, and how many failed.
 
-    python benchmarks/queue_flood.py [--joins 2000] [--queue-max 128]   # --queue-max 0: unbounded (before)
+    python benchmarks/queue_flood.py [--joins 2000] [--queue-max 128]   # --queue-max 0: unbounded
+    python benchmarks/queue_flood.py --no-address-limits   # no share of the queue or quota per address (before)
 """
 
 from __future__ import annotations
@@ -33,27 +36,51 @@ from ui_latency import percentile
 from ui_load import ROOT, free_port, stop_server, wait_until_up
 
 GAN = "fashion-gan"
+FLOOD_ADDRESS, HONEST_ADDRESS = "127.0.0.2", "127.0.0.3"
+
+
+def sample_once(client, url: str) -> str | None:
+    """One /sample of 4 images through the REST API: None when it came back, else what went wrong."""
+    reply = client.post(f"{url}gradio_api/call/sample", json={"data": [GAN, 4, 1, 0]})
+    if reply.status_code != 200:
+        return f"{reply.status_code}: {reply.json().get('detail', '')}"[:80]
+    event = None
+    with client.stream("GET", f"{url}gradio_api/call/sample/{reply.json()['event_id']}") as stream:
+        for line in stream.iter_lines():
+            if line.startswith("event: "):
+                event = line[len("event: ") :]
+            elif line.startswith("data: ") and event == "complete":
+                return None
+            elif line.startswith("data: ") and event == "error":
+                said = json.loads(line[len("data: ") :]) or {}
+                return str(said.get("error") if isinstance(said, dict) else said)[:80]
+    return "the stream ended without a result"
 
 
 def honest_person(url: str, stop: threading.Event, out: dict) -> None:
-    from gradio_client import Client
+    import httpx
 
-    client = Client(url, verbose=False, download_files=False)
-    while not stop.is_set():
-        t0 = time.perf_counter()
-        try:
-            client.predict(GAN, 4, 1, 0, api_name="/sample")
-            out["times"].append(time.perf_counter() - t0)
-        except Exception as exc:  # noqa: BLE001 - a failed call is what is counted
-            out["errors"].append(str(exc).strip()[:80] or type(exc).__name__)
-        time.sleep(0.3)
+    transport = httpx.HTTPTransport(local_address=HONEST_ADDRESS)
+    with httpx.Client(transport=transport, timeout=120) as client:
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            try:
+                problem = sample_once(client, url)
+            except httpx.HTTPError as exc:
+                problem = type(exc).__name__
+            if problem is None:
+                out["times"].append(time.perf_counter() - t0)
+            else:
+                out["errors"].append(problem)
+            time.sleep(0.3)
 
 
 async def flood(url: str, joins: int, fn_index: int) -> dict:
     import httpx
 
     counts = {"taken": 0, "refused": 0}
-    async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=50)) as client:
+    transport = httpx.AsyncHTTPTransport(local_address=FLOOD_ADDRESS, limits=httpx.Limits(max_connections=50))
+    async with httpx.AsyncClient(timeout=120, transport=transport) as client:
         gate = asyncio.Semaphore(50)
 
         async def one(i: int) -> None:
@@ -66,7 +93,7 @@ async def flood(url: str, joins: int, fn_index: int) -> dict:
     return counts
 
 
-def run(joins: int, queue_max: int, after_s: float = 40.0) -> dict:
+def run(joins: int, queue_max: int, address_limits: bool = True, after_s: float = 40.0) -> dict:
     import httpx
 
     with tempfile.TemporaryDirectory(prefix="aigc-flood-") as tmp:
@@ -75,6 +102,8 @@ def run(joins: int, queue_max: int, after_s: float = 40.0) -> dict:
         env = {**os.environ, "AIGC_HOME": str(Path(tmp) / "home"), "GRADIO_ANALYTICS_ENABLED": "False"}
         command = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--no-warm-up"]
         command += ["--db", f"sqlite:///{tmp}/flood.sqlite3", "--queue-max", str(queue_max or 10**9)]
+        if not address_limits:
+            command += ["--queue-max-each", str(10**9), "--quota-samples-per-minute-per-address", "0"]
         log = open(Path(tmp) / "app.log", "w")  # noqa: SIM115 - closed below; a pipe nobody reads would block the app
         proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         out: dict = {"times": [], "errors": []}
@@ -103,6 +132,7 @@ def run(joins: int, queue_max: int, after_s: float = 40.0) -> dict:
     return {
         "benchmark": "queue_flood",
         "queue_max": queue_max or None,
+        "address_limits": address_limits,
         "joins": joins,
         "joins_taken": counts["taken"],
         "joins_refused": counts["refused"],
@@ -120,8 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--joins", type=int, default=2000, help="queued requests the flood posts")
     p.add_argument("--queue-max", type=int, default=128, help="the app's --queue-max (0: unbounded, as before)")
+    p.add_argument(
+        "--no-address-limits",
+        action="store_true",
+        help="no share of the queue and no image quota per address (--queue-max-each and the quota off: before)",
+    )
     args = p.parse_args(argv)
-    print(json.dumps(run(args.joins, args.queue_max)))
+    print(json.dumps(run(args.joins, args.queue_max, not args.no_address_limits)))
     return 0
 
 
