@@ -65,7 +65,7 @@ class QuotaSettings:
     finetunes_per_hour: int = field(default=3, metadata={"help": "fine-tuning runs one person may start"})
     finetunes_per_hour_total: int = field(default=20, metadata={"help": "fine-tuning runs all visitors together"})
     finetunes_per_hour_per_address: int = field(
-        default=6, metadata={"help": "fine-tuning runs all anonymous visitors from one address together"}
+        default=10, metadata={"help": "fine-tuning runs all anonymous visitors from one address together"}
     )
 
 

@@ -59,6 +59,12 @@ def test_only_anonymous_requests_from_other_machines_are_metered_by_address():
     q.refund("samples", Requester("session-2", "10.1.2.3"), 5)
     assert q.used("samples", "address 10.1.2.3") == 10 and q.used("samples", "session-2") == 0
 
+    runs = Quotas(QuotaSettings(finetunes_per_hour_per_address=2))
+    runs.charge("finetunes", Requester("session-1", "10.1.2.3"))
+    runs.charge("finetunes", Requester("session-2", "10.1.2.3"))
+    with pytest.raises(ValueError, match="at most 2 fine-tuning runs per hour from one address"):
+        runs.charge("finetunes", Requester("session-3", "10.1.2.3"))
+
 
 @pytest.mark.heavy  # an app server of its own
 def test_new_sessions_from_one_address_share_its_image_quota(studio):
