@@ -10,7 +10,9 @@ whose request it forwards) have no share of their own; the queue's total bound s
 
 Counted against the share: the visitor's requests waiting in Gradio's queue, and their joins still being
 taken (so a burst of joins sent at once cannot all pass before the first is queued). Over the share: 429
-with one line, which the page shows; the request body is never read.
+with one line, which the page shows; the request body is never read. The waiting requests are read from
+Gradio's own queue (`gradio.queueing.Queue`, not a public API: if its shape changes, nothing is counted,
+and tests/app/test_queue_share.py fails).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
 DEPLOYMENT = "*"
-LOCAL_ADDRESSES = frozenset({"127.0.0.1", "::1", "localhost"})
+LOCAL_ADDRESSES = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1", "localhost"})
 
 
 class Requester(str):
