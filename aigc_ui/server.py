@@ -44,9 +44,9 @@ from aigc_ui import (
 from aigc_ui.auth import LoginThrottle, login_middleware
 from aigc_ui.body_limit import body_limit_middleware
 from aigc_ui.common import CSS, PageContext, model_choices, rater_of
+from aigc_ui.fair_share import QUEUE_MAX_EACH, SERVER_CALLS_EACH, add_share_flags, fair_share_middleware
 from aigc_ui.identity import rater_middleware
 from aigc_ui.meter import upload_middleware
-from aigc_ui.queue_share import QUEUE_MAX_EACH, queue_share_middleware
 from aigc_ui.upload_space import upload_space_middleware
 from feedback_db import masked_url
 
@@ -170,7 +170,12 @@ def theme() -> gr.themes.Base:
     )
 
 
-def launch_kwargs(studio: Studio, throttle: LoginThrottle | None = None, queue_each: int = QUEUE_MAX_EACH) -> dict:
+def launch_kwargs(
+    studio: Studio,
+    throttle: LoginThrottle | None = None,
+    queue_each: int = QUEUE_MAX_EACH,
+    moves_each: int = SERVER_CALLS_EACH,
+) -> dict:
     """What every launch needs: the look, upload limits and meter, each visitor's share of the queue, the
     folders never to serve (and with --auth, login throttling)."""
     keep = [
@@ -191,7 +196,7 @@ def launch_kwargs(studio: Studio, throttle: LoginThrottle | None = None, queue_e
                 body_limit_middleware(),
                 upload_space_middleware(get_upload_folder(), studio.limits.max_upload_space_bytes),
                 upload_middleware(studio.quotas),
-                queue_share_middleware(queue_each),
+                fair_share_middleware(queue_each, moves_each),
                 rater_middleware(),
             ]
             + ([login_middleware(throttle)] if throttle else [])
@@ -286,14 +291,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"requests that may wait in the page's queue, all visitors together (default {QUEUE_MAX_EVENTS}); "
         "past it a request is refused at once, so a flood cannot hold the server's memory and everyone's wait",
     )
-    p.add_argument(
-        "--queue-max-each",
-        type=int,
-        default=QUEUE_MAX_EACH,
-        metavar="N",
-        help=f"requests one visitor (a login, else an address other than this machine's) may have waiting in the "
-        f"queue (default {QUEUE_MAX_EACH}), so that one visitor cannot fill it for everyone",
-    )
+    add_share_flags(p)
     p.add_argument(
         "--finetune-slots", type=int, default=1, metavar="N", help="fine-tuning runs training at once (default 1)"
     )
@@ -315,9 +313,11 @@ def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Stud
     """Open the studio and launch the page; with block=False return at once (tests close both)."""
     credentials = read_auth(args)
     quotas = Quotas(quota_settings(args))
-    if args.finetune_slots < 1 or args.finetune_line < 0 or args.queue_max < 1 or args.queue_max_each < 1:
+    at_least_one = (args.finetune_slots, args.queue_max, args.queue_max_each, args.moves_max_each)
+    if min(at_least_one) < 1 or args.finetune_line < 0:
         raise SystemExit(
-            "error: --finetune-slots, --queue-max and --queue-max-each must be at least 1 and --finetune-line 0 or more"
+            "error: --finetune-slots, --queue-max, --queue-max-each and --moves-max-each must be at least 1, "
+            "--finetune-line 0 or more"
         )
     roles = read_roles(args, credentials)
     studio = startup.open_studio(args.db, args.models, args.device, args.threads)  # or one line and exit 2
@@ -350,7 +350,7 @@ def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Stud
             share=share,
             auth=credentials or None,
             auth_message="AIGC Studio: log in to rate as yourself.",
-            **launch_kwargs(studio, LoginThrottle() if credentials else None, args.queue_max_each),
+            **launch_kwargs(studio, LoginThrottle() if credentials else None, args.queue_max_each, args.moves_max_each),
         )
     except SystemExit:
         studio.close()

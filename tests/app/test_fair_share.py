@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import gradio as gr
@@ -18,7 +19,7 @@ import pytest
 
 from aigc.service.quotas import Quotas, QuotaSettings, Requester, address_key
 from aigc_ui import server as app
-from aigc_ui.queue_share import share_key
+from aigc_ui.fair_share import share_key
 from tests.app.helpers import free_port
 
 
@@ -138,3 +139,48 @@ def test_one_address_may_have_only_its_share_of_requests_waiting(studio):
         # once its requests are done, the address has its whole share again
         again = [post_call(url, "hold", [7], "127.0.0.2") for _ in range(2)]
         assert [r.status_code for r in again] == [200, 200]
+
+
+@pytest.mark.heavy  # an app server of its own
+def test_one_address_may_have_only_its_share_of_explorer_moves_in_flight(studio):
+    """The explorer's moves are a server function (outside the queue): at most `calls_each` in flight per
+    address; the page itself sends one at a time."""
+    running_calls, release = threading.Semaphore(0), threading.Event()
+
+    def build(ctx) -> None:
+        def hold(request: dict) -> str:
+            running_calls.release()
+            release.wait(60)
+            return "moved"
+
+        with gr.Tab("view"):
+            gr.HTML("", server_functions=[hold], elem_id="hold-view")
+
+    demo = app.build_demo(studio, tabs=[build])
+    view = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "hold-view")
+    kwargs = app.launch_kwargs(studio, moves_each=2)
+    body = {"session_hash": "s", "component_id": view._id, "fn_name": "hold", "data": {"z": [0.0]}}
+    try:
+        demo.launch(prevent_thread_lock=True, server_port=free_port(), **kwargs)
+        url = demo.local_url + "gradio_api/component_server"
+
+        def call(address: str) -> httpx.Response:
+            with httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=60) as client:
+                return client.post(url, json=body)
+
+        with ThreadPoolExecutor(4) as pool:
+            first = [pool.submit(call, "127.0.0.2") for _ in range(2)]
+            assert all(running_calls.acquire(timeout=30) for _ in first)  # both in flight, held
+            refused = call("127.0.0.2")
+            assert refused.status_code == 429
+            assert refused.json()["detail"] == (
+                "Busy: your address already has 2 explorer moves being made (at most 2); try again when they are done."
+            )
+            other = pool.submit(call, "127.0.0.3")  # another machine is not held up
+            assert running_calls.acquire(timeout=30)
+            release.set()
+            assert [f.result().json() for f in [*first, other]] == ["moved"] * 3
+        assert call("127.0.0.2").json() == "moved"  # its share back once its calls are done
+    finally:
+        release.set()
+        demo.close()
