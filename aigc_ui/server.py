@@ -176,8 +176,8 @@ def launch_kwargs(
     queue_each: int = QUEUE_MAX_EACH,
     moves_each: int = SERVER_CALLS_EACH,
 ) -> dict:
-    """What every launch needs: the look, upload limits and meter, each visitor's share of the queue, the
-    folders never to serve (and with --auth, login throttling)."""
+    """What every launch needs: the look, upload limits and meter, each visitor's share of the queue and of
+    explorer moves (aigc_ui.fair_share), the folders never to serve (and with --auth, login throttling)."""
     keep = [
         Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve(),
         Path(tempfile.gettempdir()).resolve(),

@@ -30,6 +30,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 sys.path.insert(0, str(Path(__file__).parent))
 
 from abuse import PeakMemory
+from queue_flood import call_result
 from ui_latency import percentile
 from ui_load import ROOT, free_port, stop_server, wait_until_up
 
@@ -43,10 +44,10 @@ def move_body(url: str) -> dict:
 
     config = httpx.get(f"{url}config", timeout=30).json()
     view = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "ex-image")
-    reply = httpx.post(f"{url}gradio_api/call/sample", json={"data": [VAE, 1, 0, 0]}, timeout=60)
-    with httpx.stream("GET", f"{url}gradio_api/call/sample/{reply.json()['event_id']}", timeout=60) as stream:
-        lines = [line for line in stream.iter_lines() if line.startswith("data: ")]
-    z = json.loads(lines[-1][len("data: ") :])[1]["latents"][0]
+    with httpx.Client(timeout=60) as client:
+        event, outputs = call_result(client, url, "sample", [VAE, 1, 0, 0])
+    assert event == "complete", outputs
+    z = outputs[1]["latents"][0]  # type: ignore[index]
     request = {"model": VAE, "z": z, "changed": {"0": 1.5}, "grant": "", "token": "bench"}
     return {"session_hash": "bench", "component_id": view, "fn_name": "move", "data": request}
 

@@ -39,22 +39,28 @@ GAN = "fashion-gan"
 FLOOD_ADDRESS, HONEST_ADDRESS = "127.0.0.2", "127.0.0.3"
 
 
-def sample_once(client, url: str) -> str | None:
-    """One /sample of 4 images through the REST API: None when it came back, else what went wrong."""
-    reply = client.post(f"{url}gradio_api/call/sample", json={"data": [GAN, 4, 1, 0]})
+def call_result(client, url: str, api_name: str, data: list) -> tuple[str, object]:
+    """One call through the REST API (`/gradio_api/call/NAME`): ('complete' or 'error', its data), or
+    ('refused', the reply's detail) when the queue did not take it."""
+    reply = client.post(f"{url}gradio_api/call/{api_name}", json={"data": data})
     if reply.status_code != 200:
-        return f"{reply.status_code}: {reply.json().get('detail', '')}"[:80]
+        return "refused", f"{reply.status_code}: {reply.json().get('detail', '')}"
     event = None
-    with client.stream("GET", f"{url}gradio_api/call/sample/{reply.json()['event_id']}") as stream:
+    with client.stream("GET", f"{url}gradio_api/call/{api_name}/{reply.json()['event_id']}") as stream:
         for line in stream.iter_lines():
             if line.startswith("event: "):
                 event = line[len("event: ") :]
-            elif line.startswith("data: ") and event == "complete":
-                return None
-            elif line.startswith("data: ") and event == "error":
-                said = json.loads(line[len("data: ") :]) or {}
-                return str(said.get("error") if isinstance(said, dict) else said)[:80]
-    return "the stream ended without a result"
+            elif line.startswith("data: ") and event in ("complete", "error"):
+                return event, json.loads(line[len("data: ") :])
+    return "error", "the stream ended without a result"
+
+
+def sample_once(client, url: str) -> str | None:
+    """One /sample of 4 images: None when it came back, else what went wrong."""
+    event, said = call_result(client, url, "sample", [GAN, 4, 1, 0])
+    if event == "complete":
+        return None
+    return str(said.get("error") if isinstance(said, dict) else said)[:80]
 
 
 def honest_person(url: str, stop: threading.Event, out: dict) -> None:

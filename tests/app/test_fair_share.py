@@ -1,4 +1,5 @@
-"""One visitor cannot fill the queue or spend the studio's quotas for everyone by being a new session each time.
+"""One visitor cannot fill the queue, hold the explorer's threads or spend the studio's quotas for everyone by
+being a new session each time.
 
 A script can mint a new anonymous session per request, so these tests call the REST API (`/gradio_api/call/…`)
 without cookies, a new session every call, from 127.0.0.2 and 127.0.0.3 standing for two other machines
