@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from PIL import Image
 from ui_latency import percentile
-from ui_load import ROOT, free_port, stop_server, stored_ratings, wait_until_up
+from ui_load import app_process, stored_ratings
 
 GAN, VAE = "fashion-gan", "fashion-vae"
 UPLOAD_BYTES = int(9.9 * 2**20)
@@ -196,51 +196,39 @@ def abuser(url: str, name: str, send, until: float, limit: int, out: dict, lock:
 def run(seconds: float, quiet_seconds: float, n_honest: int, max_per_abuser: int, abuse: bool = True) -> dict:
     with tempfile.TemporaryDirectory(prefix="aigc-abuse-") as tmp:
         db = f"sqlite:///{tmp}/abuse.sqlite3"
-        port = free_port()
-        env = {**os.environ, "AIGC_HOME": str(Path(tmp) / "home"), "GRADIO_ANALYTICS_ENABLED": "False"}
         big = Path(tmp) / "big.png"
         big.write_bytes(os.urandom(UPLOAD_BYTES))
         Image.new("RGBA", (8000, 8000), (10, 20, 30, 128)).save(big.with_name(HUGE_PNG))
-        log = open(Path(tmp) / "app.log", "w")  # noqa: SIM115 - closed below; a pipe nobody reads would block the app
-        proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--db", db],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
         out: dict = {"rate_times": {"before": [], "during": []}, "told": {}, "honest_errors": [], "abuse": {}}
         lock, phase = threading.Lock(), {"now": "before"}
-        memory = PeakMemory(proc.pid)
-        try:
-            url = f"http://127.0.0.1:{port}/"
-            wait_until_up(url, proc)
-            memory.start()
-            start = time.monotonic()
-            end = start + quiet_seconds + seconds
-            people = [
-                threading.Thread(target=honest, args=(url, end, i, out, lock, phase), daemon=True)
-                for i in range(n_honest)
-            ]
-            for t in people:
-                t.start()
-            cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
-            time.sleep(quiet_seconds)
-            cpu1, t1 = cpu_seconds(proc.pid), time.monotonic()
-            phase["now"] = "during"
-            left = str(end - time.monotonic())
-            command = [sys.executable, __file__, "--abuse-process", url, left, str(max_per_abuser), str(big)]
-            abusers = subprocess.Popen(command, stdout=subprocess.PIPE, text=True) if abuse else None
-            for t in people:
-                t.join(timeout=max(1.0, end - time.monotonic() + 120))
-            cpu2, t2 = cpu_seconds(proc.pid), time.monotonic()
-            if abusers is not None:
-                said, _ = abusers.communicate(timeout=300)
-                out["abuse"] = json.loads(said.strip().splitlines()[-1])
-            wall = time.monotonic() - start
-        finally:
-            memory.stop.set()
-            stop_server(proc)
-            log.close()
+        with app_process(tmp, db) as (url, proc):
+            memory = PeakMemory(proc.pid)
+            try:
+                memory.start()
+                start = time.monotonic()
+                end = start + quiet_seconds + seconds
+                people = [
+                    threading.Thread(target=honest, args=(url, end, i, out, lock, phase), daemon=True)
+                    for i in range(n_honest)
+                ]
+                for t in people:
+                    t.start()
+                cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
+                time.sleep(quiet_seconds)
+                cpu1, t1 = cpu_seconds(proc.pid), time.monotonic()
+                phase["now"] = "during"
+                left = str(end - time.monotonic())
+                command = [sys.executable, __file__, "--abuse-process", url, left, str(max_per_abuser), str(big)]
+                abusers = subprocess.Popen(command, stdout=subprocess.PIPE, text=True) if abuse else None
+                for t in people:
+                    t.join(timeout=max(1.0, end - time.monotonic() + 120))
+                cpu2, t2 = cpu_seconds(proc.pid), time.monotonic()
+                if abusers is not None:
+                    said, _ = abusers.communicate(timeout=300)
+                    out["abuse"] = json.loads(said.strip().splitlines()[-1])
+                wall = time.monotonic() - start
+            finally:
+                memory.stop.set()
         stored = stored_ratings(db)
     lost = [k for k, score in out["told"].items() if stored.get(k) != score]
     times = out["rate_times"]

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from abuse import PeakMemory
 from queue_flood import call_result
 from ui_latency import percentile
-from ui_load import ROOT, free_port, stop_server, wait_until_up
+from ui_load import app_process
 
 VAE = "fashion-vae"
 FLOOD_ADDRESS, HONEST_ADDRESS = "127.0.0.2", "127.0.0.3"
@@ -94,33 +93,24 @@ def summary(times: list[float]) -> dict:
 
 def run(seconds: float, quiet_seconds: float, connections: int, moves_each: int | None) -> dict:
     with tempfile.TemporaryDirectory(prefix="aigc-moves-") as tmp:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}/"
-        env = {**os.environ, "AIGC_HOME": str(Path(tmp) / "home"), "GRADIO_ANALYTICS_ENABLED": "False"}
-        command = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--no-warm-up"]
-        command += ["--db", f"sqlite:///{tmp}/moves.sqlite3"]
-        command += ["--moves-max-each", str(moves_each)] if moves_each else []
-        log = open(Path(tmp) / "app.log", "w")  # noqa: SIM115 - closed below; a pipe nobody reads would block the app
-        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        args = ["--no-warm-up", *(["--moves-max-each", str(moves_each)] if moves_each else [])]
         out: dict = {"moves": []}
         stop = threading.Event()
-        memory = PeakMemory(proc.pid)
-        try:
-            wait_until_up(url, proc)
+        with app_process(tmp, f"sqlite:///{tmp}/moves.sqlite3", *args) as (url, proc):
             body = move_body(url)
+            memory = PeakMemory(proc.pid)
             memory.start()
-            person = threading.Thread(target=honest_person, args=(url, body, stop, out), daemon=True)
-            person.start()
-            time.sleep(quiet_seconds)
-            t0 = time.monotonic()
-            counts = asyncio.run(flood(url, body, seconds, connections))
-            t1 = time.monotonic()
-            stop.set()
-            person.join(timeout=180)
-        finally:
-            memory.stop.set()
-            stop_server(proc)
-            log.close()
+            try:
+                person = threading.Thread(target=honest_person, args=(url, body, stop, out), daemon=True)
+                person.start()
+                time.sleep(quiet_seconds)
+                t0 = time.monotonic()
+                counts = asyncio.run(flood(url, body, seconds, connections))
+                t1 = time.monotonic()
+                stop.set()
+                person.join(timeout=180)
+            finally:
+                memory.stop.set()
     before = [s for when, s, ok in out["moves"] if ok and when < t0]
     during = [s for when, s, ok in out["moves"] if ok and t0 <= when < t1]
     return {

@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from abuse import PeakMemory
 from ui_latency import percentile
-from ui_load import ROOT, free_port, stop_server, wait_until_up
+from ui_load import app_process
 
 GAN = "fashion-gan"
 FLOOD_ADDRESS, HONEST_ADDRESS = "127.0.0.2", "127.0.0.3"
@@ -103,37 +102,29 @@ def run(joins: int, queue_max: int, address_limits: bool = True, after_s: float 
     import httpx
 
     with tempfile.TemporaryDirectory(prefix="aigc-flood-") as tmp:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}/"
-        env = {**os.environ, "AIGC_HOME": str(Path(tmp) / "home"), "GRADIO_ANALYTICS_ENABLED": "False"}
-        command = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--no-warm-up"]
-        command += ["--db", f"sqlite:///{tmp}/flood.sqlite3", "--queue-max", str(queue_max or 10**9)]
+        args = ["--no-warm-up", "--queue-max", str(queue_max or 10**9)]
         if not address_limits:
-            command += ["--queue-max-each", str(10**9), "--quota-samples-per-minute-per-address", "0"]
-        log = open(Path(tmp) / "app.log", "w")  # noqa: SIM115 - closed below; a pipe nobody reads would block the app
-        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+            args += ["--queue-max-each", str(10**9), "--quota-samples-per-minute-per-address", "0"]
         out: dict = {"times": [], "errors": []}
         stop = threading.Event()
-        memory = PeakMemory(proc.pid)  # as benchmarks/abuse.py measures the server: its RSS every 0.1 s
-        try:
-            wait_until_up(url, proc)
+        with app_process(tmp, f"sqlite:///{tmp}/flood.sqlite3", *args) as (url, proc):
+            memory = PeakMemory(proc.pid)  # as benchmarks/abuse.py measures the server: its RSS every 0.1 s
             memory.start()
-            deps = httpx.get(f"{url}config", timeout=30).json()["dependencies"]
-            fn_index = next(i for i, d in enumerate(deps) if d.get("api_name") == "sample")
-            person = threading.Thread(target=honest_person, args=(url, stop, out), daemon=True)
-            person.start()
-            time.sleep(3)
-            before = len(out["times"])
-            t0 = time.monotonic()
-            counts = asyncio.run(flood(url, joins, fn_index))
-            flood_s = time.monotonic() - t0
-            time.sleep(after_s)
-            stop.set()
-            person.join(timeout=180)
-        finally:
-            memory.stop.set()
-            stop_server(proc)
-            log.close()
+            try:
+                deps = httpx.get(f"{url}config", timeout=30).json()["dependencies"]
+                fn_index = next(i for i, d in enumerate(deps) if d.get("api_name") == "sample")
+                person = threading.Thread(target=honest_person, args=(url, stop, out), daemon=True)
+                person.start()
+                time.sleep(3)
+                before = len(out["times"])
+                t0 = time.monotonic()
+                counts = asyncio.run(flood(url, joins, fn_index))
+                flood_s = time.monotonic() - t0
+                time.sleep(after_s)
+                stop.set()
+                person.join(timeout=180)
+            finally:
+                memory.stop.set()
     during = out["times"][before:]
     return {
         "benchmark": "queue_flood",

@@ -20,6 +20,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -59,6 +61,24 @@ def stop_server(proc: subprocess.Popen) -> None:
         proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@contextmanager
+def app_process(tmp: str | Path, db: str, *args: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`python app.py` as a person starts it, on a free port, with AIGC_HOME under `tmp`, the database `db` and
+    `args`; its output goes to `tmp`/app.log (a pipe nobody reads would block it). Yields (url, process) once the
+    page answers; stopped whatever happens."""
+    port = free_port()
+    env = {**os.environ, "AIGC_HOME": str(Path(tmp) / "home"), "GRADIO_ANALYTICS_ENABLED": "False"}
+    command = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--db", db, *args]
+    with open(Path(tmp) / "app.log", "w") as log:
+        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}/"
+            wait_until_up(url, proc)
+            yield url, proc
+        finally:
+            stop_server(proc)
 
 
 def stored_ratings(db: str) -> dict[tuple[int, str], float]:
@@ -112,17 +132,8 @@ def run(clients: int, seconds: float, model: str | None, models_dir: str | None)
         if model is None and models_dir is None:
             models_dir, model = str(tiny_models(Path(tmp))), "tiny-vae"
         db = f"sqlite:///{tmp}/load.sqlite3"
-        port = free_port()
-        env = {**os.environ, "AIGC_HOME": str(Path(tmp) / "home"), "GRADIO_ANALYTICS_ENABLED": "False"}
-        command = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--db", db]
-        if models_dir:
-            command += ["--models", models_dir]
-        log = open(Path(tmp) / "app.log", "w")  # noqa: SIM115 - closed below; a pipe nobody reads would block the app
-        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         out: dict = {"times": {"sample": [], "decode": [], "rate": []}, "told": {}, "errors": []}
-        try:
-            url = f"http://127.0.0.1:{port}/"
-            wait_until_up(url, proc)
+        with app_process(tmp, db, *(["--models", models_dir] if models_dir else [])) as (url, _):
             lock = threading.Lock()
             until = time.monotonic() + seconds
             threads = [threading.Thread(target=person, args=(url, model, until, i, out, lock)) for i in range(clients)]
@@ -132,9 +143,6 @@ def run(clients: int, seconds: float, model: str | None, models_dir: str | None)
             for t in threads:
                 t.join()
             wall = time.monotonic() - started
-        finally:
-            stop_server(proc)
-            log.close()
         stored = stored_ratings(db)
     told = out["told"]
     missing = [k for k, score in told.items() if stored.get(k) != score]
