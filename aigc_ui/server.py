@@ -320,6 +320,7 @@ def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Stud
             "--finetune-line 0 or more"
         )
     roles = read_roles(args, credentials)
+    startup.raise_open_files_limit()  # every connection is an open file
     studio = startup.open_studio(args.db, args.models, args.device, args.threads)  # or one line and exit 2
     studio.quotas, studio.roles = quotas, roles
     line = QueueSettings(concurrency=args.finetune_slots, max_queued=args.finetune_line)

@@ -15,6 +15,11 @@ from __future__ import annotations
 
 import sys
 import time
+
+try:
+    import resource  # POSIX only
+except ImportError:  # pragma: no cover - Windows: no such limit to raise
+    resource = None  # type: ignore[assignment]
 from collections.abc import Callable
 
 import httpx
@@ -24,12 +29,34 @@ from aigc.service.studio import Studio
 REACHABLE_WITHIN_S = 60.0
 RETRY_EVERY_S = 0.5  # between the checks of `reachable`
 BANNER_MODELS = 8  # models the start lines name; a shared deployment may hold hundreds of fine-tunes
+MAX_OPEN_FILES = 1_048_576  # the most open files asked for (macOS refuses an unlimited soft limit)
 
 
 def fail(message: str) -> SystemExit:
     """Exit status 2 with one line on stderr (SystemExit(str) would exit 1 and print the same)."""
     print(f"aigc serve: error: {message}", file=sys.stderr)
     return SystemExit(2)
+
+
+def raise_open_files_limit() -> int | None:
+    """Let the server hold as many connections as the system allows it: the soft limit of open files up to
+    the hard one. Returns the limit now in force (None where there is none to read).
+
+    Why: every connection is an open file, and the server accepts nothing once they run out. Under the usual
+    soft limit of 1,024, one address holding 1,100 idle connections (they cost it nothing) left the page
+    unreachable for everyone (benchmarks/idle_connections.py); the hard limit is what the system allows.
+    """
+    if resource is None:
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = MAX_OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, MAX_OPEN_FILES)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):  # a system that refuses: keep the limit it gave
+            pass
+    return soft
 
 
 def open_studio(db: str | None, models: str | None, device: str | None, threads: int | None) -> Studio:

@@ -64,15 +64,24 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 
 @contextmanager
-def app_process(tmp: str | Path, db: str, *args: str) -> Iterator[tuple[str, subprocess.Popen]]:
+def app_process(
+    tmp: str | Path, db: str, *args: str, open_files: tuple[int, int] | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
     """`python app.py` as a person starts it, on a free port, with AIGC_HOME under `tmp`, the database `db` and
     `args`; its output goes to `tmp`/app.log (a pipe nobody reads would block it). Yields (url, process) once the
-    page answers; stopped whatever happens."""
+    page answers; stopped whatever happens. `open_files`: the (soft, hard) limit of open files it starts with."""
     port = free_port()
     env = {**os.environ, "AIGC_HOME": str(Path(tmp) / "home"), "GRADIO_ANALYTICS_ENABLED": "False"}
     command = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--db", db, *args]
+
+    def limit_open_files() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, open_files)
+
     with open(Path(tmp) / "app.log", "w") as log:
-        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        start = limit_open_files if open_files else None
+        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=start)
         try:
             url = f"http://127.0.0.1:{port}/"
             wait_until_up(url, proc)
