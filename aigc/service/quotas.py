@@ -69,13 +69,24 @@ class QuotaSettings:
     )
 
 
-# kind → (per-person field, deployment field, window seconds, what it counts). The per-address field is the
-# per-person one + "_per_address" where it exists (uploads are charged to an address already: aigc_ui.meter).
-KINDS: dict[str, tuple[str, str, float, str]] = {
-    "samples": ("samples_per_minute", "samples_per_minute_total", 60.0, "images per minute"),
-    "uploads": ("uploads_per_minute", "uploads_per_minute_total", 60.0, "uploads per minute"),
-    "finetunes": ("finetunes_per_hour", "finetunes_per_hour_total", 3600.0, "fine-tuning runs per hour"),
-}
+@dataclass(frozen=True)
+class Kind:
+    """One kind of metered work: the QuotaSettings fields that limit it, its window, what it counts."""
+
+    person: str  # the per-person limit's field
+    total: str  # the deployment's
+    per_address: str | None  # anonymous visitors' per address; None for uploads (aigc_ui.meter charges an address)
+    window_s: float
+    unit: str
+
+
+KINDS: dict[str, Kind] = {
+    "samples": Kind("samples_per_minute", "samples_per_minute_total", "samples_per_minute_per_address", 60.0,
+                    "images per minute"),
+    "uploads": Kind("uploads_per_minute", "uploads_per_minute_total", None, 60.0, "uploads per minute"),
+    "finetunes": Kind("finetunes_per_hour", "finetunes_per_hour_total", "finetunes_per_hour_per_address", 3600.0,
+                      "fine-tuning runs per hour"),
+}  # fmt: skip
 
 
 class QuotaExceeded(ValueError):
@@ -95,7 +106,7 @@ class Quotas:
         """Book `amount` of `kind` for `who` (None: not metered). `exempt` skips the per-person limit (admins)."""
         if who is None or amount <= 0:
             return
-        window, unit = KINDS[kind][2:]
+        window, unit = KINDS[kind].window_s, KINDS[kind].unit
         limits = self._limits(kind, who, exempt)
         now = self.clock()
         with self._lock:
@@ -113,15 +124,14 @@ class Quotas:
     def _limits(self, kind: str, who: str, exempt: bool) -> list[tuple[str, int, str]]:
         """(meter key, limit, words) for each meter a charge of `kind` by `who` must fit: the deployment's,
         and unless `exempt` the person's and, for an anonymous person, their address's."""
-        person_field, total_field = KINDS[kind][:2]
-        limits = [(DEPLOYMENT, getattr(self.settings, total_field), "for this whole studio")]
+        meter = KINDS[kind]
+        limits = [(DEPLOYMENT, getattr(self.settings, meter.total), "for this whole studio")]
         if exempt:
             return limits
-        limits.insert(0, (who, getattr(self.settings, person_field), "per person"))
+        limits.insert(0, (who, getattr(self.settings, meter.person), "per person"))
         address = address_key(getattr(who, "address", None))
-        if address and hasattr(self.settings, person_field + "_per_address"):
-            limit = getattr(self.settings, person_field + "_per_address")
-            limits.insert(1, (address, limit, "from one address"))
+        if address and meter.per_address:
+            limits.insert(1, (address, getattr(self.settings, meter.per_address), "from one address"))
         return limits
 
     def refund(self, kind: str, who: str | None, amount: int = 1, exempt: bool = False) -> None:
@@ -139,7 +149,7 @@ class Quotas:
     def used(self, kind: str, who: str) -> int:
         """How much of `kind` `who` (or DEPLOYMENT) has used in the current window."""
         with self._lock:
-            return sum(n for _, n in self._window(kind, who, self.clock(), KINDS[kind][2]))
+            return sum(n for _, n in self._window(kind, who, self.clock(), KINDS[kind].window_s))
 
     def _window(self, kind: str, key: str, now: float, window: float) -> deque:
         used = self._used.get((kind, key), deque())
@@ -148,7 +158,7 @@ class Quotas:
         if not used:
             self._used.pop((kind, key), None)
             if len(self._used) > 10_000:  # many one-off sessions: drop every key with an empty window
-                for k in [k for k, d in self._used.items() if d and d[-1][0] <= now - KINDS[k[0]][2]]:
+                for k in [k for k, d in self._used.items() if d and d[-1][0] <= now - KINDS[k[0]].window_s]:
                     del self._used[k]
         return used
 
