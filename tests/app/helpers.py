@@ -34,13 +34,15 @@ def api_client(url: str, **kwargs):
 
 
 @contextmanager
-def running(studio, **launch):
-    """The app on a free port; closed whatever happens."""
+def running(studio, tabs=None, settings: dict | None = None, **launch):
+    """The app on a free port (the page's `tabs`, `launch_kwargs` `settings` such as queue_each); closed whatever
+    happens."""
     from aigc_ui import server as app
 
-    demo = app.build_demo(studio)
+    demo = app.build_demo(studio, tabs=tabs)
     try:
-        demo.launch(prevent_thread_lock=True, server_port=free_port(), **{**app.launch_kwargs(studio), **launch})
+        kwargs = {**app.launch_kwargs(studio, **(settings or {})), **launch}
+        demo.launch(prevent_thread_lock=True, server_port=free_port(), **kwargs)
         yield demo
     finally:
         demo.close()

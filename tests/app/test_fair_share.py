@@ -12,16 +12,14 @@ from __future__ import annotations
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
 import gradio as gr
 import httpx
 import pytest
 
 from aigc.service.quotas import Quotas, QuotaSettings, Requester, address_key
-from aigc_ui import server as app
 from aigc_ui.fair_share import share_key
-from tests.app.helpers import free_port
+from tests.app.helpers import running
 
 
 def post_call(url: str, api_name: str, data: list, address: str, forwarded_for: str = "") -> httpx.Response:
@@ -73,7 +71,8 @@ def test_new_sessions_from_one_address_share_its_image_quota(studio):
     saved = studio.quotas
     studio.quotas = Quotas(QuotaSettings(samples_per_minute_per_address=6))
     try:
-        with running_app(studio) as url:
+        with running(studio) as demo:
+            url = demo.local_url
             done = []
             for address in ["127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.1", "127.0.0.1"]:
                 reply = post_call(url, "sample", ["tiny-gan", 4, 1, 0], address)
@@ -105,21 +104,11 @@ def hold_tab(started: threading.Event, release: threading.Event):
     return build
 
 
-@contextmanager
-def running_app(studio, tabs=None, queue_each: int = 2):
-    demo = app.build_demo(studio, tabs=tabs)
-    kwargs = app.launch_kwargs(studio, queue_each=queue_each)
-    try:
-        demo.launch(prevent_thread_lock=True, server_port=free_port(), **kwargs)
-        yield demo.local_url
-    finally:
-        demo.close()
-
-
 @pytest.mark.heavy  # an app server of its own
 def test_one_address_may_have_only_its_share_of_requests_waiting(studio):
     started, release = threading.Event(), threading.Event()
-    with running_app(studio, tabs=[hold_tab(started, release)], queue_each=2) as url:
+    with running(studio, tabs=[hold_tab(started, release)], settings={"queue_each": 2}) as demo:
+        url = demo.local_url
         try:
             events = [post_call(url, "hold", [0], "127.0.0.2").json()["event_id"]]
             assert started.wait(30)  # the first runs (and waits); what follows waits in the queue
@@ -157,31 +146,30 @@ def test_one_address_may_have_only_its_share_of_explorer_moves_in_flight(studio)
         with gr.Tab("view"):
             gr.HTML("", server_functions=[hold], elem_id="hold-view")
 
-    demo = app.build_demo(studio, tabs=[build])
-    view = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "hold-view")
-    kwargs = app.launch_kwargs(studio, moves_each=2)
-    body = {"session_hash": "s", "component_id": view._id, "fn_name": "hold", "data": {"z": [0.0]}}
-    try:
-        demo.launch(prevent_thread_lock=True, server_port=free_port(), **kwargs)
+    body = {"session_hash": "s", "fn_name": "hold", "data": {"z": [0.0]}}
+    with running(studio, tabs=[build], settings={"moves_each": 2}) as demo:
+        view = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "hold-view")
+        body["component_id"] = view._id
         url = demo.local_url + "gradio_api/component_server"
 
         def call(address: str) -> httpx.Response:
             with httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=60) as client:
                 return client.post(url, json=body)
 
-        with ThreadPoolExecutor(4) as pool:
-            first = [pool.submit(call, "127.0.0.2") for _ in range(2)]
-            assert all(running_calls.acquire(timeout=30) for _ in first)  # both in flight, held
-            refused = call("127.0.0.2")
-            assert refused.status_code == 429
-            assert refused.json()["detail"] == (
-                "Busy: your address already has 2 explorer moves being made (at most 2); try again when they are done."
-            )
-            other = pool.submit(call, "127.0.0.3")  # another machine is not held up
-            assert running_calls.acquire(timeout=30)
+        try:
+            with ThreadPoolExecutor(4) as pool:
+                first = [pool.submit(call, "127.0.0.2") for _ in range(2)]
+                assert all(running_calls.acquire(timeout=30) for _ in first)  # both in flight, held
+                refused = call("127.0.0.2")
+                assert refused.status_code == 429
+                assert refused.json()["detail"] == (
+                    "Busy: your address already has 2 explorer moves being made (at most 2); "
+                    "try again when they are done."
+                )
+                other = pool.submit(call, "127.0.0.3")  # another machine is not held up
+                assert running_calls.acquire(timeout=30)
+                release.set()
+                assert [f.result().json() for f in [*first, other]] == ["moved"] * 3
+        finally:
             release.set()
-            assert [f.result().json() for f in [*first, other]] == ["moved"] * 3
         assert call("127.0.0.2").json() == "moved"  # its share back once its calls are done
-    finally:
-        release.set()
-        demo.close()
