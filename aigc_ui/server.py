@@ -31,6 +31,7 @@ from aigc.service.studio import (
 )
 from aigc_ui import (
     api,
+    connection_guard,
     emoji,
     explore_tab,
     finetune_tab,
@@ -292,6 +293,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "past it a request is refused at once, so a flood cannot hold the server's memory and everyone's wait",
     )
     add_share_flags(p)
+    connection_guard.add_connection_flags(p)
     p.add_argument(
         "--finetune-slots", type=int, default=1, metavar="N", help="fine-tuning runs training at once (default 1)"
     )
@@ -314,13 +316,16 @@ def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Stud
     credentials = read_auth(args)
     quotas = Quotas(quota_settings(args))
     at_least_one = (args.finetune_slots, args.queue_max, args.queue_max_each, args.moves_max_each)
-    if min(at_least_one) < 1 or args.finetune_line < 0:
+    at_least_zero = (args.finetune_line, args.connections_max_each, args.request_head_seconds)
+    if min(at_least_one) < 1 or min(at_least_zero) < 0:
         raise SystemExit(
             "error: --finetune-slots, --queue-max, --queue-max-each and --moves-max-each must be at least 1, "
-            "--finetune-line 0 or more"
+            "--finetune-line, --connections-max-each and --request-head-seconds 0 or more"
         )
     roles = read_roles(args, credentials)
-    startup.raise_open_files_limit()  # every connection is an open file
+    startup.raise_open_files_limit()  # every connection is an open file, ...
+    limits = connection_guard.ConnectionLimits(args.request_head_seconds, args.connections_max_each)
+    connection_guard.install(limits)  # ... and none is held for nothing
     studio = startup.open_studio(args.db, args.models, args.device, args.threads)  # or one line and exit 2
     studio.quotas, studio.roles = quotas, roles
     line = QueueSettings(concurrency=args.finetune_slots, max_queued=args.finetune_line)

@@ -34,15 +34,18 @@ def api_client(url: str, **kwargs):
 
 
 @contextmanager
-def running(studio, tabs=None, settings: dict | None = None, **launch):
-    """The app on a free port (the page's `tabs`, `launch_kwargs` `settings` such as queue_each); closed whatever
-    happens."""
+def running(studio, tabs=None, settings: dict | None = None, connections=None, **launch):
+    """The app on a free port (the page's `tabs`, `launch_kwargs` `settings` such as queue_each), its server's
+    connections guarded as `aigc serve` guards them (`connections`: the limits, default the serve defaults);
+    closed whatever happens."""
+    from aigc_ui import connection_guard
     from aigc_ui import server as app
 
     demo = app.build_demo(studio, tabs=tabs)
     try:
         kwargs = {**app.launch_kwargs(studio, **(settings or {})), **launch}
-        demo.launch(prevent_thread_lock=True, server_port=free_port(), **kwargs)
+        with connection_guard.installed(connections or connection_guard.ConnectionLimits()):
+            demo.launch(prevent_thread_lock=True, server_port=free_port(), **kwargs)
         yield demo
     finally:
         demo.close()

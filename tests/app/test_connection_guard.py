@@ -1,0 +1,139 @@
+"""Connections that never become requests are not held, and one address cannot hold hundreds of them.
+
+The server runs as Gradio launches it (its own uvicorn server), with `aigc_ui.connection_guard` installed as
+`aigc serve` installs it (every page test's server has it too: tests/app/helpers.running). 127.0.0.2 stands
+for another machine (every 127.x address reaches the server on Linux, and the server sees which one);
+127.0.0.1 is this machine, which has no cap.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+
+import gradio as gr
+import httpx
+import pytest
+from uvicorn import config as uvicorn_config
+
+from aigc_ui import connection_guard as guard
+from aigc_ui.connection_guard import ConnectionLimits, busy_response, trusted_proxy
+from tests.app.helpers import free_port
+
+OTHER_MACHINE = "127.0.0.2"
+WAIT_S = 20.0  # the most a test waits for the server to close a connection (the deadlines here are 1 s)
+
+
+def test_the_proxies_uvicorn_trusts_are_not_capped():
+    assert trusted_proxy("127.0.0.1", "127.0.0.1,::1") and not trusted_proxy("10.0.0.7", "127.0.0.1,::1")
+    assert trusted_proxy("10.0.0.7", "127.0.0.1, 10.0.0.0/8") and trusted_proxy("10.0.0.7", ["10.0.0.7"])
+    assert trusted_proxy("192.0.2.1", "*") and not trusted_proxy("192.0.2.1", "not-an-address, 10.0.0.0/8")
+    assert not trusted_proxy("", "127.0.0.1")
+
+
+def test_the_refusal_is_one_whole_http_response():
+    head, _, body = busy_response(3, 3).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 429 ") and f"content-length: {len(body)}".encode() in head
+    assert body.decode().startswith("Busy: your address already has 3 connections open (at most 3)")
+
+
+def test_installed_points_uvicorn_at_the_guard_for_the_block_only():
+    before = uvicorn_config.HTTP_PROTOCOLS["auto"]
+    limits = ConnectionLimits(request_head_s=3.0, per_address=5)
+    with guard.installed(limits):
+        assert uvicorn_config.HTTP_PROTOCOLS["auto"] == "aigc_ui.connection_guard:INSTALLED"
+        assert issubclass(guard.INSTALLED, guard.GuardedProtocol) and guard.INSTALLED.limits is limits
+    assert uvicorn_config.HTTP_PROTOCOLS["auto"] == before and guard.INSTALLED.limits is not limits
+
+
+def launch_holding_page(release: threading.Event, limits: ConnectionLimits) -> gr.Blocks:
+    """A page whose one endpoint answers only once `release` is set, its server guarded with `limits` (which
+    it keeps after the block: Gradio has started it when `launch` returns)."""
+
+    def hold(text: str) -> str:
+        release.wait(60)
+        return text
+
+    with gr.Blocks() as demo:
+        box = gr.Textbox()
+        box.submit(hold, box, box, api_name="hold")
+    with guard.installed(limits):
+        demo.launch(prevent_thread_lock=True, server_port=free_port(), quiet=True)
+    return demo
+
+
+def connect(url: str, address: str) -> socket.socket:
+    host, port = url.split("//")[1].rstrip("/").split(":")
+    s = socket.create_connection((host, int(port)), timeout=WAIT_S, source_address=(address, 0))
+    return s
+
+
+def closed_by_server_within(s: socket.socket, seconds: float) -> bool:
+    """Whether the server closes `s` within `seconds` (reads and drops what it sends first)."""
+    s.settimeout(seconds)
+    try:
+        while s.recv(4096):
+            pass
+        return True
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+@pytest.mark.heavy  # an app server of its own
+def test_a_connection_that_never_sends_its_request_is_closed_and_one_being_answered_is_not():
+    release = threading.Event()
+    demo = launch_holding_page(release, ConnectionLimits(request_head_s=1.0, per_address=0))
+    try:
+        url = demo.local_url
+        silent, slow = connect(url, OTHER_MACHINE), connect(url, OTHER_MACHINE)
+        slow.sendall(b"GET /config HTTP/1.1\r\nHost: x\r\n")  # a request line and one header, never finished
+        local = connect(url, "127.0.0.1")  # this machine's connections have the same deadline
+        assert closed_by_server_within(silent, WAIT_S)
+        assert closed_by_server_within(slow, WAIT_S)
+        assert closed_by_server_within(local, WAIT_S)
+
+        # a request that takes longer than the deadline to answer: its stream stays open until the answer
+        with httpx.Client(transport=httpx.HTTPTransport(local_address=OTHER_MACHINE), timeout=WAIT_S) as client:
+            event_id = client.post(f"{url}gradio_api/call/hold", json={"data": ["kept"]}).json()["event_id"]
+            with client.stream("GET", f"{url}gradio_api/call/hold/{event_id}") as stream:
+                lines = stream.iter_lines()
+                time.sleep(3.0)  # three deadlines with the answer still being made
+                release.set()
+                data = [line for line in lines if line.startswith("data: ")]
+            assert json.loads(data[-1][len("data: ") :]) == ["kept"]
+            assert client.get(f"{url}config").status_code == 200  # the same client, served again
+    finally:
+        release.set()
+        demo.close()
+
+
+@pytest.mark.heavy  # an app server of its own
+def test_one_address_holds_at_most_its_cap_of_connections_and_gets_them_back_when_it_closes_some():
+    demo = launch_holding_page(threading.Event(), ConnectionLimits(request_head_s=0, per_address=3))
+    try:
+        url = demo.local_url
+        held = [connect(url, OTHER_MACHINE) for _ in range(3)]
+        other = httpx.HTTPTransport(local_address=OTHER_MACHINE)
+        with httpx.Client(transport=other, timeout=WAIT_S) as client:
+            reply = client.get(f"{url}config")
+        assert reply.status_code == 429
+        assert reply.text.startswith("Busy: your address already has 3 connections open (at most 3)")
+        with httpx.Client(timeout=WAIT_S) as client:  # this machine: no cap
+            assert client.get(f"{url}config").status_code == 200
+        assert not closed_by_server_within(held[0], 0.5)  # no deadline here: the held ones stay open
+
+        held.pop().close()
+        deadline = time.monotonic() + WAIT_S
+        status = 429
+        while status == 429 and time.monotonic() < deadline:  # until the server has seen the close
+            with httpx.Client(transport=httpx.HTTPTransport(local_address=OTHER_MACHINE), timeout=WAIT_S) as client:
+                status = client.get(f"{url}config").status_code
+        assert status == 200
+        for s in held:
+            s.close()
+    finally:
+        demo.close()
