@@ -26,6 +26,7 @@ from aigc.service.studio import (
     Roles,
     Studio,
     StudioError,
+    add_disk_floor_flag,
     add_quota_flags,
     quota_settings,
 )
@@ -308,6 +309,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "take runs from the --db PostgreSQL",
     )
     add_quota_flags(p)
+    add_disk_floor_flag(p)
     return p.parse_args(argv)
 
 
@@ -316,11 +318,11 @@ def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Stud
     credentials = read_auth(args)
     quotas = Quotas(quota_settings(args))
     at_least_one = (args.finetune_slots, args.queue_max, args.queue_max_each, args.moves_max_each)
-    at_least_zero = (args.finetune_line, args.connections_max_each, args.request_head_seconds)
+    at_least_zero = (args.finetune_line, args.connections_max_each, args.request_head_seconds, args.min_free_disk_mb)
     if min(at_least_one) < 1 or min(at_least_zero) < 0:
         raise SystemExit(
             "error: --finetune-slots, --queue-max, --queue-max-each and --moves-max-each must be at least 1, "
-            "--finetune-line, --connections-max-each and --request-head-seconds 0 or more"
+            "--finetune-line, --connections-max-each, --request-head-seconds and --min-free-disk-mb 0 or more"
         )
     roles = read_roles(args, credentials)
     startup.raise_open_files_limit()  # every connection is an open file, ...
@@ -328,6 +330,7 @@ def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Stud
     connection_guard.install(limits)  # ... and none is held for nothing
     studio = startup.open_studio(args.db, args.models, args.device, args.threads)  # or one line and exit 2
     studio.quotas, studio.roles = quotas, roles
+    studio.disk_floor.min_free_mb = args.min_free_disk_mb
     line = QueueSettings(concurrency=args.finetune_slots, max_queued=args.finetune_line)
     if args.finetune_queue == "postgres":
         try:

@@ -335,10 +335,16 @@ class ModelRegistry:
     def private_paths(self) -> list[Path]:
         """What a web server must never serve: the models folders and the SQLite database's folder."""
         paths = [folder.resolve() for folder in models_dirs(self.models_dir)]
-        url = make_url(self.store.url)
-        if url.get_backend_name() == "sqlite" and url.database:
-            paths.append(Path(url.database).expanduser().resolve().parent)
-        return paths
+        database_folder = sqlite_folder(self.store.url)
+        return paths + ([database_folder] if database_folder else [])
+
+
+def sqlite_folder(url: str) -> Path | None:
+    """The folder of an SQLite database file (None for another database, or SQLite in memory)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        return Path(parsed.database).expanduser().resolve().parent
+    return None
 
 
 __all__ = ["MODELS_MAX_AGE_S", "RENAME_ADVICE", "RETIRED_NOTE", "ModelRegistry", "ModelSummary", "retired_label"]

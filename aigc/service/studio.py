@@ -30,6 +30,7 @@ from aigc.feedback.ratings import Readiness
 from aigc.feedback.selection import POOL_PER_PICK, pool_size  # POOL_PER_PICK: the page names it
 from aigc.models.pipeline import ImageModel
 from aigc.service.axes import LatentAxes
+from aigc.service.disk_floor import DiskFloor, add_disk_floor_flag  # noqa: F401 - the flag: for the server
 from aigc.service.errors import StudioError
 from aigc.service.finetuning import FinetuneRuns
 from aigc.service.jobs import FinetuneJobs, JobStatus
@@ -52,6 +53,7 @@ from aigc.service.registry import (  # noqa: F401 - MODELS_MAX_AGE_S, RENAME_ADV
     RENAME_ADVICE,
     ModelRegistry,
     ModelSummary,
+    sqlite_folder,
 )
 from aigc.service.roles import Roles
 from feedback_db import FeedbackStore, VersionInfo
@@ -88,6 +90,8 @@ class Studio:
         self.runs = FinetuneRuns(self.registry, store, self.limits)
         self.health = self.registry.health  # bad files: logged once, never re-read until they change
         self.quotas = Quotas()  # a server replaces it with its flags' settings
+        written = [self.models_dir or paths.models_dir(), sqlite_folder(store.url)]  # where new work is saved
+        self.disk_floor = DiskFloor([folder for folder in written if folder])  # a server sets its --min-free-disk-mb
         self.roles = Roles()  # a server with --auth replaces it (aigc.service.roles)
         self.jobs = jobs or FinetuneJobs(
             self.store.url,
@@ -147,7 +151,9 @@ class Studio:
         return defaults_text("steps")
 
     def charge(self, kind: str, who: str | None, amount: int = 1) -> None:
-        """Book work against `who`'s quota and the deployment's (aigc.service.quotas); over it: StudioError."""
+        """Book work against `who`'s quota and the deployment's (aigc.service.quotas); over it, or with the disk
+        under its floor (aigc.service.disk_floor): StudioError."""
+        self.disk_floor.check()
         try:
             self.quotas.charge(kind, who, amount)
         except QuotaExceeded as exc:
