@@ -41,7 +41,7 @@ from aigc.service.studio import address_key
 
 REQUEST_HEAD_S = 20.0  # seconds a connection has to send a request's head; a browser takes milliseconds
 CONNECTIONS_EACH = 256  # connections open at once per address; a browser opens ~6 per site
-REFUSED_WAIT_S = 2.0  # how long a refused connection may take to send the request its 429 answers
+REFUSED_WAIT_S = 1.0  # how long a refused connection may take to send the request its 429 answers (~3 round trips)
 
 
 @dataclass(frozen=True)

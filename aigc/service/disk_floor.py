@@ -3,12 +3,12 @@
 Why: every image shown is a database row (about 390 bytes with the shipped VAE on SQLite and 550 with the GAN,
 benchmarks/disk_per_sample.py), every fine-tune a checkpoint of a few MB. Within the quotas one address may
 ask for 1,200 images a minute and the deployment for 3,000: up to 2.4 GB a day of rows that a script can have
-a shared studio write for nothing. A
-disk that fills takes more down than the studio (the machine's logs, its other services), and SQLite then
-refuses every write, ratings too. So below a floor of free space (`aigc serve --min-free-disk-mb`, default
-500) the studio refuses new work with one line saying why (new images, whatever shows them: Generate, the
-explorer's rated pictures, a fine-tune), while ratings of the images it has stored (a few bytes each) still
-go through, and its owner reads it once in the server's log (and once more when there is room again).
+a shared studio write for nothing. A disk that fills takes more down than the studio (the machine's logs,
+its other services), and SQLite then refuses every write, ratings too. So below a floor of free space
+(`aigc serve --min-free-disk-mb`, default 500) the studio refuses new work with one line saying why (new
+images, whatever shows them: Generate, the explorer's rated pictures, a fine-tune), while ratings of the
+images it has stored (a few bytes each) still go through, and its owner reads it once in the server's log
+(and once more when there is room again).
 
 Checked: the SQLite database's folder and the folder fine-tunes write to (a PostgreSQL server's disk is its
 administrator's). One `statvfs` per check, a few microseconds: no cache, so space freed counts at once.
@@ -53,11 +53,10 @@ class DiskFloor:
         short = reading is not None and reading[1] < self.min_free_mb * 2**20
         with self._lock:
             changed, self._short = short != self._short, short
-        if not short:
+        if reading is None or not short:
             if changed:
                 print("aigc: disk space is above the floor again: new images and fine-tunes resume", file=sys.stderr)
             return
-        assert reading is not None
         folder, free = reading
         mb = free // 2**20
         if changed:
