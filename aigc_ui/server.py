@@ -317,17 +317,10 @@ def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Stud
     """Open the studio and launch the page; with block=False return at once (tests close both)."""
     credentials = read_auth(args)
     quotas = Quotas(quota_settings(args))
-    at_least_one = (args.finetune_slots, args.queue_max, args.queue_max_each, args.moves_max_each)
-    at_least_zero = (args.finetune_line, args.connections_max_each, args.request_head_seconds, args.min_free_disk_mb)
-    if min(at_least_one) < 1 or min(at_least_zero) < 0:
-        raise SystemExit(
-            "error: --finetune-slots, --queue-max, --queue-max-each and --moves-max-each must be at least 1, "
-            "--finetune-line, --connections-max-each, --request-head-seconds and --min-free-disk-mb 0 or more"
-        )
+    startup.check_counts(args)  # a count flag out of range: one line naming it
     roles = read_roles(args, credentials)
-    startup.raise_open_files_limit()  # every connection is an open file, ...
-    limits = connection_guard.ConnectionLimits(args.request_head_seconds, args.connections_max_each)
-    connection_guard.install(limits)  # ... and none is held for nothing
+    startup.raise_open_files_limit()  # every connection is an open file, and none is held for nothing:
+    connection_guard.install(connection_guard.ConnectionLimits(args.request_head_seconds, args.connections_max_each))
     studio = startup.open_studio(args.db, args.models, args.device, args.threads)  # or one line and exit 2
     studio.quotas, studio.roles = quotas, roles
     studio.disk_floor.min_free_mb = args.min_free_disk_mb

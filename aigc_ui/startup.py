@@ -21,6 +21,7 @@ try:
 except ImportError:  # pragma: no cover - Windows: no such limit to raise
     resource = None  # type: ignore[assignment]
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 
@@ -36,6 +37,20 @@ def fail(message: str) -> SystemExit:
     """Exit status 2 with one line on stderr (SystemExit(str) would exit 1 and print the same)."""
     print(f"aigc serve: error: {message}", file=sys.stderr)
     return SystemExit(2)
+
+
+AT_LEAST = {  # `aigc serve` flags that count something, and the least each may be
+    **dict.fromkeys(["finetune_slots", "queue_max", "queue_max_each", "moves_max_each"], 1),
+    **dict.fromkeys(["finetune_line", "connections_max_each", "request_head_seconds", "min_free_disk_mb"], 0),
+}
+
+
+def check_counts(args: Any) -> None:
+    """Exit status 2 with one line naming the first count flag under its least value."""
+    for name, least in AT_LEAST.items():
+        value = getattr(args, name)
+        if value < least:
+            raise fail(f"--{name.replace('_', '-')} must be at least {least}, got {value:g}")
 
 
 def raise_open_files_limit() -> int | None:

@@ -23,6 +23,7 @@ import threading
 from pathlib import Path
 
 from aigc.service.errors import StudioError
+from aigc.service.registry import sqlite_folder
 
 MIN_FREE_MB = 500  # the default floor; a fine-tune's checkpoints and a day of a busy demo's rows fit in it
 
@@ -35,6 +36,12 @@ class DiskFloor:
         self.min_free_mb = min_free_mb
         self._short = False  # the last check found too little room (its line is logged once per change)
         self._lock = threading.Lock()
+
+    @classmethod
+    def where_written(cls, models_folder: Path, database_url: str) -> DiskFloor:
+        """The floor of a studio: the folder its fine-tunes save to, and its SQLite database's folder."""
+        folders = [models_folder] + [f for f in [sqlite_folder(database_url)] if f]
+        return cls(folders)
 
     def lowest(self) -> tuple[Path, int] | None:
         """The folder with the least free space and its free bytes (None: no folder to read)."""

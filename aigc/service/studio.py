@@ -53,7 +53,6 @@ from aigc.service.registry import (  # noqa: F401 - MODELS_MAX_AGE_S, RENAME_ADV
     RENAME_ADVICE,
     ModelRegistry,
     ModelSummary,
-    sqlite_folder,
 )
 from aigc.service.roles import Roles
 from feedback_db import FeedbackStore, VersionInfo
@@ -90,8 +89,7 @@ class Studio:
         self.runs = FinetuneRuns(self.registry, store, self.limits)
         self.health = self.registry.health  # bad files: logged once, never re-read until they change
         self.quotas = Quotas()  # a server replaces it with its flags' settings
-        written = [self.models_dir or paths.models_dir(), sqlite_folder(store.url)]  # where new work is saved
-        self.disk_floor = DiskFloor([folder for folder in written if folder])  # a server sets its --min-free-disk-mb
+        self.disk_floor = DiskFloor.where_written(self.models_dir or paths.models_dir(), store.url)  # serve sets it
         self.roles = Roles()  # a server with --auth replaces it (aigc.service.roles)
         self.jobs = jobs or FinetuneJobs(
             self.store.url,
@@ -151,8 +149,7 @@ class Studio:
         return defaults_text("steps")
 
     def charge(self, kind: str, who: str | None, amount: int = 1) -> None:
-        """Book work against `who`'s quota and the deployment's (aigc.service.quotas); over it, or with the disk
-        under its floor (aigc.service.disk_floor): StudioError."""
+        """Charge `who`'s quotas (aigc.service.quotas) if the disk has room (disk_floor), else StudioError."""
         self.disk_floor.check()
         try:
             self.quotas.charge(kind, who, amount)

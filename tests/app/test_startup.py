@@ -40,6 +40,21 @@ def test_a_database_that_cannot_be_opened_is_one_line_and_exit_2(db, reason, cap
     assert "--db" in line
 
 
+@pytest.mark.parametrize(
+    "flags,line",
+    [
+        (["--queue-max-each", "0"], "--queue-max-each must be at least 1, got 0"),
+        (["--request-head-seconds", "-0.5"], "--request-head-seconds must be at least 0, got -0.5"),
+        (["--min-free-disk-mb", "-1"], "--min-free-disk-mb must be at least 0, got -1"),
+    ],
+)
+def test_a_count_flag_out_of_range_is_one_line_naming_it(flags, line, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_:
+        app.serve(app.parse_args(["--db", f"sqlite:///{tmp_path}/f.sqlite", *flags]), block=False)
+    assert exit_.value.code == 2 and one_line(capsys) == f"aigc serve: error: {line}"
+    assert not (tmp_path / "f.sqlite").exists()  # refused before anything was opened
+
+
 def test_a_device_that_does_not_exist_is_one_line(capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_:
         app.serve(app.parse_args(["--db", f"sqlite:///{tmp_path}/f.sqlite", "--device", "tpu9"]), block=False)

@@ -43,6 +43,9 @@ def child_env(home: Path, **extra: str) -> dict[str, str]:
         "AIGC_NO_DOWNLOAD": "1",
         "GRADIO_ANALYTICS_ENABLED": "False",
         "PYTHONUNBUFFERED": "1",
+        # a rank that aborts (a C++ "terminate called ...", once in ~50 CI runs, never reproduced here) prints
+        # every thread's Python stack, so the failing run says where it was
+        "PYTHONFAULTHANDLER": "1",
     }
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env.pop("AIGC_DATA_DIR", None)
