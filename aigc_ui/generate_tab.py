@@ -82,7 +82,7 @@ def build(ctx: PageContext) -> None:
                 elem_id="gen-to-rate",
             )
         status = gr.Markdown(elem_id="gen-status")
-        grid = card_grid("gen-cards", empty="Generating…")
+        grid = card_grid("gen-cards", empty="No images yet: ✨ Generate makes a batch.")
         with gr.Row():
             download = gr.DownloadButton(
                 "⬇ Download the batch (PNG grid)", interactive=False, scale=1, size="md", elem_id="gen-download"
