@@ -1,7 +1,7 @@
 # Convenience targets; each is one command you can also type by hand.
 PY ?= python
 
-.PHONY: install test test-all lint format typecheck ci bench bench-loop pretrained pretrained-classifier pretrained-perceptual pretrained-gan pretrained-vae docs-screens
+.PHONY: install test test-all lint format typecheck ci bench bench-abuse bench-loop pretrained pretrained-classifier pretrained-perceptual pretrained-gan pretrained-vae docs-screens
 
 install:            ## CPU torch first (never a multi-GB CUDA build by accident), then the project and its tools
 	pip install torch==2.13.0 && pip install -e '.[test,dev]'
@@ -33,6 +33,16 @@ bench:              ## speed benchmarks, one JSON line each
 	$(PY) benchmarks/db_throughput.py
 	$(PY) benchmarks/ui_latency.py
 	$(PY) benchmarks/ui_load.py
+
+bench-abuse:        ## a stranger's worst: hostile requests, queue and explorer floods, idle connections, disk per image (~9 min)
+	$(PY) benchmarks/abuse.py
+	$(PY) benchmarks/queue_flood.py --no-address-limits
+	$(PY) benchmarks/queue_flood.py
+	$(PY) benchmarks/move_flood.py --moves-max-each 1000000
+	$(PY) benchmarks/move_flood.py
+	$(PY) benchmarks/idle_connections.py
+	$(PY) benchmarks/idle_connections.py --trickle
+	$(PY) benchmarks/disk_per_sample.py
 
 bench-loop:         ## the headline: simulated raters → fine-tune → measured effect (GAN + VAE × 3 class sets, the 12 named tastes; and the folder taste: ~20 min)
 	$(PY) benchmarks/feedback_loop.py --docs
