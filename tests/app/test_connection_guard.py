@@ -19,6 +19,7 @@ import pytest
 from uvicorn import config as uvicorn_config
 
 from aigc_ui import connection_guard as guard
+from aigc_ui import server as app
 from aigc_ui.connection_guard import ConnectionLimits, busy_response, trusted_proxy
 from tests.app.helpers import free_port
 
@@ -137,3 +138,23 @@ def test_one_address_holds_at_most_its_cap_of_connections_and_gets_them_back_whe
             s.close()
     finally:
         demo.close()
+
+
+@pytest.mark.heavy  # an app server of its own
+def test_aigc_serve_guards_its_server_with_its_flags(models_dir, tmp_path, monkeypatch):
+    # serve installs the guard for the whole process: what the process had is restored after the test
+    monkeypatch.setitem(uvicorn_config.HTTP_PROTOCOLS, "auto", uvicorn_config.HTTP_PROTOCOLS["auto"])
+    monkeypatch.setattr(guard, "INSTALLED", guard.INSTALLED)
+    args = ["--db", f"sqlite:///{tmp_path}/f.sqlite", "--models", str(models_dir), "--port", str(free_port())]
+    demo, studio = app.serve(app.parse_args([*args, "--no-warm-up", "--connections-max-each", "2"]), block=False)
+    held = []
+    try:
+        held = [connect(demo.local_url, OTHER_MACHINE) for _ in range(2)]
+        with httpx.Client(transport=httpx.HTTPTransport(local_address=OTHER_MACHINE), timeout=WAIT_S) as client:
+            reply = client.get(f"{demo.local_url}config")
+        assert reply.status_code == 429 and "(at most 2)" in reply.text
+    finally:
+        for s in held:
+            s.close()
+        demo.close()
+        studio.close()
