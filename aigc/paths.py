@@ -41,9 +41,10 @@ def home() -> Path:
     return _resolve(raw) if raw else Path.home() / ".aigc"
 
 
-def models_dir() -> Path:
-    """The user's models: where names are looked up after an explicit folder, and where children land."""
-    return home() / "models"
+def models_dir(chosen: str | os.PathLike | None = None) -> Path:
+    """Where children land: the folder a studio or run was given (`--models`), else the user's models
+    ($AIGC_HOME/models, where names are also looked up after an explicit folder)."""
+    return Path(chosen) if chosen else home() / "models"
 
 
 def runs_dir() -> Path:

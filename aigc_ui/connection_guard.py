@@ -39,6 +39,8 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from aigc.service.studio import address_key
 
+from .fair_share import busy_line
+
 REQUEST_HEAD_S = 20.0  # seconds a connection has to send a request's head; a browser takes milliseconds
 CONNECTIONS_EACH = 256  # connections open at once per address; a browser opens ~6 per site
 REFUSED_WAIT_S = 1.0  # how long a refused connection may take to send the request its 429 answers (~3 round trips)
@@ -73,8 +75,7 @@ def trusted_proxy(host: str, forwarded_allow_ips: Any) -> bool:
 
 def busy_response(held: int, most: int) -> bytes:
     """A whole HTTP response, written before the request is read (the client reads it when it reads)."""
-    body = f"Busy: your address already has {held} connections open (at most {most}); close some and try again.\n"
-    data = body.encode()
+    data = (busy_line("your address", held, "connections open", most, "close some and try again") + "\n").encode()
     head = (
         "HTTP/1.1 429 Too Many Requests\r\ncontent-type: text/plain; charset=utf-8\r\n"
         f"content-length: {len(data)}\r\nconnection: close\r\n\r\n"

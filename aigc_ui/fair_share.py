@@ -38,6 +38,12 @@ JOIN_PATH = re.compile(r"/(queue/join|call/[^/]+)/?$")  # the page's and the RES
 SERVER_CALL_PATH = re.compile(r"/component_server/?$")
 
 
+def busy_line(words: str, held: int, what: str, most: int, advice: str) -> str:
+    """The one line a visitor over a share reads (the queue's and explorer's here, connections' in
+    aigc_ui.connection_guard)."""
+    return f"Busy: {words} already has {held} {what} (at most {most}); {advice}."
+
+
 def share_key(login: str | None, address: str | None) -> str | None:
     """Whose share a request counts against: the login's, else the (non-local) address's, else none."""
     if login:
@@ -87,7 +93,7 @@ class FairShare:
             what = "explorer moves being made"
         held += counter[key]
         if held >= most:
-            text = f"Busy: {words} already has {held} {what} (at most {most}); try again when they are done."
+            text = busy_line(words, held, what, most, "try again when they are done")
             await reply(send, 429, text)
             return
         counter[key] += 1

@@ -302,7 +302,7 @@ def finetune(
             version.id,
             module,
             record,
-            Path(models_dir) if models_dir else paths.models_dir(),
+            paths.models_dir(models_dir),
             owner=cfg.owner,
             published=not cfg.private,
         )
@@ -356,7 +356,7 @@ def publish_child(
 
 def recover(store: FeedbackStore, folder: Path | None = None) -> list[str]:
     """At start-up: finish renames a kill interrupted; delete pending files no version claims."""
-    folder = folder or paths.models_dir()
+    folder = paths.models_dir(folder)
     actions: list[str] = []
     if not folder.is_dir():
         return actions

@@ -89,7 +89,7 @@ class Studio:
         self.runs = FinetuneRuns(self.registry, store, self.limits)
         self.health = self.registry.health  # bad files: logged once, never re-read until they change
         self.quotas = Quotas()  # a server replaces it with its flags' settings
-        self.disk_floor = DiskFloor.where_written(self.models_dir or paths.models_dir(), store.url)  # serve sets it
+        self.disk_floor = DiskFloor.where_written(paths.models_dir(self.models_dir), store.url)  # serve sets it
         self.roles = Roles()  # a server with --auth replaces it (aigc.service.roles)
         self.jobs = jobs or FinetuneJobs(
             self.store.url,
@@ -120,7 +120,7 @@ class Studio:
         studio = cls(FeedbackStore(paths.database_url(db_url)), models_dir, device)
         try:
             studio.store.fail_stale_runs()
-            recover(studio.store, studio.models_dir or paths.models_dir())
+            recover(studio.store, paths.models_dir(studio.models_dir))
             studio.refresh()
         except BaseException:
             studio.close()
