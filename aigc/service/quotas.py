@@ -9,10 +9,12 @@ person (the CLI, tests, the studio itself) are not metered, nor are admins' per-
 
 An anonymous person is whoever their browser (or their API session) says they are, so a script can be
 a new person on every request and never meet a per-person limit. Their address cannot be minted so
-cheaply: a `Requester` carries it, and images and fine-tuning runs are also metered per address. Not
-for logins (a login cannot be minted, and many people may share one office address), nor for this
-machine's own address (`LOCAL_ADDRESSES`): that is the owner's scripts, or a proxy or tunnel that did
-not say whose request it forwards, and one meter for all its visitors would shut them out together.
+cheaply (an IPv6 one can, within the /64 network a host is usually given, so that network is the
+address here: `address_key`): a `Requester` carries it, and images and fine-tuning runs are also
+metered per address. Not for logins (a login cannot be minted, and many people may share one office
+address), nor for this machine's own address (`LOCAL_ADDRESSES`): that is the owner's scripts, or a
+proxy or tunnel that did not say whose request it forwards, and one meter for all its visitors would
+shut them out together.
 
 State is per process: a second replica meters its own visitors (the deployment limit is then per
 replica). Memory is bounded: one deque entry per charge, pruned to the window, and keys with
@@ -22,6 +24,7 @@ nothing left in the window are dropped.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import math
 import threading
 import time
@@ -46,9 +49,28 @@ class Requester(str):
         return self
 
 
+IPV6_PREFIX = 64  # an IPv6 host is usually given a whole /64 and may use any of its 2**64 addresses
+
+
 def address_key(address: str | None) -> str | None:
-    """The per-address meter's key for a client's address, or None when it is not metered by address."""
-    return None if not address or address in LOCAL_ADDRESSES else "address " + address
+    """The per-address meter's key for a client's address, or None when it is not metered by address.
+
+    Why not the address as it comes: an IPv6 host can pick a new address for every connection within its
+    /64 (privacy addresses do it by themselves), so a script would be a new visitor each time; the /64 is
+    what one host holds. An IPv4 address written as IPv6 (`::ffff:10.1.2.3`) is that IPv4 address.
+    """
+    if not address or address in LOCAL_ADDRESSES:
+        return None
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])  # a link-local address may carry a zone ("%eth0")
+    except ValueError:
+        return "address " + address  # not an IP (a Unix socket's peer, a test's name): itself
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return address_key(str(ip.ipv4_mapped))
+        host_bits = 128 - IPV6_PREFIX
+        return f"address {ipaddress.IPv6Address(int(ip) >> host_bits << host_bits)}/{IPV6_PREFIX}"
+    return "address " + str(ip)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,11 @@ def test_only_anonymous_requests_from_other_machines_are_metered_by_address():
     assert address_key("127.0.0.1") is None and address_key("::1") is None and address_key(None) is None
     assert share_key("ann", "10.1.2.3") == "login ann" and share_key(None, "10.1.2.3") == "address 10.1.2.3"
     assert share_key(None, "127.0.0.1") is None
+    # an IPv6 host may use any address of its /64, so the /64 is one visitor; IPv4 written as IPv6 is IPv4
+    assert address_key("2001:db8:1:2:aaaa::1") == address_key("2001:db8:1:2:ffff:1:2:3") == "address 2001:db8:1:2::/64"
+    assert address_key("2001:db8:1:3::1") == "address 2001:db8:1:3::/64"
+    assert address_key("::ffff:10.1.2.3") == "address 10.1.2.3" and address_key("::ffff:127.0.0.1") is None
+    assert address_key("fe80::1%eth0") == "address fe80::/64" and address_key("testclient") == "address testclient"
 
     q = Quotas(QuotaSettings(samples_per_minute=10, samples_per_minute_per_address=15))
     q.charge("samples", Requester("session-1", "10.1.2.3"), 10)
@@ -84,6 +89,14 @@ def test_new_sessions_from_one_address_share_its_image_quota(studio):
             proxied = [post_call(url, "sample", ["tiny-gan", 4, 1, 0], "127.0.0.1", "10.0.0.9") for _ in range(2)]
             done = [result_of(url, "sample", reply.json()["event_id"]) for reply in proxied]
             assert [kind for kind, _ in done] == ["complete", "error"]
+            # two addresses of one IPv6 /64 are one visitor; the next /64 is another
+            proxied = [
+                post_call(url, "sample", ["tiny-gan", 4, 1, 0], "127.0.0.1", forwarded)
+                for forwarded in ("2001:db8:5:6::1", "2001:db8:5:6:abcd::2", "2001:db8:5:7::1")
+            ]
+            done = [result_of(url, "sample", reply.json()["event_id"]) for reply in proxied]
+            assert [kind for kind, _ in done] == ["complete", "error", "complete"]
+            assert "at most 6 images per minute from one address" in json.dumps(done[1][1])
     finally:
         studio.quotas = saved
 
