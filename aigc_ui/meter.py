@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from http.cookies import SimpleCookie
 
-from aigc.service.studio import QuotaExceeded, Quotas
+from aigc.service.studio import QuotaExceeded, Quotas, address_key
 
 from .auth import reply
 
 
 def uploader(scope) -> str:
-    """The logged-in user of this request if Gradio knows the cookie, else the client's address."""
-    return login_of(scope) or "address " + (scope.get("client") or ("unknown", 0))[0]
+    """The logged-in user of this request if Gradio knows the cookie, else the client's address (an IPv6 one
+    by its /64, as every per-address meter: aigc.service.quotas.address_key; this machine's by itself)."""
+    host = (scope.get("client") or ("unknown", 0))[0]
+    return login_of(scope) or address_key(host) or "address " + host
 
 
 def login_of(scope) -> str | None:

@@ -90,6 +90,17 @@ def test_over_quota_is_one_line_in_the_api_and_other_people_still_generate(studi
             ]
             assert [c.status_code for c in codes] == [200, 200, 429]
             assert codes[2].json()["detail"].startswith("Quota: at most 2 uploads per minute per person")
+            # through a proxy on this machine: addresses of one IPv6 /64 are one uploader, the next /64 another
+            codes = [
+                httpx.post(
+                    demo.local_url + "gradio_api/upload",
+                    files={"files": ("a.png", b"x")},
+                    headers={"X-Forwarded-For": forwarded},
+                    timeout=30,
+                ).status_code
+                for forwarded in ("2001:db8:9:9::1", "2001:db8:9:9::2", "2001:db8:9:9:8::3", "2001:db8:9:a::1")
+            ]
+            assert codes == [200, 200, 429, 200]
     finally:
         studio.quotas = saved
 
