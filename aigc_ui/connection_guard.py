@@ -13,10 +13,19 @@ request exists:
   is closed. A request being answered is never cut (the queue's event streams stay open for minutes, and an
   upload's body may be slow): the deadline is for the head only, which a browser sends in one packet.
 - **A cap per address** (`ConnectionLimits.per_address`): connections open at once from one client
-  address. A browser opens about six per site; a class behind one address, a few hundred. Over the cap the
-  new connection gets a 429 with one line and is closed. Addresses not capped: this machine's
-  (aigc.service.quotas.LOCAL_ADDRESSES: the owner's scripts, or a proxy here) and the proxies uvicorn
-  trusts (`FORWARDED_ALLOW_IPS`), whose connections carry many visitors.
+  address (an IPv6 one by its /64: aigc.service.quotas.address_key). A browser opens about six per site; a
+  class behind one address, a few hundred. Over the cap the new connection gets a 429 with one line and is
+  closed. Addresses not capped: this machine's (aigc.service.quotas.LOCAL_ADDRESSES: the owner's scripts,
+  or a proxy here) and the proxies uvicorn trusts (`FORWARDED_ALLOW_IPS`), whose connections carry many
+  visitors.
+- **A cap for all visitors together** (`ConnectionLimits.total`): the same connections, all addresses
+  together. A request being answered is never cut, and an upload whose body trickles in is one, so a
+  script on many addresses could still spend every open file of the process; then the server accepts
+  nothing, the owner's connections included, and the studio cannot open its database or a checkpoint.
+  `aigc serve` keeps a quarter of the open-files limit out of the visitors' reach (`visitor_share`). At
+  the cap, a new connection takes the place of the oldest one of the address holding the most, if that
+  address holds at least two more than the newcomer's (so a flood from many addresses cannot keep out an
+  honest visitor); else it gets a 503 with one line and is closed. Not counted: as above.
 
 How: Gradio builds its uvicorn server with the default protocol ("auto"); `install` points uvicorn's "auto"
 at `GuardedProtocol`, uvicorn's own protocol class with these rules added. That entry is uvicorn's table of
@@ -29,10 +38,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
@@ -43,15 +51,58 @@ from .fair_share import busy_line
 
 REQUEST_HEAD_S = 20.0  # seconds a connection has to send a request's head; a browser takes milliseconds
 CONNECTIONS_EACH = 256  # connections open at once per address; a browser opens ~6 per site
-REFUSED_WAIT_S = 1.0  # how long a refused connection may take to send the request its 429 answers (~3 round trips)
+REFUSED_WAIT_S = 1.0  # how long a refused connection may take to send the request its refusal answers (~3 round trips)
+VISITORS_SHARE = 0.75  # of the open-files limit, what visitors' connections may hold (the rest: the studio's own)
 
 
 @dataclass(frozen=True)
 class ConnectionLimits:
-    """The two rules; 0 turns one off. Each server keeps the limits installed when it started."""
+    """The three rules; 0 turns one off. Each server keeps the limits installed when it started."""
 
     request_head_s: float = REQUEST_HEAD_S
     per_address: int = CONNECTIONS_EACH
+    total: int = 0  # `aigc serve` sets it from the open-files limit (`visitor_share`)
+
+
+def visitor_share(open_files: int | None) -> int:
+    """The connections all visitors together may hold: three quarters of the process's open-files limit
+    (None where the system has none to read: no cap)."""
+    return int(open_files * VISITORS_SHARE) if open_files else 0
+
+
+@dataclass
+class OpenConnections:
+    """A server's counted connections, per address, oldest first (the total kept up to date, not summed on
+    demand: a flood from thousands of addresses would make every new connection pay for the sum)."""
+
+    by_address: dict[str, dict[Any, None]] = field(default_factory=dict)  # an ordered set of connections
+    total: int = 0
+
+    def held(self, key: str) -> int:
+        return len(self.by_address.get(key, ()))
+
+    def add(self, key: str, connection: Any) -> None:
+        self.by_address.setdefault(key, {})[connection] = None
+        self.total += 1
+
+    def remove(self, key: str, connection: Any) -> None:
+        held = self.by_address.get(key)
+        if held is not None and held.pop(connection, False) is None:
+            self.total -= 1
+            if not held:
+                del self.by_address[key]
+
+    def oldest_of_the_heaviest(self, newcomer: str) -> Any | None:
+        """When all visitors together are at the cap: the oldest connection of the address holding the most,
+        if that address holds at least two more than `newcomer` does (so it gives one up and still holds as
+        many as the newcomer then), else None. Max-min fairness: many addresses flooding together cannot
+        keep out a visitor who holds fewer than they do."""
+        if not self.by_address:
+            return None
+        heaviest = max(self.by_address, key=lambda key: len(self.by_address[key]))
+        if len(self.by_address[heaviest]) < self.held(newcomer) + 2:
+            return None
+        return next(iter(self.by_address[heaviest]))
 
 
 def trusted_proxy(host: str, forwarded_allow_ips: Any) -> bool:
@@ -73,36 +124,60 @@ def trusted_proxy(host: str, forwarded_allow_ips: Any) -> bool:
     return False
 
 
-def busy_response(held: int, most: int) -> bytes:
-    """A whole HTTP response, written before the request is read (the client reads it when it reads)."""
-    data = (busy_line("your address", held, "connections open", most, "close some and try again") + "\n").encode()
+def busy_response(held: int, most: int, everyone: bool = False) -> bytes:
+    """A whole HTTP response, written before the request is read (the client reads it when it reads): 429
+    for an address over its cap, 503 when all visitors together are (`everyone`)."""
+    if everyone:
+        status, extra = "503 Service Unavailable", "retry-after: 60\r\n"
+        line = busy_line("the studio", held, "connections open from visitors", most, "try again in a minute")
+    else:
+        status, extra = "429 Too Many Requests", ""
+        line = busy_line("your address", held, "connections open", most, "close some and try again")
+    data = (line + "\n").encode()
     head = (
-        "HTTP/1.1 429 Too Many Requests\r\ncontent-type: text/plain; charset=utf-8\r\n"
+        f"HTTP/1.1 {status}\r\ncontent-type: text/plain; charset=utf-8\r\n{extra}"
         f"content-length: {len(data)}\r\nconnection: close\r\n\r\n"
     )
     return head.encode() + data
 
 
 class GuardedProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
-    """uvicorn's HTTP protocol (h11 or httptools, whichever uvicorn picks) with the module's two rules."""
+    """uvicorn's HTTP protocol (h11 or httptools, whichever uvicorn picks) with the module's three rules."""
 
     limits = ConnectionLimits()  # `install` makes a subclass with the limits it is given
     _counted: str | None = None  # the address this connection is counted under
-    _refused = False  # over the cap: answered with a 429, closed once its request has come
+    _refused = False  # over a cap: answered (429 or 503), closed once its request has come
     _head_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         host = self.client[0] if self.client else None
         key = address_key(host)
-        if key and self.limits.per_address and not trusted_proxy(host or "", self.config.forwarded_allow_ips):
-            open_now = per_address(self.server_state)
-            if open_now[key] >= self.limits.per_address:
-                self._refuse(busy_response(open_now[key], self.limits.per_address))
+        limits = self.limits
+        if (
+            key
+            and (limits.per_address or limits.total)
+            and not trusted_proxy(host or "", self.config.forwarded_allow_ips)
+        ):
+            open_now = open_connections(self.server_state)
+            if limits.per_address and open_now.held(key) >= limits.per_address:
+                self._refuse(busy_response(open_now.held(key), limits.per_address))
                 return
-            open_now[key] += 1
+            if limits.total and open_now.total >= limits.total:
+                victim = open_now.oldest_of_the_heaviest(key)
+                if victim is None:
+                    self._refuse(busy_response(open_now.total, limits.total, everyone=True))
+                    return
+                victim.evict()
+            open_now.add(key, self)
             self._counted = key
         self._arm_head_deadline()
+
+    def evict(self) -> None:
+        """Give this connection's place to a visitor holding fewer: closed at once, even mid-request (its
+        address holds more than its share of a server at its cap)."""
+        self._release()
+        self.transport.abort()
 
     def _refuse(self, response: bytes) -> None:
         """Answer before the request is read, then close once it has come (or after `REFUSED_WAIT_S`): closing
@@ -149,19 +224,16 @@ class GuardedProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
             self._head_deadline.cancel()
             self._head_deadline = None
         if self._counted:
-            open_now = per_address(self.server_state)
-            open_now[self._counted] -= 1
-            if open_now[self._counted] <= 0:
-                del open_now[self._counted]
+            open_connections(self.server_state).remove(self._counted, self)
             self._counted = None
 
 
-def per_address(server_state: Any) -> Counter:
-    """The server's count of open connections per address (kept on uvicorn's per-server state, so two servers
-    in one process, as in the tests, count their own)."""
-    counts = getattr(server_state, "aigc_connections_per_address", None)
+def open_connections(server_state: Any) -> OpenConnections:
+    """The server's count of open connections (kept on uvicorn's per-server state, so two servers in one
+    process, as in the tests, count their own)."""
+    counts = getattr(server_state, "aigc_open_connections", None)
     if counts is None:
-        counts = server_state.aigc_connections_per_address = Counter()
+        counts = server_state.aigc_open_connections = OpenConnections()
     return counts
 
 
@@ -194,8 +266,14 @@ def installed(limits: ConnectionLimits) -> Iterator[None]:
         INSTALLED, config.HTTP_PROTOCOLS["auto"] = saved
 
 
+def limits_from(args: argparse.Namespace, open_files: int | None) -> ConnectionLimits:
+    """The limits `aigc serve`'s flags ask for (`--connections-max` left out: `visitor_share(open_files)`)."""
+    total = visitor_share(open_files) if args.connections_max is None else args.connections_max
+    return ConnectionLimits(args.request_head_seconds, args.connections_max_each, total)
+
+
 def add_connection_flags(p: argparse.ArgumentParser) -> None:
-    """`aigc serve --connections-max-each N --request-head-seconds S`."""
+    """`aigc serve --connections-max-each N --connections-max N --request-head-seconds S`."""
     p.add_argument(
         "--connections-max-each",
         type=int,
@@ -203,6 +281,15 @@ def add_connection_flags(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"connections one address other than this machine's (or a trusted proxy's) may hold open at once "
         f"(default {CONNECTIONS_EACH}; a browser opens about 6; 0: no cap)",
+    )
+    p.add_argument(
+        "--connections-max",
+        type=int,
+        default=None,
+        metavar="N",
+        help="connections all visitors together (every address but this machine's and trusted proxies') may "
+        "hold open at once (default: three quarters of the process's open-files limit, so the studio keeps "
+        "files for its database, its models and its owner; 0: no cap)",
     )
     p.add_argument(
         "--request-head-seconds",

@@ -319,8 +319,8 @@ def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Stud
     quotas = Quotas(quota_settings(args))
     startup.check_counts(args)  # a count flag out of range: one line naming it
     roles = read_roles(args, credentials)
-    startup.raise_open_files_limit()  # every connection is an open file, and none is held for nothing:
-    connection_guard.install(connection_guard.ConnectionLimits(args.request_head_seconds, args.connections_max_each))
+    open_files = startup.raise_open_files_limit()  # every connection is an open file, none held for nothing:
+    connection_guard.install(connection_guard.limits_from(args, open_files))
     studio = startup.open_studio(args.db, args.models, args.device, args.threads)  # or one line and exit 2
     studio.quotas, studio.roles = quotas, roles
     studio.disk_floor.min_free_mb = args.min_free_disk_mb

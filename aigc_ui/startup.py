@@ -41,15 +41,16 @@ def fail(message: str) -> SystemExit:
 
 AT_LEAST = {  # `aigc serve` flags that count something, and the least each may be
     **dict.fromkeys(["finetune_slots", "queue_max", "queue_max_each", "moves_max_each"], 1),
-    **dict.fromkeys(["finetune_line", "connections_max_each", "request_head_seconds", "min_free_disk_mb"], 0),
+    **dict.fromkeys(["finetune_line", "connections_max_each", "connections_max", "request_head_seconds"], 0),
+    "min_free_disk_mb": 0,
 }
 
 
 def check_counts(args: Any) -> None:
-    """Exit status 2 with one line naming the first count flag under its least value."""
+    """Exit status 2 with one line naming the first count flag under its least value (None: its default)."""
     for name, least in AT_LEAST.items():
         value = getattr(args, name)
-        if value < least:
+        if value is not None and value < least:
             raise fail(f"--{name.replace('_', '-')} must be at least {least}, got {value:g}")
 
 

@@ -40,6 +40,20 @@ def test_the_refusal_is_one_whole_http_response():
     assert body.decode().startswith("Busy: your address already has 3 connections open (at most 3)")
 
 
+def test_all_visitors_together_get_three_quarters_of_the_open_files_unless_the_flag_says():
+    assert guard.visitor_share(20_000) == 15_000 and guard.visitor_share(1024) == 768 and guard.visitor_share(None) == 0
+    flags = app.parse_args([])
+    assert flags.connections_max is None and guard.limits_from(flags, 1024).total == 768
+    assert guard.limits_from(app.parse_args(["--connections-max", "40"]), 1024).total == 40
+    assert guard.limits_from(app.parse_args(["--connections-max", "0"]), 1024).total == 0  # no cap
+    head, _, body = busy_response(7, 7, everyone=True).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 503 ") and b"retry-after: 60" in head
+    assert (
+        body.decode()
+        == "Busy: the studio already has 7 connections open from visitors (at most 7); try again in a minute.\n"
+    )
+
+
 def test_installed_points_uvicorn_at_the_guard_for_the_block_only():
     before = uvicorn_config.HTTP_PROTOCOLS["auto"]
     limits = ConnectionLimits(request_head_s=3.0, per_address=5)
@@ -140,19 +154,67 @@ def test_one_address_holds_at_most_its_cap_of_connections_and_gets_them_back_whe
         demo.close()
 
 
+def get_config(url: str, address: str) -> httpx.Response:
+    with httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=WAIT_S) as client:
+        return client.get(f"{url}config")
+
+
+@pytest.mark.heavy  # an app server of its own
+def test_at_the_total_cap_a_new_visitor_is_refused_unless_an_address_holds_more_than_its_share():
+    # no address holds more than a newcomer would: the newcomer is refused, this machine is not counted
+    demo = launch_holding_page(threading.Event(), ConnectionLimits(request_head_s=0, per_address=3, total=3))
+    try:
+        url = demo.local_url
+        held = [connect(url, address) for address in ("127.0.0.2", "127.0.0.3", "127.0.0.5")]
+        local = [connect(url, "127.0.0.1") for _ in range(3)]
+        reply = get_config(url, "127.0.0.4")
+        assert reply.status_code == 503 and reply.headers["retry-after"] == "60"
+        assert reply.text.startswith("Busy: the studio already has 3 connections open from visitors (at most 3)")
+        assert get_config(url, "127.0.0.1").status_code == 200
+        assert not any(closed_by_server_within(s, 0.2) for s in held)  # nobody gave a place up
+
+        held.pop().close()
+        deadline = time.monotonic() + WAIT_S
+        status = 503
+        while status == 503 and time.monotonic() < deadline:  # until the server has seen the close
+            status = get_config(url, "127.0.0.4").status_code
+        assert status == 200
+        for s in held + local:
+            s.close()
+    finally:
+        demo.close()
+
+    # one address holds the whole cap: a newcomer takes the place of its oldest connection, the rest stay
+    demo = launch_holding_page(threading.Event(), ConnectionLimits(request_head_s=0, per_address=3, total=3))
+    try:
+        url = demo.local_url
+        held = [connect(url, "127.0.0.2") for _ in range(3)]
+        assert get_config(url, "127.0.0.4").status_code == 200
+        assert closed_by_server_within(held[0], WAIT_S)
+        assert not closed_by_server_within(held[1], 0.2) and not closed_by_server_within(held[2], 0.2)
+        for s in held:
+            s.close()
+    finally:
+        demo.close()
+
+
 @pytest.mark.heavy  # an app server of its own
 def test_aigc_serve_guards_its_server_with_its_flags(models_dir, tmp_path, monkeypatch):
     # serve installs the guard for the whole process: what the process had is restored after the test
     monkeypatch.setitem(uvicorn_config.HTTP_PROTOCOLS, "auto", uvicorn_config.HTTP_PROTOCOLS["auto"])
     monkeypatch.setattr(guard, "INSTALLED", guard.INSTALLED)
     args = ["--db", f"sqlite:///{tmp_path}/f.sqlite", "--models", str(models_dir), "--port", str(free_port())]
-    demo, studio = app.serve(app.parse_args([*args, "--no-warm-up", "--connections-max-each", "2"]), block=False)
+    flags = ["--no-warm-up", "--connections-max-each", "2", "--connections-max", "3"]
+    demo, studio = app.serve(app.parse_args([*args, *flags]), block=False)
     held = []
     try:
         held = [connect(demo.local_url, OTHER_MACHINE) for _ in range(2)]
         with httpx.Client(transport=httpx.HTTPTransport(local_address=OTHER_MACHINE), timeout=WAIT_S) as client:
             reply = client.get(f"{demo.local_url}config")
         assert reply.status_code == 429 and "(at most 2)" in reply.text
+        held.append(connect(demo.local_url, "127.0.0.3"))
+        reply = get_config(demo.local_url, "127.0.0.3")  # holds 1, the most any holds is 2: no place given up
+        assert reply.status_code == 503 and "(at most 3)" in reply.text
     finally:
         for s in held:
             s.close()

@@ -46,6 +46,7 @@ def test_a_database_that_cannot_be_opened_is_one_line_and_exit_2(db, reason, cap
         (["--queue-max-each", "0"], "--queue-max-each must be at least 1, got 0"),
         (["--request-head-seconds", "-0.5"], "--request-head-seconds must be at least 0, got -0.5"),
         (["--min-free-disk-mb", "-1"], "--min-free-disk-mb must be at least 0, got -1"),
+        (["--connections-max", "-1"], "--connections-max must be at least 0, got -1"),
     ],
 )
 def test_a_count_flag_out_of_range_is_one_line_naming_it(flags, line, capsys, tmp_path):
