@@ -28,6 +28,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from aigc.service.studio import one_host
+
 
 @dataclass(frozen=True)
 class ThrottleSettings:
@@ -62,7 +64,7 @@ class LoginThrottle:
 
     @staticmethod
     def keys(user: str, address: str) -> tuple[str, str]:
-        return f"user:{user.strip().lower()}", f"addr:{address}"
+        return f"user:{user.strip().lower()}", f"addr:{one_host(address)}"  # an IPv6 address by its /64
 
     def check(self, user: str, address: str) -> str | None:
         """None if the attempt may proceed (and count it as a miss until it succeeds), else why not."""
@@ -73,7 +75,7 @@ class LoginThrottle:
                 misses = self._keys.get(key)
                 if misses and misses.locked_until > now:
                     wait = max(1, math.ceil(misses.locked_until - now))
-                    who = f"user {user!r}" if key.startswith("user:") else f"address {address}"
+                    who = f"user {user!r}" if key.startswith("user:") else f"address {one_host(address)}"
                     return f"Too many failed logins for {who}; try again in {wait} s."
             for key in self.keys(user, address):
                 self._miss(key, now)

@@ -53,24 +53,34 @@ IPV6_PREFIX = 64  # an IPv6 host is usually given a whole /64 and may use any of
 
 
 def address_key(address: str | None) -> str | None:
-    """The per-address meter's key for a client's address, or None when it is not metered by address.
+    """The per-address meter's key for a client's address, or None when it is not metered by address
+    (this machine's own, or none)."""
+    if not address or address in LOCAL_ADDRESSES:
+        return None
+    group = one_host(address)
+    return None if group in LOCAL_ADDRESSES else "address " + group
+
+
+def one_host(address: str) -> str:
+    """What one client host holds: an IPv4 address, or the /64 network of an IPv6 one.
 
     Why not the address as it comes: an IPv6 host can pick a new address for every connection within its
     /64 (privacy addresses do it by themselves), so a script would be a new visitor each time; the /64 is
-    what one host holds. An IPv4 address written as IPv6 (`::ffff:10.1.2.3`) is that IPv4 address.
+    what one host holds. An IPv4 address written as IPv6 (`::ffff:10.1.2.3`) is that IPv4 address; what is
+    not an IP address (a Unix socket's peer, a test client's name) is itself.
     """
-    if not address or address in LOCAL_ADDRESSES:
-        return None
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])  # a link-local address may carry a zone ("%eth0")
     except ValueError:
-        return "address " + address  # not an IP (a Unix socket's peer, a test's name): itself
+        return address
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
-            return address_key(str(ip.ipv4_mapped))
+            return str(ip.ipv4_mapped)
+        if ip.is_loopback:
+            return str(ip)  # ::1, however written: this machine, one address
         host_bits = 128 - IPV6_PREFIX
-        return f"address {ipaddress.IPv6Address(int(ip) >> host_bits << host_bits)}/{IPV6_PREFIX}"
-    return "address " + str(ip)
+        return f"{ipaddress.IPv6Address(int(ip) >> host_bits << host_bits)}/{IPV6_PREFIX}"
+    return str(ip)
 
 
 @dataclass(frozen=True)

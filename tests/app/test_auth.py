@@ -51,6 +51,13 @@ def test_the_right_password_clears_the_user_and_an_address_guessing_many_names_i
     assert refused and "address 10.0.0.9" in refused
     assert t.check("eve", "10.0.0.8") is None  # eve herself is not locked
 
+    # an IPv6 host may use any address of its /64: spraying names from new addresses of one /64 is one address
+    for i, name in enumerate(("fay", "gus", "hal"), start=1):
+        assert t.check(name, f"2001:db8:7:7::{i}") is None
+    refused = t.check("ivy", "2001:db8:7:7:abcd::9")
+    assert refused and "address 2001:db8:7:7::/64" in refused
+    assert t.check("ivy", "2001:db8:7:8::1") is None  # the next /64 is another host
+
 
 def test_keys_are_forgotten_and_bounded():
     t, clock = _throttle(free_attempts=1, base_lock_s=1.0, forget_after_s=60.0, max_keys=10)
