@@ -258,7 +258,7 @@ def internet_ok(timeout: float = 3.0) -> bool:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="aigc serve", description="AIGC Studio: the web page.")
     p.add_argument(
-        "--host", default="127.0.0.1", help="interface to listen on (0.0.0.0 for a network); default 127.0.0.1"
+        "--host", default="127.0.0.1", help="where to listen (0.0.0.0: a network, :: IPv6); default 127.0.0.1"
     )
     p.add_argument("--port", type=int, default=None, help="port (default: 7860 or the next free one)")
     p.add_argument("--share", action="store_true", help="ask Gradio for a temporary public link (use with --auth)")
@@ -347,7 +347,7 @@ def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Stud
         startup.launch(  # a port in use: one line; a slow first page on a busy host: waited for, not fatal
             demo,
             block=False,
-            server_name=args.host,
+            server_name=startup.listen_name(args.host),  # one line if this machine cannot listen there
             server_port=args.port,
             share=share,
             auth=credentials or None,

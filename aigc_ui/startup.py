@@ -13,6 +13,7 @@ since the server itself is running.
 
 from __future__ import annotations
 
+import socket
 import sys
 import time
 
@@ -93,6 +94,27 @@ def open_studio(db: str | None, models: str | None, device: str | None, threads:
         raise fail(str(exc)) from None
 
 
+def listen_name(host: str) -> str:
+    """`--host` as Gradio takes it, or one line and exit 2 when this machine cannot listen there.
+
+    Why: Gradio writes the name into the page's URLs as it is, so an IPv6 address needs its brackets
+    (`::` alone crashed the start with an "Invalid port" traceback); and a name or address this machine
+    does not have made every port of Gradio's scan fail, reported as "in use".
+    """
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(bare, 0, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.bind(address)
+    except (OSError, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise fail(
+            f"--host {host}: cannot listen there ({reason}); use 127.0.0.1 (this machine only), 0.0.0.0 or :: "
+            "(every interface) or an address of this machine"
+        ) from None
+    return f"[{bare}]" if ":" in bare else bare
+
+
 def reachable(url: str, within_s: float = REACHABLE_WITHIN_S, head: Callable | None = None) -> bool:
     """Does the page answer (any status but 5xx) within `within_s`? Timeouts are retried, not fatal."""
     head = head or (lambda u: httpx.head(u, timeout=5.0, trust_env=False))
@@ -147,7 +169,9 @@ def banner(
     (`launch_kwargs`) and this says where the page is, what it serves, where ratings go, who may
     rate and how a public link is had.
     """
-    reach = " (every interface: other machines on the network can open it too)" if host == "0.0.0.0" else ""
+    every = host.strip("[]") in ("0.0.0.0", "::")
+    reach = " (every interface: other machines on the network can open it too)" if every else ""
+    local_url = local_url.replace("//[::]:", "//[::1]:")  # `::` is where it listens, not an address to open
     lines = [f"AIGC Studio is serving at {local_url}{reach}"]
     if models:
         named = ", ".join(f"{name} ({kind})" for name, kind in models[:BANNER_MODELS])

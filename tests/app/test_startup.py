@@ -75,6 +75,49 @@ def test_a_port_in_use_is_one_line_and_exit_2(capsys, models_dir, tmp_path):
     assert line.startswith(f"aigc serve: error: port {port} is not free on 127.0.0.1") and "--port" in line
 
 
+@pytest.mark.parametrize("host", ["10.255.255.254", "no-such-host.invalid"])
+def test_a_host_this_machine_cannot_listen_on_is_one_line_not_a_port_in_use(host, capsys, models_dir, tmp_path):
+    args = ["--db", f"sqlite:///{tmp_path}/f.sqlite", "--models", str(models_dir), "--host", host]
+    with pytest.raises(SystemExit) as exit_:
+        app.serve(app.parse_args([*args, "--port", str(free_port()), "--no-warm-up"]), block=False)
+    assert exit_.value.code == 2
+    line = one_line(capsys)
+    assert line.startswith(f"aigc serve: error: --host {host}: cannot listen there (") and "0.0.0.0 or ::" in line
+    assert "not free" not in line
+
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+NO_IPV6 = pytest.mark.skipif(not ipv6_loopback(), reason="this machine has no IPv6 loopback (::1)")
+
+
+@NO_IPV6
+def test_an_ipv6_host_is_given_to_gradio_in_brackets():
+    assert startup.listen_name("127.0.0.1") == "127.0.0.1" and startup.listen_name("localhost") == "localhost"
+    assert startup.listen_name("::1") == "[::1]" and startup.listen_name("[::1]") == "[::1]"
+
+
+@NO_IPV6
+@pytest.mark.heavy  # an app server of its own
+def test_serve_listens_on_every_ipv6_interface_with_host_colons(capsys, models_dir, tmp_path):
+    args = ["--db", f"sqlite:///{tmp_path}/f.sqlite", "--models", str(models_dir), "--host", "::"]
+    demo, studio = app.serve(app.parse_args([*args, "--port", str(free_port()), "--no-warm-up"]), block=False)
+    try:
+        port = demo.server_port
+        assert httpx.get(f"http://[::1]:{port}/", timeout=30).status_code == 200
+        assert f"AIGC Studio is serving at http://[::1]:{port}/ (every interface" in capsys.readouterr().out
+    finally:
+        demo.close()
+        studio.close()
+
+
 def test_a_slow_first_page_is_waited_for_not_a_share_link_demand(monkeypatch):
     """Gradio gives up on the first 3 s timeout; ours retries timeouts until its deadline."""
     monkeypatch.setattr(startup, "RETRY_EVERY_S", 0.0)  # the answers below are scripted: no need to wait between
