@@ -13,6 +13,7 @@ since the server itself is running.
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import time
@@ -22,6 +23,7 @@ try:
 except ImportError:  # pragma: no cover - Windows: no such limit to raise
     resource = None  # type: ignore[assignment]
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -43,16 +45,22 @@ def fail(message: str) -> SystemExit:
 AT_LEAST = {  # `aigc serve` flags that count something, and the least each may be
     **dict.fromkeys(["finetune_slots", "queue_max", "queue_max_each", "moves_max_each"], 1),
     **dict.fromkeys(["finetune_line", "connections_max_each", "connections_max", "request_head_seconds"], 0),
-    "min_free_disk_mb": 0,
+    **dict.fromkeys(["min_free_disk_mb", "threads"], 0),  # --threads 0: torch's own choice
+    "port": 1,
 }
+AT_MOST = {"port": 65535}
 
 
 def check_counts(args: Any) -> None:
-    """Exit status 2 with one line naming the first count flag under its least value (None: its default)."""
+    """Exit status 2 with one line naming the first count flag out of its range (None: its default)."""
     for name, least in AT_LEAST.items():
         value = getattr(args, name)
         if value is not None and value < least:
             raise fail(f"--{name.replace('_', '-')} must be at least {least}, got {value:g}")
+    for name, most in AT_MOST.items():
+        value = getattr(args, name)
+        if value is not None and value > most:
+            raise fail(f"--{name.replace('_', '-')} must be at most {most}, got {value:g}")
 
 
 def raise_open_files_limit() -> int | None:
@@ -76,10 +84,29 @@ def raise_open_files_limit() -> int | None:
     return soft
 
 
+def models_folder(folder: Path) -> None:
+    """`--models DIR`: a folder, made when missing (fine-tuned versions are saved there), or one line and exit 2.
+
+    Why at start: a mistyped folder was served as an empty one without a word, and the first fine-tune then
+    failed to save there, minutes later."""
+    if folder.exists() and not folder.is_dir():
+        raise fail(f"--models {folder}: not a folder (give the folder that holds the .safetensors checkpoints)")
+    if not folder.exists():
+        try:
+            folder.mkdir(parents=True)
+        except OSError as exc:
+            raise fail(f"--models {folder}: no such folder, and it cannot be made ({exc.strerror})") from None
+        print(f"note: --models {folder} did not exist; made it (fine-tuned versions are saved there)", file=sys.stderr)
+    elif not os.access(folder, os.W_OK):
+        print(f"warning: --models {folder} is read-only: fine-tuned versions cannot be saved there", file=sys.stderr)
+
+
 def open_studio(db: str | None, models: str | None, device: str | None, threads: int | None) -> Studio:
     """Studio.open, or one line saying which part could not be opened and what to do."""
     from feedback_db import FeedbackError, masked_url  # the page may name the database's error type
 
+    if models:
+        models_folder(Path(models))
     try:
         return Studio.open(db, models, device, threads=threads)
     except (FeedbackError, OSError) as exc:

@@ -16,6 +16,7 @@ import time
 import torch
 
 from aigc.cli.class_map import parse_class_map
+from aigc.cli.numbers import COUNT, THREADS
 from aigc.models.acceptance import check_keep
 from aigc.models.cards import write_card
 from aigc.models.checkpoint import load_module, read_checkpoint, save_tensors
@@ -76,8 +77,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep", type=float, default=0.8, help="share of each class's draws kept (0.3-1)")
     p.add_argument("--class-keep", default=None, help="classes that keep their own share, CLASS=SHARE,... (e.g. 6=0.9)")
     p.add_argument("--by", default="fashion-perceptual", help="the network that calls a class (never the judge)")
-    p.add_argument("--draws", type=int, default=20000, help="samples the thresholds are calibrated on")
+    p.add_argument("--draws", type=COUNT, default=20000, help="samples the thresholds are calibrated on")
     p.add_argument("--seed", type=int, default=CALIBRATION_SEED)
     p.add_argument("--off", action="store_true", help="drop the rule: every draw is a sample again")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=THREADS, default=None)
     p.set_defaults(func=cmd_filter)

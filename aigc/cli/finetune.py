@@ -7,6 +7,7 @@ import json
 import sys
 
 from aigc import paths
+from aigc.cli.numbers import COUNT, THREADS, whole
 from aigc.feedback.config import defaults_text
 from aigc.feedback.finetune import FinetuneConfig, finetune, print_progress_json, recover
 from aigc.feedback.latent_prior import SURE_ENOUGH, TEMPERATURES
@@ -22,7 +23,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--models", default=None, help="folder for the new version (default $AIGC_HOME/models)")
     p.add_argument("--steps", type=int, default=None, help=f"training steps (default: {defaults_text('steps')})")
-    p.add_argument("--batch-size", type=int, default=FinetuneConfig.batch_size)
+    p.add_argument("--batch-size", type=COUNT, default=FinetuneConfig.batch_size)
     p.add_argument(
         "--lr-scale",
         type=float,
@@ -75,7 +76,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--ess-floor", type=float, default=FinetuneConfig.ess_floor, help="minimum effective sample size, as a fraction"
     )
-    p.add_argument("--min-ratings", type=int, default=FinetuneConfig.min_ratings)
+    p.add_argument("--min-ratings", type=COUNT, default=FinetuneConfig.min_ratings)
     p.add_argument("--rater", default=None, help="use only this rater's ratings")
     p.add_argument(
         "--no-picks", action="store_true", help="ignore the blind A/B picks (by default the reward reads them too)"
@@ -88,9 +89,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", default=None, help="training data (default: the parent's dataset)")
     p.add_argument("--name", default=None, help="name of the new version (default PARENT-ftK)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=THREADS, default=None)
     p.add_argument(
-        "--eval-n", type=int, default=FinetuneConfig.eval_n, help="samples per model for the parent-vs-child figures"
+        "--eval-n", type=whole(2), default=FinetuneConfig.eval_n, help="samples per model, parent and child figures"
     )
     p.add_argument("--json-progress", action="store_true", help="progress as JSON lines on stdout (for the page)")
     p.set_defaults(func=cmd_finetune)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from aigc import paths
 from aigc.cli import commands
+from aigc.cli.numbers import COUNT, EVERY, POSITIVE, THREADS, number, whole
 
 PLUGIN_GROUP = "aigc.commands"
 PLUGIN_HELP = {"serve": "launch the web studio (same flags as `python app.py`)"}
@@ -36,13 +37,13 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--size", type=int, default=28, choices=[28, 32, 64], help="image size")
     p.add_argument("--channels", type=int, default=1, choices=[1, 3])
-    p.add_argument("--limit", type=int, default=None, help="use only the first N training images")
-    p.add_argument("--epochs", type=float, default=10.0)
-    p.add_argument("--steps", type=int, default=None, help="number of steps (overrides --epochs)")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default per kind)")
-    p.add_argument("--latent-dim", type=int, default=None)
-    p.add_argument("--width", type=int, default=None, help="base channel width")
+    p.add_argument("--limit", type=COUNT, default=None, help="use only the first N training images")
+    p.add_argument("--epochs", type=POSITIVE, default=10.0)
+    p.add_argument("--steps", type=COUNT, default=None, help="number of steps (overrides --epochs)")
+    p.add_argument("--batch-size", type=COUNT, default=128)
+    p.add_argument("--lr", type=POSITIVE, default=None, help="learning rate (default per kind)")
+    p.add_argument("--latent-dim", type=COUNT, default=None)
+    p.add_argument("--width", type=COUNT, default=None, help="base channel width")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--name", default=None, help="model name (default: the kind)")
     p.add_argument(
@@ -58,7 +59,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--ema",
-        type=float,
+        type=float,  # its range is checked where the average is made (training.objectives)
         default=0.0,
         metavar="DECAY",
         help="GAN: ship an exponential moving average of the generator's weights with this decay, e.g. 0.999",
@@ -73,7 +74,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--perceptual-weight",
-        type=float,
+        type=number(0.0),
         default=None,
         metavar="W",
         help="with --perceptual: the distance's weight (default: "
@@ -89,7 +90,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--prior-components",
-        type=int,
+        type=whole(0),
         default=0,
         metavar="K",
         help="VAE: fit a K-component Gaussian mixture to the aggregate posterior and sample from it (0: N(0, I))",
@@ -101,9 +102,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "e.g. kl_weight)",
     )
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from OUT/last.safetensors")
-    p.add_argument("--checkpoint-every", type=int, default=1000)
-    p.add_argument("--sample-every", type=int, default=500)
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--checkpoint-every", type=EVERY, default=1000)
+    p.add_argument("--sample-every", type=EVERY, default=500)
+    p.add_argument("--threads", type=THREADS, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 … (default: cuda when present)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--dry-run", action="store_true", help="3 steps of a tiny model on synthetic data, end to end")
@@ -117,8 +118,8 @@ def _add_sample(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--truncation", type=float, default=None)
     p.add_argument("--out", default="grid.png")
-    p.add_argument("--nrow", type=int, default=None)
-    p.add_argument("--upscale", type=int, default=1)
+    p.add_argument("--nrow", type=COUNT, default=None)
+    p.add_argument("--upscale", type=whole(1, 32), default=1)
     p.add_argument("--device", default="auto")
     p.set_defaults(func=commands.cmd_sample)
 
@@ -126,20 +127,20 @@ def _add_sample(sub: argparse._SubParsersAction) -> None:
 def _add_prior(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("prior", help="refit a trained VAE's sampling prior (a Gaussian mixture on its latents)")
     p.add_argument("model", help="VAE name or checkpoint path (rewritten in place; weights unchanged)")
-    p.add_argument("--components", type=int, default=50, help="mixture components (split evenly over classes)")
-    p.add_argument("--spread", type=float, default=1.0, help="scale every component by this (1.0: as fitted)")
-    p.add_argument("--images", type=int, default=20000, help="training images the mixture is fitted to")
+    p.add_argument("--components", type=COUNT, default=50, help="mixture components (split evenly over classes)")
+    p.add_argument("--spread", type=POSITIVE, default=1.0, help="scale every component by this (1.0: as fitted)")
+    p.add_argument("--images", type=COUNT, default=20000, help="training images the mixture is fitted to")
     p.add_argument("--data", default=None, help="the training data (default: find Fashion-MNIST)")
     p.add_argument("--ignore-labels", action="store_true", help="one fit over all images, even when labelled")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=THREADS, default=None)
     p.set_defaults(func=commands.cmd_prior)
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="FID, precision and recall against Fashion-MNIST test images (JSON)")
     p.add_argument("model")
-    p.add_argument("--n", type=int, default=10000)
+    p.add_argument("--n", type=whole(2), default=10000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default=None)
     p.add_argument("--device", default="auto")

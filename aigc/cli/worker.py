@@ -13,16 +13,17 @@ import asyncio
 import contextlib
 
 from aigc import paths
+from aigc.cli.numbers import COUNT, POSITIVE, THREADS
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("worker", help="train queued fine-tuning runs from a shared PostgreSQL database")
     p.add_argument("--db", required=True, metavar="URL", help="the studio's PostgreSQL database (postgresql://...)")
     p.add_argument("--models", default=None, metavar="DIR", help="folder for new versions (default $AIGC_HOME/models)")
-    p.add_argument("--concurrency", type=int, default=1, metavar="N", help="runs trained at once (default 1)")
-    p.add_argument("--threads", type=int, default=1, metavar="N", help="torch threads per run (default 1)")
+    p.add_argument("--concurrency", type=COUNT, default=1, metavar="N", help="runs trained at once (default 1)")
+    p.add_argument("--threads", type=THREADS, default=1, metavar="N", help="torch threads per run (default 1)")
     p.add_argument(
-        "--stall", type=float, default=10.0, metavar="S", help="a worker silent this long is dead (default 10 s)"
+        "--stall", type=POSITIVE, default=10.0, metavar="S", help="a worker silent this long is dead (default 10 s)"
     )
     p.set_defaults(func=_worker)
 

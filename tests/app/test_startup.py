@@ -47,6 +47,9 @@ def test_a_database_that_cannot_be_opened_is_one_line_and_exit_2(db, reason, cap
         (["--request-head-seconds", "-0.5"], "--request-head-seconds must be at least 0, got -0.5"),
         (["--min-free-disk-mb", "-1"], "--min-free-disk-mb must be at least 0, got -1"),
         (["--connections-max", "-1"], "--connections-max must be at least 0, got -1"),
+        (["--port", "70000"], "--port must be at most 65535, got 70000"),
+        (["--port", "0"], "--port must be at least 1, got 0"),
+        (["--threads", "-2"], "--threads must be at least 0, got -2"),
     ],
 )
 def test_a_count_flag_out_of_range_is_one_line_naming_it(flags, line, capsys, tmp_path):
@@ -54,6 +57,20 @@ def test_a_count_flag_out_of_range_is_one_line_naming_it(flags, line, capsys, tm
         app.serve(app.parse_args(["--db", f"sqlite:///{tmp_path}/f.sqlite", *flags]), block=False)
     assert exit_.value.code == 2 and one_line(capsys) == f"aigc serve: error: {line}"
     assert not (tmp_path / "f.sqlite").exists()  # refused before anything was opened
+
+
+def test_a_models_folder_is_made_when_missing_and_anything_else_is_one_line(capsys, tmp_path):
+    db = f"sqlite:///{tmp_path}/f.sqlite"
+    studio = startup.open_studio(db, str(tmp_path / "new" / "models"), "cpu", 1)
+    studio.close()
+    assert (tmp_path / "new" / "models").is_dir()
+    assert "note: --models" in capsys.readouterr().err
+
+    (tmp_path / "a-file").write_text("not a folder")
+    for models, says in [("a-file", "not a folder"), ("a-file/models", "it cannot be made (Not a directory)")]:
+        with pytest.raises(SystemExit) as exit_:
+            startup.open_studio(db, str(tmp_path / models), "cpu", 1)
+        assert exit_.value.code == 2 and says in one_line(capsys)
 
 
 def test_a_device_that_does_not_exist_is_one_line(capsys, tmp_path):
