@@ -214,7 +214,7 @@ def parse_credentials(entries: list[str], where: str) -> list[tuple[str, str]]:
             continue
         user, sep, password = entry.partition(":")
         if not sep or not user or not password:
-            raise SystemExit(f"error: {where}: expected USER:PASSWORD, got {entry.split(':')[0]!r}...")
+            raise startup.fail(f"{where}: expected USER:PASSWORD, got {entry.split(':')[0]!r}...")
         out.append((user, password))
     return out
 
@@ -226,7 +226,7 @@ def read_auth(args: argparse.Namespace) -> list[tuple[str, str]]:
         try:
             lines = Path(args.auth_file).read_text().splitlines()
         except OSError as exc:
-            raise SystemExit(f"error: --auth-file: {exc.strerror}: {args.auth_file}") from None
+            raise startup.fail(f"--auth-file: {exc.strerror}: {args.auth_file}") from None
         creds += parse_credentials(lines, args.auth_file)
     if not creds and os.environ.get(AUTH_ENV):
         creds = parse_credentials(os.environ[AUTH_ENV].split(","), f"${AUTH_ENV}")
@@ -237,10 +237,10 @@ def read_roles(args: argparse.Namespace, credentials: list[tuple[str, str]]) -> 
     """With logins, roles apply (aigc.service.roles); --admin names must be among the logins."""
     admins = frozenset(args.admin or [])
     if admins and not credentials:
-        raise SystemExit("error: --admin needs --auth (without logins nobody can be told apart)")
+        raise startup.fail("--admin needs --auth (without logins nobody can be told apart)")
     unknown = sorted(admins - {user for user, _ in credentials})
     if unknown:
-        raise SystemExit(f"error: --admin {unknown[0]}: no such login (give it with --auth USER:PASS)")
+        raise startup.fail(f"--admin {unknown[0]}: no such login (give it with --auth USER:PASS)")
     return Roles(enforced=bool(credentials), admins=admins)
 
 
@@ -330,8 +330,7 @@ def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Stud
             studio.use_worker_line(line)
         except StudioError as exc:
             studio.close()
-            print(f"error: --finetune-queue postgres: {exc}", file=sys.stderr)
-            raise SystemExit(2) from None
+            raise startup.fail(f"--finetune-queue postgres: {exc}") from None
     studio.queue.settings = line
     demo = build_demo(studio, queue_max=args.queue_max)
     share = bool(args.share)

@@ -213,13 +213,20 @@ def add_quota_flags(parser: argparse.ArgumentParser) -> None:
     for f in fields(QuotaSettings):
         flag = "--quota-" + f.name.replace("_", "-")
         group.add_argument(
-            flag, type=int, default=f.default, metavar="N", help=f"{f.metadata['help']} (default {f.default})"
+            flag, type=zero_or_more, default=f.default, metavar="N", help=f"{f.metadata['help']} (default {f.default})"
         )
 
 
+def zero_or_more(text: str) -> int:
+    """A quota flag's value: argparse's error line names the flag (exit 2) for anything else."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (no limit) or more, got {value}")
+    return value
+
+
 def quota_settings(args: argparse.Namespace) -> QuotaSettings:
-    values = {f.name: getattr(args, "quota_" + f.name) for f in fields(QuotaSettings)}
-    bad = [k for k, v in values.items() if v < 0]
-    if bad:
-        raise SystemExit(f"error: --quota-{bad[0].replace('_', '-')} must be 0 (no limit) or more")
-    return QuotaSettings(**values)
+    return QuotaSettings(**{f.name: getattr(args, "quota_" + f.name) for f in fields(QuotaSettings)})

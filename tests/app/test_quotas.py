@@ -55,7 +55,7 @@ def test_exempt_skips_only_the_per_person_limit_and_refund_takes_back_the_newest
     assert q.used("finetunes", DEPLOYMENT) == 2
 
 
-def test_zero_means_no_limit_and_flags_set_every_field():
+def test_zero_means_no_limit_and_flags_set_every_field(capsys):
     from aigc_ui import server as app
 
     q = Quotas(QuotaSettings(uploads_per_minute=0, uploads_per_minute_total=0), clock=Clock())
@@ -65,8 +65,10 @@ def test_zero_means_no_limit_and_flags_set_every_field():
     settings = app.quota_settings(args)
     assert settings == QuotaSettings(samples_per_minute=7, finetunes_per_hour_total=0)
     assert app.quota_settings(app.parse_args([])) == QuotaSettings()
-    with pytest.raises(SystemExit, match="--quota-uploads-per-minute must be 0"):
-        app.quota_settings(app.parse_args(["--quota-uploads-per-minute", "-1"]))
+    with pytest.raises(SystemExit) as exit_:
+        app.parse_args(["--quota-uploads-per-minute", "-1"])
+    assert exit_.value.code == 2
+    assert "argument --quota-uploads-per-minute: must be 0 (no limit) or more, got -1" in capsys.readouterr().err
 
 
 @pytest.mark.heavy  # an app server of its own
@@ -152,5 +154,5 @@ def test_serve_with_the_worker_line_on_sqlite_is_one_line_and_exit_2(capsys, mod
         app.serve(args, block=False)
     assert done.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        "error: --finetune-queue postgres: needs --db postgresql://… (the workers share that database)"
+        "aigc serve: error: --finetune-queue postgres: needs --db postgresql://… (the workers share that database)"
     )
