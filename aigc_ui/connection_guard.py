@@ -72,36 +72,55 @@ def visitor_share(open_files: int | None) -> int:
 
 @dataclass
 class OpenConnections:
-    """A server's counted connections, per address, oldest first (the total kept up to date, not summed on
-    demand: a flood from thousands of addresses would make every new connection pay for the sum)."""
+    """A server's counted connections, per address, oldest first, and the addresses by how many they hold.
+
+    Why kept up to date rather than computed on demand: at the cap every new connection asks for the total
+    and for the address holding the most, and a flood from thousands of addresses would make each of them
+    pay for a pass over every address. Here each question is O(1) (the addresses are kept in buckets by
+    count, the largest count tracked: it moves by at most one per change)."""
 
     by_address: dict[str, dict[Any, None]] = field(default_factory=dict)  # an ordered set of connections
+    by_count: dict[int, dict[str, None]] = field(default_factory=dict)  # count → the addresses holding that many
     total: int = 0
+    most: int = 0  # the most any address holds
 
     def held(self, key: str) -> int:
         return len(self.by_address.get(key, ()))
 
     def add(self, key: str, connection: Any) -> None:
-        self.by_address.setdefault(key, {})[connection] = None
+        held = self.by_address.setdefault(key, {})
+        self._move(key, len(held), len(held) + 1)
+        held[connection] = None
         self.total += 1
 
     def remove(self, key: str, connection: Any) -> None:
         held = self.by_address.get(key)
         if held is not None and held.pop(connection, False) is None:
             self.total -= 1
+            self._move(key, len(held) + 1, len(held))
             if not held:
                 del self.by_address[key]
+
+    def _move(self, key: str, before: int, after: int) -> None:
+        if before:
+            bucket = self.by_count[before]
+            del bucket[key]
+            if not bucket:
+                del self.by_count[before]
+        if after:
+            self.by_count.setdefault(after, {})[key] = None
+        self.most = max(self.most, after)
+        while self.most and self.most not in self.by_count:
+            self.most -= 1
 
     def oldest_of_the_heaviest(self, newcomer: str) -> Any | None:
         """When all visitors together are at the cap: the oldest connection of the address holding the most,
         if that address holds at least two more than `newcomer` does (so it gives one up and still holds as
         many as the newcomer then), else None. Max-min fairness: many addresses flooding together cannot
         keep out a visitor who holds fewer than they do."""
-        if not self.by_address:
+        if self.most < self.held(newcomer) + 2:
             return None
-        heaviest = max(self.by_address, key=lambda key: len(self.by_address[key]))
-        if len(self.by_address[heaviest]) < self.held(newcomer) + 2:
-            return None
+        heaviest = next(iter(self.by_count[self.most]))
         return next(iter(self.by_address[heaviest]))
 
 

@@ -9,9 +9,11 @@ for another machine (every 127.x address reaches the server on Linux, and the se
 from __future__ import annotations
 
 import json
+import random
 import socket
 import threading
 import time
+from collections import Counter
 
 import gradio as gr
 import httpx
@@ -52,6 +54,29 @@ def test_all_visitors_together_get_three_quarters_of_the_open_files_unless_the_f
         body.decode()
         == "Busy: the studio already has 7 connections open from visitors (at most 7); try again in a minute.\n"
     )
+
+
+def test_the_counts_of_open_connections_match_a_recount_after_every_change():
+    """`OpenConnections` keeps its total, per-address sets and the largest count up to date (O(1) per
+    question at the cap); a direct recount after each of 5,000 random opens and closes must agree."""
+    rng = random.Random(0)
+    counts, live = guard.OpenConnections(), []
+    for _ in range(5000):
+        if live and rng.random() < 0.45:
+            key, connection = live.pop(rng.randrange(len(live)))
+            counts.remove(key, connection)
+        else:
+            key, connection = f"address 10.0.0.{rng.randrange(30)}", object()
+            counts.add(key, connection)
+            live.append((key, connection))
+        recount = Counter(key for key, _ in live)
+        assert counts.total == len(live) and counts.most == max(recount.values(), default=0)
+        assert {key: len(held) for key, held in counts.by_address.items()} == recount
+    victim = counts.oldest_of_the_heaviest("address 192.0.2.1")  # a newcomer holding none
+    owner = next(key for key, connection in live if connection is victim)
+    assert recount[owner] == max(recount.values())  # an address holding the most (one of them, if tied)
+    assert victim is next(connection for key, connection in live if key == owner)  # its oldest
+    assert counts.oldest_of_the_heaviest(owner) is None  # never gives its place to itself
 
 
 def test_installed_points_uvicorn_at_the_guard_for_the_block_only():
