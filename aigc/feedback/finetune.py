@@ -13,6 +13,7 @@ version registered, and a 'running' row that the next process start marks failed
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -117,6 +118,13 @@ def finetune(
         raise ValueError(f"train_latents must be one of {', '.join(TRAIN_LATENTS)}, got {cfg.train_latents!r}")
     if cfg.train_latents == "tilt" and (parent.kind != "gan" or not cfg.tilt):
         raise ValueError("train_latents 'tilt' trains a GAN's generator on its tilted prior: a GAN, with the tilt on")
+    for name, value in (("lr_scale", cfg.lr_scale), ("reward_temperature", cfg.reward_temperature)):
+        if value is not None and not (math.isfinite(value) and value > 0):  # nan fails every comparison
+            raise ValueError(f"{name} must be a number above 0, got {value}")
+    if cfg.kl_weight is not None and not (math.isfinite(cfg.kl_weight) and cfg.kl_weight >= 0):
+        raise ValueError(f"kl_weight must be a number at least 0, got {cfg.kl_weight}")
+    if not 0 < cfg.ess_floor <= 1:
+        raise ValueError(f"the ESS floor is a share of the examples, above 0 and at most 1, got {cfg.ess_floor}")
     if cfg.weights_by not in WEIGHTS_BY:
         raise ValueError(f"weights_by must be one of {', '.join(WEIGHTS_BY)}, got {cfg.weights_by!r}")
     if parent.kind == "vae" and not cfg.fit_prior and cfg.kl_weight is not None and cfg.kl_weight < 1:

@@ -1,4 +1,5 @@
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -71,6 +72,23 @@ def test_an_unknown_weighting_of_the_real_images_is_refused_before_a_run(studio,
             FinetuneConfig(steps=5, weights_by="loudest", progress=False),
             models_dir=models_dir,
         )
+    assert studio.store.list_runs() == []
+
+
+@pytest.mark.parametrize(
+    "setting,message",
+    [
+        ({"lr_scale": -1.0}, "lr_scale must be a number above 0, got -1.0"),
+        ({"lr_scale": float("nan")}, "lr_scale must be a number above 0, got nan"),
+        ({"reward_temperature": 0.0}, "reward_temperature must be a number above 0, got 0.0"),
+        ({"kl_weight": -0.5}, "kl_weight must be a number at least 0, got -0.5"),
+        ({"ess_floor": 1.5}, "the ESS floor is a share of the examples, above 0 and at most 1, got 1.5"),
+    ],
+)
+def test_a_setting_out_of_its_range_is_refused_before_a_run(studio, models_dir, setting, message):
+    rate_by_band(studio, "syn-vae", liked_band=0, n=30)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        finetune("syn-vae", studio.store, FinetuneConfig(steps=5, progress=False, **setting), models_dir=models_dir)
     assert studio.store.list_runs() == []
 
 
