@@ -28,7 +28,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from aigc.service.studio import one_host
+from aigc.service.studio import address_key
+
+
+def address_of(address: str) -> str:
+    """ "address X" as every per-address meter counts it (an IPv6 one by its /64: quotas.address_key); this
+    machine's too, by itself: a throttle has no reason to spare the owner's wrong passwords."""
+    return address_key(address) or f"address {address}"
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,7 @@ class LoginThrottle:
 
     @staticmethod
     def keys(user: str, address: str) -> tuple[str, str]:
-        return f"user:{user.strip().lower()}", f"addr:{one_host(address)}"  # an IPv6 address by its /64
+        return f"user:{user.strip().lower()}", f"addr:{address_of(address)}"
 
     def check(self, user: str, address: str) -> str | None:
         """None if the attempt may proceed (and count it as a miss until it succeeds), else why not."""
@@ -75,7 +81,7 @@ class LoginThrottle:
                 misses = self._keys.get(key)
                 if misses and misses.locked_until > now:
                     wait = max(1, math.ceil(misses.locked_until - now))
-                    who = f"user {user!r}" if key.startswith("user:") else f"address {one_host(address)}"
+                    who = f"user {user!r}" if key.startswith("user:") else address_of(address)
                     return f"Too many failed logins for {who}; try again in {wait} s."
             for key in self.keys(user, address):
                 self._miss(key, now)

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 from http.cookies import SimpleCookie
 
-from aigc.service.studio import QuotaExceeded, Quotas, address_key
+from aigc.service.studio import QuotaExceeded, Quotas
 
-from .auth import reply
+from .auth import address_of, reply
 
 
 def uploader(scope) -> str:
     """The logged-in user of this request if Gradio knows the cookie, else the client's address (an IPv6 one
     by its /64, as every per-address meter: aigc.service.quotas.address_key; this machine's by itself)."""
-    host = (scope.get("client") or ("unknown", 0))[0]
-    return login_of(scope) or address_key(host) or "address " + host
+    return login_of(scope) or address_of((scope.get("client") or ("unknown", 0))[0])
 
 
 def login_of(scope) -> str | None:

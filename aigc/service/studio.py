@@ -45,7 +45,6 @@ from aigc.service.quotas import (  # noqa: F401 - re-exported for the page, whic
     Requester,
     add_quota_flags,
     address_key,
-    one_host,
     quota_settings,
 )
 from aigc.service.ratings import Ratings
