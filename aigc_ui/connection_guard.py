@@ -25,7 +25,8 @@ request exists:
   `aigc serve` keeps a quarter of the open-files limit out of the visitors' reach (`visitor_share`). At
   the cap, a new connection takes the place of the oldest one of the address holding the most, if that
   address holds at least two more than the newcomer's (so a flood from many addresses cannot keep out an
-  honest visitor); else it gets a 503 with one line and is closed. Not counted: as above.
+  honest visitor); else it gets a 503 with one line and is closed. Not counted: as above. The server's log
+  says when visitors reach the cap and when they leave it (`CapWatch`).
 
 How: Gradio builds its uvicorn server with the default protocol ("auto"); `install` points uvicorn's "auto"
 at `GuardedProtocol`, uvicorn's own protocol class with these rules added. That entry is uvicorn's table of
@@ -38,6 +39,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -53,6 +55,7 @@ REQUEST_HEAD_S = 20.0  # seconds a connection has to send a request's head; a br
 CONNECTIONS_EACH = 256  # connections open at once per address; a browser opens ~6 per site
 REFUSED_WAIT_S = 1.0  # how long a refused connection may take to send the request its refusal answers (~3 round trips)
 VISITORS_SHARE = 0.75  # of the open-files limit, what visitors' connections may hold (the rest: the studio's own)
+CAP_LEFT = 0.9  # visitors have left the cap once they hold this share of it (a margin: one line each way)
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,37 @@ def visitor_share(open_files: int | None) -> int:
 
 
 @dataclass
+class CapWatch:
+    """The owner's two lines about the cap for all visitors: when visitors reach it, and when they have left
+    it, with what it did meanwhile. Why: at the cap only visitors see anything (a 503, or a connection of a
+    busy address closed), and the owner would not know the studio is being flooded."""
+
+    at_cap: bool = False
+    moved: int = 0  # connections that gave their place to a newcomer
+    refused: int = 0
+
+    def reached(self, cap: int, moved: bool) -> None:
+        if not self.at_cap:
+            self.at_cap = True
+            print(
+                f"aigc: visitors hold {cap} connections, the cap (--connections-max): a new one takes the place of "
+                "the oldest connection of the address holding the most, or gets a 503 'Busy' line",
+                file=sys.stderr,
+            )
+        self.moved += moved
+        self.refused += not moved
+
+    def check_left(self, total: int, cap: int) -> None:
+        if self.at_cap and total <= cap * CAP_LEFT:
+            print(
+                f"aigc: visitors hold {total} of {cap} connections, below the cap again; meanwhile {self.moved} "
+                f"gave their place to newcomers and {self.refused} were refused",
+                file=sys.stderr,
+            )
+            self.at_cap, self.moved, self.refused = False, 0, 0
+
+
+@dataclass
 class OpenConnections:
     """A server's counted connections, per address, oldest first, and the addresses by how many they hold.
 
@@ -83,6 +117,7 @@ class OpenConnections:
     by_count: dict[int, dict[str, None]] = field(default_factory=dict)  # count → the addresses holding that many
     total: int = 0
     most: int = 0  # the most any address holds
+    watch: CapWatch = field(default_factory=CapWatch)
 
     def held(self, key: str) -> int:
         return len(self.by_address.get(key, ()))
@@ -184,6 +219,7 @@ class GuardedProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
                 return
             if limits.total and open_now.total >= limits.total:
                 victim = open_now.oldest_of_the_heaviest(key)
+                open_now.watch.reached(limits.total, moved=victim is not None)
                 if victim is None:
                     self._refuse(busy_response(open_now.total, limits.total, everyone=True))
                     return
@@ -195,7 +231,7 @@ class GuardedProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
     def evict(self) -> None:
         """Give this connection's place to a visitor holding fewer: closed at once, even mid-request (its
         address holds more than its share of a server at its cap)."""
-        self._release()
+        self._release(left_cap=False)  # its place is taken at once: visitors are still at the cap
         self.transport.abort()
 
     def _refuse(self, response: bytes) -> None:
@@ -238,13 +274,16 @@ class GuardedProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
         if not answering and self.transport.get_protocol() is self and not self.transport.is_closing():
             self.transport.close()
 
-    def _release(self) -> None:
+    def _release(self, left_cap: bool = True) -> None:
         if self._head_deadline is not None:
             self._head_deadline.cancel()
             self._head_deadline = None
         if self._counted:
-            open_connections(self.server_state).remove(self._counted, self)
+            open_now = open_connections(self.server_state)
+            open_now.remove(self._counted, self)
             self._counted = None
+            if left_cap and self.limits.total:
+                open_now.watch.check_left(open_now.total, self.limits.total)
 
 
 def open_connections(server_state: Any) -> OpenConnections:

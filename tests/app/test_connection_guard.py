@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import socket
 import threading
 import time
@@ -185,7 +186,17 @@ def get_config(url: str, address: str) -> httpx.Response:
 
 
 @pytest.mark.heavy  # an app server of its own
-def test_at_the_total_cap_a_new_visitor_is_refused_unless_an_address_holds_more_than_its_share():
+def logged_until(capsys, words: str, seen: list[str]) -> str:
+    """The server's stderr so far (kept in `seen`), once it holds `words` (waited for: the server logs as it
+    handles a close, which the client does not wait for)."""
+    deadline = time.monotonic() + WAIT_S
+    while words not in "".join(seen) and time.monotonic() < deadline:
+        seen.append(capsys.readouterr().err)
+        time.sleep(0.05)
+    return "".join(seen)
+
+
+def test_at_the_total_cap_a_new_visitor_is_refused_unless_an_address_holds_more_than_its_share(capsys):
     # no address holds more than a newcomer would: the newcomer is refused, this machine is not counted
     demo = launch_holding_page(threading.Event(), ConnectionLimits(request_head_s=0, per_address=3, total=3))
     try:
@@ -204,6 +215,11 @@ def test_at_the_total_cap_a_new_visitor_is_refused_unless_an_address_holds_more_
         while status == 503 and time.monotonic() < deadline:  # until the server has seen the close
             status = get_config(url, "127.0.0.4").status_code
         assert status == 200
+        # the owner reads one line when visitors reach the cap, one when they leave it, and what it did meanwhile
+        log = logged_until(capsys, "below the cap again", [])
+        assert log.count("aigc: visitors hold 3 connections, the cap (--connections-max)") == 1
+        left = re.search(r"below the cap again; meanwhile 0 gave their place to newcomers and (\d+) were refused", log)
+        assert left and int(left.group(1)) >= 1
         for s in held + local:
             s.close()
     finally:
@@ -219,6 +235,8 @@ def test_at_the_total_cap_a_new_visitor_is_refused_unless_an_address_holds_more_
         assert not closed_by_server_within(held[1], 0.2) and not closed_by_server_within(held[2], 0.2)
         for s in held:
             s.close()
+        log = logged_until(capsys, "below the cap again", [])
+        assert "meanwhile 1 gave their place to newcomers and 0 were refused" in log
     finally:
         demo.close()
 
