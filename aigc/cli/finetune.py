@@ -7,7 +7,7 @@ import json
 import sys
 
 from aigc import paths
-from aigc.cli.numbers import COUNT, THREADS, whole
+from aigc.cli.numbers import COUNT, SAMPLES, THREADS
 from aigc.feedback.config import defaults_text
 from aigc.feedback.finetune import FinetuneConfig, finetune, print_progress_json, recover
 from aigc.feedback.latent_prior import SURE_ENOUGH, TEMPERATURES
@@ -91,7 +91,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=THREADS, default=None)
     p.add_argument(
-        "--eval-n", type=whole(2), default=FinetuneConfig.eval_n, help="samples per model, parent and child figures"
+        "--eval-n", type=SAMPLES, default=FinetuneConfig.eval_n, help="samples per model, parent and child figures"
     )
     p.add_argument("--json-progress", action="store_true", help="progress as JSON lines on stdout (for the page)")
     p.set_defaults(func=cmd_finetune)

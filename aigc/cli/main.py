@@ -21,7 +21,7 @@ from pathlib import Path
 
 from aigc import paths
 from aigc.cli import commands
-from aigc.cli.numbers import COUNT, EVERY, POSITIVE, THREADS, number, whole
+from aigc.cli.numbers import COUNT, EVERY, POSITIVE, SAMPLES, THREADS, number, whole
 
 PLUGIN_GROUP = "aigc.commands"
 PLUGIN_HELP = {"serve": "launch the web studio (same flags as `python app.py`)"}
@@ -140,7 +140,7 @@ def _add_prior(sub: argparse._SubParsersAction) -> None:
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="FID, precision and recall against Fashion-MNIST test images (JSON)")
     p.add_argument("model")
-    p.add_argument("--n", type=whole(2), default=10000)
+    p.add_argument("--n", type=SAMPLES, default=10000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default=None)
     p.add_argument("--device", default="auto")

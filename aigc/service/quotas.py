@@ -55,10 +55,8 @@ IPV6_PREFIX = 64  # an IPv6 host is usually given a whole /64 and may use any of
 def address_key(address: str | None) -> str | None:
     """The per-address meter's key for a client's address, or None when it is not metered by address
     (this machine's own, or none)."""
-    if not address or address in LOCAL_ADDRESSES:
-        return None
-    group = one_host(address)
-    return None if group in LOCAL_ADDRESSES else "address " + group
+    group = one_host(address) if address else None  # `::ffff:127.0.0.1` is 127.0.0.1: one check covers both
+    return None if group is None or group in LOCAL_ADDRESSES else "address " + group
 
 
 def one_host(address: str) -> str:
