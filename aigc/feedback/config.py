@@ -130,3 +130,13 @@ class FinetuneConfig:
     eval_n: int = 1000
     child_name: str | None = None
     progress: bool = True
+
+    def command(self, parent: str) -> str:
+        """The child card's recipe: the command that reruns this fine-tune on the same database. A run on one
+        rater's ratings says RATER: a card is shown to every visitor, and an anonymous rater id is the cookie
+        that makes a browser that person (the database's run row names them)."""
+        words = [f"aigc finetune {parent}", *([f"--steps {self.steps}"] if self.steps else [])]
+        words += [f"--seed {self.seed}"] if self.seed else []
+        if self.rater is None:
+            return " ".join(words)
+        return " ".join([*words, "--rater RATER"]) + "  # RATER: the one person whose ratings it used"

@@ -240,7 +240,7 @@ def finetune(
             record,
             result,
             train_cfg,
-            command=f"aigc finetune {parent.name}",
+            command=cfg.command(parent.name),
             device="cpu",
             **({"perceptual_network": provenance(*network)} if network else {}),
         )

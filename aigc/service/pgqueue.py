@@ -280,10 +280,10 @@ class PgFinetuneQueue:
         if job is None and admin and active:
             job = active[0]
         if job is None:
-            raise nothing_to_cancel(model)
+            raise nothing_to_cancel(model, bool(active))
         self.app.job_manager.cancel_job_by_id(job.id, abort=True)
         out = self._status(next(j for j in self._jobs() if j.id == job.id))
-        out.message = cancelled_by(by)
+        out.message = cancelled_by(by, job.task_kwargs.get("owner"))
         return out
 
     def _status(self, job: Any) -> RunStatus:

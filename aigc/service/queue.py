@@ -105,12 +105,18 @@ def latest_run(runs: list[Any], owner_of: Callable[[Any], str | None], viewer: s
     return max(own or runs, key=lambda j: j.id, default=None)
 
 
-def nothing_to_cancel(model: str) -> StudioError:
+def nothing_to_cancel(model: str, someone_elses: bool = False) -> StudioError:
+    if someone_elses:
+        return StudioError(f"the fine-tuning run of {model} is someone else's: only they (or an admin) can cancel it")
     return StudioError(f"no waiting or running fine-tuning run of {model} to cancel")
 
 
-def cancelled_by(by: str | None) -> str:
-    return f"cancelled by {by}" if by else "cancelled"
+def cancelled_by(by: str | None, owner: str | None) -> str:
+    """The status line of a cancelled run, which every visitor may read: who, by role, never by id (an
+    anonymous rater id is the cookie that makes a browser that person)."""
+    if by is None:
+        return "cancelled"
+    return "cancelled by its owner" if by == owner else "cancelled by an admin"
 
 
 @dataclass
@@ -182,8 +188,9 @@ class FinetuneQueue:
                 job = min((j for j in self._jobs.values() if j.model == model and j.state in ("queued", "running")),
                           key=lambda j: j.id, default=None)  # fmt: skip
             if job is None:
-                raise nothing_to_cancel(model)
-            job.message = cancelled_by(by)
+                raise nothing_to_cancel(model, any(j.model == model and j.state in ("queued", "running")
+                                                   for j in self._jobs.values()))  # fmt: skip
+            job.message = cancelled_by(by, job.owner)
             if job.state == "queued":
                 job.state, job.finished = "cancelled", time.time()
                 self._dispatch()

@@ -93,13 +93,15 @@ def test_a_setting_out_of_its_range_is_refused_before_a_run(studio, models_dir, 
 
 
 def test_gan_finetune_runs_end_to_end(studio, models_dir):
-    batch = studio.sample("syn-gan", 40, 3, rater="r")
+    rater = "anon-0123456789abcdef0123456789abcdef"  # an anonymous id: the cookie that makes a browser them
+    batch = studio.sample("syn-gan", 40, 3, rater=rater)
     for i, sid in enumerate(batch.sample_ids):
-        studio.rate(sid, 1.0 if i % 3 == 0 else -1.0, "r")
-    result = finetune(
-        "syn-gan", studio.store, FinetuneConfig(steps=20, eval_n=100, progress=False), models_dir=models_dir
-    )
+        studio.rate(sid, 1.0 if i % 3 == 0 else -1.0, rater)
+    cfg = FinetuneConfig(steps=20, eval_n=100, progress=False, rater=rater)
+    result = finetune("syn-gan", studio.store, cfg, models_dir=models_dir)
     assert load_model(result.checkpoint).kind == "gan"
+    card = result.checkpoint.with_suffix(".md").read_text()  # every visitor may read it: a recipe, not the id
+    assert "aigc finetune syn-gan --steps 20 --rater RATER" in card and rater not in card
     assert "precision_all_after" in result.metrics and "fid_liked_after" in result.metrics
     assert result.metrics["tilt_realism_keep"] == 1.0  # trained without a perceptual network: nothing to judge by
     assert studio.store.get_run(result.run_id).config["weights_by"] == "chosen"  # the run says what weighed

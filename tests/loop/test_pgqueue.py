@@ -83,7 +83,7 @@ def test_workers_take_the_line_a_killed_one_is_reaped_and_owners_cancel(pg_studi
         assert studio.store.get_run(run.id).status == "failed"
         _wait_for(lambda: studio.finetune_status("syn-gan", "bob").state == "running", what="the next job")
         _wait_for(lambda: len(studio.store.list_runs()) == 2, what="syn-gan's run row")
-        assert studio.cancel_finetune("syn-gan", "bob").message == "cancelled by bob"
+        assert studio.cancel_finetune("syn-gan", "bob").message == "cancelled by its owner"
         _wait_for(lambda: studio.finetune_status("syn-gan", "bob").state == "cancelled", what="the abort")
         assert {r.status for r in studio.store.list_runs()} == {"failed"}
     finally:

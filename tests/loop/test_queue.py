@@ -97,11 +97,13 @@ def test_owner_or_admin_cancels_queued_and_running_runs():
     line.submit("m1", owner="ann")
     line.submit("m2", owner="bob")
     line.submit("m3", owner="cid")
-    with pytest.raises(StudioError, match="no waiting or running"):
+    with pytest.raises(StudioError, match="m2 is someone else's"):
         line.cancel("m2", by="cid")  # not cid's
-    assert line.cancel("m2", by="bob").state == "cancelled"
+    with pytest.raises(StudioError, match="no waiting or running"):
+        line.cancel("m9", by="cid")
+    assert line.cancel("m2", by="bob").message == "cancelled by its owner"
     assert line.status("m3").position == 1 and runner.stopped == []
-    assert line.cancel("m1", by="root", admin=True).message == "cancelled by root"
+    assert line.cancel("m1", by="root", admin=True).message == "cancelled by an admin"  # never an id
     assert runner.stopped == ["m1"]  # its process is stopped; the line moves when it has exited
     runner.finish("m1", "failed")
     assert line.status("m1").state == "cancelled" and runner.started == ["m1", "m3"]
