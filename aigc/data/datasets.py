@@ -196,6 +196,22 @@ class TooManyPixels(ValueError):
     """An image whose header promises more than MAX_IMAGE_PIXELS: refused before it is decoded."""
 
 
+def eight_bit(img: Image.Image) -> Image.Image:
+    """A 16-bit, 32-bit or float greyscale image scaled to 8 bits. PIL's convert("L") clips such values at 255,
+    so a 16-bit PNG (medical and scientific images, some scanners) reached the model as a white or black sheet.
+    Whole numbers are read at the depth their largest value fits (8, 16 bits, else their maximum); floats as
+    0..1 when they fit in it."""
+    if img.mode not in ("I", "F") and not img.mode.startswith("I;16"):
+        return img
+    values = np.nan_to_num(np.asarray(img, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    top = float(values.max(initial=0.0))
+    if img.mode == "F" and top <= 1.0:
+        full = 1.0
+    else:
+        full = 255.0 if top <= 255 else 65535.0 if top <= 65535 else top
+    return Image.fromarray(np.clip(np.rint(values * (255.0 / full)), 0, 255).astype(np.uint8), "L")
+
+
 def load_image_file(
     path: Path | io.BytesIO, size: int, channels: int, max_decoded_pixels: int | None = None
 ) -> np.ndarray:
@@ -231,7 +247,7 @@ def load_image_file(
         if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
             # a cut-out: on white, as a product photo (converting would keep whatever colour hides under alpha)
             img = Image.alpha_composite(Image.new("RGBA", img.size, (255, 255, 255, 255)), img.convert("RGBA"))
-        img = img.convert("L" if channels == 1 else "RGB")
+        img = eight_bit(img).convert("L" if channels == 1 else "RGB")
     w, h = img.size
     side = min(w, h)
     left, top = (w - side) // 2, (h - side) // 2

@@ -106,6 +106,22 @@ def test_a_phone_photo_is_turned_upright_by_its_exif_orientation(tmp_path):
     assert np.abs(photo - reference).mean() < 8  # the same picture (JPEG's losses aside)
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+def test_a_16_bit_or_float_greyscale_image_reads_as_its_8_bit_twin(tmp_path, channels):
+    """PIL's convert("L") clips 16-bit values at 255: a 16-bit gradient used to reach the model all white."""
+    ramp = np.tile(np.linspace(0.0, 1.0, 64), (64, 1))
+    Image.fromarray(np.rint(ramp * 65535).astype(np.uint16)).save(tmp_path / "deep.png")
+    Image.fromarray(ramp.astype(np.float32), "F").save(tmp_path / "float.tif")
+    Image.fromarray(np.rint(ramp * 255).astype(np.uint8)).save(tmp_path / "eight.png")
+    eight = data.load_image_file(tmp_path / "eight.png", 28, channels).astype(int)
+    assert eight[:, 0].mean() < 10 and eight[:, -1].mean() > 245  # the ramp itself
+    for name in ("deep.png", "float.tif"):
+        with Image.open(tmp_path / name) as opened:
+            assert opened.mode in ("I;16", "I", "F")  # the modes the test is about
+        twin = data.load_image_file(tmp_path / name, 28, channels).astype(int)
+        assert np.abs(twin - eight).max() <= 1, name
+
+
 def test_a_big_jpeg_is_decoded_small_and_reads_as_the_full_decode(tmp_path, monkeypatch):
     """A 2400 × 1800 photo for a 28-pixel model: decoded at 1/8 of its sides (225 ≥ 4 × 28 rows), not in full."""
     rng = np.random.default_rng(0)
