@@ -205,10 +205,7 @@ def eight_bit(img: Image.Image) -> Image.Image:
         return img
     values = np.nan_to_num(np.asarray(img, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
     top = float(values.max(initial=0.0))
-    if img.mode == "F" and top <= 1.0:
-        full = 1.0
-    else:
-        full = 255.0 if top <= 255 else 65535.0 if top <= 65535 else top
+    full = 1.0 if img.mode == "F" and top <= 1.0 else 255.0 if top <= 255 else 65535.0 if top <= 65535 else top
     return Image.fromarray(np.clip(np.rint(values * (255.0 / full)), 0, 255).astype(np.uint8), "L")
 
 
