@@ -10,6 +10,7 @@ README's *The API* table (tests/app/test_structure.py checks that it lists exact
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import gradio as gr
@@ -24,8 +25,8 @@ from .interpolate_tab import interpolation
 
 def point(studio: Studio, name: str, spec: Any, viewer: str | None = None) -> np.ndarray:
     """A latent from a seed, a sample id, or a list of numbers; the studio's limits check each quantity."""
-    if isinstance(spec, str) and spec.strip().lstrip("-").isdigit():
-        spec = int(spec)
+    if isinstance(spec, str) and WHOLE_NUMBER.fullmatch(spec.strip()):
+        return studio.latent_of(name, spec)  # the seed rule reads the text: 5,000 digits are out of range, no crash
     if isinstance(spec, bool) or spec is None:
         raise StudioError(POINT_RULE)
     if isinstance(spec, (int, float)):
@@ -39,6 +40,7 @@ def point(studio: Studio, name: str, spec: Any, viewer: str | None = None) -> np
     return parse_latent(spec)
 
 
+WHOLE_NUMBER = re.compile(r"-?[0-9]+")  # ASCII digits only: "³".isdigit() is True and int("³") raises
 POINT_RULE = 'a point is a seed (3 or {"seed": 3, "index": 0}), {"sample_id": N} or a latent list'
 
 

@@ -24,6 +24,7 @@ import gradio as gr
 import numpy as np
 
 from aigc.data.images import to_pil
+from aigc.service.limits import holds_bool
 from aigc.service.studio import Encoded, ModelSummary, Requester, Studio, StudioError
 from feedback_db import FeedbackError
 
@@ -178,6 +179,8 @@ def parse_latent(value: Any) -> np.ndarray:
             raise StudioError(f"a latent must be a JSON list of numbers ({exc.msg})") from None
     if isinstance(value, dict) and "latent" in value:
         value = value["latent"]
+    if holds_bool(value):
+        raise StudioError("a latent must be a list of numbers (true and false are not numbers)")
     try:
         z = np.asarray(value, dtype=np.float32).reshape(-1)
     except (TypeError, ValueError):

@@ -56,6 +56,20 @@ def whole(value: Any, what: str, lo: int, hi: int) -> int:
     return out
 
 
+def holds_bool(value: Any) -> bool:
+    """True/False anywhere in a value meant as numbers: numpy reads them as 1 and 0, so a list of 64 bools
+    passed for a latent (the rule refuses bools everywhere, never reads them as numbers)."""
+    if isinstance(value, (bool, np.bool_)):
+        return True
+    if isinstance(value, np.ndarray):
+        return value.dtype == np.bool_ or (value.dtype == object and any(holds_bool(v) for v in value.flat))
+    return isinstance(value, (list, tuple)) and any(holds_bool(v) for v in value)
+
+
+def count(n: int) -> str:
+    return f"{n} number" if n == 1 else f"{n} numbers"
+
+
 def real(value: Any, what: str, lo: float, hi: float) -> float:
     """A finite number in [lo, hi] (NaN and ±inf are refused, never read as 'off' or 'max')."""
     rule = f"{what} must be a finite number from {lo:g} to {hi:g}, got {_shown(value)}"
@@ -151,17 +165,17 @@ class Limits:
     def latent(self, value: Any, dim: int, what: str = "a latent") -> np.ndarray:
         """A (dim,) float32 vector of finite numbers, each within ±max_latent_abs."""
         rule = f"{what} must be a list of {dim} finite numbers within ±{self.max_latent_abs:g}"
-        if isinstance(value, (str, bytes, bool)) or value is None:
+        if isinstance(value, (str, bytes)) or value is None or holds_bool(value):
             raise StudioError(rule)
         if isinstance(value, (list, tuple)) and len(value) != dim:  # before converting a huge list
-            raise StudioError(f"{rule}, got {len(value)}")
+            raise StudioError(f"{rule}, got {count(len(value))}")
         try:
             with np.errstate(over="ignore", invalid="ignore"):
                 z = np.asarray(value, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError, OverflowError):
             raise StudioError(rule) from None
         if z.shape[0] != dim:
-            raise StudioError(f"{rule}, got {z.shape[0]}")
+            raise StudioError(f"{rule}, got {count(z.shape[0])}")
         with np.errstate(invalid="ignore"):
             bad = z[~np.isfinite(z) | (np.abs(z) > self.max_latent_abs)]
         if bad.size:

@@ -62,6 +62,11 @@ def test_interpolation_steps_and_points_are_bounded(client):
     assert "seed must be a whole number from 0 to 2147483647" in refused(
         client, GAN, {"seed": -4}, 2, 8, api_name="/interpolate"
     )
+    # a seed as text of more digits than Python converts (4,300) was "Something went wrong on the server"
+    for text in ("9" * 5000, "-" + "9" * 5000):
+        assert "seed must be a whole number" in refused(client, GAN, text, 2, 8, api_name="/interpolate")
+        assert "seed must be a whole number" in refused(client, GAN, 2, text, 0, api_name="/cross")
+    assert "a latent must be a JSON list" in refused(client, GAN, "³", 2, 0, api_name="/cross")  # isdigit() is True
 
 
 def test_finetune_steps_of_a_billion_is_refused(client):
@@ -114,6 +119,9 @@ def test_latents_must_fit_the_model_and_be_finite(client):
     )
     assert "within ±100" in refused(client, VAE, [1e30] * dim, api_name="/decode")
     assert "finite" in refused(client, VAE, [0.0] * (dim - 1) + ["nan"], 1, api_name="/rate_latent")
+    assert "got 1 number" in refused(client, VAE, 5, api_name="/decode")
+    for endpoint, extra in (("/decode", ()), ("/rate_latent", (1,))):  # numpy read them as 1s and 0s
+        assert "true and false are not numbers" in refused(client, VAE, [True] * dim, *extra, api_name=endpoint)
 
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])

@@ -85,8 +85,12 @@ def test_values_in_range_pass_as_clean_python_numbers(check, value, expected):
 @pytest.mark.parametrize(
     "value,words",
     [
-        ([1.0] * 7, "got 7"),
-        ([1.0] * 10**6, "got 1000000"),
+        ([1.0] * 7, "got 7 numbers"),
+        ([1.0] * 10**6, "got 1000000 numbers"),
+        (np.float32(5.0).reshape(1), "got 1 number"),
+        ([True] * 8, "list of 8"),  # numpy would read them as 1s and 0s
+        ([0.0] * 7 + [np.bool_(False)], "list of 8"),
+        (np.ones(8, dtype=bool), "list of 8"),
         ([0.0] * 7 + [float("nan")], "got nan"),
         ([0.0] * 7 + [math.inf], "got inf"),
         ([0.0] * 7 + [1e30], "got 1e+30"),
