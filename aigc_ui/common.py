@@ -24,8 +24,7 @@ import gradio as gr
 import numpy as np
 
 from aigc.data.images import to_pil
-from aigc.service.limits import holds_bool
-from aigc.service.studio import Encoded, ModelSummary, Requester, Studio, StudioError
+from aigc.service.studio import Encoded, ModelSummary, Requester, Studio, StudioError, holds_bool
 from feedback_db import FeedbackError
 
 from .identity import rater_from_cookie

@@ -65,7 +65,7 @@ def build(ctx: PageContext) -> None:
                     a.sample_id,
                     names.get(a.version_id, name),
                     a.source,
-                    a.seed,
+                    "—" if a.seed is None else a.seed,  # a pick or a move: its seed would draw another picture
                     mark or "—",
                     ago(a.rated_at or a.created_at),
                 ]

@@ -84,8 +84,8 @@ class ActivityItem:
 
     sample_id: int
     version_id: int
-    seed: int
-    index: int
+    seed: int | None  # None where the studio says the seed would not draw it again (aigc.service.ratings)
+    index: int | None
     source: str
     created_at: datetime
     score: float | None

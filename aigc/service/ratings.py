@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,11 @@ from aigc.service.latents import LatentSpace
 from aigc.service.limits import Limits
 from aigc.service.registry import ModelRegistry, retired_label
 from aigc.service.roles import Roles
-from feedback_db import FeedbackError, FeedbackStore, SampleInfo
+from feedback_db import ActivityItem, FeedbackError, FeedbackStore, SampleInfo
+
+# samples whose (seed, index) draw them again: a seed's batch ("sample"), and a blind pair (index 0 of the seed's
+# batch, on both models); picks to rate, explorer moves, interpolations and uploads are stored with seed 0
+SEEDED_SOURCES = frozenset({"sample", "compare"})
 
 
 class Ratings:
@@ -104,8 +109,10 @@ class Ratings:
         retired = self.registry.retired(version_id)
         return None if retired is None else retired_label(retired)
 
-    def history(self, rater: str, limit: int = 20):
-        return self.store.recent_activity(rater, self.limits.history(limit))
+    def history(self, rater: str, limit: int = 20) -> list[ActivityItem]:
+        """`rater`'s recent samples, newest first; a seed and index only where they draw the picture again."""
+        items = self.store.recent_activity(rater, self.limits.history(limit))
+        return [a if a.source in SEEDED_SOURCES else replace(a, seed=None, index=None) for a in items]
 
     def export_mine(self, rater: str, folder: Path) -> tuple[Path, int] | None:
         """`rater`'s most recent ratings (`Limits.max_export_ratings`) as a CSV file in `folder`: (path, rows), or

@@ -35,7 +35,7 @@ from aigc.service.errors import StudioError
 from aigc.service.finetuning import FinetuneRuns
 from aigc.service.jobs import FinetuneJobs, JobStatus
 from aigc.service.latents import Encoded, LatentSpace, SampleBatch
-from aigc.service.limits import RULES, SEED_RULE, Limits  # RULES, SEED_RULE: the page shows them
+from aigc.service.limits import RULES, SEED_RULE, Limits, holds_bool  # the page shows the rules, checks bools
 from aigc.service.model_health import BadCheckpoint
 from aigc.service.queue import FinetuneQueue, QueueSettings  # QueueSettings: for the page
 from aigc.service.quotas import (  # noqa: F401 - re-exported for the page, which imports only this module
@@ -60,7 +60,7 @@ from feedback_db import FeedbackStore, VersionInfo
 MAX_BATCH = Limits.max_images
 
 __all__ = ["MAX_BATCH", "POOL_PER_PICK", "RULES", "SEED_RULE", "Encoded", "ModelSummary", "SampleBatch", "Studio",
-           "StudioError"]  # fmt: skip
+           "StudioError", "holds_bool"]  # fmt: skip
 
 
 class Studio:

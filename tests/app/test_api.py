@@ -223,6 +223,11 @@ def test_history_sample_info_axes_and_stats(client):
     client.predict(info["sample_ids"][1], 1, api_name="/rate")
     history = client.predict(10, api_name="/history")
     assert history[0]["sample_id"] == info["sample_ids"][1] and history[0]["score"] == 1.0  # newest activity first
+    assert (history[0]["seed"], history[0]["index"]) == (21, 1)  # they draw it again
+    picked = client.predict(VAE, 2, 22, api_name="/to_rate")[1]["sample_ids"]
+    moved = client.predict(VAE, info["latents"][0], 1, api_name="/rate_latent")["sample_id"]
+    seeds = {h["sample_id"]: (h["seed"], h["index"]) for h in client.predict(10, api_name="/history")}
+    assert {seeds[i] for i in [*picked, moved]} == {(None, None)}  # not a seed's batch: no seed that draws another
     found = client.predict(info["sample_ids"][0], api_name="/sample_info")
     assert found["model"] == VAE and np.allclose(found["latent"], info["latents"][0], atol=1e-4)
     axes = client.predict(GAN, api_name="/axes")
