@@ -26,7 +26,7 @@ from .interpolate_tab import interpolation
 def point(studio: Studio, name: str, spec: Any, viewer: str | None = None) -> np.ndarray:
     """A latent from a seed, a sample id, or a list of numbers; the studio's limits check each quantity."""
     if isinstance(spec, str) and WHOLE_NUMBER.fullmatch(spec.strip()):
-        return studio.latent_of(name, spec)  # the seed rule reads the text: 5,000 digits are out of range, no crash
+        return studio.latent_of(name, studio.limits.seed(spec))  # the rule reads the text: 5,000 digits, no crash
     if isinstance(spec, bool) or spec is None:
         raise StudioError(POINT_RULE)
     if isinstance(spec, (int, float)):
