@@ -158,12 +158,16 @@ class Ratings:
     # ------------------------------------------------------------ blind A/B: a child against its parent
 
     def ab_pair(self, child: str, seed: int, rater: str) -> dict:
-        """One blind pair: parent and child on the same seed, left/right at random, both recorded."""
+        """One blind pair: parent and child on the same seed, left/right at random, both recorded. Each side is
+        its own model's draw of the seed, as each would show it: a child samples from its own latent prior (the
+        tilt towards the taste), and the parent decoding the child's latent showed the taste on both sides."""
         parent = self.registry.parent_of(child)
         if parent is None:
             raise StudioError(f"{child} has no parent version to compare with")
-        z = self.latents.latent_of(child, seed)
-        shown = {m: self.latents.show(m, z, "compare", rater=rater, seed=seed) for m in (parent, child)}
+        shown = {
+            m: self.latents.show(m, self.latents.latent_of(m, seed), "compare", rater=rater, seed=seed)
+            for m in (parent, child)
+        }
         child_left = bool(np.random.default_rng().integers(2))  # shown: m → (images, ids)
         left, right = (child, parent) if child_left else (parent, child)
         return {

@@ -210,9 +210,12 @@ def test_compare_and_blind_ab_of_a_child_made_in_process(studio, models_dir):
         pair = studio.ab_pair(result.child, seed=seed, rater="judge")
         assert {pair["left_id"], pair["right_id"]} >= {pair["child_id"]}
         parent_id = ({pair["left_id"], pair["right_id"]} - {pair["child_id"]}).pop()
+        for sample_id, model in ((parent_id, "syn-vae"), (pair["child_id"], result.child)):  # each its own draw
+            np.testing.assert_array_equal(studio.store.get_sample(sample_id).latent, studio.latent_of(model, seed))
         side = "child" if seed % 3 else "parent"  # 4 wins for the child, 2 losses
         studio.ab_pick(pair["left_id"], pair["right_id"], pair["child_id"] if side == "child" else parent_id, "judge")
         picks[side] += 1
+    assert not np.array_equal(studio.latent_of("syn-vae", 0), studio.latent_of(result.child, 0))  # its own prior
     stats = studio.ab_stats(result.child)
     assert (stats["wins"], stats["losses"]) == (picks["child"], picks["parent"]) == (4, 2)
     assert stats["p_value"] == pytest.approx(binomial_p_value(4, 2))
