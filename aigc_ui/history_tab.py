@@ -52,10 +52,8 @@ def build(ctx: PageContext) -> None:
     @on_page
     def load(what, count, request: gr.Request):
         names = {m.version_id: m.name for m in studio.models()}
-        items = studio.history(rater_of(request), int(count) * (3 if what == RATED else 1))
-        if what == RATED:
-            items = [a for a in items if a.score is not None]
-        items = items[: int(count)]
+        # rated only: asked of the database (filtering the latest samples lost ratings behind newer unrated ones)
+        items = studio.history(rater_of(request), int(count), rated_only=what == RATED)
         images = thumbnails(studio, [a.sample_id for a in items], rater_of(request))
         rows = []
         for a, (name, _) in zip(items, images):

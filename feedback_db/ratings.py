@@ -77,14 +77,14 @@ def for_lineage(session: Session, version_id: int, include_ancestors: bool) -> l
     ]
 
 
-def recent_activity(session: Session, rater_id: str, limit: int) -> list[ActivityItem]:
-    """Samples this person made or rated, newest activity first."""
+def recent_activity(session: Session, rater_id: str, limit: int, rated_only: bool = False) -> list[ActivityItem]:
+    """Samples this person made or rated (`rated_only`: rated), newest activity first."""
     mine = aliased(Rating)
     activity = func.coalesce(mine.updated_at, Sample.created_at)
     rows = session.execute(
         select(Sample, mine.score, mine.updated_at)
         .outerjoin(mine, and_(mine.sample_id == Sample.id, mine.rater_id == rater_id))
-        .where(or_(Sample.rater_id == rater_id, mine.id.is_not(None)))
+        .where(mine.id.is_not(None) if rated_only else or_(Sample.rater_id == rater_id, mine.id.is_not(None)))
         .order_by(activity.desc(), Sample.id.desc())
         .limit(limit)
     ).all()

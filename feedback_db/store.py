@@ -261,11 +261,11 @@ class FeedbackStore:
         vid = v.row_id(version_id, "version id")
         return self._read("ratings for lineage", lambda s: ratings.for_lineage(s, vid, include_ancestors))
 
-    def recent_activity(self, rater_id: str, limit: int = 20) -> list[ActivityItem]:
-        """The person's own recent samples and ratings, newest first."""
+    def recent_activity(self, rater_id: str, limit: int = 20, rated_only: bool = False) -> list[ActivityItem]:
+        """The person's own recent samples and ratings (`rated_only`: the samples they rated), newest first."""
         rater = v.text_id(rater_id, "rater id")
         n = v.count(limit, "limit")
-        return self._read("recent activity", lambda s: ratings.recent_activity(s, rater, n))
+        return self._read("recent activity", lambda s: ratings.recent_activity(s, rater, n, bool(rated_only)))
 
     def record_comparison(
         self, left_sample_id: int, right_sample_id: int, picked_sample_id: int | None, rater_id: str

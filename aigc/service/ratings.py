@@ -109,9 +109,10 @@ class Ratings:
         retired = self.registry.retired(version_id)
         return None if retired is None else retired_label(retired)
 
-    def history(self, rater: str, limit: int = 20) -> list[ActivityItem]:
-        """`rater`'s recent samples, newest first; a seed and index only where they draw the picture again."""
-        items = self.store.recent_activity(rater, self.limits.history(limit))
+    def history(self, rater: str, limit: int = 20, rated_only: bool = False) -> list[ActivityItem]:
+        """`rater`'s recent samples (`rated_only`: those they rated), newest first; a seed and index only where
+        they draw the picture again."""
+        items = self.store.recent_activity(rater, self.limits.history(limit), rated_only)
         return [a if a.source in SEEDED_SOURCES else replace(a, seed=None, index=None) for a in items]
 
     def export_mine(self, rater: str, folder: Path) -> tuple[Path, int] | None:

@@ -311,8 +311,8 @@ class Studio:
         """`fashion-gan@98dd59a4 (retired: a newer shipped file replaced it)` for a retired version, else None."""
         return self.ratings.retired_label(version_id)
 
-    def history(self, rater: str, limit: int = 20):
-        return self.ratings.history(rater, limit)
+    def history(self, rater: str, limit: int = 20, rated_only: bool = False):
+        return self.ratings.history(rater, limit, rated_only)
 
     def export_ratings(self, rater: str, folder: Path) -> tuple[Path, int] | None:
         """`rater`'s ratings as a CSV file in `folder` (History's download): (path, rows), None if they have none."""

@@ -72,6 +72,17 @@ def test_recent_activity_is_mine_newest_first(store, version):
     assert store.recent_activity("nobody") == []
 
 
+def test_rated_only_finds_ratings_behind_newer_unrated_samples(store, version):
+    """History's "Rated only": every page load makes 8 unrated samples; the ratings must still be found."""
+    older = store.record_samples(version.id, latents(3), seed=0, rater_id="me")
+    for sample_id, score in zip(older, (1, -1, 1)):
+        store.rate(sample_id, score, "me")
+    store.record_samples(version.id, latents(40), seed=1, rater_id="me")  # newer, unrated
+    assert all(i.score is None for i in store.recent_activity("me", limit=5))
+    rated = store.recent_activity("me", limit=5, rated_only=True)
+    assert [(i.sample_id, i.score) for i in rated] == [(older[2], 1.0), (older[1], -1.0), (older[0], 1.0)]
+
+
 def test_comparison_stats_count_for_the_child(store, version):
     child = child_of(store, version, "gan-ft1")
     other = store.register_version("gan-x", "gan", "/x", sha(7), latent_dim=version.latent_dim)
