@@ -130,7 +130,9 @@ def readiness_line(studio: Studio, name: str | None, rater: str) -> str:
     if not name:
         return ""
     r = studio.ratings_ready(name, rater)
-    mine = f"You have rated **{r.ratings}** images of `{name}` ({r.likes} 👍, {r.dislikes} 👎)"
+    # a fine-tune learns from its lineage's ratings: a child's count includes those of the versions it comes from
+    lineage = " and the versions it comes from" if studio.parent_of(name) else ""
+    mine = f"You have rated **{r.ratings}** images of `{name}`{lineage} ({r.likes} 👍, {r.dislikes} 👎)"
     if r.ready:
         return f"{mine}: enough to fine-tune it (🎯 tab)."
     more = [f"{n} more {what}" for n, what in zip(r.shortfall, ("ratings", "👍", "👎")) if n]

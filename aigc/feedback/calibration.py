@@ -128,7 +128,7 @@ def confidence(report: dict) -> tuple[str, str]:
         key = "heldout_liked" if side == "likes" else "heldout_disliked"
         count, hits = report[f"{key}_n"], report[f"{key}_correct"]
         if hits == count:
-            what = "where your taste ends" if side == "likes" else "what you do not like"
+            what = "where the taste ends" if side == "likes" else "what is not liked"
             return "medium", f"Somewhat sure: {pct}, but only {count} were {side}: too few to show {what}; rate more."
         return "medium", f"Somewhat sure: {pct}, but only {hits} of the {count} {side}; expect some misses."
     return "medium", f"Somewhat sure: {pct} (at least {lower:.0%} with 95% confidence); expect some misses."
@@ -140,7 +140,7 @@ def warnings(report: dict, flip: float, min_clear: int = 40) -> list[str]:
     level, _ = confidence(report)
     if level == "low":
         out.append(
-            f"Your {report['heldout_n']} ratings are too few or too mixed to tell your taste apart "
+            f"These {report['heldout_n']} ratings are too few or too mixed to tell the taste apart "
             f"(held-out accuracy {report['heldout_accuracy']:.0%} vs {report['heldout_majority_accuracy']:.0%} "
             "by always guessing): the fine-tune may miss it."
         )
@@ -148,7 +148,8 @@ def warnings(report: dict, flip: float, min_clear: int = 40) -> list[str]:
         out.append(f"Only {report['heldout_n']} ratings: the taste is learnt roughly; {min_clear} or more help.")
     if flip >= 0.1:
         out.append(
-            f"About {flip:.0%} of your thumbs contradict the rest (similar pictures rated both ways); "
-            "the fine-tune discounts them, but consistent ratings steer it better."
+            f"About {flip:.0%} of these thumbs contradict the rest (similar pictures rated both ways, as careless "
+            "ratings or several raters of different tastes do); the fine-tune discounts them, but consistent "
+            "ratings steer it better."
         )
     return out

@@ -131,7 +131,7 @@ def test_a_clear_consistent_taste_reads_as_sure_and_a_careless_one_is_warned_abo
     assert confidence(clean.heldout)[0] == "high"
     assert warnings(clean.heldout, clean.flip) == []
     report = holdout_report(np.full(50, 0.9), np.r_[np.ones(40), np.zeros(10)])
-    assert warnings(report, flip=0.15)[-1].startswith("About 15% of your thumbs contradict")
+    assert warnings(report, flip=0.15)[-1].startswith("About 15% of these thumbs contradict")
 
 
 def test_sure_means_sure_of_both_sides_not_only_of_the_commoner_thumb():

@@ -44,6 +44,10 @@ def test_studio_and_the_tabs_text_read_the_one_rule(studio, monkeypatch):
     assert (ready.ratings, ready.ready) == (6, False)
     assert "at least 20 ratings, with at least 3 likes and 3 dislikes" in ready_text(studio, "syn-vae", None)
     assert readiness_line(studio, "syn-vae", "r").endswith("needs 14 more ratings.")
+    assert "`syn-vae` (3 👍" in readiness_line(studio, "syn-vae", "r")  # a shipped model: its own ratings
+    monkeypatch.setattr(studio, "parent_of", lambda name: "syn-vae")  # a child: its lineage's ratings count
+    assert "`syn-vae` and the versions it comes from (3 👍" in readiness_line(studio, "syn-vae", "r")
+    monkeypatch.undo()
     with pytest.raises(studio_module.StudioError, match="14 more rating"):
         studio.start_finetune("syn-vae")
     monkeypatch.setattr(finetuning, "READINESS", ReadinessRule(min_ratings=5, min_each=2))
