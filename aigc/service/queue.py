@@ -20,6 +20,7 @@ import contextlib
 import heapq
 import itertools
 import math
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -109,6 +110,12 @@ def nothing_to_cancel(model: str, someone_elses: bool = False) -> StudioError:
     if someone_elses:
         return StudioError(f"the fine-tuning run of {model} is someone else's: only they (or an admin) can cancel it")
     return StudioError(f"no waiting or running fine-tuning run of {model} to cancel")
+
+
+def announce(line: str) -> None:
+    """One line for the studio's owner, in the server's output: runs start and end in a background process,
+    and the terminal said nothing of them (a failed run was seen only by the visitor who started it)."""
+    print(f"aigc: {line}", file=sys.stderr, flush=True)
 
 
 def cancelled_by(by: str | None, owner: str | None) -> str:
@@ -213,9 +220,11 @@ class FinetuneQueue:
                 job.status = self.jobs.start(job.model, steps=job.steps, rater=job.rater, extra_args=job.extra_args)
             except (RuntimeError, StudioError) as exc:
                 job.state, job.message, job.finished = "failed", str(exc), time.time()
+                announce(f"fine-tune {job.id} of {job.model} could not start ({exc})")
                 continue
             job.state, job.started = "running", time.time()
             running.add(job.model)
+            announce(f"fine-tune {job.id} of {job.model} started ({job.steps or 'the default'} steps)")
 
     def _finished(self, status: JobStatus) -> None:
         """The run's process exited (whatever the cause): fail its database row now if it is left running."""
@@ -231,6 +240,10 @@ class FinetuneQueue:
                     job.state, job.message = status.state, status.message
                 if status.state == "succeeded":
                     self._durations = (self._durations + [job.finished - job.started])[-20:]
+                took = f"after {job.finished - job.started:.0f} s"
+                what = {"succeeded": f"succeeded {took}: {status.child}"}.get(job.state, f"{job.state} {took}")
+                why = f" ({job.message})" if job.message and job.state != "succeeded" else ""
+                announce(f"fine-tune {job.id} of {job.model} {what}{why}")
             self._dispatch()
 
     def _forget_old(self, keep: int = KEEP_FINISHED) -> None:

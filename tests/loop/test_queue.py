@@ -109,6 +109,26 @@ def test_owner_or_admin_cancels_queued_and_running_runs():
     assert line.status("m1").state == "cancelled" and runner.started == ["m1", "m3"]
 
 
+def test_the_owner_reads_each_run_start_and_end_in_the_server_output(capsys):
+    """Runs train in a background process: the terminal the studio runs in says when each starts and ends."""
+    runner = Runner()
+    line = FinetuneQueue(runner, settings=QueueSettings(concurrency=1))
+    line.submit("m1", steps=50, owner="anon-0123456789abcdef0123456789abcdef")
+    line.submit("m2", owner="bob")
+    runner.finish("m1")  # m2 starts
+    line.cancel("m2", by="bob")
+    runner.finish("m2", "failed")
+    lines = capsys.readouterr().err.splitlines()
+    assert [ln.split(" (")[0] for ln in lines] == [
+        "aigc: fine-tune 1 of m1 started",
+        "aigc: fine-tune 1 of m1 succeeded after 0 s: m1-ft1",
+        "aigc: fine-tune 2 of m2 started",
+        "aigc: fine-tune 2 of m2 cancelled after 0 s",
+    ]
+    assert lines[0].endswith("(50 steps)") and lines[-1].endswith("(cancelled by its owner)")
+    assert "anon-" not in "".join(lines)
+
+
 def test_a_run_that_cannot_start_is_refused_and_leaves_nothing_in_line():
     line = FinetuneQueue(Runner(fail_start="a fine-tuning run of m1 is already running"))
     with pytest.raises(StudioError, match="already running"):
