@@ -164,7 +164,7 @@ def figures_markdown(metrics: dict) -> str:
     )
     if "tilt_centres" in metrics:
         extra += f" · the child draws near {metrics['tilt_centres']} of its own latents the reward model liked"
-    return "\n".join(rows) + extra + honesty_markdown(metrics) + kinds_markdown(metrics)
+    return "\n".join(rows) + extra + honesty_markdown(metrics) + kinds_markdown(metrics) + NEXT_STEPS
 
 
 def picks_words(metrics: dict) -> str:
@@ -174,6 +174,12 @@ def picks_words(metrics: dict) -> str:
 
 
 START = "🎯 Fine-tune from ratings"
+TRAINING = "⏳ Training… (the bar below; ✖ cancels it)"
+NEXT_STEPS = (
+    "\n\n**What next:** the two grids above are the same seeds from parent and child; judge them blind with "
+    "the A/B below (its picks also teach the next run), or rate the child's images in 🎨 Generate & rate and "
+    "fine-tune the child in turn."
+)
 
 
 def ready_text(studio: Studio, name: str | None, rater: str | None, readiness: Readiness | None = None) -> str:
@@ -237,12 +243,16 @@ def build(ctx: PageContext) -> None:
     # ---------------------------------------------------------------- handlers
 
     @on_page
-    def refresh_ready(name, rater):
-        """The readiness line, the button enabled only when ready (saying why when it is not), and whether it is."""
+    def refresh_ready(name, rater, viewer):
+        """The readiness line, the button enabled only when ready (saying why when it is not), and whether it is;
+        while `viewer`'s own run of the model waits or trains, the button says so and rests."""
         if not name:
             return "", gr.Button(value=START, interactive=False), False
         r = studio.ratings_ready(name, rater)
         label = START if r.ready else f"🎯 Fine-tune: needs {', '.join(r.missing)}"
+        run = studio.finetune_status(name, viewer)
+        if run.active and getattr(run, "owner", None) == viewer:
+            return ready_text(studio, name, rater, r), gr.Button(value=TRAINING, interactive=False), r.ready
         return ready_text(studio, name, rater, r), gr.Button(value=label, interactive=r.ready), r.ready
 
     @on_page
@@ -255,7 +265,7 @@ def build(ctx: PageContext) -> None:
         who = rater_of(request)
         status = studio.start_finetune(name, steps=n_steps, rater=who if mine else None, requester=who)
         gr.Info(f"Fine-tuning {name} in the background…")
-        return progress_html(status), gr.Timer(active=True), name
+        return progress_html(status), gr.Timer(active=True), name, gr.Button(value=TRAINING, interactive=False)
 
     @on_page
     def stop(name, request: gr.Request):
@@ -263,17 +273,20 @@ def build(ctx: PageContext) -> None:
         gr.Info(f"Cancelled the fine-tuning run of {name}.")
         return progress_html(status), gr.Timer(active=True), name
 
-    def poll(name, already_shown, request: gr.Request):
+    def poll(name, already_shown, picked, mine, request: gr.Request):
         """Follow the run; the moment its child is registered (not when the process exits), select and show it.
 
         The child is shown once (`already_shown`); the timer keeps ticking until the run is no longer active, so
         the bar ends on the run's real last state ("succeeded") rather than stopping at "published".
         """
         if not name:  # nothing followed yet (a tick before any run started)
-            return progress_html(), gr.Timer(active=False), *(gr.skip(),) * 6
+            return progress_html(), gr.Timer(active=False), *(gr.skip(),) * 7
         status = studio.finetune_status(name, rater_of(request))
         bar = progress_html(status)
-        skip = (gr.skip(),) * 6
+        # the run is over: the button says again what the picked model's ratings allow (a new pick refreshes it too)
+        after = None if status.active else refresh_ready(picked, rater_of(request) if mine else None, rater_of(request))
+        button = after[1] if isinstance(after, tuple) else gr.skip()
+        skip = (*(gr.skip(),) * 6, button)
         child_ready = bool(status.child) and status.state in ("running", "succeeded")
         if not child_ready or status.child == already_shown:  # no child yet, or someone else's (not theirs to see)
             if status.state == "failed":
@@ -292,6 +305,7 @@ def build(ctx: PageContext) -> None:
             figures_markdown(metrics),
             gr.Dropdown(choices=choices, value=status.child),
             status.child,
+            button,
         )
 
     @on_page
@@ -305,7 +319,7 @@ def build(ctx: PageContext) -> None:
         """The readiness line at once, then the advice (a reward fit: seconds), from one generator, so that a later
         trigger waits for both: a slow advice for all raters could otherwise land after the one for "only mine"."""
         rater = rater_of(request) if mine else None
-        answer = refresh_ready(name, rater)
+        answer = refresh_ready(name, rater, rater_of(request))
         if not isinstance(answer, tuple):  # the problem is already a warning toast; the page keeps what it shows
             yield gr.skip(), gr.skip(), gr.skip()
             return
@@ -324,12 +338,12 @@ def build(ctx: PageContext) -> None:
         show_progress="hidden",
         trigger_mode="always_last",
     )
-    start.click(begin, [model, steps, only_mine], [progress, timer, following], api_visibility="private")
+    start.click(begin, [model, steps, only_mine], [progress, timer, following, start], api_visibility="private")
     cancel.click(stop, model, [progress, timer, following], api_visibility="private")
     timer.tick(
         poll,
-        [following, shown],
-        [progress, timer, child, parent_gallery, child_gallery, figures, model, shown],
+        [following, shown, model, only_mine],
+        [progress, timer, child, parent_gallery, child_gallery, figures, model, shown, start],
         api_visibility="private",
         show_progress="hidden",
     )
@@ -338,21 +352,29 @@ def build(ctx: PageContext) -> None:
     # A page opened mid-run (a reload, a new tab, another browser with the same login) finds the person's own run:
     # before, it showed "idle" on the default model, and the run's child was never shown on that page.
     def resume(request: gr.Request):
-        """On load: this person's waiting or running run is selected and followed."""
+        """On load: this person's waiting or running run is selected and followed; and "Fine-tuned version" picks
+        the newest fine-tune they may see (a reload after a run found it on a shipped model: "no parent")."""
         viewer = rater_of(request)
         try:
-            runs = studio.runs_of(viewer)
-            choices = model_choices(studio, None, studio.models(viewer)) if runs else []
+            runs, models = studio.runs_of(viewer), studio.models(viewer)
         except Exception:  # noqa: BLE001 - the page opens as it would without a run; never a toast on load
-            runs = []
+            return (gr.skip(),) * 5
+        children = [m for m in models if m.parent]
+        choices = model_choices(studio, None, models)  # a fine-tune made since start-up is not in the built ones
+        newest = (
+            gr.Dropdown(choices=choices, value=max(children, key=lambda m: m.version_id).name)
+            if children
+            else gr.skip()
+        )
         if not runs:
-            return (gr.skip(),) * 4
+            return (*(gr.skip(),) * 4, newest)
         status = runs[0]
         return (
             gr.Dropdown(choices=choices, value=status.model),
             progress_html(status),
             gr.Timer(active=True),
             status.model,
+            newest,
         )
 
     def attach(name, request: gr.Request):
@@ -366,5 +388,5 @@ def build(ctx: PageContext) -> None:
             return (gr.skip(),) * 3  # never detach: the bar keeps following a run to its end (poll, above)
         return progress_html(status), gr.Timer(active=True), name
 
-    ctx.on_load(resume, [model, progress, timer, following])
+    ctx.on_load(resume, [model, progress, timer, following, child])
     model.change(attach, model, [progress, timer, following], api_visibility="private", show_progress="hidden")

@@ -51,6 +51,8 @@ def test_a_reload_mid_run_follows_the_run_and_shows_its_child(chromium, ft_serve
             open_finetune(page, server)
             page.wait_for_selector("#ft-progress[data-state=running]", timeout=TIMEOUT)
             assert page.locator("#ft-model input").input_value().startswith("tiny-vae")
+            wait_for_text(page, "#ft-start", "Training")  # the button rests while the person's own run trains
+            assert page.locator("#ft-start").is_disabled()
 
             other = chromium.new_context(viewport={"width": 1280, "height": 900}).new_page()  # another person
             try:
@@ -66,6 +68,15 @@ def test_a_reload_mid_run_follows_the_run_and_shows_its_child(chromium, ft_serve
         assert child and child.startswith("tiny-vae-ft")
         page.locator("#ft-childgal img").first.wait_for(timeout=TIMEOUT)  # the reloaded page shows the new version
         assert page.locator("#ft-child input").input_value().startswith(child)
+        wait_for_text(page, "#ft-figures", "What next")
+        page.wait_for_function("!document.querySelector('#ft-start').disabled", timeout=TIMEOUT)  # the run is over
+        later = context.new_page()  # a page opened after the run: "Fine-tuned version" is the new one, not a parent
+        open_finetune(later, server)
+        later.wait_for_function(
+            "c => (document.querySelector('#ft-child input')?.value || '').startsWith(c)", arg=child, timeout=TIMEOUT
+        )
+        later.click("#ft-show")
+        later.locator("#ft-childgal img").first.wait_for(timeout=TIMEOUT)
         assert not errors, errors
     finally:
         context.close()
