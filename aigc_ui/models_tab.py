@@ -34,10 +34,21 @@ def stats_frame(studio: Studio, models: list[ModelSummary]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=STATS_COLUMNS)
 
 
+NO_RATINGS = (
+    "_No ratings yet: rate images in 🎨 Generate & rate, and each version's like rate and its ratings over time "
+    "appear here._"
+)
+
+
 def like_rate_frame(studio: Studio, models: list[ModelSummary] | None = None) -> pd.DataFrame:
     seen = {m.version_id for m in models} if models is not None and studio.roles.enforced else None
+    # the count is in the bar's name: one rating's 100% must not look as sure as 45 ratings' 36%
     rows = [
-        {"version": s.name, "like rate": s.like_rate, "ratings": s.n_ratings}
+        {
+            "version": f"{s.name} ({s.n_ratings} rating{'s' if s.n_ratings != 1 else ''})",
+            "like rate": s.like_rate,
+            "ratings": s.n_ratings,
+        }
         for s in studio.stats()
         if s.n_ratings and (seen is None or s.version_id in seen)
     ]
@@ -100,6 +111,7 @@ def build(ctx: PageContext) -> None:
         refresh = gr.Button("↻ Refresh", size="sm", elem_id="models-refresh")
         health = gr.Markdown(elem_id="models-health")
         table = gr.Dataframe(headers=STATS_COLUMNS, interactive=False, label="Per version", elem_id="models-stats")
+        no_ratings = gr.Markdown(NO_RATINGS, visible=False, elem_id="models-no-ratings")
         with gr.Row():
             likes = gr.BarPlot(
                 x="version",
@@ -126,10 +138,13 @@ def build(ctx: PageContext) -> None:
         models = studio.models(rater_of(request))
         names = [m.name for m in models]
         chosen = selected if selected in names else (names[0] if names else None)
+        rates, over = like_rate_frame(studio, models), ratings_frame(studio, models)
+        rated = not rates.empty  # empty plots drew an empty frame and a legend of "-Infinity" over "Infinity"
         return (
             stats_frame(studio, models),
-            like_rate_frame(studio, models),
-            ratings_frame(studio, models),
+            gr.BarPlot(value=rates, visible=rated),
+            gr.LinePlot(value=over, visible=rated),
+            gr.Markdown(visible=not rated),
             lineage_markdown(models),
             gr.Dropdown(choices=[(model_label(m), m.name) for m in models], value=chosen),
             card_text(models, chosen),
@@ -146,6 +161,6 @@ def build(ctx: PageContext) -> None:
     def show_card(name, request: gr.Request):
         return card_text(studio.models(rater_of(request)), name)
 
-    outputs = [table, likes, over_time, tree, card_of, card, health]
+    outputs = [table, likes, over_time, no_ratings, tree, card_of, card, health]
     gr.on([tab.select, refresh.click], load, card_of, outputs, api_visibility="private", trigger_mode="always_last")
     card_of.input(show_card, card_of, card, api_visibility="private")
