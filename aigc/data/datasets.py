@@ -354,6 +354,10 @@ def load_upload(upload, size: int, channels: int) -> np.ndarray:
         raise DatasetError(
             f"image refused: too many pixels (over {MAX_IMAGE_PIXELS:,}); a decompression bomb?"
         ) from exc
+    except Image.UnidentifiedImageError as exc:  # a renamed text file, a PDF: say so in words, not PIL's
+        raise DatasetError(
+            "not an image file: its content is no PNG, JPEG, WebP, BMP, GIF or TIFF (a renamed file?); upload a picture"
+        ) from exc
     except (OSError, ValueError, SyntaxError) as exc:
         raise DatasetError(
             f"not a readable image ({type(exc).__name__}: {exc}); upload a PNG, JPEG, WebP or BMP"

@@ -31,7 +31,9 @@ def _shown(value: Any, width: int = 40) -> str:
 def whole(value: Any, what: str, lo: int, hi: int) -> int:
     """An integer in [lo, hi]; integral floats (8.0) and numeric text ("8") are accepted, 1.7 and True are not."""
     rule = f"{what} must be a whole number from {lo} to {hi}, got {_shown(value)}"
-    if isinstance(value, bool) or value is None:
+    if value is None or (isinstance(value, str) and not value.strip()):  # a box left empty on the page
+        raise StudioError(f"{what} is empty: give a whole number from {lo} to {hi}")
+    if isinstance(value, bool):
         raise StudioError(rule)
     if isinstance(value, str):
         text = value.strip()

@@ -166,7 +166,8 @@ def test_encode_an_upload(client, tmp_path):
 @pytest.mark.parametrize(
     "name,data,message",
     [
-        (VAE, b"this is not an image at all", "not a readable image"),
+        (VAE, b"this is not an image at all", "not an image file: its content is no PNG, JPEG"),
+        (VAE, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "not a readable image"),  # a PNG cut short
         (VAE, None, "too many pixels"),
         (GAN, None, "no encoder"),
     ],

@@ -81,7 +81,7 @@ def test_a_person_generates_rates_explores_and_uploads(page, server, store, tmp_
     with page.expect_file_chooser() as chooser:
         page.click("#ex-upload")
     chooser.value.set_files(str(bad))
-    toast = page.locator(".toast-body, [data-testid='toast-body']").filter(has_text="not a readable image")
+    toast = page.locator(".toast-body, [data-testid='toast-body']").filter(has_text="not an image file")
     toast.first.wait_for(timeout=TIMEOUT)
     assert "Traceback" not in page.content() and "/tmp/" not in toast.first.inner_text()
     assert page.locator("#ex-image img").is_visible()  # the page keeps what it shows

@@ -24,6 +24,8 @@ from aigc.service.limits import DEFAULT, RULES, SEED_RULE, Limits
         ("seed", 2**31, "seed"),
         ("seed", "12abc", "seed"),
         ("seed", float("inf"), "got inf"),
+        ("seed", None, "seed is empty: give a whole number from 0 to 2147483647"),  # a box left empty
+        ("seed", "  ", "seed is empty"),
         ("index", 2e7, "seed index must be a whole number from 0 to 63"),
         ("index", 10**9, "seed index"),
         ("steps", 1, "interpolation steps must be a whole number from 2 to 64"),
