@@ -8,6 +8,10 @@ block of BLOCK picks. The pair's identities stay in server-side state, never in 
 
 from __future__ import annotations
 
+import secrets
+import threading
+from collections import OrderedDict
+
 import gradio as gr
 
 from aigc.service.studio import Studio, StudioError
@@ -97,3 +101,51 @@ def build(ctx: PageContext, child: gr.Dropdown) -> None:
     for button, side in ((pick_left, "left"), (pick_right, "right"), (tie, "tie")):
         button.click(pick_for(side), pair, outputs, api_visibility="private", trigger_mode="once")
     end.click(finish, [pair, child], outputs, api_visibility="private")
+
+
+# ---------------------------------------------------------------- the same, for API clients
+
+PENDING_MAX = 4096  # pairs waiting for their pick, all clients together; the oldest is forgotten first
+CHOICES = {"a": "left", "b": "right", "same": "tie"}
+
+
+class PendingPairs:
+    """Blind pairs shown through the API (`/ab_pair`), each waiting for its one pick (`/ab_pick`).
+
+    A client gets a random token, never the sample ids of its two sides: a script judges blind as a person does
+    (the page keeps the identities in server-side state for the same reason), and a pick can be only of a pair
+    this client was shown, once. Bounded: a client asking for pairs it never judges pushes out the oldest.
+    """
+
+    def __init__(self, max_pairs: int = PENDING_MAX):
+        self.max_pairs = max_pairs
+        self._pairs: OrderedDict[str, tuple[str, dict]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, rater: str, pair: dict) -> str:
+        token = secrets.token_urlsafe(12)
+        with self._lock:
+            self._pairs[token] = (str(rater), pair)
+            while len(self._pairs) > self.max_pairs:
+                self._pairs.popitem(last=False)
+        return token
+
+    def take(self, token: object, rater: str) -> dict:
+        """The pair behind `token`, shown to `rater`; it can be picked once."""
+        with self._lock:
+            found = self._pairs.get(token) if isinstance(token, str) else None
+            if not isinstance(token, str) or found is None or found[0] != str(rater):
+                raise StudioError("unknown pair: pick a pair /ab_pair gave you, once (old ones are forgotten)")
+            del self._pairs[token]
+        return found[1]
+
+
+def record_api_pick(studio: Studio, pending: PendingPairs, token: object, choice: object, rater: str) -> dict:
+    """One pick of an API pair: "A", "B" or "same" (either case); the tally stays hidden, as on the page."""
+    side = CHOICES.get(choice.strip().lower()) if isinstance(choice, str) else None
+    if side is None:
+        raise StudioError('choice must be "A", "B" or "same"')
+    pair = pending.take(token, rater)
+    chosen = {"left": pair["left_id"], "right": pair["right_id"], "tie": None}[side]
+    studio.ab_pick(pair["left_id"], pair["right_id"], chosen, rater)
+    return {"pair": token, "choice": {"left": "A", "right": "B", "tie": "same"}[side], "recorded": True}

@@ -19,6 +19,7 @@ import numpy as np
 from aigc.data.images import gif_bytes
 from aigc.service.studio import Studio, StudioError
 
+from .ab import PendingPairs, record_api_pick
 from .common import GIF_SCALE, PageContext, as_list, encode_upload, guarded, parse_latent, rater_of, save_file, upscale
 from .interpolate_tab import interpolation
 
@@ -69,6 +70,7 @@ def build(ctx: PageContext) -> None:
             "image": gr.File(label="image", type="filepath"),
             "images": gr.Gallery(label="images", format="png"),
             "picture": gr.Image(label="image", format="png"),
+            "picture_b": gr.Image(label="image B", format="png"),
             "gif": gr.File(label="gif"),
             "info": gr.JSON(label="info"),
         }
@@ -116,6 +118,22 @@ def build(ctx: PageContext) -> None:
         "images info",
         "n images worth rating next (recorded): from 4·n samples of the seed, those your reward model is least sure "
         "of and kinds nobody has rated yet",
+    )
+
+    pending = PendingPairs()
+
+    def ab_pair(model, seed, request: gr.Request):
+        studio.check_visible(model, rater_of(request))
+        shown = studio.ab_pair(model, seed=seed, rater=rater_of(request))
+        token = pending.add(rater_of(request), {k: shown[k] for k in ("left_id", "right_id", "child_id")})
+        return upscale(shown["left_image"]), upscale(shown["right_image"]), {"pair": token, "child": model}
+
+    endpoint(
+        ab_pair,
+        "model seed",
+        "picture picture_b info",
+        "a blind pair: a fine-tuned version and its parent, each its own draw of the seed, sides at random (A, B); "
+        "judge it with /ab_pick",
     )
 
     def decode(model, latent, request: gr.Request):
@@ -314,6 +332,9 @@ def build(ctx: PageContext) -> None:
         starts in about 3 min"), position in line, wait estimate in s, child (named as soon as it is registered,
         while the run may still be finishing) and its measured effect; the bar's one-line label, the stages seen
         so far, training step k of N, seconds elapsed and the estimate of seconds left (None: too early)."""
+        studio.check_visible(model, rater_of(request))
+        if model not in {m.name for m in studio.models(rater_of(request))}:  # as everywhere, not "idle"
+            raise StudioError(f"unknown model {model!r}")
         s = studio.finetune_status(model, rater_of(request))
         return {
             "model": model,
@@ -350,6 +371,13 @@ def build(ctx: PageContext) -> None:
         return studio.ab_stats(child)
 
     gr.api(ab_stats, api_name="ab_stats")
+
+    @guarded
+    def ab_pick(pair: str, choice: str, request: gr.Request | None = None) -> dict:
+        """Your pick of a blind pair from /ab_pair: "A", "B" or "same" (recorded once; /ab_stats has the tally)."""
+        return record_api_pick(studio, pending, pair, choice, rater_of(request))
+
+    gr.api(ab_pick, api_name="ab_pick")
 
     @guarded
     def publish(model: str, published: bool = True, request: gr.Request | None = None) -> dict:

@@ -190,7 +190,7 @@ class Ratings:
     def ab_stats(self, child: str) -> dict:
         parent = self.registry.parent_of(child)
         if parent is None:
-            return {"wins": 0, "losses": 0, "ties": 0, "win_rate": None, "p_value": 1.0}
+            raise StudioError(f"{child} has no parent version to compare with")
         st = self.store.comparison_stats(self.registry.version(parent).id, self.registry.version(child).id)
         return {
             "wins": st.wins,

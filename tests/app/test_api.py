@@ -188,6 +188,8 @@ def test_unknown_model_is_a_clear_error(client):
 
     with pytest.raises(AppError, match="unknown model 'nope'"):
         client.predict("nope", 2, 1, 0, api_name="/sample")
+    with pytest.raises(AppError, match="unknown model 'nope'"):
+        client.predict("nope", api_name="/finetune_status")  # was "idle", as if it were a model with no run
     with pytest.raises(AppError, match="a latent of tiny-vae must be a list of"):
         client.predict(VAE, [1.0, 2.0], api_name="/decode")
 

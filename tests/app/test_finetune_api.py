@@ -52,3 +52,34 @@ def test_finetune_endpoint_makes_a_child_version(loop_client, tmp_path):
     assert client.predict(child, api_name="/ab_stats")["wins"] == 0
     run = studio.store.list_runs()[0]
     assert run.status == "succeeded" and run.n_ratings == 24
+    judge_blind_through_the_api(client, studio, child)
+
+
+def judge_blind_through_the_api(client, studio, child: str) -> None:
+    """/ab_pair and /ab_pick: what the page's blind A/B does, for a script; it never learns which side is which."""
+    from gradio_client.exceptions import AppError
+    from PIL import Image
+
+    with pytest.raises(AppError, match="tiny-vae has no parent version to compare with"):
+        client.predict("tiny-vae", api_name="/ab_stats")  # a shipped model: was all zeros
+    picked = {"A": 0, "B": 0, "same": 0}
+    for seed, choice in zip(range(1, 6), ("A", "B", "a", "same", "B")):
+        left, right, pair = client.predict(child, seed, api_name="/ab_pair")
+        assert set(pair) == {"pair", "child"} and pair["child"] == child  # a token, no sample ids
+        for path in (left, right):
+            with Image.open(path) as image:
+                assert image.format == "PNG"
+        assert client.predict(pair["pair"], choice, api_name="/ab_pick")["recorded"] is True
+        picked[choice.upper() if choice != "same" else choice] += 1
+        with pytest.raises(AppError, match="unknown pair"):
+            client.predict(pair["pair"], "A", api_name="/ab_pick")  # once per pair
+    stranger = api_client(client.src)
+    _, _, theirs = client.predict(child, 9, api_name="/ab_pair")
+    with pytest.raises(AppError, match="unknown pair"):
+        stranger.predict(theirs["pair"], "A", api_name="/ab_pick")  # only the client it was shown to
+    with pytest.raises(AppError, match='choice must be "A", "B" or "same"'):
+        client.predict(theirs["pair"], "left", api_name="/ab_pick")
+    comparisons = studio.store.comparisons(limit=10)
+    assert len(comparisons) == 5 and sum(c.picked_sample_id is None for c in comparisons) == picked["same"] == 1
+    stats = client.predict(child, api_name="/ab_stats")
+    assert stats["wins"] + stats["losses"] == 4 and stats["ties"] == 1

@@ -122,3 +122,21 @@ def test_every_pixel_statistic_has_words_for_people():
     from aigc_ui.finetune_tab import STAT_WORDS
 
     assert set(STAT_WORDS) == set(STAT_NAMES)
+
+
+def test_pairs_waiting_for_an_api_pick_are_bounded_and_each_picked_once():
+    from aigc.service.studio import StudioError
+    from aigc_ui.ab import PendingPairs
+
+    pending = PendingPairs(max_pairs=3)
+    tokens = [pending.add("ann", {"left_id": i}) for i in range(5)]  # a client that never judges
+    assert len(set(tokens)) == 5
+    for forgotten in tokens[:2]:  # the oldest go first
+        with pytest.raises(StudioError, match="unknown pair"):
+            pending.take(forgotten, "ann")
+    with pytest.raises(StudioError, match="unknown pair"):
+        pending.take(tokens[2], "bob")  # not shown to bob
+    assert pending.take(tokens[2], "ann") == {"left_id": 2}
+    for bad in (tokens[2], None, ["x"]):  # once; not a token
+        with pytest.raises(StudioError, match="unknown pair"):
+            pending.take(bad, "ann")
