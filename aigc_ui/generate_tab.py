@@ -122,7 +122,7 @@ def build(ctx: PageContext) -> None:
         text = f"**{count} image{'s' if count > 1 else ''}** from `{name}`, {made_by} · {shown}"
         return (
             text,
-            rendered(cards(batch.images, ids, scores)),
+            rendered(cards(batch.images, ids, scores, [f"#{i}" for i in ids])),  # sample ids, as History shows
             gr.DownloadButton(value=grid_png, interactive=True),
             "" if choose else permalink(request, name, seed_value, count, trunc or 0),
             readiness_line(studio, name, rater),
@@ -141,6 +141,8 @@ def build(ctx: PageContext) -> None:
         return gr.Slider(visible=studio.kind(name) == "gan") if name else gr.skip()
 
     model.change(truncation_for, model, truncation, api_visibility="private", queue=False)
+    # a model picked by the person shows its images at once (the grid kept the last model's under its name)
+    model.input(run, inputs, outputs, api_visibility="private", concurrency_limit=2, trigger_mode="always_last")
 
     def tally_after(sample_id: int, request: gr.Request) -> list:
         return [readiness_line(studio, studio.sample_info(sample_id, rater_of(request))[0], rater_of(request))]

@@ -140,7 +140,10 @@ def test_a_new_version_appears_in_open_pages_without_a_reload(page, own_server, 
     studio.refresh()  # what a finished fine-tune does (jobs' on_done)
     page.locator("#gen-model input").click()
     page.get_by_role("option", name=re.compile("tiny-vae-new")).wait_for(timeout=TIMEOUT)
-    page.keyboard.press("Escape")
+    page.get_by_role("option", name=re.compile("tiny-vae-new")).click()  # picking it shows its images at once
+    status = wait_for_text(page, "#gen-status", "from `?tiny-vae-new")
+    first = re.search(r"samples? #(\d+)", status)
+    assert first and f"#{first.group(1)}" in page.locator("#card-0 figcaption").inner_text()  # its sample id
     page.get_by_role("tab", name="Explore").click()
     page.locator("#ex-model input").click()
     page.get_by_role("option", name=re.compile("tiny-vae-new")).wait_for(timeout=TIMEOUT)
