@@ -27,7 +27,9 @@ PICKER_TEMPLATE = """
 """
 
 PICKER_CSS = """
-.aigc-pick { display: flex; flex-wrap: wrap; gap: 6px; max-height: 190px; overflow-y: auto; padding: 2px; }
+/* margin-top: the block's label floats over its top left, and covered the first row of pictures */
+.aigc-pick { display: flex; flex-wrap: wrap; gap: 6px; max-height: 190px; overflow-y: auto; padding: 2px;
+  margin-top: 30px; }
 .aigc-pick-item { position: relative; padding: 2px; min-width: 44px; min-height: 44px; cursor: pointer; border-radius: 8px;
   border: 2px solid var(--border-color-primary); background: var(--block-background-fill); }
 .aigc-pick-item.on { border-color: var(--color-accent); box-shadow: 0 0 0 2px var(--color-accent); }
