@@ -104,6 +104,8 @@ def build(ctx: PageContext) -> None:
         images, latents, ids = interpolation(studio, name, z_a, z_b, int(frames), rater_of(request))
         gif = save_file(ctx, gif_bytes(images, upscale=GIF_SCALE, duration_ms=90), f"{name}-interpolation.gif")
         text = f"`{name}`, {ends}, {len(ids)} frames · samples #{ids[0]}–#{ids[-1]}"
+        if np.allclose(z_a, z_b):  # every frame the same picture: say why rather than leave it to puzzle over
+            text += " · A and B are the same point, so every frame is the same picture: pick two different ends"
         return (
             rendered(cards(images, ids, captions=[f"{i + 1} · #{sid}" for i, sid in enumerate(ids)])),
             gif,
