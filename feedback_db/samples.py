@@ -101,7 +101,9 @@ def get_many(session: Session, ids: Iterable[int]) -> list[SampleInfo]:
         found.update({r.id: r for r in session.scalars(select(Sample).where(Sample.id.in_(chunk)))})
     missing = [i for i in unique if i not in found]
     if missing:
-        raise NotFound(f"samples do not exist: {missing[:10]}{'…' if len(missing) > 10 else ''}")
+        if len(missing) == 1:  # the words every other lookup uses
+            raise NotFound(f"sample {missing[0]} does not exist")
+        raise NotFound(f"samples {', '.join(map(str, missing[:10]))}{'…' if len(missing) > 10 else ''} do not exist")
     return [to_info(found[i]) for i in ids]
 
 

@@ -43,9 +43,11 @@ def test_get_samples_keeps_order_and_refuses_missing(store, version):
     ids = store.record_samples(version.id, latents(3), seed=0)
     assert [s.id for s in store.get_samples([ids[2], ids[0], ids[2]])] == [ids[2], ids[0], ids[2]]
     assert store.get_samples([]) == []
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="^sample 999999 does not exist$"):  # the words of every lookup
         store.get_samples([ids[0], 999999])
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="^samples 999998, 999999 do not exist$"):
+        store.get_samples([999999, ids[0], 999998])
+    with pytest.raises(NotFound, match="^sample 999999 does not exist$"):
         store.get_sample(999999)
 
 
