@@ -253,7 +253,10 @@ def build(ctx: PageContext) -> None:
         run = studio.finetune_status(name, viewer)
         if run.active and getattr(run, "owner", None) == viewer:
             return ready_text(studio, name, rater, r), gr.Button(value=TRAINING, interactive=False), r.ready
-        return ready_text(studio, name, rater, r), gr.Button(value=label, interactive=r.ready), r.ready
+        # someone else's run: the bar follows only one's own, and read "idle" while this model trained
+        doing = "training" if run.state == "running" else "waiting in line"
+        busy = f"\n\n⏳ Someone else's run of `{name}` is {doing} now; yours would wait in line." if run.active else ""
+        return ready_text(studio, name, rater, r) + busy, gr.Button(value=label, interactive=r.ready), r.ready
 
     @on_page
     def refresh_advice(name, rater):

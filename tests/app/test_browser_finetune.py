@@ -61,6 +61,7 @@ def test_a_reload_mid_run_follows_the_run_and_shows_its_child(chromium, ft_serve
                 other.get_by_role("option", name="tiny-vae", exact=False).first.click()
                 wait_for_text(other, "#ft-ready", "ready")
                 assert other.locator("#ft-progress").get_attribute("data-state") == "idle"  # not theirs to follow
+                wait_for_text(other, "#ft-ready", "Someone else's run of `?tiny-vae`? is training")  # they hear of it
             finally:
                 other.context.close()
         page.wait_for_selector("#ft-progress[data-state=succeeded]", timeout=180_000)
