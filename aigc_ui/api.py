@@ -17,7 +17,7 @@ import gradio as gr
 import numpy as np
 
 from aigc.data.images import gif_bytes
-from aigc.service.studio import Studio, StudioError
+from aigc.service.studio import MAX_BATCH, POOL_PER_PICK, Studio, StudioError, pool_size
 
 from .ab import PendingPairs, record_api_pick
 from .common import GIF_SCALE, PageContext, as_list, encode_upload, guarded, parse_latent, rater_of, save_file, upscale
@@ -116,7 +116,8 @@ def build(ctx: PageContext) -> None:
         to_rate,
         "model n seed",
         "images info",
-        "n images worth rating next (recorded): from 4·n samples of the seed, those your reward model is least sure "
+        f"n images worth rating next (recorded): from {POOL_PER_PICK}·n samples of the seed (at most "
+        f"{pool_size(MAX_BATCH)}), those your reward model is least sure "
         "of and kinds nobody has rated yet",
     )
 

@@ -224,7 +224,7 @@ class FinetuneQueue:
                 continue
             job.state, job.started = "running", time.time()
             running.add(job.model)
-            announce(f"fine-tune {job.id} of {job.model} started ({job.steps or 'the default'} steps)")
+            announce(f"fine-tune {job.id} of {job.model} started ({job.steps or 'default'} steps)")
 
     def _finished(self, status: JobStatus) -> None:
         """The run's process exited (whatever the cause): fail its database row now if it is left running."""

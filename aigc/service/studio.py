@@ -27,7 +27,7 @@ from aigc.feedback.advice import RatingsAdvice
 from aigc.feedback.config import defaults_text
 from aigc.feedback.finetune import recover
 from aigc.feedback.ratings import Readiness
-from aigc.feedback.selection import POOL_PER_PICK, pool_size  # POOL_PER_PICK: the page names it
+from aigc.feedback.selection import POOL_PER_PICK, pool_size  # the page and the API name them
 from aigc.models.pipeline import ImageModel
 from aigc.service.axes import LatentAxes
 from aigc.service.disk_floor import DiskFloor, add_disk_floor_flag  # noqa: F401 - the flag: for the server
@@ -60,7 +60,7 @@ from feedback_db import FeedbackStore, VersionInfo
 MAX_BATCH = Limits.max_images
 
 __all__ = ["MAX_BATCH", "POOL_PER_PICK", "RULES", "SEED_RULE", "Encoded", "ModelSummary", "SampleBatch", "Studio",
-           "StudioError", "holds_bool"]  # fmt: skip
+           "StudioError", "holds_bool", "pool_size"]  # fmt: skip
 
 
 class Studio:
