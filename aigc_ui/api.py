@@ -306,6 +306,16 @@ def build(ctx: PageContext) -> None:
 
     gr.api(axes, api_name="axes")
 
+    @guarded
+    def taste(model: str, only_mine: bool = True, request: gr.Request | None = None) -> dict:
+        """The explorer's ✨ My taste: a unit direction in the latent space towards what was liked (yours, or
+        everyone's); add t · direction to a latent and /decode it. None until liked and disliked both exist."""
+        studio.check_visible(model, rater_of(request))
+        found = studio.taste(model, rater_of(request) if only_mine is not False else None)
+        return {"model": model, "direction": None if found is None else as_list(found)}
+
+    gr.api(taste, api_name="taste")
+
     # ------------------------------------------------------------ closing the loop
     @guarded
     def finetune(model: str, steps: int = 0, only_rater: str = "", request: gr.Request | None = None) -> dict:

@@ -238,3 +238,18 @@ def test_history_sample_info_axes_and_stats(client):
     np.testing.assert_allclose(basis @ basis.T, np.eye(len(basis)), atol=1e-3)
     stats = {s["version"]: s for s in client.predict(api_name="/stats")}
     assert stats[VAE]["ratings"] >= 1 and 0 <= stats[VAE]["like_rate"] <= 1
+
+
+def test_my_taste_direction_points_towards_the_liked_latents(server):
+    from tests.app.helpers import api_client
+
+    fresh = api_client(server)  # a person of their own: no ratings yet
+    assert fresh.predict(VAE, True, api_name="/taste")["direction"] is None
+    _, info = fresh.predict(VAE, 16, 41, 0, api_name="/sample")
+    latents = np.array(info["latents"])
+    liked = latents[:, 0] > np.median(latents[:, 0])  # a taste along the first coordinate
+    for sample_id, like in zip(info["sample_ids"], liked):
+        fresh.predict(sample_id, 1 if like else -1, api_name="/rate")
+    direction = np.array(fresh.predict(VAE, True, api_name="/taste")["direction"])
+    assert direction.shape == (latents.shape[1],) and abs(np.linalg.norm(direction) - 1) < 1e-3
+    assert (latents[liked] @ direction).mean() > (latents[~liked] @ direction).mean()
