@@ -106,6 +106,7 @@ def build(ctx: PageContext, child: gr.Dropdown) -> None:
 # ---------------------------------------------------------------- the same, for API clients
 
 PENDING_MAX = 4096  # pairs waiting for their pick, all clients together; the oldest is forgotten first
+PENDING_EACH = 64  # ... and one client's: a script that never judges cannot push out everyone else's pairs
 CHOICES = {"a": "left", "b": "right", "same": "tie"}
 
 
@@ -117,8 +118,8 @@ class PendingPairs:
     this client was shown, once. Bounded: a client asking for pairs it never judges pushes out the oldest.
     """
 
-    def __init__(self, max_pairs: int = PENDING_MAX):
-        self.max_pairs = max_pairs
+    def __init__(self, max_pairs: int = PENDING_MAX, max_each: int = PENDING_EACH):
+        self.max_pairs, self.max_each = max_pairs, max_each
         self._pairs: OrderedDict[str, tuple[str, dict]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -126,6 +127,9 @@ class PendingPairs:
         token = secrets.token_urlsafe(12)
         with self._lock:
             self._pairs[token] = (str(rater), pair)
+            theirs = [t for t, (who, _) in self._pairs.items() if who == str(rater)]  # oldest first
+            for old in theirs[: max(0, len(theirs) - self.max_each)]:
+                del self._pairs[old]
             while len(self._pairs) > self.max_pairs:
                 self._pairs.popitem(last=False)
         return token

@@ -140,3 +140,9 @@ def test_pairs_waiting_for_an_api_pick_are_bounded_and_each_picked_once():
     for bad in (tokens[2], None, ["x"]):  # once; not a token
         with pytest.raises(StudioError, match="unknown pair"):
             pending.take(bad, "ann")
+    each = PendingPairs(max_pairs=100, max_each=2)
+    bobs = each.add("bob", {"left_id": 0})
+    anns = [each.add("ann", {"left_id": i}) for i in range(3)]  # ann's third pushes out her first, not bob's
+    assert each.take(bobs, "bob") == {"left_id": 0} and each.take(anns[2], "ann") == {"left_id": 2}
+    with pytest.raises(StudioError, match="unknown pair"):
+        each.take(anns[0], "ann")
