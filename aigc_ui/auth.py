@@ -53,6 +53,7 @@ class _Misses:
     count: int = 0
     locked_until: float = 0.0
     last: float = 0.0
+    before: tuple[float, float] = (0.0, 0.0)  # (locked_until, last) before the latest attempt: a success undoes it
 
 
 @dataclass
@@ -88,13 +89,18 @@ class LoginThrottle:
             return None
 
     def succeeded(self, user: str, address: str) -> None:
-        """The password was right: forget the user's misses and take back this attempt from the address."""
+        """The password was right: forget the user's misses, and take this attempt back from the address whole:
+        its count, the lock it set and its time. Taking back the count alone left the lock this attempt set (after
+        someone's typos, every right password from that address locked the next person out) and restarted the
+        address's forgetting clock at every login. The address keeps the misses it had: one valid account must
+        not reset an address that is guessing other names."""
         user_key, addr_key = self.keys(user, address)
         with self._lock:
             self._keys.pop(user_key, None)
             misses = self._keys.get(addr_key)
             if misses:
                 misses.count = max(0, misses.count - 1)
+                misses.locked_until, misses.last = misses.before
                 if misses.count <= self.settings.free_attempts:
                     misses.locked_until = 0.0
 
@@ -107,6 +113,7 @@ class LoginThrottle:
     def _miss(self, key: str, now: float) -> None:
         s = self.settings
         misses = self._keys.setdefault(key, _Misses())
+        misses.before = (misses.locked_until, misses.last)
         misses.count += 1
         misses.last = now
         over = misses.count - s.free_attempts - 1  # this attempt still goes ahead; the next ones wait

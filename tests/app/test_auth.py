@@ -127,3 +127,23 @@ def test_serve_with_auth_installs_the_guard_and_without_auth_does_not(models_dir
         finally:
             demo.close()
             studio.close()
+
+
+def test_after_someones_typos_a_right_password_never_locks_the_next_person_at_that_address():
+    """An office behind one address: ann mistypes six times, then everyone logs in with the right password."""
+    t, clock = _throttle(free_attempts=5, base_lock_s=2.0, forget_after_s=900.0)
+    for _ in range(6):
+        assert t.check("ann", "10.0.0.1") is None
+    clock.now += 3  # ann's lock is over
+    for name in ("ann", "bob", "root", "bob", "cid"):  # right passwords, one after another
+        assert t.check(name, "10.0.0.1") is None, name
+        t.succeeded(name, "10.0.0.1")
+        assert t.locked_for("dee", "10.0.0.1") == 0  # nobody is locked by someone else's right password
+    clock.now += 900.5  # no miss for the forgetting time, logins or not: the address starts afresh
+    assert t.check("eve", "10.0.0.1") is None
+    t._prune(clock.now)
+    assert t._keys["addr:address 10.0.0.1"].count == 1  # only eve's attempt: the six typos are forgotten
+    for _ in range(2):  # the address still counts misses: a valid account does not reset a guessing address
+        assert t.check("eve", "10.0.0.2") is None
+    t.succeeded("eve", "10.0.0.2")
+    assert t._keys["addr:address 10.0.0.2"].count == 1
