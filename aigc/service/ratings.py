@@ -27,6 +27,7 @@ from feedback_db import ActivityItem, FeedbackError, FeedbackStore, SampleInfo
 # samples whose (seed, index) draw them again: a seed's batch ("sample"), and a blind pair (index 0 of the seed's
 # batch, on both models); picks to rate, explorer moves, interpolations and uploads are stored with seed 0
 SEEDED_SOURCES = frozenset({"sample", "compare"})
+GREY = np.full((28, 28, 1), 128, np.uint8)  # a card for a sample whose version the database no longer has
 
 
 class Ratings:
@@ -40,9 +41,16 @@ class Ratings:
         self._exports: dict[str, tuple[float, int]] = {}  # a person's key → (when, rows) of their last ratings file
         self._export_lock = threading.Lock()
 
-    def rate(self, sample_id: int, score: float, rater: str):
+    def rate(self, sample_id: int, score: float, rater: str, roles: Roles | None = None):
+        """A rating of any sample by its id, but not of one from a version `rater` may not see (someone else's
+        unpublished fine-tune): their History would then name it. Only with roles: without them all is everyone's."""
         try:
-            return self.store.rate(self.limits.sample_id(sample_id), self.limits.score(score), rater)
+            sample_id, score = self.limits.sample_id(sample_id), self.limits.score(score)
+            if roles is not None and roles.enforced and not roles.is_admin(rater):
+                version = self.store.get_version(self.store.get_sample(sample_id).version_id)
+                if version is None or not roles.can_see(version, rater):
+                    raise StudioError(f"sample {sample_id} does not exist")  # the words for one that does not
+            return self.store.rate(sample_id, score, rater)
         except FeedbackError as exc:
             raise StudioError(str(exc)) from exc
 
@@ -86,10 +94,14 @@ class Ratings:
         A sample of a retired version (its shipped weights were replaced) is labelled so and shown as a
         grey card: decoding it with the weights that replaced them would show a picture nobody saw.
         """
-        infos = self._stored(roles, sample_ids, viewer)
+        infos = self._stored(roles, sample_ids, None)
         out: list = [None] * len(infos)
         by_version: dict[int, list[int]] = {}
         for i, info in enumerate(infos):
+            if not roles.can_read_sample(info.rater_id, viewer):  # someone else's picture, rated by its id: a card
+                version = self.store.get_version(info.version_id)  # that says so (it emptied the whole History)
+                out[i] = ("someone else's picture", self.registry.blank_image(version) if version else GREY)
+                continue
             by_version.setdefault(info.version_id, []).append(i)
         for version_id, where in by_version.items():
             retired = self.registry.retired(version_id)

@@ -287,7 +287,7 @@ class Studio:
     # ------------------------------------------------------------ feedback (aigc.service.ratings)
 
     def rate(self, sample_id: int, score: float, rater: str):
-        return self.ratings.rate(sample_id, score, rater)
+        return self.ratings.rate(sample_id, score, rater, self.roles)
 
     def rate_latent(self, name: str, z: np.ndarray, score: float, rater: str, source: str = "explore") -> int:
         """Rate an image from the explorer: it becomes a Sample, then gets the rating."""

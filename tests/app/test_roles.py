@@ -158,6 +158,19 @@ def test_over_http_sample_latents_and_private_versions_stay_with_their_people(sh
             root.predict("tiny-vae-ann", False, api_name="/publish")
 
 
+def test_rating_someone_elses_sample_keeps_history_whole_and_a_private_versions_samples_stay_hidden(shared):
+    anns = shared.sample("tiny-vae", 2, 8, rater="ann").sample_ids
+    shared.rate(anns[0], 1.0, "bob")  # any sample by its id, as the README allows
+    ((model, image),) = shared.sample_images([anns[0]], "bob")  # History's cards: it emptied the whole tab
+    assert model == "someone else's picture" and image.std() == 0  # a grey card, not ann's picture
+    assert shared.sample_images([anns[0]], "ann")[0][1].std() > 0  # ann sees hers
+    private = shared.sample("tiny-vae-ann", 1, 8, rater="ann").sample_ids[0]
+    with pytest.raises(StudioError, match=f"sample {private} does not exist"):  # ann's unpublished version
+        shared.rate(private, 1.0, "bob")
+    shared.rate(private, -1.0, "root")  # an admin may
+    assert [a.sample_id for a in shared.history("bob", 10)] == [anns[0]]
+
+
 def test_admin_flags_need_logins_and_known_users(capsys):
     from aigc_ui import server as app
 
