@@ -333,7 +333,10 @@ def build(ctx: PageContext) -> None:
         """Before training: {level (high/medium/low/unknown), text, warnings, flip, heldout_*} for `model`'s ratings:
         how well a reward model fitted on them predicts ratings it did not see, in plain words."""
         studio.check_visible(model, rater_of(request))
-        return studio.ratings_advice(model, only_rater or None).as_dict()
+        # with logins a visitor's run reads only their ratings, and so does its advice (never another's by name)
+        return studio.ratings_advice(
+            model, studio.roles.finetune_rater(only_rater or None, rater_of(request))
+        ).as_dict()
 
     gr.api(ratings_advice, api_name="ratings_advice")
 

@@ -287,7 +287,8 @@ def build(ctx: PageContext) -> None:
         status = studio.finetune_status(name, rater_of(request))
         bar = progress_html(status)
         # the run is over: the button says again what the picked model's ratings allow (a new pick refreshes it too)
-        after = None if status.active else refresh_ready(picked, rater_of(request) if mine else None, rater_of(request))
+        whose = studio.roles.finetune_rater(rater_of(request) if mine else None, rater_of(request))
+        after = None if status.active else refresh_ready(picked, whose, rater_of(request))
         button = after[1] if isinstance(after, tuple) else gr.skip()
         skip = (*(gr.skip(),) * 6, button)
         child_ready = bool(status.child) and status.state in ("running", "succeeded")
@@ -321,7 +322,8 @@ def build(ctx: PageContext) -> None:
     def refresh(name, mine, request: gr.Request):
         """The readiness line at once, then the advice (a reward fit: seconds), from one generator, so that a later
         trigger waits for both: a slow advice for all raters could otherwise land after the one for "only mine"."""
-        rater = rater_of(request) if mine else None
+        # with logins a visitor's run reads only their own ratings: the line and the advice count just those
+        rater = studio.roles.finetune_rater(rater_of(request) if mine else None, rater_of(request))
         answer = refresh_ready(name, rater, rater_of(request))
         if not isinstance(answer, tuple):  # the problem is already a warning toast; the page keeps what it shows
             yield gr.skip(), gr.skip(), gr.skip()

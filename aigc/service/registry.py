@@ -269,7 +269,9 @@ class ModelRegistry:
                 bad = next((b for b in self.health.problems() if b.name == name), None)
                 if bad is not None:
                     raise StudioError(f"{name} is unavailable: {bad.problem}. {bad.advice}.")
-                raise StudioError(f"unknown model {name!r}; available: {', '.join(sorted(self._models)) or 'none'}")
+                shown = [n for n, v in self._versions.items() if v.owner is None or v.published]  # never a private one
+                listed = sorted(n for n in self._models if n in shown or n not in self._versions)
+                raise StudioError(f"unknown model {name!r}; available: {', '.join(listed) or 'none'}")
             return self._models[name]
 
     def version(self, name: str) -> VersionInfo:
@@ -318,8 +320,12 @@ class ModelRegistry:
                 raise StudioError(f"unknown model {name!r}")
 
     def publish(self, name: str, published: bool) -> VersionInfo:
-        """Show a version to every visitor or take it back (the caller checked that an admin asks)."""
+        """Show a version to every visitor or take it back (the caller checked that an admin asks). Only a
+        visitor's fine-tune (it has an owner): taking back a shipped model hid it from everyone, and every
+        visitor's page then failed on a picker whose value had left its choices."""
         self.model(name)
+        if self._versions[name].owner is None:
+            raise StudioError(f"{name} belongs to no visitor: only a visitor's fine-tune is published or taken back")
         version = self.store.publish_version(name, published)
         with self.lock:
             self._versions[name] = version

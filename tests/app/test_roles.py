@@ -105,6 +105,12 @@ def test_a_private_version_is_seen_by_its_owner_and_admins_until_published(share
         shared.sample("tiny-vae-ann", 2, 0, rater="bob")
     with pytest.raises(StudioError, match="only an admin can publish"):
         shared.publish("tiny-vae-ann", by="ann")
+    shared.sample("tiny-vae-ann", 1, 0, rater="ann")  # loaded: among the studio's models
+    with pytest.raises(StudioError) as unknown:  # the list of what exists leaves out the private version
+        shared.sample("tiny-vae-ann9", 2, 0, rater="bob")
+    assert "tiny-vae" in str(unknown.value) and "tiny-vae-ann" not in str(unknown.value).split(";")[1]
+    with pytest.raises(StudioError, match="belongs to no visitor"):  # taking a shipped model back hid it from all
+        shared.publish("tiny-vae", by="root", published=False)
     try:
         shared.publish("tiny-vae-ann", by="root")
         assert "tiny-vae-ann" in _names(shared, "bob")
@@ -150,6 +156,9 @@ def test_over_http_sample_latents_and_private_versions_stay_with_their_people(sh
             bob.predict("tiny-vae-ann", api_name="/axes")
         with pytest.raises(Exception, match="only an admin can publish"):
             bob.predict("tiny-vae-ann", True, api_name="/publish")
+        with pytest.raises(Exception, match="only on your own ratings"):  # the advice reads only bob's, as his run
+            bob.predict("tiny-gan", "ann", api_name="/ratings_advice")
+        assert root.predict("tiny-gan", "ann", api_name="/ratings_advice")["level"]  # an admin may ask of anyone
         try:
             published = root.predict("tiny-vae-ann", True, api_name="/publish")
             assert published == {"model": "tiny-vae-ann", "owner": "ann", "published": True}
