@@ -14,7 +14,7 @@ from aigc.service.studio import SEED_RULE, Readiness, Studio  # the page's one d
 
 from . import ab
 from .common import PageContext, model_choices, on_page, rater_of, upscale
-from .progress import progress_html
+from .progress import progress_html, resting
 
 FIGURES = [  # (metric key stem, label, better, what it means in one line)
     (
@@ -174,7 +174,8 @@ def picks_words(metrics: dict) -> str:
 
 
 START = "🎯 Fine-tune from ratings"
-TRAINING = "⏳ Training… (the bar below; ✖ cancels it)"
+
+
 NEXT_STEPS = (
     "\n\n**What next:** the two grids above are the same seeds from parent and child; judge them blind with "
     "the A/B below (its picks also teach the next run), or rate the child's images in 🎨 Generate & rate and "
@@ -250,10 +251,12 @@ def build(ctx: PageContext) -> None:
             return "", gr.Button(value=START, interactive=False), False
         r = studio.ratings_ready(name, rater)
         label = START if r.ready else f"🎯 Fine-tune: needs {', '.join(r.missing)}"
-        run = studio.finetune_status(name, viewer)
+        run = studio.finetune_status(name, viewer)  # the viewer's latest run, else anyone's
         if run.active and getattr(run, "owner", None) == viewer:
-            return ready_text(studio, name, rater, r), gr.Button(value=TRAINING, interactive=False), r.ready
-        # someone else's run: the bar follows only one's own, and read "idle" while this model trained
+            return ready_text(studio, name, rater, r), resting(run.state), r.ready
+        # someone else's run (the viewer's own latest may be an old one): the bar follows only one's own, and read
+        # "idle" while this model trained
+        run = run if run.active else studio.finetune_status(name, None)
         doing = "training" if run.state == "running" else "waiting in line"
         busy = f"\n\n⏳ Someone else's run of `{name}` is {doing} now; yours would wait in line." if run.active else ""
         return ready_text(studio, name, rater, r) + busy, gr.Button(value=label, interactive=r.ready), r.ready
@@ -268,7 +271,7 @@ def build(ctx: PageContext) -> None:
         who = rater_of(request)
         status = studio.start_finetune(name, steps=n_steps, rater=who if mine else None, requester=who)
         gr.Info(f"Fine-tuning {name} in the background…")
-        return progress_html(status), gr.Timer(active=True), name, gr.Button(value=TRAINING, interactive=False)
+        return progress_html(status), gr.Timer(active=True), name, resting(status.state)
 
     @on_page
     def stop(name, request: gr.Request):

@@ -1,4 +1,5 @@
-"""The fine-tune progress bar: one hand-made HTML element, drawn from a run's `JobStatus`.
+"""The fine-tune progress bar: one hand-made HTML element, drawn from a run's `JobStatus`; and the start
+button's words while the viewer's own run waits or trains.
 
 Its own module: the Fine-tune tab draws it when a run starts, at every tick of its timer, and when a page
 finds a run already under way (a reload, another model picked).
@@ -7,6 +8,8 @@ finds a run already under way (a reload, another model picked).
 from __future__ import annotations
 
 import html
+
+import gradio as gr
 
 from aigc.service.studio import JobStatus
 
@@ -40,3 +43,12 @@ def progress_html(status: JobStatus | None = None) -> str:
         "transition:width .4s'></div><span id='ft-progress-label' style='position:relative;display:block;"
         f"padding:4px 10px;font-size:14px;line-height:20px;color:var(--body-text-color)'>{text}</span></div>"
     )
+
+
+TRAINING = "⏳ Training… (the bar below; ✖ cancels it)"
+WAITING = "⏳ Waiting in line… (the bar below; ✖ cancels it)"
+
+
+def resting(state: str) -> gr.Button:
+    """The start button while the viewer's own run waits or trains."""
+    return gr.Button(value=WAITING if state == "queued" else TRAINING, interactive=False)

@@ -221,6 +221,7 @@ def banner(
     elif share_asked:
         lines.append("  public link: none (see the line above); serving locally only")
     else:
-        lines.append("  public link: off (--share asks Gradio for a temporary one: it needs internet; add --auth)")
+        with_auth = "" if logins else "; add --auth"
+        lines.append(f"  public link: off (--share asks Gradio for a temporary one: it needs internet{with_auth})")
     lines.append("  Ctrl-C stops the server.")
     return lines

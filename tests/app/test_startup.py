@@ -232,6 +232,11 @@ def test_the_start_lines_say_where_what_who_and_how_to_share():
     assert local[0] == "AIGC Studio is serving at http://127.0.0.1:7860/"
     assert "fashion-gan (gan), fashion-vae (vae)" in text and "sqlite:////home/ann/.aigc/feedback.sqlite" in text
     assert "logins: off" in text and "--auth USER:PASS" in text and "public link: off (--share" in text
+    assert text.rstrip().endswith("Ctrl-C stops the server.") and "internet; add --auth)" in text
+    with_logins = "\n".join(
+        startup.banner("u", host="h", models=[], database="d", logins=1, share_asked=False, share_url=None)
+    )
+    assert "it needs internet)" in with_logins and "add --auth" not in with_logins  # it has them
     shared = startup.banner(
         "http://127.0.0.1:7860/",
         host="0.0.0.0",
