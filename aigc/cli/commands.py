@@ -234,9 +234,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from aigc.service.limits import DEFAULT  # the API's rules: the CLI refuses what the page refuses
 
     n, seed, truncation = DEFAULT.images(args.n), DEFAULT.seed(args.seed), DEFAULT.truncation(args.truncation)
-    model = load_model(args.model, device=args.device)
+    model = generative(load_model(args.model, device=args.device))
     images = model.sample(n, seed, truncation=truncation)
-    path = save_grid(images, args.out, nrow=args.nrow, upscale=args.upscale)
+    try:
+        path = save_grid(images, args.out, nrow=args.nrow, upscale=args.upscale)
+    except OSError as exc:  # a folder that cannot be written, a file where a folder is meant
+        raise ValueError(f"--out {args.out}: cannot write the grid there ({exc.strerror or exc})") from None
     print(json.dumps({"model": model.name, "n": n, "seed": seed, "out": str(path)}))
     return 0
 
@@ -278,8 +281,18 @@ def cmd_prior(args: argparse.Namespace) -> int:
     return 0
 
 
+def generative(model):
+    """The model, if it draws samples: the shipped classifier is among the known models, and sampling or
+    evaluating it ended in "AttributeError: 'Classifier' object has no attribute 'latent_dim'"."""
+    if model.kind not in ("gan", "vae"):
+        raise ValueError(f"{model.name} is a {model.kind}, not a GAN or a VAE: it draws no samples")
+    return model
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from aigc.evaluation.metrics import evaluate_model
+
+    generative(load_model(args.model, device="cpu"))
 
     report = evaluate_model(args.model, n=args.n, seed=args.seed, data=args.data, device=args.device)
     print(json.dumps(report))

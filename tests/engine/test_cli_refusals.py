@@ -48,6 +48,19 @@ def test_an_unknown_device_is_one_line(capsys, tmp_path):
     assert "unknown device 'tpu9'" in one_line_error(capsys)
 
 
+@pytest.mark.parametrize("command", ["sample", "evaluate"])
+def test_the_classifier_is_not_sampled_or_evaluated(command, capsys, tmp_path):
+    """It is among the known models; both ended in "'Classifier' object has no attribute 'latent_dim'"."""
+    assert main([command, "fashion-classifier", "--n", "2"]) == 2
+    assert "fashion-classifier is a classifier, not a GAN or a VAE" in one_line_error(capsys)
+
+
+def test_a_grid_that_cannot_be_written_is_one_line(capsys, tmp_path):
+    (tmp_path / "grid.png").write_bytes(b"")  # a file where --out wants a folder
+    assert main(["sample", "fashion-gan", "--n", "2", "--out", str(tmp_path / "grid.png" / "x.png")]) == 2
+    assert "cannot write the grid there" in one_line_error(capsys)
+
+
 def test_sample_still_works_in_range(capsys, tmp_path):
     assert main(["sample", "fashion-gan", "--n", "2", "--seed", "7", "--out", str(tmp_path / "g.png")]) == 0
     assert (tmp_path / "g.png").stat().st_size > 0
