@@ -86,6 +86,10 @@ def finetune(
     report = on_progress or (lambda stage, frac, info: None)
     parent = load_model(parent_name, device="cpu", models_dir=models_dir)
     defaults = KIND_DEFAULTS[parent.kind]
+    if cfg.child_name and (  # before any work: the run wrote over that version's card and log, then refused
+        store.get_version(cfg.child_name) or (paths.models_dir(models_dir) / f"{cfg.child_name}.safetensors").exists()
+    ):
+        raise ValueError(f"--name {cfg.child_name}: a model of that name exists already; choose another name")
     cfg = replace(
         cfg,
         steps=cfg.steps or defaults["steps"],

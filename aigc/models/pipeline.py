@@ -49,9 +49,11 @@ def resolve_model_path(name_or_path: str | os.PathLike, models_dir: str | os.Pat
         return candidate
     for folder in models_dirs(models_dir):
         path = folder / f"{name_or_path}{SUFFIX}"
-        if path.exists():
+        if path.exists() and not str(name_or_path).startswith("."):
             return path
-    known = sorted({p.stem for d in models_dirs(models_dir) if d.is_dir() for p in d.glob(f"*{SUFFIX}")})
+    known = sorted(  # not hidden files: a fine-tune still being published (or one a failed run left)
+        {p.stem for d in models_dirs(models_dir) if d.is_dir() for p in d.glob(f"*{SUFFIX}") if p.name[0] != "."}
+    )
     raise CheckpointError(f"no model named {name_or_path!r}; known models: {', '.join(known) or 'none'}")
 
 

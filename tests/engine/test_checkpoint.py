@@ -309,3 +309,17 @@ def test_card_shows_histogram_reconstructions_and_prior_when_measured(trained):
     del record.extra["prior"], record.extra["reconstruction"]
     plain = write_card(path, record).read_text()
     assert "Reconstructions" not in plain and "Gaussian mixture" not in plain
+
+
+def test_a_hidden_pending_file_is_never_a_model(tmp_path, monkeypatch):
+    """A fine-tune publishes through `.pending-NAME.safetensors`; one a failed run left was listed and sampled."""
+    from aigc.models.pipeline import resolve_model_path
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".pending-left.safetensors").write_bytes(b"x")
+    (tmp_path / "kept.safetensors").write_bytes(b"x")
+    with pytest.raises(CheckpointError) as err:
+        resolve_model_path("nope", models_dir=tmp_path)
+    assert "kept" in str(err.value) and ".pending-left" not in str(err.value)
+    with pytest.raises(CheckpointError, match="no model named '.pending-left'"):
+        resolve_model_path(".pending-left", models_dir=tmp_path)

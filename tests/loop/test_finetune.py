@@ -167,6 +167,9 @@ def test_cli_exit_code_and_message_for_too_few(studio, models_dir, home, capsys)
     code = main(["finetune", "syn-vae", "--db", str(studio.store.url), "--models", models_dir])
     assert code == 3
     assert "need 15 more rating" in capsys.readouterr().err
+    # a name that is taken is refused before any work (a run wrote over that version's card and log, then refused)
+    code = main(["finetune", "syn-vae", "--name", "syn-gan", "--db", str(studio.store.url), "--models", models_dir])
+    assert code == 2 and "--name syn-gan: a model of that name exists already" in capsys.readouterr().err
 
 
 @pytest.mark.integration
