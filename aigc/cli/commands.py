@@ -96,7 +96,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)  # the entry point sets the process's thread count, once
     dist = distributed.init_from_env(args.device)
     name = args.name or f"{args.kind}"
-    out_dir = Path(args.out or f"runs/{name}")
+    # a dry run's own folder by default: it replaced a real run's checkpoint, card and log in runs/NAME
+    out_dir = Path(args.out or (f"runs/{name}-dry-run" if args.dry_run else f"runs/{name}"))
     if args.dry_run:
         dataset = synthetic_dataset(n=64, size=args.size, channels=args.channels)
     else:

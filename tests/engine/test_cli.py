@@ -27,20 +27,24 @@ def last_json(capsys) -> dict:
 
 @pytest.mark.parametrize("kind", ["gan", "vae", "classifier"])
 def test_train_dry_run_end_to_end(kind, tmp_path, capsys):
+    real = tmp_path / "runs" / kind / f"{kind}.safetensors"  # a real run's checkpoint, where a dry run once wrote
+    real.parent.mkdir(parents=True)
+    real.write_bytes(b"a real run's weights")
     assert main(["train", kind, "--dry-run", "--quiet"]) == 0
     report = last_json(capsys)
-    ckpt = tmp_path / "runs" / kind / f"{kind}.safetensors"
+    assert real.read_bytes() == b"a real run's weights"
+    ckpt = tmp_path / "runs" / f"{kind}-dry-run" / f"{kind}.safetensors"
     assert report["checkpoint"] == str(ckpt.relative_to(tmp_path)) and report["steps"] == 3
     module, record = load_module(ckpt)
     assert module.kind == kind and record.kind == kind and record.training["steps"] == 3
     assert record.training["command"] and record.dataset.startswith("synthetic")
     assert ckpt.with_suffix(".md").read_text().startswith(f"# {kind} ({kind})")
-    assert (tmp_path / "runs" / kind / "loss.png").exists()
-    assert not (tmp_path / "runs" / kind / "last.safetensors").exists()
+    assert (ckpt.parent / "loss.png").exists()
+    assert not (ckpt.parent / "last.safetensors").exists()
     if kind == "vae":
         assert len(record.extra["latent_kl"]) == module.latent_dim
     if kind != "classifier":
-        assert (tmp_path / "runs" / kind / "samples" / "step_000003.png").exists()
+        assert (ckpt.parent / "samples" / "step_000003.png").exists()
 
 
 def test_train_dry_run_colour_64(tmp_path, capsys):
@@ -125,7 +129,7 @@ def test_ctrl_c_then_resume_through_the_cli_matches_an_uninterrupted_run(tmp_pat
 
 def test_train_set_overrides_the_model_config_and_refuses_unknown_keys(tmp_path, capsys):
     assert main(["train", "vae", "--dry-run", "--quiet", "--set", "kl_weight=0.25", "--set", "latent_dim=5"]) == 0
-    _, record = load_module(tmp_path / "runs" / "vae" / "vae.safetensors")
+    _, record = load_module(tmp_path / "runs" / "vae-dry-run" / "vae.safetensors")
     assert record.config["kl_weight"] == 0.25 and record.config["latent_dim"] == 5
     assert main(["train", "vae", "--dry-run", "--quiet", "--set", "sharpness=3"]) == 2
     assert "kl_weight" in capsys.readouterr().err  # the refusal lists the fields there are
@@ -155,7 +159,7 @@ def test_continuing_from_a_checkpoint_applies_set_and_refuses_a_reshaping_one(tm
 
 def test_train_vae_with_a_fitted_prior_samples_from_it(tmp_path, capsys):
     assert main(["train", "vae", "--dry-run", "--quiet", "--prior-components", "8"]) == 0
-    path = tmp_path / "runs" / "vae" / "vae.safetensors"
+    path = tmp_path / "runs" / "vae-dry-run" / "vae.safetensors"
     _, record = load_module(path)
     prior = record.extra["prior"]
     assert len(prior["weights"]) == 8 and abs(sum(prior["weights"]) - 1) < 1e-4
@@ -171,7 +175,7 @@ def test_train_vae_with_a_fitted_prior_samples_from_it(tmp_path, capsys):
 
 def test_train_gan_with_ema_records_the_decay(tmp_path, capsys):
     assert main(["train", "gan", "--dry-run", "--quiet", "--ema", "0.99"]) == 0
-    _, record = load_module(tmp_path / "runs" / "gan" / "gan.safetensors")
+    _, record = load_module(tmp_path / "runs" / "gan-dry-run" / "gan.safetensors")
     assert record.training["config"]["ema_decay"] == 0.99
     assert main(["train", "gan", "--dry-run", "--quiet", "--ema", "1.5"]) == 2
     assert "decay" in capsys.readouterr().err
@@ -179,7 +183,7 @@ def test_train_gan_with_ema_records_the_decay(tmp_path, capsys):
 
 def test_prior_refits_a_vae_in_place_with_its_spread_and_refuses_a_gan(tmp_path, capsys):
     assert main(["train", "vae", "--dry-run", "--quiet"]) == 0
-    path = tmp_path / "runs" / "vae" / "vae.safetensors"
+    path = tmp_path / "runs" / "vae-dry-run" / "vae.safetensors"
     tensors_before, _, _ = read_checkpoint(path)
     capsys.readouterr()
     assert main(["prior", str(path), "--components", "2", "--data", "synthetic", "--images", "64"]) == 0
@@ -195,5 +199,5 @@ def test_prior_refits_a_vae_in_place_with_its_spread_and_refuses_a_gan(tmp_path,
     assert np.allclose(np.array(record.extra["prior"]["scale_trils"]), 2 * narrow, atol=1e-4)
     assert "components drawn 2.0× their fitted scale" in path.with_suffix(".md").read_text()
     assert main(["train", "gan", "--dry-run", "--quiet"]) == 0
-    assert main(["prior", str(tmp_path / "runs" / "gan" / "gan.safetensors"), "--data", "synthetic"]) == 2
+    assert main(["prior", str(tmp_path / "runs" / "gan-dry-run" / "gan.safetensors"), "--data", "synthetic"]) == 2
     assert "only a VAE" in capsys.readouterr().err
