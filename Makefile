@@ -61,15 +61,15 @@ pretrained-perceptual:  ## the network the VAE's and the GAN's perceptual terms 
 pretrained-gan: pretrained-classifier pretrained-perceptual
 	aigc train gan --epochs 40 --ema 0.999 --set g_extra_convs=1 --name fashion-gan --out runs/gan --save aigc/pretrained/fashion-gan.safetensors --threads 1 --seed 0 --sample-every 2340 --checkpoint-every 936
 	aigc train gan --init aigc/pretrained/fashion-gan.safetensors --steps 1750 --lr 2e-4 --ema 0.999 --perceptual runs/perceptual/fashion-perceptual.safetensors --perceptual-weight 2 --class-weights 1=0.9,2=1.05,3=0.9,4=0.95,5=1.25,6=1.5,8=0.9,9=0.9 --name fashion-gan --out runs/gan-stage2 --save aigc/pretrained/fashion-gan.safetensors --threads 2 --seed 1 --sample-every 500 --checkpoint-every 500 --quiet
-	aigc filter fashion-gan --keep 0.75 --class-keep 6=0.9 --threads 2
-	aigc evaluate fashion-gan --n 10000 --update-card
+	aigc filter fashion-gan --keep 0.75 --class-keep 6=0.9 --threads 2 --shipped
+	aigc evaluate fashion-gan --n 10000 --update-card --shipped
 
 pretrained-vae: pretrained-classifier pretrained-perceptual
 	aigc train vae --epochs 25 --latent-dim 32 --width 48 --set kl_weight=0.25 --prior-components 50 --name fashion-vae --out runs/vae --save runs/vae/fashion-vae-stage1.safetensors --threads 1 --seed 0 --sample-every 2340 --checkpoint-every 2340
 	aigc train vae --init runs/vae/fashion-vae-stage1.safetensors --epochs 10 --set kl_weight=0.1 --prior-components 50 --name fashion-vae --out runs/vae-stage2 --save runs/vae-stage2/fashion-vae-stage2.safetensors --threads 2 --seed 0 --sample-every 2340 --checkpoint-every 2340
 	aigc train vae --init runs/vae-stage2/fashion-vae-stage2.safetensors --epochs 5 --lr 2e-4 --perceptual runs/perceptual/fashion-perceptual.safetensors --perceptual-weight 1000 --prior-components 50 --name fashion-vae --out runs/vae-stage3 --save aigc/pretrained/fashion-vae.safetensors --threads 2 --seed 0 --sample-every 2340 --checkpoint-every 2340 --quiet
-	aigc prior aigc/pretrained/fashion-vae.safetensors --components 50 --spread 1.15 --threads 2
-	aigc evaluate fashion-vae --n 10000 --update-card
+	aigc prior aigc/pretrained/fashion-vae.safetensors --components 50 --spread 1.15 --threads 2 --shipped
+	aigc evaluate fashion-vae --n 10000 --update-card --shipped
 
 docs-screens:       ## regenerate docs/ui-*.png (the studio on the shipped models, in Debian's Chromium)
 	$(PY) scripts/screenshots.py

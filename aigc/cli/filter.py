@@ -12,6 +12,7 @@ import json
 import shlex
 import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -23,15 +24,32 @@ from aigc.models.checkpoint import load_module, read_checkpoint, save_tensors
 from aigc.models.classifier import Classifier
 from aigc.models.filter_rule import fit_rule
 from aigc.models.pipeline import ImageModel, resolve_model_path
+from aigc.paths import PRETRAINED_DIR
 
 CALIBRATION_SEED = 2**31 - 1  # draws apart from the low seeds people and `aigc evaluate` use
 MAX_DRAWS = 100_000  # decoded at once: 31 MB of 28×28 pictures
 
 
+def rewrite_allowed(path: Path, shipped: bool) -> Path:
+    """`path`, if this command may rewrite it in place. A shipped checkpoint is rewritten only with --shipped
+    (`make pretrained`): a rewritten shipped file has a new hash, so the studio retires its version, and the
+    ratings of that version never feed a fine-tune again; its card also lost its measured figures."""
+    if not shipped and path.resolve().parent == PRETRAINED_DIR.resolve():
+        raise ValueError(
+            f"{path.stem} is a shipped model: rewriting it retires its version's ratings. Copy it into your models "
+            f"folder under another name and pass that, or add --shipped to rebuild the shipped file itself"
+        )
+    return path
+
+
+def add_shipped_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--shipped", action="store_true", help="allow rewriting a shipped checkpoint (make pretrained)")
+
+
 def cmd_filter(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
-    path = resolve_model_path(args.model)
+    path = rewrite_allowed(resolve_model_path(args.model), args.shipped)
     tensors, record, _ = read_checkpoint(path)
     if record.kind != "gan":
         raise ValueError(f"{record.name or path.stem} is a {record.kind}; only a GAN's discriminator can filter")
@@ -81,4 +99,5 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=CALIBRATION_SEED)
     p.add_argument("--off", action="store_true", help="drop the rule: every draw is a sample again")
     p.add_argument("--threads", type=THREADS, default=None)
+    add_shipped_flag(p)
     p.set_defaults(func=cmd_filter)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from aigc import paths
 from aigc.cli import commands
+from aigc.cli.filter import add_shipped_flag
 from aigc.cli.numbers import COUNT, EVERY, POSITIVE, SAMPLES, THREADS, number, whole
 
 PLUGIN_GROUP = "aigc.commands"
@@ -134,6 +135,7 @@ def _add_prior(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ignore-labels", action="store_true", help="one fit over all images, even when labelled")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=THREADS, default=None)
+    add_shipped_flag(p)
     p.set_defaults(func=commands.cmd_prior)
 
 
@@ -145,6 +147,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", default=None)
     p.add_argument("--device", default="auto")
     p.add_argument("--update-card", action="store_true", help="store the figures in the checkpoint and its model card")
+    add_shipped_flag(p)
     p.set_defaults(func=commands.cmd_evaluate)
 
 

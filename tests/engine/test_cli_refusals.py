@@ -129,3 +129,18 @@ def test_a_number_out_of_its_range_is_refused_before_anything_runs(args, words, 
     captured = capsys.readouterr()
     assert exit_.value.code == 2 and "Traceback" not in captured.err
     assert words in captured.err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    "args", [["filter", "fashion-gan"], ["prior", "fashion-vae"], ["evaluate", "fashion-vae", "--update-card"]]
+)
+def test_a_shipped_checkpoint_is_rewritten_only_when_asked(args, capsys):
+    """A rewritten shipped file has a new hash: the studio retires its version and every rating of it."""
+    from aigc.paths import PRETRAINED_DIR
+
+    name = args[1]
+    before = (PRETRAINED_DIR / f"{name}.safetensors").read_bytes()
+    assert main(args) == 2
+    line = one_line_error(capsys)
+    assert f"{name} is a shipped model: rewriting it retires its version's ratings" in line and "--shipped" in line
+    assert (PRETRAINED_DIR / f"{name}.safetensors").read_bytes() == before
