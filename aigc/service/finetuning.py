@@ -102,6 +102,10 @@ class FinetuneRuns:
         ready = self.ratings_ready(name, rater)
         if not ready.ready:
             raise StudioError(ready.message())
+        mine = queue.status(self.registry.model(name).name, requester)  # before the quota: it said "Quota: …"
+        if mine.active and getattr(mine, "owner", None) == requester:
+            where = "running" if mine.state == "running" else "waiting in line"
+            raise StudioError(f"a fine-tuning run of {name} is already {where}; cancel it or wait for it")
         charge("finetunes", requester)
         try:
             owner = ["--owner", requester, "--private"] if roles.enforced and requester else []

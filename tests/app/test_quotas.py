@@ -137,10 +137,14 @@ def test_finetune_runs_are_metered_per_requester_and_a_refused_start_costs_nothi
     free = Studio(studio.store, studio.models_dir, jobs=FakeJobs())
     free.quotas = busy.quotas
     free.start_finetune("tiny-vae", rater="quota-rater", requester="ann")
-    with pytest.raises(StudioError, match="at most 1 fine-tuning runs per hour per person"):
+    with pytest.raises(StudioError, match="tiny-vae is already running; cancel it or wait"):  # said "Quota: …"
         free.start_finetune("tiny-vae", rater="quota-rater", requester="ann")
+    assert free.quotas.used("finetunes", "ann") == 1
     queued = free.start_finetune("tiny-vae", rater="quota-rater")  # the CLI: not metered; waits for ann's run
     assert (queued.state, queued.position) == ("queued", 1) and len(free.jobs.started) == 1
+    free.jobs.on_done(JobStatus("tiny-vae", "succeeded", child="tiny-vae-ft9"))  # ann's run ends; the next starts
+    with pytest.raises(StudioError, match="at most 1 fine-tuning runs per hour per person"):
+        free.start_finetune("tiny-vae", rater="quota-rater", requester="ann")
 
 
 def test_serve_with_the_worker_line_on_sqlite_is_one_line_and_exit_2(capsys, models_dir, db_url):
