@@ -66,5 +66,7 @@ def install(judge: torch.nn.Module) -> None:
 
 
 if __name__ == "__main__":
+    if {"-h", "--help"} & set(sys.argv[1:]):  # the flags, before the judge trains (it trained first: ~1 min)
+        raise SystemExit(feedback_loop.main())
     install(cross_judge(load_dataset(None, split="train")))
     raise SystemExit(feedback_loop.main())
