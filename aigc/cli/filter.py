@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from aigc.cli.class_map import parse_class_map
-from aigc.cli.numbers import COUNT, THREADS
+from aigc.cli.numbers import COUNT, SEED, THREADS
 from aigc.models.acceptance import check_keep
 from aigc.models.cards import write_card
 from aigc.models.checkpoint import load_module, read_checkpoint, save_tensors
@@ -96,7 +96,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--class-keep", default=None, help="classes that keep their own share, CLASS=SHARE,... (e.g. 6=0.9)")
     p.add_argument("--by", default="fashion-perceptual", help="the network that calls a class (never the judge)")
     p.add_argument("--draws", type=COUNT, default=20000, help="samples the thresholds are calibrated on")
-    p.add_argument("--seed", type=int, default=CALIBRATION_SEED)
+    p.add_argument("--seed", type=SEED, default=CALIBRATION_SEED)
     p.add_argument("--off", action="store_true", help="drop the rule: every draw is a sample again")
     p.add_argument("--threads", type=THREADS, default=None)
     add_shipped_flag(p)

@@ -7,7 +7,7 @@ import json
 import sys
 
 from aigc import paths
-from aigc.cli.numbers import COUNT, SAMPLES, THREADS
+from aigc.cli.numbers import COUNT, SAMPLES, SEED, THREADS
 from aigc.feedback.config import defaults_text
 from aigc.feedback.finetune import FinetuneConfig, finetune, print_progress_json, recover
 from aigc.feedback.latent_prior import SURE_ENOUGH, TEMPERATURES
@@ -88,7 +88,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--data", default=None, help="training data (default: the parent's dataset)")
     p.add_argument("--name", default=None, help="name of the new version (default PARENT-ftK)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--threads", type=THREADS, default=None)
     p.add_argument(
         "--eval-n", type=SAMPLES, default=FinetuneConfig.eval_n, help="samples per model, parent and child figures"

@@ -22,7 +22,7 @@ from pathlib import Path
 from aigc import paths
 from aigc.cli import commands
 from aigc.cli.filter import add_shipped_flag
-from aigc.cli.numbers import COUNT, EVERY, POSITIVE, SAMPLES, THREADS, number, whole
+from aigc.cli.numbers import COUNT, EVERY, POSITIVE, SAMPLES, SEED, THREADS, number, whole
 
 PLUGIN_GROUP = "aigc.commands"
 PLUGIN_HELP = {"serve": "launch the web studio (same flags as `python app.py`)"}
@@ -45,7 +45,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=POSITIVE, default=None, help="learning rate (default per kind)")
     p.add_argument("--latent-dim", type=COUNT, default=None)
     p.add_argument("--width", type=COUNT, default=None, help="base channel width")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--name", default=None, help="model name (default: the kind)")
     p.add_argument(
         "--out", default=None, help="run folder for logs, sample grids and resumable checkpoints (default runs/NAME)"
@@ -60,7 +60,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--ema",
-        type=float,  # its range is checked where the average is made (training.objectives)
+        type=number(0.0),  # below 1 is checked where the average is made (training.objectives)
         default=0.0,
         metavar="DECAY",
         help="GAN: ship an exponential moving average of the generator's weights with this decay, e.g. 0.999",
@@ -116,7 +116,7 @@ def _add_sample(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="write a grid of samples to a PNG")
     p.add_argument("model", help="model name (fashion-gan, fashion-vae, …) or checkpoint path")
     p.add_argument("--n", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0)  # the studio's seed rule (aigc.service.limits), as the API
     p.add_argument("--truncation", type=float, default=None)
     p.add_argument("--out", default="grid.png")
     p.add_argument("--nrow", type=COUNT, default=None)
@@ -133,7 +133,7 @@ def _add_prior(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--images", type=COUNT, default=20000, help="training images the mixture is fitted to")
     p.add_argument("--data", default=None, help="the training data (default: find Fashion-MNIST)")
     p.add_argument("--ignore-labels", action="store_true", help="one fit over all images, even when labelled")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--threads", type=THREADS, default=None)
     add_shipped_flag(p)
     p.set_defaults(func=commands.cmd_prior)
@@ -143,7 +143,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="FID, precision and recall against Fashion-MNIST test images (JSON)")
     p.add_argument("model")
     p.add_argument("--n", type=SAMPLES, default=10000)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--data", default=None)
     p.add_argument("--device", default="auto")
     p.add_argument("--update-card", action="store_true", help="store the figures in the checkpoint and its model card")

@@ -119,6 +119,9 @@ def test_a_folders_unreadable_image_is_one_plain_warning_line(capsys, tmp_path):
         (["sample", "fashion-gan", "--upscale", "0"], "argument --upscale: must be a whole number from 1 to 32"),
         (["worker", "--concurrency", "0"], "argument --concurrency: must be a whole number at least 1, got 0"),
         (["train", "gan", "--dry-run", "--width", "ten"], "argument --width: must be a whole number, got 'ten'"),
+        (["train", "gan", "--dry-run", "--ema", "-1"], "argument --ema: must be a number at least 0, got -1"),
+        (["train", "gan", "--dry-run", "--seed", "-1"], "argument --seed: must be a whole number from 0 to"),
+        (["finetune", "fashion-gan", "--seed", "-1"], "argument --seed: must be a whole number from 0 to"),
     ],
 )
 def test_a_number_out_of_its_range_is_refused_before_anything_runs(args, words, capsys):
