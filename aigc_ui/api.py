@@ -10,40 +10,25 @@ README's *The API* table (tests/app/test_structure.py checks that it lists exact
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 import gradio as gr
-import numpy as np
 
 from aigc.data.images import gif_bytes
-from aigc.service.studio import MAX_BATCH, POOL_PER_PICK, Studio, StudioError, pool_size
+from aigc.service.studio import MAX_BATCH, POOL_PER_PICK, StudioError, pool_size
 
 from .ab import PendingPairs, record_api_pick
-from .common import GIF_SCALE, PageContext, as_list, encode_upload, guarded, parse_latent, rater_of, save_file, upscale
+from .common import (
+    GIF_SCALE,
+    PageContext,
+    as_list,
+    encode_upload,
+    guarded,
+    parse_latent,
+    point,
+    rater_of,
+    save_file,
+    upscale,
+)
 from .interpolate_tab import interpolation
-
-
-def point(studio: Studio, name: str, spec: Any, viewer: str | None = None) -> np.ndarray:
-    """A latent from a seed, a sample id, or a list of numbers; the studio's limits check each quantity."""
-    if isinstance(spec, str) and WHOLE_NUMBER.fullmatch(spec.strip()):
-        return studio.latent_of(name, studio.limits.seed(spec))  # the rule reads the text: 5,000 digits, no crash
-    if isinstance(spec, bool) or spec is None:
-        raise StudioError(POINT_RULE)
-    if isinstance(spec, (int, float)):
-        return studio.latent_of(name, spec)
-    if isinstance(spec, dict) and "seed" in spec:
-        return studio.latent_of(name, spec["seed"], spec.get("index", 0))
-    if isinstance(spec, dict) and "sample_id" in spec:
-        return studio.sample_info(spec["sample_id"], viewer)[1]
-    if isinstance(spec, dict) and "latent" not in spec:
-        raise StudioError(POINT_RULE)
-    return parse_latent(spec)
-
-
-WHOLE_NUMBER = re.compile(r"-?[0-9]+")  # ASCII digits only: "³".isdigit() is True and int("³") raises
-POINT_RULE = 'a point is a seed (3 or {"seed": 3, "index": 0}), {"sample_id": N} or a latent list'
-
 
 RATING_LANES = 8  # ratings are one short write each; SQLite takes them one at a time anyway
 
