@@ -20,6 +20,7 @@ from aigc.feedback.ratings import READINESS, Readiness, usable_ratings
 from aigc.service.errors import StudioError
 from aigc.service.jobs import JobStatus
 from aigc.service.limits import Limits
+from aigc.service.queue import already, waiting_where
 from aigc.service.registry import ModelRegistry
 from aigc.service.roles import Roles
 from feedback_db import FeedbackStore
@@ -104,8 +105,7 @@ class FinetuneRuns:
             raise StudioError(ready.message())
         mine = queue.status(self.registry.model(name).name, requester)  # before the quota: it said "Quota: …"
         if mine.active and getattr(mine, "owner", None) == requester:
-            where = "running" if mine.state == "running" else "waiting in line"
-            raise StudioError(f"a fine-tuning run of {name} is already {where}; cancel it or wait for it")
+            raise already(name, waiting_where(mine))
         charge("finetunes", requester)
         try:
             owner = ["--owner", requester, "--private"] if roles.enforced and requester else []

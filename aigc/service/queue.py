@@ -95,9 +95,19 @@ def refuse_to_join(model: str, where: str | None, waiting: int, settings: QueueS
     """Why `submit` turns a run away: the asker's run of `model` is already `where` ('running', 'queued …';
     None: they have none), or `waiting` runs already fill the line."""
     if where is not None:
-        raise StudioError(f"a fine-tuning run of {model} is already {where}; cancel it or wait for it")
+        raise already(model, where)
     if waiting >= settings.max_queued:
         raise StudioError(f"the fine-tuning line is full ({settings.max_queued} waiting); try later")
+
+
+def already(model: str, where: str) -> StudioError:
+    """The person has a run of `model` that is `where` ("running", "queued (1st in line)")."""
+    return StudioError(f"a fine-tuning run of {model} is already {where}; cancel it or wait for it")
+
+
+def waiting_where(status: Any) -> str:
+    """Where a waiting or running run is, in `already`'s words."""
+    return "running" if status.state == "running" else f"queued ({ordinal(status.position)} in line)"
 
 
 def latest_run(runs: list[Any], owner_of: Callable[[Any], str | None], viewer: str | None) -> Any:
@@ -162,9 +172,7 @@ class FinetuneQueue:
         """Join the line (and start at once if a slot is free). One waiting or running run per person and model."""
         with self._lock:
             mine = self._active(model, owner)
-            where = None
-            if mine is not None:
-                where = "running" if mine.state == "running" else f"queued ({ordinal(self._position(mine))} in line)"
+            where = None if mine is None else waiting_where(self._status(mine))
             refuse_to_join(model, where, sum(j.state == "queued" for j in self._jobs.values()), self.settings)
             job = _Job(next(self._ids), model, steps, rater, owner, list(extra_args or []), time.time())
             self._jobs[job.id] = job
