@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,7 +46,7 @@ from typing import Any
 
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
-from aigc.service.studio import address_key
+from aigc.service.studio import address_key, announce
 
 from .fair_share import busy_line
 
@@ -86,20 +85,18 @@ class CapWatch:
     def reached(self, cap: int, moved: bool) -> None:
         if not self.at_cap:
             self.at_cap = True
-            print(
-                f"aigc: visitors hold {cap} connections, the cap (--connections-max): a new one takes the place of "
-                "the oldest connection of the address holding the most, or gets a 503 'Busy' line",
-                file=sys.stderr,
+            announce(
+                f"visitors hold {cap} connections, the cap (--connections-max): a new one takes the place of "
+                "the oldest connection of the address holding the most, or gets a 503 'Busy' line"
             )
         self.moved += moved
         self.refused += not moved
 
     def check_left(self, total: int, cap: int) -> None:
         if self.at_cap and total <= cap * CAP_LEFT:
-            print(
-                f"aigc: visitors hold {total} of {cap} connections, below the cap again; meanwhile {self.moved} "
-                f"gave their place to newcomers and {self.refused} were refused",
-                file=sys.stderr,
+            announce(
+                f"visitors hold {total} of {cap} connections, below the cap again; meanwhile {self.moved} "
+                f"gave their place to newcomers and {self.refused} were refused"
             )
             self.at_cap, self.moved, self.refused = False, 0, 0
 

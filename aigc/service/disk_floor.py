@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 import threading
 from pathlib import Path
 
-from aigc.service.errors import StudioError
+from aigc.service.errors import StudioError, announce
 from aigc.service.registry import sqlite_folder
 
 MIN_FREE_MB = 500  # the default floor; a fine-tune's checkpoints and a day of a busy demo's rows fit in it
@@ -62,15 +61,14 @@ class DiskFloor:
             changed, self._short = short != self._short, short
         if reading is None or not short:
             if changed:
-                print("aigc: disk space is above the floor again: new images and fine-tunes resume", file=sys.stderr)
+                announce("disk space is above the floor again: new images and fine-tunes resume")
             return
         folder, free = reading
         mb = free // 2**20
         if changed:
-            print(
-                f"aigc: warning: {folder} has {mb} MB free, under the floor of {self.min_free_mb} MB "
-                "(--min-free-disk-mb): new images and fine-tunes are refused until there is room; ratings still count",
-                file=sys.stderr,
+            announce(
+                f"warning: {folder} has {mb} MB free, under the floor of {self.min_free_mb} MB "
+                "(--min-free-disk-mb): new images and fine-tunes are refused until there is room; ratings still count"
             )
         raise StudioError(
             f"The studio's disk is nearly full ({mb} MB free; it keeps {self.min_free_mb} MB): no new images or "

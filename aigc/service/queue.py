@@ -20,14 +20,13 @@ import contextlib
 import heapq
 import itertools
 import math
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aigc.service.errors import StudioError
+from aigc.service.errors import StudioError, announce
 from aigc.service.jobs import JobStatus
 from feedback_db import FeedbackStore
 
@@ -120,12 +119,6 @@ def nothing_to_cancel(model: str, someone_elses: bool = False) -> StudioError:
     if someone_elses:
         return StudioError(f"the fine-tuning run of {model} is someone else's: only they (or an admin) can cancel it")
     return StudioError(f"no waiting or running fine-tuning run of {model} to cancel")
-
-
-def announce(line: str) -> None:
-    """One line for the studio's owner, in the server's output: runs start and end in a background process,
-    and the terminal said nothing of them (a failed run was seen only by the visitor who started it)."""
-    print(f"aigc: {line}", file=sys.stderr, flush=True)
 
 
 def cancelled_by(by: str | None, owner: str | None) -> str:

@@ -31,7 +31,7 @@ from aigc.feedback.selection import POOL_PER_PICK, pool_size  # the page and the
 from aigc.models.pipeline import ImageModel
 from aigc.service.axes import LatentAxes
 from aigc.service.disk_floor import DiskFloor, add_disk_floor_flag  # noqa: F401 - the flag: for the server
-from aigc.service.errors import StudioError
+from aigc.service.errors import StudioError, announce  # announce: the server's lines for its owner
 from aigc.service.finetuning import FinetuneRuns
 from aigc.service.jobs import FinetuneJobs, JobStatus
 from aigc.service.latents import Encoded, LatentSpace, SampleBatch
@@ -60,7 +60,7 @@ from feedback_db import FeedbackStore, VersionInfo
 MAX_BATCH = Limits.max_images
 
 __all__ = ["MAX_BATCH", "POOL_PER_PICK", "RULES", "SEED_RULE", "Encoded", "ModelSummary", "SampleBatch", "Studio",
-           "StudioError", "holds_bool", "pool_size"]  # fmt: skip
+           "StudioError", "announce", "holds_bool", "pool_size"]  # fmt: skip
 
 
 class Studio:
