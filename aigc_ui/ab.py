@@ -107,7 +107,7 @@ def build(ctx: PageContext, child: gr.Dropdown) -> None:
 
 PENDING_MAX = 4096  # pairs waiting for their pick, all clients together; the oldest is forgotten first
 PENDING_EACH = 64  # ... and one client's: a script that never judges cannot push out everyone else's pairs
-CHOICES = {"a": "left", "b": "right", "same": "tie"}
+CHOICES = {"A": "left", "B": "right", "same": "tie"}  # a pick's words (either case) → the side it picks
 
 
 class PendingPairs:
@@ -146,10 +146,11 @@ class PendingPairs:
 
 def record_api_pick(studio: Studio, pending: PendingPairs, token: object, choice: object, rater: str) -> dict:
     """One pick of an API pair: "A", "B" or "same" (either case); the tally stays hidden, as on the page."""
-    side = CHOICES.get(choice.strip().lower()) if isinstance(choice, str) else None
-    if side is None:
+    said = choice.strip().lower() if isinstance(choice, str) else None
+    named = next((word for word in CHOICES if word.lower() == said), None)
+    if named is None:
         raise StudioError('choice must be "A", "B" or "same"')
     pair = pending.take(token, rater)
-    chosen = {"left": pair["left_id"], "right": pair["right_id"], "tie": None}[side]
+    chosen = {"left": pair["left_id"], "right": pair["right_id"], "tie": None}[CHOICES[named]]
     studio.ab_pick(pair["left_id"], pair["right_id"], chosen, rater)
-    return {"pair": token, "choice": {"left": "A", "right": "B", "tie": "same"}[side], "recorded": True}
+    return {"pair": token, "choice": named, "recorded": True}

@@ -332,8 +332,7 @@ def build(ctx: PageContext) -> None:
         while the run may still be finishing) and its measured effect; the bar's one-line label, the stages seen
         so far, training step k of N, seconds elapsed and the estimate of seconds left (None: too early)."""
         studio.check_visible(model, rater_of(request))
-        if model not in {m.name for m in studio.models(rater_of(request))}:  # as everywhere, not "idle"
-            raise StudioError(f"unknown model {model!r}")
+        studio.kind(model)  # an unknown name is refused as everywhere (it read "idle")
         s = studio.finetune_status(model, rater_of(request))
         return {
             "model": model,
