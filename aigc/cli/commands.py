@@ -90,6 +90,28 @@ def _config_settings(kind: str, settings: list[str]) -> dict:
     return out
 
 
+def _init_checkpoint(args: argparse.Namespace) -> tuple[AnyModel, CheckpointRecord]:
+    """`--init`'s model with `--set` applied, and its record; `--size`/`--channels` default to its own.
+
+    Why here, before the data: `aigc train gan --init fashion-vae` trained the VAE under the GAN's name, and
+    `--init` of a greyscale model with `--channels 3` ended in a traceback after the data had loaded."""
+    model, parent = load_module(args.init)
+    kind: str = getattr(model, "kind")  # noqa: B009 - nn.Module's __getattr__ types every attribute as a tensor
+    if kind != args.kind:
+        raise ValueError(f"--init {args.init}: is a {kind}, not a {args.kind} (aigc train {kind} --init …)")
+    cfg = getattr(model, "cfg")  # noqa: B009
+    own = {"size": cfg.image_size, "channels": cfg.channels}
+    asked = {key: getattr(args, key) for key in own if getattr(args, key) not in (None, own[key])}
+    if asked:
+        raise ValueError(
+            f"--init {args.init}: draws {cfg.channels}-channel {cfg.image_size}×{cfg.image_size} images; "
+            + ", ".join(f"--{key} {value}" for key, value in asked.items())
+            + " would not fit its weights (leave it out to train at the checkpoint's own)"
+        )
+    args.size, args.channels = own["size"], own["channels"]
+    return _with_settings(model, getattr(args, "set", []) or [], args.init), parent
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Train; under torchrun every process runs this, data-parallel, and only rank 0 writes or prints results."""
     if args.threads:
@@ -98,6 +120,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     name = args.name or f"{args.kind}"
     # a dry run's own folder by default: it replaced a real run's checkpoint, card and log in runs/NAME
     out_dir = Path(args.out or (f"runs/{name}-dry-run" if args.dry_run else f"runs/{name}"))
+    init = _init_checkpoint(args) if args.init else None  # before the data: a wrong --init is told at once
+    if init is None:
+        args.size, args.channels = args.size or 28, args.channels or 1
+        _model_config(args, args.channels, args.size)  # a bad --set or size is refused before the data loads
     if args.dry_run:
         dataset = synthetic_dataset(n=64, size=args.size, channels=args.channels)
     else:
@@ -126,9 +152,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     weights, class_weights = class_sampling_weights(args.class_weights, dataset)
     torch.manual_seed(args.seed)
-    if args.init:
-        model, parent = load_module(args.init)
-        model = _with_settings(model, getattr(args, "set", []) or [], args.init)
+    if init is not None:
+        model, parent = init
         continued = parent.name == name  # the same model trained further (a new stage), not a child version
         record = CheckpointRecord(
             kind=model.kind,

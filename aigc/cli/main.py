@@ -23,6 +23,7 @@ from aigc import paths
 from aigc.cli import commands
 from aigc.cli.filter import add_shipped_flag
 from aigc.cli.numbers import COUNT, EVERY, POSITIVE, SAMPLES, SEED, THREADS, number, whole
+from aigc.models import bounds
 
 PLUGIN_GROUP = "aigc.commands"
 PLUGIN_HELP = {"serve": "launch the web studio (same flags as `python app.py`)"}
@@ -36,15 +37,15 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="Fashion-MNIST/MNIST IDX folder, a folder of images, or 'synthetic' (default: find Fashion-MNIST)",
     )
-    p.add_argument("--size", type=int, default=28, choices=[28, 32, 64], help="image size")
-    p.add_argument("--channels", type=int, default=1, choices=[1, 3])
+    p.add_argument("--size", type=int, default=None, choices=[28, 32, 64], help="image size (default 28, or --init's)")
+    p.add_argument("--channels", type=int, default=None, choices=[1, 3], help="default 1, or --init's")
     p.add_argument("--limit", type=COUNT, default=None, help="use only the first N training images")
     p.add_argument("--epochs", type=POSITIVE, default=10.0)
     p.add_argument("--steps", type=COUNT, default=None, help="number of steps (overrides --epochs)")
     p.add_argument("--batch-size", type=COUNT, default=128)
     p.add_argument("--lr", type=POSITIVE, default=None, help="learning rate (default per kind)")
-    p.add_argument("--latent-dim", type=COUNT, default=None)
-    p.add_argument("--width", type=COUNT, default=None, help="base channel width")
+    p.add_argument("--latent-dim", type=whole(*bounds.LATENT_DIM), default=None)
+    p.add_argument("--width", type=whole(*bounds.WIDTH), default=None, help="base channel width")
     p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--name", default=None, help="model name (default: the kind)")
     p.add_argument(
@@ -232,7 +233,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return int(args.func(args) or 0)
-    except (CheckpointError, DatasetError, ValueError) as exc:  # StudioError and DeviceError are ValueErrors
+    except (
+        CheckpointError,
+        DatasetError,
+        ValueError,
+        FloatingPointError,
+    ) as exc:  # StudioError, DeviceError: ValueErrors
         print(f"aigc {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except FeedbackError as exc:  # e.g. Conflict: a run of the same parent is already running

@@ -52,4 +52,6 @@ EVERY = whole(0)  # an interval in steps; 0: never
 THREADS = whole(0)  # torch threads; 0 (or the flag left out): torch's own choice
 POSITIVE = number(0.0, above=True)
 SEED = whole(0, 2**63 - 1)  # a random seed: torch takes any whole number in [0, 2**64)
-SAMPLES = whole(2)  # samples a measurement draws: FID needs a covariance, so at least two
+SAMPLES = whole(
+    2, 200_000
+)  # samples a measurement draws: FID needs a covariance, so at least two; 20x the test set at most

@@ -253,14 +253,18 @@ def load_image_file(
     return arr[:, :, None] if channels == 1 else arr
 
 
-def load_image_folder(folder: str | os.PathLike, size: int = 32, channels: int = 3) -> ImageDataset:
-    """Every readable image under `folder` (recursively); broken ones are skipped and counted once."""
+def load_image_folder(
+    folder: str | os.PathLike, size: int = 32, channels: int = 3, limit: int | None = None
+) -> ImageDataset:
+    """Every readable image under `folder` (recursively; the first `limit` by path); broken ones are skipped
+    and counted once."""
     root = Path(folder)
     if not root.is_dir():
         raise DatasetError(f"{root}: not a folder")
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
         raise DatasetError(f"{root}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+    files = files[:limit] if limit else files
     arrays, broken = [], []
     # a bar on a terminal only (disable=None: not in a log or a page's background run); a folder of photos is long work
     for path in tqdm(files, desc=f"reading {root.name or root}", unit="image", leave=False, disable=None):
@@ -299,10 +303,15 @@ def load_dataset(
     """Resolve a `--data` value: 'synthetic', an IDX folder, a folder of images, or None (Fashion-MNIST)."""
     if spec == "synthetic":
         return synthetic_dataset(n=limit or 256, size=size, channels=channels)
+    if spec and Path(spec).is_file():  # it trained on Fashion-MNIST instead, without a word
+        raise DatasetError(
+            f"--data {spec}: is a file; give a folder of IDX files or of images, or 'synthetic' "
+            "(leave --data out for Fashion-MNIST)"
+        )
     if spec and Path(spec).is_dir() and not _idx_pair(Path(spec), split):
         if any(p.name.endswith(("-idx3-ubyte", "-idx3-ubyte.gz")) for p in Path(spec).iterdir()):
             raise DatasetError(f"{spec}: has IDX files but not the {split} split")
-        return load_image_folder(spec, size=size, channels=channels)
+        return load_image_folder(spec, size=size, channels=channels, limit=limit)
     dataset = load_idx_dataset(spec, split=split, limit=limit)
     if size != 28:
         dataset.images = torch.nn.functional.interpolate(

@@ -13,6 +13,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from aigc.models import bounds
+
 
 @dataclass
 class ClassifierConfig:
@@ -21,6 +23,13 @@ class ClassifierConfig:
     num_classes: int = 10
     width: int = 32
     embed_dim: int = 128
+
+    def __post_init__(self) -> None:
+        bounds.check_channels(self.channels)
+        bounds.check_whole("image_size", self.image_size, (8, 64))
+        bounds.check_whole("num_classes", self.num_classes, bounds.CLASSES)
+        bounds.check_whole("width", self.width, bounds.WIDTH)
+        bounds.check_whole("embed_dim", self.embed_dim, bounds.HIDDEN)
 
 
 class Classifier(nn.Module):

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aigc.models import bounds
 from aigc.models.blocks import ladder, refinements, widths
 
 
@@ -30,6 +31,15 @@ class VAEConfig:
     # resolution before a 3×3 convolution to the image's channels). 0: DCGAN's shape, whose last transposed
     # convolution goes straight from half resolution to pixels, with no room to draw a coat's opening or a seam
     d_extra_convs: int = 0
+
+    def __post_init__(self) -> None:
+        ladder(self.image_size)
+        bounds.check_channels(self.channels)
+        bounds.check_whole("latent_dim", self.latent_dim, bounds.LATENT_DIM)
+        bounds.check_whole("width", self.width, bounds.WIDTH)
+        bounds.check_whole("hidden", self.hidden, bounds.HIDDEN)
+        bounds.check_whole("d_extra_convs", self.d_extra_convs, bounds.EXTRA_CONVS)
+        bounds.check_weight("kl_weight", self.kl_weight)
 
 
 class Encoder(nn.Module):

@@ -109,13 +109,24 @@ def total_steps(cfg: TrainConfig, n: int) -> int:
     return cfg.steps if cfg.steps is not None else max(1, math.ceil(cfg.epochs * max(1, n // min(cfg.batch_size, n))))
 
 
+def data_label(dataset: ImageDataset) -> str:
+    """What a run trains on, as its resume file records it: the source and how many images (--data, --limit)."""
+    return f"{dataset.name} ({len(dataset)} images)"
+
+
 def save_training_state(
-    path: Path, model: AnyModel, objective, step: int, record: CheckpointRecord, weights: torch.Tensor | None
+    path: Path,
+    model: AnyModel,
+    objective,
+    step: int,
+    record: CheckpointRecord,
+    weights: torch.Tensor | None,
+    data: str = "",
 ) -> None:
-    """Model + optimisers + step (+ weights) in one atomic file, enough to resume exactly."""
+    """Model + optimisers + step (+ weights, + the data's label) in one atomic file, enough to resume exactly."""
     record.kind, record.config = model.kind, asdict(model.cfg)  # so load_module() can rebuild the model from it
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-    meta: dict[str, str] = {"step": str(step)}
+    meta: dict[str, str] = {"step": str(step), "data": data}
     for name, opt in objective.optimizers.items():
         opt_tensors, opt_meta = optimizer_to_tensors(opt, f"optim.{name}.")
         tensors.update(opt_tensors)
@@ -126,8 +137,15 @@ def save_training_state(
     save_tensors(path, tensors, record, extra_meta=meta)
 
 
-def load_training_state(path: Path, model: nn.Module, objective) -> tuple[int, torch.Tensor | None]:
+def load_training_state(path: Path, model: nn.Module, objective, data: str = "") -> tuple[int, torch.Tensor | None]:
+    """The step to go on from and the saved weights; refused when the run trained on other data (`data_label`):
+    `--resume` without the first run's --data or --limit went on with Fashion-MNIST's 60,000 images."""
     tensors, record, meta = read_checkpoint(path)
+    if data and meta.get("data") and meta["data"] != data:
+        raise CheckpointError(
+            f"{path}: the interrupted run trained on {meta['data']}, this one loads {data}; "
+            "give --resume the same --data and --limit as the first run"
+        )
     state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
     try:
         model.load_state_dict(state)
@@ -191,11 +209,11 @@ def train(
     last_path = out / "last.safetensors"
     if cfg.resume:
         if par:
-            start_step, saved_weights = _resume_all_ranks(last_path, model, objective, dist)
+            start_step, saved_weights = _resume_all_ranks(last_path, model, objective, dist, data_label(dataset))
         else:
             if not last_path.exists():
                 raise CheckpointError(f"{last_path}: nothing to resume from (no interrupted run in {out})")
-            start_step, saved_weights = load_training_state(last_path, model, objective)
+            start_step, saved_weights = load_training_state(last_path, model, objective, data_label(dataset))
         weights = saved_weights if saved_weights is not None else weights
     labels = dataset.labels.to(device) if dataset.labels is not None else None
     loss_weights_all = weights.to(device) if weights is not None and cfg.weighting == "loss" else None
@@ -225,7 +243,7 @@ def train(
 
     def checkpoint(step: int) -> None:
         if main:
-            save_training_state(last_path, model, objective, step, record, weights)
+            save_training_state(last_path, model, objective, step, record, weights, data_label(dataset))
 
     def sample_grid(step: int) -> None:
         if grid_z is None or not main:
@@ -348,18 +366,20 @@ def train(
     )
 
 
-def _resume_all_ranks(path: Path, model: nn.Module, objective, dist: DistInfo) -> tuple[int, torch.Tensor | None]:
+def _resume_all_ranks(
+    path: Path, model: nn.Module, objective, dist: DistInfo, data: str
+) -> tuple[int, torch.Tensor | None]:
     """Rank 0 reads the resume file and sends its bytes to every rank (other nodes need no copy of OUT)."""
     payload = path.read_bytes() if dist.is_main and path.exists() else None
     payload = distributed.broadcast_bytes(payload, dist)
     if payload is None:
         raise CheckpointError(f"{path}: nothing to resume from (no interrupted run in {path.parent})")
     if dist.is_main:
-        return load_training_state(path, model, objective)
+        return load_training_state(path, model, objective, data)
     with tempfile.TemporaryDirectory(prefix="aigc-resume-") as tmp:
         copy = Path(tmp) / path.name
         copy.write_bytes(payload)
-        return load_training_state(copy, model, objective)
+        return load_training_state(copy, model, objective, data)
 
 
 def finish_record(record: CheckpointRecord, result: TrainResult, cfg: TrainConfig, **extra) -> CheckpointRecord:

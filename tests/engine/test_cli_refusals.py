@@ -114,7 +114,7 @@ def test_a_folders_unreadable_image_is_one_plain_warning_line(capsys, tmp_path):
         (["train", "gan", "--dry-run", "--epochs", "-1"], "argument --epochs: must be a number above 0, got -1"),
         (["train", "gan", "--dry-run", "--threads", "-2"], "argument --threads: must be a whole number at least 0"),
         (["train", "gan", "--dry-run", "--lr", "nan"], "argument --lr: must be a number above 0, got nan"),
-        (["evaluate", "fashion-gan", "--n", "0"], "argument --n: must be a whole number at least 2, got 0"),
+        (["evaluate", "fashion-gan", "--n", "0"], "argument --n: must be a whole number from 2 to 200000, got 0"),
         (["filter", "fashion-gan", "--threads", "-1"], "argument --threads: must be a whole number at least 0"),
         (["sample", "fashion-gan", "--upscale", "0"], "argument --upscale: must be a whole number from 1 to 32"),
         (["worker", "--concurrency", "0"], "argument --concurrency: must be a whole number at least 1, got 0"),
