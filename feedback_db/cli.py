@@ -17,7 +17,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from . import migrate
 from .engine import create_store_engine, masked_url, normalize_url
@@ -71,28 +72,59 @@ def _add_db_flag(parser: argparse.ArgumentParser, default_db: str | None) -> Non
         parser.add_argument("--db", metavar="URL", required=True, help="database URL, e.g. sqlite:///feedback.sqlite3")
 
 
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 1
+def _fail(args: argparse.Namespace, message: str) -> int:
+    """One line naming the command, exit 2, as every other `aigc` command's error (a schema check that finds
+    differences exits 1: it ran, and said no)."""
+    sub = getattr(args, "ratings_command", None) or getattr(args, "db_command", None) or ""
+    print(f"aigc {getattr(args, 'command', 'db')} {sub}: error: {message}".replace("  ", " "), file=sys.stderr)
+    return 2
+
+
+def missing_sqlite_file(url: str | None) -> Path | None:
+    """The file a SQLite URL names when it does not exist yet, else None (PostgreSQL, or a file that is there).
+
+    Why: reading commands opened a mistyped path as a new database, created it empty, and reported
+    "wrote 0 ratings", which reads as if every rating was lost."""
+    if not url:
+        return None
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None  # not a URL: the command's own open says so
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database).expanduser()
+    return None if path.exists() else path
+
+
+def _refuse_missing(args: argparse.Namespace) -> int | None:
+    path = missing_sqlite_file(args.db)
+    if path is None:
+        return None
+    return _fail(args, f"no database at {path} yet (a mistyped --db? the studio makes its own when it first starts)")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     fmt = args.format or ("jsonl" if args.out.suffix.lower() in (".jsonl", ".json") else "csv")
+    if (refused := _refuse_missing(args)) is not None:
+        return refused
     try:
         with FeedbackStore(args.db) as store:
             n = store.export(fmt, args.out)
-    except (FeedbackError, OSError) as exc:
-        return _fail(str(exc))
+    except (FeedbackError, OSError, ValueError, SQLAlchemyError) as exc:
+        return _fail(args, str(exc))
     print(f"wrote {n} ratings to {args.out} ({fmt})")
     return 0
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    if (refused := _refuse_missing(args)) is not None:
+        return refused
     try:
         with FeedbackStore(args.db) as store:
             stats = store.stats_per_version()
-    except FeedbackError as exc:
-        return _fail(str(exc))
+    except (FeedbackError, ValueError, SQLAlchemyError) as exc:
+        return _fail(args, str(exc))
     if args.json:
         for s in stats:
             print(json.dumps({**asdict(s), "like_rate": s.like_rate}))
@@ -122,30 +154,41 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     try:
         revision = _with_engine(args.db, lambda e: migrate.upgrade(e, args.revision))
     except (FeedbackError, ValueError, SQLAlchemyError) as exc:
-        return _fail(str(exc))
+        return _fail(args, str(exc))
     print(f"database at revision {revision} ({masked_url(normalize_url(args.db))})")
     return 0
 
 
 def cmd_current(args: argparse.Namespace) -> int:
+    missing = missing_sqlite_file(args.db)
+    if missing is not None:  # said, not created
+        print(f"empty: no database file yet at {missing} (code head: {migrate.head_revision()})")
+        return 0
     try:
         revision = _with_engine(args.db, migrate.current_revision)
     except (FeedbackError, ValueError, SQLAlchemyError) as exc:
-        return _fail(str(exc))
+        return _fail(args, str(exc))
     head = migrate.head_revision()
     print(f"{revision or 'empty'} (code head: {head})")
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    if (refused := _refuse_missing(args)) is not None:
+        return refused
     try:
         diffs = _with_engine(args.db, migrate.schema_differences)
     except (FeedbackError, ValueError, SQLAlchemyError) as exc:
-        return _fail(str(exc))
+        return _fail(args, str(exc))
     if diffs:
         for diff in diffs:
-            print(diff)
-        return _fail(f"{len(diffs)} difference(s) between the database and the code's schema")
+            print(migrate.describe_difference(diff))
+        print(
+            f"{len(diffs)} difference(s) between the database and the code's schema "
+            "(`aigc db upgrade` brings an older database to the code's)",
+            file=sys.stderr,
+        )
+        return 1
     print("database schema matches the code")
     return 0
 

@@ -112,6 +112,30 @@ def schema_differences(engine: Engine) -> list[Any]:
         return list(compare_metadata(ctx, Base.metadata))
 
 
+def describe_difference(diff: Any) -> str:
+    """One of alembic's comparison entries in words: which table, column or index differs, and which side has it.
+
+    Alembic gives tuples holding SQLAlchemy objects (`('remove_column', None, 'ratings', Column('foo', …))`);
+    `aigc db check` printed those raw. A type or nullability change comes as a list of such tuples."""
+    if isinstance(diff, list):
+        return "; ".join(describe_difference(d) for d in diff)
+    op = diff[0]
+    if op in ("add_table", "remove_table"):
+        where = "in the code, missing from the database" if op == "add_table" else "in the database, not in the code"
+        return f"table {diff[1].name}: {where}"
+    if op in ("add_column", "remove_column"):
+        where = "in the code, missing from the database" if op == "add_column" else "in the database, not in the code"
+        return f"column {diff[2]}.{diff[3].name}: {where}"
+    if op in ("add_index", "remove_index"):
+        where = "in the code, missing from the database" if op == "add_index" else "in the database, not in the code"
+        return f"index {diff[1].name} on {diff[1].table.name}: {where}"
+    if op in ("modify_type", "modify_nullable", "modify_default", "modify_comment"):
+        _, _, table, column, _, old, new = diff
+        what = op.removeprefix("modify_")
+        return f"column {table}.{column}: {what} {old} in the database, {new} in the code"
+    return " ".join(str(part) for part in diff)
+
+
 def check(engine: Engine) -> None:
     """Raise alembic's error when the database and the ORM metadata disagree."""
     with engine.connect() as conn:

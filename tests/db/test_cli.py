@@ -59,9 +59,13 @@ def test_ratings_stats(filled, capsys):
 def test_db_upgrade_current_check_on_a_new_file(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'new.sqlite3'}"
     assert main(["db", "current", "--db", url]) == 0
-    assert capsys.readouterr().out.startswith("empty")
+    assert capsys.readouterr().out.startswith("empty: no database file yet")
+    assert not (tmp_path / "new.sqlite3").exists()  # said, not created
     assert main(["db", "upgrade", "--db", url, "--revision", "0001"]) == 0
-    assert main(["db", "check", "--db", url]) == 1  # 0001 lacks comparisons
+    capsys.readouterr()
+    assert main(["db", "check", "--db", url]) == 1  # 0001 lacks comparisons: each named in words
+    out = capsys.readouterr().out.splitlines()
+    assert "table comparisons: in the code, missing from the database" in out and not any("Table(" in x for x in out)
     assert main(["db", "upgrade", "--db", url]) == 0
     assert f"revision {head_revision()}" in capsys.readouterr().out
     assert main(["db", "check", "--db", url]) == 0
@@ -70,8 +74,18 @@ def test_db_upgrade_current_check_on_a_new_file(tmp_path, capsys):
 
 
 def test_errors_are_messages_not_tracebacks(tmp_path, capsys):
-    assert main(["db", "upgrade", "--db", "sqlite://"]) == 1
-    assert "in-memory" in capsys.readouterr().err
+    assert main(["db", "upgrade", "--db", "sqlite://"]) == 2
+    assert capsys.readouterr().err.startswith("aigc db upgrade: error: in-memory")
+    assert main(["ratings", "stats", "--db", "not a url"]) == 2
+    assert capsys.readouterr().err.startswith("aigc ratings stats: error: ")
+
+
+@pytest.mark.parametrize("command", [["ratings", "export", "--out", "x.csv"], ["ratings", "stats"], ["db", "check"]])
+def test_a_mistyped_sqlite_path_is_refused_not_created_empty(tmp_path, capsys, command):
+    typo = tmp_path / "feedbak.sqlite3"
+    assert main([*command, "--db", f"sqlite:///{typo}"]) == 2
+    assert f"no database at {typo}" in capsys.readouterr().err  # before: "wrote 0 ratings", and a new empty file
+    assert not typo.exists()
     with pytest.raises(SystemExit) as exc:
         main(["ratings", "export", "--format", "xml", "--out", "x"])
     assert exc.value.code == 2
@@ -83,11 +97,11 @@ def test_add_commands_mounts_on_another_parser(tmp_path):
     sub.add_parser("train").set_defaults(func=lambda a: 0)
     default = f"sqlite:///{tmp_path / 'default.sqlite3'}"
     add_commands(sub, default_db=default)
-    args = parser.parse_args(["ratings", "stats", "--db", f"sqlite:///{tmp_path / 'x.sqlite3'}"])
-    assert args.func(args) == 0
     args = parser.parse_args(["db", "upgrade"])
     assert args.func.__name__ == "cmd_upgrade" and args.db == default
     assert args.func(args) == 0 and (tmp_path / "default.sqlite3").exists()
+    args = parser.parse_args(["ratings", "stats"])
+    assert args.func.__name__ == "cmd_stats" and args.func(args) == 0
 
 
 def test_standalone_needs_a_database_url(capsys):
