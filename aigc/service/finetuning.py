@@ -114,10 +114,18 @@ class FinetuneRuns:
             refund("finetunes", requester)
             raise
 
-    def cancel(self, name: str, by: str | None, *, roles: Roles, queue: Any) -> JobStatus:
-        """Cancel `by`'s waiting or running run of `name`; an admin may cancel anyone's."""
+    def cancel(self, name: str, by: str | None, *, roles: Roles, queue: Any, refund: Meter | None = None) -> JobStatus:
+        """Cancel `by`'s waiting or running run of `name`; an admin may cancel anyone's.
+
+        A run its owner takes back while it still waits never used the machine, so its start is refunded:
+        a person who queued by mistake could otherwise not queue again for an hour. A run that trained
+        (even briefly) keeps its charge."""
         name = self.limits.model_name(name)
-        return queue.cancel(name, by, admin=roles.enforced and roles.is_admin(by))
+        before = queue.status(name, by)
+        status = queue.cancel(name, by, admin=roles.enforced and roles.is_admin(by))
+        if refund is not None and by is not None and before.state == "queued" and getattr(before, "owner", None) == by:
+            refund("finetunes", by)
+        return status
 
     def status(self, name: str, viewer: str | None, *, roles: Roles, queue: Any) -> JobStatus:
         """The latest run of `name`; a child `viewer` may not see (someone else's, unpublished) is not named."""

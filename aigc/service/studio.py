@@ -385,7 +385,7 @@ class Studio:
 
     def cancel_finetune(self, name: str, by: str | None) -> JobStatus:
         """Cancel `by`'s waiting or running run of `name`; an admin may cancel anyone's."""
-        return self.runs.cancel(name, by, roles=self.roles, queue=self.queue)
+        return self.runs.cancel(name, by, roles=self.roles, queue=self.queue, refund=self.quotas.refund)
 
     def finetune_status(self, name: str, viewer: str | None = None) -> JobStatus:
         """The latest run of `name`; a child `viewer` may not see (someone else's, unpublished) is not named."""

@@ -119,6 +119,9 @@ class FakeJobs:
         self.started.append((model, rater))
         return JobStatus(model, "running")
 
+    def stop(self, model):
+        self.stopped = model
+
     def stop_all(self):
         pass
 
@@ -145,6 +148,22 @@ def test_finetune_runs_are_metered_per_requester_and_a_refused_start_costs_nothi
     free.jobs.on_done(JobStatus("tiny-vae", "succeeded", child="tiny-vae-ft9"))  # ann's run ends; the next starts
     with pytest.raises(StudioError, match="at most 1 fine-tuning runs per hour per person"):
         free.start_finetune("tiny-vae", rater="quota-rater", requester="ann")
+
+
+def test_a_waiting_run_its_owner_cancels_is_refunded_a_started_one_is_not(studio):
+    batch = studio.sample("tiny-vae", 24, 11, rater="refund-rater")
+    for i, sample_id in enumerate(batch.sample_ids):
+        studio.rate(sample_id, 1.0 if i % 2 else -1.0, "refund-rater")
+    line = Studio(studio.store, studio.models_dir, jobs=FakeJobs())
+    line.quotas = Quotas(QuotaSettings(finetunes_per_hour=1), clock=Clock())
+    line.start_finetune("tiny-vae", rater="refund-rater", requester="bob")  # bob's run takes the one slot
+    waiting = line.start_finetune("tiny-vae", rater="refund-rater", requester="ann")
+    assert (waiting.state, waiting.position) == ("queued", 1)
+    assert line.cancel_finetune("tiny-vae", "ann").state == "cancelled"
+    assert line.quotas.used("finetunes", "ann") == 0  # it never ran: before, ann could not queue for an hour
+    line.start_finetune("tiny-vae", rater="refund-rater", requester="ann")
+    assert line.cancel_finetune("tiny-vae", "bob").state == "cancelled"  # bob's ran: its charge stays
+    assert line.quotas.used("finetunes", "bob") == 1
 
 
 def test_serve_with_the_worker_line_on_sqlite_is_one_line_and_exit_2(capsys, models_dir, db_url):
