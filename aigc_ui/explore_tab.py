@@ -102,19 +102,26 @@ def slider_props(studio: Studio, name: str | None, z: np.ndarray | None) -> list
 GRANT_KEY = secrets.token_bytes(32)  # per process: grants die with it, and a page reload fetches new ones
 
 
-def grant_for(name: str, key: bytes = GRANT_KEY) -> str:
-    """The grant the view sends with each move of `name`; issue it only after `check_visible` passed."""
-    return hmac.new(key, name.encode("utf-8"), hashlib.sha256).hexdigest()
+def grant_for(name: str, published: bool = False, key: bytes = GRANT_KEY) -> str:
+    """The grant the view sends with each move of `name`; issue it only after `check_visible` passed.
+
+    It names whether `name` was published when it was issued: a visitor's grant from while it was published
+    must not outlive an admin's unpublishing (only a grant issued while private opens a private version)."""
+    message = f"{name}\n{'published' if published else 'private'}"
+    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def is_published(studio: Studio, name: str) -> bool:
+    """`models(PUBLIC)` is the registry's cached list (every version without --auth): this costs no query."""
+    return any(m.name == name for m in studio.models(PUBLIC))
 
 
 def may_move(studio: Studio, name: str, grant: object, key: bytes = GRANT_KEY) -> bool:
-    """Whether `move` may decode `name`: a published version (anyone may), or a grant issued for it.
-
-    `models(PUBLIC)` is the registry's cached list (every version without --auth), so this costs no query.
-    """
-    if isinstance(grant, str) and hmac.compare_digest(grant, grant_for(name, key)):
+    """Whether `move` may decode `name`: a published version (anyone may), or a grant issued for it while it
+    was private (to someone `check_visible` let see it)."""
+    if is_published(studio, name):
         return True
-    return any(m.name == name for m in studio.models(PUBLIC))
+    return isinstance(grant, str) and hmac.compare_digest(grant, grant_for(name, False, key))
 
 
 def moved(basis: np.ndarray, z: np.ndarray, changed: dict[int, float]) -> np.ndarray:
@@ -188,7 +195,7 @@ class Explorer:
             model=name,
             z=np.asarray(z, np.float32).tolist(),
             token=uuid.uuid4().hex,
-            grant=grant_for(name),
+            grant=grant_for(name, is_published(self.studio, name)),
             hints=[figure for _, figure in axis_labels(self.studio, name)],
         )
 

@@ -237,7 +237,7 @@ def test_the_slider_path_decodes_a_private_version_only_with_a_grant_issued_to_s
 
         assert _move(bob, url, view["id"], "tiny-vae-ann", z.tolist()) is None
         assert _move(bob, url, view["id"], "tiny-vae-ann", z.tolist(), grant="0" * 64) is None
-        assert _move(bob, url, view["id"], "tiny-vae-ann", z.tolist(), grant=grant_for("tiny-vae")) is None
+        assert _move(bob, url, view["id"], "tiny-vae-ann", z.tolist(), grant=grant_for("tiny-vae", True)) is None
         with pytest.raises(StudioError, match="unknown model 'tiny-vae-ann'"):
             explorer.view_update("tiny-vae-ann", z, "bob")  # no grant for who may not see it
 
@@ -246,6 +246,22 @@ def test_the_slider_path_decodes_a_private_version_only_with_a_grant_issued_to_s
         expected = shared.decode("tiny-vae-ann", moved(shared.axes("tiny-vae-ann").basis, z, {0: 1.25}))
         pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("L"))
         np.testing.assert_array_equal(pixels[::EXPLORE_SCALE, ::EXPLORE_SCALE], expected[:, :, 0])
+
+
+def test_a_grant_issued_while_a_version_was_published_dies_when_it_is_unpublished(shared):
+    from aigc_ui.explore_tab import may_move
+
+    explorer = Explorer(shared, None, None, [], None, None)
+    z = shared.latent_of("tiny-vae-ann", 0)
+    owners = explorer.view_update("tiny-vae-ann", z, "ann").props["grant"]
+    shared.publish("tiny-vae-ann", "root")
+    try:
+        visitors = explorer.view_update("tiny-vae-ann", z, "bob").props["grant"]  # bob may see it now
+        assert may_move(shared, "tiny-vae-ann", visitors) and may_move(shared, "tiny-vae-ann", None)
+    finally:
+        shared.publish("tiny-vae-ann", "root", published=False)
+    assert not may_move(shared, "tiny-vae-ann", visitors)  # before: bob's open explorer went on decoding it
+    assert may_move(shared, "tiny-vae-ann", owners)  # the owner's grant, issued while private, still opens it
 
 
 @pytest.mark.browser
