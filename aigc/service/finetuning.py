@@ -137,11 +137,27 @@ class FinetuneRuns:
                 return replace(status, child=None, metrics={}, message="someone else's run finished")
         return status
 
-    def compare(self, child: str, n: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict]:
-        """Parent and child on the same seeds, with the child's measured effect."""
+    def compare(
+        self, child: str, n: int = 8, seed: int = 0, viewer: str | None = None, *, roles: Roles | None = None
+    ) -> tuple[np.ndarray, np.ndarray, dict]:
+        """Parent and child on the same seeds, with the child's measured effect and `taste_of`: whose taste it
+        measures, in words for `viewer` ("you", "its rater" or "all raters"), who must be allowed to see it."""
+        if viewer is not None and roles is not None:
+            self.registry.check_visible(roles, child, viewer)
         parent = self.registry.parent_of(child)
         if parent is None:
             raise StudioError(f"{child} has no parent version to compare with")
         n, seed = self.limits.images(n), self.limits.seed(seed)
         model = self.registry.model
-        return model(parent).sample(n, seed), model(child).sample(n, seed), dict(self.registry.version(child).metrics)
+        metrics = {**self.registry.version(child).metrics, "taste_of": self.taste_of(child, viewer)}
+        return model(parent).sample(n, seed), model(child).sample(n, seed), metrics
+
+    def taste_of(self, child: str, viewer: str | None) -> str:
+        """Whose ratings steered `child`, as `viewer` should read the figures: a published child's "share you
+        would like" spoke of its rater to every visitor. The CLI (no viewer) and the rater read "you"."""
+        version = self.registry.version(child)
+        run = next((r for r in self.store.list_runs(version.id) if r.child_version_id == version.id), None)
+        rater = (run.config if run is not None else {}).get("rater") or version.owner  # a visitor's run: theirs
+        if viewer is None or rater == viewer:
+            return "you"
+        return "its rater" if rater is not None else "all raters"

@@ -395,6 +395,6 @@ class Studio:
         """`owner`'s waiting and running runs, running first: a page opened (or reloaded) mid-run finds its own."""
         return [status for status in self.queue.line() if status.owner == owner]
 
-    def compare(self, child: str, n: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict]:
-        """Parent and child on the same seeds, with the child's measured effect."""
-        return self.runs.compare(child, n, seed)
+    def compare(self, child: str, n: int = 8, seed: int = 0, viewer: str | None = None) -> tuple[Any, Any, dict]:
+        """Parent and child images on the same seeds, the child's measured effect (`taste_of`: whose, for `viewer`)."""
+        return self.runs.compare(child, n, seed, viewer, roles=self.roles)

@@ -100,7 +100,7 @@ def test_the_last_click_of_a_page_wins_whatever_the_arrival_order():
 
 
 def test_each_figure_of_a_fine_tune_says_what_it_means():
-    from aigc_ui.finetune_tab import FIGURES, figures_markdown
+    from aigc_ui.run_figures import FIGURES, figures_markdown
 
     metrics = {f"{key}_{when}": 0.5 for key, *_ in FIGURES for when in ("before", "after")}
     metrics["reward_heldout_accuracy"] = 0.9  # a run graded by held-out fold models (issue 13)

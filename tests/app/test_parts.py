@@ -106,7 +106,7 @@ def test_messages_people_see():
 
 
 def test_what_the_reward_read_is_said_in_words():
-    from aigc_ui.finetune_tab import features_words, honesty_markdown
+    from aigc_ui.run_figures import features_words, honesty_markdown
 
     assert features_words("kinds+stats") == "class probabilities + pixel statistics"
     assert features_words("stats:ink_brightness") == "item brightness alone (one of the pixel statistics)"
@@ -119,7 +119,7 @@ def test_what_the_reward_read_is_said_in_words():
 
 def test_every_pixel_statistic_has_words_for_people():
     from aigc.feedback.appearance import STAT_NAMES
-    from aigc_ui.finetune_tab import STAT_WORDS
+    from aigc_ui.run_figures import STAT_WORDS
 
     assert set(STAT_WORDS) == set(STAT_NAMES)
 

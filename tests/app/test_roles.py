@@ -264,6 +264,24 @@ def test_a_grant_issued_while_a_version_was_published_dies_when_it_is_unpublishe
     assert may_move(shared, "tiny-vae-ann", owners)  # the owner's grant, issued while private, still opens it
 
 
+def test_a_published_childs_figures_speak_of_its_rater_to_everyone_else(shared):
+    from aigc_ui.run_figures import FIGURES, figures_markdown
+
+    metrics = {f"{key}_{when}": 0.5 for key, *_ in FIGURES for when in ("before", "after")}
+    metrics["reward_heldout_accuracy"] = 0.9
+    with pytest.raises(StudioError, match="unknown model 'tiny-vae-ann'"):
+        shared.compare("tiny-vae-ann", 2, 0, viewer="bob")  # private: bob may not compare it
+    shared.publish("tiny-vae-ann", "root")
+    try:
+        whose = {who: shared.compare("tiny-vae-ann", 2, 0, viewer=who)[2]["taste_of"] for who in ("ann", "bob")}
+    finally:
+        shared.publish("tiny-vae-ann", "root", published=False)
+    words = {who: figures_markdown({**metrics, "taste_of": taste}) for who, taste in whose.items()}
+    assert "estimated share you would like" in words["ann"] and "some of your ratings" in words["ann"]
+    assert "estimated share its rater would like" in words["bob"] and "some of its rater's ratings" in words["bob"]
+    assert " you " not in words["bob"].split("**What next")[0] and "your" not in words["bob"]
+
+
 @pytest.mark.browser
 def test_in_a_browser_the_owner_moves_the_sliders_of_their_private_version(shared, page):
     """The view's JS sends the grant its props got: without it the owner's own sliders would do nothing."""

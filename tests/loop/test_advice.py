@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from aigc.feedback.advice import advise_scores
-from aigc_ui.finetune_tab import advice_markdown, figures_markdown
+from aigc_ui.run_figures import advice_markdown, figures_markdown
 
 from .conftest import rate_by_band
 

@@ -10,7 +10,7 @@ import pytest
 from aigc import load_model
 from aigc.cli.main import build_parser
 from aigc.models.checkpoint import current_config, read_checkpoint
-from aigc_ui.finetune_tab import figures_markdown
+from aigc_ui.run_figures import figures_markdown
 
 
 def test_a_vae_written_with_beta_loads_as_kl_weight(tmp_path):
