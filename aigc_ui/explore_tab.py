@@ -18,14 +18,9 @@ published versions or a name whose grant verifies (one hash, the slider stays as
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import math
 import os
-import secrets
-import threading
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import gradio as gr
@@ -46,6 +41,7 @@ from .common import (
     random_seed,
     rater_of,
 )
+from .explore_guards import ClickOrder, grant_for, is_published, may_move
 from .web import VIEW_CSS, VIEW_JS, VIEW_TEMPLATE, data_uri
 
 MAX_SLIDERS = 32  # beyond this, dimensions keep their values but get no slider
@@ -99,31 +95,6 @@ def slider_props(studio: Studio, name: str | None, z: np.ndarray | None) -> list
     return props
 
 
-GRANT_KEY = secrets.token_bytes(32)  # per process: grants die with it, and a page reload fetches new ones
-
-
-def grant_for(name: str, published: bool = False, key: bytes = GRANT_KEY) -> str:
-    """The grant the view sends with each move of `name`; issue it only after `check_visible` passed.
-
-    It names whether `name` was published when it was issued: a visitor's grant from while it was published
-    must not outlive an admin's unpublishing (only a grant issued while private opens a private version)."""
-    message = f"{name}\n{'published' if published else 'private'}"
-    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def is_published(studio: Studio, name: str) -> bool:
-    """`models(PUBLIC)` is the registry's cached list (every version without --auth): this costs no query."""
-    return any(m.name == name for m in studio.models(PUBLIC))
-
-
-def may_move(studio: Studio, name: str, grant: object, key: bytes = GRANT_KEY) -> bool:
-    """Whether `move` may decode `name`: a published version (anyone may), or a grant issued for it while it
-    was private (to someone `check_visible` let see it)."""
-    if is_published(studio, name):
-        return True
-    return isinstance(grant, str) and hmac.compare_digest(grant, grant_for(name, False, key))
-
-
 def moved(basis: np.ndarray, z: np.ndarray, changed: dict[int, float]) -> np.ndarray:
     """z with the coordinates in `changed` (slider index → value) set along the orthonormal basis rows."""
     z = np.asarray(z, np.float32).copy()
@@ -143,29 +114,6 @@ def explorer_state(name: str, z, sample_id: int | None = None, note: str = "") -
         "note": note,
         "rated": {"model": name, "z": z, "sample_id": sample_id} if sample_id else {},
     }
-
-
-class ClickOrder:
-    """The newest rating click seen per page load: two quick clicks may reach the server in either order,
-    and the one the person made last must win. Bounded (oldest page loads forgotten first)."""
-
-    def __init__(self, size: int = 10_000):
-        self.size = size
-        self.seen: OrderedDict[str, int] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def newest(self, page: str | None, seq) -> bool:
-        """True if click `seq` of `page` is newer than every click of that page seen so far (and records it)."""
-        if page is None or not isinstance(seq, int | float):
-            return True
-        with self.lock:
-            if self.seen.get(page, -1) > seq:
-                return False
-            self.seen[page] = int(seq)
-            self.seen.move_to_end(page)
-            while len(self.seen) > self.size:
-                self.seen.popitem(last=False)
-            return True
 
 
 @dataclass

@@ -89,7 +89,7 @@ def test_sliders_have_plain_labels_and_the_figure_apart(studio):
 
 
 def test_the_last_click_of_a_page_wins_whatever_the_arrival_order():
-    from aigc_ui.explore_tab import ClickOrder
+    from aigc_ui.explore_guards import ClickOrder
 
     order = ClickOrder(size=2)
     assert order.newest("page-a", 2) and not order.newest("page-a", 1)  # click 1 arrived late: ignored

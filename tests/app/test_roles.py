@@ -18,7 +18,8 @@ from aigc.service.jobs import JobStatus
 from aigc.service.queue import FinetuneQueue
 from aigc.service.studio import Roles, Studio, StudioError
 from aigc_ui.common import EXPLORE_SCALE
-from aigc_ui.explore_tab import Explorer, grant_for, moved
+from aigc_ui.explore_guards import grant_for
+from aigc_ui.explore_tab import Explorer, moved
 from feedback_db import VersionInfo
 from tests.app.helpers import api_client, running
 
@@ -249,7 +250,7 @@ def test_the_slider_path_decodes_a_private_version_only_with_a_grant_issued_to_s
 
 
 def test_a_grant_issued_while_a_version_was_published_dies_when_it_is_unpublished(shared):
-    from aigc_ui.explore_tab import may_move
+    from aigc_ui.explore_guards import may_move
 
     explorer = Explorer(shared, None, None, [], None, None)
     z = shared.latent_of("tiny-vae-ann", 0)
