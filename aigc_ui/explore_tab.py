@@ -40,6 +40,7 @@ from .common import (
     plain,
     random_seed,
     rater_of,
+    upscale,
 )
 from .explore_guards import ClickOrder, grant_for, is_published, may_move
 from .web import VIEW_CSS, VIEW_JS, VIEW_TEMPLATE, data_uri
@@ -104,8 +105,9 @@ def moved(basis: np.ndarray, z: np.ndarray, changed: dict[int, float]) -> np.nda
     return z
 
 
-def explorer_state(name: str, z, sample_id: int | None = None, note: str = "") -> dict:
-    """What the explorer holds per session: the latent it was pointed at, that point's sample, its rating."""
+def explorer_state(name: str, z, sample_id: int | None = None, note: str = "", original=None) -> dict:
+    """What the explorer holds per session: the latent it was pointed at, that point's sample, its rating, and
+    the uploaded picture it came from (as the model read it), which Reset shows again."""
     z = np.asarray(z, np.float32).tolist()
     return {
         "model": name,
@@ -113,6 +115,7 @@ def explorer_state(name: str, z, sample_id: int | None = None, note: str = "") -
         "sample_id": sample_id,
         "note": note,
         "rated": {"model": name, "z": z, "sample_id": sample_id} if sample_id else {},
+        "original": None if original is None else np.asarray(original, np.uint8).tolist(),
     }
 
 
@@ -126,9 +129,11 @@ class Explorer:
     sliders: list[gr.Slider]
     view: gr.HTML
     status: gr.Markdown
+    original: gr.Image | None = None  # an upload as the model read it, beside what the model made of it
 
     def outputs(self) -> list:
-        return [self.model, self.state, *self.sliders, self.view, self.status]
+        extra = [] if self.original is None else [self.original]
+        return [self.model, self.state, *self.sliders, self.view, self.status, *extra]
 
     def inputs(self) -> list:
         """What `current` needs: the state and the sliders (handlers take them as state, *values)."""
@@ -147,17 +152,20 @@ class Explorer:
             hints=[figure for _, figure in axis_labels(self.studio, name)],
         )
 
-    def open(self, name: str, z, sample_id: int | None = None, note: str = "", *, viewer: str) -> list:
+    def open(self, name: str, z, sample_id: int | None = None, note: str = "", *, viewer: str, original=None) -> list:
         """Updates, in `outputs()` order, that load z into the explorer for `viewer` (rater_of the event's
-        request: the view's grant is theirs); Reset comes back here."""
+        request: the view's grant is theirs); Reset comes back here. `original`: the uploaded picture z
+        encodes, shown beside the view (hidden for any other point)."""
         z = np.asarray(z, np.float32)
         text = f"Exploring `{name}`" + (f" · {note}" if note else "")
+        shown = None if original is None else upscale(np.asarray(original, np.uint8), EXPLORE_SCALE // 2)
         return [
             gr.Dropdown(value=name),
-            explorer_state(name, z, sample_id, note),
+            explorer_state(name, z, sample_id, note, original),
             *[gr.update(**p) for p in slider_props(self.studio, name, z)],
             self.view_update(name, z, viewer),
             text,
+            *([] if self.original is None else [gr.Image(value=shown, visible=shown is not None)]),
         ]
 
     def current(self, state: dict | None, values) -> tuple[str, np.ndarray]:
@@ -241,6 +249,15 @@ def build(ctx: PageContext) -> None:
                     size="sm",
                     elem_id="ex-upload",
                 )
+                original = gr.Image(
+                    label="Your image, as the model reads it",
+                    visible=False,
+                    interactive=False,
+                    type="pil",
+                    format="png",  # pixels stay crisp (a lossy WebP blurs a 28 px picture)
+                    height=160,
+                    elem_id="ex-original",
+                )
             with gr.Column(scale=2, elem_classes=["slider-grid"]):
                 sliders: list[gr.Slider] = []
                 props = slider_props(studio, start_name, start_z)
@@ -248,7 +265,7 @@ def build(ctx: PageContext) -> None:
                 with gr.Accordion("More dimensions (less important)", open=False, elem_id="ex-more"):
                     _slider_rows(sliders, props, TOP_SLIDERS, MAX_SLIDERS)
         state = gr.State(explorer_state(start_name, start_z, note="seed 0") if start_name else {})
-        explorer = Explorer(studio, model, state, sliders, view, status)
+        explorer = Explorer(studio, model, state, sliders, view, status, original)
         ctx.explorer = explorer
         taste.build(ctx, explorer)
         refresh_partners_on = breed.build(ctx, explorer)
@@ -281,7 +298,12 @@ def build(ctx: PageContext) -> None:
         if not current or not current.get("model"):
             raise StudioError("Nothing to reset to yet.")
         return explorer.open(
-            current["model"], current["z"], current.get("sample_id"), current.get("note", ""), viewer=rater_of(request)
+            current["model"],
+            current["z"],
+            current.get("sample_id"),
+            current.get("note", ""),
+            viewer=rater_of(request),
+            original=current.get("original"),
         )
 
     reset.click(go_back, state, outputs, api_visibility="private")
@@ -302,7 +324,8 @@ def build(ctx: PageContext) -> None:
             name = vae
         encoded, shown = encode_upload(studio, name, path), plain(os.path.basename(path))
         negated = ", negated: its background is light and this model's are dark" if encoded.negated else ""
-        return explorer.open(name, encoded.latent, note=f"your image ({shown}){negated}", viewer=rater)
+        note = f"your image ({shown}){negated}"
+        return explorer.open(name, encoded.latent, note=note, viewer=rater, original=encoded.pixels)
 
     upload.upload(from_upload, [upload, model], outputs, api_visibility="private")
 

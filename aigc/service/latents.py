@@ -39,6 +39,7 @@ class SampleBatch:
 class Encoded:
     latent: np.ndarray  # (D,) float32: the VAE's latent mean
     negated: bool  # the picture was negated first, its background being the opposite of the model's
+    pixels: np.ndarray | None = None  # (H, W, C) uint8: the picture as the model read it (resized, negated if so)
 
 
 Admit = Callable[[str, "str | None", int], None]  # (model, rater, images): refuse (StudioError) or book them
@@ -135,7 +136,7 @@ class LatentSpace:
         except DatasetError as exc:
             raise StudioError(str(exc)) from exc
         pixels, negated = match_background(pixels, self.background(name))
-        return Encoded(model.encode(pixels[None])[0], negated)
+        return Encoded(model.encode(pixels[None])[0], negated, pixels)
 
     def background(self, name: str) -> float:
         """The grey level of the model's own backgrounds (the border of 64 of its samples), once per model."""

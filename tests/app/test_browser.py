@@ -74,6 +74,7 @@ def test_a_person_generates_rates_explores_and_uploads(page, server, store, tmp_
     chooser.value.set_files(str(upload))
     wait_for_text(page, "#ex-status", "your image")
     assert slider.input_value() != slider_before
+    assert page.locator("#ex-original img").is_visible()  # the upload itself, beside what the VAE made of it
 
     # a non-image gets a clear message, not a stack trace
     bad = tmp_path / "notes.png"
@@ -93,6 +94,7 @@ def test_a_person_generates_rates_explores_and_uploads(page, server, store, tmp_
     page.click("#ex-children-go")
     page.locator("#child-explore-2").click()
     child = int(re.search(r"child #(\d+)", wait_for_text(page, "#ex-status", r"child #\d+")).group(1))
+    page.locator("#ex-original").wait_for(state="hidden", timeout=TIMEOUT)  # a child is not the upload
     assert store.get_sample(child).source == "explore"
 
     # history: what this person did, newest first; a click reopens it in the explorer

@@ -70,6 +70,22 @@ def test_sliders_show_a_latent_and_unmoved_sliders_change_nothing(studio):
         explorer.current({}, values)
 
 
+def test_an_upload_is_shown_as_the_model_read_it_beside_the_view_and_only_for_its_own_point(studio, tmp_path):
+    light = np.full((40, 40), 250, np.uint8)
+    light[10:30, 15:25] = 30  # a dark item on a white table: negated for a model of light items on black
+    Image.fromarray(light).save(tmp_path / "photo.png")
+    encoded = studio.encode("tiny-vae", str(tmp_path / "photo.png"))
+    assert encoded.negated and encoded.pixels is not None and encoded.pixels.shape == (28, 28, 1)
+    assert encoded.pixels[0, 0, 0] < 20 and encoded.pixels[14, 14, 0] > 200  # resized and negated, as encoded
+    explorer = Explorer(studio, None, None, [], None, None, original="image")
+    assert len(explorer.outputs()) == 5 and explorer.outputs()[-1] == "image"
+    shown = explorer.open("tiny-vae", encoded.latent, viewer="ann", original=encoded.pixels)
+    assert shown[-1].visible and Image.open(shown[-1].value["path"]).size == (112, 112)  # 28 px, 4x
+    assert shown[1]["original"] == encoded.pixels.tolist()  # Reset shows it again
+    elsewhere = explorer.open("tiny-vae", studio.latent_of("tiny-vae", 3), viewer="ann")
+    assert not elsewhere[-1].visible and len(elsewhere) == len(shown)
+
+
 @pytest.mark.parametrize(
     "text,expected", [("[1, 2.5]", [1, 2.5]), ("1, 2.5", [1, 2.5]), ([3, 4], [3, 4]), ({"latent": [5]}, [5])]
 )
