@@ -70,6 +70,7 @@ def test_sliders_show_a_latent_and_unmoved_sliders_change_nothing(studio):
         explorer.current({}, values)
 
 
+@pytest.mark.filterwarnings("ignore:The value passed into gr.Dropdown")  # no page here: no choices
 def test_an_upload_is_shown_as_the_model_read_it_beside_the_view_and_only_for_its_own_point(studio, tmp_path):
     light = np.full((40, 40), 250, np.uint8)
     light[10:30, 15:25] = 30  # a dark item on a white table: negated for a model of light items on black
