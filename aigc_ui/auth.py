@@ -205,6 +205,19 @@ async def reply(send, code: int, text: str) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
+def login_message(settings: ThrottleSettings | None = None) -> str:
+    """The login page's standing note. Gradio's page answers every refusal with "Incorrect Credentials", a
+    lock included (the 429's own words never reach it): a person typing the right password during a lock
+    thought it wrong, so the note says what a lock looks like, and that a restart logs everyone out."""
+    s = settings or ThrottleSettings()
+    return (
+        f"AIGC Studio: log in to rate as yourself. After {s.free_attempts} wrong passwords, logins for that name "
+        f"or from that address pause: {s.base_lock_s:g} s at first, longer with each further miss, at most "
+        f'{s.max_lock_s / 60:g} min. Meanwhile this page answers "Incorrect Credentials" even to the right '
+        "password: wait, then try again. A restart of the studio asks everyone to log in again."
+    )
+
+
 def guard_kwargs(throttle: LoginThrottle) -> dict:
     """`launch(**guard_kwargs(t))`: installs LoginGuard in the FastAPI app Gradio creates."""
     return {"app_kwargs": {"middleware": [login_middleware(throttle)]}}

@@ -43,7 +43,7 @@ from aigc_ui import (
     startup,
     who,
 )
-from aigc_ui.auth import LoginThrottle, login_middleware
+from aigc_ui.auth import LoginThrottle, login_message, login_middleware
 from aigc_ui.body_limit import body_limit_middleware
 from aigc_ui.common import CSS, PageContext, model_choices, rater_of
 from aigc_ui.fair_share import QUEUE_MAX_EACH, SERVER_CALLS_EACH, add_share_flags, fair_share_middleware
@@ -350,7 +350,7 @@ def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Stud
             server_port=args.port,
             share=share,
             auth=credentials or None,
-            auth_message="AIGC Studio: log in to rate as yourself.",
+            auth_message=login_message(),
             **launch_kwargs(studio, LoginThrottle() if credentials else None, args.queue_max_each, args.moves_max_each),
         )
     except SystemExit:

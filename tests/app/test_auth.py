@@ -122,6 +122,9 @@ def test_serve_with_auth_installs_the_guard_and_without_auth_does_not(models_dir
         demo, studio = app.serve(args, block=False)
         try:
             assert any(m.cls is LoginGuard for m in demo.app.user_middleware) is guarded
+            if guarded:  # the login page's note says what a lock looks like there (its only words: "Incorrect…")
+                note = httpx.get(demo.local_url + "config", timeout=10).json()["detail"]["auth_message"]
+                assert "After 5 wrong passwords" in note and '"Incorrect Credentials" even to the right' in note
             slots = (3, 5) if not guarded else (1, 20)  # the line's flags reach the studio's queue
             assert studio.queue.settings == QueueSettings(concurrency=slots[0], max_queued=slots[1])
         finally:
