@@ -109,9 +109,17 @@ def rater_of(request: gr.Request | None) -> str:
     return Requester(person, getattr(client, "host", None))
 
 
+def privacy_words(m: ModelSummary) -> str:
+    """', 🔒 private: ann's' for a fine-tune only its owner and admins see (with --auth), '' otherwise: the owner
+    could not tell their private versions from published ones, nor an admin whose they were."""
+    if m.published:
+        return ""
+    return f", 🔒 private: {m.owner}'s" if m.owner else ", 🔒 private"
+
+
 def model_label(m: ModelSummary) -> str:
     lineage = f", from {m.parent}" if m.parent else ""
-    return f"{m.name} ({m.kind.upper()}{lineage})"
+    return f"{m.name} ({m.kind.upper()}{lineage}{privacy_words(m)})"
 
 
 def model_choices(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from aigc.service.studio import ModelSummary, Studio
+from aigc.service.studio import ModelSummary, Studio, StudioError
 
-from .common import PageContext, model_label, on_page, rater_of
+from .common import PageContext, model_label, on_page, privacy_words, rater_of
 
 STATS_COLUMNS = ["version", "kind", "parent", "samples", "ratings", "👍", "👎", "like rate"]
 
@@ -80,7 +80,7 @@ def lineage_markdown(models: list[ModelSummary]) -> str:
 
     def walk(parent: str | None, depth: int) -> None:
         for m in children.get(parent, []):
-            origin = f" · fine-tuned from `{m.parent}`" if m.parent else ""
+            origin = (f" · fine-tuned from `{m.parent}`" if m.parent else "") + privacy_words(m).replace(",", " ·")
             lines.append(
                 f"{'  ' * depth}- **{m.name}** ({m.kind.upper()}, {m.latent_dim}-d latent, "
                 f"{m.image_shape[0]}×{m.image_shape[1]}){origin}"
@@ -131,6 +131,7 @@ def build(ctx: PageContext) -> None:
                 tree = gr.Markdown(elem_id="models-tree")
             with gr.Column(scale=2):
                 card_of = gr.Dropdown(label="Model card", choices=[], elem_id="models-card-pick")
+                publish = gr.Button(visible=False, size="sm", elem_id="models-publish")  # admins, a visitor's version
                 card = gr.Markdown(elem_id="models-card")
 
     @on_page
@@ -149,7 +150,26 @@ def build(ctx: PageContext) -> None:
             gr.Dropdown(choices=[(model_label(m), m.name) for m in models], value=chosen),
             card_text(models, chosen),
             health_markdown(studio.checkpoint_problems()),
+            publish_button(models, chosen, rater_of(request)),
         )
+
+    def publish_button(models: list[ModelSummary], name: str | None, viewer: str) -> gr.Button:
+        """An admin's publish (or take back) button for a visitor's fine-tune; hidden for everyone else."""
+        m = next((m for m in models if m.name == name), None)
+        if m is None or m.owner is None or not (studio.roles.enforced and studio.roles.is_admin(viewer)):
+            return gr.Button(visible=False)
+        label = "🔒 Take back to its owner and admins" if m.published else "🌐 Publish to every visitor"
+        return gr.Button(label, visible=True)
+
+    @on_page
+    def toggle_published(name, request: gr.Request):
+        viewer = rater_of(request)
+        m = next((m for m in studio.models(viewer) if m.name == name), None)
+        if m is None:
+            raise StudioError("Pick a model first.")
+        version = studio.publish(name, viewer, not m.published)
+        gr.Info(f"{name} is {'now shown to every visitor' if version.published else 'back to its owner and admins'}.")
+        return load(name, request)
 
     def card_text(models: list[ModelSummary], name: str | None) -> str:
         m = next((m for m in models if m.name == name), None)
@@ -159,8 +179,10 @@ def build(ctx: PageContext) -> None:
 
     @on_page
     def show_card(name, request: gr.Request):
-        return card_text(studio.models(rater_of(request)), name)
+        models = studio.models(rater_of(request))
+        return card_text(models, name), publish_button(models, name, rater_of(request))
 
-    outputs = [table, likes, over_time, no_ratings, tree, card_of, card, health]
+    outputs = [table, likes, over_time, no_ratings, tree, card_of, card, health, publish]
     gr.on([tab.select, refresh.click], load, card_of, outputs, api_visibility="private", trigger_mode="always_last")
-    card_of.input(show_card, card_of, card, api_visibility="private")
+    card_of.input(show_card, card_of, [card, publish], api_visibility="private")
+    publish.click(toggle_published, card_of, outputs, api_visibility="private")

@@ -298,3 +298,36 @@ def test_in_a_browser_the_owner_moves_the_sliders_of_their_private_version(share
         wait_for_text(page, "#ex-status", r"tiny-vae-ann")
         drag_first_slider_until_the_picture_changes(page)
         assert not page.errors, page.errors
+
+
+def test_pickers_mark_a_private_version_with_its_owner():
+    from aigc.service.studio import ModelSummary
+    from aigc_ui.common import model_label
+
+    mine = ModelSummary("v-ann", "vae", 2, "v", 4, (28, 28, 1), "", owner="ann", published=False)
+    assert model_label(mine) == "v-ann (VAE, from v, 🔒 private: ann's)"
+    assert model_label(ModelSummary("v", "vae", 1, None, 4, (28, 28, 1), "")) == "v (VAE)"  # shipped: as before
+
+
+@pytest.mark.browser
+def test_in_a_browser_an_admin_publishes_a_visitors_version_and_takes_it_back(shared, page):
+    from tests.app.helpers import TIMEOUT
+
+    with running(shared, auth=LOGINS) as demo:
+        assert page.request.post(demo.local_url + "login", form={"username": "root", "password": "r-pw"}).ok
+        page.goto(demo.local_url)
+        page.get_by_role("tab", name="Feedback & models").click()
+        page.locator("#models-card-pick input").click()
+        page.get_by_role("option", name=re.compile(r"tiny-vae-ann .*private: ann's")).click()
+        button = page.locator("#models-publish")
+        button.get_by_text("Publish to every visitor").wait_for(timeout=TIMEOUT)
+        button.click()
+        button.get_by_text("Take back to its owner and admins").wait_for(timeout=TIMEOUT)
+        assert shared.version("tiny-vae-ann").published
+        button.click()
+        button.get_by_text("Publish to every visitor").wait_for(timeout=TIMEOUT)
+        assert not shared.version("tiny-vae-ann").published
+        page.locator("#models-card-pick input").click()
+        page.get_by_role("option", name=re.compile(r"^tiny-vae \(VAE\)")).click()
+        button.wait_for(state="hidden", timeout=TIMEOUT)  # a shipped model: nothing to publish
+        assert not page.errors, page.errors
