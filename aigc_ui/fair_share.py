@@ -34,7 +34,7 @@ from .meter import login_of
 
 QUEUE_MAX_EACH = 16  # waiting requests per visitor: a page load queues 4; a person clicks faster than it runs
 SERVER_CALLS_EACH = 8  # server-function calls in flight per visitor: one per open explorer tab
-JOIN_PATH = re.compile(r"/(queue/join|call/[^/]+)/?$")  # the page's and the REST API's ways into the queue
+JOIN_PATH = re.compile(r"/(queue/join|call/(v2/)?[^/]+)/?$")  # the page's and the REST API's ways into the queue
 SERVER_CALL_PATH = re.compile(r"/component_server/?$")
 
 

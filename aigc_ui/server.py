@@ -106,18 +106,18 @@ def build_demo(
             event = demo.load(fn, inputs, outputs, api_visibility="private")
             if then:
                 event.then(*then, api_visibility="private")
-    demo.queue(default_concurrency_limit=4, max_size=queue_max)
+    # api_open=False: /run/NAME and /api/NAME ran queued endpoints past the queue's bounds, all as "anonymous"
+    demo.queue(default_concurrency_limit=4, max_size=queue_max, api_open=False)
     return demo
 
 
 VERSION_POLL_S = 5.0
+SESSION_CAPACITY = 1000  # page states kept (~420 kB each: Gradio copies the page's config; a REST call is one too)
 
 
 def watch_versions(ctx: PageContext) -> None:
     """Every open page lists a new version (a fine-tune finished anywhere) within VERSION_POLL_S, no reload.
-
-    Each page keeps the names it lists; a tick that finds the same names changes nothing on the page.
-    """
+    Each page keeps the names it lists; a tick that finds the same names changes nothing on the page."""
     pickers = ctx.every_picker
     if not pickers:
         return
@@ -192,6 +192,7 @@ def launch_kwargs(
         blocked_paths=_blockable(studio.private_paths(), keep),
         footer_links=["api", "gradio"],
         run_history=False,
+        state_session_capacity=SESSION_CAPACITY,  # Gradio's default of 10,000 sessions held ~4 GB
         quiet=True,  # Gradio's start lines advise `share=True` in code: the studio prints its own (startup.banner)
         app_kwargs={
             "middleware": [

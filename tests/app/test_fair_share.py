@@ -134,6 +134,12 @@ def test_one_address_may_have_only_its_share_of_requests_waiting(studio):
                 "Busy: your address already has 2 requests waiting in the queue (at most 2); "
                 "try again when they are done."
             )
+            # the queue's other doors: /call/v2 is held to the same share; the direct routes run nothing queued
+            with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"), timeout=60) as other:
+                v2 = other.post(f"{url}gradio_api/call/v2/hold", json={"x": 9})
+                direct = [other.post(f"{url}gradio_api/{route}/hold", json={"data": [9]}) for route in ("run", "api")]
+            assert v2.status_code == 429 and "at most 2" in v2.json()["detail"]  # before: 200, past the share
+            assert [r.status_code for r in direct] == [404, 404]  # before: both ran beside the queue
             assert post_call(url, "hold", [5], "127.0.0.3").status_code == 200  # another machine is not held up
             assert [post_call(url, "hold", [6], "127.0.0.1").status_code for _ in range(3)] == [200] * 3
         finally:
