@@ -82,14 +82,22 @@ class LatentSpace:
         return self.registry.model(name).decode(np.stack([self.check_latent(name, z) for z in latents]))
 
     def show(
-        self, name: str, latents: np.ndarray, source: str, rater: str | None = None, seed: int = 0
+        self,
+        name: str,
+        latents: np.ndarray,
+        source: str,
+        rater: str | None = None,
+        seed: int = 0,
+        admitted: bool = False,
     ) -> tuple[np.ndarray, list[int]]:
-        """Decode latents once and record them as Samples: (images, sample ids), for grids and strips."""
+        """Decode latents once and record them as Samples: (images, sample ids), for grids and strips.
+        `admitted`: the caller already charged them (before work of its own, as picking images to rate)."""
         rows = np.atleast_2d(latents)
         if not 1 <= len(rows) <= self.limits.max_images:
             raise StudioError(f"number of images must be from 1 to {self.limits.max_images}, got {len(rows)}")
         latents = np.stack([self.check_latent(name, z) for z in rows])
-        self.admit(name, rater, len(latents))
+        if not admitted:
+            self.admit(name, rater, len(latents))
         images = self.registry.model(name).decode(latents)
         ids = self.store.record_samples(
             self.registry.version(name).id,

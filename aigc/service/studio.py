@@ -232,10 +232,10 @@ class Studio:
         'explore' with seed 0, as the explorer's latents are: a pick is not the seed's batch at its index, so
         it must not carry a seed permalink that would show another picture."""
         n, seed = self.limits.images(n), self.limits.seed(seed)
-        self.registry.model(name)  # an unknown name fails here, before any work
+        self._admit(name, rater, n)  # before the pool of candidates: a refusal must cost nothing
         pool = self.registry.model(name).generate(pool_size(n), seed)
         picks = self.runs.pick_to_rate(name, pool.latents, pool.images, n, rater)
-        images, ids = self.latents.show(name, pool.latents[picks], "explore", rater)
+        images, ids = self.latents.show(name, pool.latents[picks], "explore", rater, admitted=True)
         return SampleBatch(name, seed, images, pool.latents[picks], ids)
 
     def decode(self, name: str, z: np.ndarray) -> np.ndarray:

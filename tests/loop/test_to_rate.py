@@ -81,3 +81,26 @@ def test_the_offline_benchmark_chooses_the_pages_the_studio_shows(studio):
     assert len(on_page.seen) == len(offline.seen) == 4
     for shown, graded in zip(on_page.seen, offline.seen):
         assert np.array_equal(shown, graded)
+
+
+def test_images_to_rate_are_charged_before_their_pool_is_drawn_and_once(studio, monkeypatch):
+    import pytest
+
+    from aigc.service.studio import Quotas, QuotaSettings, StudioError
+
+    model = studio.model("syn-vae")
+    pools = []
+    original = type(model).generate
+    monkeypatch.setattr(
+        type(model), "generate", lambda self, n, seed, *a, **k: pools.append(n) or original(self, n, seed, *a, **k)
+    )
+    before = studio.quotas
+    studio.quotas = Quotas(QuotaSettings(samples_per_minute=12))
+    try:
+        studio.sample_to_rate("syn-vae", 8, seed=3, rater="q")
+        assert studio.quotas.used("samples", "q") == 8 and pools == [pool_size(8)]  # charged once, for 8
+        with pytest.raises(StudioError, match="at most 12 images per minute per person"):
+            studio.sample_to_rate("syn-vae", 8, seed=4, rater="q")
+        assert pools == [pool_size(8)]  # the refused call drew no pool (before: 128 candidates, then the refusal)
+    finally:
+        studio.quotas = before
