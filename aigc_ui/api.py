@@ -296,7 +296,9 @@ def build(ctx: PageContext) -> None:
         """The explorer's ✨ My taste: a unit direction in the latent space towards what was liked (yours, or
         everyone's); add t · direction to a latent and /decode it. None until liked and disliked both exist."""
         studio.check_visible(model, rater_of(request))
-        found = studio.taste(model, rater_of(request) if only_mine is not False else None)
+        if not isinstance(only_mine, bool):  # "abc", 0 and NaN all read as true
+            raise StudioError("only_mine must be true or false")
+        found = studio.taste(model, rater_of(request) if only_mine else None)
         return {"model": model, "direction": None if found is None else as_list(found)}
 
     gr.api(taste, api_name="taste")
@@ -308,7 +310,8 @@ def build(ctx: PageContext) -> None:
 
         steps 0 = the kind's default; poll `finetune_status`.
         """
-        status = studio.start_finetune(model, steps=steps, rater=only_rater or None, requester=rater_of(request))
+        rater = studio.limits.rater_filter(only_rater)
+        status = studio.start_finetune(model, steps=steps, rater=rater, requester=rater_of(request))
         return {"model": model, "state": status.state}
 
     gr.api(finetune, api_name="finetune")
@@ -320,7 +323,7 @@ def build(ctx: PageContext) -> None:
         studio.check_visible(model, rater_of(request))
         # with logins a visitor's run reads only their ratings, and so does its advice (never another's by name)
         return studio.ratings_advice(
-            model, studio.roles.finetune_rater(only_rater or None, rater_of(request))
+            model, studio.roles.finetune_rater(studio.limits.rater_filter(only_rater), rater_of(request))
         ).as_dict()
 
     gr.api(ratings_advice, api_name="ratings_advice")

@@ -37,6 +37,8 @@ def whole(value: Any, what: str, lo: int, hi: int) -> int:
         raise StudioError(rule)
     if isinstance(value, str):
         text = value.strip()
+        if not text.isascii():  # int() reads "８" and "١٢" as 8 and 12; the score's rule refused them
+            raise StudioError(rule)
         try:
             value = int(text)
         except ValueError:
@@ -122,6 +124,15 @@ class Limits:
         if not isinstance(value, str) or not value.strip() or len(value) > self.max_name_chars:
             raise StudioError(f"model must be a model name (text of 1 to {self.max_name_chars} characters)")
         return value
+
+    def rater_filter(self, value: Any) -> str | None:
+        """`only_rater`: whose ratings a run (or its advice) reads; None or "" for everyone's. Text only: a
+        list reached a set lookup and ended in "Something went wrong on the server"."""
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str) or not value.strip() or len(value) > self.max_name_chars:
+            raise StudioError(f"only_rater must be a rater id (text of 1 to {self.max_name_chars} characters) or empty")
+        return value.strip()
 
     def images(self, value: Any) -> int:
         return whole(value, "number of images", 1, self.max_images)
@@ -216,6 +227,7 @@ class Limits:
             "history": f"1 to {self.max_history}",
             "finetune_steps": f"0 (the kind's default) to {self.max_finetune_steps}",
             "sample_id": "a whole number from 1 to 2**63 - 1",
+            "rater_filter": f"a rater id (text of 1 to {self.max_name_chars} characters), or empty: everyone's",
             "score": "a finite number from -1 to 1",
             "latent": f"the model's latent size, finite numbers within ±{self.max_latent_abs:g}",
             "upload": f"an image file of at most {self.max_upload_bytes // 2**20} MB",

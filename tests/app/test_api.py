@@ -9,6 +9,7 @@ import zlib
 
 import numpy as np
 import pytest
+from gradio_client.exceptions import AppError
 from PIL import Image
 
 from feedback_db import FeedbackStore
@@ -174,7 +175,6 @@ def test_encode_an_upload(client, tmp_path):
 )
 def test_bad_uploads_get_a_clear_message(client, tmp_path, name, data, message):
     from gradio_client import handle_file
-    from gradio_client.exceptions import AppError
 
     path = tmp_path / "upload.png"
     path.write_bytes(data if data is not None else (_bomb_png() if name == VAE else _png()))
@@ -184,7 +184,6 @@ def test_bad_uploads_get_a_clear_message(client, tmp_path, name, data, message):
 
 
 def test_unknown_model_is_a_clear_error(client):
-    from gradio_client.exceptions import AppError
 
     with pytest.raises(AppError, match="unknown model 'nope'"):
         client.predict("nope", 2, 1, 0, api_name="/sample")
@@ -253,3 +252,7 @@ def test_my_taste_direction_points_towards_the_liked_latents(server):
     direction = np.array(fresh.predict(VAE, True, api_name="/taste")["direction"])
     assert direction.shape == (latents.shape[1],) and abs(np.linalg.norm(direction) - 1) < 1e-3
     assert (latents[liked] @ direction).mean() > (latents[~liked] @ direction).mean()
+    with pytest.raises(AppError, match="only_mine must be true or false"):
+        fresh.predict(VAE, "abc", api_name="/taste")  # before: read as true
+    with pytest.raises(AppError, match="only_rater must be a rater id"):
+        fresh.predict(VAE, ["a", "b"], api_name="/ratings_advice")  # before: "Something went wrong on the server"

@@ -161,3 +161,33 @@ def test_a_model_that_is_not_a_name_is_one_short_line(client):
     for endpoint in ("/axes", "/finetune_status", "/finetune_cancel", "/ab_stats"):  # one-argument endpoints
         assert rule in refused(client, {"name": GAN}, api_name=endpoint)  # was a TypeError: "Something went wrong"
     assert rule in refused(client, {"name": GAN}, [0.0] * 8, 1, api_name="/rate_latent")
+    assert "unknown model 'nope'" in refused(client, "nope", api_name="/finetune_cancel")  # was "no … run of nope"
+
+
+def test_an_upload_request_carries_one_files_allowance_however_it_is_sent(server):
+    """Gradio takes up to 1,000 files in one upload request; the quota and the space counted each request as one
+    upload (of 0 bytes when chunked). Past one file's allowance the request is refused, streamed or not."""
+    import httpx
+
+    def multipart(parts: int, megabytes: float) -> tuple[bytes, str]:
+        boundary = "aigc-test-boundary"
+        blob = b"\x89PNG" + b"\0" * int(megabytes * 2**20)
+        body = b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="f{i}.png"\r\n'
+            f"Content-Type: image/png\r\n\r\n".encode()
+            + blob
+            + b"\r\n"
+            for i in range(parts)
+        )
+        return body + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+    def chunks(body: bytes):
+        yield from (body[i : i + 2**20] for i in range(0, len(body), 2**20))
+
+    many, kind = multipart(4, 4)  # four 4 MB files: 16 MB
+    for content in (many, chunks(many)):  # with a Content-Length, and chunked (none)
+        r = httpx.post(f"{server}gradio_api/upload", content=content, headers={"content-type": kind}, timeout=60)
+        assert r.status_code == 413 and "one file of at most 10 MB" in r.json()["detail"], r.text[:300]
+    one, kind = multipart(1, 4)
+    r = httpx.post(f"{server}gradio_api/upload", content=chunks(one), headers={"content-type": kind}, timeout=60)
+    assert r.status_code == 200 and len(r.json()) == 1  # one file, streamed: as before

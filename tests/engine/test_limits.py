@@ -45,6 +45,8 @@ from aigc.service.limits import DEFAULT, RULES, SEED_RULE, Limits
         ("sample_id", True, "got True"),
         ("sample_id", 0, "sample id"),
         ("sample_id", "abc", "sample id"),
+        ("images", "８", "number of images must be a whole number from 1 to 64"),  # a fullwidth 8: int() read it
+        ("seed", "١٢", "seed must be a whole number"),  # Arabic-Indic 12
         ("sample_id", [1], "sample id"),
         ("score", float("nan"), "score must be a finite number from -1 to 1"),
         ("score", 2, "score"),
@@ -153,3 +155,11 @@ def test_a_model_name_is_short_text(bad):
 
 def test_a_model_name_passes_unchanged():
     assert DEFAULT.model_name("fashion-gan-ft1") == "fashion-gan-ft1"
+
+
+@pytest.mark.parametrize("bad", [[1, 2], {"a": 1}, 12345, "   ", "r" * 201])
+def test_a_rater_filter_is_a_rater_id_or_nothing(bad):
+    with pytest.raises(StudioError, match="only_rater must be a rater id"):
+        DEFAULT.rater_filter(bad)
+    assert DEFAULT.rater_filter("") is None and DEFAULT.rater_filter(None) is None
+    assert DEFAULT.rater_filter(" anon-12ab ") == "anon-12ab"
