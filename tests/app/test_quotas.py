@@ -24,7 +24,8 @@ class Clock:
 
 def test_per_person_and_deployment_limits_over_a_sliding_window():
     clock = Clock()
-    q = Quotas(QuotaSettings(samples_per_minute=10, samples_per_minute_total=15), clock=clock)
+    settings = QuotaSettings(samples_per_minute=10, samples_per_minute_total=15, samples_reserve_per_minute=0)
+    q = Quotas(settings, clock=clock)
     q.charge("samples", "ann", 6)
     clock.now += 20
     q.charge("samples", "ann", 4)
@@ -40,6 +41,24 @@ def test_per_person_and_deployment_limits_over_a_sliding_window():
     q.charge("samples", "ann", 6)
     with pytest.raises(QuotaExceeded, match="ask for fewer"):
         q.charge("samples", "dee", 11)
+
+
+def test_once_heavy_users_spend_the_studios_total_a_light_visitor_is_still_served_from_the_reserve():
+    settings = QuotaSettings(samples_per_minute=80, samples_per_minute_total=150, samples_reserve_per_minute=20)
+    q = Quotas(settings, clock=Clock())
+    for heavy in ("h1", "h2"):  # two scripts at their own limit spend the total between them
+        q.charge("samples", heavy, 75)
+    with pytest.raises(QuotaExceeded, match="for this whole studio"):
+        q.charge("samples", "h1", 4)  # a heavy user never reaches the reserve
+    q.charge("samples", "visitor", 8)  # before: refused for a minute, as everyone
+    q.charge("samples", "visitor", 8)
+    with pytest.raises(QuotaExceeded, match="for this whole studio"):
+        q.charge("samples", "other", 8)  # the reserve (20) is spent: 16 of it taken
+    q.charge("samples", "other", 4)
+    big = Quotas(QuotaSettings(samples_per_minute_total=10, samples_reserve_per_minute=100), clock=Clock())
+    big.charge("samples", "p", 60)  # within total + reserve while light: 60 of its 64
+    with pytest.raises(QuotaExceeded, match="for this whole studio"):
+        big.charge("samples", "p", 8)  # 68 would make p heavy: the total alone then holds
 
 
 def test_exempt_skips_only_the_per_person_limit_and_refund_takes_back_the_newest():
