@@ -1,8 +1,7 @@
 """AIGC Studio's web page: `aigc serve [flags]` or `python app.py [flags]` (a launcher of this module).
 
-`build_demo(studio)` assembles the page from one module per tab (aigc_ui/); `main(argv)` maps flags
-to `launch()`. The page talks to `aigc.service.studio.Studio` only: no torch here.
-"""
+`build_demo(studio)` assembles the page from one module per tab (aigc_ui/); `main(argv)` maps flags to
+`launch()`. The page talks to `aigc.service.studio.Studio` only: no torch here."""
 
 from __future__ import annotations
 
@@ -16,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")  # the queue's per-call records: 10,000 by default
 
 import gradio as gr
 from gradio.utils import get_upload_folder

@@ -8,7 +8,7 @@ after every `--every` of them. Reported: the RSS before, at each checkpoint and 
 session over the first `--capacity` calls, and over the calls after them (where the studio's session capacity,
 aigc_ui.server.SESSION_CAPACITY, should hold it flat).
 
-    python benchmarks/session_flood.py [--calls 3000] [--every 500]
+    python benchmarks/session_flood.py [--calls 3000] [--every 500] [--note WORDS]
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--every", type=int, default=500)
+    parser.add_argument("--note", default="", help="a word on what this run measures, kept in its line")
     args = parser.parse_args()
     import httpx
 
@@ -59,6 +60,7 @@ def main() -> None:
         first = max((s for s in at if s <= SESSION_CAPACITY), default=None)
         line = {
             "benchmark": "session_flood",
+            **({"note": args.note} if args.note else {}),
             "calls": args.calls,
             "session_capacity": SESSION_CAPACITY,
             "refused": refused,
