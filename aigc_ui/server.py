@@ -193,6 +193,7 @@ def launch_kwargs(
         footer_links=["api", "gradio"],
         run_history=False,
         state_session_capacity=SESSION_CAPACITY,  # Gradio's default of 10,000 sessions held ~4 GB
+        enable_monitoring=False,  # /monitoring/summary told anyone every endpoint's traffic
         quiet=True,  # Gradio's start lines advise `share=True` in code: the studio prints its own (startup.banner)
         app_kwargs={
             "middleware": [
@@ -258,9 +259,7 @@ def internet_ok(timeout: float = 3.0) -> bool:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="aigc serve", description="AIGC Studio: the web page.")
-    p.add_argument(
-        "--host", default="127.0.0.1", help="where to listen (0.0.0.0: a network, :: IPv6); default 127.0.0.1"
-    )
+    p.add_argument("--host", default="127.0.0.1", help="where to listen (default %(default)s; 0.0.0.0: a network)")
     p.add_argument("--port", type=int, default=None, help="port (default: 7860 or the next free one)")
     p.add_argument("--share", action="store_true", help="ask Gradio for a temporary public link (use with --auth)")
     p.add_argument("--auth", action="append", metavar="USER:PASS", help=f"require a login (repeatable; or ${AUTH_ENV})")

@@ -122,6 +122,8 @@ def test_serve_with_auth_installs_the_guard_and_without_auth_does_not(models_dir
         demo, studio = app.serve(args, block=False)
         try:
             assert any(m.cls is LoginGuard for m in demo.app.user_middleware) is guarded
+            summary = httpx.get(demo.local_url + "monitoring/summary", timeout=10)
+            assert summary.status_code in (401, 403)  # no one's traffic figures for anyone (before: 200 without --auth)
             if guarded:  # the login page's note says what a lock looks like there (its only words: "Incorrect…")
                 note = httpx.get(demo.local_url + "config", timeout=10).json()["detail"]["auth_message"]
                 assert "After 5 wrong passwords" in note and '"Incorrect Credentials" even to the right' in note
