@@ -153,7 +153,7 @@ def build(ctx: PageContext) -> None:
     def on_load(request: gr.Request):
         """Permalinks: ?model=NAME&seed=N[&n=K][&truncation=T]; without them, a fresh seed."""
         params = dict(request.query_params) if request is not None else {}
-        choices = model_choices(studio)
+        choices = model_choices(studio, None, studio.models(rater_of(request)))  # their private versions too
         names = [value for _, value in choices]
         name = params.get("model") if params.get("model") in names else (names[0] if names else None)
         if params.get("model") and params["model"] not in names:

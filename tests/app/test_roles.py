@@ -286,7 +286,7 @@ def test_a_published_childs_figures_speak_of_its_rater_to_everyone_else(shared):
 @pytest.mark.browser
 def test_in_a_browser_the_owner_moves_the_sliders_of_their_private_version(shared, page):
     """The view's JS sends the grant its props got: without it the owner's own sliders would do nothing."""
-    from tests.app.helpers import drag_first_slider_until_the_picture_changes, wait_for_text
+    from tests.app.helpers import TIMEOUT, drag_first_slider_until_the_picture_changes, wait_for_text
 
     with running(shared, auth=LOGINS) as demo:
         login = page.request.post(demo.local_url + "login", form={"username": "ann", "password": "a-pw"})
@@ -298,6 +298,13 @@ def test_in_a_browser_the_owner_moves_the_sliders_of_their_private_version(share
         wait_for_text(page, "#ex-status", r"tiny-vae-ann")
         drag_first_slider_until_the_picture_changes(page)
         assert not page.errors, page.errors
+        # her permalink to her own private version opens it (it said "which this studio does not have")
+        page.goto(demo.local_url + "?model=tiny-vae-ann&seed=3")
+        page.locator("#gen-model input").wait_for(timeout=TIMEOUT)
+        page.wait_for_function(
+            "() => document.querySelector('#gen-model input').value.startsWith('tiny-vae-ann')", timeout=TIMEOUT
+        )
+        assert not page.get_by_text("which this studio does not have").count()
 
 
 def test_pickers_mark_a_private_version_with_its_owner():
