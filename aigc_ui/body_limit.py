@@ -78,9 +78,8 @@ class BodyLimit:
         """Gradio reads the upload as it streams (a file is not held in memory), so the bytes are counted as
         they pass: past the allowance the route is told the client left, and the answer is 413 instead."""
         limit = self.upload_max_bytes
-        refusal = (
-            f"an upload carries one file of at most {(limit - MULTIPART_FRAMING) // 2**20} MB; send files one by one"
-        )
+        most = (limit - MULTIPART_FRAMING) // 2**20
+        refusal = f"an upload request carries at most {most} MB (one file's allowance); send files one by one"
         length = next((v for k, v in scope.get("headers", []) if k == b"content-length"), b"0")
         if not length.isdigit() or int(length) > limit:
             await reply(send, 413, refusal)

@@ -20,16 +20,20 @@ from .run_figures import advice_markdown, figures_markdown
 START = "🎯 Fine-tune from ratings"
 
 
+LINEAGE = " (of this version and the ones it comes from)"
+
+
 def ready_text(studio: Studio, name: str | None, rater: str | None, readiness: Readiness | None = None) -> str:
     """The readiness line; `readiness` is `studio.ratings_ready(name, rater)` when the caller already has it."""
     if not name:
         return ""
     r = readiness or studio.ratings_ready(name, rater)
-    whose = "your" if rater else "all raters'"
+    # a child reads its lineage's ratings: "32 of your ratings" under a child no one rated read as a mistake
+    whose = ("your" if rater else "all raters'") + (" ratings" + LINEAGE if studio.parent_of(name) else " ratings")
     if r.ready:
-        return f"✅ **{r.ratings}** of {whose} ratings are ready ({r.likes} 👍, {r.dislikes} 👎)."
+        return f"✅ **{r.ratings}** of {whose} are ready ({r.likes} 👍, {r.dislikes} 👎)."
     return (
-        f"⏳ {r.ratings} of {whose} ratings so far ({r.likes} 👍, {r.dislikes} 👎): "
+        f"⏳ {r.ratings} of {whose} so far ({r.likes} 👍, {r.dislikes} 👎): "
         f"give {r.rule.requirement} in the Generate tab."
     )
 

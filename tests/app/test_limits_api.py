@@ -187,7 +187,7 @@ def test_an_upload_request_carries_one_files_allowance_however_it_is_sent(server
     many, kind = multipart(4, 4)  # four 4 MB files: 16 MB
     for content in (many, chunks(many)):  # with a Content-Length, and chunked (none)
         r = httpx.post(f"{server}gradio_api/upload", content=content, headers={"content-type": kind}, timeout=60)
-        assert r.status_code == 413 and "one file of at most 10 MB" in r.json()["detail"], r.text[:300]
+        assert r.status_code == 413 and "at most 10 MB (one file's allowance)" in r.json()["detail"], r.text[:300]
     one, kind = multipart(1, 4)
     r = httpx.post(f"{server}gradio_api/upload", content=chunks(one), headers={"content-type": kind}, timeout=60)
     assert r.status_code == 200 and len(r.json()) == 1  # one file, streamed: as before

@@ -338,3 +338,10 @@ def test_in_a_browser_an_admin_publishes_a_visitors_version_and_takes_it_back(sh
         page.get_by_role("option", name=re.compile(r"^tiny-vae \(VAE\)")).click()
         button.wait_for(state="hidden", timeout=TIMEOUT)  # a shipped model: nothing to publish
         assert not page.errors, page.errors
+
+
+def test_a_childs_readiness_says_its_ratings_include_its_lineages(shared):
+    from aigc_ui.finetune_tab import ready_text
+
+    assert "of your ratings (of this version and the ones it comes from)" in ready_text(shared, "tiny-vae-ann", "ann")
+    assert "the ones it comes from" not in ready_text(shared, "tiny-vae", "ann")  # a shipped model: its own only
