@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from aigc.data.datasets import FASHION_MNIST_CLASSES
 from aigc.models.checkpoint import CheckpointRecord
@@ -144,8 +145,7 @@ def render_card(record: CheckpointRecord) -> str:
                 "| share | " + " | ".join(f"{c / total:.3f}" for c in counts) + " |",
             ]
     elif metrics:
-        lines += ["", "## Measured", "", "| metric | value |", "|---|---|"]
-        lines += [f"| {k} | {v} |" for k, v in metrics.items()]
+        lines += effect_lines(metrics)
     recon = record.extra.get("reconstruction")
     if recon:
         lines += [
@@ -200,6 +200,37 @@ def render_card(record: CheckpointRecord) -> str:
     if "test_accuracy" in record.extra:
         lines += ["", f"Test accuracy: **{record.extra['test_accuracy']:.4f}**"]
     return "\n".join(lines) + "\n"
+
+
+def _shown(value: Any) -> str:
+    """A figure as a card shows it: floats to 4 significant digits, anything else as it is."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def effect_lines(metrics: dict[str, Any]) -> list[str]:
+    """A fine-tuned version's measurements: each figure measured on parent and child side by side (the
+    `*_before`/`*_after` pairs), then every other figure folded away. Why: one table of ~60 raw keys, as it
+    was, buried the five that say what the run did, and names like `reward_heldout_accuracy` broke mid-word."""
+    stems = [
+        k[: -len("_before")] for k in metrics if k.endswith("_before") and k[: -len("_before")] + "_after" in metrics
+    ]
+    paired = {f"{stem}_{when}" for stem in stems for when in ("before", "after")}
+    lines = ["", "## Measured", "", "| figure | parent | child |", "|---|---|---|"]
+    lines += [
+        f"| {stem.replace('_', ' ')} | {_shown(metrics[stem + '_before'])} | {_shown(metrics[stem + '_after'])} |"
+        for stem in stems
+    ]
+    rest = [f"| {key.replace('_', ' ')} | {_shown(value)} |" for key, value in metrics.items() if key not in paired]
+    if rest:
+        lines += [
+            "",
+            "<details><summary>Every other figure of the run</summary>",
+            "",
+            "| figure | value |",
+            "|---|---|",
+        ]
+        lines += [*rest, "", "</details>"]
+    return lines
 
 
 def write_card(checkpoint_path: Path, record: CheckpointRecord) -> Path:

@@ -323,3 +323,17 @@ def test_a_hidden_pending_file_is_never_a_model(tmp_path, monkeypatch):
     assert "kept" in str(err.value) and ".pending-left" not in str(err.value)
     with pytest.raises(CheckpointError, match="no model named '.pending-left'"):
         resolve_model_path(".pending-left", models_dir=tmp_path)
+
+
+def test_a_fine_tuned_cards_figures_are_parent_and_child_side_by_side_the_rest_folded():
+    from aigc.models.cards import render_card
+
+    metrics = {"mean_reward_before": 0.28281, "mean_reward_after": 0.98694}
+    metrics |= {"fid_all_before": 10.49, "fid_all_after": 528.7}
+    metrics |= {"reward_heldout_accuracy": 1.0, "tilt_centres": 3061, "kinds_names": ["T-shirt/top", "Trouser"]}
+    card = render_card(CheckpointRecord(kind="gan", config={}, name="g-ft1", parent="g", extra={"metrics": metrics}))
+    assert "| figure | parent | child |" in card and "| mean reward | 0.2828 | 0.9869 |" in card
+    assert "| fid all | 10.49 | 528.7 |" in card
+    folded = card.split("<details><summary>Every other figure of the run</summary>")[1]
+    assert "| reward heldout accuracy | 1 |" in folded and "| tilt centres | 3061 |" in folded  # words, not a_b_c
+    assert "mean reward" not in folded and "</details>" in folded
