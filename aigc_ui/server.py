@@ -41,6 +41,7 @@ from aigc_ui import (
     interpolate_tab,
     models_tab,
     startup,
+    versions_watch,
     who,
 )
 from aigc_ui.auth import LoginThrottle, login_message, login_middleware
@@ -101,7 +102,7 @@ def build_demo(
 
         if pickers:
             demo.load(refresh_pickers, None, [d for d, _ in pickers], api_visibility="private", show_progress="hidden")
-        watch_versions(ctx)
+        versions_watch.build(ctx)
         for fn, outputs, then, inputs in ctx.loads:
             event = demo.load(fn, inputs, outputs, api_visibility="private")
             if then:
@@ -111,33 +112,7 @@ def build_demo(
     return demo
 
 
-VERSION_POLL_S = 5.0
 SESSION_CAPACITY = 1000  # page states kept (~420 kB each: Gradio copies the page's config; a REST call is one too)
-
-
-def watch_versions(ctx: PageContext) -> None:
-    """Every open page lists a new version (a fine-tune finished anywhere) within VERSION_POLL_S, no reload.
-    Each page keeps the names it lists; a tick that finds the same names changes nothing on the page."""
-    pickers = ctx.every_picker
-    if not pickers:
-        return
-    studio = ctx.studio
-    timer = gr.Timer(VERSION_POLL_S)
-    known = gr.State(None)
-
-    def check(listed, request: gr.Request):
-        try:
-            models = studio.models(rater_of(request))
-        except Exception:  # noqa: BLE001 - a missed tick is retried at the next one; never a toast
-            return [gr.skip()] * (len(pickers) + 1)
-        names = [m.name for m in models]
-        if listed is not None and names == listed:
-            return [gr.skip()] * (len(pickers) + 1)
-        return [names] + [gr.Dropdown(choices=model_choices(studio, kind, models)) for _, kind in pickers]
-
-    timer.tick(
-        check, known, [known, *[d for d, _ in pickers]], api_visibility="private", show_progress="hidden", queue=False
-    )
 
 
 # ---------------------------------------------------------------- serving

@@ -345,3 +345,23 @@ def test_a_childs_readiness_says_its_ratings_include_its_lineages(shared):
 
     assert "of your ratings (of this version and the ones it comes from)" in ready_text(shared, "tiny-vae-ann", "ann")
     assert "the ones it comes from" not in ready_text(shared, "tiny-vae", "ann")  # a shipped model: its own only
+
+
+@pytest.mark.browser
+def test_in_a_browser_a_visitor_exploring_a_version_taken_back_is_told_so(shared, page):
+    from tests.app.helpers import wait_for_text
+
+    shared.publish("tiny-vae-ann", "root")
+    try:
+        with running(shared, auth=LOGINS) as demo:
+            assert page.request.post(demo.local_url + "login", form={"username": "bob", "password": "b-pw"}).ok
+            page.goto(demo.local_url)
+            page.get_by_role("tab", name="Explore").click()
+            page.locator("#ex-model input").click()
+            page.get_by_role("option", name=re.compile("tiny-vae-ann")).click()
+            wait_for_text(page, "#ex-status", r"Exploring `?tiny-vae-ann")
+            shared.publish("tiny-vae-ann", "root", published=False)  # an admin takes it back
+            wait_for_text(page, "#ex-status", "no longer shown to you")
+            assert not page.errors, page.errors
+    finally:
+        shared.publish("tiny-vae-ann", "root", published=False)
