@@ -10,6 +10,9 @@ its weights were compared. Each bound is far above what a 28-64 px image model n
 from __future__ import annotations
 
 import math
+from typing import Any
+
+from aigc.models.blocks import ladder
 
 LATENT_DIM = (1, 1024)
 WIDTH = (1, 512)
@@ -24,6 +27,17 @@ def check_whole(name: str, value: object, span: tuple[int, int]) -> None:
     low, high = span
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+
+
+def check_image_model(cfg: Any, widths: tuple[str, ...], extra_convs: str) -> None:
+    """What a GAN's and a VAE's config both hold: an image shape, a latent size, channel widths and extra
+    convolutions after each upsampling (`widths` and `extra_convs` name the fields)."""
+    ladder(cfg.image_size)
+    check_channels(cfg.channels)
+    check_whole("latent_dim", cfg.latent_dim, LATENT_DIM)
+    for name in widths:
+        check_whole(name, getattr(cfg, name), WIDTH)
+    check_whole(extra_convs, getattr(cfg, extra_convs), EXTRA_CONVS)
 
 
 def check_channels(value: object) -> None:

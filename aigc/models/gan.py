@@ -33,12 +33,7 @@ class GANConfig:
     g_extra_convs: int = 0
 
     def __post_init__(self) -> None:
-        ladder(self.image_size)
-        bounds.check_channels(self.channels)
-        bounds.check_whole("latent_dim", self.latent_dim, bounds.LATENT_DIM)
-        bounds.check_whole("g_width", self.g_width, bounds.WIDTH)
-        bounds.check_whole("d_width", self.d_width, bounds.WIDTH)
-        bounds.check_whole("g_extra_convs", self.g_extra_convs, bounds.EXTRA_CONVS)
+        bounds.check_image_model(self, ("g_width", "d_width"), "g_extra_convs")
         if self.d_norm not in ("batch", "spectral"):
             raise ValueError(f"d_norm must be 'batch' or 'spectral', got {self.d_norm!r}")
         if self.loss not in ("nonsaturating", "hinge"):

@@ -33,12 +33,8 @@ class VAEConfig:
     d_extra_convs: int = 0
 
     def __post_init__(self) -> None:
-        ladder(self.image_size)
-        bounds.check_channels(self.channels)
-        bounds.check_whole("latent_dim", self.latent_dim, bounds.LATENT_DIM)
-        bounds.check_whole("width", self.width, bounds.WIDTH)
+        bounds.check_image_model(self, ("width",), "d_extra_convs")
         bounds.check_whole("hidden", self.hidden, bounds.HIDDEN)
-        bounds.check_whole("d_extra_convs", self.d_extra_convs, bounds.EXTRA_CONVS)
         bounds.check_weight("kl_weight", self.kl_weight)
 
 

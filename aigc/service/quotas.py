@@ -170,6 +170,8 @@ class Quotas:
         if not meter.reserve or not meter.light:
             return 0
         own = [key for key, limit, _ in limits if key != DEPLOYMENT and limit]
+        if not own:  # no meter of one's own (an admin, or per-person limits off): nothing says the use is light
+            return 0
         if any(sum(n for _, n in self._window(kind, key, now, window)) + amount > meter.light for key in own):
             return 0
         return getattr(self.settings, meter.reserve)

@@ -50,6 +50,8 @@ def test_once_heavy_users_spend_the_studios_total_a_light_visitor_is_still_serve
         q.charge("samples", heavy, 75)
     with pytest.raises(QuotaExceeded, match="for this whole studio"):
         q.charge("samples", "h1", 4)  # a heavy user never reaches the reserve
+    with pytest.raises(QuotaExceeded, match="for this whole studio"):
+        q.charge("samples", "root", 4, exempt=True)  # nor an admin: no meter of their own says their use is light
     q.charge("samples", "visitor", 8)  # before: refused for a minute, as everyone
     q.charge("samples", "visitor", 8)
     with pytest.raises(QuotaExceeded, match="for this whole studio"):
