@@ -42,14 +42,33 @@ def build(ctx: PageContext, child: gr.Dropdown) -> None:
     pair = gr.State({})  # {"model", "left_id", "right_id", "child_id", "picks"}: server-side only
     # format="png": Gradio sends a PIL image as lossy WebP by default, and the person would judge pixels a few
     # levels off the samples their pick is stored against (tests/app/test_browser_records.py)
+    # min_width: on a phone the two pictures stay side by side (at Gradio's 160 px each they stacked, A above B,
+    # and a person compared them by scrolling), as do the three pick buttons
     with gr.Row():
-        left = gr.Image(label="A", interactive=False, height=224, format="png", elem_id="ab-left")
-        right = gr.Image(label="B", interactive=False, height=224, format="png", elem_id="ab-right")
+        left = gr.Image(
+            label="A",
+            interactive=False,
+            height=224,
+            format="png",
+            elem_id="ab-left",
+            min_width=100,
+            buttons=["fullscreen"],
+        )
+        right = gr.Image(
+            label="B",
+            interactive=False,
+            height=224,
+            format="png",
+            elem_id="ab-right",
+            min_width=100,
+            buttons=["fullscreen"],
+        )
+    with gr.Row():
+        pick_left = gr.Button("A is better", elem_id="ab-left-btn", min_width=80)
+        tie = gr.Button("Same", elem_id="ab-tie", min_width=60)
+        pick_right = gr.Button("B is better", elem_id="ab-right-btn", min_width=80)
     with gr.Row():
         new_pair = gr.Button("▶ Start blind A/B", elem_id="ab-new")
-        pick_left = gr.Button("A is better", elem_id="ab-left-btn")
-        tie = gr.Button("Same", elem_id="ab-tie")
-        pick_right = gr.Button("B is better", elem_id="ab-right-btn")
         end = gr.Button("■ End and show results", elem_id="ab-end")
     progress = gr.Markdown(elem_id="ab-progress")
     result = gr.Markdown(elem_id="ab-stats")

@@ -81,6 +81,12 @@ def test_at_phone_width_every_tab_shows_and_nothing_is_squeezed(phone, server):
     )
     assert name_shown, "the model's name is cut off"
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390  # no sideways scrolling
+    # the blind A/B's two pictures side by side, and its three picks in one row (they stacked, A above B)
+    page.get_by_role("tab", name="Fine-tune").click()
+    left, right = box("#ab-left"), box("#ab-right")
+    assert abs(left["y"] - right["y"]) < 2 and right["x"] >= left["x"] + left["width"], (left, right)
+    picks = [box(f"#ab-{b}") for b in ("left-btn", "tie", "right-btn")]
+    assert len({round(b["y"]) for b in picks}) == 1, picks
     assert not page.errors, page.errors
 
 
