@@ -44,25 +44,10 @@ def build(ctx: PageContext, child: gr.Dropdown) -> None:
     # levels off the samples their pick is stored against (tests/app/test_browser_records.py)
     # min_width: on a phone the two pictures stay side by side (at Gradio's 160 px each they stacked, A above B,
     # and a person compared them by scrolling), as do the three pick buttons
+    look: dict = {"interactive": False, "height": 224, "format": "png", "min_width": 100, "buttons": ["fullscreen"]}
     with gr.Row():
-        left = gr.Image(
-            label="A",
-            interactive=False,
-            height=224,
-            format="png",
-            elem_id="ab-left",
-            min_width=100,
-            buttons=["fullscreen"],
-        )
-        right = gr.Image(
-            label="B",
-            interactive=False,
-            height=224,
-            format="png",
-            elem_id="ab-right",
-            min_width=100,
-            buttons=["fullscreen"],
-        )
+        left = gr.Image(label="A", elem_id="ab-left", **look)
+        right = gr.Image(label="B", elem_id="ab-right", **look)
     with gr.Row():
         pick_left = gr.Button("A is better", elem_id="ab-left-btn", min_width=80)
         tie = gr.Button("Same", elem_id="ab-tie", min_width=60)

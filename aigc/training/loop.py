@@ -20,7 +20,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -28,18 +27,17 @@ from pathlib import Path
 from typing import cast
 
 import torch
-from torch import nn
 from tqdm.auto import tqdm
 
 from aigc.data.datasets import ImageDataset, to_uint8
 from aigc.data.images import save_grid
 from aigc.models import AnyModel, Generative
-from aigc.models.checkpoint import CheckpointError, CheckpointRecord, read_checkpoint, save_model, save_tensors
+from aigc.models.checkpoint import CheckpointError, CheckpointRecord, save_model
 from aigc.training import distributed
 from aigc.training.distributed import DistInfo
 from aigc.training.loss_plot import plot_losses
 from aigc.training.objectives import OBJECTIVES, StepInput, objective_options
-from aigc.training.optim_state import optimizer_from_tensors, optimizer_to_tensors
+from aigc.training.resume import data_label, load_training_state, resume_all_ranks, save_training_state
 
 DEFAULT_LR = {"gan": 2e-4, "vae": 1e-3, "classifier": 1e-3}
 ADAM_BETAS = {"gan": (0.5, 0.999), "vae": (0.9, 0.999), "classifier": (0.9, 0.999)}
@@ -109,55 +107,6 @@ def total_steps(cfg: TrainConfig, n: int) -> int:
     return cfg.steps if cfg.steps is not None else max(1, math.ceil(cfg.epochs * max(1, n // min(cfg.batch_size, n))))
 
 
-def data_label(dataset: ImageDataset) -> str:
-    """What a run trains on, as its resume file records it: the source and how many images (--data, --limit)."""
-    return f"{dataset.name} ({len(dataset)} images)"
-
-
-def save_training_state(
-    path: Path,
-    model: AnyModel,
-    objective,
-    step: int,
-    record: CheckpointRecord,
-    weights: torch.Tensor | None,
-    data: str = "",
-) -> None:
-    """Model + optimisers + step (+ weights, + the data's label) in one atomic file, enough to resume exactly."""
-    record.kind, record.config = model.kind, asdict(model.cfg)  # so load_module() can rebuild the model from it
-    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-    meta: dict[str, str] = {"step": str(step), "data": data}
-    for name, opt in objective.optimizers.items():
-        opt_tensors, opt_meta = optimizer_to_tensors(opt, f"optim.{name}.")
-        tensors.update(opt_tensors)
-        meta[f"optim.{name}"] = opt_meta
-    tensors.update(getattr(objective, "extra_state", dict)())
-    if weights is not None:
-        tensors["train.weights"] = weights
-    save_tensors(path, tensors, record, extra_meta=meta)
-
-
-def load_training_state(path: Path, model: nn.Module, objective, data: str = "") -> tuple[int, torch.Tensor | None]:
-    """The step to go on from and the saved weights; refused when the run trained on other data (`data_label`):
-    `--resume` without the first run's --data or --limit went on with Fashion-MNIST's 60,000 images."""
-    tensors, record, meta = read_checkpoint(path)
-    if data and meta.get("data") and meta["data"] != data:
-        raise CheckpointError(
-            f"{path}: the interrupted run trained on {meta['data']}, this one loads {data}; "
-            "give --resume the same --data and --limit as the first run"
-        )
-    state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-    try:
-        model.load_state_dict(state)
-        for name, opt in objective.optimizers.items():
-            optimizer_from_tensors(opt, tensors, f"optim.{name}.", meta[f"optim.{name}"])
-        if hasattr(objective, "load_extra_state"):
-            objective.load_extra_state(tensors)
-    except (RuntimeError, KeyError, ValueError) as exc:
-        raise CheckpointError(f"{path}: cannot resume from it: it does not match this model/config ({exc})") from exc
-    return int(meta.get("step", 0)), tensors.get("train.weights")
-
-
 def train(
     model: AnyModel,
     dataset: ImageDataset,
@@ -209,7 +158,7 @@ def train(
     last_path = out / "last.safetensors"
     if cfg.resume:
         if par:
-            start_step, saved_weights = _resume_all_ranks(last_path, model, objective, dist, data_label(dataset))
+            start_step, saved_weights = resume_all_ranks(last_path, model, objective, dist, data_label(dataset))
         else:
             if not last_path.exists():
                 raise CheckpointError(f"{last_path}: nothing to resume from (no interrupted run in {out})")
@@ -364,22 +313,6 @@ def train(
         world_size=dist.world_size,
         rank_divergence=divergence,
     )
-
-
-def _resume_all_ranks(
-    path: Path, model: nn.Module, objective, dist: DistInfo, data: str
-) -> tuple[int, torch.Tensor | None]:
-    """Rank 0 reads the resume file and sends its bytes to every rank (other nodes need no copy of OUT)."""
-    payload = path.read_bytes() if dist.is_main and path.exists() else None
-    payload = distributed.broadcast_bytes(payload, dist)
-    if payload is None:
-        raise CheckpointError(f"{path}: nothing to resume from (no interrupted run in {path.parent})")
-    if dist.is_main:
-        return load_training_state(path, model, objective, data)
-    with tempfile.TemporaryDirectory(prefix="aigc-resume-") as tmp:
-        copy = Path(tmp) / path.name
-        copy.write_bytes(payload)
-        return load_training_state(copy, model, objective, data)
 
 
 def finish_record(record: CheckpointRecord, result: TrainResult, cfg: TrainConfig, **extra) -> CheckpointRecord:
