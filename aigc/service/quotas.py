@@ -94,6 +94,11 @@ class QuotaSettings:
         default=600,
         metadata={"help": "images beyond the total kept for light visitors (at most 64 in their minute)"},
     )
+    ratings_per_minute: int = field(default=600, metadata={"help": "ratings one person may give"})
+    ratings_per_minute_total: int = field(default=12000, metadata={"help": "ratings all visitors together"})
+    ratings_per_minute_per_address: int = field(
+        default=1200, metadata={"help": "ratings all anonymous visitors from one address together"}
+    )
     uploads_per_minute: int = field(default=10, metadata={"help": "files one person (or address) may upload"})
     uploads_per_minute_total: int = field(default=60, metadata={"help": "files all visitors together"})
     finetunes_per_hour: int = field(default=3, metadata={"help": "fine-tuning runs one person may start"})
@@ -119,6 +124,8 @@ class Kind:
 KINDS: dict[str, Kind] = {
     "samples": Kind("samples_per_minute", "samples_per_minute_total", "samples_per_minute_per_address", 60.0,
                     "images per minute", "samples_reserve_per_minute", 64),
+    "ratings": Kind("ratings_per_minute", "ratings_per_minute_total", "ratings_per_minute_per_address", 60.0,
+                    "ratings per minute"),
     "uploads": Kind("uploads_per_minute", "uploads_per_minute_total", None, 60.0, "uploads per minute"),
     "finetunes": Kind("finetunes_per_hour", "finetunes_per_hour_total", "finetunes_per_hour_per_address", 3600.0,
                       "fine-tuning runs per hour"),

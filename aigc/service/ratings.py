@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,11 +34,23 @@ GREY = np.full((28, 28, 1), 128, np.uint8)  # a card for a sample whose version 
 class Ratings:
     """Ratings, history and A/B pairs over one feedback store."""
 
-    def __init__(self, registry: ModelRegistry, store: FeedbackStore, limits: Limits, latents: LatentSpace):
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        store: FeedbackStore,
+        limits: Limits,
+        latents: LatentSpace,
+        meter: tuple[Callable, Callable] | None = None,
+    ):
         self.registry = registry
         self.store = store
         self.limits = limits
         self.latents = latents
+        # (charge, refund) of the studio's quotas: ratings are metered, as images are (one address rated 1,200
+        # samples in 49 s, each a database write every visitor's writes wait behind)
+        nothing: Callable[..., None] = lambda *a: None  # noqa: E731 - no quotas: the CLI's and the tests' studios
+        self.charge: Callable[..., None] = meter[0] if meter else nothing
+        self.refund: Callable[..., None] = meter[1] if meter else nothing
         self._exports: dict[str, tuple[float, int]] = {}  # a person's key → (when, rows) of their last ratings file
         self._export_lock = threading.Lock()
 
@@ -50,7 +63,12 @@ class Ratings:
                 version = self.store.get_version(self.store.get_sample(sample_id).version_id)
                 if version is None or not roles.can_see(version, rater):
                     raise StudioError(f"sample {sample_id} does not exist")  # the words for one that does not
-            return self.store.rate(sample_id, score, rater)
+            self.charge("ratings", rater, 1)
+            try:
+                return self.store.rate(sample_id, score, rater)
+            except FeedbackError:
+                self.refund("ratings", rater, 1)  # nothing stored: nothing spent
+                raise
         except FeedbackError as exc:
             raise StudioError(str(exc)) from exc
 

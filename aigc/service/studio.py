@@ -74,21 +74,20 @@ class Studio:
         jobs: FinetuneJobs | None = None,
         limits: Limits | None = None,
     ):
-        """Wire the parts together; touches neither the process nor the disk (see `open` for that).
-
-        The studio owns `store` (and `jobs`) from here on: `close` closes them. Models are found
-        lazily, on the first `model`/`models` call, so a studio built this way is already usable.
-        """
+        """Wire the parts together; touches neither the process nor the disk (see `open` for that). The studio
+        owns `store` (and `jobs`) from here on: `close` closes them. Models are found lazily, on the first
+        `model`/`models` call, so a studio built this way is already usable."""
         self.limits = limits or Limits()  # every visitor-controlled quantity is checked against these
         self.device = device
         self.models_dir = Path(models_dir) if models_dir else None
         self.store = store
         self.registry = ModelRegistry(store, self.models_dir, device, self.limits)
         self.latents = LatentSpace(self.registry, store, self.limits, admit=self._admit)
-        self.ratings = Ratings(self.registry, store, self.limits, self.latents)
+        self.quotas = Quotas()  # a server replaces it with its flags' settings
+        refund = lambda *a: self.quotas.refund(*a)  # noqa: E731 - read at call time: a server replaces the quotas
+        self.ratings = Ratings(self.registry, store, self.limits, self.latents, (self.charge, refund))
         self.runs = FinetuneRuns(self.registry, store, self.limits)
         self.health = self.registry.health  # bad files: logged once, never re-read until they change
-        self.quotas = Quotas()  # a server replaces it with its flags' settings
         self.disk_floor = DiskFloor.where_written(paths.models_dir(self.models_dir), store.url)  # serve sets it
         self.roles = Roles()  # a server with --auth replaces it (aigc.service.roles)
         self.jobs = jobs or FinetuneJobs(
@@ -149,8 +148,9 @@ class Studio:
         return defaults_text("steps")
 
     def charge(self, kind: str, who: str | None, amount: int = 1) -> None:
-        """Charge `who`'s quotas (aigc.service.quotas) if the disk has room (disk_floor), else StudioError."""
-        self.disk_floor.check()
+        """Charge `who`'s quotas if the disk has room (disk_floor; ratings always count), else StudioError."""
+        if kind != "ratings":  # a few bytes about an image already stored
+            self.disk_floor.check()
         try:
             self.quotas.charge(kind, who, amount)
         except QuotaExceeded as exc:

@@ -200,3 +200,20 @@ def test_serve_with_the_worker_line_on_sqlite_is_one_line_and_exit_2(capsys, mod
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         "aigc serve: error: --finetune-queue postgres: needs --db postgresql://… (the workers share that database)"
     )
+
+
+def test_ratings_are_metered_and_a_refused_rating_costs_nothing(studio):
+    batch = studio.sample("tiny-vae", 5, 21, rater="fast-rater")
+    before = studio.quotas
+    studio.quotas = Quotas(QuotaSettings(ratings_per_minute=3), clock=Clock())
+    try:
+        for sample_id in batch.sample_ids[:3]:
+            studio.rate(sample_id, 1.0, "fast-rater")
+        with pytest.raises(StudioError, match=r"at most 3 ratings per minute per person; try again in 60 s"):
+            studio.rate(batch.sample_ids[3], 1.0, "fast-rater")  # before: no meter (1,200 in 49 s from one address)
+        with pytest.raises(StudioError, match="does not exist"):
+            studio.rate(2**40, 1.0, "slow-rater")  # refused by the database: not charged
+        assert studio.quotas.used("ratings", "slow-rater") == 0
+        studio.rate(batch.sample_ids[3], -1.0, "slow-rater")  # another person still rates
+    finally:
+        studio.quotas = before
