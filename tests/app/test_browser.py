@@ -74,7 +74,7 @@ def test_a_person_generates_rates_explores_and_uploads(page, server, store, tmp_
     chooser.value.set_files(str(upload))
     wait_for_text(page, "#ex-status", "your image")
     assert slider.input_value() != slider_before
-    assert page.locator("#ex-original img").is_visible()  # the upload itself, beside what the VAE made of it
+    page.locator("#ex-original img").wait_for(timeout=TIMEOUT)  # the upload itself, beside what the VAE made of it
 
     # a non-image gets a clear message, not a stack trace
     bad = tmp_path / "notes.png"
