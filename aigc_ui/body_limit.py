@@ -23,9 +23,9 @@ MULTIPART_FRAMING = 64 * 2**10  # an upload's boundary lines and part headers be
 class BodyLimit:
     """ASGI middleware: refuse request bodies over `max_bytes`, and uploads over `upload_max_bytes`."""
 
-    def __init__(self, app, max_bytes: int = MAX_BODY_BYTES, upload_max_bytes: int = 10 * 2**20 + MULTIPART_FRAMING):
-        self.app = app
-        self.max_bytes, self.upload_max_bytes = max_bytes, upload_max_bytes
+    def __init__(self, app, upload_file_bytes: int, max_bytes: int = MAX_BODY_BYTES):
+        self.app = app  # `upload_file_bytes`: the studio's one size rule for a file (Limits.max_upload_bytes)
+        self.max_bytes, self.upload_max_bytes = max_bytes, upload_file_bytes + MULTIPART_FRAMING
 
     def _refusal(self) -> str:
         return (
@@ -113,7 +113,7 @@ class BodyLimit:
             await reply(send, 413, refusal)
 
 
-def body_limit_middleware(max_bytes: int = MAX_BODY_BYTES):
+def body_limit_middleware(upload_file_bytes: int, max_bytes: int = MAX_BODY_BYTES):
     from starlette.middleware import Middleware
 
-    return Middleware(BodyLimit, max_bytes=max_bytes)
+    return Middleware(BodyLimit, upload_file_bytes=upload_file_bytes, max_bytes=max_bytes)

@@ -47,7 +47,6 @@ from .web import VIEW_CSS, VIEW_JS, VIEW_TEMPLATE, data_uri
 
 MAX_SLIDERS = 32  # beyond this, dimensions keep their values but get no slider
 TOP_SLIDERS = 8  # shown open; the rest are folded away
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 
 
 def axis_labels(studio: Studio, name: str) -> list[tuple[str, str]]:
@@ -312,8 +311,8 @@ def build(ctx: PageContext) -> None:
     def from_upload(path, name, request: gr.Request):
         if not path:
             return gr.skip()
-        if os.path.getsize(path) > MAX_UPLOAD_BYTES:
-            raise StudioError(f"That file is over {MAX_UPLOAD_BYTES // 2**20} MB; upload a smaller image.")
+        if os.path.getsize(path) > (most := studio.limits.max_upload_bytes):
+            raise StudioError(f"That file is over {most // 2**20} MB; upload a smaller image.")
         rater = rater_of(request)
         models = studio.models(rater)  # the versions this person may see
         if not any(m.name == name and m.kind == "vae" for m in models):

@@ -69,7 +69,6 @@ INTRO = (
 )
 AUTH_ENV = "AIGC_AUTH"
 WARM_UP_ENV = "AIGC_WARM_UP"
-MAX_FILE_SIZE = "10mb"
 
 
 # Requests that may wait in the page's queue, all visitors together. Unbounded, 2,000 joins of /sample from
@@ -162,7 +161,7 @@ def launch_kwargs(
     return dict(
         theme=theme(),
         css=emoji.font_face_css() + CSS,
-        max_file_size=MAX_FILE_SIZE,
+        max_file_size=studio.limits.max_upload_bytes,  # the studio's one size rule for a file
         show_error=False,
         blocked_paths=_blockable(studio.private_paths(), keep),
         footer_links=["api", "gradio"],
@@ -172,7 +171,7 @@ def launch_kwargs(
         quiet=True,  # Gradio's start lines advise `share=True` in code: the studio prints its own (startup.banner)
         app_kwargs={
             "middleware": [
-                body_limit_middleware(),
+                body_limit_middleware(studio.limits.max_upload_bytes),
                 upload_space_middleware(get_upload_folder(), studio.limits.max_upload_space_bytes),
                 upload_middleware(studio.quotas),
                 fair_share_middleware(queue_each, moves_each),

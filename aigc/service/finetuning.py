@@ -120,7 +120,7 @@ class FinetuneRuns:
         A run its owner takes back while it still waits never used the machine, so its start is refunded:
         a person who queued by mistake could otherwise not queue again for an hour. A run that trained
         (even briefly) keeps its charge."""
-        name = self.registry.model(self.limits.model_name(name)).name  # an unknown name: "unknown model"
+        name = self.registry.model(name).name  # the name rule, and an unknown name: "unknown model"
         self.registry.check_visible(roles, name, by)
         before = queue.status(name, by)
         status = queue.cancel(name, by, admin=roles.enforced and roles.is_admin(by))

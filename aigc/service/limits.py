@@ -109,7 +109,7 @@ class Limits:
     max_finetune_steps: int = 10_000  # 0 = the kind's default
     max_sample_id: int = 2**63 - 1  # the database's BIGINT
     max_latent_abs: float = 100.0  # a latent coordinate (standard normal: |z| > 6 is already never drawn)
-    max_upload_bytes: int = 10 * 2**20  # uploaded images (the page's Gradio limit is the same)
+    max_upload_bytes: int = 10 * 2**20  # uploaded images; the page hands it to Gradio and its upload-request cap
     max_name_chars: int = 200  # a model name (the database's version-name limit)
     max_upload_space_bytes: int = 2 * 2**30  # all uploads kept at once (Gradio keeps them for hours)
     # a person's ratings file (History's download): the most recent this many (~0.75 KB each with a 64-d latent),
