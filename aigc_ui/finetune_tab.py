@@ -18,6 +18,7 @@ from .progress import progress_html, resting
 from .run_figures import advice_markdown, figures_markdown
 
 START = "🎯 Fine-tune from ratings"
+NO_TASTE = "🎯 Fine-tune: no taste found in these ratings yet"
 
 
 LINEAGE = " (of this version and the ones it comes from)"
@@ -104,8 +105,11 @@ def build(ctx: PageContext) -> None:
 
     @on_page
     def refresh_advice(name, rater):
-        """How sure a run from these ratings would be (a reward fit: seconds, cached until the ratings change)."""
-        return advice_markdown(studio.ratings_advice(name, rater).as_dict())
+        """How sure a run from these ratings would be (a reward fit: seconds, cached until the ratings change), and
+        the button resting while they show no taste: a run would refuse them (the advice says why)."""
+        advice = studio.ratings_advice(name, rater)
+        button = gr.Button(value=NO_TASTE, interactive=False) if advice.no_taste else gr.skip()
+        return advice_markdown(advice.as_dict()), button
 
     @on_page
     def begin(name, n_steps, mine, request: gr.Request):
@@ -175,7 +179,9 @@ def build(ctx: PageContext) -> None:
             return
         line, button, is_ready = answer
         yield line, button, gr.skip()
-        yield gr.skip(), gr.skip(), refresh_advice(name, rater) if is_ready else ""
+        advised = refresh_advice(name, rater) if is_ready else ("", gr.skip())
+        text, rest = advised if isinstance(advised, tuple) else (gr.skip(), gr.skip())  # a warning toast said why
+        yield gr.skip(), rest, text
 
     # One listener for the three triggers, "always_last": separate listeners run side by side (the queue's default
     # concurrency is 4), so a tab switch answered after the "Only my ratings" tick would overwrite its line.

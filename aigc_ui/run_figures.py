@@ -109,12 +109,16 @@ def honesty_markdown(metrics: dict) -> str:
     icon = CONFIDENCE_ICON.get(metrics.get("confidence", ""), "")
     flip = metrics.get("reward_flip", 0.0)
     careless = f" · assumed {flip:.0%} of thumbs contradict the taste" if flip else ""
+    auc = metrics.get("reward_heldout_auc")
+    ranking = "" if auc is None else f" · a liked rating ranked above a disliked one in {auc:.0%} of pairs (AUC)"
+    # nested: each rating predicted by a reward fitted, choices and all, without it (aigc/feedback/nested.py)
+    which = "Held-out (nested)" if metrics.get("reward_heldout_nested") else "Held-out"
     return (
         f"\n\n{icon} **How sure:** {metrics.get('confidence_text', '')}\n\n"
-        f"Held-out: accuracy **{metrics['reward_heldout_accuracy']:.0%}** (always guessing the commoner thumb: "
+        f"{which}: accuracy **{metrics['reward_heldout_accuracy']:.0%}** (always guessing the commoner thumb: "
         f"{metrics.get('reward_heldout_majority_accuracy', float('nan')):.0%}) · Brier "
         f"{metrics.get('reward_heldout_brier', float('nan')):.3f} · calibration error (ECE) "
-        f"{metrics.get('reward_heldout_ece', float('nan')):.3f}{careless} · read: "
+        f"{metrics.get('reward_heldout_ece', float('nan')):.3f}{ranking}{careless} · read: "
         f"{features_words(metrics.get('reward_features_used', ''))}"
     )
 

@@ -5,8 +5,10 @@ rater's true liked rate of the child. This refits each saved run's reward model 
 same samples, rated as `feedback_loop.py` shows them, `rating_pages.random_pages`; a refit gives the run's
 own level again under the rule of its day, which the `reproduced` count checks) and asks, per level, how
 many runs met their liked-rate target. It prints the level of the rule before each side's count was kept
-(held-out accuracy alone) and of today's (`calibration.confidence`), so a change of the rule is measured on
-runs already made, without a fine-tune: a second or so per run.
+(held-out accuracy alone), of the rule with it on the figures the fit's own choices graded (`selection`,
+before nesting), and of today's (`calibration.confidence` on the nested figures, `aigc/feedback/nested.py`),
+and whether today's `no_taste` would have refused the run; so a change of the rule is measured on runs already
+made, without a fine-tune: a few seconds per run.
 
     python benchmarks/confidence_audit.py benchmarks/results_feedback_tastes_gan.jsonl \\
         benchmarks/results_feedback_tastes_vae.jsonl benchmarks/results_feedback_curve.jsonl \\
@@ -41,9 +43,9 @@ def main() -> int:
     from rating_pages import random_pages, round_seed
 
     from aigc.evaluation.raters import TasteRater, named_tastes
-    from aigc.feedback.calibration import confidence
+    from aigc.feedback.calibration import confidence, no_taste
     from aigc.feedback.features import reward_features
-    from aigc.feedback.reward import fit_reward
+    from aigc.feedback.reward import RewardConfig, fit_reward
     from aigc.models.pipeline import load_model
 
     ref = fashion_reference()
@@ -64,12 +66,16 @@ def main() -> int:
             rater = rater.calibrate(ref.images, ref.classes)
             pages = random_pages(run["ratings_used"], round_seed(run.get("rating_seed", 0), 1))
             rated = np.concatenate([model.sample(n, s) for n, s in pages])
-            heldout = fit_reward(rf.compute(rated), rater.rate(rated), seed=0, blocks=rf.blocks).heldout
-            accuracy_alone = {k: v for k, v in heldout.items() if not k.startswith(PER_SIDE_KEYS)}
+            x, thumbs = rf.compute(rated), rater.rate(rated)
+            chosen = fit_reward(x, thumbs, RewardConfig(nested=False), seed=0, blocks=rf.blocks).heldout
+            heldout = fit_reward(x, thumbs, seed=0, blocks=rf.blocks).heldout
+            accuracy_alone = {k: v for k, v in chosen.items() if not k.startswith(PER_SIDE_KEYS)}
             row = {"file": Path(file).name, "model": run["model"], "taste": taste, "ratings": run["ratings_used"]}
-            row |= {"likes": heldout["heldout_liked_n"], "heldout_accuracy": heldout["heldout_accuracy"]}
+            row |= {"likes": heldout["heldout_liked_n"], "selection_accuracy": chosen["heldout_accuracy"]}
+            row |= {"heldout_accuracy": heldout["heldout_accuracy"], "heldout_auc": heldout["heldout_auc"]}
             row |= {"reported": run["run_reported"].get("confidence"), "before": confidence(accuracy_alone)[0]}
-            row |= {"today": confidence(heldout)[0], "liked_rate": run["liked_rate_after"]}
+            row |= {"selection": confidence(chosen)[0], "today": confidence(heldout)[0], "no_taste": no_taste(heldout)}
+            row["liked_rate"] = run["liked_rate_after"]
             row["liked_rate_met"] = run["liked_rate_after"] >= run["liked_rate_target"]
             rows.append(row)
             print(json.dumps(row), flush=True)
@@ -89,9 +95,11 @@ def class_set(taste: str) -> tuple[int, ...]:
 
 def summary(rows: list[dict]) -> dict:
     # a run reported the rule of its day: a refit reproduces it when it gives that level under one of the two rules
-    reproduced = sum(r["reported"] in (r["before"], r["today"]) for r in rows)
+    reproduced = sum(r["reported"] in (r["before"], r["selection"]) for r in rows)
     out: dict = {"summary": True, "runs": len(rows), "reproduced": reproduced}
-    for rule in ("before", "today"):
+    refused = [r for r in rows if r["no_taste"]]
+    out["no_taste"] = {"runs": len(refused), "liked_rate_met": sum(r["liked_rate_met"] for r in refused)}
+    for rule in ("before", "selection", "today"):
         for level in LEVELS:
             chosen = [r for r in rows if r[rule] == level]
             out[f"{rule}_{level}"] = {

@@ -143,6 +143,7 @@ def rate_samples(studio, model: str, rater, n: int, seed: int, to_rate: bool = F
 
 # what the run itself reported, to set beside the rater's true figures
 HONEST = ("mean_reward_after", "confidence", "reward_heldout_accuracy", "reward_heldout_ece", "reward_flip", "n_picks")
+HONEST += ("reward_heldout_auc", "reward_selection_accuracy")
 HONEST += ("reward_features_used", "largest_kind_share_after", "reward_temperature", "ess_fraction", "tilt_temperature")
 HONEST += ("tilt_ess_fraction", "tilt_mean_p_before", "tilt_mean_p_drawn", "tilt_centres")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from aigc.feedback import features as phi
-from aigc.feedback.calibration import confidence, warnings
+from aigc.feedback.calibration import confidence, no_taste, warnings
 from aigc.feedback.finetune_data import rated_images
 from aigc.feedback.ratings import READINESS
 from aigc.feedback.reward import RewardModel, fit_reward
@@ -31,6 +31,11 @@ class RatingsAdvice:
     warnings: tuple[str, ...] = ()
     heldout: dict = field(default_factory=dict)
     flip: float = 0.0
+
+    @property
+    def no_taste(self) -> bool:
+        """A fine-tune would refuse these ratings (`calibration.no_taste`): the page rests its button."""
+        return no_taste(self.heldout)
 
     def as_dict(self) -> dict:
         return {

@@ -25,12 +25,12 @@ import torch
 from aigc import paths
 from aigc.data.datasets import ImageDataset, from_uint8
 from aigc.feedback import features as phi
-from aigc.feedback.calibration import warnings
+from aigc.feedback.calibration import no_taste, no_taste_message, warnings
 from aigc.feedback.config import KIND_DEFAULTS, TRAIN_LATENTS, WEIGHTS_BY, FinetuneConfig
 from aigc.feedback.effect import measure_effect
 from aigc.feedback.finetune_data import picked_images, rated_images, realism_score, training_set
 from aigc.feedback.latent_prior import MAX_TILT_DRAWS, TiltConfig, tilt_from_scores, tilted_prior
-from aigc.feedback.ratings import READINESS
+from aigc.feedback.ratings import READINESS, NoTasteFound
 from aigc.feedback.reward import RewardConfig, fit_reward, reward_weights
 from aigc.feedback.tilt_draws import parent_draws
 from aigc.models import VAE
@@ -168,6 +168,8 @@ def finetune(
     pairs = (rf.compute(picked), rf.compute(other)) if len(picked) else None
     report("reward", 0.04, {"picks": len(picked)})
     reward = fit_reward(rated_feats, scores, reward_cfg, seed=cfg.seed, blocks=rf.blocks, pairs=pairs)
+    if no_taste(reward.heldout):  # before a run row or a child: a model steered by noise is no one's taste
+        raise NoTasteFound(no_taste_message(reward.heldout))
 
     child_name = cfg.child_name or next_child_name(parent.name, {v.name for v in store.list_versions()})
     run_config = {"child": child_name, **asdict(cfg), "reward": reward.summary(), "features": feature_name}

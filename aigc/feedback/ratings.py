@@ -20,6 +20,10 @@ class NotEnoughRatings(ValueError):
     """Too few (or one-sided) ratings to learn a reward; the message says how many more are needed."""
 
 
+class NoTasteFound(NotEnoughRatings):
+    """Enough ratings, but held-out models predict them no better than their like rate (`calibration.no_taste`)."""
+
+
 @dataclass(frozen=True)
 class ReadinessRule:
     """How many ratings a reward model needs: a total, and some of each side (it must see both)."""

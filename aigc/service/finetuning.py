@@ -16,6 +16,7 @@ import numpy as np
 
 from aigc.feedback import features as phi
 from aigc.feedback.advice import Assessment, RatingsAdvice, assess
+from aigc.feedback.calibration import no_taste, no_taste_message
 from aigc.feedback.ratings import READINESS, Readiness, usable_ratings
 from aigc.service.errors import StudioError
 from aigc.service.jobs import JobStatus
@@ -66,13 +67,25 @@ class FinetuneRuns:
         asking again without a new rating is free."""
         model = self.registry.model(name)
         version = self.registry.version(name)
-        rated = usable_ratings(self.store, version.id, model.latent_dim, rater)
-        key = (version.id, rater, tuple((r.sample_id, r.score) for r in rated))
+        key = self._assessment_key(name, rater)
         if key not in self._assessed:
             if len(self._assessed) > 64:
                 self._assessed.clear()
             self._assessed[key] = assess(model, self.store, version.id, rater)
         return self._assessed[key]
+
+    def _assessment_key(self, name: str, rater: str | None) -> tuple:
+        model, version = self.registry.model(name), self.registry.version(name)
+        rated = usable_ratings(self.store, version.id, model.latent_dim, rater)
+        return (version.id, rater, tuple((r.sample_id, r.score) for r in rated))
+
+    def known_no_taste(self, name: str, rater: str | None) -> str | None:
+        """Why a run would refuse these ratings (`calibration.no_taste`), when the page's advice already fitted
+        them: said at once instead of after a queue wait. None when not known (the run checks again)."""
+        known = self._assessed.get(self._assessment_key(name, rater))
+        if known is None or known.reward is None or not no_taste(known.reward.heldout):
+            return None
+        return no_taste_message(known.reward.heldout)
 
     def ratings_advice(self, name: str, rater: str | None = None) -> RatingsAdvice:
         """How sure a fine-tune from these ratings would be, and what to warn about before training."""
@@ -103,6 +116,8 @@ class FinetuneRuns:
         ready = self.ratings_ready(name, rater)
         if not ready.ready:
             raise StudioError(ready.message())
+        if (why := self.known_no_taste(name, rater)) is not None:
+            raise StudioError(why)
         mine = queue.status(self.registry.model(name).name, requester)  # before the quota: it said "Quota: …"
         if mine.active and getattr(mine, "owner", None) == requester:
             raise already(name, waiting_where(mine))

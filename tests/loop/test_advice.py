@@ -58,6 +58,9 @@ def test_the_figures_show_how_sure_they_are_and_a_collapse_onto_one_kind():
     assert "one class in 82% of its samples" in text
     spread = figures_markdown({**metrics, "kinds_after": [40, 30, 20, 10], "largest_kind_share_after": 0.4})
     assert "collapsed" not in spread
+    assert "Held-out:" in text and "AUC" not in text  # a run from before nesting says no more than it measured
+    nested = figures_markdown({**metrics, "reward_heldout_nested": True, "reward_heldout_auc": 0.57})
+    assert "Held-out (nested):" in nested and "above a disliked one in 57% of pairs (AUC)" in nested
 
 
 def test_a_run_from_before_the_honest_figures_says_its_reward_was_graded_by_the_steering_model():

@@ -121,8 +121,12 @@ def test_heldout_figures_come_from_models_that_did_not_see_the_rating():
     assert len(reward.fold_models) == 5
     assert not np.allclose(reward.predict_heldout(x), reward.predict(x))
     level, words = confidence(reward.heldout)
+    assert level == "low" and "No taste found" in words  # 60 coin flips: a fine-tune will not start
+    assert any("will not start" in w for w in warnings(reward.heldout, reward.flip))
+    few = fit_reward(x[:40], y[:40], RewardConfig(l2_grid=(1e-3,), flip_grid=(0.0,), calibrate=False))
+    level, words = confidence(few.heldout)  # 40: too few to refuse on, only "Not sure"
     assert level == "low" and "Not sure" in words and "not clearly better than always guessing" in words
-    assert any("too few or too mixed" in w for w in warnings(reward.heldout, reward.flip))
+    assert any("too few or too mixed" in w for w in warnings(few.heldout, few.flip))
 
 
 def test_a_clear_consistent_taste_reads_as_sure_and_a_careless_one_is_warned_about():
