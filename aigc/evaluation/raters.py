@@ -218,6 +218,17 @@ FRESH_TASTES: dict[str, TasteRater] = {
     )
 }
 
+# No taste at all: half of each one's thumbs are flipped at random, so a thumb says nothing of the picture (its
+# classes do not matter). A run from their ratings should not start (`calibration.no_taste`); named alone, never
+# in a group.
+COIN_RATERS: dict[str, TasteRater] = {
+    r.name: r
+    for r in (
+        TasteRater("coin", "careless", classes=(1, 8), flip=0.5),
+        TasteRater("coin2", "careless", classes=(0, 3), flip=0.5),
+    )
+}
+
 LIKED_RATE_TARGET = {"class": 0.95, "attribute": 0.90, "mixed": 0.90, "careless": 0.90}
 
 GROUPS = ("all", "tuning", "held-out", "fresh")  # "all" is the table's 12 named tastes: the fresh group is apart
@@ -231,8 +242,9 @@ def named_tastes(names: list[str]) -> list[TasteRater]:
             out += list(FRESH_TASTES.values())
         elif name in GROUPS:
             out += [r for r in TASTES.values() if name == "all" or r.held_out == (name == "held-out")]
-        elif name in TASTES or name in FRESH_TASTES:
-            out.append({**TASTES, **FRESH_TASTES}[name])
+        elif name in TASTES or name in FRESH_TASTES or name in COIN_RATERS:
+            out.append({**TASTES, **FRESH_TASTES, **COIN_RATERS}[name])
         else:
-            raise ValueError(f"unknown taste {name!r}; known: {', '.join([*GROUPS, *TASTES, *FRESH_TASTES])}")
+            known = ", ".join([*GROUPS, *TASTES, *FRESH_TASTES, *COIN_RATERS])
+            raise ValueError(f"unknown taste {name!r}; known: {known}")
     return out

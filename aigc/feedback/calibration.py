@@ -114,9 +114,11 @@ def side_lower_bounds(report: dict) -> dict[str, float] | None:
 
 
 # `no_taste`: from this many ratings on, when the outer folds' ranking is this close to a coin's (AUC 0.5). Measured
-# offline on real images (benchmarks/reward_nested.py): coin-flip raters at 60 and 100 ratings scored AUC 0.32–0.64,
-# real tastes at least 0.68 (careless ones included: textured with 15% of thumbs flipped, 60 ratings); at 40
-# ratings a careless taste's figures overlap the coins', so fewer ratings only hear "Not sure" (`confidence`).
+# on real images (`python benchmarks/reward_nested.py`, benchmarks/results_reward_nested.jsonl; 60 and 100 ratings,
+# 3 rating sets each): coin flips scored AUC 0.32–0.64 and 28 of 36 are refused; tastes without flips scored at
+# least 0.80 (none of 78 refused); with 15% of thumbs flipped 0.41–0.85, 2 of 30 refused, both of 60 ratings in
+# which the reward found nothing (AUC 0.41 and 0.51), none of 100. Under 60 ratings a careless taste's figures and
+# a coin's overlap too much to refuse on: they hear "Not sure" (`confidence`).
 NO_TASTE_MIN_RATINGS = 60
 NO_TASTE_AUC = 0.55
 

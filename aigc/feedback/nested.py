@@ -6,8 +6,8 @@ winner of ~40 tries looks better than it is: 100 thumbs from a coin flip were "6
 the VAE, the page said "Somewhat sure", and the fine-tune narrowed the VAE onto trousers (821 of 1,000
 samples) for a rater who liked nothing in particular. Here each of 5 outer folds is predicted by a reward fitted,
 choices and all, without it. On real images (`python benchmarks/reward_nested.py`), coin flips' accuracy
-was 0.45–0.72 by the choices' own folds and is 0.38–0.63 nested (always guessing: 0.50–0.63), while real
-tastes (no flips) lose 0.018 on average (at most 0.12: textured footwear, 11 likes in 60).
+was 0.45–0.72 by the choices' own folds and is 0.39–0.63 nested (always guessing: 0.50–0.63), while tastes
+without flips lose 0.019 on average (at most 0.10: textured footwear, 11 likes in 60).
 
 Each prediction is graded against the thumb the person gave: a reward that assumes 20% careless thumbs
 predicts P(thumb up) = 0.2 + 0.6·P(liked), not P(liked), so its Brier score and log loss stay finite on the

@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aigc.evaluation.raters import FRESH_TASTES, LIKED_RATE_TARGET, PROPERTIES, TASTES, TasteRater, grey
+from aigc.evaluation.raters import (
+    COIN_RATERS,
+    FRESH_TASTES,
+    LIKED_RATE_TARGET,
+    PROPERTIES,
+    TASTES,
+    TasteRater,
+    grey,
+    named_tastes,
+)
 
 
 def pictures(n: int = 400, seed: int = 0) -> np.ndarray:
@@ -127,3 +136,13 @@ def test_the_benchmark_runs_the_fresh_group_only_when_asked():
     assert names("symmetric,bright") == ["classes-039", "symmetric", "bright"]
     with pytest.raises(ValueError, match="unknown taste 'brigth'; known: all, tuning"):
         names("brigth")
+
+
+def test_a_coin_raters_thumbs_say_nothing_of_its_classes():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (4000, 28, 28), dtype=np.uint8)
+    classes = np.repeat(np.arange(10), 400)
+    for rater in named_tastes(list(COIN_RATERS)):
+        up = rater.likes(images, classes) ^ rater.flipped(images)
+        inside = np.isin(classes, rater.classes)
+        assert abs(up[inside].mean() - 0.5) < 0.05 and abs(up[~inside].mean() - 0.5) < 0.05
