@@ -46,18 +46,13 @@ def main() -> int:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
-    from aigc.data.datasets import load_dataset, to_uint8
-    from aigc.evaluation.metrics import classify_features, real_features
-    from aigc.feedback.calibration import no_taste
-    from aigc.feedback.features import reward_features
-    from aigc.feedback.reward import fit_reward
-    from aigc.models.pipeline import load_model
+    from real_test_view import real_test_view
 
-    learned, _ = real_features("test")
-    data = load_dataset(None, split="test")
-    images, classes = to_uint8(data.images), classify_features(learned).numpy()
-    view = reward_features(load_model("fashion-gan"))  # the blocks a run on a shipped model reads
-    feats = view.compute(data.images, learned=learned.double().numpy())
+    from aigc.feedback.calibration import no_taste
+    from aigc.feedback.reward import fit_reward
+
+    real = real_test_view()
+    images, classes, feats = real.images, real.classes, real.features
     wanted = None if args.tastes == "all" else args.tastes.split(",")
     rows = []
     for name, (group, rater) in raters().items():
@@ -70,7 +65,7 @@ def main() -> int:
                 idx = np.random.default_rng(seed).permutation(len(images))[:n]
                 t0 = time.perf_counter()
                 try:
-                    reward = fit_reward(feats[idx], thumbs[idx], seed=seed, blocks=view.blocks)
+                    reward = fit_reward(feats[idx], thumbs[idx], seed=seed, blocks=real.blocks)
                 except ValueError as exc:  # one-sided: nothing to fit
                     print(json.dumps({"taste": name, "group": group, "ratings": n, "seed": seed, "error": str(exc)}))
                     continue

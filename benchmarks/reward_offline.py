@@ -43,19 +43,13 @@ def main() -> int:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
-    from aigc.data.datasets import load_dataset, to_uint8
-    from aigc.evaluation.metrics import classify_features, real_features
-    from aigc.evaluation.raters import TASTES
-    from aigc.feedback.features import reward_features
-    from aigc.feedback.reward import RewardConfig, fit_reward, reward_weights
-    from aigc.models.pipeline import load_model
+    from real_test_view import real_test_view
 
-    learned, _ = real_features("test")
-    data = load_dataset(None, split="test")
-    images, classes = to_uint8(data.images), classify_features(learned).numpy()
-    view = reward_features(load_model("fashion-gan"))  # the blocks a run on a shipped model reads
-    feats = view.compute(data.images, learned=learned.double().numpy())
-    blocks = view.blocks
+    from aigc.evaluation.raters import TASTES
+    from aigc.feedback.reward import RewardConfig, fit_reward, reward_weights
+
+    real = real_test_view()
+    images, classes, feats, blocks = real.images, real.classes, real.features, real.blocks
     before_cfg = RewardConfig(flip_grid=(0.0,), calibrate=False, l2_grid=(0.1, 1.0, 10.0, 100.0))
     names = [n for n in TASTES if args.tastes == "all" or n in args.tastes.split(",")]
     rows = []
@@ -73,7 +67,7 @@ def main() -> int:
                 losers = np.where(picks > 0, right, left)[picks != 0]
                 row = {"taste": name, "kind": rater.kind, "held_out": rater.held_out, "ratings": n, "seed": seed}
                 fits = [
-                    ("before", feats[:, : learned.shape[1]], before_cfg, None, None),
+                    ("before", feats[:, : real.learned_dim], before_cfg, None, None),
                     ("after", feats, RewardConfig(), blocks, None),
                 ]
                 if args.picks:

@@ -21,7 +21,7 @@ class NotEnoughRatings(ValueError):
 
 
 class NoTasteFound(NotEnoughRatings):
-    """Enough ratings, but held-out models predict them no better than their like rate (`calibration.no_taste`)."""
+    """Enough ratings, but held-out models rank them barely better than a coin would (`calibration.no_taste`)."""
 
 
 @dataclass(frozen=True)

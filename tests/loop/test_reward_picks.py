@@ -58,7 +58,7 @@ def test_picks_order_the_liked_images_where_thumbs_cannot(flip):
         x, t = graded_world(30, seed)
         thumbs = np.where(t > 0, 1.0, -1.0)
         picked, other = picks_of(*graded_world(200, 100 + seed), 150, seed, flip)
-        cfg = RewardConfig(flip_grid=(0.0, 0.1, 0.2))
+        cfg = RewardConfig(nested=False, flip_grid=(0.0, 0.1, 0.2))
         reward = fit_reward(x, thumbs, cfg, seed=seed, pairs=(picked, other))
         assert reward.n_picks == 150 and reward.summary()["n_picks"] == 150
         liked = test_t > 0

@@ -50,8 +50,8 @@ def test_a_careless_rater_of_one_property_is_read_by_that_property_alone_and_mor
     for seed in range(3):
         x = pictures(100, seed)
         thumbs, _ = careless_thumbs(x, 0.15, seed)
-        reward = fit_reward(x, thumbs, blocks=BLOCKS, seed=seed)
-        before = fit_reward(x, thumbs, RewardConfig(single_columns=False), blocks=BLOCKS, seed=seed)
+        reward = fit_reward(x, thumbs, RewardConfig(nested=False), blocks=BLOCKS, seed=seed)  # steering, not its grade
+        before = fit_reward(x, thumbs, RewardConfig(nested=False, single_columns=False), blocks=BLOCKS, seed=seed)
         single.append(reward)
         blocks_only.append(before)
         assert not any(reads_single_column(use) for use, *_ in reward.alternatives)  # never a veto

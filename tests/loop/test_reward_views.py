@@ -29,8 +29,8 @@ def twin_views(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def test_a_picture_only_one_view_likes_is_not_where_the_steering_goes():
     x, scores = twin_views(100, 0)
-    plain = fit_reward(x, scores, RewardConfig(view_margin=0.0, single_columns=False), blocks=BLOCKS)
-    wary = fit_reward(x, scores, RewardConfig(single_columns=False), blocks=BLOCKS)  # the default margin
+    plain = fit_reward(x, scores, RewardConfig(nested=False, view_margin=0.0, single_columns=False), blocks=BLOCKS)
+    wary = fit_reward(x, scores, RewardConfig(nested=False, single_columns=False), blocks=BLOCKS)  # the default margin
     assert plain.alternatives == [] and wary.alternatives  # the other views tie with the chosen one here
     assert wary.blocks_used == plain.blocks_used and wary.fold_models  # same chosen view, same grader
     both = np.array([[2.0, 0, 0, 2.0, 0, 0]])
@@ -51,7 +51,7 @@ def test_a_picture_only_one_view_likes_is_not_where_the_steering_goes():
 def test_a_view_the_ratings_rule_out_is_not_an_alternative():
     x, scores = twin_views(100, 2)
     x[:, 3] = np.random.default_rng(3).normal(0, 1, len(x))  # the stats block no longer knows the taste
-    reward = fit_reward(x, scores, RewardConfig(view_margin=0.05, single_columns=False), blocks=BLOCKS)
+    reward = fit_reward(x, scores, RewardConfig(nested=False, view_margin=0.05, single_columns=False), blocks=BLOCKS)
     assert "stats" not in {"+".join(use) for use, *_ in reward.alternatives}
     assert reward.predict(np.array([[2.0, 0, 0, -2.0, 0, 0]]))[0] > 0.9  # a noise view has no veto
 
@@ -60,7 +60,9 @@ def test_softer_combinations_of_the_views_sit_between_the_least_and_the_chosen_o
     """view_combine "geomean" or "mean" (measured, not the default): a picture one view doubts is pulled down
     less than by the least, and a picture every view likes stays liked whichever way they combine."""
     x, scores = twin_views(100, 0)
-    configs = {how: RewardConfig(view_combine=how, single_columns=False) for how in ("min", "geomean", "mean")}
+    configs = {
+        how: RewardConfig(nested=False, view_combine=how, single_columns=False) for how in ("min", "geomean", "mean")
+    }
     fits = {how: fit_reward(x, scores, cfg, blocks=BLOCKS) for how, cfg in configs.items()}
     rng = np.random.default_rng(4)
     unseen = rng.normal(0, 2, (500, 6))
@@ -76,8 +78,8 @@ def test_real_images_are_weighed_by_the_chosen_view_alone():
     """`predict_chosen` (FinetuneConfig.weights_by "chosen"): the chosen view's own calibrated fit, the same
     whether or not alternatives were fitted beside it, and not pulled down where another view doubts."""
     x, scores = twin_views(100, 0)
-    plain = fit_reward(x, scores, RewardConfig(view_margin=0.0, single_columns=False), blocks=BLOCKS)
-    wary = fit_reward(x, scores, RewardConfig(single_columns=False), blocks=BLOCKS)
+    plain = fit_reward(x, scores, RewardConfig(nested=False, view_margin=0.0, single_columns=False), blocks=BLOCKS)
+    wary = fit_reward(x, scores, RewardConfig(nested=False, single_columns=False), blocks=BLOCKS)
     unseen = np.random.default_rng(5).normal(0, 2, (300, 6))
     np.testing.assert_allclose(wary.predict_chosen(unseen), plain.predict(unseen))
     assert (wary.predict(unseen) <= wary.predict_chosen(unseen) + 1e-12).all()

@@ -21,22 +21,26 @@ def test_it_refits_only_one_round_random_rating_runs_of_shipped_models():
 
 
 def test_the_summary_counts_each_rule_apart_and_checks_the_refits_reproduce_the_runs():
-    def row(reported, before, today, met):
+    def row(reported, before, selection, today, met, refused=False):
         return {
             "reported": reported,
             "before": before,
+            "selection": selection,
             "today": today,
+            "no_taste": refused,
             "liked_rate": 0.9 if met else 0.5,
             "liked_rate_met": met,
         }
 
     rows = [
-        row("high", "high", "high", True),
-        row("high", "high", "medium", False),
-        row("low", "medium", "medium", True),
+        row("high", "high", "high", "high", True),
+        row("high", "high", "medium", "medium", False),
+        row("low", "medium", "medium", "medium", True, refused=True),
     ]
     out = confidence_audit.summary(rows)
-    assert out["runs"] == 3 and out["reproduced"] == 2
+    assert out["runs"] == 3 and out["reproduced"] == 2  # a run reported the rule of its day: before or selection
+    assert out["no_taste"] == {"runs": 1, "liked_rate_met": 1}
+    assert out["selection_high"] == {"runs": 1, "liked_rate_met": 1, "mean_liked_rate": 0.9}
     assert out["before_high"] == {"runs": 2, "liked_rate_met": 1, "mean_liked_rate": 0.7}
     assert out["today_high"] == {"runs": 1, "liked_rate_met": 1, "mean_liked_rate": 0.9}
     assert out["today_medium"]["runs"] == 2 and out["today_low"] == {
