@@ -38,6 +38,14 @@ STAGES = {
 }
 
 
+def failure_line(stderr: str, code: int) -> str:
+    """Why a run's process failed, for the page ("Fine-tuning failed: …"): its last stderr line without the
+    command's own "aigc finetune: error:" prefix, which would say it twice."""
+    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+    last = lines[-1].removeprefix("aigc finetune: ").removeprefix("error: ") if lines else ""
+    return last or f"fine-tuning process exited with code {code}"
+
+
 @dataclass
 class JobStatus:
     """What a page needs to draw a run's progress honestly: the stage, how long it has run and how long is left."""
@@ -229,8 +237,7 @@ class FinetuneJobs:
                 status.message = f"new version {status.child}"
             else:
                 status.state = "failed"
-                lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
-                status.message = lines[-1] if lines else f"fine-tuning process exited with code {code}"
+                status.message = failure_line(stderr, code)
             self._procs.pop(model, None)
         self.on_done(status)
 

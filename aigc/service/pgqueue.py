@@ -36,6 +36,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from aigc import paths
+from aigc.service.jobs import failure_line
 from aigc.service.queue import (
     QueueSettings,
     RunStatus,
@@ -135,7 +136,7 @@ def finetune_job(
                     proc.terminate()
         reporter.join(timeout=10)
         err.seek(0)
-        lines = [ln for ln in err.read().splitlines() if ln.strip()]
+        stderr = err.read()
     if code != 0:
         with FeedbackStore(ctx["db_url"]) as store:
             store.fail_stale_runs()  # this host's runs whose process is gone: the one that just exited
@@ -143,7 +144,7 @@ def finetune_job(
             from procrastinate.exceptions import JobAborted
 
             raise JobAborted("cancelled")
-        raise RuntimeError(lines[-1] if lines else f"aigc finetune exited with code {code}")
+        raise RuntimeError(failure_line(stderr, code))
     return {"model": model}
 
 

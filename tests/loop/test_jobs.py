@@ -58,7 +58,7 @@ def test_failed_noisy_child_reports_its_last_stderr_line(tmp_path):
     jobs.start("m")
     status = jobs.wait("m", timeout=120)
     assert status.state == "failed"
-    assert status.message == "aigc finetune: error: out of ratings"
+    assert status.message == "out of ratings"  # the page says "Fine-tuning failed: out of ratings", not the prefix
 
 
 def test_database_url_comes_from_the_environment_when_not_given(monkeypatch, tmp_path):
