@@ -94,8 +94,8 @@ def class_set(taste: str) -> tuple[int, ...]:
 
 
 def summary(rows: list[dict]) -> dict:
-    # a run reported the rule of its day: a refit reproduces it when it gives that level under one of the two rules
-    reproduced = sum(r["reported"] in (r["before"], r["selection"]) for r in rows)
+    # a run reported the rule of its day: a refit reproduces it when it gives that level under one of the three rules
+    reproduced = sum(r["reported"] in (r["before"], r["selection"], r["today"]) for r in rows)
     out: dict = {"summary": True, "runs": len(rows), "reproduced": reproduced}
     refused = [r for r in rows if r["no_taste"]]
     out["no_taste"] = {"runs": len(refused), "liked_rate_met": sum(r["liked_rate_met"] for r in refused)}

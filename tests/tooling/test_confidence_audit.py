@@ -38,7 +38,7 @@ def test_the_summary_counts_each_rule_apart_and_checks_the_refits_reproduce_the_
         row("low", "medium", "medium", "medium", True, refused=True),
     ]
     out = confidence_audit.summary(rows)
-    assert out["runs"] == 3 and out["reproduced"] == 2  # a run reported the rule of its day: before or selection
+    assert out["runs"] == 3 and out["reproduced"] == 2  # a run reported the rule of its day, whichever
     assert out["no_taste"] == {"runs": 1, "liked_rate_met": 1}
     assert out["selection_high"] == {"runs": 1, "liked_rate_met": 1, "mean_liked_rate": 0.9}
     assert out["before_high"] == {"runs": 2, "liked_rate_met": 1, "mean_liked_rate": 0.7}
