@@ -43,6 +43,7 @@ class RatingsAdvice:
             "text": self.text,
             "warnings": list(self.warnings),
             "flip": self.flip,
+            "no_taste": self.no_taste,  # a fine-tune from these ratings would be refused
             **self.heldout,
         }
 

@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from aigc.feedback.logistic import fit_logistic
+from aigc.feedback.ratings import NoTasteFound
 
 PLATT_SCALE_BOUNDS = (0.25, 8.0)  # never flip the score's sign, never sharpen it past a near step
 
@@ -145,6 +146,12 @@ def no_taste_message(report: dict) -> str:
         f"above a disliked one in {report['heldout_auc']:.0%} of pairs (a coin flip: 50%), so a fine-tune would "
         "follow noise. Rate more pictures, and rate what you like consistently."
     )
+
+
+def require_taste(report: dict) -> None:
+    """Raise NoTasteFound (its message says why and what to do) when the ratings show no taste (`no_taste`)."""
+    if no_taste(report):
+        raise NoTasteFound(no_taste_message(report))
 
 
 def confidence(report: dict) -> tuple[str, str]:

@@ -25,12 +25,12 @@ import torch
 from aigc import paths
 from aigc.data.datasets import ImageDataset, from_uint8
 from aigc.feedback import features as phi
-from aigc.feedback.calibration import no_taste, no_taste_message, warnings
+from aigc.feedback.calibration import require_taste, warnings
 from aigc.feedback.config import KIND_DEFAULTS, TRAIN_LATENTS, WEIGHTS_BY, FinetuneConfig
 from aigc.feedback.effect import measure_effect
 from aigc.feedback.finetune_data import picked_images, rated_images, realism_score, training_set
 from aigc.feedback.latent_prior import MAX_TILT_DRAWS, TiltConfig, tilt_from_scores, tilted_prior
-from aigc.feedback.ratings import READINESS, NoTasteFound
+from aigc.feedback.ratings import READINESS
 from aigc.feedback.reward import RewardConfig, fit_reward, reward_weights
 from aigc.feedback.tilt_draws import parent_draws
 from aigc.models import VAE
@@ -155,11 +155,8 @@ def finetune(
     report("ratings", 0.0, {})
     rated, scores = rated_images(store, version.id, parent.latent_dim, cfg.rater)
     readiness = replace(READINESS, min_ratings=cfg.min_ratings)
-    reward_cfg = RewardConfig(readiness=readiness, ess_floor=cfg.ess_floor, temperature=cfg.reward_temperature)
-    if cfg.view_margin is not None:
-        reward_cfg = replace(reward_cfg, view_margin=cfg.view_margin)
-    if cfg.view_combine is not None:
-        reward_cfg = replace(reward_cfg, view_combine=cfg.view_combine)
+    views = {k: v for k in ("view_margin", "view_combine") if (v := getattr(cfg, k)) is not None}  # else the defaults
+    reward_cfg = RewardConfig(readiness=readiness, ess_floor=cfg.ess_floor, temperature=cfg.reward_temperature, **views)
     report("embedding", 0.02, {"images": len(rated)})
     rf = phi.reward_features(parent)
     fn, feature_name = rf.learned, rf.name
@@ -168,8 +165,7 @@ def finetune(
     pairs = (rf.compute(picked), rf.compute(other)) if len(picked) else None
     report("reward", 0.04, {"picks": len(picked)})
     reward = fit_reward(rated_feats, scores, reward_cfg, seed=cfg.seed, blocks=rf.blocks, pairs=pairs)
-    if no_taste(reward.heldout):  # before a run row or a child: a model steered by noise is no one's taste
-        raise NoTasteFound(no_taste_message(reward.heldout))
+    require_taste(reward.heldout)  # before a run row or a child: a model steered by noise is no one's taste
 
     child_name = cfg.child_name or next_child_name(parent.name, {v.name for v in store.list_versions()})
     run_config = {"child": child_name, **asdict(cfg), "reward": reward.summary(), "features": feature_name}

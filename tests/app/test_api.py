@@ -69,6 +69,7 @@ def test_ratings_advice_says_how_sure_a_run_would_be_before_training(client):
     assert advice["level"] in ("low", "medium", "high") and advice["heldout_n"] >= 30
     assert advice["text"] and isinstance(advice["warnings"], list)
     assert 0 <= advice["heldout_accuracy"] <= 1 and 0 <= advice["heldout_ece"] <= 1
+    assert advice["heldout_nested"] is True and 0 <= advice["heldout_auc"] <= 1 and isinstance(advice["no_taste"], bool)
 
 
 def test_models_lists_both_kinds_with_cards(client):

@@ -46,7 +46,7 @@ def test_the_cli_says_why_in_one_line(studio, models_dir, capsys):
 def test_the_page_refuses_at_once_once_its_advice_found_no_taste(studio):
     rate_coin_flips(studio, "syn-vae", 2 * NO_TASTE_MIN_RATINGS, rater="coin")
     advice = studio.ratings_advice("syn-vae", "coin")
-    assert advice.level == "low" and advice.text.startswith("No taste found")
+    assert advice.level == "low" and advice.text.startswith("No taste found") and advice.as_dict()["no_taste"]
     assert any("will not start" in w for w in advice.warnings)
     with pytest.raises(StudioError, match="No taste found"):
         studio.start_finetune("syn-vae", rater="coin")
@@ -54,3 +54,4 @@ def test_the_page_refuses_at_once_once_its_advice_found_no_taste(studio):
     # a rater with a taste, rating the same model, is not held back by the coin's ratings
     rate_by_band(studio, "syn-vae", liked_band=1, n=NO_TASTE_MIN_RATINGS, rater="band")
     assert studio.ratings_advice("syn-vae", "band").level in ("high", "medium")
+    assert not studio.ratings_advice("syn-vae", "band").as_dict()["no_taste"]
