@@ -79,14 +79,6 @@ class FinetuneRuns:
         rated = usable_ratings(self.store, version.id, model.latent_dim, rater)
         return (version.id, rater, tuple((r.sample_id, r.score) for r in rated))
 
-    def known_no_taste(self, name: str, rater: str | None) -> str | None:
-        """Why a run would refuse these ratings (`calibration.no_taste`), when the page's advice already fitted
-        them: said at once instead of after a queue wait. None when not known (the run checks again)."""
-        known = self._assessed.get(self._assessment_key(name, rater))
-        if known is None or known.reward is None or not no_taste(known.reward.heldout):
-            return None
-        return no_taste_message(known.reward.heldout)
-
     def ratings_advice(self, name: str, rater: str | None = None) -> RatingsAdvice:
         """How sure a fine-tune from these ratings would be, and what to warn about before training."""
         return self.assessment(name, rater).advice
@@ -116,8 +108,11 @@ class FinetuneRuns:
         ready = self.ratings_ready(name, rater)
         if not ready.ready:
             raise StudioError(ready.message())
-        if (why := self.known_no_taste(name, rater)) is not None:
-            raise StudioError(why)
+        # ratings that show no taste: refused here, before the quota and the line, not by the run after a wait. The
+        # page's advice fitted them already (cached); an API call that did not ask pays that fit here (seconds)
+        assessed = self.assessment(name, rater)
+        if assessed.reward is not None and no_taste(assessed.reward.heldout):
+            raise StudioError(no_taste_message(assessed.reward.heldout))
         mine = queue.status(self.registry.model(name).name, requester)  # before the quota: it said "Quota: …"
         if mine.active and getattr(mine, "owner", None) == requester:
             raise already(name, waiting_where(mine))

@@ -55,3 +55,10 @@ def test_the_page_refuses_at_once_once_its_advice_found_no_taste(studio):
     rate_by_band(studio, "syn-vae", liked_band=1, n=NO_TASTE_MIN_RATINGS, rater="band")
     assert studio.ratings_advice("syn-vae", "band").level in ("high", "medium")
     assert not studio.ratings_advice("syn-vae", "band").as_dict()["no_taste"]
+
+
+def test_an_api_call_that_never_asked_for_advice_is_refused_at_once_too(studio):
+    rate_coin_flips(studio, "syn-vae", 2 * NO_TASTE_MIN_RATINGS, rater="coin")
+    with pytest.raises(StudioError, match="No taste found"):  # no advice asked: the start fits it
+        studio.start_finetune("syn-vae", rater="coin")
+    assert studio.finetune_status("syn-vae").state == "idle"
