@@ -24,12 +24,12 @@ import torch
 
 
 def raters() -> dict:
-    from aigc.evaluation.raters import FRESH_TASTES, TASTES, TasteRater
+    from aigc.evaluation.raters import FRESH_TASTES, TASTES, TasteRater, coin_rater
 
     out = {}
     for i, classes in enumerate([(1, 8), (0, 3), (5,), (2, 4, 6), (9,)]):  # a coin's thumbs ignore the taste
-        out[f"coin-{i}"] = ("coin", TasteRater(f"coin-{i}", "careless", classes=classes, flip=0.5))
-    out["coin-bright"] = ("coin", TasteRater("coin-bright", "careless", prop="item_brightness", flip=0.5))
+        out[f"coin-{i}"] = ("coin", coin_rater(f"coin-{i}", classes))
+    out["coin-bright"] = ("coin", coin_rater("coin-bright", prop="item_brightness"))
     for name, r in {**TASTES, **FRESH_TASTES}.items():
         out[name] = ("careless" if r.flip else "taste", r)
     out["two-classes-30"] = ("careless-30", TasteRater("two-classes-30", "careless", classes=(1, 8), flip=0.3))

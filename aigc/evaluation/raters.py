@@ -218,16 +218,16 @@ FRESH_TASTES: dict[str, TasteRater] = {
     )
 }
 
-# No taste at all: half of each one's thumbs are flipped at random, so a thumb says nothing of the picture (its
-# classes do not matter). A run from their ratings should not start (`calibration.no_taste`); named alone, never
-# in a group.
-COIN_RATERS: dict[str, TasteRater] = {
-    r.name: r
-    for r in (
-        TasteRater("coin", "careless", classes=(1, 8), flip=0.5),
-        TasteRater("coin2", "careless", classes=(0, 3), flip=0.5),
-    )
-}
+
+def coin_rater(name: str, classes: tuple[int, ...] = (), prop: str | None = None) -> TasteRater:
+    """No taste at all: half of its thumbs are flipped at random, so a thumb says nothing of the picture (its
+    classes or property do not matter; the name seeds which thumbs). A run from its ratings should not start
+    (`calibration.no_taste`)."""
+    return TasteRater(name, "careless", classes=classes, prop=prop, flip=0.5)
+
+
+# named alone, never in a group
+COIN_RATERS: dict[str, TasteRater] = {r.name: r for r in (coin_rater("coin", (1, 8)), coin_rater("coin2", (0, 3)))}
 
 LIKED_RATE_TARGET = {"class": 0.95, "attribute": 0.90, "mixed": 0.90, "careless": 0.90}
 

@@ -24,13 +24,13 @@ figures a person sees are not the steering model's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from aigc.feedback.calibration import holdout_report, platt
 from aigc.feedback.logistic import fit_logistic, logit, predict_proba
-from aigc.feedback.nested import nested_report
+from aigc.feedback.nested import inner_config, nested_report
 from aigc.feedback.nested import stratified_folds as _folds
 from aigc.feedback.ratings import READINESS, NotEnoughRatings, ReadinessRule
 from aigc.feedback.views import Block, candidate_views, column_scale, reads_single_column, view_scale
@@ -39,11 +39,6 @@ __all__ = ["NotEnoughRatings", "RewardConfig", "RewardModel", "Weights", "fit_re
 
 
 VIEW_COMBINATIONS = ("min", "geomean", "mean")  # RewardConfig.view_combine
-# An outer fold's training part (nested.py) may hold fewer ratings than a run needs; it is fitted all the same,
-# its choices made on this many folds, without the alternative views (a grade reads the chosen one alone): the
-# nested grade then costs about 2.4 fits more, where 5 inner folds and the alternatives cost 4 or more.
-INNER_READINESS = ReadinessRule(min_ratings=4, min_each=2)
-NESTED_INNER_FOLDS = 3
 
 
 @dataclass
@@ -252,7 +247,7 @@ def fit_reward(
     p_heldout = predict_proba((a * z + c)[:, None], np.ones(1), 0.0)
     report = holdout_report(p_heldout, y)
     if cfg.nested:  # the figures above graded the choices on the folds that made them: optimistic
-        inner = replace(cfg, nested=False, readiness=INNER_READINESS, folds=NESTED_INNER_FOLDS, view_margin=-1.0)
+        inner = inner_config(cfg)
         selection_accuracy = report["heldout_accuracy"]
         report = nested_report(x, s, lambda xt, st, sd: fit_reward(xt, st, inner, sd, blocks, pairs), seed)
         report["selection_accuracy"] = selection_accuracy

@@ -16,7 +16,6 @@ import numpy as np
 
 from aigc.feedback import features as phi
 from aigc.feedback.advice import Assessment, RatingsAdvice, assess
-from aigc.feedback.calibration import no_taste, no_taste_message
 from aigc.feedback.ratings import READINESS, Readiness, usable_ratings
 from aigc.service.errors import StudioError
 from aigc.service.jobs import JobStatus
@@ -67,17 +66,13 @@ class FinetuneRuns:
         asking again without a new rating is free."""
         model = self.registry.model(name)
         version = self.registry.version(name)
-        key = self._assessment_key(name, rater)
+        rated = usable_ratings(self.store, version.id, model.latent_dim, rater)
+        key = (version.id, rater, tuple((r.sample_id, r.score) for r in rated))
         if key not in self._assessed:
             if len(self._assessed) > 64:
                 self._assessed.clear()
             self._assessed[key] = assess(model, self.store, version.id, rater)
         return self._assessed[key]
-
-    def _assessment_key(self, name: str, rater: str | None) -> tuple:
-        model, version = self.registry.model(name), self.registry.version(name)
-        rated = usable_ratings(self.store, version.id, model.latent_dim, rater)
-        return (version.id, rater, tuple((r.sample_id, r.score) for r in rated))
 
     def ratings_advice(self, name: str, rater: str | None = None) -> RatingsAdvice:
         """How sure a fine-tune from these ratings would be, and what to warn about before training."""
@@ -110,9 +105,9 @@ class FinetuneRuns:
             raise StudioError(ready.message())
         # ratings that show no taste: refused here, before the quota and the line, not by the run after a wait. The
         # page's advice fitted them already (cached); an API call that did not ask pays that fit here (seconds)
-        assessed = self.assessment(name, rater)
-        if assessed.reward is not None and no_taste(assessed.reward.heldout):
-            raise StudioError(no_taste_message(assessed.reward.heldout))
+        advice = self.ratings_advice(name, rater)
+        if advice.no_taste:
+            raise StudioError(advice.text)  # "No taste found in these N ratings: … rate more" (calibration.confidence)
         mine = queue.status(self.registry.model(name).name, requester)  # before the quota: it said "Quota: …"
         if mine.active and getattr(mine, "owner", None) == requester:
             raise already(name, waiting_where(mine))
