@@ -25,6 +25,7 @@ from .common import (
     readiness_line,
     save_file,
 )
+from .gestures import OneGesture
 
 MAX_CARDS = 16
 DEFAULT_N = 8
@@ -141,8 +142,20 @@ def build(ctx: PageContext) -> None:
         return gr.Slider(visible=studio.kind(name) == "gan") if name else gr.skip()
 
     model.change(truncation_for, model, truncation, api_visibility="private", queue=False)
-    # a model picked by the person shows its images at once (the grid kept the last model's under its name)
-    model.input(run, inputs, outputs, api_visibility="private", concurrency_limit=2, trigger_mode="always_last")
+    # a model picked by the person shows its images at once (the grid kept the last model's under its name), once:
+    # the dropdown's echo of the same pick is dropped (aigc_ui/gestures.py)
+    picks = OneGesture()
+
+    def run_picked(name, count, seed_value, trunc, choose, request: gr.Request):
+        browser, key = request.session_hash or "", (name, count, seed_value, trunc, choose)
+        if not picks.first(browser, key):
+            return [gr.skip()] * len(outputs)
+        try:
+            return run(name, count, seed_value, trunc, choose, request)
+        finally:
+            picks.done(browser, key)
+
+    model.input(run_picked, inputs, outputs, api_visibility="private", concurrency_limit=2, trigger_mode="always_last")
 
     def tally_after(sample_id: int, request: gr.Request) -> list:
         return [readiness_line(studio, studio.sample_info(sample_id, rater_of(request))[0], rater_of(request))]

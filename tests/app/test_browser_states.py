@@ -144,7 +144,11 @@ def test_a_new_version_appears_in_open_pages_without_a_reload(page, own_server, 
     page.get_by_role("option", name=re.compile("tiny-vae-new")).click()  # picking it shows its images at once
     status = wait_for_text(page, "#gen-status", "from `?tiny-vae-new")
     first = re.search(r"samples? #(\d+)", status)
-    assert first and f"#{first.group(1)}" in page.locator("#card-0 figcaption").inner_text()  # its sample id
+    assert first
+    wait_for_text(page, "#card-0 figcaption", f"#{first.group(1)}\\b")  # its sample id (the card may land later)
+    # one pick, one draw: the dropdown sends `input` twice per click, and the echo drew (and recorded) it again
+    drawn = [v.n_samples for v in studio.store.stats_per_version() if v.name == "tiny-vae-new"]
+    assert drawn == [1], drawn
     page.get_by_role("tab", name="Explore").click()
     page.locator("#ex-model input").click()
     page.get_by_role("option", name=re.compile("tiny-vae-new")).wait_for(timeout=TIMEOUT)
