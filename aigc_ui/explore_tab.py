@@ -43,6 +43,7 @@ from .common import (
     upscale,
 )
 from .explore_guards import ClickOrder, grant_for, is_published, may_move
+from .gestures import once_per_gesture
 from .web import VIEW_CSS, VIEW_JS, VIEW_TEMPLATE, data_uri
 
 MAX_SLIDERS = 32  # beyond this, dimensions keep their values but get no slider
@@ -276,7 +277,7 @@ def build(ctx: PageContext) -> None:
     def pick_model(name, request: gr.Request):
         return explorer.open(name, studio.latent_of(name, 0), note="seed 0", viewer=rater_of(request))
 
-    model.input(pick_model, model, outputs, api_visibility="private")
+    model.input(once_per_gesture(pick_model, [gr.skip()] * len(outputs)), model, outputs, api_visibility="private")
 
     @on_page
     def go_random(current, request: gr.Request):

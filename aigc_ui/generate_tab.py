@@ -25,7 +25,7 @@ from .common import (
     readiness_line,
     save_file,
 )
-from .gestures import OneGesture
+from .gestures import once_per_gesture
 
 MAX_CARDS = 16
 DEFAULT_N = 8
@@ -144,17 +144,7 @@ def build(ctx: PageContext) -> None:
     model.change(truncation_for, model, truncation, api_visibility="private", queue=False)
     # a model picked by the person shows its images at once (the grid kept the last model's under its name), once:
     # the dropdown's echo of the same pick is dropped (aigc_ui/gestures.py)
-    picks = OneGesture()
-
-    def run_picked(name, count, seed_value, trunc, choose, request: gr.Request):
-        browser, key = request.session_hash or "", (name, count, seed_value, trunc, choose)
-        if not picks.first(browser, key):
-            return [gr.skip()] * len(outputs)
-        try:
-            return run(name, count, seed_value, trunc, choose, request)
-        finally:
-            picks.done(browser, key)
-
+    run_picked = once_per_gesture(run, [gr.skip()] * len(outputs))
     model.input(run_picked, inputs, outputs, api_visibility="private", concurrency_limit=2, trigger_mode="always_last")
 
     def tally_after(sample_id: int, request: gr.Request) -> list:

@@ -2,6 +2,8 @@
 option (on the click, then again as the box loses focus; seen in Chromium with Gradio 6.31). On Generate & rate
 a pick of a model drew its images twice: two samples recorded for one shown, twice the image quota spent.
 `.select` fires once, but not for a choice made with the keyboard, so the page keeps `input` and drops the echo.
+Every dropdown whose pick makes the server work goes through `once_per_gesture`: Generate's draw, the explorer's
+model, the model card.
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from typing import Any
+
+import gradio as gr
 
 
 class OneGesture:
@@ -41,3 +46,28 @@ class OneGesture:
         self._last.move_to_end(browser)
         while len(self._last) > self.capacity:
             self._last.popitem(last=False)
+
+
+def once_per_gesture(fn: Callable[..., Any], echo: Any, gestures: OneGesture | None = None) -> Callable[..., Any]:
+    """A dropdown's `input` handler that runs `fn(*inputs, request)` once per gesture and answers `echo`
+    (nothing changes: `gr.skip()`, one per output) to the same browser's repeat of the same inputs."""
+    gate = gestures or OneGesture()
+
+    def gated(request: gr.Request, *inputs: Any) -> Any:  # gr.Request first: Gradio fills positional ones only
+        browser, key = request.session_hash or "", _hashable(inputs)
+        if not gate.first(browser, key):
+            return echo
+        try:
+            return fn(*inputs, request)
+        finally:
+            gate.done(browser, key)
+
+    return gated
+
+
+def _hashable(inputs: tuple) -> Hashable:
+    try:
+        hash(inputs)
+        return inputs
+    except TypeError:  # a list or dict among the inputs: its text stands for it
+        return repr(inputs)

@@ -8,6 +8,7 @@ import pandas as pd
 from aigc.service.studio import ModelSummary, Studio, StudioError
 
 from .common import PageContext, model_label, on_page, privacy_words, rater_of
+from .gestures import once_per_gesture
 
 STATS_COLUMNS = ["version", "kind", "parent", "samples", "ratings", "👍", "👎", "like rate"]
 
@@ -184,5 +185,5 @@ def build(ctx: PageContext) -> None:
 
     outputs = [table, likes, over_time, no_ratings, tree, card_of, card, health, publish]
     gr.on([tab.select, refresh.click], load, card_of, outputs, api_visibility="private", trigger_mode="always_last")
-    card_of.input(show_card, card_of, [card, publish], api_visibility="private")
+    card_of.input(once_per_gesture(show_card, [gr.skip()] * 2), card_of, [card, publish], api_visibility="private")
     publish.click(toggle_published, card_of, outputs, api_visibility="private")
