@@ -50,6 +50,7 @@ from aigc_ui.common import CSS, PageContext, model_choices, rater_of
 from aigc_ui.fair_share import QUEUE_MAX_EACH, SERVER_CALLS_EACH, add_share_flags, fair_share_middleware
 from aigc_ui.identity import rater_middleware
 from aigc_ui.meter import upload_middleware
+from aigc_ui.short_inputs import explain_missing_inputs
 from aigc_ui.upload_space import upload_space_middleware
 from feedback_db import masked_url
 
@@ -108,6 +109,7 @@ def build_demo(
                 event.then(*then, api_visibility="private")
     # api_open=False: /run/NAME and /api/NAME ran queued endpoints past the queue's bounds, all as "anonymous"
     demo.queue(default_concurrency_limit=4, max_size=queue_max, api_open=False)
+    explain_missing_inputs(demo)
     return demo
 
 

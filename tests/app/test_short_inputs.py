@@ -1,0 +1,36 @@
+"""A hand-written REST call with too few values hears which values the endpoint takes (aigc_ui/short_inputs.py);
+before, it read `{"error": null}` and the server's log held a traceback per call."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+
+def call(server: str, api_name: str, data: list) -> tuple[str, object]:
+    event_id = httpx.post(f"{server}gradio_api/call/{api_name}", json={"data": data}, timeout=30).json()["event_id"]
+    with httpx.stream("GET", f"{server}gradio_api/call/{api_name}/{event_id}", timeout=60) as reply:
+        event = None
+        for line in reply.iter_lines():
+            if line.startswith("event: "):
+                event = line[len("event: ") :]
+            elif line.startswith("data: ") and event in ("complete", "error"):
+                return event, json.loads(line[len("data: ") :])
+    raise AssertionError("the stream ended without a result")
+
+
+@pytest.mark.parametrize("data", [[], ["tiny-vae"], ["tiny-vae", 2, 0]])
+def test_too_few_values_name_the_endpoint_and_what_it_takes(server, data, capfd):
+    event, payload = call(server, "sample", data)
+    assert event == "error"
+    assert payload["error"] == (
+        f"/sample takes 4 values in its data list (model, n, seed, truncation); got {len(data)}"
+    ), payload
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_full_data_list_still_runs(server):
+    event, payload = call(server, "sample", ["tiny-vae", 2, 0, 1.0])
+    assert event == "complete" and len(payload[0]) == 2
