@@ -18,6 +18,7 @@ last word.
     python benchmarks/tilt_offline.py --to-rate --pool-per-pick 4   # 🎯 chosen from a smaller pool
     python benchmarks/tilt_offline.py --realism score           # only the loop's 85% most real-looking draws
     python benchmarks/tilt_offline.py --realism nearest         # the same by the score before (nearest cosine)
+    python benchmarks/tilt_offline.py --realism score --oracle  # the tilt told the rater's true taste: a ceiling
 
 `--without NAME` blanks a pixel statistic of `aigc.feedback.appearance.STAT_NAMES` (a constant column
 standardises to zero, so no fit can read it): an ablation of one feature on the same draws and thumbs.
@@ -27,7 +28,11 @@ far, `selection.select_to_rate`), 50 of them unless `--ratings` says otherwise.
 `--realism` lets only the most real-looking `--realism-keep` of the draws be picked, as a child's tilt does
 (`finetune_data.realism_score`, the parent's perceptual network): `score` is the loop's realism score,
 `nearest` the one before it (cosine similarity to the nearest real image); `off` (the default, as every
-line before the option) lets every draw be picked. Each line also says whether its picks are at least as
+line before the option) lets every draw be picked.
+`--oracle` replaces the reward model's P(liked) by the rater's own verdict on each draw (0.99 or 0.01): the
+picks are then the parent's truly liked draws, evenly, so what they miss no reward model can reach by tilting
+this parent (a ceiling for the tilt; only training can move the generator past it).
+Each line also says whether its picks are at least as
 precise as the parent's own first 1,000 draws (`precision_met`), the loop's precision target.
 """
 
@@ -54,6 +59,7 @@ def main() -> int:
     p.add_argument("--without", default="", help="comma-separated pixel statistics to blank (an ablation)")
     p.add_argument("--realism", choices=("off", "nearest", "score"), default="off", help="realism filter (above)")
     p.add_argument("--realism-keep", type=float, default=0.85, help="share of the draws the filter keeps")
+    p.add_argument("--oracle", action="store_true", help="tilt by the rater's true verdicts: the tilt's ceiling")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -101,6 +107,7 @@ def main() -> int:
                     rated_feats[:, blank] = 0.0
                 row = {"model": name, "taste": rater.name, "kind": rater.kind, "held_out": rater.held_out}
                 row |= {"rating_seed": seed, "ratings": len(thumbs), "without": args.without, "to_rate": args.to_rate}
+                row |= {"oracle": True} if args.oracle else {}
                 row |= {"pool_per_pick": per_pick if args.to_rate else None, "likes_rated": int((thumbs > 0).sum())}
                 row |= {"realism": args.realism, "realism_keep": round(float(eligible.mean()), 4)}
                 try:
@@ -109,7 +116,8 @@ def main() -> int:
                     rows.append({**row, "error": str(exc)})
                     print(json.dumps(rows[-1]), flush=True)
                     continue
-                picks, _, beta = tilt_picks(reward.predict(feats), cfg, eligible)
+                scores = np.where(truth, 0.99, 0.01) if args.oracle else reward.predict(feats)
+                picks, _, beta = tilt_picks(scores, cfg, eligible)
                 graded = picks[:1000]
                 row |= {
                     "blocks": "+".join(reward.blocks_used),
@@ -136,7 +144,8 @@ def main() -> int:
                 }
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    print(json.dumps(summary(rows, args.without) | {"to_rate": args.to_rate, "ratings": n_ratings}), flush=True)
+    extra = {"to_rate": args.to_rate, "ratings": n_ratings} | ({"oracle": True} if args.oracle else {})
+    print(json.dumps(summary(rows, args.without) | extra), flush=True)
     return 0
 
 
