@@ -8,6 +8,7 @@ held: a server replaces them after the studio is built (`Studio.use_worker_line`
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -36,6 +37,8 @@ class FinetuneRuns:
         self.store = store
         self.limits = limits
         self._assessed: dict[tuple, Assessment] = {}  # (version, rater, ratings) → reward fit: a fit is seconds
+        self._fitting: dict[tuple, threading.Lock] = {}  # the keys being fitted now, one lock each
+        self._lock = threading.Lock()
 
     def warm_up(self, names: list[str]) -> list[str]:
         """Compute once, ahead of the first run, what every run reads: the training set's learned view
@@ -63,16 +66,31 @@ class FinetuneRuns:
 
     def assessment(self, name: str, rater: str | None = None) -> Assessment:
         """The ratings' reward fit and advice, cached per (version, rater, the ratings as they stand):
-        asking again without a new rating is free."""
+        asking again without a new rating is free, and visitors who ask for the same ratings at once share one
+        fit (seconds at a thousand ratings) instead of each running their own on the same cores."""
         model = self.registry.model(name)
         version = self.registry.version(name)
         rated = usable_ratings(self.store, version.id, model.latent_dim, rater)
         key = (version.id, rater, tuple((r.sample_id, r.score) for r in rated))
-        if key not in self._assessed:
-            if len(self._assessed) > 64:
-                self._assessed.clear()
-            self._assessed[key] = assess(model, self.store, version.id, rater)
-        return self._assessed[key]
+        with self._lock:
+            done = self._assessed.get(key)
+            if done is not None:
+                return done
+            fitting = self._fitting.setdefault(key, threading.Lock())
+        try:
+            with fitting:  # the first asker fits; the others wait here, then read its fit
+                with self._lock:
+                    done = self._assessed.get(key)
+                if done is None:
+                    done = assess(model, self.store, version.id, rater)
+                    with self._lock:
+                        if len(self._assessed) > 64:
+                            self._assessed.clear()
+                        self._assessed[key] = done
+        finally:
+            with self._lock:
+                self._fitting.pop(key, None)
+        return done
 
     def ratings_advice(self, name: str, rater: str | None = None) -> RatingsAdvice:
         """How sure a fine-tune from these ratings would be, and what to warn about before training."""

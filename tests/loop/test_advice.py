@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from aigc.feedback.advice import advise_scores
@@ -20,6 +24,31 @@ def test_the_studio_advises_on_a_model_s_ratings_and_caches_until_they_change(st
     rate_by_band(studio, "syn-vae", liked_band=2, n=5, rater="r", seed=99)
     assert studio.ratings_advice("syn-vae", "r") is not advice  # a new rating: asked again
     assert "Before you train" in advice_markdown(advice.as_dict())
+
+
+def test_visitors_asking_about_the_same_ratings_at_once_share_one_fit(studio, monkeypatch):
+    """Before: each of them ran its own reward fit of the same ratings (seconds each at a thousand ratings, all on
+    the same two cores); now the first fits and the others read its result."""
+    from aigc.service import finetuning
+
+    rate_by_band(studio, "syn-vae", liked_band=1, n=30, rater="crowd", seed=7)
+    fits, real, start = [], finetuning.assess, threading.Barrier(4)
+
+    def slow_assess(*args, **kwargs):
+        fits.append(1)
+        time.sleep(0.5)  # a fit takes a while: the other askers arrive meanwhile
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(finetuning, "assess", slow_assess)
+
+    def ask(_):
+        start.wait()
+        return studio.ratings_advice("syn-vae", "crowd")
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(ask, range(4)))
+    assert len(fits) == 1
+    assert all(a is answers[0] for a in answers)
 
 
 def test_random_thumbs_are_flagged_as_too_mixed_before_training():
