@@ -6,10 +6,12 @@ import asyncio
 import base64
 import concurrent.futures
 import io
+import json
 import socket
 import time
 from contextlib import contextmanager
 
+import httpx
 import numpy as np
 from PIL import Image
 
@@ -128,3 +130,15 @@ def drag_first_slider_until_the_picture_changes(page) -> str:
         timeout=TIMEOUT,
     )
     return before
+
+
+def result_of(url: str, api_name: str, event_id: str) -> tuple[str, object]:
+    """('complete' or 'error', its data) of a REST API call."""
+    with httpx.stream("GET", f"{url}gradio_api/call/{api_name}/{event_id}", timeout=60) as reply:
+        event = None
+        for line in reply.iter_lines():
+            if line.startswith("event: "):
+                event = line[len("event: ") :]
+            elif line.startswith("data: ") and event in ("complete", "error"):
+                return event, json.loads(line[len("data: ") :])
+    raise AssertionError("the stream ended without a result")

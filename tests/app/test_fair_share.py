@@ -19,7 +19,7 @@ import pytest
 
 from aigc.service.quotas import Quotas, QuotaSettings, Requester, address_key
 from aigc_ui.fair_share import share_key
-from tests.app.helpers import running
+from tests.app.helpers import result_of, running
 
 
 def post_call(url: str, api_name: str, data: list, address: str, forwarded_for: str = "") -> httpx.Response:
@@ -28,18 +28,6 @@ def post_call(url: str, api_name: str, data: list, address: str, forwarded_for: 
     headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
     with httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=60) as client:
         return client.post(f"{url}gradio_api/call/{api_name}", json={"data": data}, headers=headers)
-
-
-def result_of(url: str, api_name: str, event_id: str) -> tuple[str, object]:
-    """('complete' or 'error', its data) of a REST API call."""
-    with httpx.stream("GET", f"{url}gradio_api/call/{api_name}/{event_id}", timeout=60) as reply:
-        event = None
-        for line in reply.iter_lines():
-            if line.startswith("event: "):
-                event = line[len("event: ") :]
-            elif line.startswith("data: ") and event in ("complete", "error"):
-                return event, json.loads(line[len("data: ") :])
-    raise AssertionError("the stream ended without a result")
 
 
 def test_only_anonymous_requests_from_other_machines_are_metered_by_address():

@@ -3,22 +3,15 @@ before, it read `{"error": null}` and the server's log held a traceback per call
 
 from __future__ import annotations
 
-import json
-
 import httpx
 import pytest
+
+from tests.app.helpers import result_of
 
 
 def call(server: str, api_name: str, data: list) -> tuple[str, object]:
     event_id = httpx.post(f"{server}gradio_api/call/{api_name}", json={"data": data}, timeout=30).json()["event_id"]
-    with httpx.stream("GET", f"{server}gradio_api/call/{api_name}/{event_id}", timeout=60) as reply:
-        event = None
-        for line in reply.iter_lines():
-            if line.startswith("event: "):
-                event = line[len("event: ") :]
-            elif line.startswith("data: ") and event in ("complete", "error"):
-                return event, json.loads(line[len("data: ") :])
-    raise AssertionError("the stream ended without a result")
+    return result_of(server, api_name, event_id)
 
 
 @pytest.mark.parametrize("data", [[], ["tiny-vae"], ["tiny-vae", 2, 0]])
