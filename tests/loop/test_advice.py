@@ -36,7 +36,7 @@ def test_visitors_asking_about_the_same_ratings_at_once_share_one_fit(studio, mo
 
     def slow_assess(*args, **kwargs):
         fits.append(1)
-        time.sleep(0.5)  # a fit takes a while: the other askers arrive meanwhile
+        time.sleep(0.2)  # a fit takes a while: the other askers arrive meanwhile
         return real(*args, **kwargs)
 
     monkeypatch.setattr(finetuning, "assess", slow_assess)
