@@ -98,6 +98,7 @@ def test_the_warm_up_draws_a_gans_parent_tilt_once_and_a_vae_none(cache, models_
     assert len(list(cache_folder().glob("*.safetensors"))) == 1
 
 
+@pytest.mark.heavy  # a whole fine-tune / benchmark pages: seconds (the fast run keeps under a minute)
 def test_a_run_after_the_warm_up_decodes_no_parent_draws(cache, studio, models_dir, monkeypatch):
     from aigc.feedback.finetune import FinetuneConfig, finetune
 

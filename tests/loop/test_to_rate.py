@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from aigc.feedback.features import reward_features
 from aigc.feedback.selection import pool_size, select_to_rate
@@ -48,6 +49,7 @@ def test_once_a_reward_model_exists_the_picks_come_from_the_seeds_pool_and_follo
     assert max(gaps) == 0, f"the shown pictures differ from the pool's by up to {gaps} grey levels (rows {rows})"
 
 
+@pytest.mark.heavy  # a whole fine-tune / benchmark pages: seconds (the fast run keeps under a minute)
 def test_the_offline_benchmark_chooses_the_pages_the_studio_shows(studio):
     """`benchmarks/tilt_offline.py --to-rate` grades 🎯 picks without a database or a server: page by page, once
     the ratings steer them, the pictures it rates must be the ones the studio shows a person."""
