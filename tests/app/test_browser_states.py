@@ -152,3 +152,20 @@ def test_a_new_version_appears_in_open_pages_without_a_reload(page, own_server, 
     page.get_by_role("tab", name="Explore").click()
     page.locator("#ex-model input").click()
     page.get_by_role("option", name=re.compile("tiny-vae-new")).wait_for(timeout=TIMEOUT)
+    # the explorer's pick goes through the same gate: one start point per pick (its echo decoded it again)
+    opened: list[str] = []
+    latent_of = studio.latent_of
+
+    def counted(name, *args, **kwargs):
+        opened.append(name)
+        return latent_of(name, *args, **kwargs)
+
+    studio.latent_of = counted
+    try:
+        page.get_by_role("option", name=re.compile("tiny-vae-new")).click()
+        wait_for_text(page, "#ex-status", "tiny-vae-new")
+        page.locator("#intro").click()  # the box loses focus: when Gradio sends the pick's echo
+        page.wait_for_timeout(1000)
+    finally:
+        studio.latent_of = latent_of
+    assert opened.count("tiny-vae-new") == 1, opened
