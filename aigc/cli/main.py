@@ -244,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     except FeedbackError as exc:  # e.g. Conflict: a run of the same parent is already running
         print(f"aigc {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:  # Ctrl-C (a fine-tune's own words: where it stopped, that no child was made)
+        print(f"aigc {args.command}: stopped{f': {exc}' if str(exc) else ''}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

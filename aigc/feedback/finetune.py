@@ -238,6 +238,8 @@ def finetune(
             on_progress=lambda s, n, losses: report("training", 0.1 + 0.7 * s / n, {"step": s, "steps": n, **losses}),
             dist=handover.dist if handover is not None else SINGLE,
         )
+        if result.interrupted:  # Ctrl-C, or under torchrun a cancel's SIGTERM: the loop stopped between steps
+            raise KeyboardInterrupt(f"training stopped at step {result.steps} of {cfg.steps}; no child was made")
         finish_record(
             record,
             result,
