@@ -142,3 +142,13 @@ def result_of(url: str, api_name: str, event_id: str) -> tuple[str, object]:
             elif line.startswith("data: ") and event in ("complete", "error"):
                 return event, json.loads(line[len("data: ") :])
     raise AssertionError("the stream ended without a result")
+
+
+class FakeClock:
+    """A clock a test moves by hand (`clock.now += 20`), for the rules that count time (quotas, gestures)."""
+
+    def __init__(self, start: float = 100.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 from aigc_ui.gestures import OneGesture, once_per_gesture
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.app.helpers import FakeClock
 
 
 def test_the_echo_of_a_pick_is_dropped_and_a_new_pick_is_not():
-    clock = Clock()
+    clock = FakeClock(100.0)
     picks = OneGesture(window_s=2.0, clock=clock)
     assert picks.first("ann", ("vae", 8, 1))
     assert not picks.first("ann", ("vae", 8, 1))  # the same click's second `input`

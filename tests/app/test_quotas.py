@@ -11,19 +11,11 @@ import pytest
 from aigc.service.jobs import JobStatus
 from aigc.service.quotas import DEPLOYMENT, QuotaExceeded
 from aigc.service.studio import Quotas, QuotaSettings, Studio, StudioError
-from tests.app.helpers import api_client, running
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 500.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.app.helpers import FakeClock, api_client, running
 
 
 def test_per_person_and_deployment_limits_over_a_sliding_window():
-    clock = Clock()
+    clock = FakeClock(500.0)
     settings = QuotaSettings(samples_per_minute=10, samples_per_minute_total=15, samples_reserve_per_minute=0)
     q = Quotas(settings, clock=clock)
     q.charge("samples", "ann", 6)
@@ -45,7 +37,7 @@ def test_per_person_and_deployment_limits_over_a_sliding_window():
 
 def test_once_heavy_users_spend_the_studios_total_a_light_visitor_is_still_served_from_the_reserve():
     settings = QuotaSettings(samples_per_minute=80, samples_per_minute_total=150, samples_reserve_per_minute=20)
-    q = Quotas(settings, clock=Clock())
+    q = Quotas(settings, clock=FakeClock(500.0))
     for heavy in ("h1", "h2"):  # two scripts at their own limit spend the total between them
         q.charge("samples", heavy, 75)
     with pytest.raises(QuotaExceeded, match="for this whole studio"):
@@ -57,14 +49,14 @@ def test_once_heavy_users_spend_the_studios_total_a_light_visitor_is_still_serve
     with pytest.raises(QuotaExceeded, match="for this whole studio"):
         q.charge("samples", "other", 8)  # the reserve (20) is spent: 16 of it taken
     q.charge("samples", "other", 4)
-    big = Quotas(QuotaSettings(samples_per_minute_total=10, samples_reserve_per_minute=100), clock=Clock())
+    big = Quotas(QuotaSettings(samples_per_minute_total=10, samples_reserve_per_minute=100), clock=FakeClock(500.0))
     big.charge("samples", "p", 60)  # within total + reserve while light: 60 of its 64
     with pytest.raises(QuotaExceeded, match="for this whole studio"):
         big.charge("samples", "p", 8)  # 68 would make p heavy: the total alone then holds
 
 
 def test_exempt_skips_only_the_per_person_limit_and_refund_takes_back_the_newest():
-    q = Quotas(QuotaSettings(finetunes_per_hour=1, finetunes_per_hour_total=2), clock=Clock())
+    q = Quotas(QuotaSettings(finetunes_per_hour=1, finetunes_per_hour_total=2), clock=FakeClock(500.0))
     q.charge("finetunes", "ann")
     with pytest.raises(QuotaExceeded, match="fine-tuning runs per hour per person"):
         q.charge("finetunes", "ann")
@@ -79,7 +71,7 @@ def test_exempt_skips_only_the_per_person_limit_and_refund_takes_back_the_newest
 def test_zero_means_no_limit_and_flags_set_every_field(capsys):
     from aigc_ui import server as app
 
-    q = Quotas(QuotaSettings(uploads_per_minute=0, uploads_per_minute_total=0), clock=Clock())
+    q = Quotas(QuotaSettings(uploads_per_minute=0, uploads_per_minute_total=0), clock=FakeClock(500.0))
     for _ in range(1000):
         q.charge("uploads", "ann")
     args = app.parse_args(["--quota-samples-per-minute", "7", "--quota-finetunes-per-hour-total", "0"])
@@ -95,7 +87,7 @@ def test_zero_means_no_limit_and_flags_set_every_field(capsys):
 @pytest.mark.heavy  # an app server of its own
 def test_over_quota_is_one_line_in_the_api_and_other_people_still_generate(studio):
 
-    clock, saved = Clock(), studio.quotas
+    clock, saved = FakeClock(500.0), studio.quotas
     studio.quotas = Quotas(QuotaSettings(samples_per_minute=5, uploads_per_minute=2), clock=clock)
     try:
         with running(studio) as demo:
@@ -148,7 +140,7 @@ class FakeJobs:
 
 
 def test_finetune_runs_are_metered_per_requester_and_a_refused_start_costs_nothing(studio):
-    clock = Clock()
+    clock = FakeClock(500.0)
     batch = studio.sample("tiny-vae", 24, 11, rater="quota-rater")
     for i, sample_id in enumerate(batch.sample_ids):
         studio.rate(sample_id, 1.0 if i % 2 else -1.0, "quota-rater")
@@ -176,7 +168,7 @@ def test_a_waiting_run_its_owner_cancels_is_refunded_a_started_one_is_not(studio
     for i, sample_id in enumerate(batch.sample_ids):
         studio.rate(sample_id, 1.0 if i % 2 else -1.0, "refund-rater")
     line = Studio(studio.store, studio.models_dir, jobs=FakeJobs())
-    line.quotas = Quotas(QuotaSettings(finetunes_per_hour=1), clock=Clock())
+    line.quotas = Quotas(QuotaSettings(finetunes_per_hour=1), clock=FakeClock(500.0))
     line.start_finetune("tiny-vae", rater="refund-rater", requester="bob")  # bob's run takes the one slot
     waiting = line.start_finetune("tiny-vae", rater="refund-rater", requester="ann")
     assert (waiting.state, waiting.position) == ("queued", 1)
@@ -205,7 +197,7 @@ def test_serve_with_the_worker_line_on_sqlite_is_one_line_and_exit_2(capsys, mod
 def test_ratings_are_metered_and_a_refused_rating_costs_nothing(studio):
     batch = studio.sample("tiny-vae", 5, 21, rater="fast-rater")
     before = studio.quotas
-    studio.quotas = Quotas(QuotaSettings(ratings_per_minute=3), clock=Clock())
+    studio.quotas = Quotas(QuotaSettings(ratings_per_minute=3), clock=FakeClock(500.0))
     try:
         for sample_id in batch.sample_ids[:3]:
             studio.rate(sample_id, 1.0, "fast-rater")
