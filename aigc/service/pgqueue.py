@@ -318,6 +318,8 @@ class PgFinetuneQueue:
             out.stage, out.message = "queued", in_line(out.position, out.wait_s)
         elif state == "failed":
             out.message = "the run failed on its worker"
+        if state == "cancelled":  # the row's error is how its process ended ("process … is gone"): not the news
+            out.message = "cancelled"
         return out
 
     def _run_of(self, job_id: int) -> Any:

@@ -85,6 +85,7 @@ def test_workers_take_the_line_a_killed_one_is_reaped_and_owners_cancel(pg_studi
         _wait_for(lambda: len(studio.store.list_runs()) == 2, what="syn-gan's run row")
         assert studio.cancel_finetune("syn-gan", "bob").message == "cancelled by its owner"
         _wait_for(lambda: studio.finetune_status("syn-gan", "bob").state == "cancelled", what="the abort")
+        assert studio.finetune_status("syn-gan", "bob").message == "cancelled"  # before: "process … is gone; …"
         assert {r.status for r in studio.store.list_runs()} == {"failed"}
     finally:
         for proc in workers:
