@@ -319,7 +319,7 @@ class PgFinetuneQueue:
         elif state == "failed":
             out.message = "the run failed on its worker"
         if state == "cancelled":  # the row's error is how its process ended ("process … is gone"): not the news
-            out.message = "cancelled"
+            out.message = cancelled_by(None, None)  # who cancelled is not kept in the job: the words without a who
         return out
 
     def _run_of(self, job_id: int) -> Any:
