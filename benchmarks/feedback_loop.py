@@ -316,7 +316,8 @@ def main() -> int:
             p.error("--replot needs --plot")
         saved = [json.loads(line) for f in args.replot for line in Path(f).read_text().splitlines() if line]
         wanted = {r.name for r in tastes(args.tastes, args.prefs)} | set(args.tastes.split(","))  # --tastes, --prefs
-        chosen = [r for r in saved if "liked_rate_after" in r and r["taste"] in wanted]
+        # a line with a `probe` field measured a lever that was not kept: the figure shows the defaults' runs only
+        chosen = [r for r in saved if "liked_rate_after" in r and r["taste"] in wanted and not r.get("probe")]
         if not chosen:
             p.error(f"no finished runs of {sorted(wanted)} in {', '.join(args.replot)}")
         plot(chosen, Path(args.plot))
