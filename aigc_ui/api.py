@@ -76,7 +76,8 @@ def build(ctx: PageContext) -> None:
             "model": model,
             "seed": batch.seed,
             "n": len(batch.sample_ids),
-            "truncation": float(truncation or 0),  # checked by studio.sample above
+            # checked by studio.sample above; a VAE draws without it, so its info says 0, what was used
+            "truncation": float(truncation or 0) if studio.kind(model) == "gan" else 0.0,
             "sample_ids": batch.sample_ids,
             "latents": [as_list(z) for z in batch.latents],
         }

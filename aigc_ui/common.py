@@ -186,14 +186,19 @@ def parse_latent(value: Any) -> np.ndarray:
             value = json.loads(text if text.startswith("[") else f"[{text}]")
         except json.JSONDecodeError as exc:
             raise StudioError(f"a latent must be a JSON list of numbers ({exc.msg})") from None
+        except RecursionError:  # thousands of nested brackets: the parser's own depth, not the server's problem
+            raise StudioError("a latent must be a flat JSON list of numbers, not lists nested in lists") from None
     if isinstance(value, dict) and "latent" in value:
         value = value["latent"]
     if holds_bool(value):
         raise StudioError("a latent must be a list of numbers (true and false are not numbers)")
     try:
-        z = np.asarray(value, dtype=np.float32).reshape(-1)
+        z = np.asarray(value, dtype=np.float32)
     except (TypeError, ValueError):
         raise StudioError("a latent must be a list of numbers") from None
+    if z.ndim > 1:  # [[0, ...]] is a caller's mistake (a batch? a matrix?): said, not silently flattened
+        raise StudioError(f"a latent must be a flat list of numbers, not lists nested in lists (shape {z.shape})")
+    z = z.reshape(-1)
     if z.size == 0 or not np.isfinite(z).all():
         raise StudioError("a latent must be a non-empty list of finite numbers")
     return z

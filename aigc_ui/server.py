@@ -51,6 +51,7 @@ from aigc_ui.fair_share import QUEUE_MAX_EACH, SERVER_CALLS_EACH, add_share_flag
 from aigc_ui.identity import rater_middleware
 from aigc_ui.meter import upload_middleware
 from aigc_ui.short_inputs import explain_missing_inputs
+from aigc_ui.unknown_calls import unknown_calls_middleware
 from aigc_ui.upload_space import upload_space_middleware
 from feedback_db import masked_url
 
@@ -178,6 +179,7 @@ def launch_kwargs(
                 upload_middleware(studio.quotas),
                 fair_share_middleware(queue_each, moves_each),
                 rater_middleware(),
+                unknown_calls_middleware(),
             ]
             + ([login_middleware(throttle)] if throttle else [])
         },

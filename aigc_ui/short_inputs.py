@@ -8,6 +8,7 @@ callers who most need to hear which values an endpoint takes.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import gradio as gr
@@ -22,7 +23,7 @@ def explain_missing_inputs(demo: gr.Blocks) -> None:
     def validate_inputs(block_fn: Any, inputs: list[Any]) -> None:
         wanted = list(getattr(block_fn, "inputs", []) or [])
         if len(inputs) < len(wanted):
-            names = ", ".join(str(getattr(c, "label", None) or f"value {i + 1}") for i, c in enumerate(wanted))
+            names = ", ".join(input_names(block_fn, wanted))
             endpoint = f"/{block_fn.api_name}" if getattr(block_fn, "api_name", None) else "this call"
             raise gr.Error(
                 f"{endpoint} takes {len(wanted)} values in its data list ({names}); got {len(inputs)}",
@@ -31,3 +32,17 @@ def explain_missing_inputs(demo: gr.Blocks) -> None:
         check(block_fn, inputs)
 
     demo.validate_inputs = validate_inputs  # type: ignore[method-assign]
+
+
+def input_names(block_fn: Any, wanted: list[Any]) -> list[str]:
+    """What a caller should send, in order: a component's label, or, for a `gr.api` function (whose inputs Gradio
+    labels "1st", "2nd", ...), the function's own parameter names, its gr.Request left out."""
+    labels = [str(getattr(c, "label", None) or f"value {i + 1}") for i, c in enumerate(wanted)]
+    if not all(type(c).__name__ == "Api" for c in wanted):
+        return labels
+    try:
+        params = inspect.signature(block_fn.fn).parameters.values()
+    except (TypeError, ValueError, AttributeError):
+        return labels
+    names = [p.name for p in params if p.annotation not in (gr.Request, "gr.Request") and p.name != "request"]
+    return names if len(names) == len(wanted) else labels

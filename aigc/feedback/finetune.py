@@ -192,7 +192,7 @@ def finetune(
         realism = realism_score(parents_network, real) if tilt_cfg is not None and tilt_cfg.realism_keep < 1 else None
         train_prior, train_summary = None, {}
         if cfg.train_latents == "tilt" and tilt_cfg is not None:
-            report("tilt", 0.06, {"draws": tilt_cfg.draws, "on": parent.name})
+            report("parent_tilt", 0.06, {"draws": tilt_cfg.draws, "on": parent.name})
             # no realism filter here: on the training prior too it cost recall (gan_precision_probes.jsonl);
             # the parent's draws and their features are the same for every run of it: kept on disk (tilt_draws)
             z, drawn_feats = parent_draws(parent, rf, tilt_cfg.draws, tilt_cfg.seed)

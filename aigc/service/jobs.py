@@ -27,6 +27,7 @@ STAGES = {
     "ratings": "reading ratings",
     "embedding": "embedding the rated images",
     "reward": "fitting the reward model",
+    "parent_tilt": "choosing the parent's draws the taste favours, to train on",  # a GAN's, before training
     "weights": "weighting the training data by the reward model",
     "training": "training",
     "prior": "fitting the child's latent prior",

@@ -125,6 +125,13 @@ def test_truncation_changes_gan_latents(client):
     assert np.abs(truncated["latents"]).max() <= 0.5 + 1e-6 < np.abs(plain["latents"]).max()
 
 
+def test_a_vae_says_it_drew_without_truncation(client):
+    """A VAE has no truncation: asked for one, it draws as without it, and its info says so instead of echoing it."""
+    _, plain = client.predict(VAE, 2, 5, 0, api_name="/sample")
+    _, asked = client.predict(VAE, 2, 5, 0.5, api_name="/sample")
+    assert asked["latents"] == plain["latents"] and asked["truncation"] == 0 == plain["truncation"]
+
+
 def test_decode_reproduces_a_sample(client):
     images, info = client.predict(VAE, 2, 11, 0, api_name="/sample")
     decoded = client.predict(VAE, info["latents"][1], api_name="/decode")

@@ -94,7 +94,19 @@ def test_latents_from_outside(text, expected):
     assert parse_latent(text).tolist() == expected
 
 
-@pytest.mark.parametrize("bad", ["[1, nan]", "not json", [], [[1], [2, 3]], "[1, Infinity]"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "[1, nan]",
+        "not json",
+        [],
+        [[1], [2, 3]],
+        "[1, Infinity]",
+        [[0.0] * 4],
+        "[[0, 0], [0, 0]]",
+        "[" * 5000 + "]" * 5000,
+    ],
+)
 def test_bad_latents_are_refused_clearly(bad):
     with pytest.raises(StudioError, match="latent"):
         parse_latent(bad)

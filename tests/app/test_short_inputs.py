@@ -24,6 +24,21 @@ def test_too_few_values_name_the_endpoint_and_what_it_takes(server, data, capfd)
     assert "Traceback" not in capfd.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "api_name,message",
+    [
+        ("rate", "/rate takes 2 values in its data list (sample_id, score); got 1"),
+        ("finetune", "/finetune takes"),
+        ("history", "/history takes"),
+    ],
+)
+def test_api_functions_name_their_parameters_not_1st_2nd(server, api_name, message):
+    """`gr.api` endpoints (typed Python functions) say their parameters' names, never Gradio's "1st", "2nd"."""
+    event, payload = call(server, api_name, [1] if api_name == "rate" else [])
+    assert event == "error" and payload["error"].startswith(message), payload
+    assert "1st" not in payload["error"], payload
+
+
 def test_a_full_data_list_still_runs(server):
     event, payload = call(server, "sample", ["tiny-vae", 2, 0, 1.0])
     assert event == "complete" and len(payload[0]) == 2

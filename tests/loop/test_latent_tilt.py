@@ -158,7 +158,9 @@ def test_a_gan_child_is_fine_tuned_on_its_parents_tilt_and_samples_within_it(stu
     )
     fractions = [frac for _, frac in seen]
     assert fractions == sorted(fractions)  # the page's bar never runs backwards
-    assert [stage for stage, _ in seen].count("tilt") == 2  # on the parent, then on the child
+    stages = [stage for stage, _ in seen]  # the parent's tilt, then the child's: two names, so a bar says which
+    assert stages.count("parent_tilt") == 1 == stages.count("tilt")
+    assert stages.index("parent_tilt") < stages.index("training") < stages.index("tilt")
     child = load_model(result.child, models_dir=models_dir)
     metrics = child.record.extra["metrics"]
     assert child.record.extra["finetune"]["train_latents"] == "tilt"  # the GAN default
