@@ -212,6 +212,8 @@ def point(studio: Studio, name: str, spec: Any, viewer: str | None = None) -> np
         raise StudioError(POINT_RULE)
     if isinstance(spec, (int, float)):
         return studio.latent_of(name, spec)
+    if isinstance(spec, dict) and not any(set(spec) <= keys for keys in POINT_KEYS):  # which one was meant?
+        raise StudioError(f"{POINT_RULE}; got the keys {', '.join(sorted(map(str, spec))[:8])}")
     if isinstance(spec, dict) and "seed" in spec:
         return studio.latent_of(name, spec["seed"], spec.get("index", 0))
     if isinstance(spec, dict) and "sample_id" in spec:
@@ -222,6 +224,7 @@ def point(studio: Studio, name: str, spec: Any, viewer: str | None = None) -> np
 
 
 WHOLE_NUMBER = re.compile(r"-?[0-9]+")  # ASCII digits only: "³".isdigit() is True and int("³") raises
+POINT_KEYS = ({"seed", "index"}, {"sample_id"}, {"latent"})  # a point's dict holds one of these, nothing else
 POINT_RULE = 'a point is a seed (3 or {"seed": 3, "index": 0}), {"sample_id": N} or a latent list'
 
 

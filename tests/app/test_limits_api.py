@@ -67,6 +67,10 @@ def test_interpolation_steps_and_points_are_bounded(client):
         assert "seed must be a whole number" in refused(client, GAN, text, 2, 8, api_name="/interpolate")
         assert "seed must be a whole number" in refused(client, GAN, 2, text, 0, api_name="/cross")
     assert "a latent must be a JSON list" in refused(client, GAN, "³", 2, 0, api_name="/cross")  # isdigit() is True
+    # a point that says two things (a seed and a sample), or something unknown, is refused, not read one way
+    assert "got the keys sample_id, seed" in refused(client, GAN, {"seed": 3, "sample_id": 5}, 2, 0, api_name="/cross")
+    assert "got the keys extra, seed" in refused(client, GAN, {"seed": 3, "extra": 1}, 2, 8, api_name="/interpolate")
+    assert "a point is a seed" in refused(client, GAN, {}, 2, 8, api_name="/interpolate")
 
 
 def test_finetune_steps_of_a_billion_is_refused(client):
