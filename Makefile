@@ -34,7 +34,7 @@ bench:              ## speed benchmarks, one JSON line each
 	$(PY) benchmarks/ui_latency.py
 	$(PY) benchmarks/ui_load.py
 
-bench-abuse:        ## a stranger's worst: hostile requests, queue, explorer and session floods, idle connections, disk per image (~15 min)
+bench-abuse:        ## a stranger's worst: hostile requests, queue, explorer and session floods, idle connections, bursts' memory, disk per image (~25 min)
 	$(PY) benchmarks/abuse.py
 	$(PY) benchmarks/queue_flood.py --no-address-limits
 	$(PY) benchmarks/queue_flood.py
@@ -44,6 +44,7 @@ bench-abuse:        ## a stranger's worst: hostile requests, queue, explorer and
 	$(PY) benchmarks/idle_connections.py --trickle
 	$(PY) benchmarks/idle_connections.py --slow-body --addresses 10
 	$(PY) benchmarks/session_flood.py --calls 9000 --every 1500
+	$(PY) benchmarks/burst_memory.py --bursts 6
 	$(PY) benchmarks/disk_per_sample.py
 
 bench-loop:         ## the headline: simulated raters → fine-tune → measured effect (GAN + VAE × 3 class sets, the 12 named tastes; and the folder taste: ~20 min)

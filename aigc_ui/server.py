@@ -39,6 +39,7 @@ from aigc_ui import (
     generate_tab,
     history_tab,
     interpolate_tab,
+    memory,
     models_tab,
     startup,
     versions_watch,
@@ -293,6 +294,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def serve(args: argparse.Namespace, block: bool = True) -> tuple[gr.Blocks, Studio]:
     """Open the studio and launch the page; with block=False return at once (tests close both)."""
+    memory.tame_malloc()  # before the handler threads allocate: what a burst frees goes back to the system
     credentials = read_auth(args)
     quotas = Quotas(quota_settings(args))
     startup.check_counts(args)  # a count flag out of range: one line naming it

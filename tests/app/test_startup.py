@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import os
+import platform
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
 
+from aigc_ui import memory, startup
 from aigc_ui import server as app
-from aigc_ui import startup
 from tests.app.helpers import free_port
 
 
@@ -280,3 +282,26 @@ def test_the_server_raises_its_open_files_limit_to_what_the_system_allows():
         assert raised == resource.getrlimit(resource.RLIMIT_NOFILE)[0] == min(hard, startup.MAX_OPEN_FILES)
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt and malloc_trim are glibc's")
+def test_the_server_hands_freed_memory_back_unless_told_otherwise(monkeypatch, tmp_path):
+    """Bursts of 64-image requests grew the server by 100–250 MB each, for good: glibc kept what they freed
+    (benchmarks/burst_memory.py). The studio limits malloc's arenas and trims; the environment's word wins."""
+    started = []
+    monkeypatch.setattr(memory.threading, "Thread", lambda **kw: SimpleNamespace(start=lambda: started.append(kw)))
+    for name in ("MALLOC_ARENA_MAX", "AIGC_MALLOC_ARENAS", "AIGC_MALLOC_TRIM_S"):
+        monkeypatch.delenv(name, raising=False)
+    assert memory.tame_malloc() == {"arenas": memory.MALLOC_ARENAS, "trim_every_s": memory.TRIM_EVERY_S}
+    assert started[-1]["daemon"] is True  # never keeps a stopping server alive
+    monkeypatch.setenv("AIGC_MALLOC_ARENAS", "0")
+    monkeypatch.setenv("AIGC_MALLOC_TRIM_S", "0")
+    assert memory.tame_malloc() == {} and len(started) == 1  # 0: glibc's own behaviour, as the benchmark compares
+    monkeypatch.setenv("AIGC_MALLOC_ARENAS", "2")
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert "arenas" not in memory.tame_malloc()  # glibc read its own setting at start: not overridden
+    called = []
+    monkeypatch.setattr(memory, "tame_malloc", lambda: called.append(True))
+    with pytest.raises(SystemExit):  # the first thing `serve` does, before anything else can fail
+        app.serve(app.parse_args(["--db", f"sqlite:///{tmp_path}/f.sqlite", "--port", "0"]), block=False)
+    assert called == [True]
