@@ -17,8 +17,8 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-import threading
 import time
+from threading import Thread
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter for the most arenas
 MALLOC_ARENAS = 2
@@ -56,12 +56,13 @@ def tame_malloc() -> dict[str, float]:
         done["arenas"] = arenas
     every = _setting("AIGC_MALLOC_TRIM_S", TRIM_EVERY_S)
     if every > 0:
+        every = max(every, 0.1)  # an owner's typo of 0.0001 should not become a busy loop
 
         def trim() -> None:
             while True:
                 time.sleep(every)
                 libc.malloc_trim(0)
 
-        threading.Thread(target=trim, name="aigc-malloc-trim", daemon=True).start()
+        Thread(target=trim, name="aigc-malloc-trim", daemon=True).start()
         done["trim_every_s"] = every
     return done

@@ -55,14 +55,14 @@ class UnknownCalls:
         blocks = app.get_blocks() if match and hasattr(app, "get_blocks") else None
         if blocks is not None:
             assert match is not None
-            names, name, event = endpoint_names(blocks), match["name"], match["event"]
+            names, name, event = endpoint_names(blocks), match["name"][:100], match["event"]  # echoed: bounded
             if names is not None and name not in names[0]:
                 listed = ", ".join("/" + n for n in names[1])
                 await reply(send, 404, f"no endpoint /{name}; the endpoints are {listed}")
                 return
             if scope["method"] == "GET" and event and not event_known(blocks, event):
                 await reply(
-                    send, 404, f"no call {event} of /{name} is waiting or running, or its result was read already"
+                    send, 404, f"no call {event[:100]} of /{name} is waiting or running, or its result was read already"
                 )
                 return
         await self.app(scope, receive, send)

@@ -289,7 +289,7 @@ def test_the_server_hands_freed_memory_back_unless_told_otherwise(monkeypatch, t
     """Bursts of 64-image requests grew the server by 100–250 MB each, for good: glibc kept what they freed
     (benchmarks/burst_memory.py). The studio limits malloc's arenas and trims; the environment's word wins."""
     started = []
-    monkeypatch.setattr(memory.threading, "Thread", lambda **kw: SimpleNamespace(start=lambda: started.append(kw)))
+    monkeypatch.setattr(memory, "Thread", lambda **kw: SimpleNamespace(start=lambda: started.append(kw)))
     for name in ("MALLOC_ARENA_MAX", "AIGC_MALLOC_ARENAS", "AIGC_MALLOC_TRIM_S"):
         monkeypatch.delenv(name, raising=False)
     assert memory.tame_malloc() == {"arenas": memory.MALLOC_ARENAS, "trim_every_s": memory.TRIM_EVERY_S}
