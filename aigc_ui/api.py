@@ -76,8 +76,7 @@ def build(ctx: PageContext) -> None:
             "model": model,
             "seed": batch.seed,
             "n": len(batch.sample_ids),
-            # checked by studio.sample above; a VAE draws without it, so its info says 0, what was used
-            "truncation": float(truncation or 0) if studio.kind(model) == "gan" else 0.0,
+            "truncation": batch.truncation,  # what the draw used: 0 for a VAE, which has none
             "sample_ids": batch.sample_ids,
             "latents": [as_list(z) for z in batch.latents],
         }

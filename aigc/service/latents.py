@@ -26,6 +26,11 @@ from aigc.service.registry import ModelRegistry
 from feedback_db import FeedbackStore
 
 
+def truncation_used(kind: str, truncation: float | None) -> float | None:
+    """The truncation a draw of a `kind` model uses: a GAN's as asked; None for a VAE, whose prior has none."""
+    return truncation if kind == "gan" else None
+
+
 @dataclass(frozen=True)
 class SampleBatch:
     model: str
@@ -33,6 +38,7 @@ class SampleBatch:
     images: np.ndarray  # (N, H, W, C) uint8
     latents: np.ndarray  # (N, D) float32
     sample_ids: list[int]
+    truncation: float = 0.0  # what the draw used: a GAN's (0: off); a VAE has none, so 0 whatever was asked
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,8 @@ class LatentSpace:
         n, seed, truncation = self.limits.images(n), self.limits.seed(seed), self.limits.truncation(truncation)
         model = self.registry.model(name)
         self.admit(name, rater, n)
-        generated = model.generate(n, seed, truncation if model.kind == "gan" else None)
+        used = truncation_used(model.kind, truncation)
+        generated = model.generate(n, seed, used)
         ids = self.store.record_samples(
             self.registry.version(name).id,
             generated.latents,
@@ -72,7 +79,7 @@ class LatentSpace:
             rater_id=rater,
             image_sha256s=[image_sha256(img) for img in generated.images],
         )
-        return SampleBatch(name, seed, generated.images, generated.latents, ids)
+        return SampleBatch(name, seed, generated.images, generated.latents, ids, truncation=float(used or 0.0))
 
     def decode(self, name: str, z: np.ndarray) -> np.ndarray:
         """One latent → one (H, W, C) uint8 image. Not recorded: the slider path must stay fast."""
@@ -116,7 +123,7 @@ class LatentSpace:
         """The index-th latent of a seed's batch (index bounded: it costs index + 1 draws)."""
         seed, index, truncation = self.limits.seed(seed), self.limits.index(index), self.limits.truncation(truncation)
         model = self.registry.model(name)
-        return model.latents(index + 1, seed, truncation if model.kind == "gan" else None)[index]
+        return model.latents(index + 1, seed, truncation_used(model.kind, truncation))[index]
 
     def axes(self, name: str) -> LatentAxes:
         """Slider axes: VAE dims by KL, GAN principal directions. Computed once per model."""
